@@ -1,0 +1,10 @@
+"""The Celery application: configured from Django settings (CELERY_* names)."""
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+app = Celery("signoff")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

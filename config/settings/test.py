@@ -1,0 +1,19 @@
+"""Tests: SQLite in a file (so a worker process can share it) unless DATABASE_URL names another."""
+import os
+
+from .base import *  # noqa: F401,F403
+from .base import CELERY_BROKER_URL, DATABASES, VAR_DIR, filesystem_broker_options
+
+SECRET_KEY = "test-only-secret-key-not-for-production-0123456789"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # one file per test run, so concurrent runs on one machine never share a database
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+MEDIA_ROOT = str(VAR_DIR / "test-media")
+WHITENOISE_USE_FINDERS = True
+
+# Each test run gets its own queue (and broker folder), so a worker a test starts takes only this run's messages.
+CELERY_TASK_DEFAULT_QUEUE = f"signoff-test-{os.getpid()}"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    BROKER_DIR = VAR_DIR / "test-broker" / str(os.getpid())
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(BROKER_DIR)

@@ -1,0 +1,31 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from core.views import healthz
+
+api_v1 = (
+    [
+        path("", include("datasets.api.urls")),
+        path("", include("models_app.api.urls")),
+        path("", include("reviews.api.urls")),
+        path("", include("webhooks.api.urls")),
+    ],
+    "api",
+)
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("core.urls")),
+    path("", include("datasets.urls")),
+    path("", include("models_app.urls")),
+    path("", include("webhooks.urls")),
+    path("", include("reviews.urls")),
+]
+
+handler404 = "core.views.page_not_found"
+handler500 = "core.views.server_error"

@@ -1,0 +1,35 @@
+"""What every app shares: the user with a role, and a base model with timestamps."""
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+
+
+class BaseModel(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class SignoffUserManager(UserManager):
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("role", User.Role.ADMIN)  # a superuser's role should say what it can do
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        DATA_SCIENTIST = "data_scientist", "Data scientist"
+        REVIEWER = "reviewer", "Reviewer"
+        APPROVER = "approver", "Approver"
+
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.REVIEWER)
+
+    objects = SignoffUserManager()
+
+    def has_role(self, *roles: str) -> bool:
+        """Admins may do everything; everyone else only what their role allows."""
+        if not self.is_active:
+            return False
+        return self.is_superuser or self.role == self.Role.ADMIN or self.role in roles

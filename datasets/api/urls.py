@@ -1,0 +1,11 @@
+from django.urls import path
+
+from datasets.api import views
+
+urlpatterns = [
+    path("datasets/", views.DatasetListCreateView.as_view(), name="dataset-list"),
+    path("datasets/<slug:name>/", views.DatasetDetailView.as_view(), name="dataset-detail"),
+    path("datasets/<slug:name>/versions/", views.DatasetVersionListCreateView.as_view(), name="dataset-version-list"),
+    path("datasets/<slug:name>/versions/<int:number>/", views.DatasetVersionDetailView.as_view(), name="dataset-version-detail"),
+    path("uploads/<int:pk>/", views.UploadDetailView.as_view(), name="upload-detail"),
+]

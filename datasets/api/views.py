@@ -1,0 +1,110 @@
+"""Dataset endpoints: create a dataset, upload a version (in the request, or in the background)."""
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.errors import NotFoundError
+from core.permissions import CanSeeResults, IsDataScientist
+from datasets.api.serializers import (
+    DatasetCreateSerializer, DatasetSerializer, DatasetVersionSummarySerializer, FileUploadSerializer,
+    UploadAcceptedSerializer, UploadSerializer, VersionCreatedSerializer,
+)
+from datasets.models import Dataset, Upload
+from datasets.selectors import dataset_get, dataset_version_get
+from datasets.services.datasets import dataset_create, dataset_version_ingest
+from datasets.services.uploads import upload_store
+
+
+def read_permissions_or(write_permission):
+    """Readers (data scientists, approvers) may GET; writes need `write_permission`."""
+
+    def get_permissions(self):
+        return [CanSeeResults()] if self.request.method in ("GET", "HEAD", "OPTIONS") else [write_permission()]
+
+    return get_permissions
+
+
+def accepted_upload_response(upload: Upload) -> Response:
+    url = reverse("api:upload-detail", args=[upload.pk])
+    return Response({"status_url": url}, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
+
+
+class DatasetListCreateView(APIView):
+    get_permissions = read_permissions_or(IsDataScientist)
+
+    @extend_schema(responses=DatasetSerializer(many=True))
+    def get(self, request):
+        datasets = Dataset.objects.prefetch_related("versions").order_by("name")
+        return Response(DatasetSerializer(datasets, many=True).data)
+
+    @extend_schema(request=DatasetCreateSerializer, responses={201: DatasetSerializer})
+    def post(self, request):
+        data = DatasetCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        dataset = dataset_create(created_by=request.user, **data.validated_data)
+        return Response(DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
+
+
+class DatasetDetailView(APIView):
+    permission_classes = [CanSeeResults]
+
+    @extend_schema(responses=DatasetSerializer)
+    def get(self, request, name):
+        return Response(DatasetSerializer(dataset_get(name=name)).data)
+
+
+class DatasetVersionListCreateView(APIView):
+    get_permissions = read_permissions_or(IsDataScientist)
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(responses=DatasetVersionSummarySerializer(many=True))
+    def get(self, request, name):
+        return Response(DatasetVersionSummarySerializer(dataset_get(name=name).versions.all(), many=True).data)
+
+    @extend_schema(
+        summary="Upload a dataset version (JSONL, one item a line)",
+        request={"multipart/form-data": FileUploadSerializer},
+        responses={
+            201: VersionCreatedSerializer, 200: OpenApiResponse(VersionCreatedSerializer, "identical content: the existing version"),
+            202: UploadAcceptedSerializer,
+        },
+    )
+    def post(self, request, name):
+        dataset = dataset_get(name=name)
+        data = FileUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        file = data.validated_data["file"]
+        if file.size > settings.SIGNOFF_SYNC_UPLOAD_MAX_BYTES:
+            from datasets.tasks import ingest_dataset_upload
+
+            with transaction.atomic():
+                upload = upload_store(kind=Upload.Kind.DATASET_VERSION, file=file, target={"dataset": dataset.name}, created_by=request.user)
+                transaction.on_commit(lambda: ingest_dataset_upload.delay(upload.pk))
+            return accepted_upload_response(upload)
+        version, created = dataset_version_ingest(dataset=dataset, file=file, source_name=file.name or "", created_by=request.user)
+        body = {"version": version.number, "sha256": version.sha256, "items": version.item_count}
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class DatasetVersionDetailView(APIView):
+    permission_classes = [CanSeeResults]
+
+    @extend_schema(responses=DatasetVersionSummarySerializer)
+    def get(self, request, name, number):
+        return Response(DatasetVersionSummarySerializer(dataset_version_get(dataset_name=name, number=number)).data)
+
+
+class UploadDetailView(APIView):
+    """Status of a background upload: queued, processing, then ready (with the result) or failed (with errors)."""
+
+    @extend_schema(responses=UploadSerializer)
+    def get(self, request, pk):
+        upload = Upload.objects.filter(pk=pk).first()
+        if upload is None or not (upload.created_by_id == request.user.pk or request.user.has_role()):
+            raise NotFoundError("No such upload.", code="upload_not_found")
+        return Response(UploadSerializer(upload).data)

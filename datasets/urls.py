@@ -1,0 +1,8 @@
+from django.urls import path
+
+from datasets import views
+
+urlpatterns = [
+    path("datasets/", views.dataset_list, name="dataset-list"),
+    path("datasets/<slug:name>/", views.dataset_detail, name="dataset-detail"),
+]

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from models_app import views
+
+urlpatterns = [
+    path("models/", views.registry, name="registry"),
+    path("models/<slug:name>/<str:version>/", views.model_version_detail, name="model-version-detail"),
+    path("models/<slug:name>/<str:version>/promote", views.model_version_promote, name="model-version-promote"),
+]

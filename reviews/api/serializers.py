@@ -1,0 +1,252 @@
+from rest_framework import serializers
+
+from reviews.models import Campaign, Judgment, Verdict
+
+
+class RubricCriterionSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    scale = serializers.ChoiceField(choices=["likert", "pass_fail"], default="likert")
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+
+
+class CampaignCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=Campaign.Kind.choices)
+    dataset = serializers.SlugField()
+    dataset_version = serializers.IntegerField(min_value=1)
+    candidate = serializers.CharField(help_text="model:version — the version the gate is about")
+    baseline = serializers.CharField(required=False, allow_null=True, default=None, help_text="model:version (pairwise; optional for ranking and rating)")
+    models = serializers.ListField(child=serializers.CharField(), required=False, default=list,
+                                   help_text="ranking/rating: further model:version refs shown side by side")
+    labels = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list)
+    multi_label = serializers.BooleanField(required=False, default=False)
+    show_suggestion = serializers.BooleanField(required=False, default=True)
+    rubric = RubricCriterionSerializer(many=True, required=False, default=list)
+    content_format = serializers.ChoiceField(choices=Campaign.ContentFormat.choices, default=Campaign.ContentFormat.AUTO)
+    reviewers = serializers.ListField(child=serializers.CharField(max_length=150), allow_empty=False)
+    overlap = serializers.IntegerField(min_value=1, default=1)
+    sampling = serializers.ChoiceField(choices=Campaign.Sampling.choices, default=Campaign.Sampling.RANDOM)
+    quota_per_reviewer = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    lease_seconds = serializers.IntegerField(min_value=10, default=600)
+    gate = serializers.DictField(required=False, default=dict)
+    guidelines = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class CampaignCreatedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    tasks = serializers.IntegerField()
+
+
+def _ref(model_version) -> str | None:
+    return f"{model_version.model.name}:{model_version.version}" if model_version else None
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    """The full campaign, for data scientists and approvers."""
+
+    dataset = serializers.CharField(source="dataset_version.dataset.name")
+    dataset_version = serializers.IntegerField(source="dataset_version.number")
+    candidate = serializers.SerializerMethodField()
+    baseline = serializers.SerializerMethodField()
+    models = serializers.SerializerMethodField()
+    reviewers = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
+    gate = serializers.JSONField(source="gate_policy")
+
+    class Meta:
+        model = Campaign
+        fields = ["id", "name", "kind", "status", "dataset", "dataset_version", "candidate", "baseline", "models", "labels",
+                  "multi_label", "rubric", "content_format", "reviewers", "overlap", "sampling", "quota_per_reviewer",
+                  "lease_seconds", "gate", "guidelines", "created_at"]
+
+    def get_candidate(self, campaign) -> str:
+        return _ref(campaign.candidate)
+
+    def get_baseline(self, campaign) -> str | None:
+        return _ref(campaign.baseline)
+
+    def get_models(self, campaign) -> list[str]:
+        return [_ref(v) for v in campaign.others.all()]
+
+
+class BlindCampaignSerializer(serializers.ModelSerializer):
+    """What a reviewer may know: no model names, no results."""
+
+    class Meta:
+        model = Campaign
+        fields = ["id", "name", "kind", "status", "labels", "multi_label", "rubric", "guidelines"]
+
+
+class OutputSerializer(serializers.Serializer):
+    slot = serializers.CharField()
+    output = serializers.JSONField(help_text="the raw output, untrusted")
+    content = serializers.JSONField(help_text="the output prepared for display: sanitised HTML or plain data")
+
+
+class TaskPayloadSerializer(serializers.Serializer):
+    task = serializers.IntegerField()
+    campaign = serializers.IntegerField()
+    kind = serializers.CharField()
+    item = serializers.CharField()
+    input = serializers.JSONField()
+    input_content = serializers.JSONField()
+    image_url = serializers.CharField(allow_null=True)
+    lease_expires_at = serializers.DateTimeField(allow_null=True)
+    outputs = OutputSerializer(many=True, required=False)
+    labels = serializers.ListField(child=serializers.CharField(), required=False)
+    multi_label = serializers.BooleanField(required=False)
+    suggestion = serializers.JSONField(required=False, allow_null=True)
+    rubric = serializers.ListField(child=serializers.DictField(), required=False)
+    progress = serializers.DictField(required=False)
+
+
+class JudgmentCreateSerializer(serializers.Serializer):
+    choice = serializers.ChoiceField(choices=Judgment.Choice.choices, required=False, allow_null=True)
+    labels = serializers.ListField(child=serializers.CharField(max_length=100), required=False, allow_null=True)
+    ranking = serializers.JSONField(required=False, allow_null=True, help_text='best first; tied slots share a list: [["B"], ["A", "C"]]')
+    ratings = serializers.JSONField(required=False, allow_null=True, help_text='{criterion: value}, or {slot: {criterion: value}} for several outputs')
+    rationale = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000, help_text="same as rationale")
+    duration_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    client_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=64,
+                                      help_text="the client's id for this submission: a retry with the same id counts once")
+
+    def validate(self, attrs):
+        if not any(attrs.get(name) for name in ("choice", "labels", "ranking", "ratings")):
+            raise serializers.ValidationError("Give a choice (pairwise), a ranking, ratings, or labels (labeling).")
+        attrs["rationale"] = attrs.get("rationale") or attrs.pop("comment", "")
+        attrs.pop("comment", None)
+        return attrs
+
+
+class JudgmentSerializer(serializers.ModelSerializer):
+    reviewer = serializers.CharField(source="reviewer.username")
+
+    class Meta:
+        model = Judgment
+        fields = ["id", "task", "reviewer", "choice", "labels", "ranking", "ratings", "rationale", "duration_ms", "client_id",
+                  "created_at", "retracted_at", "discarded_at", "discard_reason"]
+
+
+class SkipSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+    flag = serializers.BooleanField(default=False, help_text="report the item as bad data")
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class AssignmentStatusSerializer(serializers.Serializer):
+    task = serializers.IntegerField(source="task_id")
+    status = serializers.CharField()
+    skip_reason = serializers.CharField()
+    flagged = serializers.BooleanField()
+
+
+class GoldVersionSerializer(serializers.Serializer):
+    dataset = serializers.CharField()
+    version = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    items = serializers.IntegerField()
+    labelled = serializers.IntegerField()
+    unresolved = serializers.ListField(child=serializers.CharField())
+    created = serializers.BooleanField()
+
+
+class IntervalSerializer(serializers.Serializer):
+    estimate = serializers.FloatField(allow_null=True)
+    low = serializers.FloatField(allow_null=True)
+    high = serializers.FloatField(allow_null=True)
+
+
+class CountsSerializer(serializers.Serializer):
+    wins = serializers.IntegerField()
+    losses = serializers.IntegerField()
+    ties = serializers.IntegerField()
+    both_bad = serializers.IntegerField()
+
+
+class GateEvaluationSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["pass", "fail", "pending"], help_text="pending: the sequential test says continue, or a floor of the policy is not met yet")
+    reasons = serializers.ListField(child=serializers.CharField())
+    decided_at = serializers.IntegerField(allow_null=True, help_text="the number of outcomes at which the sequential test decided")
+    method = serializers.CharField(help_text="the test, in words")
+    unit = serializers.CharField(help_text="what one outcome of the test is: a judgment, or an item's mean when several reviewers judge it")
+    recorded = serializers.DictField(help_text="the decision as recorded on the campaign the first time the gate decided")
+
+
+class SequenceSerializer(serializers.Serializer):
+    n = serializers.ListField(child=serializers.IntegerField())
+    llr = serializers.ListField(child=serializers.FloatField(), help_text="log evidence ratio after n outcomes")
+    log_pass = serializers.FloatField()
+    log_fail = serializers.FloatField()
+    decided_at = serializers.IntegerField(allow_null=True)
+
+
+class KappaPairSerializer(serializers.Serializer):
+    a = serializers.CharField()
+    b = serializers.CharField()
+    n = serializers.IntegerField()
+    kappa = serializers.FloatField(allow_null=True)
+
+
+class AgreementSerializer(serializers.Serializer):
+    krippendorff_alpha = serializers.FloatField(allow_null=True)
+    metric = serializers.ChoiceField(choices=["nominal", "ordinal", "interval"])
+    units = serializers.IntegerField(help_text="items judged by two or more reviewers")
+    pairs = KappaPairSerializer(many=True, help_text="Cohen's kappa per reviewer pair")
+    consensus = serializers.ListField(child=serializers.DictField(), help_text="each reviewer's agreement with the others' majority")
+    outliers = serializers.DictField()
+
+
+class ResultsSerializer(serializers.Serializer):
+    campaign = serializers.IntegerField()
+    kind = serializers.CharField()
+    judgments = serializers.IntegerField()
+    candidate = CountsSerializer()
+    win_rate = IntervalSerializer()
+    win_rate_method = serializers.CharField()
+    gate = GateEvaluationSerializer()
+    sequence = SequenceSerializer(allow_null=True)
+    policy = serializers.DictField()
+    progress = serializers.DictField()
+    agreement = AgreementSerializer(allow_null=True, help_text="null until items are judged by two or more reviewers")
+    slices = serializers.DictField(help_text="per item tag (and 'all'): judgments and the win rate with its interval")
+    timeline = serializers.DictField(help_text="cumulative judgments per hour or day")
+    disagreements = serializers.ListField(child=serializers.DictField(), help_text="contested items, most divided first")
+    versions = serializers.ListField(child=serializers.CharField())
+    position_bias = serializers.DictField(required=False, help_text="pairwise: how often the output shown as A won among decisive judgments")
+    mean_rank = serializers.DictField(required=False, help_text="ranking: mean rank per model version with a 95% interval")
+    plackett_luce = serializers.DictField(required=False, help_text="ranking: Plackett–Luce scores with bootstrap intervals")
+    bradley_terry = serializers.DictField(required=False, help_text="ranking of three or more versions: Bradley–Terry scores (Davidson ties) with bootstrap intervals")
+    criteria = serializers.DictField(required=False, help_text="rating: per model version and criterion, mean (Likert) or pass rate")
+    difference_to_baseline = serializers.DictField(required=False, help_text="rating: candidate minus baseline per criterion, 95% interval")
+    labeling = serializers.DictField(required=False, help_text="labeling: gold labels, accuracy per version, confusion matrix")
+
+
+class SignoffSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=Verdict.Decision.choices)
+    rationale = serializers.CharField(max_length=5000)
+
+
+class ApprovalPendingSerializer(serializers.Serializer):
+    approvals = serializers.IntegerField()
+    needed = serializers.IntegerField()
+    decision = serializers.CharField()
+
+
+class VerdictSerializer(serializers.ModelSerializer):
+    signer = serializers.CharField(source="signer.username")
+    campaign = serializers.IntegerField(source="campaign_id")
+
+    class Meta:
+        model = Verdict
+        fields = ["id", "campaign", "decision", "rationale", "signer", "signed_at", "hash", "previous_hash", "evidence"]
+
+
+class GateStatusSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    version = serializers.CharField()
+    stage = serializers.CharField()
+    status = serializers.ChoiceField(choices=["approved", "rejected", "pending", "none"])
+    verdict = VerdictSerializer(allow_null=True)

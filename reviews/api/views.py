@@ -1,0 +1,229 @@
+"""Campaign endpoints: create, hand out tasks, take judgments, show results, sign off; and the CI gate."""
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from django.db.models import Prefetch
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.errors import NotFoundError
+from core.models import User
+from core.permissions import CanSeeResults, IsApprover, IsDataScientist, IsReviewer
+from datasets.selectors import dataset_version_get
+from models_app.models import ModelVersion
+from models_app.selectors import model_version_get, model_version_get_by_ref
+from reviews.api.serializers import (
+    ApprovalPendingSerializer, AssignmentStatusSerializer, GoldVersionSerializer, ReasonSerializer, SkipSerializer,
+    BlindCampaignSerializer, CampaignCreatedSerializer, CampaignCreateSerializer, CampaignSerializer,
+    GateStatusSerializer, JudgmentCreateSerializer, JudgmentSerializer, ResultsSerializer, SignoffSerializer,
+    TaskPayloadSerializer, VerdictSerializer,
+)
+from reviews.gate import GatePolicy
+from reviews.models import Approval, Assignment, Campaign, Judgment
+from reviews.results import campaign_results
+from reviews.selectors import (
+    reviewer_progress,
+    assignment_payload, campaign_get_for_user, campaigns_visible_to, gate_status_for_model_version,
+)
+from reviews.services.assignments import assignment_claim_next, assignment_skip
+from reviews.services.gold import gold_version_create
+from reviews.services.campaigns import campaign_create
+from reviews.services.judgments import judgment_discard, judgment_submit, judgment_undo
+from reviews.services.verdicts import verdict_sign
+
+
+def campaign_serializer_for(user: User):
+    return CampaignSerializer if user.has_role(User.Role.DATA_SCIENTIST, User.Role.APPROVER) else BlindCampaignSerializer
+
+
+class CampaignListCreateView(APIView):
+    def get_permissions(self):
+        return super().get_permissions() if self.request.method == "GET" else [IsDataScientist()]
+
+    @extend_schema(responses=CampaignSerializer(many=True))
+    def get(self, request):
+        serializer = campaign_serializer_for(request.user)
+        campaigns = campaigns_visible_to(request.user)
+        if serializer is CampaignSerializer:
+            campaigns = campaigns.prefetch_related("reviewers", Prefetch("others", ModelVersion.objects.select_related("model")))
+        return Response(serializer(campaigns, many=True).data)
+
+    @extend_schema(request=CampaignCreateSerializer, responses={201: CampaignCreatedSerializer})
+    def post(self, request):
+        data = CampaignCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = data.validated_data
+        usernames = list(dict.fromkeys(d["reviewers"]))
+        reviewers = list(User.objects.filter(username__in=usernames, is_active=True))
+        missing = sorted(set(usernames) - {u.username for u in reviewers})
+        if missing:
+            raise NotFoundError(f"No such reviewers: {', '.join(missing)}.", code="reviewer_not_found", status=400,
+                                extra={"field": "reviewers"})
+        baseline = model_version_get_by_ref(ref=d["baseline"], field="baseline") if d["baseline"] else None
+        campaign = campaign_create(
+            name=d["name"], kind=d["kind"],
+            dataset_version=dataset_version_get(dataset_name=d["dataset"], number=d["dataset_version"]),
+            candidate=model_version_get_by_ref(ref=d["candidate"], field="candidate"), baseline=baseline,
+            others=[model_version_get_by_ref(ref=ref, field="models") for ref in d["models"]],
+            labels=d["labels"], multi_label=d["multi_label"], show_suggestion=d["show_suggestion"], rubric=d["rubric"],
+            content_format=d["content_format"], reviewers=reviewers, overlap=d["overlap"], sampling=d["sampling"],
+            quota_per_reviewer=d["quota_per_reviewer"], lease_seconds=d["lease_seconds"], gate=d["gate"],
+            guidelines=d["guidelines"], created_by=request.user,
+        )
+        return Response({"id": campaign.pk, "tasks": campaign.tasks.count()}, status=status.HTTP_201_CREATED)
+
+
+class CampaignDetailView(APIView):
+    @extend_schema(responses=CampaignSerializer)
+    def get(self, request, pk):
+        campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
+        return Response(campaign_serializer_for(request.user)(campaign).data)
+
+
+def _reviewer_campaign(request, pk) -> Campaign:
+    """The campaign, if the caller is among its reviewers (whatever their role: that implies they may see it).
+    No joins: get-next reads nothing else of it, and it runs once per judgment."""
+    campaign = Campaign.objects.filter(pk=pk, reviewers=request.user).first()
+    if campaign is None:
+        raise NotFoundError("No such campaign.", code="campaign_not_found")
+    return campaign
+
+
+def _task_ids(raw: str) -> list[int]:
+    return [int(part) for part in raw.split(",") if part.strip().isdigit()]
+
+
+class CampaignNextTaskView(APIView):
+    permission_classes = [IsReviewer]
+
+    @extend_schema(
+        summary="The caller's next task in this campaign (blind; output order drawn per assignment)",
+        parameters=[OpenApiParameter("exclude", str, description="task ids already on the reviewer's screen, comma "
+                                     "separated: asks for the one after them (prefetch)")],
+        responses={200: TaskPayloadSerializer, 204: OpenApiResponse(description="nothing left for this reviewer")},
+    )
+    def get(self, request, pk):
+        campaign = _reviewer_campaign(request, pk)
+        assignment = assignment_claim_next(campaign=campaign, reviewer=request.user,
+                                           exclude_task_ids=_task_ids(request.query_params.get("exclude", "")))
+        if assignment is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response({**assignment_payload(assignment, campaign), "progress": reviewer_progress(campaign, request.user)})
+
+
+class TaskDetailView(APIView):
+    """One of the caller's open tasks again (after an undo, or a reload)."""
+
+    permission_classes = [IsReviewer]
+
+    @extend_schema(responses=TaskPayloadSerializer)
+    def get(self, request, task):
+        assignment = Assignment.objects.select_related("task__campaign").filter(
+            task_id=task, reviewer=request.user, status=Assignment.Status.OPEN).first()
+        if assignment is None:
+            raise NotFoundError("No open task of yours with that id.", code="task_not_found")
+        campaign = assignment.task.campaign
+        return Response({**assignment_payload(assignment, campaign), "progress": reviewer_progress(campaign, request.user)})
+
+
+class JudgmentCreateView(APIView):
+    permission_classes = [IsReviewer]
+
+    @extend_schema(request=JudgmentCreateSerializer, responses={
+        201: JudgmentSerializer, 200: OpenApiResponse(JudgmentSerializer, "this client_id was already recorded: the same judgment")})
+    def post(self, request, task):
+        data = JudgmentCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        judgment, created = judgment_submit(task_id=task, reviewer=request.user, **data.validated_data)
+        return Response(JudgmentSerializer(judgment).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class TaskSkipView(APIView):
+    permission_classes = [IsReviewer]
+
+    @extend_schema(request=SkipSerializer, responses=AssignmentStatusSerializer)
+    def post(self, request, task):
+        data = SkipSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        assignment = assignment_skip(task_id=task, reviewer=request.user, **data.validated_data)
+        return Response(AssignmentStatusSerializer(assignment).data)
+
+
+class JudgmentUndoView(APIView):
+    permission_classes = [IsReviewer]
+
+    @extend_schema(request=None, responses=TaskPayloadSerializer, summary="Take back your judgment within the undo window")
+    def post(self, request, pk):
+        assignment = judgment_undo(judgment_id=pk, reviewer=request.user)
+        campaign = assignment.task.campaign
+        return Response({**assignment_payload(assignment, campaign), "progress": reviewer_progress(campaign, request.user)})
+
+
+class JudgmentDiscardView(APIView):
+    """The campaign's lead sets a judgment aside with a reason; it stays on record and stops counting."""
+
+    permission_classes = [IsDataScientist]
+
+    @extend_schema(request=ReasonSerializer, responses=JudgmentSerializer)
+    def post(self, request, pk):
+        judgment = Judgment.objects.select_related("task__campaign", "reviewer").filter(pk=pk).first()
+        if judgment is None:
+            raise NotFoundError("No such judgment.", code="judgment_not_found")
+        data = ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        judgment = judgment_discard(judgment=judgment, actor=request.user, reason=data.validated_data["reason"])
+        return Response(JudgmentSerializer(judgment).data)
+
+
+class CampaignGoldView(APIView):
+    """Labeling: the experts' majority labels as a new version of the campaign's dataset."""
+
+    permission_classes = [IsDataScientist]
+
+    @extend_schema(request=None, responses={201: GoldVersionSerializer, 200: OpenApiResponse(GoldVersionSerializer, "published before: the same version")})
+    def post(self, request, pk):
+        campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
+        gold = gold_version_create(campaign=campaign, actor=request.user)
+        return Response(gold, status=status.HTTP_201_CREATED if gold["created"] else status.HTTP_200_OK)
+
+
+class CampaignResultsView(APIView):
+    permission_classes = [CanSeeResults]
+
+    @extend_schema(responses=ResultsSerializer)
+    def get(self, request, pk):
+        campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
+        return Response(campaign_results(campaign=campaign))
+
+
+class CampaignSignoffView(APIView):
+    permission_classes = [IsApprover]
+
+    @extend_schema(request=SignoffSerializer, responses={
+        201: VerdictSerializer,
+        202: OpenApiResponse(ApprovalPendingSerializer, "approval recorded; the policy needs more approvers"),
+    })
+    def post(self, request, pk):
+        campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
+        data = SignoffSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        signed = verdict_sign(campaign=campaign, signer=request.user, **data.validated_data)
+        if isinstance(signed, Approval):
+            needed = GatePolicy.from_dict(campaign.gate_policy).approvers
+            approvals = campaign.approvals.filter(decision="approve").count()
+            return Response({"approvals": approvals, "needed": needed, "decision": signed.decision}, status=status.HTTP_202_ACCEPTED)
+        return Response(VerdictSerializer(signed).data, status=status.HTTP_201_CREATED)
+
+
+class GateView(APIView):
+    """What CI polls: approved, rejected, pending (a campaign is running) or none."""
+
+    @extend_schema(responses=GateStatusSerializer)
+    def get(self, request, model, version):
+        model_version = model_version_get(model_name=model, version=version)
+        gate_status, verdict = gate_status_for_model_version(model_version=model_version)
+        # the verdict and the stage change commit together: reading the stage after the verdict keeps them consistent
+        model_version.refresh_from_db(fields=["stage"])
+        return Response({
+            "model": model, "version": version, "stage": model_version.stage, "status": gate_status,
+            "verdict": VerdictSerializer(verdict).data if verdict else None,
+        })

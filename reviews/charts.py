@@ -1,0 +1,146 @@
+"""The only module that imports plotly: figures for the results page, as HTML fragments.
+
+Labels that come from uploaded data (item tags, reviewer names) are escaped first: Plotly reads a few HTML-like
+tags in text (<b>, <a href>), and uploaded text must never become markup.
+"""
+import html
+import math
+from functools import lru_cache
+
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+BLUE, RED, GREEN, GREY = "#2557a7", "#b3261e", "#1e7b3a", "#5d6677"
+CONFIG = {"displayModeBar": False, "responsive": True}
+
+
+@lru_cache(maxsize=1)
+def plotly_bundle() -> bytes:
+    """Plotly's script from the installed package, so pages never load code from another host."""
+    return get_plotlyjs().encode()
+
+
+def _label(text) -> str:
+    return html.escape(str(text), quote=False)
+
+
+def _html(figure: go.Figure, div_id: str, height: int) -> str:
+    figure.update_layout(height=height, margin={"l": 110, "r": 20, "t": 36, "b": 44}, template="plotly_white", showlegend=False)
+    return figure.to_html(full_html=False, include_plotlyjs=False, config=CONFIG, div_id=div_id)
+
+
+def _interval_points(names, estimates, lows, highs, *, color=BLUE, hover="%{x:.3f}") -> go.Scatter:
+    return go.Scatter(
+        x=estimates, y=[_label(n) for n in names], mode="markers", marker={"size": 12, "color": color},
+        error_x={"type": "data", "symmetric": False, "array": [h - e for e, h in zip(estimates, highs)],
+                 "arrayminus": [e - lo for e, lo in zip(estimates, lows)], "thickness": 2.5, "width": 8},
+        hovertemplate=hover + "<extra></extra>",
+    )
+
+
+def win_rate_chart(results: dict) -> str | None:
+    rate = results["win_rate"]
+    if rate["estimate"] is None:
+        return None
+    label = "agreement with experts" if results["kind"] == "labeling" else "win rate"
+    figure = go.Figure(_interval_points(["candidate"], [rate["estimate"]], [rate["low"]], [rate["high"]]))
+    threshold = results["policy"]["min_win_rate"]
+    figure.add_vline(x=threshold, line_dash="dash", line_color=RED, annotation_text=f"rate to beat {threshold:.2f}",
+                     annotation_position="top")
+    figure.update_xaxes(range=[0, 1], title=f"{label} (95% interval, {results['judgments']} judgments)")
+    return _html(figure, "win-rate-chart", 190)
+
+
+def slices_chart(results: dict) -> str | None:
+    rows = [(tag, s["figure"]) for tag, s in results["slices"].items() if s["figure"] and s["figure"]["estimate"] is not None]
+    if len(rows) < 2:
+        return None
+    rows.sort(key=lambda r: (r[0] != "all", r[0]))
+    figure = go.Figure(_interval_points([t for t, _ in rows], [f["estimate"] for _, f in rows],
+                                        [f["low"] for _, f in rows], [f["high"] for _, f in rows]))
+    figure.add_vline(x=results["policy"]["min_win_rate"], line_dash="dash", line_color=RED)
+    figure.update_xaxes(range=[0, 1], title="win rate per slice (item tag), 95% interval")
+    figure.update_yaxes(autorange="reversed")
+    return _html(figure, "slices-chart", 80 + 28 * len(rows))
+
+
+def sequence_chart(results: dict) -> str | None:
+    """The gate's evidence over time: the log evidence ratio after each outcome, with both decision boundaries."""
+    sequence = results.get("sequence")
+    if not sequence or not sequence["n"]:
+        return None
+    figure = go.Figure(go.Scatter(x=sequence["n"], y=sequence["llr"], mode="lines", line={"color": BLUE, "width": 2},
+                                  hovertemplate="after %{x}: log evidence %{y:.2f}<extra></extra>"))
+    figure.add_hline(y=sequence["log_pass"], line_dash="dash", line_color=GREEN,
+                     annotation_text=f"pass (evidence ratio {math.exp(sequence['log_pass']):.0f})", annotation_position="top left")
+    figure.add_hline(y=sequence["log_fail"], line_dash="dash", line_color=RED,
+                     annotation_text=f"fail (evidence ratio {math.exp(sequence['log_fail']):.2f})", annotation_position="bottom left")
+    if sequence["decided_at"]:
+        figure.add_vline(x=sequence["decided_at"], line_color=GREY, line_dash="dot",
+                         annotation_text=f"decided at {sequence['decided_at']}", annotation_position="top right")
+    figure.update_xaxes(title=f"outcomes ({results['gate']['unit']}s) in arrival order")
+    figure.update_yaxes(title="log evidence ratio")
+    return _html(figure, "sequence-chart", 280)
+
+
+def agreement_chart(results: dict) -> str | None:
+    """Cohen's kappa for every pair of reviewers, as a matrix."""
+    agreement = results.get("agreement")
+    if not agreement or not agreement["pairs"]:
+        return None
+    reviewers = sorted({p["a"] for p in agreement["pairs"]} | {p["b"] for p in agreement["pairs"]})
+    index = {r: k for k, r in enumerate(reviewers)}
+    z = [[None] * len(reviewers) for _ in reviewers]
+    for pair in agreement["pairs"]:
+        a, b = index[pair["a"]], index[pair["b"]]
+        z[a][b] = z[b][a] = pair["kappa"]
+    labels = [_label(r) for r in reviewers]
+    figure = go.Figure(go.Heatmap(z=z, x=labels, y=labels, zmin=-1, zmax=1, colorscale="RdBu",
+                                  hovertemplate="%{x} and %{y}: kappa %{z:.2f}<extra></extra>"))
+    figure.update_yaxes(autorange="reversed")
+    return _html(figure, "agreement-chart", 120 + 30 * len(reviewers))
+
+
+def position_bias_chart(results: dict) -> str | None:
+    bias = results.get("position_bias")
+    if not bias or bias.get("estimate") is None:
+        return None
+    figure = go.Figure(_interval_points(["side A wins"], [bias["estimate"]], [bias["low"]], [bias["high"]], color=GREY))
+    figure.add_vline(x=0.5, line_dash="dash", line_color=GREY, annotation_text="no bias", annotation_position="top")
+    figure.update_xaxes(range=[0, 1], title="share of decisive judgments won by the output shown as A (95% interval)")
+    return _html(figure, "position-bias-chart", 170)
+
+
+def timeline_chart(results: dict) -> str | None:
+    timeline = results.get("timeline") or {}
+    if len(timeline.get("times", [])) < 2:
+        return None
+    figure = go.Figure(go.Scatter(x=timeline["times"], y=timeline["cumulative"], mode="lines+markers",
+                                  line={"color": BLUE}, hovertemplate="%{x}: %{y} judgments<extra></extra>"))
+    figure.update_yaxes(title="judgments (cumulative)")
+    return _html(figure, "timeline-chart", 220)
+
+
+def scores_chart(results: dict) -> str | None:
+    """Ranking: each version's Plackett–Luce score with its bootstrap interval."""
+    fit = results.get("plackett_luce")
+    if not fit:
+        return None
+    rows = [s for s in fit["scores"] if s["score"] is not None]
+    if not rows:
+        return None
+    lows = [s["low"] if s["low"] is not None else s["score"] for s in rows]
+    highs = [s["high"] if s["high"] is not None else s["score"] for s in rows]
+    figure = go.Figure(_interval_points([s["item"] for s in rows], [s["score"] for s in rows], lows, highs, hover="%{x:.2f}"))
+    figure.update_xaxes(title="Plackett–Luce log-strength (higher ranks better; 95% bootstrap interval)")
+    return _html(figure, "scores-chart", 100 + 36 * len(rows))
+
+
+def results_charts(results: dict) -> dict[str, str]:
+    """Every chart that has something to show, by name."""
+    charts = {
+        "win_rate": win_rate_chart(results), "sequence": sequence_chart(results), "slices": slices_chart(results),
+        "scores": scores_chart(results), "agreement": agreement_chart(results),
+        "position_bias": position_bias_chart(results), "timeline": timeline_chart(results),
+    }
+    return {name: chart for name, chart in charts.items() if chart}

@@ -1,0 +1,51 @@
+"""Browser forms; each one's clean data goes straight into a service."""
+from django import forms
+
+from core.models import User
+from datasets.models import DatasetVersion
+from models_app.models import ModelVersion
+from reviews.models import Campaign, Verdict
+
+
+class CampaignForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    kind = forms.ChoiceField(choices=Campaign.Kind.choices)
+    dataset_version = forms.ModelChoiceField(queryset=DatasetVersion.objects.select_related("dataset").order_by("dataset__name", "-number"))
+    candidate = forms.ModelChoiceField(queryset=ModelVersion.objects.select_related("model"))
+    baseline = forms.ModelChoiceField(queryset=ModelVersion.objects.select_related("model"), required=False,
+                                      help_text="Pairwise (required), ranking and rating (optional): the version the candidate is compared with.")
+    others = forms.ModelMultipleChoiceField(queryset=ModelVersion.objects.select_related("model"), required=False,
+                                            label="Other versions", help_text="Ranking and rating: further versions shown side by side.")
+    labels = forms.CharField(required=False, help_text="Labeling only: labels separated by commas.")
+    multi_label = forms.BooleanField(required=False, label="Several labels per item")
+    rubric = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                             help_text="Rating only: one criterion a line, as 'name: likert' or 'name: pass_fail'.")
+    content_format = forms.ChoiceField(choices=Campaign.ContentFormat.choices, initial=Campaign.ContentFormat.AUTO, required=False,
+                                       help_text="How string outputs are shown.")
+    sampling = forms.ChoiceField(choices=Campaign.Sampling.choices, initial=Campaign.Sampling.RANDOM, required=False,
+                                 help_text="random; stratified by each item's first tag; or disagreement first.")
+    quota_per_reviewer = forms.IntegerField(min_value=1, required=False, help_text="At most this many items per reviewer.")
+    lease_seconds = forms.IntegerField(min_value=10, initial=600, required=False, help_text="An item left this long goes back to the pool.")
+    reviewers = forms.ModelMultipleChoiceField(queryset=User.objects.filter(is_active=True, role=User.Role.REVIEWER).order_by("username"),
+                                               widget=forms.CheckboxSelectMultiple)
+    overlap = forms.IntegerField(min_value=1, initial=1, help_text="How many different reviewers judge each item.")
+    min_judgments = forms.IntegerField(min_value=1, initial=30, label="Gate: minimum judgments")
+    min_win_rate = forms.FloatField(min_value=0, max_value=1, initial=0.5, label="Gate: minimum win rate (lower bound of the 95% interval)")
+    guidelines = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), required=False, help_text="Shown to reviewers beside every task.")
+
+    def clean_rubric(self) -> list[dict]:
+        criteria = []
+        for number, line in enumerate(self.cleaned_data["rubric"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            name, _, scale = line.partition(":")
+            criteria.append({"name": name.strip(), "scale": scale.strip() or "likert"})
+        return criteria
+
+    def clean_labels(self) -> list[str]:
+        return [label.strip() for label in self.cleaned_data["labels"].split(",") if label.strip()]
+
+
+class SignoffForm(forms.Form):
+    decision = forms.ChoiceField(choices=Verdict.Decision.choices, widget=forms.RadioSelect)
+    rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)

@@ -1,0 +1,16 @@
+"""`python manage.py demo`: load the handwritten-digits demo once (users, dataset, three model versions, one campaign of each kind)."""
+from django.core.management.base import BaseCommand, CommandError
+
+from core.errors import ApplicationError
+from reviews.services.demo import demo_load
+
+
+class Command(BaseCommand):
+    help = ("Load the demo: scikit-learn's handwritten digits, three classifiers trained on the spot, a pairwise, ranking, "
+            "rating and labeling campaign, and demo users. Does nothing when the dataset 'digits' already exists.")
+
+    def handle(self, *args, **options):
+        try:
+            demo_load(stdout=self.stdout)
+        except ApplicationError as exc:
+            raise CommandError(f"The demo could not be loaded, and nothing was kept: {exc.message}") from exc

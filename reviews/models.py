@@ -1,0 +1,240 @@
+"""Review campaigns, their tasks and assignments, experts' judgments, and approvers' verdicts."""
+from django.conf import settings
+from django.db import models
+
+from core.models import BaseModel
+from datasets.models import DatasetVersion, Item
+from models_app.models import ModelVersion, Prediction
+
+
+class Campaign(BaseModel):
+    class Kind(models.TextChoices):
+        PAIRWISE = "pairwise"
+        RANKING = "ranking"
+        RATING = "rating"
+        LABELING = "labeling"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        CLOSED = "closed"  # signed off: no more tasks handed out
+
+    class Sampling(models.TextChoices):
+        RANDOM = "random"
+        STRATIFIED = "stratified"  # interleave items by their first tag, so every slice fills at the same pace
+        DISAGREEMENT = "disagreement"  # items whose outputs differ first, then items reviewers disagree on
+
+    class ContentFormat(models.TextChoices):
+        AUTO = "auto"  # strings as text, objects as JSON, lists of records as tables
+        TEXT = "text"
+        MARKDOWN = "markdown"
+        CODE = "code"
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    dataset_version = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, related_name="campaigns")
+    # The version the gate is about, and (pairwise, optionally ranking/rating) the one it is compared with.
+    candidate = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="campaigns_as_candidate")
+    baseline = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="campaigns_as_baseline", null=True, blank=True)
+    # Further versions shown side by side in ranking and rating campaigns.
+    others = models.ManyToManyField(ModelVersion, related_name="campaigns_as_other", blank=True)
+    labels = models.JSONField(default=list, blank=True)
+    multi_label = models.BooleanField(default=False)
+    show_suggestion = models.BooleanField(default=True)  # labeling: show the candidate's output as a suggestion
+    # Rating: [{"name": "accuracy", "scale": "likert" | "pass_fail", "description": "..."}]
+    rubric = models.JSONField(default=list, blank=True)
+    content_format = models.CharField(max_length=20, choices=ContentFormat.choices, default=ContentFormat.AUTO)
+    reviewers = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="review_campaigns")
+    overlap = models.PositiveIntegerField(default=1)
+    sampling = models.CharField(max_length=20, choices=Sampling.choices, default=Sampling.RANDOM)
+    quota_per_reviewer = models.PositiveIntegerField(null=True, blank=True)
+    lease_seconds = models.PositiveIntegerField(default=600)
+    gate_policy = models.JSONField(default=dict)
+    guidelines = models.TextField(blank=True)  # markdown, sanitised when shown
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Set once, when the gate first reaches pass or fail (reviews.services.decisions); never changed after.
+    decision = models.CharField(max_length=10, blank=True, choices=[("pass", "pass"), ("fail", "fail")])
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_after = models.PositiveIntegerField(null=True, blank=True)  # judgments in when it decided
+    # The newest judgment id the last gate check saw: a burst of judgments triggers one check, not one each.
+    gate_checked_through = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(overlap__gte=1), name="campaign_overlap_positive"),
+            models.CheckConstraint(
+                condition=~models.Q(kind="pairwise") | models.Q(baseline__isnull=False), name="pairwise_campaign_has_baseline"
+            ),
+            models.CheckConstraint(condition=models.Q(lease_seconds__gte=10), name="campaign_lease_at_least_10s"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Task(models.Model):
+    """One item of a campaign, to be judged by `capacity` different reviewers."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="tasks")
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+")
+    capacity = models.PositiveIntegerField()
+    assigned_count = models.PositiveIntegerField(default=0)  # open + done assignments; skips and expiries give room back
+    # Hand-out order: lower priority first, then sort_key (random, or interleaved by stratum).
+    priority = models.SmallIntegerField(default=0)
+    sort_key = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "item"], name="one_task_per_item_per_campaign"),
+            # the database itself refuses an over-assigned task
+            models.CheckConstraint(condition=models.Q(assigned_count__lte=models.F("capacity")), name="task_never_over_assigned"),
+        ]
+        indexes = [
+            # next-task query: a campaign's tasks with room left, in hand-out order (a partial index stays small
+            # as the campaign fills up)
+            models.Index(fields=["campaign", "priority", "sort_key", "id"], name="task_open_order_idx",
+                         condition=models.Q(assigned_count__lt=models.F("capacity"))),
+        ]
+
+
+class TaskOutput(models.Model):
+    """One model version's output shown in a task (two for pairwise, N for ranking, one or more for rating)."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="outputs")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    prediction = models.ForeignKey(Prediction, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "model_version"], name="one_output_per_version_per_task"),
+        ]
+
+
+SLOTS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+class Assignment(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open"
+        DONE = "done"
+        SKIPPED = "skipped"
+        EXPIRED = "expired"  # the lease ran out; the task went back to the pool
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments")
+    # The task's campaign again, so a reviewer's work in a campaign is one index lookup, not a join over all tasks.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="assignments")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    # The model version ids in the order shown (slot A first), drawn at random per assignment: blind review.
+    slot_order = models.JSONField(default=list)
+    # Where the candidate was shown; kept as a column so pairwise results are one GROUP BY.
+    candidate_slot = models.CharField(max_length=1, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    skip_reason = models.CharField(max_length=500, blank=True)
+    flagged = models.BooleanField(default=False)  # the reviewer reported the item as bad data
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # a reviewer never gets the same item twice, even after a skip or an expired lease
+            models.UniqueConstraint(fields=["task", "reviewer"], name="one_assignment_per_reviewer_per_task"),
+        ]
+        indexes = [
+            # a reviewer's work in a campaign: open assignments, progress, quota
+            models.Index(fields=["campaign", "reviewer", "status"], name="assignment_reviewer_idx"),
+            # the lease reaper: open assignments whose lease has run out
+            models.Index(fields=["lease_expires_at"], name="assignment_lease_idx", condition=models.Q(status="open")),
+        ]
+
+    def slot_of(self, model_version_id: int) -> str:
+        return SLOTS[self.slot_order.index(model_version_id)]
+
+    def version_in(self, slot: str) -> int:
+        return self.slot_order[SLOTS.index(slot)]
+
+
+class JudgmentQuerySet(models.QuerySet):
+    def counted(self) -> "JudgmentQuerySet":
+        """The judgments results are made of: neither undone by the reviewer nor discarded by the lead."""
+        return self.filter(retracted_at__isnull=True, discarded_at__isnull=True)
+
+
+class Judgment(models.Model):
+    class Choice(models.TextChoices):
+        A = "A"
+        B = "B"
+        TIE = "tie"
+        BOTH_BAD = "both_bad"
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="judgments")
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="judgments")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="judgments")
+    # One of these holds the judgment, by campaign kind. Slots are as shown; assignment.slot_order de-blinds them.
+    choice = models.CharField(max_length=10, choices=Choice.choices, blank=True)
+    labels = models.JSONField(default=list, blank=True)
+    ranking = models.JSONField(default=list, blank=True)  # [["B"], ["A", "C"]]: best first, ties grouped
+    ratings = models.JSONField(default=dict, blank=True)  # {"A": {"accuracy": 4, "safe": "pass"}}
+    rationale = models.TextField(blank=True)  # the reviewer's comment
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    client_id = models.CharField(max_length=64, blank=True)  # the browser's id for this submission: retries count once
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Undone by the reviewer within the undo window: kept, but no longer counted.
+    retracted_at = models.DateTimeField(null=True, blank=True)
+    # Discarded by the campaign lead with a reason: kept for the audit, excluded from results.
+    discarded_at = models.DateTimeField(null=True, blank=True)
+    discarded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    discard_reason = models.TextField(blank=True)
+
+    objects = JudgmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "reviewer"], name="one_judgment_per_reviewer_per_task",
+                                    condition=models.Q(retracted_at__isnull=True)),
+            models.UniqueConstraint(fields=["reviewer", "client_id"], name="judgment_client_id_unique",
+                                    condition=~models.Q(client_id="")),
+        ]
+        indexes = [
+            models.Index(fields=["task", "created_at"], name="judgment_task_idx"),
+        ]
+
+
+class Approval(models.Model):
+    """One approver's sign-off. A verdict is written once enough approvals agree (the policy's `approvers`),
+    or at the first rejection."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="approvals")
+    approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=10, choices=[("approve", "approve"), ("reject", "reject")])
+    rationale = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "approver"], name="one_approval_per_approver_per_campaign"),
+        ]
+
+
+class Verdict(models.Model):
+    """An approver's signed decision. Append-only, and chained by hash to the verdict before it."""
+
+    class Decision(models.TextChoices):
+        APPROVE = "approve"
+        REJECT = "reject"
+
+    campaign = models.OneToOneField(Campaign, on_delete=models.PROTECT, related_name="verdict")
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    rationale = models.TextField()
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="verdicts")
+    signed_at = models.DateTimeField()
+    evidence = models.JSONField()
+    previous_hash = models.CharField(max_length=64, unique=True)  # two verdicts can never claim the same predecessor
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["-signed_at", "-id"]

@@ -1,0 +1,337 @@
+"""A campaign's results: every figure, the gate, and the evidence frozen into a verdict. Reads only.
+
+The database is read once (one row per counted judgment, in arrival order); everything after that is the pure
+statistics of reviews.stats and the sequential gate of reviews.gate.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+from django.db.models import F
+
+from reviews import stats
+from reviews.gate import GatePolicy, gate_evaluate
+from reviews.models import SLOTS, Assignment, Campaign, Judgment, Task, TaskOutput
+
+SEQUENCE_POINTS = 400  # the gate's path is thinned to this many points for charts
+
+
+@dataclass
+class Row:
+    """One counted judgment, de-blinded."""
+
+    id: int
+    task: int
+    item: str
+    tags: list
+    reviewer: str
+    created_at: object
+    choice: str
+    chosen_slot: str  # pairwise: the slot as shown ("A", "B", "tie", "both_bad")
+    value: object  # the de-blinded answer: a category, label set, version order or ratings
+    outcome: float  # the candidate's result: 1 win, 0.5 tie, 0 loss (or a share, against several versions)
+
+
+def _version_names(campaign: Campaign) -> dict[int, str]:
+    from reviews.services.campaigns import campaign_versions
+
+    return {v.pk: str(v) for v in campaign_versions(campaign)}
+
+
+def _as_label_set(output) -> frozenset:
+    if isinstance(output, list):
+        return frozenset(str(x) for x in output)
+    if isinstance(output, dict):
+        output = output.get("label", output.get("labels"))
+        return _as_label_set(output) if output is not None else frozenset()
+    return frozenset([str(output)])
+
+
+def _rows(campaign: Campaign) -> list[Row]:
+    judgments = (
+        Judgment.objects.counted().filter(task__campaign=campaign).order_by("id")
+        .values_list("id", "task_id", "task__item__external_id", "task__item__tags", "reviewer__username", "created_at",
+                     "choice", "labels", "ranking", "ratings", "assignment__slot_order", "assignment__candidate_slot")
+    )
+    candidate, baseline = campaign.candidate_id, campaign.baseline_id
+    suggestions = {}
+    if campaign.kind == Campaign.Kind.LABELING:
+        suggestions = dict(TaskOutput.objects.filter(task__campaign=campaign, model_version_id=candidate)
+                           .values_list("task_id", "prediction__output"))
+    opponents = None
+    rows = []
+    for (jid, task, item, tags, reviewer, created, choice, labels, ranking, ratings, order, cslot) in judgments:
+        if campaign.kind == Campaign.Kind.PAIRWISE:
+            value = "tie" if choice == "tie" else "both_bad" if choice == "both_bad" else (
+                "candidate" if choice == cslot else "baseline")
+            outcome = {"candidate": 1.0, "baseline": 0.0}.get(value, 0.5)
+        elif campaign.kind == Campaign.Kind.LABELING:
+            value = "|".join(labels)
+            outcome = 1.0 if frozenset(labels) == _as_label_set(suggestions.get(task)) else 0.0
+        elif campaign.kind == Campaign.Kind.RANKING:
+            value = [[order[SLOTS.index(s)] for s in group] for group in ranking]
+            positions = stats.ranking_positions(value)
+            opponents = [baseline] if baseline else [v for v in order if v != candidate]
+            scores = [1.0 if positions[candidate] < positions[o] else 0.5 if positions[candidate] == positions[o] else 0.0
+                      for o in opponents if o in positions]
+            outcome = sum(scores) / len(scores) if scores else 0.5
+        else:
+            value = {order[SLOTS.index(s)]: scores for s, scores in ratings.items()}
+            if baseline and baseline in value:
+                mine = stats.normalised_score(value[candidate], campaign.rubric)
+                theirs = stats.normalised_score(value[baseline], campaign.rubric)
+                outcome = 0.5 if np.isclose(mine, theirs) else float(mine > theirs)
+            else:
+                outcome = float(stats.acceptable(value[candidate], campaign.rubric))
+        rows.append(Row(jid, task, item, tags or [], reviewer, created, choice, choice, value, outcome))
+    return rows
+
+
+def _gate_outcomes(campaign: Campaign, rows: list[Row]) -> list[float]:
+    """One outcome per judgment; with several reviewers per item, one per completed item (the mean of its
+    judgments), in the order items completed, since judgments of one item are not independent."""
+    if campaign.overlap <= 1:
+        return [row.outcome for row in rows]
+    by_task: dict[int, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_task[row.task].append(row)
+    completed = [(max(r.id for r in group), sum(r.outcome for r in group) / len(group))
+                 for group in by_task.values() if len(group) >= campaign.overlap]
+    return [outcome for _, outcome in sorted(completed)]
+
+
+def _agreement(campaign: Campaign, rows: list[Row]) -> dict | None:
+    """Krippendorff's alpha with the metric that fits the kind, Cohen's kappa per pair, consensus and outliers."""
+    if campaign.overlap < 2 or len(rows) < 2:
+        return None
+    if campaign.kind == Campaign.Kind.PAIRWISE or campaign.kind == Campaign.Kind.LABELING:
+        metric, values = "nominal", [row.value for row in rows]
+    elif campaign.kind == Campaign.Kind.RANKING:
+        metric, values = "interval", [float(stats.ranking_positions(row.value)[campaign.candidate_id]) for row in rows]
+    else:
+        likert = any(c["scale"] == "likert" for c in campaign.rubric)
+        metric = "ordinal" if likert else "nominal"
+        values = [stats.normalised_score(row.value[campaign.candidate_id], campaign.rubric) if likert
+                  else str(stats.acceptable(row.value[campaign.candidate_id], campaign.rubric)) for row in rows]
+    data = stats.reliability_matrix([r.reviewer for r in rows], [r.task for r in rows], values)
+    alpha = stats.krippendorff_alpha(data.matrix, metric)
+    nominal = data.matrix if metric == "nominal" else None
+    kappa = stats.cohen_kappa_pairs(nominal if nominal is not None else data.matrix, reviewers=data.reviewers,
+                                    weights=None if metric == "nominal" else "linear")
+    consensus = stats.consensus_agreement(data.matrix, reviewers=data.reviewers)
+    # 1.4826 turns the MAD into a standard-deviation estimate: raw MAD is too narrow when reviewers are alike
+    outliers = stats.flag_outliers(consensus, min_units=10, mad_scale=1.4826)
+    return {
+        "krippendorff_alpha": alpha, "metric": metric, "units": int(np.sum(np.sum(~np.isnan(data.matrix), axis=0) >= 2)),
+        "pairs": kappa.pairs(), "consensus": consensus.rows(), "outliers": outliers.as_dict(),
+    }
+
+
+def _win_rate(outcomes: np.ndarray) -> dict:
+    return stats.wilson_interval(float(outcomes.sum()), len(outcomes)).as_dict()
+
+
+def _counts(campaign: Campaign, rows: list[Row]) -> stats.PairwiseCounts:
+    if campaign.kind == Campaign.Kind.PAIRWISE:
+        return stats.PairwiseCounts(
+            wins=sum(r.value == "candidate" for r in rows), losses=sum(r.value == "baseline" for r in rows),
+            ties=sum(r.value == "tie" for r in rows), both_bad=sum(r.value == "both_bad" for r in rows))
+    if campaign.kind == Campaign.Kind.RANKING:
+        opponents = [campaign.baseline_id] if campaign.baseline_id else [v for v in _version_names(campaign) if v != campaign.candidate_id]
+        return stats.pairwise_from_rankings([r.value for r in rows], campaign.candidate_id, opponents)
+    return stats.PairwiseCounts(wins=sum(r.outcome == 1.0 for r in rows), losses=sum(r.outcome == 0.0 for r in rows),
+                                ties=sum(r.outcome == 0.5 for r in rows))
+
+
+WIN_RATE_METHODS = {
+    Campaign.Kind.PAIRWISE: "Wilson 95% interval; a tie or 'both bad' counts as half a win",
+    Campaign.Kind.LABELING: "share of judgments where the candidate's output equals the expert's labels (Wilson 95% interval)",
+    Campaign.Kind.RANKING: "each ranking read as comparisons of the candidate with {against}; a tie counts as half (Wilson 95% interval)",
+    Campaign.Kind.RATING: "",
+}
+
+
+def _method(campaign: Campaign) -> str:
+    if campaign.kind == Campaign.Kind.RANKING:
+        return WIN_RATE_METHODS[campaign.kind].format(against="the baseline" if campaign.baseline_id else "every other version")
+    if campaign.kind == Campaign.Kind.RATING:
+        return ("the candidate wins a judgment when its mean normalised rating beats the baseline's (Wilson 95% interval)"
+                if campaign.baseline_id else
+                "share of judgments where the candidate's output is acceptable: every pass/fail criterion passes and "
+                "every Likert criterion is 4 or more (Wilson 95% interval)")
+    return WIN_RATE_METHODS[campaign.kind]
+
+
+def _kind_block(campaign: Campaign, rows: list[Row], names: dict[int, str]) -> dict:
+    if campaign.kind == Campaign.Kind.PAIRWISE:
+        bias = stats.position_bias([row.chosen_slot for row in rows])
+        return {"position_bias": bias.as_dict()}
+    if campaign.kind == Campaign.Kind.RANKING:
+        rankings = [row.value for row in rows]
+        block = {"mean_rank": {names[v]: figures for v, figures in stats.mean_ranks(rankings).items()}}
+        if rankings:
+            ranks, items = stats.rank_matrix(rankings, items=list(names))
+            fit = stats.plackett_luce(ranks, items, bootstrap=100 if len(names) > 2 else 0).as_dict()
+            block["plackett_luce"] = {**fit, "scores": [{**s, "item": names[s["item"]]} for s in fit["scores"]]}
+            if len(names) > 2:  # Bradley–Terry with Davidson's ties on the comparisons the rankings imply
+                first, second, outcome, group = stats.comparisons_from_ranks(ranks, items)
+                bt = stats.bradley_terry(first, second, outcome, items=items, groups=group, bootstrap=100).as_dict()
+                block["bradley_terry"] = _renamed(bt, names)
+        return block
+    if campaign.kind == Campaign.Kind.RATING:
+        ratings = [row.value for row in rows]
+        block = {"criteria": {names[v]: figures for v, figures in stats.rating_summary(ratings, campaign.rubric).items()}}
+        if campaign.baseline_id and ratings:
+            differences = stats.rating_differences(ratings, campaign.rubric, campaign.candidate_id, campaign.baseline_id)
+            block["difference_to_baseline"] = {
+                "criteria": {name: d.as_dict() for name, d in differences["criteria"].items()},
+                "normalised": differences["normalised"].as_dict(),
+            }
+        return block
+    return {"labeling": _labeling_block(campaign, rows, names)}
+
+
+def _renamed(fit: dict, names: dict[int, str]) -> dict:
+    """A fit's dict with model version ids replaced by their names wherever an item is named."""
+    if isinstance(fit, dict):
+        return {key: (names.get(value, value) if key == "item" else _renamed(value, names)) for key, value in fit.items()}
+    if isinstance(fit, list):
+        return [_renamed(value, names) for value in fit]
+    return fit
+
+
+def _finite(value):
+    """NaN and infinity have no JSON form (and PostgreSQL's jsonb refuses them): they become null."""
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, (np.floating, np.integer)):
+        return _finite(value.item())
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
+def _labeling_block(campaign: Campaign, rows: list[Row], names: dict[int, str]) -> dict:
+    gold = stats.gold_labels([row.task for row in rows], [row.value for row in rows])
+    outputs = defaultdict(dict)
+    for task, version, output in TaskOutput.objects.filter(task__campaign=campaign).values_list("task_id", "model_version_id", "prediction__output"):
+        outputs[version][task] = "|".join(sorted(_as_label_set(output), key=lambda x: (campaign.labels.index(x) if x in campaign.labels else 999, x)))
+    accuracy = {names[v]: stats.accuracy_vs_gold(gold.gold, predictions).as_dict() for v, predictions in outputs.items()}
+    matrix = stats.confusion(gold.gold, outputs[campaign.candidate_id], labels=campaign.labels if not campaign.multi_label else None)
+    return {"gold_items": len(gold.gold), "tied_items": len(gold.tied), "accuracy": accuracy, "confusion": matrix.as_dict()}
+
+
+def _disagreements(rows: list[Row], limit: int = 50) -> list[dict]:
+    """Items whose counted judgments disagree, most divided first."""
+    by_task: dict[int, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_task[row.task].append(row)
+    contested = []
+    for task, group in by_task.items():
+        answers: dict[str, int] = defaultdict(int)
+        for row in group:
+            answers[repr(row.value)] += 1
+        if len(answers) > 1:
+            contested.append({"task": task, "item": group[0].item, "judgments": len(group),
+                              "majority_share": max(answers.values()) / len(group)})
+    contested.sort(key=lambda c: (c["majority_share"], -c["judgments"]))
+    return contested[:limit]
+
+
+def _slices(rows: list[Row]) -> dict:
+    outcomes = np.array([row.outcome for row in rows], dtype=float)
+    figures = stats.by_slice([row.tags for row in rows], lambda idx: stats.wilson_interval(float(outcomes[idx].sum()), len(idx)),
+                             min_size=10)
+    return {tag: figure.as_dict() for tag, figure in figures.items()}
+
+
+def _sequence(policy: GatePolicy, path) -> dict | None:
+    if path is None:
+        return None
+    series = path.llr_series
+    step = max(1, len(series) // SEQUENCE_POINTS)
+    index = np.arange(0, len(series), step)
+    return {"n": (index + 1).tolist(), "llr": series[index].round(4).tolist(), "log_pass": path.boundaries[0],
+            "log_fail": path.boundaries[1], "decided_at": path.decided_at}
+
+
+def _timeline(rows: list[Row]) -> dict:
+    """Judgments per hour (or per day for long campaigns), cumulative."""
+    if not rows:
+        return {"times": [], "cumulative": []}
+    span = (rows[-1].created_at - rows[0].created_at).total_seconds()
+    unit = "hour" if span < 3 * 86400 else "day"
+    buckets: dict = {}
+    for row in rows:
+        key = row.created_at.replace(minute=0, second=0, microsecond=0)
+        if unit == "day":
+            key = key.replace(hour=0)
+        buckets[key] = buckets.get(key, 0) + 1
+    times = sorted(buckets)
+    return {"unit": unit, "times": [t.isoformat() for t in times], "cumulative": np.cumsum([buckets[t] for t in times]).tolist()}
+
+
+def campaign_progress(campaign: Campaign) -> dict:
+    tasks = campaign.tasks.count()
+    done = Judgment.objects.counted().filter(task__campaign=campaign).count()
+    return {"tasks": tasks, "judgments": done, "judgments_planned": tasks * campaign.overlap,
+            "flagged_items": Assignment.objects.filter(campaign=campaign, flagged=True).values("task").distinct().count(),
+            "tasks_open": Task.objects.filter(campaign=campaign, assigned_count__lt=F("capacity")).count()}
+
+
+def campaign_results(*, campaign: Campaign) -> dict:
+    rows = _rows(campaign)
+    names = _version_names(campaign)
+    policy = GatePolicy.from_dict(campaign.gate_policy)
+    agreement = _agreement(campaign, rows)
+    gate_outcomes = _gate_outcomes(campaign, rows)
+    gate = gate_evaluate(policy, gate_outcomes, judgments=len(rows),
+                         agreement=agreement["krippendorff_alpha"] if agreement else None)
+    counts = _counts(campaign, rows)
+    return _finite({
+        "campaign": campaign.pk,
+        "kind": campaign.kind,
+        "judgments": len(rows),
+        "candidate": {"wins": counts.wins, "losses": counts.losses, "ties": counts.ties, "both_bad": counts.both_bad},
+        "win_rate": counts.win_rate().as_dict(),
+        "win_rate_method": _method(campaign),
+        "gate": {**gate.as_dict(), "method": policy.test().describe(),
+                 "unit": "item (mean of its judgments)" if campaign.overlap > 1 else "judgment",
+                 "recorded": {"decision": campaign.decision, "at": campaign.decided_at.isoformat() if campaign.decided_at else None,
+                              "after_judgments": campaign.decided_after}},
+        "sequence": _sequence(policy, gate.path),
+        "policy": {**policy.as_dict(), "text": policy.describe()},
+        "progress": campaign_progress(campaign),
+        "agreement": agreement,
+        "slices": _slices(rows),
+        "disagreements": _disagreements(rows),
+        "timeline": _timeline(rows),
+        "versions": list(names.values()),
+        **_kind_block(campaign, rows, names),
+    })
+
+
+def campaign_evidence(*, campaign: Campaign) -> dict:
+    """Everything an approver saw, frozen into the verdict: results, the gate, and content hashes."""
+    from reviews.services.campaigns import campaign_versions
+
+    def role(version) -> str:
+        return {campaign.candidate_id: "candidate", campaign.baseline_id: "baseline"}.get(version.pk, "compared")
+
+    return {
+        "results": campaign_results(campaign=campaign),
+        "dataset": {
+            "name": campaign.dataset_version.dataset.name,
+            "version": campaign.dataset_version.number,
+            "sha256": campaign.dataset_version.sha256,
+        },
+        "prediction_sets": [
+            {"model": mv.model.name, "version": mv.version, "role": role(mv),
+             "sha256": mv.prediction_sets.get(dataset_version=campaign.dataset_version).sha256}
+            for mv in campaign_versions(campaign)
+        ],
+    }

@@ -1,0 +1,181 @@
+"""Reads for reviews: access-checked getters, what a task shows, results, and the gate as CI sees it."""
+from django.db.models import Count, F
+
+from core.errors import NotFoundError
+from core.models import User
+from models_app.models import ModelVersion
+from reviews.models import SLOTS, Assignment, Campaign, Judgment, Task, TaskOutput, Verdict
+from reviews.results import _version_names, campaign_results
+
+
+def campaigns_visible_to(user: User):
+    campaigns = Campaign.objects.select_related("dataset_version__dataset", "candidate__model", "baseline__model")
+    if user.has_role(User.Role.DATA_SCIENTIST, User.Role.APPROVER):
+        return campaigns
+    return campaigns.filter(reviewers=user)
+
+
+def campaign_get_for_user(*, campaign_id: int | str, user: User) -> Campaign:
+    """Missing and not-yours answer alike, so ids reveal nothing."""
+    try:
+        campaign = campaigns_visible_to(user).filter(pk=int(campaign_id)).first()
+    except (TypeError, ValueError):
+        campaign = None
+    if campaign is None:
+        raise NotFoundError("No such campaign.", code="campaign_not_found")
+    return campaign
+
+
+def item_image_url(item) -> str | None:
+    return f"/items/{item.pk}/image" if item.image else None
+
+
+def assignment_payload(assignment: Assignment, campaign: Campaign | None = None) -> dict:
+    """What the reviewer sees: the item and the outputs, blind (no model names), in the order drawn for them."""
+    from reviews.content import render_content
+
+    campaign = campaign or Campaign.objects.get(pk=assignment.campaign_id)
+    outputs = list(TaskOutput.objects.filter(task_id=assignment.task_id).select_related("prediction", "task__item"))
+    item = outputs[0].task.item if outputs else Task.objects.select_related("item").get(pk=assignment.task_id).item
+    by_version = {o.model_version_id: o.prediction.output for o in outputs}
+    fmt = campaign.content_format
+    payload = {
+        "task": assignment.task_id,
+        "campaign": campaign.pk,
+        "kind": campaign.kind,
+        "item": item.external_id,
+        "input": item.input,
+        "input_content": render_content(item.input, fmt),
+        "image_url": item_image_url(item),
+        "lease_expires_at": assignment.lease_expires_at.isoformat() if assignment.lease_expires_at else None,
+    }
+    if campaign.kind == Campaign.Kind.LABELING:
+        suggestion = by_version.get(campaign.candidate_id) if campaign.show_suggestion else None
+        payload.update({"labels": campaign.labels, "multi_label": campaign.multi_label, "suggestion": suggestion})
+    else:
+        payload["outputs"] = [
+            {"slot": SLOTS[index], "output": by_version[version], "content": render_content(by_version[version], fmt)}
+            for index, version in enumerate(assignment.slot_order)
+        ]
+        if campaign.kind == Campaign.Kind.RATING:
+            payload["rubric"] = campaign.rubric
+    return payload
+
+
+LEFT_COUNT_CAP = 500  # beyond this, "500+ left" says enough, and counting a million tasks per request does not
+
+
+def reviewer_progress(campaign: Campaign, reviewer: User) -> dict:
+    mine = Assignment.objects.filter(campaign=campaign, reviewer=reviewer).values("status").annotate(n=Count("id")).order_by()
+    counts = {row["status"]: row["n"] for row in mine}
+    claimable = (
+        Task.objects.filter(campaign=campaign, assigned_count__lt=F("capacity")).exclude(assignments__reviewer=reviewer)
+        .order_by("priority", "sort_key", "id").values("id")[:LEFT_COUNT_CAP].count()
+    )
+    done, open_now = counts.get(Assignment.Status.DONE, 0), counts.get(Assignment.Status.OPEN, 0)
+    if campaign.quota_per_reviewer is not None:
+        claimable = min(claimable, max(0, campaign.quota_per_reviewer - done - open_now))
+    if campaign.decision and campaign.gate_policy.get("stop_when_decided", True):
+        claimable = 0  # the gate has decided: nothing more is handed out
+    return {
+        "done": done,
+        "skipped": counts.get(Assignment.Status.SKIPPED, 0),
+        "open": open_now,
+        "left": claimable + open_now,
+        "left_is_lower_bound": claimable >= LEFT_COUNT_CAP,
+        "quota": campaign.quota_per_reviewer,
+    }
+
+
+def gate_status_for_model_version(*, model_version: ModelVersion) -> tuple[str, Verdict | None]:
+    verdict = (
+        Verdict.objects.select_related("campaign", "signer").filter(campaign__candidate=model_version)
+        .order_by("-signed_at", "-id").first()
+    )
+    if verdict is not None:
+        return ("approved" if verdict.decision == Verdict.Decision.APPROVE else "rejected"), verdict
+    if Campaign.objects.filter(candidate=model_version, status=Campaign.Status.ACTIVE).exists():
+        return "pending", None
+    return "none", None
+
+
+def reviewer_may_see_item(*, reviewer: User, item) -> bool:
+    return Assignment.objects.filter(reviewer=reviewer, task__item=item).exists()
+
+
+def reviewer_queue(*, reviewer: User) -> list[dict]:
+    """The reviewer's active campaigns with what they have done and what is left for them."""
+    campaigns = Campaign.objects.filter(reviewers=reviewer, status=Campaign.Status.ACTIVE).order_by("created_at")
+    return [{"campaign": campaign, **reviewer_progress(campaign, reviewer)} for campaign in campaigns]
+
+
+def home_summary(*, user: User) -> dict:
+    summary: dict = {"is_reviewer": user.role == User.Role.REVIEWER}
+    if user.has_role(User.Role.REVIEWER) and user.role in (User.Role.REVIEWER, User.Role.ADMIN):
+        summary["queue"] = reviewer_queue(reviewer=user)
+    if user.has_role(User.Role.DATA_SCIENTIST, User.Role.APPROVER):
+        from datasets.models import Dataset
+
+        campaigns = list(campaigns_visible_to(user)[:20])
+        summary["campaigns"] = [
+            {"campaign": c, "gate": campaign_results(campaign=c)["gate"], "signed": hasattr(c, "verdict")} for c in campaigns
+        ]
+        summary["datasets"] = Dataset.objects.order_by("-created_at")[:10]
+        summary["model_versions"] = ModelVersion.objects.select_related("model").order_by("-created_at")[:10]
+    if user.has_role(User.Role.APPROVER):
+        summary["awaiting_signoff"] = [c for c in summary.get("campaigns", []) if not c["signed"]]
+    return summary
+
+
+def judgment_answer(judgment: Judgment, names: dict[int, str]) -> str:
+    """The judgment in words with model names restored, for the campaign lead."""
+    order = judgment.assignment.slot_order
+
+    def name(slot: str) -> str:
+        return names.get(order[SLOTS.index(slot)], slot)
+
+    if judgment.choice in ("A", "B"):
+        return f"{name(judgment.choice)} is better"
+    if judgment.choice:
+        return {"tie": "tie", "both_bad": "both bad"}[judgment.choice]
+    if judgment.ranking:
+        return " > ".join(" = ".join(name(slot) for slot in group) for group in judgment.ranking)
+    if judgment.ratings:
+        return "; ".join(f"{name(slot)}: " + ", ".join(f"{k} {v}" for k, v in scores.items()) for slot, scores in judgment.ratings.items())
+    return ", ".join(judgment.labels)
+
+
+def campaign_item_judgments(*, campaign: Campaign, contested_only: bool = False, limit: int = 100) -> list[dict]:
+    """Per item: every judgment (counted, undone or discarded) and every skip, side by side, for the lead."""
+    names = _version_names(campaign)
+    judgments = (
+        Judgment.objects.filter(task__campaign=campaign).select_related("assignment", "reviewer", "discarded_by", "task__item")
+        .order_by("task_id", "id")
+    )
+    skips = Assignment.objects.filter(campaign=campaign, status=Assignment.Status.SKIPPED).select_related("reviewer", "task__item")
+    rows: dict[int, dict] = {}
+    for judgment in judgments:
+        row = rows.setdefault(judgment.task_id, {"item": judgment.task.item, "task": judgment.task_id, "judgments": [], "skips": []})
+        row["judgments"].append({"judgment": judgment, "answer": judgment_answer(judgment, names),
+                                 "counted": judgment.retracted_at is None and judgment.discarded_at is None})
+    for skip in skips:
+        rows.setdefault(skip.task_id, {"item": skip.task.item, "task": skip.task_id, "judgments": [], "skips": []})["skips"].append(skip)
+    items = sorted(rows.values(), key=lambda r: r["task"])
+    for row in items:
+        answers = {j["answer"] for j in row["judgments"] if j["counted"]}
+        row["contested"] = len(answers) > 1
+        row["flagged"] = any(s.flagged for s in row["skips"])
+    if contested_only:
+        items = [row for row in items if row["contested"] or row["flagged"]]
+    items = items[:limit]
+    from reviews.content import render_content
+
+    outputs: dict[int, list] = {}
+    shown = TaskOutput.objects.filter(task_id__in=[row["task"] for row in items]).select_related("prediction").order_by("id")
+    for output in shown:
+        outputs.setdefault(output.task_id, []).append(
+            {"name": names.get(output.model_version_id, "?"), "content": render_content(output.prediction.output, campaign.content_format)})
+    for row in items:
+        row["input"] = render_content(row["item"].input, campaign.content_format)
+        row["outputs"] = outputs.get(row["task"], [])
+    return items

@@ -1,0 +1,154 @@
+"""The assignment engine: hand each reviewer their next task, never past the overlap, never the same item twice,
+and give abandoned work back to the pool when its lease runs out."""
+import random
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core.errors import ApplicationError, ConflictError, NotFoundError
+from core.models import User
+from reviews.models import SLOTS, Assignment, Campaign, Task, TaskOutput
+
+# The task on screen and the one prefetched behind it: more would hoard work other reviewers could do.
+MAX_OPEN_PER_REVIEWER = 2
+CLAIM_ATTEMPTS = 8
+REAP_BATCH = 500
+
+
+def _slot_order(task_id: int, candidate_id: int) -> tuple[list[int], str]:
+    versions = list(TaskOutput.objects.filter(task_id=task_id).values_list("model_version_id", flat=True))
+    random.shuffle(versions)
+    candidate_slot = SLOTS[versions.index(candidate_id)] if candidate_id in versions else ""
+    return versions, candidate_slot
+
+
+def _open_assignments(campaign: Campaign, reviewer: User):
+    return Assignment.objects.filter(campaign=campaign, reviewer=reviewer, status=Assignment.Status.OPEN)
+
+
+def _quota_reached(campaign: Campaign, reviewer: User) -> bool:
+    if campaign.quota_per_reviewer is None:
+        return False
+    taken = Assignment.objects.filter(campaign=campaign, reviewer=reviewer).exclude(
+        status__in=[Assignment.Status.SKIPPED, Assignment.Status.EXPIRED]
+    ).count()
+    return taken >= campaign.quota_per_reviewer
+
+
+def _stopped_by_gate(campaign: Campaign) -> bool:
+    """Once the gate has decided, more judgments are experts' time spent for nothing (unless the policy says go on)."""
+    return bool(campaign.decision) and campaign.gate_policy.get("stop_when_decided", True)
+
+
+def _claim_one(campaign: Campaign, reviewer: User) -> Assignment | None | bool:
+    """Claim the first task in hand-out order that has room and that this reviewer has never had.
+
+    Rows locked by another reviewer's claim are skipped (FOR UPDATE SKIP LOCKED on PostgreSQL); the
+    conditional increment and the check constraint keep the count within capacity where that lock does
+    not exist (SQLite), and the unique (task, reviewer) constraint stops a double claim.
+    Returns the assignment, None when no task is left, or False when a race was lost (try again)."""
+    now = timezone.now()
+    with transaction.atomic():
+        task = (
+            Task.objects.select_for_update(skip_locked=True)
+            .filter(campaign=campaign, assigned_count__lt=F("capacity"))
+            .exclude(assignments__reviewer=reviewer)
+            .order_by("priority", "sort_key", "id")
+            .only("id")
+            .first()
+        )
+        if task is None:
+            return None
+        if not Task.objects.filter(pk=task.pk, assigned_count__lt=F("capacity")).update(assigned_count=F("assigned_count") + 1):
+            return False
+        slot_order, candidate_slot = _slot_order(task.pk, campaign.candidate_id)
+        try:
+            with transaction.atomic():
+                return Assignment.objects.create(
+                    task_id=task.pk, campaign=campaign, reviewer=reviewer, slot_order=slot_order, candidate_slot=candidate_slot,
+                    lease_expires_at=now + timedelta(seconds=campaign.lease_seconds),
+                )
+        except IntegrityError:
+            transaction.set_rollback(True)  # undo the increment too: this reviewer already has the task
+            return False
+
+
+def assignment_claim_next(*, campaign: Campaign, reviewer: User, exclude_task_ids: list[int] = ()) -> Assignment | None:
+    """The reviewer's open assignment (other than those excluded, e.g. the one on screen), or a newly claimed
+    one; None when nothing is left for them. Asking again renews the lease of what is returned."""
+    if campaign.status != Campaign.Status.ACTIVE:
+        return None  # signed off: nothing more is handed out, not even a task claimed before
+    excluded = set(exclude_task_ids)
+    open_now = list(_open_assignments(campaign, reviewer).order_by("id")[: MAX_OPEN_PER_REVIEWER + 1])  # read once
+    existing = next((a for a in open_now if a.task_id not in excluded), None)
+    if existing:
+        existing.lease_expires_at = timezone.now() + timedelta(seconds=campaign.lease_seconds)
+        Assignment.objects.filter(pk=existing.pk, status=Assignment.Status.OPEN).update(lease_expires_at=existing.lease_expires_at)
+        return existing
+    if len(open_now) >= MAX_OPEN_PER_REVIEWER or _quota_reached(campaign, reviewer) or _stopped_by_gate(campaign):
+        return None
+    reaped = False
+    for _ in range(CLAIM_ATTEMPTS):
+        claimed = _claim_one(campaign, reviewer)
+        if claimed:
+            return claimed
+        if claimed is None:
+            if reaped or not assignments_expire(campaign=campaign):
+                return None
+            reaped = True  # expired leases gave tasks back: look once more
+    return None
+
+
+def assignments_expire(*, campaign: Campaign | None = None, now=None) -> int:
+    """Give the tasks of open assignments whose lease ran out back to the pool. Returns how many."""
+    now = now or timezone.now()
+    stale = Assignment.objects.filter(status=Assignment.Status.OPEN, lease_expires_at__lt=now)
+    if campaign is not None:
+        stale = stale.filter(campaign=campaign)
+    expired = 0
+    for assignment_id, task_id in stale.values_list("id", "task_id")[:REAP_BATCH]:
+        with transaction.atomic():
+            if Assignment.objects.filter(pk=assignment_id, status=Assignment.Status.OPEN, lease_expires_at__lt=now).update(
+                status=Assignment.Status.EXPIRED
+            ):
+                Task.objects.filter(pk=task_id).update(assigned_count=F("assigned_count") - 1)
+                expired += 1
+    return expired
+
+
+def assignment_revive(*, assignment: Assignment) -> None:
+    """A reviewer submits for a task whose lease ran out: take it back, with a fresh lease, if it still has room.
+
+    The expired -> open flip comes first, so of two submissions racing here only one takes a slot; the fresh
+    lease keeps the reaper from expiring it again before the submission lands."""
+    lease = timedelta(seconds=assignment.task.campaign.lease_seconds)
+    with transaction.atomic():
+        revived = Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.EXPIRED).update(
+            status=Assignment.Status.OPEN, lease_expires_at=timezone.now() + lease
+        )
+        if revived and not Task.objects.filter(pk=assignment.task_id, assigned_count__lt=F("capacity")).update(
+            assigned_count=F("assigned_count") + 1
+        ):
+            # rolls the flip back too: the assignment stays expired
+            raise ConflictError("Your time on this task ran out and another reviewer has taken it.", code="lease_expired")
+    assignment.status = Assignment.Status.OPEN
+
+
+def assignment_skip(*, task_id: int, reviewer: User, reason: str, flag: bool = False) -> Assignment:
+    """Set a task aside (with a reason, optionally flagging the item as bad data); another reviewer takes it."""
+    assignment = Assignment.objects.select_related("task").filter(task_id=task_id, reviewer=reviewer).first()
+    if assignment is None:
+        raise NotFoundError("No such task is assigned to you.", code="task_not_found")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError("Say why you skip this item.", code="invalid", extra={"field": "reason"})
+    fields = {"status": Assignment.Status.SKIPPED, "skip_reason": reason[:500], "flagged": flag, "completed_at": timezone.now()}
+    with transaction.atomic():
+        if Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.OPEN).update(**fields):
+            Task.objects.filter(pk=assignment.task_id).update(assigned_count=F("assigned_count") - 1)  # room for another
+        elif not Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.EXPIRED).update(**fields):
+            raise ConflictError("This task is already judged or skipped.", code="not_open")
+    assignment.refresh_from_db()
+    return assignment

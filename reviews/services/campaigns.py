@@ -1,0 +1,162 @@
+"""Creating a campaign: check its settings for its kind, then one task per item that has every output needed."""
+import random
+from collections import defaultdict
+from typing import Iterable
+
+from django.db import transaction
+
+from core.errors import ApplicationError
+from core.models import User
+from datasets.models import DatasetVersion, Item
+from models_app.models import ModelVersion, Prediction
+from reviews.gate import GatePolicy, PolicyInvalid
+from reviews.models import SLOTS, Campaign, Task, TaskOutput
+
+TASK_BATCH = 5000
+RUBRIC_SCALES = ("likert", "pass_fail")
+
+
+def _invalid(message: str, field: str) -> ApplicationError:
+    return ApplicationError(message, code="invalid", extra={"field": field})
+
+
+def _validated_rubric(rubric: list) -> list[dict]:
+    if not isinstance(rubric, list) or not rubric:
+        raise _invalid("A rating campaign needs a rubric: a list of criteria.", "rubric")
+    criteria, names = [], set()
+    for index, criterion in enumerate(rubric):
+        if not isinstance(criterion, dict) or not isinstance(criterion.get("name"), str) or not criterion["name"].strip():
+            raise _invalid(f"rubric[{index}] needs a non-empty name.", "rubric")
+        name = criterion["name"].strip()
+        scale = criterion.get("scale", "likert")
+        if scale not in RUBRIC_SCALES:
+            raise _invalid(f"rubric[{index}] ({name}): scale must be likert or pass_fail.", "rubric")
+        if name in names or name in set(SLOTS):  # a slot letter would make {"A": {...}} ambiguous
+            raise _invalid(f"rubric[{index}]: the name {name!r} is repeated or reserved.", "rubric")
+        names.add(name)
+        criteria.append({"name": name, "scale": scale, "description": str(criterion.get("description", ""))[:1000]})
+    return criteria
+
+
+def _versions_for_kind(kind: str, candidate: ModelVersion, baseline: ModelVersion | None, others: list[ModelVersion]) -> list[ModelVersion]:
+    versions = [candidate] + ([baseline] if baseline else []) + list(others)
+    if len({v.pk for v in versions}) != len(versions):
+        raise _invalid("candidate, baseline and the other versions must all differ.", "models")
+    if kind == Campaign.Kind.PAIRWISE:
+        if baseline is None:
+            raise _invalid("A pairwise campaign needs a baseline.", "baseline")
+        if others:
+            raise _invalid("A pairwise campaign compares exactly two versions; use ranking for more.", "models")
+    elif kind == Campaign.Kind.RANKING:
+        if not 2 <= len(versions) <= len(SLOTS):
+            raise _invalid(f"A ranking campaign needs between 2 and {len(SLOTS)} model versions.", "models")
+    elif kind == Campaign.Kind.LABELING and (baseline or others):
+        raise _invalid("A labeling campaign shows one model's suggestion: give only a candidate.",
+                       "baseline" if baseline else "models")
+    return versions
+
+
+def _predictions_by_item(model_version: ModelVersion, dataset_version: DatasetVersion) -> dict[int, Prediction]:
+    found = {
+        p.item_id: p
+        for p in Prediction.objects.filter(prediction_set__model_version=model_version, prediction_set__dataset_version=dataset_version)
+        .only("id", "item_id", "output")
+    }
+    if not found:
+        raise ApplicationError(f"{model_version} has no predictions on {dataset_version}; upload them first.",
+                               code="predictions_missing", extra={"field": "models"})
+    return found
+
+
+def _hand_out_order(sampling: str, item_ids: list[int], tags: dict[int, list[str]], outputs_differ: dict[int, bool]) -> dict[int, tuple[int, float]]:
+    """(priority, sort_key) per item: the order the assignment engine hands tasks out in."""
+    rng = random.Random()
+    if sampling == Campaign.Sampling.STRATIFIED:
+        strata: dict[str, list[int]] = defaultdict(list)
+        for item_id in item_ids:
+            strata[(tags.get(item_id) or [""])[0]].append(item_id)
+        order = {}
+        for members in strata.values():
+            rng.shuffle(members)
+            for rank, item_id in enumerate(members):
+                # the k-th of n in a stratum sits at (k + u) / n: every stratum is spread evenly over [0, 1)
+                order[item_id] = (0, (rank + rng.random()) / len(members))
+        return order
+    if sampling == Campaign.Sampling.DISAGREEMENT:
+        return {item_id: (0 if outputs_differ.get(item_id) else 1, rng.random()) for item_id in item_ids}
+    return {item_id: (0, rng.random()) for item_id in item_ids}
+
+
+def _batches(values: list, size: int) -> Iterable[list]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+@transaction.atomic
+def campaign_create(
+    *, name: str, kind: str, dataset_version: DatasetVersion, candidate: ModelVersion, baseline: ModelVersion | None = None,
+    others: list[ModelVersion] = (), labels: list[str] = (), multi_label: bool = False, show_suggestion: bool = True,
+    rubric: list | None = None, content_format: str = Campaign.ContentFormat.AUTO, reviewers: list[User], overlap: int = 1,
+    sampling: str = Campaign.Sampling.RANDOM, quota_per_reviewer: int | None = None, lease_seconds: int = 600,
+    gate: dict | None = None, guidelines: str = "", created_by: User,
+) -> Campaign:
+    if kind not in Campaign.Kind.values:
+        raise _invalid(f"kind must be one of {', '.join(Campaign.Kind.values)}.", "kind")
+    if sampling not in Campaign.Sampling.values:
+        raise _invalid(f"sampling must be one of {', '.join(Campaign.Sampling.values)}.", "sampling")
+    if content_format not in Campaign.ContentFormat.values:
+        raise _invalid(f"content_format must be one of {', '.join(Campaign.ContentFormat.values)}.", "content_format")
+    versions = _versions_for_kind(kind, candidate, baseline, list(others))
+    labels = list(labels)
+    if kind == Campaign.Kind.LABELING:
+        if not labels or len(set(labels)) != len(labels) or not all(isinstance(x, str) and x.strip() for x in labels):
+            raise _invalid("A labeling campaign needs a list of distinct, non-empty labels.", "labels")
+    else:
+        labels, multi_label = [], False
+    criteria = _validated_rubric(rubric or []) if kind == Campaign.Kind.RATING else []
+    not_reviewers = [u.username for u in reviewers if not u.has_role(User.Role.REVIEWER)]
+    if not reviewers or not_reviewers:
+        raise _invalid("reviewers must name at least one user with the reviewer role"
+                       + (f"; not reviewers: {', '.join(not_reviewers)}" if not_reviewers else ""), "reviewers")
+    if overlap < 1 or overlap > len(reviewers):
+        raise _invalid(f"overlap must be between 1 and the number of reviewers ({len(reviewers)}).", "overlap")
+    if quota_per_reviewer is not None and quota_per_reviewer < 1:
+        raise _invalid("quota_per_reviewer must be at least 1 when given.", "quota_per_reviewer")
+    if lease_seconds < 10:
+        raise _invalid("lease_seconds must be at least 10.", "lease_seconds")
+    try:
+        policy = GatePolicy.from_dict(gate or {})
+    except (PolicyInvalid, TypeError) as exc:
+        raise _invalid(f"gate: {exc}", "gate") from None
+
+    predictions = [_predictions_by_item(version, dataset_version) for version in versions]
+    item_ids = sorted(set.intersection(*(set(p) for p in predictions)))
+    if not item_ids:
+        raise ApplicationError("No item has predictions from every model version in the campaign.", code="no_tasks")
+    tags = dict(Item.objects.filter(pk__in=item_ids).values_list("pk", "tags")) if sampling == Campaign.Sampling.STRATIFIED else {}
+    differ = {i: len({repr(p[i].output) for p in predictions}) > 1 for i in item_ids}
+    order = _hand_out_order(sampling, item_ids, tags, differ)
+
+    campaign = Campaign.objects.create(
+        name=name, kind=kind, dataset_version=dataset_version, candidate=candidate, baseline=baseline, labels=labels,
+        multi_label=multi_label, show_suggestion=show_suggestion, rubric=criteria, content_format=content_format,
+        overlap=overlap, sampling=sampling, quota_per_reviewer=quota_per_reviewer, lease_seconds=lease_seconds,
+        gate_policy=policy.as_dict(), guidelines=guidelines, created_by=created_by,
+    )
+    campaign.reviewers.set(reviewers)
+    campaign.others.set(others)
+    for batch in _batches(item_ids, TASK_BATCH):
+        tasks = Task.objects.bulk_create(
+            Task(campaign=campaign, item_id=i, capacity=overlap, priority=order[i][0], sort_key=order[i][1]) for i in batch
+        )
+        TaskOutput.objects.bulk_create(
+            TaskOutput(task=task, model_version=version, prediction=by_item[task.item_id])
+            for task in tasks for version, by_item in zip(versions, predictions)
+        )
+    return campaign
+
+
+def campaign_versions(campaign: Campaign) -> list[ModelVersion]:
+    """Candidate, baseline, then the others: the versions every task of the campaign shows."""
+    others = sorted(campaign.others.all(), key=lambda v: v.pk)
+    return [campaign.candidate] + ([campaign.baseline] if campaign.baseline else []) + others

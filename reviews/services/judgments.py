@@ -1,0 +1,215 @@
+"""Recording an expert's judgment: validated against the campaign's kind, counted exactly once, undoable
+for a short while by its author, and discardable (with a reason) by the campaign's lead."""
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core.errors import ApplicationError, ConflictError, ForbiddenError, NotFoundError
+from core.models import User
+from reviews.models import SLOTS, Assignment, Campaign, Judgment, Task
+from reviews.services.assignments import assignment_revive
+from reviews.services.decisions import campaign_gate_check_on_commit
+
+
+def _invalid(message: str, field: str) -> ApplicationError:
+    return ApplicationError(message, code="invalid", extra={"field": field})
+
+
+def _only(kind_field: str, given: dict[str, Any]) -> None:
+    extra = [name for name, value in given.items() if name != kind_field and value not in (None, "", [], {})]
+    if extra:
+        raise _invalid(f"This campaign takes {kind_field}, not {', '.join(extra)}.", extra[0])
+
+
+def _validated_ranking(ranking: Any, slots: list[str]) -> list[list[str]]:
+    if not isinstance(ranking, list) or not ranking or not all(isinstance(group, list) and group for group in ranking):
+        raise _invalid("ranking must be a list of non-empty lists of slots, best first.", "ranking")
+    flat = [slot for group in ranking for slot in group]
+    if sorted(flat) != sorted(slots) or len(set(flat)) != len(flat):
+        raise _invalid(f"ranking must place every slot ({', '.join(slots)}) exactly once.", "ranking")
+    return [sorted(group) for group in ranking]
+
+
+def _validated_ratings(ratings: Any, rubric: list[dict], slots: list[str]) -> dict[str, dict[str, Any]]:
+    if not isinstance(ratings, dict) or not ratings:
+        raise _invalid("ratings must be an object.", "ratings")
+    names = [c["name"] for c in rubric]
+    if len(slots) == 1 and set(ratings) <= set(names):
+        ratings = {slots[0]: ratings}  # one output: {criterion: value} is enough
+    if set(ratings) != set(slots):
+        raise _invalid(f"ratings must rate every output ({', '.join(slots)}), as {{slot: {{criterion: value}}}}.", "ratings")
+    for slot, scores in ratings.items():
+        if not isinstance(scores, dict) or set(scores) != set(names):
+            raise _invalid(f"ratings.{slot} must give every criterion: {', '.join(names)}.", "ratings")
+        for criterion in rubric:
+            value = scores[criterion["name"]]
+            if criterion["scale"] == "likert":
+                if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+                    raise _invalid(f"ratings.{slot}.{criterion['name']} must be a whole number from 1 to 5.", "ratings")
+            elif value not in ("pass", "fail"):
+                raise _invalid(f"ratings.{slot}.{criterion['name']} must be 'pass' or 'fail'.", "ratings")
+    return {slot: dict(ratings[slot]) for slot in slots}
+
+
+def validated_judgment(campaign: Campaign, assignment: Assignment, *, choice=None, labels=None, ranking=None, ratings=None) -> dict:
+    """The judgment fields for this campaign's kind, or a 400 that says which field is wrong and why."""
+    given = {"choice": choice, "labels": labels, "ranking": ranking, "ratings": ratings}
+    slots = list(SLOTS[: len(assignment.slot_order)])
+    if campaign.kind == Campaign.Kind.PAIRWISE:
+        _only("choice", given)
+        if choice not in Judgment.Choice.values:
+            raise _invalid(f"choice must be one of {', '.join(Judgment.Choice.values)}.", "choice")
+        return {"choice": choice}
+    if campaign.kind == Campaign.Kind.RANKING:
+        _only("ranking", given)
+        return {"ranking": _validated_ranking(ranking, slots)}
+    if campaign.kind == Campaign.Kind.RATING:
+        _only("ratings", given)
+        return {"ratings": _validated_ratings(ratings, campaign.rubric, slots)}
+    _only("labels", given)
+    if not isinstance(labels, list) or not labels:
+        raise _invalid("labels must be a non-empty list.", "labels")
+    unknown = [label for label in labels if label not in campaign.labels]
+    if unknown:
+        raise _invalid(f"Unknown labels {unknown}; this campaign's labels are {campaign.labels}.", "labels")
+    if not campaign.multi_label and len(set(labels)) > 1:
+        raise _invalid("This campaign takes exactly one label per item.", "labels")
+    return {"labels": sorted(set(labels), key=campaign.labels.index)}
+
+
+def _campaign_still_active(campaign_id: int) -> bool:
+    """Re-read the campaign's status inside the judgment's transaction, so a judgment and a sign-off
+    cannot interleave: on PostgreSQL a shared row lock (judgments don't block one another, the sign-off's
+    FOR UPDATE waits for them and they for it); on SQLite the transaction already holds the write lock."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT status FROM reviews_campaign WHERE id = %s FOR SHARE", [campaign_id])
+            row = cursor.fetchone()
+        status = row[0] if row else None
+    else:
+        status = Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
+    return status == Campaign.Status.ACTIVE
+
+
+def _verdict_key(judgment: Judgment, assignment: Assignment) -> str:
+    """A de-blinded summary of the judgment, to tell whether reviewers agree on an item."""
+    if judgment.choice in ("A", "B"):
+        return str(assignment.version_in(judgment.choice))
+    if judgment.ranking:
+        return repr([sorted(assignment.version_in(slot) for slot in group) for group in judgment.ranking])
+    if judgment.ratings:
+        return repr(sorted((assignment.version_in(slot), sorted(s.items())) for slot, s in judgment.ratings.items()))
+    return judgment.choice or repr(judgment.labels)
+
+
+def _raise_priority_if_reviewers_disagree(task: Task) -> None:
+    """Disagreement-first sampling: an item reviewers disagree on jumps the queue for its remaining judgments."""
+    rows = Judgment.objects.counted().filter(task=task).select_related("assignment")
+    if len({_verdict_key(j, j.assignment) for j in rows}) > 1:
+        Task.objects.filter(pk=task.pk, assigned_count__lt=F("capacity")).update(priority=-1)
+
+
+def judgment_submit(
+    *, task_id: int, reviewer: User, choice: str | None = None, labels: list | None = None, ranking: list | None = None,
+    ratings: dict | None = None, rationale: str = "", duration_ms: int | None = None, client_id: str = "",
+) -> tuple[Judgment, bool]:
+    """Returns (judgment, created). The same client_id again returns the judgment already recorded."""
+    client_id = (client_id or "")[:64]
+    if client_id:
+        earlier = Judgment.objects.filter(reviewer=reviewer, client_id=client_id).first()
+        if earlier:
+            if earlier.task_id != int(task_id):
+                raise ConflictError("This client_id was already used for another task.", code="client_id_reused")
+            return earlier, False
+    assignment = Assignment.objects.select_related("task__campaign").filter(task_id=task_id, reviewer=reviewer).first()
+    if assignment is None:
+        raise NotFoundError("No such task is assigned to you.", code="task_not_found")
+    if assignment.status == Assignment.Status.DONE:
+        raise ConflictError("You have already judged this task.", code="already_judged")
+    if assignment.status == Assignment.Status.SKIPPED:
+        raise ConflictError("You skipped this task.", code="skipped")
+    task: Task = assignment.task
+    campaign = task.campaign
+    if campaign.status != Campaign.Status.ACTIVE:
+        # the verdict froze the evidence; a late judgment would make the results disagree with it
+        raise ConflictError("This campaign has been signed off; it takes no more judgments.", code="campaign_closed")
+    payload = validated_judgment(campaign, assignment, choice=choice, labels=labels, ranking=ranking, ratings=ratings)
+    if assignment.status == Assignment.Status.EXPIRED:
+        assignment_revive(assignment=assignment)
+    try:
+        with transaction.atomic():
+            # Flip open -> done first: of two concurrent submissions exactly one sees rowcount 1.
+            if not Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.OPEN).update(
+                status=Assignment.Status.DONE, completed_at=timezone.now()
+            ):
+                raise ConflictError("You have already judged this task.", code="already_judged")
+            if not _campaign_still_active(campaign.pk):
+                raise ConflictError("This campaign has been signed off; it takes no more judgments.", code="campaign_closed")
+            judgment = Judgment.objects.create(
+                assignment=assignment, task=task, reviewer=reviewer, rationale=(rationale or "")[:5000],
+                duration_ms=duration_ms if duration_ms and duration_ms > 0 else None, client_id=client_id, **payload,
+            )
+            if campaign.sampling == Campaign.Sampling.DISAGREEMENT and task.capacity > 1:
+                _raise_priority_if_reviewers_disagree(task)
+            campaign_gate_check_on_commit(campaign.pk)
+            return judgment, True
+    except IntegrityError:
+        earlier = Judgment.objects.filter(reviewer=reviewer, client_id=client_id).first() if client_id else None
+        if earlier:
+            return earlier, False  # the same submission arrived twice at once
+        raise ConflictError("You have already judged this task.", code="already_judged") from None
+
+
+def undo_window() -> timedelta:
+    return timedelta(seconds=settings.SIGNOFF_UNDO_SECONDS)
+
+
+def judgment_undo(*, judgment_id: int, reviewer: User) -> Assignment:
+    """The reviewer takes back their judgment within the undo window; the task is theirs to judge again."""
+    judgment = Judgment.objects.select_related("assignment", "task__campaign").filter(pk=judgment_id, reviewer=reviewer).first()
+    if judgment is None or judgment.retracted_at or judgment.discarded_at:
+        raise NotFoundError("No such judgment of yours to undo.", code="judgment_not_found")
+    if timezone.now() - judgment.created_at > undo_window():
+        raise ConflictError(f"Judgments can be undone for {settings.SIGNOFF_UNDO_SECONDS} seconds; this one is older.",
+                            code="undo_window_passed")
+    campaign = judgment.task.campaign
+    with transaction.atomic():
+        if not _campaign_still_active(campaign.pk):
+            raise ConflictError("This campaign has been signed off; its judgments are final.", code="campaign_closed")
+        if not Judgment.objects.filter(pk=judgment.pk, retracted_at__isnull=True).update(retracted_at=timezone.now()):
+            raise NotFoundError("No such judgment of yours to undo.", code="judgment_not_found")
+        Assignment.objects.filter(pk=judgment.assignment_id, status=Assignment.Status.DONE).update(
+            status=Assignment.Status.OPEN, completed_at=None,
+            lease_expires_at=timezone.now() + timedelta(seconds=campaign.lease_seconds),
+        )
+    judgment.assignment.refresh_from_db()
+    return judgment.assignment
+
+
+def campaign_lead_check(campaign: Campaign, user: User) -> None:
+    if not (user.pk == campaign.created_by_id or user.has_role()):
+        raise ForbiddenError("Only the campaign's lead (its creator) or an admin can do this.", code="not_campaign_lead")
+
+
+def judgment_discard(*, judgment: Judgment, actor: User, reason: str) -> Judgment:
+    """The lead sets a judgment aside with a reason (kept, audited, no longer counted); the item gets room
+    for another reviewer's judgment."""
+    campaign = judgment.task.campaign
+    campaign_lead_check(campaign, actor)
+    if not (reason or "").strip():
+        raise _invalid("Say why this judgment is discarded.", "reason")
+    if campaign.status != Campaign.Status.ACTIVE:
+        raise ConflictError("This campaign has been signed off; its judgments are final.", code="campaign_closed")
+    with transaction.atomic():
+        if not Judgment.objects.filter(pk=judgment.pk, discarded_at__isnull=True, retracted_at__isnull=True).update(
+            discarded_at=timezone.now(), discarded_by=actor, discard_reason=reason.strip()[:2000]
+        ):
+            raise ConflictError("This judgment is already discarded or undone.", code="not_counted")
+        Task.objects.filter(pk=judgment.task_id).update(assigned_count=F("assigned_count") - 1)
+        campaign_gate_check_on_commit(campaign.pk)
+    judgment.refresh_from_db()
+    return judgment

@@ -1,0 +1,142 @@
+"""Sign-off: the approver's verdict, the stage change it causes and the webhooks it sends, all or nothing."""
+import hashlib
+import json
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core.errors import ApplicationError, ConflictError, ForbiddenError
+from core.models import User
+from models_app.models import ModelVersion
+from models_app.services.registry import model_version_payload, model_version_set_stage
+from reviews.gate import GatePolicy
+from reviews.models import Approval, Campaign, Verdict
+from reviews.report import report_html
+from reviews.results import campaign_evidence
+from webhooks.services import webhook_event_publish
+
+GENESIS_HASH = "0" * 64
+CHAIN_RETRIES = 3
+
+
+def verdict_hash(verdict: Verdict) -> str:
+    """SHA-256 over the verdict's content and its predecessor's hash: editing any past verdict breaks the chain."""
+    content = {
+        "campaign": verdict.campaign_id,
+        "decision": verdict.decision,
+        "rationale": verdict.rationale,
+        "signer": verdict.signer.username,
+        "signed_at": verdict.signed_at.isoformat(),
+        "evidence": verdict.evidence,
+        "previous_hash": verdict.previous_hash,
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def verdict_chain_verify() -> Verdict | None:
+    """The first verdict whose hash or link does not hold, or None when the whole chain is intact."""
+    expected_previous = GENESIS_HASH
+    for verdict in Verdict.objects.select_related("signer").order_by("id"):
+        if verdict.previous_hash != expected_previous or verdict.hash != verdict_hash(verdict):
+            return verdict
+        expected_previous = verdict.hash
+    return None
+
+
+def signer_problem(campaign: Campaign, signer: User) -> str | None:
+    """Why this user may not sign this campaign off, or None if they may (separation of duties)."""
+    if not signer.has_role(User.Role.APPROVER):
+        return "Only an approver can sign off."
+    uploaders = {campaign.created_by_id, campaign.candidate.created_by_id}
+    uploaders.update(campaign.candidate.prediction_sets.values_list("created_by_id", flat=True))
+    if signer.pk in uploaders:
+        return "You uploaded this candidate or set up its campaign; another approver must sign it off."
+    return None
+
+
+def _check_signer(campaign: Campaign, signer: User) -> None:
+    problem = signer_problem(campaign, signer)
+    if problem:
+        code = "not_an_approver" if not signer.has_role(User.Role.APPROVER) else "separation_of_duties"
+        raise ForbiddenError(problem, code=code)
+
+
+def verdict_payload(verdict: Verdict) -> dict:
+    campaign = verdict.campaign
+    return {
+        "verdict": verdict.pk,
+        "decision": verdict.decision,
+        "rationale": verdict.rationale,
+        "signer": verdict.signer.username,
+        "signed_at": verdict.signed_at.isoformat(),
+        "hash": verdict.hash,
+        "previous_hash": verdict.previous_hash,
+        "campaign": {"id": campaign.pk, "name": campaign.name, "kind": campaign.kind},
+        "model_version": model_version_payload(campaign.candidate),
+        "gate": verdict.evidence["results"]["gate"],
+    }
+
+
+@transaction.atomic
+def _verdict_sign_once(*, campaign_id: int, signer: User, decision: str, rationale: str) -> Verdict | Approval:
+    campaign = Campaign.objects.select_for_update(of=("self",)).select_related(
+        "candidate__model", "created_by", "dataset_version__dataset", "baseline__model"
+    ).get(pk=campaign_id)
+    _check_signer(campaign, signer)
+    if Verdict.objects.filter(campaign=campaign).exists():
+        raise ConflictError("This campaign has already been signed off.", code="already_signed")
+    if Approval.objects.filter(campaign=campaign, approver=signer).exists():
+        raise ConflictError("You have already signed this campaign; another approver must add theirs.", code="already_signed_by_you")
+    if decision not in Verdict.Decision.values:
+        raise ApplicationError("decision must be approve or reject.", code="invalid", extra={"field": "decision"})
+    if not rationale.strip():
+        raise ApplicationError("A rationale is required.", code="invalid", extra={"field": "rationale"})
+    evidence = campaign_evidence(campaign=campaign)
+    gate = evidence["results"]["gate"]
+    if decision == Verdict.Decision.APPROVE and gate["status"] != "pass":
+        raise ConflictError("The gate has not passed, so the candidate cannot be approved yet: " + " ".join(gate["reasons"]),
+                            code="gate_not_passed", extra={"gate": gate})
+    approval = Approval.objects.create(campaign=campaign, approver=signer, decision=decision, rationale=rationale.strip())
+    needed = GatePolicy.from_dict(campaign.gate_policy).approvers
+    approvals = list(campaign.approvals.select_related("approver"))
+    if decision == Verdict.Decision.APPROVE and len([a for a in approvals if a.decision == "approve"]) < needed:
+        return approval  # waits for the other approvers
+    evidence["report_html"] = report_html(campaign=campaign, evidence=evidence)
+    evidence["approvals"] = [
+        {"approver": a.approver.username, "decision": a.decision, "rationale": a.rationale, "at": a.created_at.isoformat()}
+        for a in approvals
+    ]
+    # the chain follows insertion order (ids), not clocks, which may differ between web servers
+    head = Verdict.objects.order_by("-id").values_list("hash", flat=True).first()
+    verdict = Verdict(
+        campaign=campaign, decision=decision, rationale=rationale.strip(), signer=signer, signed_at=timezone.now(),
+        evidence=evidence, previous_hash=head or GENESIS_HASH,
+    )
+    verdict.hash = verdict_hash(verdict)
+    verdict.save()
+    campaign.status = Campaign.Status.CLOSED
+    campaign.save(update_fields=["status", "updated_at"])
+    model_version_set_stage(
+        version=campaign.candidate,
+        to_stage=ModelVersion.Stage.APPROVED if decision == Verdict.Decision.APPROVE else ModelVersion.Stage.REJECTED,
+        actor=signer, reason=verdict.rationale, cause=f"verdict:{verdict.pk}",
+    )
+    webhook_event_publish(event="verdict.signed", payload=verdict_payload(verdict))
+    return verdict
+
+
+def verdict_sign(*, campaign: Campaign, signer: User, decision: str, rationale: str) -> Verdict | Approval:
+    """Record an approver's decision. Returns the verdict once it is decided (enough approvals, or a rejection),
+    else the approval, which waits for the other approvers. Two verdicts signed at once cannot both extend the
+    chain (previous_hash is unique), so the loser retries against the new head."""
+    for attempt in range(CHAIN_RETRIES):
+        try:
+            return _verdict_sign_once(campaign_id=campaign.pk, signer=signer, decision=decision, rationale=rationale)
+        except IntegrityError:
+            if Verdict.objects.filter(campaign_id=campaign.pk).exists():
+                raise ConflictError("This campaign has already been signed off.", code="already_signed") from None
+            if Approval.objects.filter(campaign_id=campaign.pk, approver=signer).exists():
+                raise ConflictError("You have already signed this campaign.", code="already_signed_by_you") from None
+            if attempt == CHAIN_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from reviews import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("campaigns/", views.campaign_list, name="campaign-list"),
+    path("campaigns/new/", views.campaign_new, name="campaign-new"),
+    path("campaigns/<int:pk>/", views.campaign_detail, name="campaign-detail"),
+    path("campaigns/<int:pk>/signoff", views.campaign_signoff, name="campaign-signoff"),
+    path("campaigns/<int:pk>/report.<str:fmt>", views.campaign_report, name="campaign-report"),
+    path("campaigns/<int:pk>/review/", views.campaign_review, name="campaign-review"),
+    path("campaigns/<int:pk>/judgments/", views.campaign_judgments, name="campaign-judgments"),
+    path("campaigns/<int:pk>/gold", views.campaign_gold, name="campaign-gold"),
+    path("judgments/<int:pk>/discard", views.judgment_discard_view, name="judgment-discard"),
+    path("verdicts/<int:pk>/", views.verdict_detail, name="verdict-detail"),
+    path("items/<int:pk>/image", views.item_image, name="item-image"),
+    path("assets/plotly.js", views.plotly_js, name="plotly-js"),
+]

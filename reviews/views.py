@@ -1,0 +1,184 @@
+"""Pages for the review loop: home, campaigns, the review page, results and sign-off, item images."""
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET, require_POST
+
+from core.errors import ApplicationError
+from core.models import User
+from core.views import role_required
+from datasets.models import Item
+from reviews.charts import plotly_bundle, results_charts
+from reviews.report import report_html
+from reviews.forms import CampaignForm, SignoffForm
+from reviews.models import Judgment, Verdict
+from reviews.results import campaign_evidence, campaign_results
+from reviews.selectors import (
+    campaign_get_for_user, campaign_item_judgments, campaigns_visible_to, home_summary, reviewer_may_see_item,
+)
+from reviews.services.campaigns import campaign_create
+from reviews.services.gold import gold_version_create
+from reviews.services.judgments import judgment_discard
+from reviews.services.verdicts import signer_problem, verdict_sign
+
+
+@login_required
+def home(request):
+    return render(request, "home.html", home_summary(user=request.user))
+
+
+@login_required
+def campaign_list(request):
+    return render(request, "reviews/campaign_list.html", {"campaigns": campaigns_visible_to(request.user)})
+
+
+@role_required(User.Role.DATA_SCIENTIST)
+def campaign_new(request):
+    form = CampaignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        # fields left empty take the service's defaults
+        data = {name: value for name, value in form.cleaned_data.items() if value not in (None, "")}
+        try:
+            gate = {"min_judgments": data.pop("min_judgments"), "min_win_rate": data.pop("min_win_rate")}
+            campaign = campaign_create(**{**data, "reviewers": list(data["reviewers"]), "others": list(data["others"]),
+                                          "gate": gate, "created_by": request.user})
+        except ApplicationError as exc:
+            field = exc.extra.get("field")
+            form.add_error(field if field in form.fields else None, exc.message)
+        else:
+            messages.success(request, f"Campaign created with {campaign.tasks.count()} tasks.")
+            return redirect("campaign-detail", pk=campaign.pk)
+    return render(request, "reviews/campaign_new.html", {"form": form})
+
+
+@role_required(User.Role.DATA_SCIENTIST, User.Role.APPROVER)
+def campaign_detail(request, pk):
+    """Results, gate, charts, and (for approvers) sign-off."""
+    campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
+    results = campaign_results(campaign=campaign)
+    verdict = Verdict.objects.filter(campaign=campaign).select_related("signer").first()
+    context = {
+        "campaign": campaign, "results": results, "charts": results_charts(results), "verdict": verdict,
+        "approvals": campaign.approvals.select_related("approver"),
+        "signoff_form": SignoffForm(), "signoff_problem": None if verdict else signer_problem(campaign, request.user),
+    }
+    return render(request, "reviews/campaign_detail.html", context)
+
+
+@role_required(User.Role.DATA_SCIENTIST, User.Role.APPROVER)
+def campaign_report(request, pk, fmt):
+    """The report as signed (from the verdict's evidence) once there is a verdict; until then, as it stands."""
+    if fmt not in ("json", "html"):
+        raise Http404
+    campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
+    verdict = Verdict.objects.filter(campaign=campaign).first()
+    evidence = verdict.evidence if verdict else campaign_evidence(campaign=campaign)
+    name = f"signoff-campaign-{campaign.pk}-report"
+    if fmt == "json":
+        body = {key: value for key, value in evidence.items() if key != "report_html"}
+        if verdict:
+            body["verdict"] = {"id": verdict.pk, "decision": verdict.decision, "hash": verdict.hash, "previous_hash": verdict.previous_hash}
+        response = JsonResponse(body, json_dumps_params={"indent": 2})
+    else:
+        html = evidence.get("report_html") or report_html(campaign=campaign, evidence=evidence)
+        response = HttpResponse(html, content_type="text/html; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
+
+
+@role_required(User.Role.DATA_SCIENTIST, User.Role.APPROVER)
+def campaign_judgments(request, pk):
+    """The lead's view: per item, every reviewer's judgment side by side, with the power to discard one."""
+    campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
+    contested_only = request.GET.get("contested") == "1"
+    context = {
+        "campaign": campaign, "rows": campaign_item_judgments(campaign=campaign, contested_only=contested_only),
+        "contested_only": contested_only, "is_lead": request.user.pk == campaign.created_by_id or request.user.has_role(),
+    }
+    return render(request, "reviews/campaign_judgments.html", context)
+
+
+@require_POST
+@role_required(User.Role.DATA_SCIENTIST)
+def judgment_discard_view(request, pk):
+    judgment = get_object_or_404(Judgment.objects.select_related("task__campaign"), pk=pk)
+    try:
+        judgment_discard(judgment=judgment, actor=request.user, reason=request.POST.get("reason", ""))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Judgment discarded: it is kept on record and no longer counts.")
+    return redirect("campaign-judgments", pk=judgment.task.campaign_id)
+
+
+@require_POST
+@role_required(User.Role.DATA_SCIENTIST)
+def campaign_gold(request, pk):
+    campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
+    try:
+        gold = gold_version_create(campaign=campaign, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        unresolved = f"; {len(gold['unresolved'])} tied items kept their reference" if gold["unresolved"] else ""
+        messages.success(request, f"Gold labels published as {gold['dataset']} v{gold['version']} ({gold['labelled']} items labelled{unresolved}).")
+    return redirect("campaign-detail", pk=pk)
+
+
+@require_POST
+@role_required(User.Role.APPROVER)
+def campaign_signoff(request, pk):
+    campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
+    form = SignoffForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a decision and give a rationale.")
+        return redirect("campaign-detail", pk=pk)
+    try:
+        verdict = verdict_sign(campaign=campaign, signer=request.user, **form.cleaned_data)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        if isinstance(verdict, Verdict):
+            messages.success(request, f"Signed: {verdict.get_decision_display().lower()}d. Verdict hash {verdict.hash[:12]}…")
+        else:
+            messages.success(request, "Your approval is recorded; the policy needs another approver to sign as well.")
+    return redirect("campaign-detail", pk=pk)
+
+
+@role_required(User.Role.REVIEWER)
+def campaign_review(request, pk):
+    campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
+    if not campaign.reviewers.filter(pk=request.user.pk).exists():
+        raise Http404("No such campaign.")
+    return render(request, "reviews/review.html", {"campaign": campaign, "undo_seconds": settings.SIGNOFF_UNDO_SECONDS})
+
+
+@login_required
+def item_image(request, pk):
+    """Readers of datasets see every image; a reviewer only those of items assigned to them."""
+    item = get_object_or_404(Item, pk=pk)
+    if not item.image:
+        raise Http404
+    if not request.user.has_role(User.Role.DATA_SCIENTIST, User.Role.APPROVER) and not reviewer_may_see_item(reviewer=request.user, item=item):
+        raise Http404
+    content_type = "image/png" if item.image.name.endswith(".png") else "image/jpeg"
+    response = FileResponse(item.image.open("rb"), content_type=content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@role_required(User.Role.DATA_SCIENTIST, User.Role.APPROVER)
+def verdict_detail(request, pk):
+    verdict = get_object_or_404(Verdict.objects.select_related("campaign", "signer"), pk=pk)
+    return render(request, "reviews/verdict_detail.html", {"verdict": verdict})
+
+
+@require_GET
+@cache_control(public=True, max_age=86400)
+def plotly_js(request):
+    return HttpResponse(plotly_bundle(), content_type="application/javascript")
+
+

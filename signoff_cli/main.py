@@ -1,0 +1,305 @@
+"""The `signoff` command: push datasets and predictions, create review campaigns, and gate CI on the verdict."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from signoff_cli.client import ApiError, Client, TransportError, api_path
+
+EXIT_APPROVED, EXIT_REJECTED, EXIT_PENDING, EXIT_ERROR = 0, 1, 2, 3
+GATE_EXIT = {"approved": EXIT_APPROVED, "rejected": EXIT_REJECTED, "pending": EXIT_PENDING, "none": EXIT_PENDING}
+UPLOAD_POLL_SECONDS = 1.0
+
+
+class Failure(Exception):
+    """A local problem (unreadable file, bad JSON, missing settings): reported as `error: ...`, exit 3."""
+
+
+def err(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def report_api_error(exc: ApiError) -> None:
+    err(f"error: {exc.message}")
+    # Upload errors list the offending lines so a CI log points straight at the bad row.
+    filename = exc.extra.get("file") or "file"
+    for row in exc.extra.get("errors") or []:
+        field = f", field {row['field']}" if row.get("field") else ""
+        err(f"  {filename} line {row.get('line')}{field}: {row.get('message')}")
+
+
+def emit(args: argparse.Namespace, result: Any, summary: str) -> None:
+    print(json.dumps(result, indent=2) if args.json else summary)
+
+
+def ensure_created(client: Client, path: str, body: dict, exists_code: str, what: str) -> None:
+    """Create something unless it already exists: --create must be safe to run on every CI build."""
+    try:
+        client.request("POST", path, body=body)
+        err(f"created {what}")
+    except ApiError as exc:
+        if exc.status != 409 or exc.code != exists_code:
+            raise
+        err(f"{what} already exists")
+
+
+def upload(client: Client, path: str, filename: str, fields: dict[str, str]) -> dict:
+    """POST a JSONL file; large files are ingested in the background (202), so poll until it is done."""
+    try:
+        with open(filename, "rb") as file:
+            data = file.read()
+    except OSError as exc:
+        raise Failure(f"cannot read {filename}: {exc.strerror}") from None
+    fields = {**fields, "file": (os.path.basename(filename), data, "application/jsonl")}
+    status, body = client.request("POST", path, fields=fields)
+    if status != 202:
+        return body
+    err("upload accepted; waiting for the server to ingest it")
+    while True:
+        _, state = client.follow(body["status_url"])
+        if state["status"] == "ready":
+            return state["result"]
+        if state["status"] == "failed":
+            error = state.get("error") or {}
+            raise ApiError(None, error.get("message", "ingest failed"), error.get("code", "error"), error.get("extra"))
+        time.sleep(UPLOAD_POLL_SECONDS)
+
+
+def cmd_push_dataset(client: Client, args: argparse.Namespace) -> int:
+    if args.create:
+        body = {"name": args.name, "description": args.description}
+        ensure_created(client, api_path("datasets"), body, "dataset_exists", f"dataset {args.name}")
+    result = upload(client, api_path("datasets", args.name, "versions"), args.file, {})
+    emit(args, result, f"dataset {args.name} version {result['version']}: {result['items']} items (sha256 {result['sha256']})")
+    return 0
+
+
+def cmd_push_predictions(client: Client, args: argparse.Namespace) -> int:
+    if args.create:
+        ensure_created(client, api_path("models"), {"name": args.model}, "model_exists", f"model {args.model}")
+        body = {"version": args.version, **({"git_sha": args.git_sha} if args.git_sha else {})}
+        ensure_created(client, api_path("models", args.model, "versions"), body, "model_version_exists",
+                       f"model {args.model} version {args.version}")
+    fields = {"dataset": args.dataset, "dataset_version": str(args.dataset_version)}
+    result = upload(client, api_path("models", args.model, "versions", args.version, "predictions"), args.file, fields)
+    emit(args, result, f"model {args.model} version {args.version}: {result['predictions']} predictions on "
+                       f"dataset {args.dataset} version {args.dataset_version} "
+                       f"(prediction set {result['prediction_set']}, sha256 {result['sha256']})")
+    return 0
+
+
+def cmd_campaign_create(client: Client, args: argparse.Namespace) -> int:
+    source = args.spec
+    try:
+        text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()
+        spec = json.loads(text)
+    except OSError as exc:
+        raise Failure(f"cannot read {source}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise Failure(f"{'stdin' if source == '-' else source} is not valid JSON: {exc}") from None
+    _, result = client.request("POST", api_path("campaigns"), body=spec)
+    emit(args, result, f"campaign {result['id']}: {result['tasks']} tasks")
+    return 0
+
+
+def describe_verdict(verdict: dict) -> str:
+    rationale = " ".join(str(verdict.get("rationale", "")).split())  # one line, whatever the approver typed
+    return f"verdict: {verdict['decision']} by {verdict['signer']}: {rationale}"
+
+
+def gate_line(gate: dict) -> str:
+    return f"{gate['model']} {gate['version']}: {gate['status']} (stage {gate['stage']})"
+
+
+def cmd_gate_status(client: Client, args: argparse.Namespace) -> int:
+    _, gate = client.request("GET", api_path("gate", args.model, args.version))
+    if args.json:
+        print(json.dumps(gate, indent=2))
+    else:
+        print(gate_line(gate))
+        if gate.get("verdict"):
+            print(describe_verdict(gate["verdict"]))
+    return GATE_EXIT.get(gate["status"], EXIT_ERROR)
+
+
+def is_transient(exc: ApiError | TransportError) -> bool:
+    """Worth retrying while waiting: network trouble, a restarting server or proxy, rate limiting.
+    Anything else (bad token, no such model, ...) will not fix itself, so waiting would only hide it."""
+    return isinstance(exc, TransportError) or exc.status is None or exc.status >= 500 or exc.status == 429
+
+
+def cmd_gate_wait(client: Client, args: argparse.Namespace) -> int:
+    path = api_path("gate", args.model, args.version)
+    deadline = time.monotonic() + args.timeout
+    gate: dict | None = None
+    last_error: Exception | None = None
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            # A hung request must not hold the job far past --timeout.
+            _, answer = client.request("GET", path, timeout=max(1.0, min(30.0, remaining)))
+        except (ApiError, TransportError) as exc:
+            if not is_transient(exc):
+                raise
+            last_error = exc
+            err(f"warning: {exc}; retrying")
+        else:
+            last_error = None
+            if not args.json and (gate is None or answer["status"] != gate["status"]):
+                print(gate_line(answer))
+            gate = answer
+            if gate["status"] in ("approved", "rejected"):
+                if args.json:
+                    print(json.dumps(gate, indent=2))
+                elif gate.get("verdict"):
+                    print(describe_verdict(gate["verdict"]))
+                return GATE_EXIT[gate["status"]]
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        time.sleep(min(args.interval, remaining))
+    if gate is None:
+        raise last_error or Failure("no answer from the server")  # never saw a status: an error, not "pending"
+    if args.json:
+        print(json.dumps(gate, indent=2))
+    err(f"timed out after {args.timeout:g}s: {args.model} {args.version} is still {gate['status']}")
+    return EXIT_PENDING
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        # argparse exits 2 on bad usage, but 2 means "still pending" to `gate wait` callers.
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def seconds(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be zero or more seconds")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    value = seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than zero seconds")
+    return value
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="signoff",
+        description="Talk to a Signoff server from CI: upload datasets and predictions, start review campaigns, "
+                    "and wait for the human verdict on a model version.",
+        epilog="environment:\n"
+               "  SIGNOFF_URL    server base URL, e.g. https://signoff.example.com (or --url)\n"
+               "  SIGNOFF_TOKEN  API token, sent as 'Authorization: Token ...' (or --token)\n\n"
+               "exit codes:\n"
+               "  0  success / approved\n"
+               "  1  rejected (gate commands)\n"
+               "  2  still pending, or no campaign, when the gate command ends\n"
+               "  3  error: network, authentication, not found, invalid data or arguments",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--url", help="server base URL (overrides SIGNOFF_URL)")
+    parser.add_argument("--token", help="API token (overrides SIGNOFF_TOKEN)")
+    parser.add_argument("--json", action="store_true", help="print the server's JSON answer instead of a summary")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def json_flag(sub: argparse.ArgumentParser) -> None:
+        # Also accepted after the subcommand; SUPPRESS keeps `signoff --json ...` from being reset to False.
+        sub.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                         help="print the server's JSON answer instead of a summary")
+
+    push = commands.add_parser("push", help="upload a dataset version or a model version's predictions",
+                               description="Upload JSONL files. Identical content is not stored twice: "
+                                           "the existing version is reported instead.")
+    push_kinds = push.add_subparsers(dest="kind", required=True, metavar="KIND")
+
+    dataset = push_kinds.add_parser("dataset", help="upload a new version of a dataset",
+                                    description="Upload FILE (JSONL, one item a line) as the next version of dataset NAME.")
+    dataset.add_argument("name", metavar="NAME", help="dataset name (a slug)")
+    dataset.add_argument("file", metavar="FILE", help="JSONL file of items")
+    dataset.add_argument("--create", action="store_true", help="create the dataset first if it does not exist")
+    dataset.add_argument("--description", default="", help="description for a dataset made by --create")
+    json_flag(dataset)
+    dataset.set_defaults(func=cmd_push_dataset)
+
+    predictions = push_kinds.add_parser(
+        "predictions", help="upload a model version's predictions on a dataset version",
+        description="Upload FILE (JSONL: one {\"id\", \"output\"} a line) as the predictions of MODEL VERSION "
+                    "on a dataset version.")
+    predictions.add_argument("model", metavar="MODEL", help="registered model name")
+    predictions.add_argument("version", metavar="VERSION", help="model version, e.g. 2 or 1.4.0")
+    predictions.add_argument("file", metavar="FILE", help="JSONL file of predictions")
+    predictions.add_argument("--dataset", required=True, help="dataset name")
+    predictions.add_argument("--dataset-version", required=True, type=int, metavar="N", help="dataset version number")
+    predictions.add_argument("--create", action="store_true", help="register the model and version first if needed")
+    predictions.add_argument("--git-sha", default="", help="commit recorded on a version made by --create")
+    json_flag(predictions)
+    predictions.set_defaults(func=cmd_push_predictions)
+
+    campaign = commands.add_parser("campaign", help="create review campaigns")
+    campaign_actions = campaign.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = campaign_actions.add_parser(
+        "create", help="create a campaign from a JSON spec",
+        description="Create a review campaign. The spec is the API's JSON body: name, kind, dataset, "
+                    "dataset_version, candidate (model:version), baseline, reviewers, overlap, gate, ... "
+                    "For the server's JSON answer, put --json before the command: signoff --json campaign create ...")
+    create.add_argument("--json", dest="spec", required=True, metavar="FILE_OR_-", help="JSON spec file, or - for stdin")
+    create.set_defaults(func=cmd_campaign_create)
+
+    gate = commands.add_parser("gate", help="read the release gate of a model version",
+                               description="The gate is approved or rejected by a signed verdict, pending while a "
+                                           "campaign runs, none otherwise. Exit 0 approved, 1 rejected, 2 pending/none, 3 error.")
+    gate_actions = gate.add_subparsers(dest="action", required=True, metavar="ACTION")
+    status = gate_actions.add_parser("status", help="print the gate once",
+                                     description="Print the gate of MODEL VERSION. Exit 0 approved, 1 rejected, "
+                                                 "2 pending or none, 3 error.")
+    wait = gate_actions.add_parser("wait", help="poll the gate until a verdict or a timeout",
+                                   description="Poll the gate of MODEL VERSION until it is approved (exit 0) or "
+                                               "rejected (exit 1); exit 2 if still pending at --timeout, 3 on an "
+                                               "error. Connection errors and 5xx answers are retried until the "
+                                               "timeout; authentication errors and unknown models are not.")
+    for sub in (status, wait):
+        sub.add_argument("model", metavar="MODEL", help="registered model name")
+        sub.add_argument("version", metavar="VERSION", help="model version")
+        json_flag(sub)
+    wait.add_argument("--timeout", type=seconds, required=True, metavar="SECONDS", help="give up after this long")
+    wait.add_argument("--interval", type=positive_seconds, default=5.0, metavar="SECONDS",
+                      help="time between polls (default 5)")
+    status.set_defaults(func=cmd_gate_status)
+    wait.set_defaults(func=cmd_gate_wait)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    # CI logs should show each status line as it happens, not when the buffer fills.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    url = args.url or os.environ.get("SIGNOFF_URL")
+    token = args.token or os.environ.get("SIGNOFF_TOKEN")
+    if not url:
+        parser.error("no server: set SIGNOFF_URL or pass --url")
+    if not token:
+        parser.error("no token: set SIGNOFF_TOKEN or pass --token")
+    try:
+        return args.func(Client(url, token), args)
+    except ApiError as exc:
+        report_api_error(exc)
+    except (TransportError, Failure) as exc:
+        err(f"error: {exc}")
+    except KeyboardInterrupt:
+        err("interrupted")
+    return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Shared fixtures: one user per role, token-authenticated API clients, and a ready review loop."""
+import os
+
+import pytest
+from knox.models import AuthToken
+from rest_framework.test import APIClient
+
+from core.models import User
+from tests.factories import UserFactory, jsonl_file
+
+# Playwright's sync API runs an event loop in the test thread; the ORM calls tests make around it are safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture
+def users(db):
+    return {
+        "admin": UserFactory(username="admin", role=User.Role.ADMIN),
+        "ds": UserFactory(username="ds", role=User.Role.DATA_SCIENTIST),
+        "reviewer": UserFactory(username="rev", role=User.Role.REVIEWER),
+        "reviewer2": UserFactory(username="rev2", role=User.Role.REVIEWER),
+        "approver": UserFactory(username="approver", role=User.Role.APPROVER),
+        "approver2": UserFactory(username="approver2", role=User.Role.APPROVER),
+    }
+
+
+def token_client(user: User) -> APIClient:
+    _, token = AuthToken.objects.create(user=user, expiry=None)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+@pytest.fixture
+def api(users):
+    """api['ds'] is an APIClient authenticated with the data scientist's token, and so on."""
+    return {role: token_client(user) for role, user in users.items()}
+
+
+ITEMS = [{"id": f"item-{i}", "input": f"What is {i} + {i}?", "reference": str(2 * i), "tags": ["even" if i % 2 == 0 else "odd"]}
+         for i in range(6)]
+
+
+@pytest.fixture
+def loop_data(api):
+    """A dataset version with two model versions' predictions on it, uploaded through the API."""
+    ds = api["ds"]
+    assert ds.post("/api/v1/datasets/", {"name": "arith"}, format="json").status_code == 201
+    assert ds.post("/api/v1/datasets/arith/versions/", {"file": jsonl_file(ITEMS)}, format="multipart").status_code == 201
+    for model, version, offset in (("calc", "2", 0), ("calc", "1", 1)):
+        if ds.get(f"/api/v1/models/{model}/versions/").status_code == 404:
+            assert ds.post("/api/v1/models/", {"name": model}, format="json").status_code == 201
+        assert ds.post(f"/api/v1/models/{model}/versions/", {"version": version}, format="json").status_code == 201
+        rows = [{"id": item["id"], "output": str(2 * i + offset)} for i, item in enumerate(ITEMS)]
+        response = ds.post(f"/api/v1/models/{model}/versions/{version}/predictions/",
+                           {"dataset": "arith", "dataset_version": 1, "file": jsonl_file(rows)}, format="multipart")
+        assert response.status_code == 201, response.json()
+    return {"dataset": "arith", "dataset_version": 1, "candidate": "calc:2", "baseline": "calc:1"}
+
+
+@pytest.fixture
+def pairwise_campaign(api, loop_data):
+    response = api["ds"].post("/api/v1/campaigns/", {
+        "name": "calc 2 vs 1", "kind": "pairwise", **loop_data, "reviewers": ["rev", "rev2"], "overlap": 1,
+        "gate": {"min_judgments": 4, "min_win_rate": 0.5, "alternative": 0.95},
+    }, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+CHROMIUM = os.environ.get("SIGNOFF_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    """Open a fresh browser context (its own cookies) per call: one per person in a test."""
+    contexts = []
+
+    def open_page():
+        context = browser.new_context(viewport={"width": 1280, "height": 720})
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def browser_login(page, live_server, username: str, password: str = "pw-for-tests") -> None:
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.press("#id_password", "Enter")
+    page.wait_for_url(f"{live_server.url}/")

@@ -1,0 +1,241 @@
+"""The `signoff` CLI, run as a real subprocess against a live server, as a CI job would run it."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.test import override_settings
+from knox.models import AuthToken
+
+from config import celery_app
+from datasets.models import DatasetVersion
+from models_app.models import ModelVersion
+from tests.conftest import ITEMS
+from tests.factories import jsonl
+
+# The CLI talks to the live server in another thread: test data must be committed for it to see any.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "signoff_cli.main"]
+
+
+def token_for(user) -> str:
+    return AuthToken.objects.create(user=user, expiry=None)[1]
+
+
+@pytest.fixture
+def cli_env(live_server, users):
+    """cli_env(user) -> the environment a CI job of that user would run `signoff` with."""
+    return lambda user="ds", token=None: {
+        **os.environ, "SIGNOFF_URL": live_server.url, "SIGNOFF_TOKEN": token or token_for(users[user]),
+    }
+
+
+@pytest.fixture
+def cli(cli_env):
+    """cli(*args, user=..., token=..., stdin=...) runs `signoff ARGS` to completion."""
+
+    def run(*args, user="ds", token=None, stdin=None):
+        return subprocess.run([*CLI, *map(str, args)], env=cli_env(user, token), input=stdin,
+                              capture_output=True, text=True, timeout=30, cwd=REPO_ROOT)
+
+    return run
+
+
+def write(tmp_path, name, rows) -> Path:
+    path = tmp_path / name
+    path.write_bytes(jsonl(rows))
+    return path
+
+
+def judge_all(api, campaign_id):
+    """The reviewer prefers the candidate's (correct) answer on every task, so the gate passes."""
+    reviewer = api["reviewer"]
+    while (response := reviewer.get(f"/api/v1/campaigns/{campaign_id}/next/")).status_code == 200:
+        task = response.json()
+        correct = str(int(task["input"].split()[2]) * 2)
+        slot = next(o["slot"] for o in task["outputs"] if o["output"] == correct)
+        assert reviewer.post(f"/api/v1/tasks/{task['task']}/judgments/", {"choice": slot}, format="json").status_code == 201
+    assert response.status_code == 204
+
+
+def sign(api, campaign_id, decision, rationale="looked at every pair"):
+    response = api["approver"].post(f"/api/v1/campaigns/{campaign_id}/signoff/",
+                                    {"decision": decision, "rationale": rationale}, format="json")
+    assert response.status_code == 201, response.json()
+
+
+# --- push dataset ---------------------------------------------------------------------------------
+
+def test_push_dataset_creates_the_dataset_and_a_version(cli, tmp_path):
+    items = write(tmp_path, "items.jsonl", ITEMS)
+
+    first = cli("push", "dataset", "arith", items, "--create", "--description", "sums")
+    assert first.returncode == 0, first.stderr
+    version = DatasetVersion.objects.get(dataset__name="arith", number=1)
+    assert first.stdout.strip() == f"dataset arith version 1: 6 items (sha256 {version.sha256})"
+    assert version.dataset.description == "sums"
+
+    # --create again is harmless, and identical content reports the existing version as JSON.
+    again = cli("push", "dataset", "arith", items, "--create", "--json")
+    assert again.returncode == 0, again.stderr
+    assert "already exists" in again.stderr
+    assert json.loads(again.stdout) == {"version": 1, "sha256": version.sha256, "items": 6}
+    assert DatasetVersion.objects.filter(dataset__name="arith").count() == 1
+
+
+def test_push_of_an_invalid_file_exits_3_and_names_the_bad_line(cli, tmp_path):
+    rows = [ITEMS[0], ITEMS[1], {"input": "no id here"}, ITEMS[3]]
+    result = cli("push", "dataset", "arith", write(tmp_path, "bad.jsonl", rows), "--create")
+    assert result.returncode == 3
+    assert result.stderr.startswith("created dataset arith\nerror: ")
+    assert "  bad.jsonl line 3, field id: " in result.stderr
+    assert not DatasetVersion.objects.exists()
+
+
+def test_push_to_an_unknown_dataset_exits_3(cli, tmp_path):
+    result = cli("push", "dataset", "nope", write(tmp_path, "items.jsonl", ITEMS))
+    assert result.returncode == 3
+    assert result.stderr.startswith("error: ")
+
+
+@pytest.mark.parametrize("valid", [True, False], ids=["ready", "failed"])
+def test_push_of_a_large_file_polls_the_background_upload(cli, tmp_path, monkeypatch, valid):
+    """Over SIGNOFF_SYNC_UPLOAD_MAX_BYTES the server answers 202 and a status_url; the worker runs eagerly here."""
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
+    rows = ITEMS if valid else [ITEMS[0], {"id": "x"}]
+    with override_settings(SIGNOFF_SYNC_UPLOAD_MAX_BYTES=10):
+        result = cli("push", "dataset", "arith", write(tmp_path, "big.jsonl", rows), "--create")
+    assert "upload accepted" in result.stderr
+    if valid:
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("dataset arith version 1: 6 items")
+    else:
+        assert result.returncode == 3
+        assert "big.jsonl line 2, field input: " in result.stderr
+
+
+# --- push predictions -----------------------------------------------------------------------------
+
+def test_push_predictions_registers_the_model_version(cli, loop_data, tmp_path):
+    rows = [{"id": item["id"], "output": str(2 * i)} for i, item in enumerate(ITEMS)]
+    args = ("push", "predictions", "calc", "3", write(tmp_path, "preds.jsonl", rows),
+            "--dataset", "arith", "--dataset-version", "1", "--create", "--git-sha", "abc123")
+
+    result = cli(*args)
+    assert result.returncode == 0, result.stderr
+    assert "model calc already exists" in result.stderr and "created model calc version 3" in result.stderr
+    assert result.stdout.startswith("model calc version 3: 6 predictions on dataset arith version 1 (prediction set ")
+    assert ModelVersion.objects.get(model__name="calc", version="3").git_sha == "abc123"
+
+    again = cli(*args, "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["predictions"] == 6
+
+
+def test_push_predictions_for_an_unknown_version_without_create_exits_3(cli, loop_data, tmp_path):
+    result = cli("push", "predictions", "calc", "9", write(tmp_path, "preds.jsonl", [{"id": "item-0", "output": "0"}]),
+                 "--dataset", "arith", "--dataset-version", "1")
+    assert result.returncode == 3
+    assert result.stderr.startswith("error: ")
+
+
+# --- campaign create ------------------------------------------------------------------------------
+
+def test_campaign_create_from_a_file_and_from_stdin(cli, loop_data, tmp_path):
+    spec = {"name": "calc 2 vs 1", "kind": "pairwise", **loop_data, "reviewers": ["rev"], "gate": {"min_judgments": 4, "alternative": 0.95}}
+    spec_file = tmp_path / "campaign.json"
+    spec_file.write_text(json.dumps(spec))
+
+    result = cli("campaign", "create", "--json", spec_file)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith(": 6 tasks\n") and result.stdout.startswith("campaign ")
+
+    from_stdin = cli("--json", "campaign", "create", "--json", "-", stdin=json.dumps({**spec, "name": "again"}))
+    assert from_stdin.returncode == 0, from_stdin.stderr
+    assert json.loads(from_stdin.stdout)["tasks"] == 6
+
+    bad = cli("campaign", "create", "--json", "-", stdin="{not json")
+    assert bad.returncode == 3 and "not valid JSON" in bad.stderr
+
+
+# --- gate -----------------------------------------------------------------------------------------
+
+def test_gate_wait_times_out_with_2_while_the_campaign_is_pending(cli, pairwise_campaign):
+    result = cli("gate", "wait", "calc", "2", "--timeout", "1", "--interval", "0.2")
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == "calc 2: pending (stage candidate)\n"  # one line: the status never changed
+    assert "timed out after 1s" in result.stderr
+
+    status = cli("gate", "status", "calc", "2")
+    assert status.returncode == 2 and status.stdout == "calc 2: pending (stage candidate)\n"
+
+
+@pytest.mark.parametrize("decision, code, status", [("approve", 0, "approved"), ("reject", 1, "rejected")])
+def test_gate_wait_exits_with_the_verdict(cli, api, pairwise_campaign, decision, code, status):
+    judge_all(api, pairwise_campaign["id"])
+    sign(api, pairwise_campaign["id"], decision, rationale="clear\nresult")
+
+    result = cli("gate", "wait", "calc", "2", "--timeout", "5", "--interval", "0.2")
+    assert result.returncode == code, result.stderr
+    assert result.stdout.splitlines() == [f"calc 2: {status} (stage {status})", f"verdict: {decision} by approver: clear result"]
+
+    status_json = cli("gate", "status", "calc", "2", "--json")
+    assert status_json.returncode == code
+    assert json.loads(status_json.stdout)["verdict"]["decision"] == decision
+
+
+def test_gate_wait_sees_an_approval_signed_while_it_waits(cli_env, api, pairwise_campaign):
+    waiting = subprocess.Popen([*CLI, "gate", "wait", "calc", "2", "--timeout", "20", "--interval", "0.2"],
+                               env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+    try:
+        assert waiting.stdout.readline() == "calc 2: pending (stage candidate)\n"  # it has polled at least once
+        judge_all(api, pairwise_campaign["id"])
+        sign(api, pairwise_campaign["id"], "approve", rationale="candidate wins every pair")
+        stdout, stderr = waiting.communicate(timeout=10)
+    finally:
+        waiting.kill()
+    assert waiting.returncode == 0, stderr
+    assert stdout.splitlines() == ["calc 2: approved (stage approved)", "verdict: approve by approver: candidate wins every pair"]
+
+
+def test_gate_wait_fails_fast_with_a_bad_token(cli, pairwise_campaign):
+    result = cli("gate", "wait", "calc", "2", "--timeout", "20", token="so_not-a-real-token")
+    assert result.returncode == 3
+    assert result.stderr.startswith("error: ") and result.stdout == ""
+
+
+def test_gate_wait_fails_fast_for_an_unknown_model_version(cli, loop_data):
+    result = cli("gate", "wait", "calc", "404", "--timeout", "20")
+    assert result.returncode == 3
+    assert result.stderr.startswith("error: ")
+
+
+def test_gate_with_no_campaign_is_none(cli, loop_data):
+    result = cli("gate", "status", "calc", "2")
+    assert result.returncode == 2 and result.stdout == "calc 2: none (stage candidate)\n"
+
+
+def test_unreachable_server_and_bad_arguments_exit_3(cli, cli_env):
+    env = {**cli_env(), "SIGNOFF_URL": "http://127.0.0.1:9"}  # discard port: nothing listens
+    unreachable = subprocess.run([*CLI, "gate", "wait", "calc", "2", "--timeout", "0.3", "--interval", "0.1"],
+                                 env=env, capture_output=True, text=True, timeout=30)
+    assert unreachable.returncode == 3 and "cannot reach" in unreachable.stderr
+
+    assert cli("gate", "wait", "calc", "2").returncode == 3  # --timeout is required
+    assert cli("push", "dataset").returncode == 3
+
+
+def test_help_runs_without_a_server():
+    result = subprocess.run([*CLI, "--help"], capture_output=True, text=True, timeout=30, env={**os.environ, "SIGNOFF_URL": ""})
+    assert result.returncode == 0
+    assert "SIGNOFF_TOKEN" in result.stdout and "exit codes" in result.stdout
+
+
+def test_the_cli_does_not_import_django():
+    """CI images install the client alone: it must stay a thin HTTP client."""
+    check = "import sys, signoff_cli.main; assert not any(m.split('.')[0] in ('django', 'rest_framework') for m in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", check], capture_output=True, timeout=30).returncode == 0

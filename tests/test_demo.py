@@ -1,0 +1,191 @@
+"""`manage.py demo`: real digits, three trained versions, a campaign of each kind with work left, and idempotent."""
+import io
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+from PIL import Image
+
+from core.models import User
+from datasets.models import Dataset, DatasetVersion, Item
+from models_app.models import ModelVersion, Prediction, PredictionSet, RegisteredModel, StageTransition
+from reviews.models import Assignment, Campaign, Judgment, Task
+from reviews.services.assignments import assignment_claim_next
+from reviews.services.demo import DEMO_PASSWORD
+
+COUNTED = [User, Dataset, DatasetVersion, Item, RegisteredModel, ModelVersion, StageTransition, PredictionSet, Prediction,
+           Campaign, Task, Assignment, Judgment]
+
+
+def counts() -> dict[str, int]:
+    return {model.__name__: model.objects.count() for model in COUNTED}
+
+
+@pytest.fixture(autouse=True)
+def media_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+def run_demo() -> str:
+    out = io.StringIO()
+    call_command("demo", stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_demo_loads_users_data_models_and_campaigns_once():
+    output = run_demo()
+    assert "Logins:" in output
+
+    # one user per role, each able to log in with the demo password
+    expected = {"admin": User.Role.ADMIN, "dana": User.Role.DATA_SCIENTIST, "rita": User.Role.REVIEWER,
+                "ravi": User.Role.REVIEWER, "alex": User.Role.APPROVER}
+    for username, role in expected.items():
+        user = User.objects.get(username=username)
+        assert user.role == role
+        assert user.check_password(DEMO_PASSWORD)
+        assert authenticate(username=username, password=DEMO_PASSWORD) == user
+    admin = User.objects.get(username="admin")
+    assert admin.is_staff and admin.is_superuser
+
+    # the dataset: real digit images with their true labels
+    version = DatasetVersion.objects.get(dataset__name="digits")
+    items = list(version.items.all())
+    assert 50 <= len(items) == version.item_count
+    for item in items:
+        assert item.external_id.startswith("digit-")
+        assert item.input == {"prompt": "Which digit is this?"}
+        assert item.reference in [str(d) for d in range(10)]
+        assert f"digit-{item.reference}" in item.tags
+        assert item.image
+        with item.image.open("rb") as f, Image.open(f) as image:
+            assert image.format == "PNG"
+            assert image.size == (96, 96)
+    assert any("hard" in item.tags for item in items)
+
+    # three versions of one model have predictions on it, more accurate with each version; no stage was touched
+    versions = {mv.version: mv for mv in ModelVersion.objects.filter(model__name="digits-classifier")}
+    assert set(versions) == {"1.0.0", "1.5.0", "2.0.0"}
+    baseline, middle, candidate = versions["1.0.0"], versions["1.5.0"], versions["2.0.0"]
+    for mv in (baseline, middle, candidate):
+        prediction_set = PredictionSet.objects.get(model_version=mv, dataset_version=version)
+        assert prediction_set.prediction_count == len(items) == prediction_set.predictions.count()
+        assert mv.stage == ModelVersion.Stage.CANDIDATE
+        assert mv.git_sha == "" and mv.artifact_uri == ""
+        assert mv.params["model_class"].startswith("sklearn.")
+        assert mv.metrics["test_size"] > len(items)
+        assert f"{mv.version} " in output and f"{mv.metrics['test_accuracy']:.4f}" in output  # the report gives all three
+    assert middle.params["model_class"] == "sklearn.linear_model.LogisticRegression"
+    assert candidate.metrics["test_accuracy"] > middle.metrics["test_accuracy"] > baseline.metrics["test_accuracy"]
+    assert candidate.metrics["test_accuracy"] > 0.95
+    assert StageTransition.objects.count() == 0
+    # the candidate and the baseline disagree on the items tagged hard, and only there
+    outputs = {
+        mv.pk: dict(Prediction.objects.filter(prediction_set__model_version=mv).values_list("item__external_id", "output"))
+        for mv in (baseline, middle, candidate)
+    }
+    for item in items:
+        disagree = outputs[baseline.pk][item.external_id] != outputs[candidate.pk][item.external_id]
+        assert disagree == ("hard" in item.tags)
+        assert item.tags[0] == f"digit-{item.reference}"  # the first tag is what stratified sampling goes by
+
+    # one campaign of each kind, with a task per item showing the right outputs
+    pairwise = Campaign.objects.get(name="Digits: which reading is right?")
+    ranking = Campaign.objects.get(name="Digits: rank the three readings")
+    rating = Campaign.objects.get(name="Digits: rate the reading")
+    labeling = Campaign.objects.get(name="Digits: expert labels")
+    campaigns = {pairwise: [candidate, baseline], ranking: [candidate, baseline, middle], rating: [candidate],
+                 labeling: [candidate]}
+    assert Campaign.objects.count() == 4
+    assert (pairwise.kind, pairwise.candidate, pairwise.baseline, pairwise.overlap, pairwise.sampling) == (
+        Campaign.Kind.PAIRWISE, candidate, baseline, 2, Campaign.Sampling.DISAGREEMENT)
+    assert (ranking.kind, ranking.candidate, ranking.baseline, ranking.overlap, ranking.sampling) == (
+        Campaign.Kind.RANKING, candidate, baseline, 1, Campaign.Sampling.STRATIFIED)
+    assert list(ranking.others.all()) == [middle]
+    assert {"min_judgments": 20, "min_win_rate": 0.5}.items() <= ranking.gate_policy.items()
+    assert (rating.kind, rating.candidate, rating.baseline, rating.overlap, rating.quota_per_reviewer) == (
+        Campaign.Kind.RATING, candidate, None, 1, 30)
+    assert [(c["name"], c["scale"]) for c in rating.rubric] == [("correct", "pass_fail"), ("clarity", "likert")]
+    assert all(c["description"] for c in rating.rubric)
+    assert {"min_judgments": 20, "min_win_rate": 0.8}.items() <= rating.gate_policy.items()
+    assert (labeling.kind, labeling.candidate, labeling.baseline, labeling.overlap) == (Campaign.Kind.LABELING, candidate, None, 1)
+    assert labeling.labels == [str(d) for d in range(10)] and not labeling.multi_label and labeling.show_suggestion
+    for campaign, shown in campaigns.items():
+        assert campaign.tasks.count() == len(items) == 60
+        assert f"{campaign.name!r}: {campaign.kind}, 60 tasks" in output
+        assert {u.username for u in campaign.reviewers.all()} == {"rita", "ravi"}
+        assert campaign.created_by.username == "dana"
+        assert campaign.guidelines.strip()
+        # reviewers see the name and the guidelines: neither may give the models away
+        for text in (campaign.name, campaign.guidelines):
+            for secret in ("1.0.0", "1.5.0", "2.0.0", "digits-classifier", "SVC", "Bayes", "logistic"):
+                assert secret.lower() not in text.lower(), (campaign.name, secret)
+        for task in campaign.tasks.prefetch_related("outputs"):
+            task_outputs = list(task.outputs.all())
+            assert len(task_outputs) == len(shown)
+            assert {o.model_version_id for o in task_outputs} == {mv.pk for mv in shown}
+    # disagreement sampling: the items whose two outputs differ (the hard ones) are handed out first
+    assert {t.item.external_id for t in pairwise.tasks.filter(priority=0)} == {i.external_id for i in items if "hard" in i.tags}
+    assert not pairwise.tasks.filter(priority__lt=0).exists()  # ravi is the only one who judged: nobody disagrees
+
+    judgments = Judgment.objects.filter(task__campaign=pairwise)
+    assert 0 < judgments.count() < len(items)
+    assert set(judgments.values_list("reviewer__username", flat=True)) == {"ravi"}
+    assert not Judgment.objects.exclude(task__campaign=pairwise).exists()
+    assert all("hard" in j.task.item.tags for j in judgments)  # disagreements first
+    rita = User.objects.get(username="rita")
+    for campaign in campaigns:
+        assignment = assignment_claim_next(campaign=campaign, reviewer=rita)
+        assert assignment is not None, campaign.name
+        assert len(assignment.slot_order) == len(campaigns[campaign])
+
+    # a second run creates nothing
+    before = counts()
+    second = run_demo()
+    assert "already loaded" in second
+    assert counts() == before
+
+
+@pytest.mark.django_db
+def test_demo_dataset_bytes_are_the_same_on_every_run():
+    """Training again gives the same items, byte for byte: the dataset's sha256 does not depend on the run."""
+    import hashlib
+
+    from reviews.services.demo import _jsonl_file, _train
+
+    run_demo()
+    version = DatasetVersion.objects.get(dataset__name="digits")
+    retrained = _train()
+    assert hashlib.sha256(_jsonl_file(retrained.rows, "digits.jsonl").read()).hexdigest() == version.sha256
+    # and the predictions uploaded are the ones training gives again
+    for number, trained_version in retrained.versions.items():
+        uploaded = dict(Prediction.objects.filter(prediction_set__model_version__version=number).values_list("item__external_id", "output"))
+        assert uploaded == {row["id"]: row["output"] for row in trained_version.rows}
+
+
+@pytest.mark.django_db
+def test_demo_keeps_existing_users_as_they_are():
+    User.objects.create_user(username="rita", password="her-own-password", role=User.Role.REVIEWER)
+    output = run_demo()
+    rita = User.objects.get(username="rita")
+    assert rita.check_password("her-own-password")
+    assert not rita.check_password(DEMO_PASSWORD)
+    assert "password unchanged" in output
+
+
+@pytest.mark.django_db
+def test_demo_that_fails_midway_keeps_nothing(settings):
+    from pathlib import Path
+
+    from django.core.management.base import CommandError
+
+    # an existing "rita" who is not a reviewer: campaign_create refuses her, after the dataset and models were made
+    User.objects.create_user(username="rita", password="x", role=User.Role.APPROVER)
+    with pytest.raises(CommandError, match="not reviewers: rita"):
+        run_demo()
+    assert not Dataset.objects.filter(name="digits").exists()
+    assert not RegisteredModel.objects.filter(name="digits-classifier").exists()
+    assert not Campaign.objects.filter(name__startswith="Digits:").exists()
+    assert list(User.objects.filter(username__in=["admin", "dana", "rita", "ravi", "alex"]).values_list("username", flat=True)) == ["rita"]
+    media = Path(settings.MEDIA_ROOT)
+    assert not [p for p in media.rglob("*") if p.is_file()]

@@ -1,0 +1,37 @@
+from rest_framework import serializers
+
+from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+
+class WebhookEndpointCreateSerializer(serializers.Serializer):
+    url = serializers.URLField(max_length=1000)
+    events = serializers.ListField(child=serializers.ChoiceField(choices=WebhookEndpoint.Event.choices), allow_empty=False)
+    description = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "url", "events", "description", "is_active", "created_at"]
+
+
+class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
+    secret = serializers.CharField(help_text="whsec_...; shown once, store it in your receiver")
+
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = WebhookEndpointSerializer.Meta.fields + ["secret"]
+
+
+class WebhookAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookAttempt
+        fields = ["attempted_at", "status_code", "error", "response_excerpt", "duration_ms"]
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    attempts = WebhookAttemptSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = WebhookDelivery
+        fields = ["id", "event", "message_id", "status", "attempt_count", "next_attempt_at", "delivered_at", "created_at",
+                  "payload", "attempts"]

@@ -1,0 +1,128 @@
+"""Webhook verbs: register an endpoint, publish an event into the outbox, attempt a delivery, redeliver."""
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from core.crypto import decrypt, encrypt
+from core.errors import ApplicationError, ConflictError
+from core.models import User
+from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.netguard import resolve_allowed
+from webhooks.sender import new_secret, send
+
+LEASE = timedelta(seconds=60)
+
+
+def retry_delay_seconds(attempt_count: int) -> int:
+    """Exponential backoff: 10 s, 20 s, 40 s ... capped at one hour."""
+    return min(10 * 2 ** max(attempt_count - 1, 0), 3600)
+
+
+def webhook_endpoint_create(*, url: str, events: list[str], created_by: User, description: str = "") -> tuple[WebhookEndpoint, str]:
+    """Returns the endpoint and its secret, which is shown this once and stored only encrypted."""
+    unknown = sorted(set(events) - set(WebhookEndpoint.Event.values))
+    if not events or unknown:
+        raise ApplicationError(
+            f"events must be a non-empty list of {', '.join(WebhookEndpoint.Event.values)}" + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
+            code="invalid_events", extra={"field": "events"},
+        )
+    resolve_allowed(url)
+    secret = new_secret()
+    endpoint = WebhookEndpoint.objects.create(
+        url=url, events=sorted(set(events)), secret_encrypted=encrypt(secret), created_by=created_by, description=description
+    )
+    return endpoint, secret
+
+
+def webhook_endpoint_secret(endpoint: WebhookEndpoint) -> str:
+    return decrypt(endpoint.secret_encrypted)
+
+
+def webhook_event_publish(*, event: str, payload: dict) -> list[WebhookDelivery]:
+    """Write one outbox row per subscribed endpoint, in the caller's transaction; send them once it commits."""
+    now = timezone.now()
+    body = {"type": event, "timestamp": now.isoformat(), "data": payload}
+    deliveries = [
+        WebhookDelivery.objects.create(
+            endpoint=endpoint, event=event, message_id=f"msg_{secrets.token_urlsafe(18)}", payload=body, next_attempt_at=now
+        )
+        for endpoint in WebhookEndpoint.objects.filter(is_active=True)
+        if event in endpoint.events
+    ]
+    if deliveries:
+        from webhooks.tasks import deliver_webhook
+
+        ids = [d.pk for d in deliveries]
+        transaction.on_commit(lambda: [deliver_webhook.delay(pk) for pk in ids])
+    return deliveries
+
+
+def _claim(delivery_id: int) -> WebhookDelivery | None:
+    """Take the lease on a due delivery; None if another worker holds it or it is not due."""
+    now = timezone.now()
+    claimed = (
+        WebhookDelivery.objects.filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_until=now + LEASE)
+    )
+    return WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id) if claimed else None
+
+
+def webhook_delivery_attempt(*, delivery_id: int) -> int | None:
+    """Try to send one delivery. Returns seconds until the next try, or None when there is nothing more to do."""
+    delivery = _claim(delivery_id)
+    if delivery is None:
+        return None
+    endpoint = delivery.endpoint
+    result = send(url=endpoint.url, secret=webhook_endpoint_secret(endpoint), message_id=delivery.message_id, payload=delivery.payload)
+    with transaction.atomic():
+        WebhookAttempt.objects.create(
+            delivery=delivery, status_code=result.status_code, error=result.error,
+            response_excerpt=result.response_excerpt, duration_ms=result.duration_ms,
+        )
+        delivery.attempt_count += 1
+        delivery.lease_until = None
+        delay = None
+        if result.ok:
+            delivery.status = WebhookDelivery.Status.DELIVERED
+            delivery.delivered_at = timezone.now()
+        elif delivery.attempt_count >= settings.SIGNOFF_WEBHOOK_MAX_ATTEMPTS:
+            delivery.status = WebhookDelivery.Status.FAILED  # shown on the delivery log; a person can redeliver
+        else:
+            delay = retry_delay_seconds(delivery.attempt_count)
+            delivery.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+        delivery.save(update_fields=["attempt_count", "lease_until", "status", "delivered_at", "next_attempt_at", "updated_at"])
+    return delay
+
+
+def webhook_deliveries_due(*, limit: int = 500) -> list[int]:
+    now = timezone.now()
+    return list(
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+@transaction.atomic
+def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send the same message (same webhook-id, so receivers can deduplicate) again now, with a fresh set of retries.
+    The attempt log keeps every earlier try."""
+    now = timezone.now()
+    updated = (
+        WebhookDelivery.objects.filter(pk=delivery.pk)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(status=WebhookDelivery.Status.PENDING, next_attempt_at=now, attempt_count=0, updated_at=now)
+    )
+    if not updated:
+        raise ConflictError("This delivery is being sent right now; try again in a minute.", code="delivery_in_flight")
+    from webhooks.tasks import deliver_webhook
+
+    transaction.on_commit(lambda: deliver_webhook.delay(delivery.pk))
+    delivery.refresh_from_db()
+    return delivery
