@@ -84,7 +84,9 @@
       .then((task) => {
         if (task && !queue.some((t) => t.task === task.task)) queue.push(task);
         if (!task) exhausted = true;
-        if (!queue.length) showDone();
+        // "all done" only once every judgment is acknowledged: a prefetch that was already on its way can
+        // come back empty while the last judgment is still being sent
+        if (!queue.length && !outbox.length) showDone();
       })
       .catch((error) => setStatus(`Could not fetch the next task: ${error.message}`, true))
       .finally(() => {
