@@ -80,6 +80,14 @@ class Upload(BaseModel):
     source_name = models.CharField(max_length=255, blank=True)
     # What the upload is for, e.g. {"dataset": "digits"} or {"model": "m", "version": "1", ...}
     target = models.JSONField(default=dict)
+    # how far the worker has got, written as it reads; the status endpoint turns it into rows/s and time left
+    phase = models.CharField(max_length=20, blank=True)
+    rows_done = models.PositiveBigIntegerField(default=0)
+    bytes_done = models.PositiveBigIntegerField(default=0)
+    bytes_total = models.PositiveBigIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     result = models.JSONField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -1,12 +1,14 @@
-"""Pure parsing of uploads: bytes in, validated rows or precise errors (file, line, field) out. No Django."""
+"""Validating uploaded records: a decoded record in, a row ready for the bulk loader or precise errors
+(file, line, column, field, rule) out. No Django."""
 from __future__ import annotations
 
 import base64
 import binascii
 import io
-import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable
+
+import orjson
 
 from PIL import Image, UnidentifiedImageError
 
@@ -20,18 +22,21 @@ class RowError:
     line: int
     field: str | None
     message: str
+    column: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "field": self.field, "message": self.message}
+        return {"line": self.line, "column": self.column, "field": self.field, "message": self.message}
 
 
 class UploadInvalid(Exception):
-    """Raised once parsing is over, carrying the first errors and how many there were in all."""
+    """Raised once reading is over, carrying the first errors (by line) and how many there were in all."""
 
     def __init__(self, filename: str, errors: list[RowError], total: int):
         self.filename, self.errors, self.total = filename, errors, total
         first = errors[0]
-        where = f"{filename} line {first.line}" + (f", field '{first.field}'" if first.field else "")
+        where = f"{filename} line {first.line}" if first.line else filename
+        where += f", column {first.column}" if first.column else ""
+        where += f", field '{first.field}'" if first.field else ""
         more = f" (and {total - 1} more error{'s' if total > 2 else ''})" if total > 1 else ""
         super().__init__(f"{where}: {first.message}{more}")
 
@@ -42,10 +47,15 @@ class ErrorCollector:
     errors: list[RowError] = field(default_factory=list)
     total: int = 0
 
-    def add(self, line: int, field_name: str | None, message: str) -> None:
+    def add(self, line: int, field_name: str | None, message: str, column: int | None = None) -> None:
         self.total += 1
         if len(self.errors) < MAX_REPORTED_ERRORS:
-            self.errors.append(RowError(line, field_name, message))
+            self.errors.append(RowError(line, field_name, message, column))
+
+    def merge(self, found: list[RowError], total: int) -> None:
+        """Add errors found later (e.g. by the database) and keep the first ones by line."""
+        self.total += total
+        self.errors = sorted(self.errors + found, key=lambda e: e.line)[:MAX_REPORTED_ERRORS]
 
     def raise_if_any(self) -> None:
         if self.total:
@@ -54,55 +64,105 @@ class ErrorCollector:
 
 @dataclass(frozen=True)
 class ItemRow:
+    """One validated item, its JSON values already serialised for the bulk loader."""
+
     line: int
     external_id: str
-    input: Any
-    reference: Any
-    tags: list[str]
-    image: bytes | None = None
-    image_ext: str | None = None
+    input: str
+    reference: str | None
+    tags: str
+    image: str  # storage name of the item's image, or ""
 
 
 @dataclass(frozen=True)
 class PredictionRow:
     line: int
     item_id: str
-    output: Any
+    output: str
     score: float | None
 
 
-def iter_jsonl(lines: Iterable[bytes], errors: ErrorCollector) -> Iterator[tuple[int, Any]]:
-    """Yield (line number, decoded object) for each non-blank line; undecodable lines become errors."""
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            yield number, json.loads(raw)
-        except UnicodeDecodeError:
-            errors.add(number, None, "is not valid UTF-8")
-        except (json.JSONDecodeError, RecursionError) as exc:
-            errors.add(number, None, f"is not valid JSON ({getattr(exc, 'msg', 'nested too deeply')})")
-
-
-def _expect_object(number: int, obj: Any, errors: ErrorCollector) -> bool:
-    if not isinstance(obj, dict):
-        errors.add(number, None, f"must be a JSON object, got {type(obj).__name__}")
-        return False
-    return True
-
-
-def _id_field(number: int, obj: dict, errors: ErrorCollector, seen: set[str]) -> str | None:
+def _external_id(number: int, obj: dict, errors: ErrorCollector) -> str | None:
     value = obj.get("id")
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not value.strip() or len(value) > 255:
         errors.add(number, "id", "is required: a non-empty string of at most 255 characters")
         return None
-    if value in seen:
-        errors.add(number, "id", f"duplicates id {value!r} from an earlier line")
+    if "\x00" in value:
+        errors.add(number, "id", "contains a NUL character")
         return None
-    seen.add(value)
     return value
+
+
+def _json_text(number: int, field_name: str, value: Any, errors: ErrorCollector) -> str | None:
+    """Serialise for the database, refusing what PostgreSQL's jsonb cannot hold (NUL characters)."""
+    try:
+        text = orjson.dumps(value)
+    except (orjson.JSONEncodeError, TypeError) as exc:
+        errors.add(number, field_name, f"cannot be stored: {exc}")
+        return None
+    if b"\\u0000" in text:
+        errors.add(number, field_name, "contains a NUL character (\\u0000), which cannot be stored")
+        return None
+    return text.decode()
+
+
+# Turns an item's image value (base64 text, or a path inside a ZIP) into a stored file's name; raises ValueError.
+ImageStore = Callable[[int, Any], str]
+
+
+def validate_item(number: int, obj: dict, errors: ErrorCollector, store_image: ImageStore | None) -> ItemRow | None:
+    """Dataset record: {"id": str, "input": str | object, "reference"?: any, "tags"?: [str]}.
+
+    An image sits in input.image: base64 PNG/JPEG in JSONL, a file name inside a ZIP upload."""
+    external_id = _external_id(number, obj, errors)
+    value = obj.get("input")
+    if not isinstance(value, (str, dict)) or value in ("", {}):
+        errors.add(number, "input", "is required: a non-empty string or object")
+        return None
+    tags = obj.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
+        errors.add(number, "tags", "must be a list of non-empty strings")
+        return None
+    if external_id is None:
+        return None
+    image = ""
+    if isinstance(value, dict) and "image" in value:
+        if store_image is None:
+            errors.add(number, "input.image", "images are not accepted here")
+            return None
+        try:
+            image = store_image(number, value["image"])
+        except ValueError as exc:
+            errors.add(number, "input.image", str(exc))
+            return None
+        value = {k: v for k, v in value.items() if k != "image"}
+    input_text = _json_text(number, "input", value, errors)
+    reference = obj.get("reference")
+    reference_text = None if reference is None else _json_text(number, "reference", reference, errors)
+    if input_text is None or (reference is not None and reference_text is None):
+        return None
+    return ItemRow(number, external_id, input_text, reference_text, orjson.dumps(tags).decode(), image)
+
+
+def validate_prediction(number: int, obj: dict, errors: ErrorCollector) -> PredictionRow | None:
+    """Prediction record: {"id": item id, "output": str | object | list, "score"?: number}.
+
+    Whether the item exists, and whether an id repeats, the database answers once every row is staged."""
+    item_id = _external_id(number, obj, errors)
+    output = obj.get("output")
+    if not isinstance(output, (str, dict, list)) or output in ("", {}, []):
+        errors.add(number, "output", "is required: a non-empty string or object")
+        return None
+    score = obj.get("score")
+    if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float)) or score != score):
+        errors.add(number, "score", "must be a number")
+        return None
+    output_text = _json_text(number, "output", output, errors)
+    if item_id is None or output_text is None:
+        return None
+    return PredictionRow(number, item_id, output_text, None if score is None else float(score))
 
 
 def decode_image(encoded: Any) -> tuple[bytes, str]:
@@ -126,64 +186,3 @@ def decode_image(encoded: Any) -> tuple[bytes, str]:
     # Pillow's verify() reports a corrupt PNG (bad chunk checksum) as SyntaxError
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError):
         raise ValueError("is not a readable PNG or JPEG image") from None
-
-
-def parse_items(lines: Iterable[bytes], filename: str) -> list[ItemRow]:
-    """Dataset JSONL: {"id": str, "input": str | object, "reference"?: any, "tags"?: [str]}."""
-    errors = ErrorCollector(filename)
-    rows: list[ItemRow] = []
-    seen: set[str] = set()
-    for number, obj in iter_jsonl(lines, errors):
-        if not _expect_object(number, obj, errors):
-            continue
-        external_id = _id_field(number, obj, errors, seen)
-        value = obj.get("input")
-        if not isinstance(value, (str, dict)) or value in ("", {}):
-            errors.add(number, "input", "is required: a non-empty string or object")
-            continue
-        image = image_ext = None
-        if isinstance(value, dict) and "image" in value:
-            try:
-                image, image_ext = decode_image(value["image"])
-            except ValueError as exc:
-                errors.add(number, "input.image", str(exc))
-                continue
-            value = {k: v for k, v in value.items() if k != "image"}
-        tags = obj.get("tags", [])
-        if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
-            errors.add(number, "tags", "must be a list of non-empty strings")
-            continue
-        if external_id is not None:
-            rows.append(ItemRow(number, external_id, value, obj.get("reference"), tags, image, image_ext))
-    if not rows and not errors.total:
-        errors.add(0, None, "holds no rows")
-    errors.raise_if_any()
-    return rows
-
-
-def parse_predictions(lines: Iterable[bytes], filename: str, known_ids: set[str]) -> list[PredictionRow]:
-    """Predictions JSONL: {"id": item id, "output": str | object, "score"?: number}."""
-    errors = ErrorCollector(filename)
-    rows: list[PredictionRow] = []
-    seen: set[str] = set()
-    for number, obj in iter_jsonl(lines, errors):
-        if not _expect_object(number, obj, errors):
-            continue
-        item_id = _id_field(number, obj, errors, seen)
-        if item_id is not None and item_id not in known_ids:
-            errors.add(number, "id", f"no item {item_id!r} in this dataset version")
-            item_id = None
-        output = obj.get("output")
-        if not isinstance(output, (str, dict, list)) or output in ("", {}, []):
-            errors.add(number, "output", "is required: a non-empty string or object")
-            continue
-        score = obj.get("score")
-        if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))):
-            errors.add(number, "score", "must be a number")
-            continue
-        if item_id is not None:
-            rows.append(PredictionRow(number, item_id, output, None if score is None else float(score)))
-    if not rows and not errors.total:
-        errors.add(0, None, "holds no rows")
-    errors.raise_if_any()
-    return rows

@@ -1,6 +1,10 @@
 """Reads of datasets: lookups that answer 'not found' in the API's words."""
+from datetime import datetime
+
+from django.utils import timezone
+
 from core.errors import NotFoundError
-from datasets.models import Dataset, DatasetVersion
+from datasets.models import Dataset, DatasetVersion, Upload
 
 
 def dataset_get(*, name: str) -> Dataset:
@@ -19,3 +23,23 @@ def dataset_version_get(*, dataset_name: str, number: int | str) -> DatasetVersi
     if version is None:
         raise NotFoundError(f"No version {number} of dataset {dataset_name!r}.", code="dataset_version_not_found")
     return version
+
+
+def upload_progress(upload: Upload, now: datetime | None = None) -> dict:
+    """How far a background upload has got, with its pace and the time left estimated from the bytes read."""
+    now = now or timezone.now()
+    total = upload.bytes_total or 0
+    fraction = 1.0 if upload.status == Upload.Status.READY else (min(upload.bytes_done / total, 1.0) if total else 0.0)
+    elapsed = (now - upload.started_at).total_seconds() if upload.started_at else 0.0
+    rows = upload.rows_done
+    if upload.status == Upload.Status.READY and upload.result:
+        rows = upload.result.get("items", upload.result.get("predictions", rows))
+    rate = rows / elapsed if elapsed > 0 and upload.status == Upload.Status.PROCESSING else None
+    seconds_left = None
+    if upload.status == Upload.Status.PROCESSING and 0 < fraction < 1 and elapsed > 0:
+        seconds_left = round(elapsed * (1 - fraction) / fraction, 1)
+    return {
+        "phase": upload.phase or upload.status, "rows": rows, "bytes_done": min(upload.bytes_done, total) if total else 0,
+        "bytes_total": total, "fraction": round(fraction, 4),
+        "rows_per_second": round(rate, 1) if rate is not None else None, "seconds_left": seconds_left,
+    }

@@ -1,19 +1,34 @@
-"""Background ingest of large dataset uploads: thin, calls the service."""
+"""Background ingest of large uploads: thin, calls the services."""
 from celery import shared_task
 
 from datasets.models import Upload
 from datasets.selectors import dataset_get
 from datasets.services.datasets import dataset_version_ingest
-from datasets.services.uploads import upload_process
+from datasets.services.ingest import ProgressFn
+from datasets.services.uploads import upload_process, uploads_requeue_stale
 
 
-def _ingest_dataset(upload: Upload) -> dict:
+def _ingest_dataset(upload: Upload, progress: ProgressFn) -> dict:
     dataset = dataset_get(name=upload.target["dataset"])
     with upload.file.open("rb") as file:
-        version, _ = dataset_version_ingest(dataset=dataset, file=file, source_name=upload.source_name, created_by=upload.created_by)
+        version, _ = dataset_version_ingest(
+            dataset=dataset, file=file, source_name=upload.source_name, created_by=upload.created_by, progress=progress,
+        )
     return {"version": version.number, "sha256": version.sha256, "items": version.item_count}
 
 
 @shared_task
 def ingest_dataset_upload(upload_id: int) -> None:
     upload_process(upload_id=upload_id, ingest=_ingest_dataset)
+
+
+@shared_task
+def requeue_stale_uploads() -> int:
+    """Beat: uploads whose worker died go back to a worker."""
+    from models_app.tasks import ingest_prediction_upload
+
+    tasks = {Upload.Kind.DATASET_VERSION: ingest_dataset_upload, Upload.Kind.PREDICTION_SET: ingest_prediction_upload}
+    requeued = uploads_requeue_stale()
+    for upload in Upload.objects.filter(pk__in=requeued):
+        tasks[upload.kind].delay(upload.pk)
+    return len(requeued)

@@ -3,19 +3,20 @@ from celery import shared_task
 
 from datasets.models import Upload
 from datasets.selectors import dataset_version_get
+from datasets.services.ingest import ProgressFn
 from datasets.services.uploads import upload_process
 from models_app.selectors import model_version_get
 from models_app.services.predictions import prediction_set_ingest
 
 
-def _ingest_predictions(upload: Upload) -> dict:
+def _ingest_predictions(upload: Upload, progress: ProgressFn) -> dict:
     target = upload.target
     model_version = model_version_get(model_name=target["model"], version=target["version"])
     dataset_version = dataset_version_get(dataset_name=target["dataset"], number=target["dataset_version"])
     with upload.file.open("rb") as file:
         prediction_set, _ = prediction_set_ingest(
             model_version=model_version, dataset_version=dataset_version, file=file,
-            source_name=upload.source_name, created_by=upload.created_by,
+            source_name=upload.source_name, created_by=upload.created_by, progress=progress,
         )
     return {"prediction_set": prediction_set.pk, "sha256": prediction_set.sha256, "predictions": prediction_set.prediction_count}
 

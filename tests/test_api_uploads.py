@@ -293,7 +293,7 @@ def test_bad_large_upload_ends_failed_with_its_errors_and_no_version(api, datase
     status = api["ds"].get(response.json()["status_url"]).json()
     assert status["status"] == "failed" and status["result"] is None
     assert status["error"]["code"] == "invalid_upload"
-    assert status["error"]["extra"]["errors"] == [{"line": 3, "field": "id", "message": "duplicates id 'a' from an earlier line"}]
+    assert status["error"]["extra"]["errors"] == [{"line": 3, "column": None, "field": "id", "message": "duplicates id 'a' from line 1"}]
     assert DatasetVersion.objects.count() == 0 and Item.objects.count() == 0
 
 

@@ -154,11 +154,13 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-dispatch-due": {"task": "webhooks.tasks.webhooks_dispatch_due", "schedule": timedelta(seconds=30)},
     # Abandoned tasks go back to the pool when their lease runs out.
     "assignments-expire": {"task": "reviews.tasks.assignments_expire_all", "schedule": timedelta(seconds=60)},
+    # Uploads whose worker died mid-read go back to a worker.
+    "uploads-requeue-stale": {"task": "datasets.tasks.requeue_stale_uploads", "schedule": timedelta(seconds=60)},
 }
 
-# Uploads up to this size are ingested in the request; larger ones go to the worker (202).
 # How long a reviewer may take back a judgment they just gave.
 SIGNOFF_UNDO_SECONDS = env.int("SIGNOFF_UNDO_SECONDS", default=120)
+# Uploads up to this size are ingested in the request; larger ones go to the worker (202).
 SIGNOFF_SYNC_UPLOAD_MAX_BYTES = env.int("SIGNOFF_SYNC_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

@@ -1,6 +1,8 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from datasets.models import Dataset, DatasetVersion, Upload
+from datasets.selectors import upload_progress
 
 
 class DatasetCreateSerializer(serializers.Serializer):
@@ -39,7 +41,23 @@ class UploadAcceptedSerializer(serializers.Serializer):
     status_url = serializers.CharField()
 
 
+class UploadProgressSerializer(serializers.Serializer):
+    phase = serializers.CharField(help_text="queued, reading, saving, ready or failed")
+    rows = serializers.IntegerField(help_text="rows read so far (rows stored once ready)")
+    bytes_done = serializers.IntegerField()
+    bytes_total = serializers.IntegerField()
+    fraction = serializers.FloatField(help_text="share of the file read, 0 to 1")
+    rows_per_second = serializers.FloatField(allow_null=True)
+    seconds_left = serializers.FloatField(allow_null=True, help_text="estimated from the bytes read so far")
+
+
 class UploadSerializer(serializers.ModelSerializer):
+    progress = serializers.SerializerMethodField()
+
     class Meta:
         model = Upload
-        fields = ["id", "kind", "status", "source_name", "target", "result", "error", "created_at", "updated_at"]
+        fields = ["id", "kind", "status", "source_name", "target", "progress", "result", "error", "created_at", "updated_at"]
+
+    @extend_schema_field(UploadProgressSerializer)
+    def get_progress(self, upload: Upload) -> dict:
+        return upload_progress(upload)

@@ -1,6 +1,5 @@
 """Dataset endpoints: create a dataset, upload a version (in the request, or in the background)."""
 from django.conf import settings
-from django.db import transaction
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -17,7 +16,8 @@ from datasets.api.serializers import (
 from datasets.models import Dataset, Upload
 from datasets.selectors import dataset_get, dataset_version_get
 from datasets.services.datasets import dataset_create, dataset_version_ingest
-from datasets.services.uploads import upload_store
+from datasets.services.ingest import ITEM_FIELDS
+from datasets.services.uploads import upload_accept
 
 
 def read_permissions_or(write_permission):
@@ -67,7 +67,7 @@ class DatasetVersionListCreateView(APIView):
         return Response(DatasetVersionSummarySerializer(dataset_get(name=name).versions.all(), many=True).data)
 
     @extend_schema(
-        summary="Upload a dataset version (JSONL, one item a line)",
+        summary="Upload a dataset version (JSONL one item a line, or CSV with a header)",
         request={"multipart/form-data": FileUploadSerializer},
         responses={
             201: VersionCreatedSerializer, 200: OpenApiResponse(VersionCreatedSerializer, "identical content: the existing version"),
@@ -82,9 +82,8 @@ class DatasetVersionListCreateView(APIView):
         if file.size > settings.SIGNOFF_SYNC_UPLOAD_MAX_BYTES:
             from datasets.tasks import ingest_dataset_upload
 
-            with transaction.atomic():
-                upload = upload_store(kind=Upload.Kind.DATASET_VERSION, file=file, target={"dataset": dataset.name}, created_by=request.user)
-                transaction.on_commit(lambda: ingest_dataset_upload.delay(upload.pk))
+            upload = upload_accept(kind=Upload.Kind.DATASET_VERSION, file=file, fields=ITEM_FIELDS, target={"dataset": dataset.name},
+                                   created_by=request.user, enqueue=ingest_dataset_upload.delay)
             return accepted_upload_response(upload)
         version, created = dataset_version_ingest(dataset=dataset, file=file, source_name=file.name or "", created_by=request.user)
         body = {"version": version.number, "sha256": version.sha256, "items": version.item_count}

@@ -1,16 +1,19 @@
-"""Creating datasets and ingesting their versions, all or nothing."""
+"""Creating datasets and ingesting their versions: streamed, staged, then published all or nothing."""
 from django.core.files import File
-from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from core.errors import ApplicationError, ConflictError
 from core.models import User
+from datasets.bulkload import Staging, repeated_ids
 from datasets.models import Dataset, DatasetVersion, Item
-from datasets.parsers import parse_items
-from datasets.services.files import file_lines, file_sha256, upload_errors_as_application_error
+from datasets.parsers import MAX_REPORTED_ERRORS, ErrorCollector, RowError, validate_item
+from datasets.readers import ByteCounter
+from datasets.services.files import file_sha256, upload_errors_as_application_error
+from datasets.services.ingest import ITEM_FIELDS, ProgressFn, StoredImages, no_progress, read_records
 
-ITEM_BATCH = 2000
+ITEM_STAGE = [("line", "integer"), ("external_id", "text"), ("input", "json"), ("reference", "json"),
+              ("tags", "json"), ("image", "text")]
 
 
 def dataset_create(*, name: str, description: str = "", created_by: User) -> Dataset:
@@ -21,50 +24,79 @@ def dataset_create(*, name: str, description: str = "", created_by: User) -> Dat
         raise ConflictError(f"A dataset named {name!r} already exists.", code="dataset_exists") from None
 
 
-def dataset_version_ingest(*, dataset: Dataset, file: File, source_name: str, created_by: User) -> tuple[DatasetVersion, bool]:
-    """Parse every line first, then write the version and all its items in one transaction.
+def dataset_version_ingest(
+    *, dataset: Dataset, file: File, source_name: str, created_by: User, progress: ProgressFn = no_progress,
+) -> tuple[DatasetVersion, bool]:
+    """Read every row into a staging table, then publish the version and all its items in one transaction.
 
-    Returns (version, created); the same bytes uploaded again return the existing version.
-    """
+    Returns (version, created); the same bytes uploaded again return the existing version. Memory does not
+    grow with the file: rows stream from disk to the staging table."""
     sha256 = file_sha256(file)
     existing = DatasetVersion.objects.filter(dataset=dataset, sha256=sha256).first()
     if existing:
         return existing, False
-    with upload_errors_as_application_error():
-        rows = parse_items(file_lines(file), source_name or "upload")
-
-    saved_files: list[str] = []
+    errors = ErrorCollector(source_name or "upload")
+    images = StoredImages()
     try:
-        with transaction.atomic():
-            number = (dataset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
-            version = DatasetVersion.objects.create(
-                dataset=dataset, number=number, sha256=sha256, item_count=len(rows),
-                source_name=source_name[:255], created_by=created_by,
-            )
-            items = []
-            for row in rows:
-                item = Item(version=version, external_id=row.external_id, input=row.input,
-                            reference=row.reference, tags=row.tags)
-                if row.image is not None:
-                    item.image.save(f"{len(items)}.{row.image_ext}", ContentFile(row.image), save=False)
-                    saved_files.append(item.image.name)
-                items.append(item)
-            Item.objects.bulk_create(items, batch_size=ITEM_BATCH)
-    except IntegrityError:
-        _delete_files(saved_files)
-        # a concurrent upload took the same number or the same content; the content case is not an error
+        with upload_errors_as_application_error(), Staging(ITEM_STAGE) as stage:
+            _stage_items(file, errors, stage, images, progress)
+            progress("saving", stage.count, file.size or 0, force=True)
+            version, created = _publish(dataset, stage, errors, sha256, source_name, created_by)
+    except BaseException:
+        images.delete_all()
+        raise
+    if not created:
+        images.delete_all()  # a concurrent upload of the same bytes won
+    return version, created
+
+
+def _stage_items(file: File, errors: ErrorCollector, stage: Staging, images: StoredImages, progress: ProgressFn) -> None:
+    counter = ByteCounter()
+    for line, record in read_records(file, errors, counter, ITEM_FIELDS):
+        row = validate_item(line, record, errors, images.store_base64)
+        if row is not None:
+            stage.add((row.line, row.external_id, row.input, row.reference, row.tags, row.image))
+            if not stage.count % 1000:
+                progress("reading", stage.count, counter.bytes)
+    stage.finish()
+    if errors.total:
+        _add_repeats(stage, errors)  # one bad line does not hide the others
+    elif not stage.count:
+        errors.add(0, None, "holds no rows")
+    errors.raise_if_any()
+
+
+def _add_repeats(stage: Staging, errors: ErrorCollector) -> None:
+    rows, total = repeated_ids(stage, "external_id", MAX_REPORTED_ERRORS)
+    errors.merge([RowError(line, "id", f"duplicates id {item_id!r} from line {first}") for line, item_id, first in rows], total)
+
+
+def _publish(dataset: Dataset, stage: Staging, errors: ErrorCollector, sha256: str, source_name: str,
+             created_by: User) -> tuple[DatasetVersion, bool]:
+    table = Item._meta.db_table
+    with transaction.atomic():
+        # one new version at a time per dataset; the second of two identical uploads finds the first's
+        Dataset.objects.select_for_update().filter(pk=dataset.pk).first()
         existing = DatasetVersion.objects.filter(dataset=dataset, sha256=sha256).first()
         if existing:
             return existing, False
-        raise ApplicationError("Another version was created at the same moment; retry.", code="retry", status=409) from None
-    except BaseException:
-        _delete_files(saved_files)
-        raise
+        number = (dataset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+        try:
+            version = DatasetVersion.objects.create(
+                dataset=dataset, number=number, sha256=sha256, item_count=stage.count,
+                source_name=source_name[:255], created_by=created_by,
+            )
+        except IntegrityError:  # SQLite has no row lock to wait on: a concurrent upload took the number
+            raise ApplicationError("Another version was created at the same moment; retry.", code="retry", status=409) from None
+        try:
+            with transaction.atomic():
+                stage.execute(
+                    f"INSERT INTO {table} (version_id, external_id, input, reference, tags, image) "
+                    "SELECT %s, external_id, input, reference, tags, image FROM {stage} ORDER BY line",
+                    [version.pk],
+                )
+        except IntegrityError:
+            _add_repeats(stage, errors)
+            errors.raise_if_any()
+            raise
     return version, True
-
-
-def _delete_files(names: list[str]) -> None:
-    from django.core.files.storage import default_storage
-
-    for name in names:
-        default_storage.delete(name)

@@ -1,43 +1,88 @@
-"""Uploads too large to ingest within the request: stored, then ingested by the worker."""
+"""Uploads too large to ingest within the request: stored, then ingested by the worker, which reports progress.
+
+A worker that dies mid-ingest leaves nothing behind (rows are staged in a TEMP table and published in one
+transaction); the upload's heartbeat stops, and `uploads_requeue_stale` hands it to another worker."""
+from datetime import timedelta
 from typing import Any, Callable
 
 from django.core.files import File
 from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
 
 from core.errors import ApplicationError
 from core.models import User
 from datasets.models import Upload
+from datasets.services.ingest import Progress, ProgressFn, upload_precheck
+
+STALE_AFTER = timedelta(minutes=2)  # progress is written every half second while a worker reads
+MAX_ATTEMPTS = 3
 
 
 def upload_store(*, kind: str, file: File, target: dict[str, Any], created_by: User) -> Upload:
     """Keep the file and record what it is for; the caller enqueues the ingest on commit."""
-    upload = Upload(kind=kind, target=target, source_name=(file.name or "upload")[:255], created_by=created_by)
+    upload = Upload(kind=kind, target=target, source_name=(file.name or "upload")[:255], created_by=created_by,
+                    bytes_total=file.size or 0)
     upload.file.save(file.name or "upload.jsonl", file, save=False)
     upload.save()
     return upload
 
 
-def upload_process(*, upload_id: int, ingest: Callable[[Upload], dict[str, Any]]) -> None:
+def upload_accept(*, kind: str, file: File, fields: set[str], target: dict[str, Any], created_by: User,
+                  enqueue: Callable[[int], Any]) -> Upload:
+    """Check the file's start (a clear 400 now beats a failed upload later), keep it, and queue its ingest."""
+    upload_precheck(file, fields, file.name or "upload")
+    with transaction.atomic():
+        upload = upload_store(kind=kind, file=file, target=target, created_by=created_by)
+        transaction.on_commit(lambda: enqueue(upload.pk))
+    return upload
+
+
+def upload_process(*, upload_id: int, ingest: Callable[[Upload, ProgressFn], dict[str, Any]]) -> None:
     """Run one ingest function over a stored upload and record ready (with its result) or failed (with why)."""
-    claimed = Upload.objects.filter(pk=upload_id, status=Upload.Status.QUEUED).update(status=Upload.Status.PROCESSING)
+    now = timezone.now()
+    claimed = Upload.objects.filter(pk=upload_id, status=Upload.Status.QUEUED).update(
+        status=Upload.Status.PROCESSING, phase="reading", started_at=now, heartbeat_at=now, attempts=F("attempts") + 1,
+        rows_done=0, bytes_done=0,
+    )
     if not claimed:
         return  # already taken by another worker, or finished
     upload = Upload.objects.get(pk=upload_id)
     try:
-        result = ingest(upload)
+        result = ingest(upload, Progress(upload.pk, upload.bytes_total or upload.file.size))
     except ApplicationError as exc:
-        Upload.objects.filter(pk=upload_id).update(
-            status=Upload.Status.FAILED, error={"message": exc.message, "code": exc.code, "extra": exc.extra}
-        )
+        _finish(upload, status=Upload.Status.FAILED, error={"message": exc.message, "code": exc.code, "extra": exc.extra})
         return
     except Exception as exc:
-        Upload.objects.filter(pk=upload_id).update(
-            status=Upload.Status.FAILED, error={"message": f"Ingest failed: {exc.__class__.__name__}", "code": "internal", "extra": {}}
-        )
+        _finish(upload, status=Upload.Status.FAILED,
+                error={"message": f"Ingest failed: {exc.__class__.__name__}", "code": "internal", "extra": {}})
         raise
-    Upload.objects.filter(pk=upload_id).update(status=Upload.Status.READY, result=result)
-    upload.file.delete(save=False)
+    _finish(upload, status=Upload.Status.READY, result=result)
 
 
-def upload_enqueue_on_commit(upload: Upload, task) -> None:
-    transaction.on_commit(lambda: task.delay(upload.pk))
+def _finish(upload: Upload, **fields) -> None:
+    Upload.objects.filter(pk=upload.pk).update(phase="", heartbeat_at=timezone.now(), **fields)
+    upload.file.delete(save=False)  # what was wrong is in the error; the bytes are the client's to fix
+
+
+def uploads_requeue_stale(*, now=None) -> list[int]:
+    """Uploads whose worker stopped reporting: back to the queue, or failed after MAX_ATTEMPTS. Returns the
+    ids to enqueue again."""
+    now = now or timezone.now()
+    stale = Upload.objects.filter(status=Upload.Status.PROCESSING).filter(
+        Q(heartbeat_at__lt=now - STALE_AFTER) | Q(heartbeat_at__isnull=True)
+    )
+    requeued = []
+    for upload in stale:
+        with transaction.atomic():
+            if upload.attempts >= MAX_ATTEMPTS:
+                Upload.objects.filter(pk=upload.pk, status=Upload.Status.PROCESSING).update(
+                    status=Upload.Status.FAILED, phase="",
+                    error={"message": f"The worker stopped {upload.attempts} times while reading this upload.",
+                           "code": "worker_lost", "extra": {}},
+                )
+            elif Upload.objects.filter(pk=upload.pk, status=Upload.Status.PROCESSING, heartbeat_at=upload.heartbeat_at).update(
+                status=Upload.Status.QUEUED, phase=""
+            ):
+                requeued.append(upload.pk)
+    return requeued

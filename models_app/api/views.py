@@ -1,6 +1,5 @@
 """Registry endpoints: models, versions, prediction uploads, and the recorded move to production."""
 from django.conf import settings
-from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.parsers import MultiPartParser
@@ -13,7 +12,8 @@ from datasets.api.serializers import UploadAcceptedSerializer
 from datasets.api.views import accepted_upload_response, read_permissions_or
 from datasets.models import Upload
 from datasets.selectors import dataset_version_get
-from datasets.services.uploads import upload_store
+from datasets.services.ingest import PREDICTION_FIELDS
+from datasets.services.uploads import upload_accept
 from models_app.api.serializers import (
     ModelCreateSerializer, ModelVersionCreateSerializer, ModelVersionDetailSerializer, ModelVersionSerializer,
     PredictionSetCreatedSerializer, PredictionUploadSerializer, RegisteredModelSerializer, StageChangeSerializer,
@@ -75,7 +75,7 @@ class PredictionUploadView(APIView):
     parser_classes = [MultiPartParser]
 
     @extend_schema(
-        summary="Upload a model version's predictions on a dataset version (JSONL)",
+        summary="Upload a model version's predictions on a dataset version (JSONL or CSV)",
         request={"multipart/form-data": PredictionUploadSerializer},
         responses={
             201: PredictionSetCreatedSerializer,
@@ -93,9 +93,8 @@ class PredictionUploadView(APIView):
             from models_app.tasks import ingest_prediction_upload
 
             target = {"model": name, "version": version, "dataset": dataset_version.dataset.name, "dataset_version": dataset_version.number}
-            with transaction.atomic():
-                upload = upload_store(kind=Upload.Kind.PREDICTION_SET, file=file, target=target, created_by=request.user)
-                transaction.on_commit(lambda: ingest_prediction_upload.delay(upload.pk))
+            upload = upload_accept(kind=Upload.Kind.PREDICTION_SET, file=file, fields=PREDICTION_FIELDS, target=target,
+                                   created_by=request.user, enqueue=ingest_prediction_upload.delay)
             return accepted_upload_response(upload)
         prediction_set, created = prediction_set_ingest(
             model_version=model_version, dataset_version=dataset_version, file=file,

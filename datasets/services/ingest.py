@@ -1,0 +1,94 @@
+"""What every ingest shares: reading records from a file of any accepted format, storing images, reporting
+progress, and turning a parse failure into the API's error."""
+from __future__ import annotations
+
+import time
+import uuid
+from typing import IO, Any, Callable, Iterator
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from datasets.models import Upload
+from datasets.parsers import ErrorCollector, decode_image
+from datasets.services.files import upload_errors_as_application_error
+from datasets.readers import SNIFF_BYTES, ByteCounter, FileRejected, iter_csv, iter_jsonl, sniff_format
+
+ITEM_FIELDS = {"id", "input", "reference", "tags"}
+PREDICTION_FIELDS = {"id", "output", "score"}
+
+
+def read_records(file: IO[bytes], errors: ErrorCollector, counter: ByteCounter, fields: set[str]) -> Iterator[tuple[int, dict]]:
+    """(line, record) from a JSONL or CSV file, chosen by its name (and its first bytes)."""
+    head = file.read(SNIFF_BYTES)
+    file.seek(0)
+    fmt = sniff_format(errors.filename, head)
+    if fmt == "zip":
+        raise FileRejected(errors.filename, "is a ZIP archive; upload it as a dataset version of images")
+    if fmt == "csv":
+        return iter_csv(file, errors, counter, fields)
+    return iter_jsonl(file, errors, counter)
+
+
+class StoredImages:
+    """Images saved while an upload is read, deleted again if the upload does not land."""
+
+    def __init__(self) -> None:
+        self.folder = f"items/u-{uuid.uuid4().hex[:16]}"
+        self.names: list[str] = []
+
+    def store_base64(self, line: int, value: Any) -> str:
+        data, ext = decode_image(value)
+        return self.save(f"{line}.{ext}", data)
+
+    def save(self, filename: str, data: bytes) -> str:
+        name = default_storage.save(f"{self.folder}/{filename}", ContentFile(data))
+        self.names.append(name)
+        return name
+
+    def delete_all(self) -> None:
+        for name in self.names:
+            default_storage.delete(name)
+        self.names.clear()
+
+
+class Progress:
+    """Writes how far a background ingest has got to its Upload row, at most twice a second.
+
+    The row is written outside the ingest's own transaction, so the status endpoint sees it move."""
+
+    INTERVAL = 0.5
+
+    def __init__(self, upload_id: int, total_bytes: int):
+        self.upload_id, self.total_bytes = upload_id, total_bytes
+        self._last = 0.0
+
+    def __call__(self, phase: str, rows: int, bytes_done: int, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < self.INTERVAL:
+            return
+        self._last = now
+        Upload.objects.filter(pk=self.upload_id).update(
+            phase=phase, rows_done=rows, bytes_done=min(bytes_done, self.total_bytes), heartbeat_at=timezone.now()
+        )
+
+
+ProgressFn = Callable[..., None]
+
+
+def no_progress(phase: str, rows: int, bytes_done: int, force: bool = False) -> None:
+    return None
+
+
+def upload_precheck(file: IO[bytes], fields: set[str], filename: str) -> None:
+    """Refuse at once, before anything is queued, a file whose start already shows it cannot be read: binary
+    data, another encoding, a line beyond the limit, a CSV without the columns it needs. The rest of the
+    file is checked by the worker."""
+    errors = ErrorCollector(filename)
+    with upload_errors_as_application_error():
+        if next(read_records(file, errors, ByteCounter(), fields), None) is None:
+            if not errors.total:
+                errors.add(0, None, "holds no rows")
+            errors.raise_if_any()
+    file.seek(0)
