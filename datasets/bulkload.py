@@ -25,7 +25,8 @@ class Staging:
 
     def __init__(self, columns: Sequence[tuple[str, str]]):
         self.columns = list(columns)
-        self.count = 0
+        self.count = 0  # rows written
+        self.added = 0  # rows written or buffered
         self.table = f"signoff_stage_{uuid.uuid4().hex[:12]}"
         self._buffer: list[tuple[Any, ...]] = []
         self._postgres = connection.vendor == "postgresql"
@@ -48,6 +49,7 @@ class Staging:
 
     def add(self, row: tuple[Any, ...]) -> None:
         self._buffer.append(row)
+        self.added += 1
         if len(self._buffer) >= BATCH_ROWS:
             self.flush()
 

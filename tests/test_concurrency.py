@@ -18,7 +18,7 @@ def test_concurrent_reviewers_never_over_assign_or_double_count(api, loop_data):
     reviewers = [UserFactory(username=f"crowd{i}", role=User.Role.REVIEWER) for i in range(6)]
     response = api["ds"].post("/api/v1/campaigns/", {
         "name": "crowd", "kind": "pairwise", **loop_data, "reviewers": [r.username for r in reviewers], "overlap": 3,
-        "gate": {"min_judgments": 1, "min_win_rate": 0.5},
+        "gate": {"min_judgments": 1, "min_win_rate": 0.5, "stop_when_decided": False},  # every task filled, whatever the gate says
     }, format="json")
     campaign_id = response.json()["id"]
     from reviews.models import Campaign

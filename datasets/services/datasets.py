@@ -56,8 +56,8 @@ def _stage_items(file: File, errors: ErrorCollector, stage: Staging, images: Sto
         row = validate_item(line, record, errors, images.store_base64)
         if row is not None:
             stage.add((row.line, row.external_id, row.input, row.reference, row.tags, row.image))
-            if not stage.count % 1000:
-                progress("reading", stage.count, counter.bytes)
+            if not stage.added % 1000:
+                progress("reading", stage.added, counter.bytes)
     stage.finish()
     if errors.total:
         _add_repeats(stage, errors)  # one bad line does not hide the others

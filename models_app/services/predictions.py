@@ -33,8 +33,8 @@ def prediction_set_ingest(
             row = validate_prediction(line, record, errors)
             if row is not None:
                 stage.add((row.line, row.item_id, row.output, row.score))
-                if not stage.count % 1000:
-                    progress("reading", stage.count, counter.bytes)
+                if not stage.added % 1000:
+                    progress("reading", stage.added, counter.bytes)
         stage.finish()
         if errors.total:
             _add_row_errors(stage, dataset_version, errors)  # one bad line does not hide the others
