@@ -69,6 +69,7 @@ class Upload(BaseModel):
         PREDICTION_SET = "prediction_set"
 
     class Status(models.TextChoices):
+        RECEIVING = "receiving"  # a resumable upload whose bytes are still arriving
         QUEUED = "queued"
         PROCESSING = "processing"
         READY = "ready"

@@ -1,6 +1,7 @@
 """Background ingest of large uploads: thin, calls the services."""
 from celery import shared_task
 
+from datasets import upload_kinds
 from datasets.models import Upload
 from datasets.selectors import dataset_get
 from datasets.services.datasets import dataset_version_ingest
@@ -25,10 +26,7 @@ def ingest_dataset_upload(upload_id: int) -> None:
 @shared_task
 def requeue_stale_uploads() -> int:
     """Beat: uploads whose worker died go back to a worker."""
-    from models_app.tasks import ingest_prediction_upload
-
-    tasks = {Upload.Kind.DATASET_VERSION: ingest_dataset_upload, Upload.Kind.PREDICTION_SET: ingest_prediction_upload}
     requeued = uploads_requeue_stale()
     for upload in Upload.objects.filter(pk__in=requeued):
-        tasks[upload.kind].delay(upload.pk)
+        upload_kinds.get(upload.kind).enqueue(upload.pk)
     return len(requeued)

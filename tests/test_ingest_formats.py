@@ -263,9 +263,9 @@ def test_an_upload_whose_worker_died_is_queued_again_then_given_up(api, dataset,
     upload = Upload.objects.get()
     long_ago = timezone.now() - timedelta(minutes=10)
     Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.PROCESSING, heartbeat_at=long_ago, attempts=1)
-    with mock.patch.object(tasks.ingest_dataset_upload, "delay") as delay:
+    with mock.patch("datasets.upload_kinds.UploadKind.enqueue") as enqueue:
         assert tasks.requeue_stale_uploads() == 1
-    delay.assert_called_once_with(upload.pk)
+    enqueue.assert_called_once_with(upload.pk)
     assert Upload.objects.get().status == Upload.Status.QUEUED
     tasks.ingest_dataset_upload(upload.pk)  # the requeued message runs
     assert Upload.objects.get().status == Upload.Status.READY and Item.objects.count() == 1

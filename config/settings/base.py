@@ -162,6 +162,8 @@ CELERY_BEAT_SCHEDULE = {
 SIGNOFF_UNDO_SECONDS = env.int("SIGNOFF_UNDO_SECONDS", default=120)
 # Uploads up to this size are ingested in the request; larger ones go to the worker (202).
 SIGNOFF_SYNC_UPLOAD_MAX_BYTES = env.int("SIGNOFF_SYNC_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
+# The largest resumable (tus) upload accepted.
+SIGNOFF_MAX_UPLOAD_BYTES = env.int("SIGNOFF_MAX_UPLOAD_BYTES", default=20 * 1024**3)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # Hosts that outgoing webhooks may reach even though they resolve to private addresses.

@@ -7,8 +7,8 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import NotFoundError
 from core.permissions import CanSeeResults, IsDataScientist
+from datasets.api.resumable import ResumableUploadMixin, own_upload
 from datasets.api.serializers import (
     DatasetCreateSerializer, DatasetSerializer, DatasetVersionSummarySerializer, FileUploadSerializer,
     UploadAcceptedSerializer, UploadSerializer, VersionCreatedSerializer,
@@ -98,12 +98,10 @@ class DatasetVersionDetailView(APIView):
         return Response(DatasetVersionSummarySerializer(dataset_version_get(dataset_name=name, number=number)).data)
 
 
-class UploadDetailView(APIView):
-    """Status of a background upload: queued, processing, then ready (with the result) or failed (with errors)."""
+class UploadDetailView(ResumableUploadMixin, APIView):
+    """Status of a background upload: receiving (resumable), queued, processing, then ready (with the result)
+    or failed (with errors). A resumable upload also takes tus HEAD, PATCH and DELETE here."""
 
     @extend_schema(responses=UploadSerializer)
     def get(self, request, pk):
-        upload = Upload.objects.filter(pk=pk).first()
-        if upload is None or not (upload.created_by_id == request.user.pk or request.user.has_role()):
-            raise NotFoundError("No such upload.", code="upload_not_found")
-        return Response(UploadSerializer(upload).data)
+        return Response(UploadSerializer(own_upload(request, pk)).data)

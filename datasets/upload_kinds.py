@@ -1,0 +1,36 @@
+"""What each kind of upload is for: the fields its rows hold, how its target is named, which task ingests it.
+
+The registry lets apps above datasets (the model registry's predictions) plug their uploads into the shared
+machinery (resumable uploads, background ingest, recovery) without datasets importing them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from celery import current_app
+
+
+@dataclass(frozen=True)
+class UploadKind:
+    fields: set[str]
+    # turns client-given names ({"dataset": "qa"}) into the stored target, raising NotFoundError when absent
+    resolve_target: Callable[[dict[str, str]], dict[str, Any]]
+    task_name: str
+
+    def enqueue(self, upload_id: int) -> None:
+        current_app.send_task(self.task_name, args=[upload_id])
+
+
+_KINDS: dict[str, UploadKind] = {}
+
+
+def register(kind: str, upload_kind: UploadKind) -> None:
+    _KINDS[kind] = upload_kind
+
+
+def get(kind: str) -> UploadKind | None:
+    return _KINDS.get(kind)
+
+
+def names() -> list[str]:
+    return sorted(_KINDS)
