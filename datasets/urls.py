@@ -5,4 +5,5 @@ from datasets import views
 urlpatterns = [
     path("datasets/", views.dataset_list, name="dataset-list"),
     path("datasets/<slug:name>/", views.dataset_detail, name="dataset-detail"),
+    path("datasets/<slug:name>/diff/", views.dataset_diff, name="dataset-diff"),
 ]

@@ -1,9 +1,13 @@
-"""Dataset pages: datasets, their versions, and a preview of items."""
+"""Dataset pages: datasets, their versions, a preview of items, and the diff of two versions."""
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
+from core.errors import NotFoundError
 from core.models import User
 from core.views import role_required
 from datasets.models import Dataset
+from datasets.selectors import dataset_version_get
+from datasets.selectors_diff import CLASSES, PAGE_SIZE, version_diff_counts, version_diff_page
 
 ITEM_PREVIEW = 50
 
@@ -23,3 +27,30 @@ def dataset_detail(request, name):
         shown = next((v for v in versions if str(v.number) == request.GET["version"]), shown)
     items = shown.items.all()[:ITEM_PREVIEW] if shown else []
     return render(request, "datasets/detail.html", {"dataset": dataset, "versions": versions, "shown": shown, "items": items})
+
+
+@role_required(User.Role.DATA_SCIENTIST, User.Role.APPROVER)
+def dataset_diff(request, name):
+    """Two versions side by side: counts, then a page of each list (or one list paged with `show` and `offset`)."""
+    dataset = get_object_or_404(Dataset, name=name)
+    numbers = list(dataset.versions.values_list("number", flat=True))  # newest first
+    context = {"dataset": dataset, "numbers": numbers, "page_size": PAGE_SIZE}
+    if "from" not in request.GET or "to" not in request.GET:
+        # the form alone, set to the two newest versions
+        context.update({"old_number": numbers[1] if len(numbers) > 1 else None, "new_number": numbers[0] if numbers else None})
+        return render(request, "datasets/diff.html", context)
+    try:
+        old = dataset_version_get(dataset_name=name, number=request.GET["from"])
+        new = dataset_version_get(dataset_name=name, number=request.GET["to"])
+    except NotFoundError as exc:
+        raise Http404(exc.message) from None
+    show = request.GET.get("show")
+    try:
+        offset = max(0, int(request.GET.get("offset", 0))) if show in CLASSES else 0
+    except ValueError:
+        offset = 0
+    pages = [version_diff_page(old=old, new=new, kind=kind, offset=offset, with_values=True)
+             for kind in ([show] if show in CLASSES else CLASSES)]
+    context.update({"old": old, "new": new, "old_number": old.number, "new_number": new.number, "show": show if show in CLASSES else None,
+                    "counts": version_diff_counts(old=old, new=new), "pages": pages})
+    return render(request, "datasets/diff.html", context)

@@ -49,42 +49,47 @@ def _as_label_set(output) -> frozenset:
     return frozenset([str(output)])
 
 
+def judgment_deblinded(campaign: Campaign, *, choice: str, labels: list, ranking: list, ratings: dict, slot_order: list,
+                       candidate_slot: str, suggestion=None) -> tuple[object, float]:
+    """One judgment with its slots replaced by model version ids, and the candidate's outcome in it (1 win, ½ tie,
+    0 loss; a share against several versions). `suggestion` is the candidate's output (labeling only).
+    Results and exports both read judgments through this, so they cannot disagree on what one meant."""
+    candidate, baseline = campaign.candidate_id, campaign.baseline_id
+    if campaign.kind == Campaign.Kind.PAIRWISE:
+        value = "tie" if choice == "tie" else "both_bad" if choice == "both_bad" else (
+            "candidate" if choice == candidate_slot else "baseline")
+        return value, {"candidate": 1.0, "baseline": 0.0}.get(value, 0.5)
+    if campaign.kind == Campaign.Kind.LABELING:
+        return "|".join(labels), 1.0 if frozenset(labels) == _as_label_set(suggestion) else 0.0
+    if campaign.kind == Campaign.Kind.RANKING:
+        value = [[slot_order[SLOTS.index(s)] for s in group] for group in ranking]
+        positions = stats.ranking_positions(value)
+        opponents = [baseline] if baseline else [v for v in slot_order if v != candidate]
+        scores = [1.0 if positions[candidate] < positions[o] else 0.5 if positions[candidate] == positions[o] else 0.0
+                  for o in opponents if o in positions]
+        return value, sum(scores) / len(scores) if scores else 0.5
+    value = {slot_order[SLOTS.index(s)]: scores for s, scores in ratings.items()}
+    if baseline and baseline in value:
+        mine = stats.normalised_score(value[candidate], campaign.rubric)
+        theirs = stats.normalised_score(value[baseline], campaign.rubric)
+        return value, 0.5 if np.isclose(mine, theirs) else float(mine > theirs)
+    return value, float(stats.acceptable(value[candidate], campaign.rubric))
+
+
 def _rows(campaign: Campaign) -> list[Row]:
     judgments = (
         Judgment.objects.counted().filter(task__campaign=campaign).order_by("id")
         .values_list("id", "task_id", "task__item__external_id", "task__item__tags", "reviewer__username", "created_at",
                      "choice", "labels", "ranking", "ratings", "assignment__slot_order", "assignment__candidate_slot")
     )
-    candidate, baseline = campaign.candidate_id, campaign.baseline_id
     suggestions = {}
     if campaign.kind == Campaign.Kind.LABELING:
-        suggestions = dict(TaskOutput.objects.filter(task__campaign=campaign, model_version_id=candidate)
+        suggestions = dict(TaskOutput.objects.filter(task__campaign=campaign, model_version_id=campaign.candidate_id)
                            .values_list("task_id", "prediction__output"))
-    opponents = None
     rows = []
     for (jid, task, item, tags, reviewer, created, choice, labels, ranking, ratings, order, cslot) in judgments:
-        if campaign.kind == Campaign.Kind.PAIRWISE:
-            value = "tie" if choice == "tie" else "both_bad" if choice == "both_bad" else (
-                "candidate" if choice == cslot else "baseline")
-            outcome = {"candidate": 1.0, "baseline": 0.0}.get(value, 0.5)
-        elif campaign.kind == Campaign.Kind.LABELING:
-            value = "|".join(labels)
-            outcome = 1.0 if frozenset(labels) == _as_label_set(suggestions.get(task)) else 0.0
-        elif campaign.kind == Campaign.Kind.RANKING:
-            value = [[order[SLOTS.index(s)] for s in group] for group in ranking]
-            positions = stats.ranking_positions(value)
-            opponents = [baseline] if baseline else [v for v in order if v != candidate]
-            scores = [1.0 if positions[candidate] < positions[o] else 0.5 if positions[candidate] == positions[o] else 0.0
-                      for o in opponents if o in positions]
-            outcome = sum(scores) / len(scores) if scores else 0.5
-        else:
-            value = {order[SLOTS.index(s)]: scores for s, scores in ratings.items()}
-            if baseline and baseline in value:
-                mine = stats.normalised_score(value[candidate], campaign.rubric)
-                theirs = stats.normalised_score(value[baseline], campaign.rubric)
-                outcome = 0.5 if np.isclose(mine, theirs) else float(mine > theirs)
-            else:
-                outcome = float(stats.acceptable(value[candidate], campaign.rubric))
+        value, outcome = judgment_deblinded(campaign, choice=choice, labels=labels, ranking=ranking, ratings=ratings,
+                                            slot_order=order, candidate_slot=cslot, suggestion=suggestions.get(task))
         rows.append(Row(jid, task, item, tags or [], reviewer, created, choice, choice, value, outcome))
     return rows
 

@@ -1,12 +1,16 @@
 from django.urls import path
 
-from reviews.api import views
+from reviews.api import exports, views
 
 urlpatterns = [
     path("campaigns/", views.CampaignListCreateView.as_view(), name="campaign-list"),
     path("campaigns/<int:pk>/", views.CampaignDetailView.as_view(), name="campaign-detail"),
     path("campaigns/<int:pk>/next/", views.CampaignNextTaskView.as_view(), name="campaign-next"),
     path("campaigns/<int:pk>/results/", views.CampaignResultsView.as_view(), name="campaign-results"),
+    path("campaigns/<int:pk>/judgments.jsonl", exports.CampaignJudgmentsExportView.as_view(), name="campaign-judgments-jsonl"),
+    path("campaigns/<int:pk>/judgments.csv", exports.CampaignJudgmentsCsvExportView.as_view(), name="campaign-judgments-csv"),
+    path("campaigns/<int:pk>/results.jsonl", exports.CampaignResultsExportView.as_view(), name="campaign-results-jsonl"),
+    path("campaigns/<int:pk>/results.csv", exports.CampaignResultsCsvExportView.as_view(), name="campaign-results-csv"),
     path("campaigns/<int:pk>/signoff/", views.CampaignSignoffView.as_view(), name="campaign-signoff"),
     path("campaigns/<int:pk>/gold/", views.CampaignGoldView.as_view(), name="campaign-gold"),
     path("tasks/<int:task>/", views.TaskDetailView.as_view(), name="task-detail"),

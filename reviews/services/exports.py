@@ -1,0 +1,208 @@
+"""Exports of a campaign, streamed: one row per judgment (de-blinded), or one row per item with its outcome.
+
+Rows are built once as dicts and written as JSON Lines or CSV, so the two formats always say the same thing. The
+database is read through `.iterator()` in chunks and rows are written as they come: memory does not grow with
+the campaign. Reads only: the API's export views (reviews/api/exports.py) call it, and the results page links them.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from itertools import groupby
+from typing import Iterable, Iterator
+
+from django.db.models import FilteredRelation, OuterRef, Q, Subquery
+
+from reviews import stats
+from reviews.models import SLOTS, Campaign, Judgment, Task, TaskOutput
+from reviews.results import _as_label_set, _version_names, judgment_deblinded
+from reviews.services.gold import majority_labels
+
+CHUNK_ROWS = 2000  # rows fetched per round trip (and per server-side cursor fetch on PostgreSQL)
+FLUSH_BYTES = 64 * 1024  # written rows are sent in pieces of about this size, not one tiny chunk per row
+
+JUDGMENT_COLUMNS = ["judgment", "task", "item", "reviewer"]
+JUDGMENT_KIND_COLUMNS = {
+    # `choice` and `slots` are what the reviewer saw; the rest says which model version that was
+    Campaign.Kind.PAIRWISE: ["candidate", "baseline", "slots", "choice", "winner", "winner_version"],
+    Campaign.Kind.RANKING: ["slots", "ranking_as_shown", "ranking", "positions"],
+    Campaign.Kind.RATING: ["slots", "ratings_as_shown", "ratings"],
+    Campaign.Kind.LABELING: ["labels", "suggestion"],
+}
+JUDGMENT_TAIL_COLUMNS = ["outcome", "comment", "duration_ms", "created_at", "status", "retracted_at", "discarded_at",
+                         "discarded_by", "discard_reason"]
+
+RESULT_COLUMNS = ["task", "item", "tags", "judgments", "candidate_score"]
+RESULT_KIND_COLUMNS = {
+    Campaign.Kind.PAIRWISE: ["candidate_wins", "candidate_losses", "ties", "both_bad"],
+    Campaign.Kind.RANKING: ["mean_rank"],
+    Campaign.Kind.RATING: ["mean_ratings"],
+    Campaign.Kind.LABELING: ["consensus", "tied", "votes", "unanimous", "candidate_agrees"],
+}
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _candidate_output(campaign: Campaign, task_ref: str) -> Subquery:
+    """The candidate's output for the row's task, read in the same query (labeling shows it as the suggestion)."""
+    outputs = TaskOutput.objects.filter(task=OuterRef(task_ref), model_version_id=campaign.candidate_id)
+    return Subquery(outputs.values("prediction__output")[:1])
+
+
+def judgment_export_columns(campaign: Campaign) -> list[str]:
+    return JUDGMENT_COLUMNS + JUDGMENT_KIND_COLUMNS[campaign.kind] + JUDGMENT_TAIL_COLUMNS
+
+
+def campaign_judgments_export(*, campaign: Campaign, include_all: bool = False) -> Iterator[dict]:
+    """One dict per judgment, oldest first, with model versions named where the reviewer saw only slots.
+    Counted judgments only, unless `include_all` (then undone and discarded ones too, with `status` saying which)."""
+    names = _version_names(campaign)
+    judgments = Judgment.objects.filter(task__campaign=campaign)
+    if not include_all:
+        judgments = judgments.counted()
+    if campaign.kind == Campaign.Kind.LABELING:
+        judgments = judgments.annotate(suggestion=_candidate_output(campaign, "task_id"))
+    fields = ["id", "task_id", "task__item__external_id", "reviewer__username", "choice", "labels", "ranking", "ratings",
+              "assignment__slot_order", "assignment__candidate_slot", "rationale", "duration_ms", "created_at",
+              "retracted_at", "discarded_at", "discarded_by__username", "discard_reason"]
+    if campaign.kind == Campaign.Kind.LABELING:
+        fields.append("suggestion")
+    for values in judgments.order_by("id").values(*fields).iterator(chunk_size=CHUNK_ROWS):
+        yield _judgment_row(campaign, names, values)
+
+
+def _judgment_row(campaign: Campaign, names: dict[int, str], j: dict) -> dict:
+    order = j["assignment__slot_order"] or []
+    value, outcome = judgment_deblinded(
+        campaign, choice=j["choice"], labels=j["labels"], ranking=j["ranking"], ratings=j["ratings"], slot_order=order,
+        candidate_slot=j["assignment__candidate_slot"], suggestion=j.get("suggestion"))
+    row = {"judgment": j["id"], "task": j["task_id"], "item": j["task__item__external_id"], "reviewer": j["reviewer__username"]}
+    slots = {SLOTS[k]: names.get(version, str(version)) for k, version in enumerate(order)}
+    if campaign.kind == Campaign.Kind.PAIRWISE:
+        winner = {"candidate": campaign.candidate_id, "baseline": campaign.baseline_id}.get(value)
+        row.update({"candidate": names[campaign.candidate_id], "baseline": names[campaign.baseline_id], "slots": slots,
+                    "choice": j["choice"], "winner": value, "winner_version": names[winner] if winner else None})
+    elif campaign.kind == Campaign.Kind.RANKING:
+        row.update({"slots": slots, "ranking_as_shown": j["ranking"], "ranking": [[names[v] for v in group] for group in value],
+                    "positions": {names[v]: place for v, place in stats.ranking_positions(value).items()}})
+    elif campaign.kind == Campaign.Kind.RATING:
+        row.update({"slots": slots, "ratings_as_shown": j["ratings"], "ratings": {names[v]: scores for v, scores in value.items()}})
+    else:
+        row.update({"labels": j["labels"], "suggestion": j.get("suggestion")})
+    status = "retracted" if j["retracted_at"] else "discarded" if j["discarded_at"] else "counted"
+    row.update({
+        "outcome": outcome, "comment": j["rationale"], "duration_ms": j["duration_ms"], "created_at": _iso(j["created_at"]),
+        "status": status, "retracted_at": _iso(j["retracted_at"]), "discarded_at": _iso(j["discarded_at"]),
+        "discarded_by": j["discarded_by__username"], "discard_reason": j["discard_reason"],
+    })
+    return row
+
+
+def result_export_columns(campaign: Campaign) -> list[str]:
+    return RESULT_COLUMNS + RESULT_KIND_COLUMNS[campaign.kind]
+
+
+def campaign_results_export(*, campaign: Campaign) -> Iterator[dict]:
+    """One dict per item of the campaign (in task order, judged or not) with the outcome of its counted judgments,
+    read as reviews.results reads them. One query: each task joined to its counted judgments, grouped as it streams."""
+    names = _version_names(campaign)
+    counted = FilteredRelation("judgments", condition=Q(judgments__retracted_at__isnull=True, judgments__discarded_at__isnull=True))
+    tasks = Task.objects.filter(campaign=campaign).annotate(counted=counted)
+    fields = ["id", "item__external_id", "item__tags", "counted__id", "counted__choice", "counted__labels", "counted__ranking",
+              "counted__ratings", "counted__assignment__slot_order", "counted__assignment__candidate_slot"]
+    if campaign.kind == Campaign.Kind.LABELING:
+        tasks = tasks.annotate(suggestion=_candidate_output(campaign, "id"))
+        fields.append("suggestion")
+    rows = tasks.order_by("id", "counted__id").values(*fields).iterator(chunk_size=CHUNK_ROWS)
+    for _, group in groupby(rows, key=lambda r: r["id"]):
+        group = list(group)  # one item's judgments: at most the campaign's overlap
+        yield _result_row(campaign, names, group)
+
+
+def _result_row(campaign: Campaign, names: dict[int, str], group: list[dict]) -> dict:
+    first = group[0]
+    judged = [r for r in group if r["counted__id"] is not None]  # the outer join gives a task without judgments one empty row
+    read = [judgment_deblinded(campaign, choice=r["counted__choice"], labels=r["counted__labels"], ranking=r["counted__ranking"],
+                               ratings=r["counted__ratings"], slot_order=r["counted__assignment__slot_order"],
+                               candidate_slot=r["counted__assignment__candidate_slot"], suggestion=first.get("suggestion"))
+            for r in judged]
+    values, outcomes = [v for v, _ in read], [o for _, o in read]
+    row = {"task": first["id"], "item": first["item__external_id"], "tags": first["item__tags"] or [], "judgments": len(judged),
+           # the same per-item outcome the gate uses with several reviewers per item: the mean of its judgments
+           "candidate_score": sum(outcomes) / len(outcomes) if outcomes else None}
+    if campaign.kind == Campaign.Kind.PAIRWISE:
+        counts = Counter(values)
+        row.update({"candidate_wins": counts["candidate"], "candidate_losses": counts["baseline"], "ties": counts["tie"],
+                    "both_bad": counts["both_bad"]})
+    elif campaign.kind == Campaign.Kind.RANKING:
+        row["mean_rank"] = {names[v]: figures["mean"] for v, figures in stats.mean_ranks(values).items()}
+    elif campaign.kind == Campaign.Kind.RATING:
+        summary = stats.rating_summary(values, campaign.rubric)  # Likert mean, or the pass rate
+        row["mean_ratings"] = {names[v]: {criterion: figures["mean"] for criterion, figures in criteria.items()}
+                               for v, criteria in summary.items()}
+    else:
+        label_sets = [r["counted__labels"] for r in judged]
+        consensus = majority_labels(label_sets)  # as gold labels are published: None when the top sets tie
+        if consensus is not None:
+            consensus = sorted(consensus, key=lambda x: (campaign.labels.index(x) if x in campaign.labels else len(campaign.labels), x))
+        row.update({
+            "consensus": consensus, "tied": bool(judged) and consensus is None,
+            "votes": dict(Counter("|".join(labels) for labels in label_sets)),
+            "unanimous": len({frozenset(labels) for labels in label_sets}) == 1 if len(judged) > 1 else None,
+            "candidate_agrees": frozenset(consensus) == _as_label_set(first.get("suggestion")) if consensus is not None else None,
+        })
+    return row
+
+
+# --- writers -----------------------------------------------------------------------------------------------
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str:
+    """A value as a CSV cell: JSON for lists and objects, and text that a spreadsheet would run as a formula
+    (comments, labels and ids are untrusted) defused with a leading apostrophe (OWASP's advice)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value) if isinstance(value, float) else str(value)
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def _chunked(lines: Iterable[str]) -> Iterator[str]:
+    buffer, size = [], 0
+    for line in lines:
+        buffer.append(line)
+        size += len(line)
+        if size >= FLUSH_BYTES:
+            yield "".join(buffer)
+            buffer, size = [], 0
+    if buffer:
+        yield "".join(buffer)
+
+
+def write_jsonl(rows: Iterable[dict]) -> Iterator[str]:
+    return _chunked(json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n" for row in rows)
+
+
+def write_csv(columns: list[str], rows: Iterable[dict]) -> Iterator[str]:
+    def lines() -> Iterator[str]:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([csv_cell(row.get(column)) for column in columns])
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+        if out.tell():
+            yield out.getvalue()  # the header alone: there were no rows
+
+    return _chunked(lines())
