@@ -66,3 +66,23 @@ class Client:
         if response.data and data is None:
             raise TransportError(f"{url} answered {response.status} with something that is not JSON; is SIGNOFF_URL right?")
         return response.status, data
+
+
+def raw_request(client: Client, method: str, url: str, headers: dict[str, str], body: bytes | None = None,
+                timeout: float | None = None) -> urllib3.BaseHTTPResponse:
+    """A request whose answer is in its headers (tus HEAD/PATCH): errors raised as for JSON calls."""
+    url = urljoin(client.base_url + "/", url)
+    try:
+        response = client.http.request(method, url, headers={**client.headers, **headers}, body=body,
+                                       **({"timeout": timeout} if timeout else {}))
+    except urllib3.exceptions.HTTPError as exc:
+        raise TransportError(f"cannot reach {url}: {exc}") from None
+    if response.status >= 300:
+        try:
+            data = json.loads(response.data) if response.data else None
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and "message" in data:
+            raise ApiError(response.status, str(data["message"]), str(data.get("code") or "error"), data.get("extra"))
+        raise ApiError(response.status, f"HTTP {response.status} from {url}", "http_error")
+    return response

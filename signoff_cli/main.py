@@ -9,10 +9,13 @@ import time
 from typing import Any
 
 from signoff_cli.client import ApiError, Client, TransportError, api_path
+from signoff_cli.resumable import Meter, send_resumable
 
 EXIT_APPROVED, EXIT_REJECTED, EXIT_PENDING, EXIT_ERROR = 0, 1, 2, 3
 GATE_EXIT = {"approved": EXIT_APPROVED, "rejected": EXIT_REJECTED, "pending": EXIT_PENDING, "none": EXIT_PENDING}
 UPLOAD_POLL_SECONDS = 1.0
+# Larger files go as a resumable upload (tus) in chunks; SIGNOFF_RESUMABLE_ABOVE_BYTES sets the threshold.
+RESUMABLE_ABOVE_BYTES = int(os.environ.get("SIGNOFF_RESUMABLE_ABOVE_BYTES", 16 * 1024 * 1024))
 
 
 class Failure(Exception):
@@ -28,7 +31,7 @@ def report_api_error(exc: ApiError) -> None:
     # Upload errors list the offending lines so a CI log points straight at the bad row.
     filename = exc.extra.get("file") or "file"
     for row in exc.extra.get("errors") or []:
-        field = f", field {row['field']}" if row.get("field") else ""
+        field = (f", column {row['column']}" if row.get("column") else "") + (f", field {row['field']}" if row.get("field") else "")
         err(f"  {filename} line {row.get('line')}{field}: {row.get('message')}")
 
 
@@ -47,25 +50,42 @@ def ensure_created(client: Client, path: str, body: dict, exists_code: str, what
         err(f"{what} already exists")
 
 
-def upload(client: Client, path: str, filename: str, fields: dict[str, str]) -> dict:
-    """POST a JSONL file; large files are ingested in the background (202), so poll until it is done."""
+def upload(client: Client, path: str, filename: str, fields: dict[str, str], metadata: dict[str, str]) -> dict:
+    """Send a file: small ones in one request, large ones as a resumable upload in chunks. A large file is
+    ingested in the background (202), so follow its progress until it is done."""
+    meter = Meter()
     try:
-        with open(filename, "rb") as file:
-            data = file.read()
+        size = os.path.getsize(filename)
+        if size > RESUMABLE_ABOVE_BYTES:
+            status_url = send_resumable(client, filename, {**metadata, "filename": os.path.basename(filename)}, meter)
+        else:
+            with open(filename, "rb") as file:
+                data = file.read()
+            fields = {**fields, "file": (os.path.basename(filename), data, "application/octet-stream")}
+            status, body = client.request("POST", path, fields=fields)
+            if status != 202:
+                return body
+            status_url = body["status_url"]
     except OSError as exc:
         raise Failure(f"cannot read {filename}: {exc.strerror}") from None
-    fields = {**fields, "file": (os.path.basename(filename), data, "application/jsonl")}
-    status, body = client.request("POST", path, fields=fields)
-    if status != 202:
-        return body
-    err("upload accepted; waiting for the server to ingest it")
     while True:
-        _, state = client.follow(body["status_url"])
+        _, state = client.follow(status_url)
         if state["status"] == "ready":
+            meter.show(f"ingested: {state['progress']['rows']:,} rows", final=True)
             return state["result"]
         if state["status"] == "failed":
             error = state.get("error") or {}
             raise ApiError(None, error.get("message", "ingest failed"), error.get("code", "error"), error.get("extra"))
+        progress = state.get("progress") or {}
+        if state["status"] == "queued":
+            meter.show("waiting for a worker")
+        elif progress.get("phase") == "saving":
+            meter.show(f"saving {progress.get('rows', 0):,} rows")
+        else:
+            pace = progress.get("rows_per_second")
+            left = progress.get("seconds_left")
+            meter.show(f"reading: {progress.get('rows', 0):,} rows ({100 * (progress.get('fraction') or 0):.0f}%)"
+                       + (f" · {pace:,.0f} rows/s" if pace else "") + (f" · {left:.0f} s left" if left is not None else ""))
         time.sleep(UPLOAD_POLL_SECONDS)
 
 
@@ -73,7 +93,8 @@ def cmd_push_dataset(client: Client, args: argparse.Namespace) -> int:
     if args.create:
         body = {"name": args.name, "description": args.description}
         ensure_created(client, api_path("datasets"), body, "dataset_exists", f"dataset {args.name}")
-    result = upload(client, api_path("datasets", args.name, "versions"), args.file, {})
+    result = upload(client, api_path("datasets", args.name, "versions"), args.file, {},
+                    {"kind": "dataset_version", "dataset": args.name})
     emit(args, result, f"dataset {args.name} version {result['version']}: {result['items']} items (sha256 {result['sha256']})")
     return 0
 
@@ -85,7 +106,8 @@ def cmd_push_predictions(client: Client, args: argparse.Namespace) -> int:
         ensure_created(client, api_path("models", args.model, "versions"), body, "model_version_exists",
                        f"model {args.model} version {args.version}")
     fields = {"dataset": args.dataset, "dataset_version": str(args.dataset_version)}
-    result = upload(client, api_path("models", args.model, "versions", args.version, "predictions"), args.file, fields)
+    result = upload(client, api_path("models", args.model, "versions", args.version, "predictions"), args.file, fields,
+                    {"kind": "prediction_set", "model": args.model, "version": args.version, **fields})
     emit(args, result, f"model {args.model} version {args.version}: {result['predictions']} predictions on "
                        f"dataset {args.dataset} version {args.dataset_version} "
                        f"(prediction set {result['prediction_set']}, sha256 {result['sha256']})")
@@ -217,8 +239,10 @@ def build_parser() -> Parser:
                          help="print the server's JSON answer instead of a summary")
 
     push = commands.add_parser("push", help="upload a dataset version or a model version's predictions",
-                               description="Upload JSONL files. Identical content is not stored twice: "
-                                           "the existing version is reported instead.")
+                               description="Upload JSONL or CSV files. Identical content is not stored twice: "
+                                           "the existing version is reported instead. Files over 16 MB go "
+                                           "in resumable chunks (tus): run the same command again after an "
+                                           "interruption and it resumes. Progress goes to stderr.")
     push_kinds = push.add_subparsers(dest="kind", required=True, metavar="KIND")
 
     dataset = push_kinds.add_parser("dataset", help="upload a new version of a dataset",
