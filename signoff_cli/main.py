@@ -66,6 +66,7 @@ def upload(client: Client, path: str, filename: str, fields: dict[str, str], met
             if status != 202:
                 return body
             status_url = body["status_url"]
+        err("upload accepted; waiting for the server to ingest it")
     except OSError as exc:
         raise Failure(f"cannot read {filename}: {exc.strerror}") from None
     while True:
