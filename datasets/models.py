@@ -48,6 +48,8 @@ class Item(models.Model):
     external_id = models.CharField(max_length=255)
     input = models.JSONField()
     image = models.FileField(upload_to=item_image_path, blank=True)
+    # made in the background after the version lands; pages fall back to the image until then
+    thumbnail = models.FileField(upload_to=item_image_path, blank=True)
     reference = models.JSONField(null=True, blank=True)
     tags = models.JSONField(default=list, blank=True)
 

@@ -175,6 +175,12 @@ def decode_image(encoded: Any) -> tuple[bytes, str]:
         data = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("is not valid base64") from None
+    return data, check_image(data)
+
+
+def check_image(data: bytes) -> str:
+    """Verify and decode a PNG/JPEG with Pillow, refusing decompression bombs by their declared size before
+    any pixel is decoded; returns the file extension or raises ValueError."""
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in IMAGE_FORMATS:
@@ -182,7 +188,9 @@ def decode_image(encoded: Any) -> tuple[bytes, str]:
             if image.width * image.height > MAX_IMAGE_PIXELS:
                 raise ValueError(f"has {image.width}x{image.height} pixels, more than the limit of {MAX_IMAGE_PIXELS}")
             image.verify()
-            return data, IMAGE_FORMATS[image.format]
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()  # verify() reads the structure; a truncated image shows only when decoded
+            return IMAGE_FORMATS[image.format]
     # Pillow's verify() reports a corrupt PNG (bad chunk checksum) as SyntaxError
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError):
         raise ValueError("is not a readable PNG or JPEG image") from None

@@ -6,6 +6,7 @@ from datasets.models import Upload
 from datasets.selectors import dataset_get
 from datasets.services.datasets import dataset_version_ingest
 from datasets.services.ingest import ProgressFn
+from datasets.services.thumbnails import version_thumbnails_make
 from datasets.services.uploads import upload_process, uploads_requeue_stale
 
 
@@ -30,3 +31,8 @@ def requeue_stale_uploads() -> int:
     for upload in Upload.objects.filter(pk__in=requeued):
         upload_kinds.get(upload.kind).enqueue(upload.pk)
     return len(requeued)
+
+
+@shared_task
+def make_thumbnails(version_id: int) -> int:
+    return version_thumbnails_make(version_id=version_id)

@@ -164,8 +164,9 @@ def item_image(request, pk):
         raise Http404
     if not request.user.has_role(User.Role.DATA_SCIENTIST, User.Role.APPROVER) and not reviewer_may_see_item(reviewer=request.user, item=item):
         raise Http404
-    content_type = "image/png" if item.image.name.endswith(".png") else "image/jpeg"
-    response = FileResponse(item.image.open("rb"), content_type=content_type)
+    image = item.thumbnail if request.GET.get("size") == "thumb" and item.thumbnail else item.image
+    content_type = "image/png" if image.name.endswith(".png") else "image/jpeg"
+    response = FileResponse(image.open("rb"), content_type=content_type)
     response["Cache-Control"] = "private, max-age=3600"
     return response
 

@@ -52,8 +52,9 @@ def dataset_version_ingest(
 
 def _stage_items(file: File, errors: ErrorCollector, stage: Staging, images: StoredImages, progress: ProgressFn) -> None:
     counter = ByteCounter()
-    for line, record in read_records(file, errors, counter, ITEM_FIELDS):
-        row = validate_item(line, record, errors, images.store_base64)
+    records, store_image = read_records(file, errors, counter, ITEM_FIELDS, images)
+    for line, record in records:
+        row = validate_item(line, record, errors, store_image)
         if row is not None:
             stage.add((row.line, row.external_id, row.input, row.reference, row.tags, row.image))
             if not stage.added % 1000:
@@ -91,12 +92,16 @@ def _publish(dataset: Dataset, stage: Staging, errors: ErrorCollector, sha256: s
         try:
             with transaction.atomic():
                 stage.execute(
-                    f"INSERT INTO {table} (version_id, external_id, input, reference, tags, image) "
-                    "SELECT %s, external_id, input, reference, tags, image FROM {stage} ORDER BY line",
+                    f"INSERT INTO {table} (version_id, external_id, input, reference, tags, image, thumbnail) "
+                    "SELECT %s, external_id, input, reference, tags, image, '' FROM {stage} ORDER BY line",
                     [version.pk],
                 )
         except IntegrityError:
             _add_repeats(stage, errors)
             errors.raise_if_any()
             raise
+        if stage.fetch("SELECT 1 FROM {stage} WHERE image <> '' LIMIT 1"):
+            from datasets.tasks import make_thumbnails
+
+            transaction.on_commit(lambda: make_thumbnails.delay(version.pk))
     return version, True

@@ -11,7 +11,8 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from datasets.models import Upload
-from datasets.parsers import ErrorCollector, decode_image
+from datasets.archives import ImageArchive
+from datasets.parsers import ErrorCollector, ImageStore, check_image, decode_image
 from datasets.services.files import upload_errors_as_application_error
 from datasets.readers import SNIFF_BYTES, ByteCounter, FileRejected, iter_csv, iter_jsonl, sniff_format
 
@@ -19,16 +20,21 @@ ITEM_FIELDS = {"id", "input", "reference", "tags"}
 PREDICTION_FIELDS = {"id", "output", "score"}
 
 
-def read_records(file: IO[bytes], errors: ErrorCollector, counter: ByteCounter, fields: set[str]) -> Iterator[tuple[int, dict]]:
-    """(line, record) from a JSONL or CSV file, chosen by its name (and its first bytes)."""
+def read_records(file: IO[bytes], errors: ErrorCollector, counter: ByteCounter, fields: set[str],
+                 images: "StoredImages | None" = None) -> tuple[Iterator[tuple[int, dict]], ImageStore | None]:
+    """(line, record) pairs from a JSONL, CSV or (for datasets) ZIP file, chosen by its name and first bytes,
+    with the function that stores an item's image (base64 in the record, or a file in the archive)."""
     head = file.read(SNIFF_BYTES)
     file.seek(0)
     fmt = sniff_format(errors.filename, head)
     if fmt == "zip":
-        raise FileRejected(errors.filename, "is a ZIP archive; upload it as a dataset version of images")
-    if fmt == "csv":
-        return iter_csv(file, errors, counter, fields)
-    return iter_jsonl(file, errors, counter)
+        if "input" not in fields:
+            raise FileRejected(errors.filename, "is a ZIP archive; only a dataset version can be a ZIP of images")
+        archive = ImageArchive(file, errors.filename)
+        store = (lambda line, name: images.store_bytes(line, archive.read_image(name))) if images else None
+        return archive.records(errors, counter, fields), store
+    records = iter_csv(file, errors, counter, fields) if fmt == "csv" else iter_jsonl(file, errors, counter)
+    return records, images.store_base64 if images else None
 
 
 class StoredImages:
@@ -41,6 +47,9 @@ class StoredImages:
     def store_base64(self, line: int, value: Any) -> str:
         data, ext = decode_image(value)
         return self.save(f"{line}.{ext}", data)
+
+    def store_bytes(self, line: int, data: bytes) -> str:
+        return self.save(f"{line}.{check_image(data)}", data)
 
     def save(self, filename: str, data: bytes) -> str:
         name = default_storage.save(f"{self.folder}/{filename}", ContentFile(data))
@@ -87,7 +96,8 @@ def upload_precheck(file: IO[bytes], fields: set[str], filename: str) -> None:
     file is checked by the worker."""
     errors = ErrorCollector(filename)
     with upload_errors_as_application_error():
-        if next(read_records(file, errors, ByteCounter(), fields), None) is None:
+        records, _ = read_records(file, errors, ByteCounter(), fields)
+        if next(records, None) is None:
             if not errors.total:
                 errors.add(0, None, "holds no rows")
             errors.raise_if_any()
