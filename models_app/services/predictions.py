@@ -29,7 +29,8 @@ def prediction_set_ingest(
     errors = ErrorCollector(source_name or "upload")
     with upload_errors_as_application_error(), Staging(PREDICTION_STAGE) as stage:
         counter = ByteCounter()
-        for line, record in read_records(file, errors, counter, PREDICTION_FIELDS):
+        records, _ = read_records(file, errors, counter, PREDICTION_FIELDS)
+        for line, record in records:
             row = validate_prediction(line, record, errors)
             if row is not None:
                 stage.add((row.line, row.item_id, row.output, row.score))
