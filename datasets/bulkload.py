@@ -98,3 +98,18 @@ def repeated_ids(stage: Staging, column: str, limit: int) -> tuple[list[tuple[in
     rows = stage.fetch(repeats + " ORDER BY s.line LIMIT %s", [limit])
     total = stage.fetch(f"SELECT COUNT(*) FROM ({repeats}) r")[0][0] if len(rows) == limit else len(rows)
     return rows, total
+
+
+def bulk_transaction_settings() -> None:
+    """Inside the publishing transaction: room for the join and sort of a million rows in memory."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL work_mem = '256MB'")
+
+
+def refresh_statistics(table: str) -> None:
+    """After a large insert: the planner's row counts must know, or the next join against it is planned
+    for a thousand rows (autovacuum may be off or late)."""
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {table}")

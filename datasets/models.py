@@ -44,7 +44,8 @@ def item_image_path(item: "Item", filename: str) -> str:
 
 
 class Item(models.Model):
-    version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="items")
+    # the unique (version, external_id) index serves lookups by version
+    version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="items", db_index=False)
     external_id = models.CharField(max_length=255)
     input = models.JSONField()
     image = models.FileField(upload_to=item_image_path, blank=True)

@@ -6,7 +6,7 @@ import base64
 import binascii
 import io
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import orjson
 
@@ -62,9 +62,9 @@ class ErrorCollector:
             raise UploadInvalid(self.filename, self.errors, self.total)
 
 
-@dataclass(frozen=True)
-class ItemRow:
-    """One validated item, its JSON values already serialised for the bulk loader."""
+class ItemRow(NamedTuple):
+    """One validated item, its JSON values already serialised, in the staging table's column order.
+    (A tuple: a frozen dataclass per row cost seconds per million rows.)"""
 
     line: int
     external_id: str
@@ -74,8 +74,7 @@ class ItemRow:
     image: str  # storage name of the item's image, or ""
 
 
-@dataclass(frozen=True)
-class PredictionRow:
+class PredictionRow(NamedTuple):
     line: int
     item_id: str
     output: str

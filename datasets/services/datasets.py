@@ -5,7 +5,7 @@ from django.db.models import Max
 
 from core.errors import ApplicationError, ConflictError
 from core.models import User
-from datasets.bulkload import Staging, repeated_ids
+from datasets.bulkload import Staging, bulk_transaction_settings, refresh_statistics, repeated_ids
 from datasets.models import Dataset, DatasetVersion, Item
 from datasets.parsers import MAX_REPORTED_ERRORS, ErrorCollector, RowError, validate_item
 from datasets.readers import ByteCounter
@@ -42,6 +42,8 @@ def dataset_version_ingest(
             _stage_items(file, errors, stage, images, progress)
             progress("saving", stage.count, file.size or 0, force=True)
             version, created = _publish(dataset, stage, errors, sha256, source_name, created_by)
+        if created:
+            refresh_statistics(Item._meta.db_table)  # predictions on this version join against it next
     except BaseException:
         images.delete_all()
         raise
@@ -56,7 +58,7 @@ def _stage_items(file: File, errors: ErrorCollector, stage: Staging, images: Sto
     for line, record in records:
         row = validate_item(line, record, errors, store_image)
         if row is not None:
-            stage.add((row.line, row.external_id, row.input, row.reference, row.tags, row.image))
+            stage.add(row)
             if not stage.added % 1000:
                 progress("reading", stage.added, counter.bytes)
     stage.finish()
@@ -76,6 +78,7 @@ def _publish(dataset: Dataset, stage: Staging, errors: ErrorCollector, sha256: s
              created_by: User) -> tuple[DatasetVersion, bool]:
     table = Item._meta.db_table
     with transaction.atomic():
+        bulk_transaction_settings()
         # one new version at a time per dataset; the second of two identical uploads finds the first's
         Dataset.objects.select_for_update().filter(pk=dataset.pk).first()
         existing = DatasetVersion.objects.filter(dataset=dataset, sha256=sha256).first()

@@ -4,7 +4,7 @@ from django.db import IntegrityError, transaction
 
 from core.errors import ApplicationError, ConflictError
 from core.models import User
-from datasets.bulkload import Staging, repeated_ids
+from datasets.bulkload import Staging, bulk_transaction_settings, repeated_ids
 from datasets.models import DatasetVersion, Item
 from datasets.parsers import MAX_REPORTED_ERRORS, ErrorCollector, RowError, validate_prediction
 from datasets.readers import ByteCounter
@@ -33,7 +33,7 @@ def prediction_set_ingest(
         for line, record in records:
             row = validate_prediction(line, record, errors)
             if row is not None:
-                stage.add((row.line, row.item_id, row.output, row.score))
+                stage.add(row)
                 if not stage.added % 1000:
                     progress("reading", stage.added, counter.bytes)
         stage.finish()
@@ -72,6 +72,7 @@ def _publish(model_version: ModelVersion, dataset_version: DatasetVersion, stage
              sha256: str, source_name: str, created_by: User) -> PredictionSet:
     try:
         with transaction.atomic():
+            bulk_transaction_settings()
             prediction_set = PredictionSet.objects.create(
                 model_version=model_version, dataset_version=dataset_version, sha256=sha256,
                 prediction_count=stage.count, source_name=source_name[:255], created_by=created_by,
