@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
-DB_NAME = "signoff_bench"
+DB_NAME = "signoff_bench"  # --db-name changes it (two people benchmarking on one server need two databases)
 CHOICES = ("A", "B", "tie", "both_bad")
 BROKER_DB = 15  # redis://127.0.0.1:6379/15
 BROKER_QUEUE = "signoff"  # CELERY_TASK_DEFAULT_QUEUE
@@ -119,11 +119,11 @@ class Fixture:
 
 
 ITEMS_SQL = """
-INSERT INTO datasets_item (external_id, input, image, reference, tags, version_id)
+INSERT INTO datasets_item (external_id, input, image, thumbnail, reference, tags, version_id)
 SELECT 'item-' || lpad(g::text, 7, '0'),
        jsonb_build_object('ticket', 'Ticket #' || g || ': the export to CSV times out after 30 s on large projects. '
                                      'Summarise the problem for the on-call engineer in one sentence.'),
-       '', NULL, '[]'::jsonb, %(version)s
+       '', '', NULL, '[]'::jsonb, %(version)s
 FROM generate_series(1, %(n)s) AS g
 """
 PREDICTIONS_SQL = """
@@ -609,11 +609,14 @@ def _proc_children(pid: int) -> list[int]:
 
 
 def _postgres_pids() -> list[int]:
+    """The backends connected to our database: on a shared server, other databases' sessions are other
+    processes' load (PostgreSQL's own background processes are left out too)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if (entry / "comm").read_text().strip() == "postgres":
+                if (entry / "comm").read_text().strip() == "postgres" and \
+                        f" {DB_NAME} " in (entry / "cmdline").read_bytes().decode(errors="replace"):
                     pids.append(int(entry.name))
             except OSError:
                 pass
@@ -629,16 +632,16 @@ def cpu_snapshot(server: "Server") -> dict[str, float]:
     return {
         "busy": user + nice + system + irq + softirq + steal, "idle": idle + iowait,
         "gunicorn": sum(_proc_cpu(p) for p in gunicorn),
-        "postgres": sum(_proc_cpu(p) for p in _postgres_pids()),
+        "postgres": {p: _proc_cpu(p) for p in _postgres_pids()},
         "bench client": t.user + t.system,
         "load1": float(Path("/proc/loadavg").read_text().split()[0]),
     }
 
 
 def cpu_report(before: dict[str, float], after: dict[str, float], elapsed: float, requests: int) -> str:
-    d = {k: after[k] - before[k] for k in before}
-    # a postgres backend that exited during the phase takes its CPU time with it: clamp at zero
-    d["postgres"] = max(0.0, d["postgres"])
+    d = {k: after[k] - before[k] for k in before if k != "postgres"}
+    # per backend: one that exited during the phase took its CPU time with it, one that started counts in full
+    d["postgres"] = sum(cpu - before["postgres"].get(pid, 0.0) for pid, cpu in after["postgres"].items())
     other = max(0.0, d["busy"] - d["gunicorn"] - d["postgres"] - d["bench client"])
     capacity = (os.cpu_count() or 1) * elapsed
     return (f"{d['busy']:.0f} of {capacity:.0f} core-s busy: gunicorn {d['gunicorn']:.0f}, postgres {d['postgres']:.0f}, "
@@ -958,6 +961,7 @@ def machine_summary() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global DB_NAME
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=1_000_000)
     parser.add_argument("--reviewers", type=int, default=32)
@@ -978,7 +982,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prejudged", type=int, default=0,
                         help="before the phases, mark this many tasks judged by two reviewers each (a campaign well under way)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--db-name", default=DB_NAME, help=f"the database to (re)create and use (default {DB_NAME})")
     args = parser.parse_args(argv)
+    DB_NAME = args.db_name
     if args.worker_class == "sync":
         args.threads = 1
     if args.reviewers < OVERLAP:

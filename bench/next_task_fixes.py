@@ -1,114 +1,118 @@
-"""gunicorn --config file for bench/next_task.py: measure a further change to get-next without editing the app.
+"""gunicorn --config file for bench/next_task.py: measure get-next with part of the app swapped back or out,
+without editing the app.
 
-    BENCH_FIX=lean .venv/bin/python bench/next_task.py --gunicorn-config bench/next_task_fixes.py
-    BENCH_FIX=lean BENCH_LEFT_CAP=100 .venv/bin/python bench/next_task.py --gunicorn-config bench/next_task_fixes.py
+    BENCH_FIX=before .venv/bin/python bench/next_task.py --reuse --gunicorn-config bench/next_task_fixes.py
+    BENCH_FIX=orm_claim .venv/bin/python bench/next_task.py --reuse --gunicorn-config bench/next_task_fixes.py
 
-The default run (no --gunicorn-config) measures the app as it is. The earlier variants of this file are gone:
-commit 3c3f7d1 ("Faster get-next at scale") put them in the app: "left" counted up to a cap
-(reviews/selectors.py, LEFT_COUNT_CAP), assignments filtered by their own campaign column, the claim index
-with id, and the membership query skipped for reviewers.
+The default run (no --gunicorn-config) measures the app as it is. The earlier variants of this file are in the
+app now: the capped "left" count, the campaign column on assignments and the claim index with id (commit
+3c3f7d1), then the "lean" get-next view (campaign read with the membership check only, open assignments
+read once, the payload reusing the campaign).
 
-What still applies, and what this file swaps in in each worker once the app is loaded (BENCH_FIX):
+BENCH_FIX is a comma-separated list of what to swap in, in each worker, once the app is loaded:
 
-  lean (default)  CampaignNextTaskView.get with less ORM work and fewer round trips (15 -> 13 statements when it
-                  claims), same answers, same checks, and the app's own _claim_one and reviewer_progress:
-                  - the campaign read with the membership check and nothing else: `Campaign.objects.filter(pk=pk,
-                    reviewers=user)`, instead of campaign_get_for_user, whose select_related joins 6 more tables that
-                    get-next never reads (~2.4 ms of Python and ~1.3 ms of PostgreSQL planning per call). Being
-                    among the reviewers is what get-next requires of every role, and it implies visibility;
-                  - the reviewer's open assignments read once (one query, up to MAX_OPEN_PER_REVIEWER + 1 rows)
-                    instead of first() and then count() (reviews/services/assignments.py, assignment_claim_next);
-                  - the payload reuses the campaign the view already has and reads outputs, predictions, task and
-                    item in one query, instead of the task with campaign and item again, then the outputs
-                    (reviews/selectors.py, assignment_payload).
-  none            the app as it is (no patch): the same as running without --gunicorn-config.
+  orm_claim      the claim through the ORM, as on SQLite (reviews/services/assignments.py `_claim_one_orm`):
+                 BEGIN, SELECT ... FOR UPDATE SKIP LOCKED, UPDATE, outputs, SAVEPOINT, INSERT, RELEASE, COMMIT,
+                 instead of the PostgreSQL path (BEGIN, one CTE, INSERT, COMMIT)
+  orm_progress   reviewer_progress as two ORM queries (status counts, then the capped "left"), instead of one
+                 statement of SQL
+  orm_reads      the campaign, the reviewer's open assignments and the task payload read through the ORM
+                 (querysets as before), instead of SQL: same statements, more Python
+  before         all three: get-next as it was before "get-next in fewer statements and less ORM"
+  prepared       (combines with the others) server-side binding with prepared statements: psycopg prepares a
+                 statement the second time the worker's connection sends it, and PostgreSQL stops planning it
+                 afresh each request. A settings change (DATABASES OPTIONS), not made: PgBouncer in
+                 transaction mode does not allow it, and some raw SQL may need casts under server-side binding
+  none           the app as it is: the same as running without --gunicorn-config
 
-BENCH_LEFT_CAP=N sets reviews.selectors.LEFT_COUNT_CAP (the app's is 500) in either variant.
+BENCH_LEFT_CAP=N sets reviews.selectors.LEFT_COUNT_CAP (the app's is 500) in any variant.
 """
 import os
 
+VARIANTS = {"orm_claim", "orm_progress", "orm_reads", "before", "prepared", "none"}
 
-def post_worker_init(worker):
-    from datetime import timedelta
 
-    from django.utils import timezone
-    from rest_framework import status
-    from rest_framework.response import Response
+def orm_reviewer_progress(campaign, reviewer) -> dict:
+    """reviews.selectors.reviewer_progress as it was before it became one statement of SQL."""
+    from django.db.models import Count, F
 
-    from core.errors import NotFoundError
     from reviews import selectors
-    from reviews.api import views
-    from reviews.content import render_content
-    from reviews.models import SLOTS, Assignment, Campaign, Task, TaskOutput
-    from reviews.selectors import item_image_url
+    from reviews.models import Assignment, Task
+
+    mine = Assignment.objects.filter(campaign=campaign, reviewer=reviewer).values("status").annotate(n=Count("id")).order_by()
+    counts = {row["status"]: row["n"] for row in mine}
+    claimable = (
+        Task.objects.filter(campaign=campaign, assigned_count__lt=F("capacity")).exclude(assignments__reviewer=reviewer)
+        .order_by("priority", "sort_key", "id").values("id")[:selectors.LEFT_COUNT_CAP].count()
+    )
+    return selectors._progress(campaign, counts, claimable)
+
+
+def orm_campaign_get_for_reviewer(*, campaign_id, user):
+    """reviews.selectors.campaign_get_for_reviewer as a queryset, as the view read it before."""
+    from core.errors import NotFoundError
+    from reviews.models import Campaign
+
+    campaign = Campaign.objects.filter(pk=campaign_id, reviewers=user).first()
+    if campaign is None:
+        raise NotFoundError("No such campaign.", code="campaign_not_found")
+    return campaign
+
+
+def orm_open_assignments(campaign, reviewer):
+    from reviews.models import Assignment
     from reviews.services import assignments as engine
 
-    variant = os.environ.get("BENCH_FIX", "lean")
+    return list(Assignment.objects.filter(campaign=campaign, reviewer=reviewer, status=Assignment.Status.OPEN)
+                .order_by("id")[: engine.MAX_OPEN_PER_REVIEWER + 1])
 
-    def claim_next_lean(*, campaign, reviewer, exclude_task_ids=()):
-        """assignment_claim_next with the open assignments read once."""
-        if campaign.status != Campaign.Status.ACTIVE:
-            return None
-        excluded = set(exclude_task_ids)
-        open_now = list(engine._open_assignments(campaign, reviewer).order_by("id")[: engine.MAX_OPEN_PER_REVIEWER + 1])
-        existing = next((a for a in open_now if a.task_id not in excluded), None)
-        if existing:
-            existing.lease_expires_at = timezone.now() + timedelta(seconds=campaign.lease_seconds)
-            Assignment.objects.filter(pk=existing.pk, status=Assignment.Status.OPEN).update(
-                lease_expires_at=existing.lease_expires_at)
-            return existing
-        if len(open_now) >= engine.MAX_OPEN_PER_REVIEWER or engine._quota_reached(campaign, reviewer) \
-                or engine._stopped_by_gate(campaign):
-            return None
-        reaped = False
-        for _ in range(engine.CLAIM_ATTEMPTS):
-            claimed = engine._claim_one(campaign, reviewer)
-            if claimed:
-                return claimed
-            if claimed is None:
-                if reaped or not engine.assignments_expire(campaign=campaign):
-                    return None
-                reaped = True
-        return None
 
-    def payload_lean(assignment, campaign) -> dict:
-        """assignment_payload with the campaign already in hand and one query for the rest."""
-        outputs = list(TaskOutput.objects.filter(task_id=assignment.task_id).select_related("prediction", "task__item"))
-        item = outputs[0].task.item if outputs else Task.objects.select_related("item").get(pk=assignment.task_id).item
-        by_version = {o.model_version_id: o.prediction.output for o in outputs}
-        fmt = campaign.content_format
-        payload = {
-            "task": assignment.task_id, "campaign": campaign.pk, "kind": campaign.kind, "item": item.external_id,
-            "input": item.input, "input_content": render_content(item.input, fmt), "image_url": item_image_url(item),
-            "lease_expires_at": assignment.lease_expires_at.isoformat() if assignment.lease_expires_at else None,
-        }
-        if campaign.kind == Campaign.Kind.LABELING:
-            suggestion = by_version.get(campaign.candidate_id) if campaign.show_suggestion else None
-            payload.update({"labels": campaign.labels, "multi_label": campaign.multi_label, "suggestion": suggestion})
-        else:
-            payload["outputs"] = [
-                {"slot": SLOTS[i], "output": by_version[v], "content": render_content(by_version[v], fmt)}
-                for i, v in enumerate(assignment.slot_order)
-            ]
-            if campaign.kind == Campaign.Kind.RATING:
-                payload["rubric"] = campaign.rubric
-        return payload
+def orm_task_content(task_id):
+    """reviews.selectors._task_content as the select_related queryset assignment_payload used before."""
+    from reviews.models import Task, TaskOutput
 
-    def next_get_lean(self, request, pk):
-        # the caller must be among the campaign's reviewers, whatever their role; that implies they may see it
-        campaign = Campaign.objects.filter(pk=pk, reviewers=request.user).first()
-        if campaign is None:
-            raise NotFoundError("No such campaign.", code="campaign_not_found")
-        assignment = claim_next_lean(campaign=campaign, reviewer=request.user,
-                                     exclude_task_ids=views._task_ids(request.query_params.get("exclude", "")))
-        if assignment is None:
-            return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response({**payload_lean(assignment, campaign), "progress": views.reviewer_progress(campaign, request.user)})
+    outputs = list(TaskOutput.objects.filter(task_id=task_id).select_related("prediction", "task__item"))
+    item = outputs[0].task.item if outputs else Task.objects.select_related("item").get(pk=task_id).item
+    return item, {o.model_version_id: o.prediction.output for o in outputs}
 
-    if variant == "lean":
-        views.CampaignNextTaskView.get = next_get_lean
-    elif variant != "none":
-        raise SystemExit(f"BENCH_FIX={variant!r}: lean or none")
+
+def apply(variant: str) -> list[str]:
+    """Swap in what `variant` names; returns what was swapped."""
+    from reviews import selectors
+    from reviews.api import views
+    from reviews.services import assignments as engine
+
+    parts = {p.strip() for p in variant.split(",") if p.strip()} or {"none"}
+    if not parts <= VARIANTS:
+        raise SystemExit(f"BENCH_FIX={variant!r}: a comma-separated list of {', '.join(sorted(VARIANTS))}")
+    if "before" in parts:
+        parts |= {"orm_claim", "orm_progress", "orm_reads"}
+    swapped = []
+    if "orm_claim" in parts:
+        engine._claim_one = engine._claim_one_orm  # assignment_claim_next looks it up at each call
+        swapped.append("orm_claim")
+    if "orm_progress" in parts:
+        views.reviewer_progress = orm_reviewer_progress  # the view imported it by name
+        swapped.append("orm_progress")
+    if "orm_reads" in parts:
+        views.campaign_get_for_reviewer = orm_campaign_get_for_reviewer
+        engine._open_assignments = orm_open_assignments
+        selectors._task_content = orm_task_content
+        swapped.append("orm_reads")
+    if "prepared" in parts:
+        from django.db import connection
+
+        connection.close()  # the options are read when the worker connects
+        connection.settings_dict["OPTIONS"].update(server_side_binding=True, prepare_threshold=2)
+        swapped.append("prepared")
     if os.environ.get("BENCH_LEFT_CAP"):
         selectors.LEFT_COUNT_CAP = int(os.environ["BENCH_LEFT_CAP"])  # reviewer_progress reads it at each call
-    worker.log.info("bench: get-next variant %s, left cap %s", variant, selectors.LEFT_COUNT_CAP)
+    return swapped
+
+
+def post_worker_init(worker):
+    from reviews import selectors
+
+    swapped = apply(os.environ.get("BENCH_FIX", "before"))
+    worker.log.info("bench: get-next with %s swapped in, left cap %s", ", ".join(swapped) or "nothing",
+                    selectors.LEFT_COUNT_CAP)

@@ -1,10 +1,11 @@
 """Reads for reviews: access-checked getters, what a task shows, results, and the gate as CI sees it."""
-from django.db.models import Count, F
+from django.db import connection
 
 from core.errors import NotFoundError
 from core.models import User
+from datasets.models import Item
 from models_app.models import ModelVersion
-from reviews.models import SLOTS, Assignment, Campaign, Judgment, Task, TaskOutput, Verdict
+from reviews.models import SLOTS, Assignment, Campaign, Judgment, TaskOutput, Verdict
 from reviews.results import _version_names, campaign_results
 
 
@@ -26,8 +27,46 @@ def campaign_get_for_user(*, campaign_id: int | str, user: User) -> Campaign:
     return campaign
 
 
+# get-next runs the reads below once per judgment. They are SQL rather than querysets because building these
+# queries cost the ORM 3-7 times as much CPU as running them (docs/bench-next-task.md).
+_REVIEWER_CAMPAIGN_SQL = """
+SELECT c.* FROM reviews_campaign c
+WHERE c.id = %s AND EXISTS (SELECT 1 FROM reviews_campaign_reviewers r WHERE r.campaign_id = c.id AND r.user_id = %s)
+"""
+
+
+def campaign_get_for_reviewer(*, campaign_id: int, user: User) -> Campaign:
+    """The campaign, if the user is among its reviewers (whatever their role: that implies they may see it)."""
+    campaign = next(iter(Campaign.objects.raw(_REVIEWER_CAMPAIGN_SQL, [campaign_id, user.pk])), None)
+    if campaign is None:
+        raise NotFoundError("No such campaign.", code="campaign_not_found")
+    return campaign
+
+
 def item_image_url(item) -> str | None:
     return f"/items/{item.pk}/image" if item.image else None
+
+
+# The task's item and its outputs, one row per output (a single row of NULLs if it has none).
+_TASK_CONTENT_SQL = """
+SELECT i.id, i.external_id, i.input, i.image, o.model_version_id, p.output
+FROM reviews_task t
+JOIN datasets_item i ON i.id = t.item_id
+LEFT JOIN reviews_taskoutput o ON o.task_id = t.id
+LEFT JOIN models_app_prediction p ON p.id = o.prediction_id
+WHERE t.id = %s
+"""
+
+
+def _task_content(task_id: int) -> tuple[Item, dict]:
+    """The task's item (the fields a payload shows) and its outputs by model version."""
+    with connection.cursor() as cursor:
+        cursor.execute(_TASK_CONTENT_SQL, [task_id])
+        rows = cursor.fetchall()
+    item_id, external_id, raw_input, image = rows[0][:4]
+    as_json = Item._meta.get_field("input").from_db_value  # JSON comes back as text, as the ORM gets it
+    item = Item(id=item_id, external_id=external_id, input=as_json(raw_input, None, connection), image=image)
+    return item, {version: as_json(output, None, connection) for *_, version, output in rows if version is not None}
 
 
 def assignment_payload(assignment: Assignment, campaign: Campaign | None = None) -> dict:
@@ -35,9 +74,7 @@ def assignment_payload(assignment: Assignment, campaign: Campaign | None = None)
     from reviews.content import render_content
 
     campaign = campaign or Campaign.objects.get(pk=assignment.campaign_id)
-    outputs = list(TaskOutput.objects.filter(task_id=assignment.task_id).select_related("prediction", "task__item"))
-    item = outputs[0].task.item if outputs else Task.objects.select_related("item").get(pk=assignment.task_id).item
-    by_version = {o.model_version_id: o.prediction.output for o in outputs}
+    item, by_version = _task_content(assignment.task_id)
     fmt = campaign.content_format
     payload = {
         "task": assignment.task_id,
@@ -65,13 +102,30 @@ def assignment_payload(assignment: Assignment, campaign: Campaign | None = None)
 LEFT_COUNT_CAP = 500  # beyond this, "500+ left" says enough, and counting a million tasks per request does not
 
 
+# The reviewer's assignments by status, and (status NULL) the tasks still open to them in hand-out order, up to
+# the cap: one round trip and no ORM query building, since get-next asks for this on every judgment.
+_PROGRESS_SQL = """
+SELECT a.status, COUNT(*) FROM reviews_assignment a WHERE a.campaign_id = %s AND a.reviewer_id = %s GROUP BY a.status
+UNION ALL
+SELECT NULL, COUNT(*) FROM (
+    SELECT t.id FROM reviews_task t
+    WHERE t.campaign_id = %s AND t.assigned_count < t.capacity
+      AND NOT EXISTS (SELECT 1 FROM reviews_assignment a WHERE a.task_id = t.id AND a.reviewer_id = %s)
+    ORDER BY t.priority, t.sort_key, t.id
+    LIMIT %s
+) claimable
+"""
+
+
 def reviewer_progress(campaign: Campaign, reviewer: User) -> dict:
-    mine = Assignment.objects.filter(campaign=campaign, reviewer=reviewer).values("status").annotate(n=Count("id")).order_by()
-    counts = {row["status"]: row["n"] for row in mine}
-    claimable = (
-        Task.objects.filter(campaign=campaign, assigned_count__lt=F("capacity")).exclude(assignments__reviewer=reviewer)
-        .order_by("priority", "sort_key", "id").values("id")[:LEFT_COUNT_CAP].count()
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_PROGRESS_SQL, [campaign.pk, reviewer.pk, campaign.pk, reviewer.pk, LEFT_COUNT_CAP])
+        counts = dict(cursor.fetchall())
+    claimable = counts.pop(None)
+    return _progress(campaign, counts, claimable)
+
+
+def _progress(campaign: Campaign, counts: dict[str, int], claimable: int) -> dict:
     done, open_now = counts.get(Assignment.Status.DONE, 0), counts.get(Assignment.Status.OPEN, 0)
     if campaign.quota_per_reviewer is not None:
         claimable = min(claimable, max(0, campaign.quota_per_reviewer - done - open_now))

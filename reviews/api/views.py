@@ -18,11 +18,11 @@ from reviews.api.serializers import (
     TaskPayloadSerializer, VerdictSerializer,
 )
 from reviews.gate import GatePolicy
-from reviews.models import Approval, Assignment, Campaign, Judgment
+from reviews.models import Approval, Assignment, Judgment
 from reviews.results import campaign_results
 from reviews.selectors import (
     reviewer_progress,
-    assignment_payload, campaign_get_for_user, campaigns_visible_to, gate_status_for_model_version,
+    assignment_payload, campaign_get_for_reviewer, campaign_get_for_user, campaigns_visible_to, gate_status_for_model_version,
 )
 from reviews.services.assignments import assignment_claim_next, assignment_skip
 from reviews.services.gold import gold_version_create
@@ -79,15 +79,6 @@ class CampaignDetailView(APIView):
         return Response(campaign_serializer_for(request.user)(campaign).data)
 
 
-def _reviewer_campaign(request, pk) -> Campaign:
-    """The campaign, if the caller is among its reviewers (whatever their role: that implies they may see it).
-    No joins: get-next reads nothing else of it, and it runs once per judgment."""
-    campaign = Campaign.objects.filter(pk=pk, reviewers=request.user).first()
-    if campaign is None:
-        raise NotFoundError("No such campaign.", code="campaign_not_found")
-    return campaign
-
-
 def _task_ids(raw: str) -> list[int]:
     return [int(part) for part in raw.split(",") if part.strip().isdigit()]
 
@@ -102,7 +93,7 @@ class CampaignNextTaskView(APIView):
         responses={200: TaskPayloadSerializer, 204: OpenApiResponse(description="nothing left for this reviewer")},
     )
     def get(self, request, pk):
-        campaign = _reviewer_campaign(request, pk)
+        campaign = campaign_get_for_reviewer(campaign_id=pk, user=request.user)  # no joins: get-next reads nothing else
         assignment = assignment_claim_next(campaign=campaign, reviewer=request.user,
                                            exclude_task_ids=_task_ids(request.query_params.get("exclude", "")))
         if assignment is None:

@@ -3,7 +3,7 @@ and give abandoned work back to the pool when its lease runs out."""
 import random
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -17,15 +17,29 @@ CLAIM_ATTEMPTS = 8
 REAP_BATCH = 500
 
 
-def _slot_order(task_id: int, candidate_id: int) -> tuple[list[int], str]:
-    versions = list(TaskOutput.objects.filter(task_id=task_id).values_list("model_version_id", flat=True))
+def _shuffled(versions: list[int], candidate_id: int) -> tuple[list[int], str]:
     random.shuffle(versions)
     candidate_slot = SLOTS[versions.index(candidate_id)] if candidate_id in versions else ""
     return versions, candidate_slot
 
 
-def _open_assignments(campaign: Campaign, reviewer: User):
-    return Assignment.objects.filter(campaign=campaign, reviewer=reviewer, status=Assignment.Status.OPEN)
+def _slot_order(task_id: int, candidate_id: int) -> tuple[list[int], str]:
+    # by version: the order PostgreSQL gave before it was asked for (its unique index), and the SQL path's
+    outputs = TaskOutput.objects.filter(task_id=task_id).order_by("model_version_id")
+    versions = list(outputs.values_list("model_version_id", flat=True))
+    return _shuffled(versions, candidate_id)
+
+
+# In SQL because get-next reads these once per judgment, and the ORM took ~4x as long to build the query as to
+# run it. Up to MAX_OPEN_PER_REVIEWER + 1 rows: what to hand back, and whether the reviewer may claim more.
+_OPEN_SQL = """
+SELECT * FROM reviews_assignment WHERE campaign_id = %s AND reviewer_id = %s AND status = %s ORDER BY id LIMIT %s
+"""
+
+
+def _open_assignments(campaign: Campaign, reviewer: User) -> list[Assignment]:
+    params = [campaign.pk, reviewer.pk, Assignment.Status.OPEN, MAX_OPEN_PER_REVIEWER + 1]
+    return list(Assignment.objects.raw(_OPEN_SQL, params))
 
 
 def _quota_reached(campaign: Campaign, reviewer: User) -> bool:
@@ -42,6 +56,65 @@ def _stopped_by_gate(campaign: Campaign) -> bool:
     return bool(campaign.decision) and campaign.gate_policy.get("stop_when_decided", True)
 
 
+# PostgreSQL: pick the task, count it in and read its outputs in one round trip. It is the ORM path below in
+# SQL (same order, same conditions); the ORM path costs 8 statements and ~4 ms of Python per claim.
+_CLAIM_SQL = """
+WITH picked AS MATERIALIZED (
+    SELECT t.id FROM reviews_task t
+    WHERE t.campaign_id = %s AND t.assigned_count < t.capacity
+      AND NOT EXISTS (SELECT 1 FROM reviews_assignment a WHERE a.task_id = t.id AND a.reviewer_id = %s)
+    ORDER BY t.priority, t.sort_key, t.id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+), counted AS (
+    UPDATE reviews_task t SET assigned_count = t.assigned_count + 1
+    FROM picked WHERE t.id = picked.id AND t.assigned_count < t.capacity
+    RETURNING t.id
+)
+SELECT picked.id, EXISTS (SELECT 1 FROM counted),
+       ARRAY(SELECT o.model_version_id FROM reviews_taskoutput o WHERE o.task_id = picked.id ORDER BY o.model_version_id)
+FROM picked
+"""
+
+
+def _insert_assignment(assignment: Assignment) -> Assignment:
+    """INSERT ... RETURNING id without the ORM's query building: the columns and values are the model's own."""
+    fields = [f for f in Assignment._meta.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(assignment, add=True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Assignment._meta.db_table} ({', '.join(f.column for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id", values,
+        )
+        assignment.pk = cursor.fetchone()[0]
+    assignment._state.adding = False
+    return assignment
+
+
+def _claim_one_postgresql(campaign: Campaign, reviewer: User) -> Assignment | None | bool:
+    """_claim_one in two statements: the claim, then the assignment with the slot order drawn here (in Python,
+    as on SQLite). The transaction undoes the increment if the insert fails."""
+    now = timezone.now()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(_CLAIM_SQL, [campaign.pk, reviewer.pk])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        task_id, counted, versions = row
+        if not counted:
+            return False
+        slot_order, candidate_slot = _shuffled(list(versions), campaign.candidate_id)
+        try:
+            return _insert_assignment(Assignment(
+                task_id=task_id, campaign=campaign, reviewer=reviewer, slot_order=slot_order, candidate_slot=candidate_slot,
+                lease_expires_at=now + timedelta(seconds=campaign.lease_seconds),
+            ))
+        except IntegrityError:
+            transaction.set_rollback(True)  # undo the increment too: this reviewer already has the task
+            return False
+
+
 def _claim_one(campaign: Campaign, reviewer: User) -> Assignment | None | bool:
     """Claim the first task in hand-out order that has room and that this reviewer has never had.
 
@@ -49,6 +122,12 @@ def _claim_one(campaign: Campaign, reviewer: User) -> Assignment | None | bool:
     conditional increment and the check constraint keep the count within capacity where that lock does
     not exist (SQLite), and the unique (task, reviewer) constraint stops a double claim.
     Returns the assignment, None when no task is left, or False when a race was lost (try again)."""
+    if connection.vendor == "postgresql":
+        return _claim_one_postgresql(campaign, reviewer)
+    return _claim_one_orm(campaign, reviewer)
+
+
+def _claim_one_orm(campaign: Campaign, reviewer: User) -> Assignment | None | bool:
     now = timezone.now()
     with transaction.atomic():
         task = (
@@ -81,7 +160,7 @@ def assignment_claim_next(*, campaign: Campaign, reviewer: User, exclude_task_id
     if campaign.status != Campaign.Status.ACTIVE:
         return None  # signed off: nothing more is handed out, not even a task claimed before
     excluded = set(exclude_task_ids)
-    open_now = list(_open_assignments(campaign, reviewer).order_by("id")[: MAX_OPEN_PER_REVIEWER + 1])  # read once
+    open_now = _open_assignments(campaign, reviewer)  # read once
     existing = next((a for a in open_now if a.task_id not in excluded), None)
     if existing:
         existing.lease_expires_at = timezone.now() + timedelta(seconds=campaign.lease_seconds)
