@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reviews.api import exports, views
+from reviews.api import exports, label_studio, views
 
 urlpatterns = [
     path("campaigns/", views.CampaignListCreateView.as_view(), name="campaign-list"),
@@ -19,4 +19,6 @@ urlpatterns = [
     path("judgments/<int:pk>/undo/", views.JudgmentUndoView.as_view(), name="judgment-undo"),
     path("judgments/<int:pk>/discard/", views.JudgmentDiscardView.as_view(), name="judgment-discard"),
     path("gate/<slug:model>/<str:version>/", views.GateView.as_view(), name="gate"),
+    path("datasets/<slug:name>/imports/label-studio/", label_studio.LabelStudioImportView.as_view(),
+         name="dataset-import-label-studio"),
 ]
