@@ -7,7 +7,7 @@ from datasets.selectors import dataset_get
 from datasets.services.datasets import dataset_version_ingest
 from datasets.services.ingest import ProgressFn
 from datasets.services.thumbnails import version_thumbnails_make
-from datasets.services.uploads import upload_process, uploads_requeue_stale
+from datasets.services.uploads import upload_process, uploads_delete_abandoned, uploads_requeue_stale
 
 
 def _ingest_dataset(upload: Upload, progress: ProgressFn) -> dict:
@@ -26,7 +26,8 @@ def ingest_dataset_upload(upload_id: int) -> None:
 
 @shared_task
 def requeue_stale_uploads() -> int:
-    """Beat: uploads whose worker died go back to a worker."""
+    """Beat: uploads whose worker died go back to a worker; resumable uploads abandoned for a day go."""
+    uploads_delete_abandoned()
     requeued = uploads_requeue_stale()
     for upload in Upload.objects.filter(pk__in=requeued):
         upload_kinds.get(upload.kind).enqueue(upload.pk)

@@ -153,3 +153,21 @@ def test_only_data_scientists_create_and_only_the_owner_sends(api, users, datase
     other = token_client(UserFactory(username="other-ds", role="data_scientist"))
     assert patch(other, url, 0, CONTENT).status_code == 404 and other.head(url).status_code == 404
     assert api["ds"].delete(url).status_code == 204 and Upload.objects.count() == 0
+
+
+def test_an_upload_abandoned_for_a_day_is_deleted_with_its_bytes(api, dataset):
+    from datetime import timedelta
+
+    from django.core.files.storage import default_storage
+    from django.utils import timezone
+
+    from datasets import tasks
+
+    ds = api["ds"]
+    url = create(ds)["Location"]
+    assert patch(ds, url, 0, CONTENT[:100]).status_code == 204
+    upload = Upload.objects.get()
+    assert tasks.requeue_stale_uploads() == 0 and Upload.objects.count() == 1  # a recent pause is kept
+    Upload.objects.update(heartbeat_at=timezone.now() - timedelta(hours=25))
+    tasks.requeue_stale_uploads()
+    assert Upload.objects.count() == 0 and not default_storage.exists(upload.file.name)

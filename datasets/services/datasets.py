@@ -10,7 +10,7 @@ from datasets.models import Dataset, DatasetVersion, Item
 from datasets.parsers import MAX_REPORTED_ERRORS, ErrorCollector, RowError, validate_item
 from datasets.readers import ByteCounter
 from datasets.services.files import file_sha256, upload_errors_as_application_error
-from datasets.services.ingest import ITEM_FIELDS, ProgressFn, StoredImages, no_progress, read_records
+from datasets.services.ingest import ITEM_FIELDS, ProgressFn, StoredImages, no_progress, read_records, stage_records
 
 ITEM_STAGE = [("line", "integer"), ("external_id", "text"), ("input", "json"), ("reference", "json"),
               ("tags", "json"), ("image", "text")]
@@ -41,7 +41,7 @@ def dataset_version_ingest(
         with upload_errors_as_application_error(), Staging(ITEM_STAGE) as stage:
             _stage_items(file, errors, stage, images, progress)
             progress("saving", stage.count, file.size or 0, force=True)
-            version, created = _publish(dataset, stage, errors, sha256, source_name, created_by)
+            version, created = dataset_version_publish(dataset, stage, errors, sha256, source_name, created_by)
         if created:
             refresh_statistics(Item._meta.db_table)  # predictions on this version join against it next
     except BaseException:
@@ -55,13 +55,7 @@ def dataset_version_ingest(
 def _stage_items(file: File, errors: ErrorCollector, stage: Staging, images: StoredImages, progress: ProgressFn) -> None:
     counter = ByteCounter()
     records, store_image = read_records(file, errors, counter, ITEM_FIELDS, images)
-    for line, record in records:
-        row = validate_item(line, record, errors, store_image)
-        if row is not None:
-            stage.add(row)
-            if not stage.added % 1000:
-                progress("reading", stage.added, counter.bytes)
-    stage.finish()
+    stage_records(records, lambda line, record: validate_item(line, record, errors, store_image), stage, counter, progress)
     if errors.total:
         _add_repeats(stage, errors)  # one bad line does not hide the others
     elif not stage.count:
@@ -74,8 +68,10 @@ def _add_repeats(stage: Staging, errors: ErrorCollector) -> None:
     errors.merge([RowError(line, "id", f"duplicates id {item_id!r} from line {first}") for line, item_id, first in rows], total)
 
 
-def _publish(dataset: Dataset, stage: Staging, errors: ErrorCollector, sha256: str, source_name: str,
-             created_by: User) -> tuple[DatasetVersion, bool]:
+def dataset_version_publish(dataset: Dataset, stage: Staging, errors: ErrorCollector, sha256: str, source_name: str,
+                            created_by: User) -> tuple[DatasetVersion, bool]:
+    """Staged item rows become the next version of `dataset`, in one transaction; a repeated id raises with its lines.
+    Returns (version, created): identical bytes published meanwhile return that version."""
     table = Item._meta.db_table
     with transaction.atomic():
         bulk_transaction_settings()

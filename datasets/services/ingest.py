@@ -10,11 +10,12 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from datasets.models import Upload
 from datasets.archives import ImageArchive
+from datasets.bulkload import Staging
+from datasets.models import Upload
 from datasets.parsers import ErrorCollector, ImageStore, check_image, decode_image
-from datasets.services.files import upload_errors_as_application_error
 from datasets.readers import SNIFF_BYTES, ByteCounter, FileRejected, iter_csv, iter_jsonl, sniff_format
+from datasets.services.files import upload_errors_as_application_error
 
 ITEM_FIELDS = {"id", "input", "reference", "tags"}
 PREDICTION_FIELDS = {"id", "output", "score"}
@@ -35,6 +36,18 @@ def read_records(file: IO[bytes], errors: ErrorCollector, counter: ByteCounter, 
         return archive.records(errors, counter, fields), store
     records = iter_csv(file, errors, counter, fields) if fmt == "csv" else iter_jsonl(file, errors, counter)
     return records, images.store_base64 if images else None
+
+
+def stage_records(records: Iterator[tuple[int, dict]], validate: Callable[[int, dict], tuple | None], stage: Staging,
+                  counter: ByteCounter, progress: "ProgressFn") -> None:
+    """Validate each record and stage the good ones; every bad one is reported, none stops the reading."""
+    for line, record in records:
+        row = validate(line, record)
+        if row is not None:
+            stage.add(row)
+            if not stage.added % 1000:
+                progress("reading", stage.added, counter.bytes)
+    stage.finish()
 
 
 class StoredImages:

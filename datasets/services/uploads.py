@@ -17,6 +17,7 @@ from datasets.services.ingest import Progress, ProgressFn, upload_precheck
 
 STALE_AFTER = timedelta(minutes=2)  # progress is written every half second while a worker reads
 MAX_ATTEMPTS = 3
+ABANDONED_AFTER = timedelta(hours=24)  # a resumable upload no byte has reached for this long is given up
 
 
 def upload_store(*, kind: str, file: File, target: dict[str, Any], created_by: User) -> Upload:
@@ -86,3 +87,16 @@ def uploads_requeue_stale(*, now=None) -> list[int]:
             ):
                 requeued.append(upload.pk)
     return requeued
+
+
+def uploads_delete_abandoned(*, now=None) -> int:
+    """Resumable uploads whose client stopped sending a day ago: their partial files go. Returns how many."""
+    now = now or timezone.now()
+    abandoned = Upload.objects.filter(status=Upload.Status.RECEIVING).filter(
+        Q(heartbeat_at__lt=now - ABANDONED_AFTER) | Q(heartbeat_at__isnull=True, created_at__lt=now - ABANDONED_AFTER)
+    )
+    deleted = 0
+    for upload in abandoned:
+        upload.file.delete(save=False)
+        deleted += Upload.objects.filter(pk=upload.pk, status=Upload.Status.RECEIVING).delete()[0]
+    return deleted

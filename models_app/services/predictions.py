@@ -9,7 +9,7 @@ from datasets.models import DatasetVersion, Item
 from datasets.parsers import MAX_REPORTED_ERRORS, ErrorCollector, RowError, validate_prediction
 from datasets.readers import ByteCounter
 from datasets.services.files import file_sha256, upload_errors_as_application_error
-from datasets.services.ingest import PREDICTION_FIELDS, ProgressFn, no_progress, read_records
+from datasets.services.ingest import PREDICTION_FIELDS, ProgressFn, no_progress, read_records, stage_records
 from models_app.models import ModelVersion, Prediction, PredictionSet
 
 PREDICTION_STAGE = [("line", "integer"), ("item_id", "text"), ("output", "json"), ("score", "double precision")]
@@ -30,20 +30,14 @@ def prediction_set_ingest(
     with upload_errors_as_application_error(), Staging(PREDICTION_STAGE) as stage:
         counter = ByteCounter()
         records, _ = read_records(file, errors, counter, PREDICTION_FIELDS)
-        for line, record in records:
-            row = validate_prediction(line, record, errors)
-            if row is not None:
-                stage.add(row)
-                if not stage.added % 1000:
-                    progress("reading", stage.added, counter.bytes)
-        stage.finish()
+        stage_records(records, lambda line, record: validate_prediction(line, record, errors), stage, counter, progress)
         if errors.total:
             _add_row_errors(stage, dataset_version, errors)  # one bad line does not hide the others
         elif not stage.count:
             errors.add(0, None, "holds no rows")
         errors.raise_if_any()
         progress("saving", stage.count, counter.bytes, force=True)
-        return _publish(model_version, dataset_version, stage, errors, sha256, source_name, created_by), True
+        return prediction_set_publish(model_version, dataset_version, stage, errors, sha256, source_name, created_by), True
 
 
 def _existing_set(model_version: ModelVersion, dataset_version: DatasetVersion, sha256: str) -> PredictionSet | None:
@@ -68,8 +62,10 @@ def _add_row_errors(stage: Staging, dataset_version: DatasetVersion, errors: Err
     errors.merge([RowError(line, "id", f"duplicates id {item_id!r} from line {first}") for line, item_id, first in repeats], total)
 
 
-def _publish(model_version: ModelVersion, dataset_version: DatasetVersion, stage: Staging, errors: ErrorCollector,
-             sha256: str, source_name: str, created_by: User) -> PredictionSet:
+def prediction_set_publish(model_version: ModelVersion, dataset_version: DatasetVersion, stage: Staging, errors: ErrorCollector,
+                           sha256: str, source_name: str, created_by: User) -> PredictionSet:
+    """Staged prediction rows become the set of this version pair, in one transaction; unknown or repeated
+    item ids raise with their lines."""
     try:
         with transaction.atomic():
             bulk_transaction_settings()

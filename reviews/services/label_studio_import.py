@@ -31,11 +31,11 @@ from datasets.readers import SNIFF_BYTES, FileRejected, check_text_head
 # upload does (version numbering, the dataset lock, repeated ids reported by line); their readers take one file
 # of one kind, and an export is three kinds in one file.
 from datasets.services.datasets import ITEM_STAGE, _add_repeats
-from datasets.services.datasets import _publish as dataset_version_publish
+from datasets.services.datasets import dataset_version_publish
 from datasets.services.files import file_sha256, upload_errors_as_application_error
 from models_app.models import ModelVersion, PredictionSet, RegisteredModel, Prediction
 from models_app.services.predictions import PREDICTION_STAGE
-from models_app.services.predictions import _publish as prediction_set_publish
+from models_app.services.predictions import prediction_set_publish
 from models_app.services.registry import model_version_create, registered_model_create
 from reviews.gate import GatePolicy
 from reviews.models import Assignment, Campaign, Judgment, Task, TaskOutput
