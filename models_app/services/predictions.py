@@ -78,7 +78,7 @@ def prediction_set_publish(model_version: ModelVersion, dataset_version: Dataset
                     inserted = stage.execute(
                         f"INSERT INTO {Prediction._meta.db_table} (prediction_set_id, item_id, output, score) "
                         f"SELECT %s, i.id, s.output, s.score FROM {{stage}} s JOIN {Item._meta.db_table} i "
-                        "ON i.version_id = %s AND i.external_id = s.item_id",
+                        "ON i.version_id = %s AND i.external_id = s.item_id ORDER BY i.id",  # the unique index then grows at its end
                         [prediction_set.pk, dataset_version.pk],
                     )
             except IntegrityError:
