@@ -6,6 +6,7 @@ from django.views.decorators.http import require_POST
 from core.errors import ApplicationError
 from core.models import User
 from core.views import role_required
+from datasets.models import DatasetVersion
 from models_app.models import ModelVersion, RegisteredModel
 from models_app.services.registry import model_version_set_stage
 
@@ -24,6 +25,9 @@ def model_version_detail(request, name, version):
         "transitions": model_version.transitions.select_related("actor"),
         "prediction_sets": model_version.prediction_sets.select_related("dataset_version__dataset"),
         "may_promote": request.user.has_role(User.Role.APPROVER) and model_version.stage == ModelVersion.Stage.APPROVED,
+        "may_upload": request.user.has_role(User.Role.DATA_SCIENTIST),
+        "dataset_versions": [(f"{v.dataset.name}:{v.number}", str(v))
+                             for v in DatasetVersion.objects.select_related("dataset").order_by("dataset__name", "-number")[:500]],
     }
     return render(request, "models_app/version_detail.html", context)
 

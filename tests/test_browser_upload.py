@@ -65,3 +65,27 @@ def test_a_bad_upload_lists_its_errors_as_text_and_stores_nothing(dataset_page, 
     assert "Nothing was stored" in page.inner_text("[data-upload-status]")
     assert page.locator("form.upload img").count() == 0 and dialogs == []
     assert DatasetVersion.objects.count() == 0 and Item.objects.count() == 0
+
+
+def test_predictions_upload_from_the_model_version_page(api, live_server, new_page):
+    ds = api["ds"]
+    assert ds.post("/api/v1/datasets/", {"name": "qa"}, format="json").status_code == 201
+    items = [{"id": f"q{n}", "input": f"question {n}"} for n in range(20)]
+    from tests.factories import jsonl_file
+
+    assert ds.post("/api/v1/datasets/qa/versions/", {"file": jsonl_file(items)}, format="multipart").status_code == 201
+    assert ds.post("/api/v1/models/", {"name": "m"}, format="json").status_code == 201
+    assert ds.post("/api/v1/models/m/versions/", {"version": "1"}, format="json").status_code == 201
+    page = new_page()
+    browser_login(page, live_server, "ds")
+    page.goto(f"{live_server.url}/models/m/1/")
+    page.set_input_files("form.upload input[type=file]", files=[{
+        "name": "preds.csv", "mimeType": "text/csv",
+        "buffer": ("id,output,score\n" + "".join(f"q{n},answer {n},0.5\n" for n in range(20))).encode()}])
+    page.select_option("form.upload select", "qa:1")
+    page.click("form.upload button[type=submit]")
+    page.wait_for_selector('form.upload[data-state="ready"]')
+    assert "Predictions ready: 20 rows" in page.inner_text("[data-upload-status]")
+    from models_app.models import Prediction
+
+    assert Prediction.objects.filter(prediction_set__dataset_version__dataset__name="qa").count() == 20

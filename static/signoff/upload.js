@@ -105,6 +105,12 @@
         else showErrors(body);
       };
       const data = new FormData(form);
+      // one choice naming several fields, e.g. "digits:3" -> dataset=digits, dataset_version=3
+      form.querySelectorAll("select[data-split]").forEach((select) => {
+        const names = select.dataset.split.split(",");
+        const values = select.value.split(":");
+        names.forEach((name, i) => data.append(name, values[i] || ""));
+      });
       xhr.send(data);
       show(0, "Sending…", "sending");
     });
