@@ -80,6 +80,8 @@ def resumable_append(*, upload: Upload, offset: int, stream: IO[bytes]) -> int:
             fcntl.flock(out, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise ConflictError("Another request is sending bytes to this upload.", code="upload_locked") from None
+        if not Upload.objects.filter(pk=upload.pk, status=Upload.Status.RECEIVING).exists():  # completed meanwhile
+            raise ConflictError("This upload has all its bytes already.", code="upload_complete")
         current = out.seek(0, os.SEEK_END)
         if offset != current:
             raise ConflictError(f"Upload-Offset {offset} does not match the {current} bytes received; resume from {current}.",
@@ -122,8 +124,8 @@ def _complete(upload: Upload) -> None:
         upload.file.delete(save=False)
         raise
     with transaction.atomic():
-        Upload.objects.filter(pk=upload.pk, status=Upload.Status.RECEIVING).update(status=Upload.Status.QUEUED)
-        transaction.on_commit(lambda: kind.enqueue(upload.pk))
+        if Upload.objects.filter(pk=upload.pk, status=Upload.Status.RECEIVING).update(status=Upload.Status.QUEUED):
+            transaction.on_commit(lambda: kind.enqueue(upload.pk))  # once, even if two last PATCHes race
 
 
 def resumable_delete(*, upload: Upload) -> None:
