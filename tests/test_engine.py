@@ -177,15 +177,16 @@ def test_two_late_submissions_at_once_revive_the_assignment_once(api, users, loo
     first = next_id(api["reviewer"], cid)
     expire_now(first, users["reviewer"])
     assert assignments_expire() == 1
-    validate, landed = judgments.validated_judgment, []
+    read_assignment, landed = judgments._assignment_for, []
 
-    def the_other_tab_lands_first(*args, **kwargs):
+    def the_other_tab_lands_first(**kwargs):
+        assignment = read_assignment(**kwargs)  # both tabs read it as expired
         if not landed:
-            landed.append("tab-1")  # before the call: the other submission validates through here too
+            landed.append("tab-1")
             judgments.judgment_submit(task_id=first, reviewer=users["reviewer"], choice="A", client_id="tab-1")
-        return validate(*args, **kwargs)
+        return assignment
 
-    monkeypatch.setattr(judgments, "validated_judgment", the_other_tab_lands_first)
+    monkeypatch.setattr(judgments, "_assignment_for", the_other_tab_lands_first)
     response = judge(api["reviewer"], first, {"choice": "B", "client_id": "tab-2"})
     assert response.status_code == 409 and response.json()["code"] == "already_judged"
     assert list(Judgment.objects.values_list("client_id", flat=True)) == ["tab-1"]

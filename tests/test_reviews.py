@@ -547,8 +547,8 @@ def test_unanimous_wins_never_fail_even_the_strictest_gate(n):
 
 
 def test_a_sign_off_landing_mid_submission_still_refuses_the_judgment(api, pairwise_campaign):
-    """The status is read again inside the judgment's transaction: a sign-off committed after the first
-    check but before the write cannot be followed by a judgment the verdict did not see."""
+    """The status is read inside the judgment's transaction: a sign-off committed after the reviewer's
+    assignment was read but before the write cannot be followed by a judgment the verdict did not see."""
     from unittest import mock
 
     from reviews.models import Campaign, Judgment
@@ -556,13 +556,14 @@ def test_a_sign_off_landing_mid_submission_still_refuses_the_judgment(api, pairw
 
     cid = pairwise_campaign["id"]
     task = api["reviewer"].get(f"/api/v1/campaigns/{cid}/next/").json()
-    validate = judgments.validated_judgment
+    read_assignment = judgments._assignment_for
 
-    def close_then_validate(*args, **kwargs):
+    def read_then_close(**kwargs):
+        assignment = read_assignment(**kwargs)
         Campaign.objects.filter(pk=cid).update(status=Campaign.Status.CLOSED)  # the sign-off commits here
-        return validate(*args, **kwargs)
+        return assignment
 
-    with mock.patch.object(judgments, "validated_judgment", close_then_validate):
+    with mock.patch.object(judgments, "_assignment_for", read_then_close):
         response = api["reviewer"].post(f"/api/v1/tasks/{task['task']}/judgments/", {"choice": "A"}, format="json")
     assert response.status_code == 409 and response.json()["code"] == "campaign_closed"
     assert not Judgment.objects.filter(task_id=task["task"]).exists()

@@ -95,7 +95,7 @@ STORAGES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",  # knox stores only a SHA-512 digest of each token
+        "core.auth.TokenAuthentication",  # knox: stores only a SHA-512 digest of each token
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -156,6 +156,8 @@ CELERY_BEAT_SCHEDULE = {
     "assignments-expire": {"task": "reviews.tasks.assignments_expire_all", "schedule": timedelta(seconds=60)},
     # Uploads whose worker died mid-read go back to a worker.
     "uploads-requeue-stale": {"task": "datasets.tasks.requeue_stale_uploads", "schedule": timedelta(seconds=60)},
+    # Expired API tokens are refused at once; their rows go hourly (see core/auth.py).
+    "tokens-delete-expired": {"task": "core.tasks.tokens_delete_expired_task", "schedule": timedelta(hours=1)},
 }
 
 # How long a reviewer may take back a judgment they just gave.

@@ -82,17 +82,16 @@ def validated_judgment(campaign: Campaign, assignment: Assignment, *, choice=Non
 
 
 def _campaign_still_active(campaign_id: int) -> bool:
-    """Re-read the campaign's status inside the judgment's transaction, so a judgment and a sign-off
-    cannot interleave: on PostgreSQL a shared row lock (judgments don't block one another, the sign-off's
-    FOR UPDATE waits for them and they for it); on SQLite the transaction already holds the write lock."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT status FROM reviews_campaign WHERE id = %s FOR SHARE", [campaign_id])
-            row = cursor.fetchone()
-        status = row[0] if row else None
-    else:
-        status = Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
-    return status == Campaign.Status.ACTIVE
+    campaign = _campaign_in_transaction(campaign_id)
+    return campaign is not None and campaign.status == Campaign.Status.ACTIVE
+
+
+def _campaign_in_transaction(campaign_id: int) -> Campaign | None:
+    """Read the campaign inside the judgment's transaction, so a judgment and a sign-off cannot interleave:
+    on PostgreSQL a shared row lock (judgments don't block one another, the sign-off's FOR UPDATE waits for
+    them and they for it); on SQLite the transaction already holds the write lock (callers write first)."""
+    lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
+    return next(iter(Campaign.objects.raw(f"SELECT * FROM reviews_campaign WHERE id = %s{lock}", [campaign_id])), None)
 
 
 def _verdict_key(judgment: Judgment, assignment: Assignment) -> str:
@@ -106,11 +105,34 @@ def _verdict_key(judgment: Judgment, assignment: Assignment) -> str:
     return judgment.choice or repr(judgment.labels)
 
 
-def _raise_priority_if_reviewers_disagree(task: Task) -> None:
+def _raise_priority_if_reviewers_disagree(task_id: int) -> None:
     """Disagreement-first sampling: an item reviewers disagree on jumps the queue for its remaining judgments."""
-    rows = Judgment.objects.counted().filter(task=task).select_related("assignment")
+    rows = Judgment.objects.counted().filter(task_id=task_id).select_related("assignment")
     if len({_verdict_key(j, j.assignment) for j in rows}) > 1:
-        Task.objects.filter(pk=task.pk, assigned_count__lt=F("capacity")).update(priority=-1)
+        Task.objects.filter(pk=task_id, assigned_count__lt=F("capacity")).update(priority=-1)
+
+
+# Submit is, with get-next, the reviewers' hottest path: its statements are written out rather than built by
+# the ORM for each request (that took most of the request's CPU; docs/bench-next-task.md).
+_ASSIGNMENT_SQL = """
+SELECT a.*, t.capacity AS task_capacity
+FROM reviews_assignment a JOIN reviews_task t ON t.id = a.task_id
+WHERE a.task_id = %s AND a.reviewer_id = %s
+"""
+_MARK_DONE_SQL = "UPDATE reviews_assignment SET status = 'done', completed_at = %s WHERE id = %s AND status = 'open'"
+
+
+def _assignment_for(*, task_id: int, reviewer: User) -> Assignment | None:
+    """The reviewer's assignment for the task, whatever its status, with `task_capacity`."""
+    return next(iter(Assignment.objects.raw(_ASSIGNMENT_SQL, [task_id, reviewer.pk])), None)
+
+
+def _earlier_submission(*, reviewer: User, client_id: str, task_id: int) -> Judgment | None:
+    """The judgment this client_id already recorded, if any: a retry gets it back. Used for another task, it is a 409."""
+    earlier = Judgment.objects.filter(reviewer=reviewer, client_id=client_id).first() if client_id else None
+    if earlier and earlier.task_id != int(task_id):
+        raise ConflictError("This client_id was already used for another task.", code="client_id_reused")
+    return earlier
 
 
 def judgment_submit(
@@ -119,48 +141,44 @@ def judgment_submit(
 ) -> tuple[Judgment, bool]:
     """Returns (judgment, created). The same client_id again returns the judgment already recorded."""
     client_id = (client_id or "")[:64]
-    if client_id:
-        earlier = Judgment.objects.filter(reviewer=reviewer, client_id=client_id).first()
+    assignment = _assignment_for(task_id=task_id, reviewer=reviewer)
+    if assignment is None or assignment.status in (Assignment.Status.DONE, Assignment.Status.SKIPPED):
+        # a retry of a recorded submission lands here (its assignment is done): it gets the first answer
+        earlier = _earlier_submission(reviewer=reviewer, client_id=client_id, task_id=task_id)
         if earlier:
-            if earlier.task_id != int(task_id):
-                raise ConflictError("This client_id was already used for another task.", code="client_id_reused")
             return earlier, False
-    assignment = Assignment.objects.select_related("task__campaign").filter(task_id=task_id, reviewer=reviewer).first()
-    if assignment is None:
-        raise NotFoundError("No such task is assigned to you.", code="task_not_found")
-    if assignment.status == Assignment.Status.DONE:
-        raise ConflictError("You have already judged this task.", code="already_judged")
-    if assignment.status == Assignment.Status.SKIPPED:
+        if assignment is None:
+            raise NotFoundError("No such task is assigned to you.", code="task_not_found")
+        if assignment.status == Assignment.Status.DONE:
+            raise ConflictError("You have already judged this task.", code="already_judged")
         raise ConflictError("You skipped this task.", code="skipped")
-    task: Task = assignment.task
-    campaign = task.campaign
-    if campaign.status != Campaign.Status.ACTIVE:
-        # the verdict froze the evidence; a late judgment would make the results disagree with it
-        raise ConflictError("This campaign has been signed off; it takes no more judgments.", code="campaign_closed")
-    payload = validated_judgment(campaign, assignment, choice=choice, labels=labels, ranking=ranking, ratings=ratings)
     if assignment.status == Assignment.Status.EXPIRED:
-        assignment_revive(assignment=assignment)
+        assignment_revive(assignment=Assignment.objects.select_related("task__campaign").get(pk=assignment.pk))
     try:
         with transaction.atomic():
             # Flip open -> done first: of two concurrent submissions exactly one sees rowcount 1.
-            if not Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.OPEN).update(
-                status=Assignment.Status.DONE, completed_at=timezone.now()
-            ):
-                raise ConflictError("You have already judged this task.", code="already_judged")
-            if not _campaign_still_active(campaign.pk):
+            with connection.cursor() as cursor:
+                cursor.execute(_MARK_DONE_SQL, [timezone.now(), assignment.pk])
+                if cursor.rowcount != 1:
+                    raise ConflictError("You have already judged this task.", code="already_judged")
+            campaign = _campaign_in_transaction(assignment.campaign_id)
+            if campaign is None or campaign.status != Campaign.Status.ACTIVE:
+                # the verdict froze the evidence; a late judgment would make the results disagree with it
                 raise ConflictError("This campaign has been signed off; it takes no more judgments.", code="campaign_closed")
+            payload = validated_judgment(campaign, assignment, choice=choice, labels=labels, ranking=ranking, ratings=ratings)
             judgment = Judgment.objects.create(
-                assignment=assignment, task=task, reviewer=reviewer, rationale=(rationale or "")[:5000],
+                assignment=assignment, task_id=assignment.task_id, reviewer=reviewer, rationale=(rationale or "")[:5000],
                 duration_ms=duration_ms if duration_ms and duration_ms > 0 else None, client_id=client_id, **payload,
             )
-            if campaign.sampling == Campaign.Sampling.DISAGREEMENT and task.capacity > 1:
-                _raise_priority_if_reviewers_disagree(task)
+            if campaign.sampling == Campaign.Sampling.DISAGREEMENT and assignment.task_capacity > 1:
+                _raise_priority_if_reviewers_disagree(assignment.task_id)
             campaign_gate_check_on_commit(campaign.pk)
             return judgment, True
     except IntegrityError:
-        earlier = Judgment.objects.filter(reviewer=reviewer, client_id=client_id).first() if client_id else None
+        # the same submission arrived twice at once, or its client_id was already used for another task
+        earlier = _earlier_submission(reviewer=reviewer, client_id=client_id, task_id=task_id)
         if earlier:
-            return earlier, False  # the same submission arrived twice at once
+            return earlier, False
         raise ConflictError("You have already judged this task.", code="already_judged") from None
 
 
