@@ -72,6 +72,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
     )
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+    # Server-side binding lets psycopg prepare a statement the second time a connection sends it, so
+    # PostgreSQL stops planning get-next's and submit's statements afresh on every request (-15% of its CPU
+    # per request, docs/bench-next-task.md). Behind PgBouncer, it needs 1.21+ with max_prepared_statements set;
+    # DATABASE_PREPARED_STATEMENTS=false turns it off.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 2})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
