@@ -17,10 +17,12 @@ from knox.models import get_token_model
 from knox.settings import CONSTANTS, knox_settings
 from rest_framework import exceptions
 
+from core.rawsql import columns, fetch_models
+
 
 def _token_sql() -> str:
     user, token = get_user_model()._meta, get_token_model()._meta
-    return (f"SELECT u.*, t.digest AS token_digest, t.created AS token_created, t.expiry AS token_expiry "
+    return (f"SELECT {columns(get_user_model(), 'u')}, t.digest, t.created, t.expiry "
             f"FROM {token.db_table} t JOIN {user.db_table} u ON u.{user.pk.column} = t.user_id WHERE t.token_key = %s")
 
 
@@ -41,7 +43,7 @@ class TokenAuthentication(KnoxTokenAuthentication):
         except (TypeError, ValueError):
             raise exceptions.AuthenticationFailed("Invalid token.") from None
         key = token[: CONSTANTS.TOKEN_KEY_LENGTH]
-        for user in get_user_model().objects.raw(_token_sql(), [key]):
+        for user in fetch_models(get_user_model(), _token_sql(), [key], extra=("token_digest", "token_created", "token_expiry")):
             if not compare_digest(digest, user.token_digest):
                 continue
             auth_token = get_token_model()(digest=user.token_digest, token_key=key, user=user,

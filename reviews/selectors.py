@@ -3,6 +3,7 @@ from django.db import connection
 
 from core.errors import NotFoundError
 from core.models import User
+from core.rawsql import columns, fetch_models
 from datasets.models import Item
 from models_app.models import ModelVersion
 from reviews.models import SLOTS, Assignment, Campaign, Judgment, TaskOutput, Verdict
@@ -30,14 +31,15 @@ def campaign_get_for_user(*, campaign_id: int | str, user: User) -> Campaign:
 # get-next runs the reads below once per judgment. They are SQL rather than querysets because building these
 # queries cost the ORM 3-7 times as much CPU as running them (docs/bench-next-task.md).
 _REVIEWER_CAMPAIGN_SQL = """
-SELECT c.* FROM reviews_campaign c
+SELECT {columns} FROM reviews_campaign c
 WHERE c.id = %s AND EXISTS (SELECT 1 FROM reviews_campaign_reviewers r WHERE r.campaign_id = c.id AND r.user_id = %s)
 """
 
 
 def campaign_get_for_reviewer(*, campaign_id: int, user: User) -> Campaign:
     """The campaign, if the user is among its reviewers (whatever their role: that implies they may see it)."""
-    campaign = next(iter(Campaign.objects.raw(_REVIEWER_CAMPAIGN_SQL, [campaign_id, user.pk])), None)
+    sql = _REVIEWER_CAMPAIGN_SQL.format(columns=columns(Campaign, "c"))
+    campaign = next(iter(fetch_models(Campaign, sql, [campaign_id, user.pk])), None)
     if campaign is None:
         raise NotFoundError("No such campaign.", code="campaign_not_found")
     return campaign

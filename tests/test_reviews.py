@@ -567,3 +567,24 @@ def test_a_sign_off_landing_mid_submission_still_refuses_the_judgment(api, pairw
         response = api["reviewer"].post(f"/api/v1/tasks/{task['task']}/judgments/", {"choice": "A"}, format="json")
     assert response.status_code == 409 and response.json()["code"] == "campaign_closed"
     assert not Judgment.objects.filter(task_id=task["task"]).exists()
+
+
+def test_the_judgment_response_written_by_hand_is_what_drf_renders_from_the_documented_fields(api, pairwise_campaign):
+    from django.utils import timezone
+    from rest_framework import serializers
+
+    from reviews.api.serializers import JudgmentSerializer
+    from reviews.models import Judgment
+
+    def by_drf(judgment):
+        return serializers.ModelSerializer.to_representation(JudgmentSerializer(), judgment)
+
+    cid = pairwise_campaign["id"]
+    task = api["reviewer"].get(f"/api/v1/campaigns/{cid}/next/").json()
+    response = api["reviewer"].post(f"/api/v1/tasks/{task['task']}/judgments/", {
+        "choice": "A", "rationale": "clearer", "duration_ms": 1234, "client_id": "c-1"}, format="json")
+    judgment = Judgment.objects.select_related("reviewer").get(pk=response.json()["id"])
+    assert response.json() == by_drf(judgment)
+    judgment.retracted_at = judgment.discarded_at = timezone.now()
+    judgment.discard_reason = "duplicate"
+    assert JudgmentSerializer(judgment).data == by_drf(judgment) and JudgmentSerializer(judgment).data["discarded_at"]

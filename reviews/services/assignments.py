@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError, ConflictError, NotFoundError
 from core.models import User
+from core.rawsql import columns, fetch_models
 from reviews.models import SLOTS, Assignment, Campaign, Task, TaskOutput
 
 # The task on screen and the one prefetched behind it: more would hoard work other reviewers could do.
@@ -33,13 +34,14 @@ def _slot_order(task_id: int, candidate_id: int) -> tuple[list[int], str]:
 # In SQL because get-next reads these once per judgment, and the ORM took ~4x as long to build the query as to
 # run it. Up to MAX_OPEN_PER_REVIEWER + 1 rows: what to hand back, and whether the reviewer may claim more.
 _OPEN_SQL = """
-SELECT * FROM reviews_assignment WHERE campaign_id = %s AND reviewer_id = %s AND status = %s ORDER BY id LIMIT %s
+SELECT {columns} FROM reviews_assignment a
+WHERE a.campaign_id = %s AND a.reviewer_id = %s AND a.status = %s ORDER BY a.id LIMIT %s
 """
 
 
 def _open_assignments(campaign: Campaign, reviewer: User) -> list[Assignment]:
     params = [campaign.pk, reviewer.pk, Assignment.Status.OPEN, MAX_OPEN_PER_REVIEWER + 1]
-    return list(Assignment.objects.raw(_OPEN_SQL, params))
+    return fetch_models(Assignment, _OPEN_SQL.format(columns=columns(Assignment, "a")), params)
 
 
 def _quota_reached(campaign: Campaign, reviewer: User) -> bool:

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError, ConflictError, ForbiddenError, NotFoundError
 from core.models import User
+from core.rawsql import columns, fetch_models
 from reviews.models import SLOTS, Assignment, Campaign, Judgment, Task
 from reviews.services.assignments import assignment_revive
 from reviews.services.decisions import campaign_gate_check_on_commit
@@ -91,7 +92,8 @@ def _campaign_in_transaction(campaign_id: int) -> Campaign | None:
     on PostgreSQL a shared row lock (judgments don't block one another, the sign-off's FOR UPDATE waits for
     them and they for it); on SQLite the transaction already holds the write lock (callers write first)."""
     lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
-    return next(iter(Campaign.objects.raw(f"SELECT * FROM reviews_campaign WHERE id = %s{lock}", [campaign_id])), None)
+    sql = f"SELECT {columns(Campaign, 'c')} FROM reviews_campaign c WHERE c.id = %s{lock}"
+    return next(iter(fetch_models(Campaign, sql, [campaign_id])), None)
 
 
 def _verdict_key(judgment: Judgment, assignment: Assignment) -> str:
@@ -115,7 +117,7 @@ def _raise_priority_if_reviewers_disagree(task_id: int) -> None:
 # Submit is, with get-next, the reviewers' hottest path: its statements are written out rather than built by
 # the ORM for each request (that took most of the request's CPU; docs/bench-next-task.md).
 _ASSIGNMENT_SQL = """
-SELECT a.*, t.capacity AS task_capacity
+SELECT {columns}, t.capacity
 FROM reviews_assignment a JOIN reviews_task t ON t.id = a.task_id
 WHERE a.task_id = %s AND a.reviewer_id = %s
 """
@@ -124,7 +126,8 @@ _MARK_DONE_SQL = "UPDATE reviews_assignment SET status = 'done', completed_at = 
 
 def _assignment_for(*, task_id: int, reviewer: User) -> Assignment | None:
     """The reviewer's assignment for the task, whatever its status, with `task_capacity`."""
-    return next(iter(Assignment.objects.raw(_ASSIGNMENT_SQL, [task_id, reviewer.pk])), None)
+    sql = _ASSIGNMENT_SQL.format(columns=columns(Assignment, "a"))
+    return next(iter(fetch_models(Assignment, sql, [task_id, reviewer.pk], extra=("task_capacity",))), None)
 
 
 def _earlier_submission(*, reviewer: User, client_id: str, task_id: int) -> Judgment | None:

@@ -1,0 +1,46 @@
+"""Model instances from hand-written SQL, for the few statements on the reviewers' hottest paths.
+
+`Model.objects.raw()` works out on every call which column is which field and how each value converts:
+about as much CPU as running the statement (docs/bench-next-task.md). Here that is worked out once per
+model, and a statement selects `columns(Model, alias)` first, in field order, then any extra columns."""
+from functools import cache
+
+from django.db import connection
+
+
+@cache
+def _converters(model) -> tuple:
+    """Per concrete field, the converters the ORM would apply to its column (JSON text, SQLite's datetimes...)."""
+    result = []
+    for field in model._meta.concrete_fields:
+        col = field.get_col(model._meta.db_table)
+        functions = tuple(connection.ops.get_db_converters(col) + field.get_db_converters(connection))
+        result.append((col, functions) if functions else None)
+    return tuple(result)
+
+
+@cache
+def columns(model, alias: str) -> str:
+    return ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields)
+
+
+def fetch_models(model, sql: str, params, *, extra: tuple[str, ...] = ()) -> list:
+    """Run `sql` (SELECT columns(model, alias), extra...) and build one instance per row; the values of the
+    extra columns become attributes named by `extra`, unconverted."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    converters, width = _converters(model), len(model._meta.concrete_fields)
+    instances = []
+    for row in rows:
+        values = list(row[:width])
+        for index, conversion in enumerate(converters):
+            if conversion:
+                col, functions = conversion
+                for function in functions:
+                    values[index] = function(values[index], col, connection)
+        instance = model.from_db(connection.alias, None, values)
+        for name, value in zip(extra, row[width:]):
+            setattr(instance, name, value)
+        instances.append(instance)
+    return instances
