@@ -131,11 +131,12 @@ INSERT INTO models_app_prediction (output, score, item_id, prediction_set_id)
 SELECT to_jsonb(%(text)s || ' (item ' || i.id || ')'), NULL, i.id, %(prediction_set)s
 FROM datasets_item AS i WHERE i.version_id = %(version)s ORDER BY i.id
 """
-# campaign_create: one task per item, in item order, sort_key uniform on [0, 1) for random sampling
+# campaign_create: one task per item, sort_key uniform on [0, 1) for random sampling, written in hand-out order
 TASKS_SQL = """
 INSERT INTO reviews_task (capacity, assigned_count, priority, sort_key, campaign_id, item_id)
-SELECT %(overlap)s, 0, 0, random(), %(campaign)s, i.id
-FROM datasets_item AS i WHERE i.version_id = %(version)s ORDER BY i.id
+SELECT %(overlap)s, 0, 0, k.sort_key, %(campaign)s, k.id
+FROM (SELECT i.id, random() AS sort_key FROM datasets_item AS i WHERE i.version_id = %(version)s) AS k
+ORDER BY k.sort_key, k.id
 """
 # campaign_create: per task, the candidate's output then the baseline's
 TASK_OUTPUTS_SQL = """
@@ -329,15 +330,15 @@ def compare_with_campaign_create(campaign, *, lead, reviewers, candidate, baseli
 
     def task_shape(c, limit=None) -> list[tuple]:
         tasks = list(Task.objects.filter(campaign=c).order_by("id")[:limit])
-        shapes, last_item = [], 0
+        shapes, last = [], (-1, -1.0)
         for t in tasks:
             outputs = list(TaskOutput.objects.filter(task=t).select_related("prediction__prediction_set").order_by("id"))
             shapes.append((
-                t.capacity, t.assigned_count, t.priority, 0.0 <= t.sort_key < 1.0, t.item_id > last_item,
+                t.capacity, t.assigned_count, t.priority, 0.0 <= t.sort_key < 1.0, (t.priority, t.sort_key) > last,
                 tuple((o.model_version_id, o.prediction.item_id == t.item_id,
                        o.prediction.prediction_set.model_version_id == o.model_version_id) for o in outputs),
             ))
-            last_item = t.item_id
+            last = (t.priority, t.sort_key)
         return shapes
 
     class Rollback(Exception):

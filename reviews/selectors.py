@@ -206,7 +206,7 @@ def campaign_item_judgments(*, campaign: Campaign, contested_only: bool = False,
     names = _version_names(campaign)
     judgments = (
         Judgment.objects.filter(task__campaign=campaign).select_related("assignment", "reviewer", "discarded_by", "task__item")
-        .order_by("task_id", "id")
+        .order_by("task__item_id", "task_id", "id")  # in the dataset's order
     )
     skips = Assignment.objects.filter(campaign=campaign, status=Assignment.Status.SKIPPED).select_related("reviewer", "task__item")
     rows: dict[int, dict] = {}

@@ -117,7 +117,8 @@ def campaign_results_export(*, campaign: Campaign) -> Iterator[dict]:
     if campaign.kind == Campaign.Kind.LABELING:
         tasks = tasks.annotate(suggestion=_candidate_output(campaign, "id"))
         fields.append("suggestion")
-    rows = tasks.order_by("id", "counted__id").values(*fields).iterator(chunk_size=CHUNK_ROWS)
+    # in the dataset's order (tasks are stored in hand-out order)
+    rows = tasks.order_by("item_id", "id", "counted__id").values(*fields).iterator(chunk_size=CHUNK_ROWS)
     for _, group in groupby(rows, key=lambda r: r["id"]):
         group = list(group)  # one item's judgments: at most the campaign's overlap
         yield _result_row(campaign, names, group)
