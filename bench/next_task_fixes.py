@@ -25,7 +25,7 @@ BENCH_FIX is a comma-separated list of what to swap in, in each worker, once the
                  transaction mode does not allow it, and some raw SQL may need casts under server-side binding
   none           the app as it is: the same as running without --gunicorn-config
 
-BENCH_LEFT_CAP=N sets reviews.selectors.LEFT_COUNT_CAP (the app's is 500) in any variant.
+BENCH_LEFT_CAP=N sets reviews.selectors.LEFT_COUNT_CAP (the app's is 100) in any variant.
 """
 import os
 

@@ -101,7 +101,7 @@ def assignment_payload(assignment: Assignment, campaign: Campaign | None = None)
     return payload
 
 
-LEFT_COUNT_CAP = 500  # beyond this, "500+ left" says enough, and counting a million tasks per request does not
+LEFT_COUNT_CAP = 100  # beyond this, "100+ left" says enough; each one counted is an index probe on every get-next
 
 
 # The reviewer's assignments by status, and (status NULL) the tasks still open to them in hand-out order, up to

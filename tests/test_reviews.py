@@ -588,3 +588,15 @@ def test_the_judgment_response_written_by_hand_is_what_drf_renders_from_the_docu
     judgment.retracted_at = judgment.discarded_at = timezone.now()
     judgment.discard_reason = "duplicate"
     assert JudgmentSerializer(judgment).data == by_drf(judgment) and JudgmentSerializer(judgment).data["discarded_at"]
+
+
+def test_progress_counts_what_is_left_exactly_up_to_the_cap_and_says_more_beyond(api, pairwise_campaign, monkeypatch):
+    from reviews import selectors
+
+    cid = pairwise_campaign["id"]
+    first = api["reviewer"].get(f"/api/v1/campaigns/{cid}/next/").json()["progress"]
+    assert first["left_is_lower_bound"] is False and first["left"] >= 3  # few tasks: counted exactly
+    monkeypatch.setattr(selectors, "LEFT_COUNT_CAP", 2)
+    capped = api["reviewer"].get(f"/api/v1/campaigns/{cid}/next/").json()["progress"]
+    # two open (on screen and prefetched) plus the cap of claimable ones, flagged as "at least"
+    assert capped["left_is_lower_bound"] is True and capped["left"] == 2 + capped["open"]
