@@ -49,8 +49,9 @@ def upload_process(*, upload_id: int, ingest: Callable[[Upload, ProgressFn], dic
     if not claimed:
         return  # already taken by another worker, or finished
     upload = Upload.objects.get(pk=upload_id)
+    progress = Progress(upload.pk, upload.bytes_total or upload.file.size)
     try:
-        result = ingest(upload, Progress(upload.pk, upload.bytes_total or upload.file.size))
+        result = ingest(upload, progress)
     except ApplicationError as exc:
         _finish(upload, status=Upload.Status.FAILED, error={"message": exc.message, "code": exc.code, "extra": exc.extra})
         return
@@ -58,6 +59,8 @@ def upload_process(*, upload_id: int, ingest: Callable[[Upload, ProgressFn], dic
         _finish(upload, status=Upload.Status.FAILED,
                 error={"message": f"Ingest failed: {exc.__class__.__name__}", "code": "internal", "extra": {}})
         raise
+    finally:
+        progress.close()
     _finish(upload, status=Upload.Status.READY, result=result)
 
 

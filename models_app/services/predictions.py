@@ -1,6 +1,6 @@
 """Ingesting a model version's predictions on a dataset version: streamed, staged, then published all or nothing."""
 from django.core.files import File
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from core.errors import ApplicationError, ConflictError
 from core.models import User
@@ -11,6 +11,7 @@ from datasets.readers import ByteCounter
 from datasets.services.files import file_sha256, upload_errors_as_application_error
 from datasets.services.ingest import PREDICTION_FIELDS, ProgressFn, no_progress, read_records, stage_records
 from models_app.models import ModelVersion, Prediction, PredictionSet
+from models_app.services.prediction_copy import prediction_set_copy
 
 PREDICTION_STAGE = [("line", "integer"), ("item_id", "text"), ("output", "json"), ("score", "double precision")]
 
@@ -21,11 +22,21 @@ def prediction_set_ingest(
 ) -> tuple[PredictionSet, bool]:
     """Returns (prediction set, created). A version pair holds one immutable set; identical bytes return it.
 
-    Rows are staged first; the database then finds unknown item ids and repeats, with their lines."""
+    On PostgreSQL rows are COPYed straight into their table; a file with a wrong row, and any file on SQLite,
+    is staged first, and the database then finds unknown item ids and repeats, with their lines."""
     sha256 = file_sha256(file)
     existing = _existing_set(model_version, dataset_version, sha256)
     if existing:
         return existing, False
+    if connection.vendor == "postgresql":
+        with upload_errors_as_application_error():
+            prediction_set = prediction_set_copy(
+                model_version=model_version, dataset_version=dataset_version, file=file, sha256=sha256,
+                source_name=source_name, created_by=created_by, progress=progress,
+            )
+        if prediction_set is not None:
+            return prediction_set, True
+        file.seek(0)  # read again, to name every wrong row
     errors = ErrorCollector(source_name or "upload")
     with upload_errors_as_application_error(), Staging(PREDICTION_STAGE) as stage:
         counter = ByteCounter()
