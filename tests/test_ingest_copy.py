@@ -1,0 +1,236 @@
+"""Predictions COPYed straight into their table (PostgreSQL): each lands on its own item, the fast row check never
+takes what the validator refuses, a wrong row sends the upload the exact way with every error named, and nothing
+half-written stays."""
+import random
+from unittest import mock
+
+import orjson
+import pytest
+from django.core.files.base import ContentFile
+from django.db import connection
+
+from core.errors import ApplicationError
+from core.models import User
+from datasets import item_index
+from datasets.item_index import ItemIndex
+from datasets.models import Item
+from datasets.parsers import ErrorCollector, validate_prediction
+from datasets.readers import ByteCounter
+from datasets.services.datasets import dataset_create, dataset_version_ingest
+from models_app.models import Prediction, PredictionSet
+from models_app.services import prediction_copy, predictions
+from models_app.services.registry import model_version_create, registered_model_create
+from tests.factories import UserFactory, jsonl
+
+ROWS = 20_000  # more than two COPY batches
+
+
+@pytest.fixture
+def postgres(db):
+    if connection.vendor != "postgresql":
+        pytest.skip("the COPY path is PostgreSQL's; SQLite always stages")
+
+
+def make_version(ids: list[str], user: User):
+    dataset = dataset_create(name=f"d{random.randrange(10**9)}", created_by=user)
+    content = jsonl([{"id": item_id, "input": f"question {n}"} for n, item_id in enumerate(ids)])
+    version, _ = dataset_version_ingest(dataset=dataset, file=ContentFile(content, name="items.jsonl"),
+                                        source_name="items.jsonl", created_by=user)
+    return version
+
+
+@pytest.fixture
+def setup(postgres):
+    user = UserFactory(username="ds-copy", role=User.Role.DATA_SCIENTIST)
+    ids = [f"it-{n}" for n in range(ROWS - 1)] + ["42"]
+    version = make_version(ids, user)
+    model = registered_model_create(name="copy-model", created_by=user)
+    return {"user": user, "ids": ids, "version": version,
+            "model_version": lambda name: model_version_create(model=model, version=name, created_by=user)}
+
+
+def ingest(setup, content: bytes, name: str = "preds.jsonl"):
+    return predictions.prediction_set_ingest(
+        model_version=setup["model_version"](f"v{random.randrange(10**9)}"), dataset_version=setup["version"],
+        file=ContentFile(content, name=name), source_name=name, created_by=setup["user"],
+    )
+
+
+@pytest.fixture
+def copy_results(monkeypatch):
+    """What each prediction_set_copy call returned: a set, or None when it handed over to the staging path."""
+    results, real = [], prediction_copy.prediction_set_copy
+
+    def spy(**kwargs):
+        results.append(real(**kwargs))
+        return results[-1]
+
+    monkeypatch.setattr(predictions, "prediction_set_copy", spy)
+    return results
+
+
+def test_a_clean_upload_is_copied_and_every_prediction_lands_on_its_own_item(setup, copy_results):
+    rows = [{"id": item_id, "output": {"echo": item_id, "text": f"tab\there, back\\slash, «{n}», \u2028"},
+             "score": n / 7} for n, item_id in enumerate(setup["ids"][:-1])]
+    rows.append({"id": 42, "output": "a plain string", "score": 3})  # an integer id names item "42"
+    random.Random(5).shuffle(rows)
+    content = jsonl(rows[:100]) + b"\n" + jsonl(rows[100:])  # a blank line is allowed
+
+    prediction_set, created = ingest(setup, content)
+
+    assert created and copy_results == [prediction_set] and prediction_set.prediction_count == ROWS
+    stored = {p.item.external_id: p for p in Prediction.objects.filter(prediction_set=prediction_set).select_related("item")}
+    assert len(stored) == ROWS
+    for row in rows:
+        item_id = str(row["id"])
+        assert stored[item_id].output == row["output"] and stored[item_id].score == pytest.approx(row["score"], abs=0)
+    assert stored["it-7"].item.version_id == setup["version"].pk
+
+
+def test_a_wrong_row_after_the_copy_began_is_named_by_line_and_nothing_stays(setup, copy_results):
+    rows = [{"id": item_id, "output": "fine"} for item_id in setup["ids"]]
+    rows[14_999] = {"id": "no-such-item", "output": "x"}
+    rows[15_999] = {"id": rows[2]["id"], "output": "again"}
+    rows[16_999] = {"id": rows[16_999]["id"], "output": "x", "score": "high"}
+
+    with pytest.raises(ApplicationError) as raised:
+        ingest(setup, jsonl(rows))
+
+    assert copy_results == [None]  # the COPY path gave up and the staging path explained
+    errors = raised.value.extra["errors"]
+    assert [(e["line"], e["field"]) for e in errors] == [(15_000, "id"), (16_000, "id"), (17_000, "score")]
+    assert "no item 'no-such-item'" in errors[0]["message"] and "from line 3" in errors[1]["message"]
+    assert raised.value.extra["total"] == 3
+    assert PredictionSet.objects.count() == 0 and Prediction.objects.count() == 0
+
+
+def test_a_repeated_item_caught_by_the_unique_index_leaves_nothing(setup, copy_results):
+    rows = [{"id": item_id, "output": "fine"} for item_id in setup["ids"]]
+    rows[-1] = {"id": "it-0", "output": "twice"}  # found by the COPY itself, in its last batch
+
+    with pytest.raises(ApplicationError) as raised:
+        ingest(setup, jsonl(rows))
+
+    assert copy_results == [None]
+    assert raised.value.extra["errors"][0]["line"] == ROWS and "duplicates id 'it-0' from line 1" in raised.value.extra["errors"][0]["message"]
+    assert PredictionSet.objects.count() == 0 and Prediction.objects.count() == 0
+
+
+def test_a_csv_upload_is_copied_too(setup, copy_results):
+    content = "id,output,score\n" + "".join(f"{item_id},answer {n},{n % 5}\n" for n, item_id in enumerate(setup["ids"]))
+    prediction_set, _ = ingest(setup, content.encode(), name="preds.csv")
+    assert copy_results == [prediction_set] and prediction_set.prediction_count == ROWS
+    assert Prediction.objects.get(prediction_set=prediction_set, item__external_id="it-9").output == "answer 9"
+
+
+def test_ids_that_share_a_hash_take_the_exact_path_and_still_land_right(setup, copy_results, monkeypatch):
+    monkeypatch.setattr(item_index, "hash", len, raising=False)  # every id of one length collides
+    assert ItemIndex.load(setup["version"].pk) is None
+
+    rows = [{"id": item_id, "output": item_id} for item_id in reversed(setup["ids"])]
+    prediction_set, created = ingest(setup, jsonl(rows))
+
+    assert created and copy_results == [None] and prediction_set.prediction_count == ROWS
+    for prediction in Prediction.objects.filter(prediction_set=prediction_set).select_related("item").iterator():
+        assert prediction.output == prediction.item.external_id
+
+
+def test_the_index_finds_each_item_and_refuses_any_other_id(setup):
+    index = ItemIndex.load(setup["version"].pk, setup["version"].item_count)
+    assert len(index) == ROWS
+    wanted = ["it-5", "42", "it-19998", "it-0"]
+    expected = dict(Item.objects.filter(version=setup["version"], external_id__in=wanted).values_list("external_id", "pk"))
+    assert index.lookup(wanted) == [expected[item_id] for item_id in wanted]
+    assert index.lookup(["it-5", "it-20000"]) is None and index.lookup(["IT-5"]) is None
+
+
+def test_an_id_holding_the_index_separator_takes_the_exact_path(postgres):
+    user = UserFactory(username="ds-sep", role=User.Role.DATA_SCIENTIST)
+    version = make_version(["plain", "unit\x1fseparator"], user)
+    assert ItemIndex.load(version.pk) is None
+
+
+# --- the fast row check against the validator ---------------------------------------------------------------
+
+RECORDS = [
+    {"id": "a", "output": "text"}, {"id": "a", "output": {"k": [1, 2]}, "score": 0.25}, {"id": 7, "output": [1]},
+    {"id": "a", "output": "x", "score": 3}, {"id": "a", "output": "x", "score": None}, {"id": "a", "output": "x", "extra": 1},
+    {"id": "é ü", "output": "back\\slash\ttab"}, {"id": "a" * 255, "output": "x"},
+    {"id": "a", "output": "x", "score": 2**60},  # may go either way: beyond 2**53 the fast check hands it over
+    # refused by the validator: the fast check must hand each one over
+    {"id": "", "output": "x"}, {"id": "   ", "output": "x"}, {"id": "a" * 256, "output": "x"}, {"id": "a\u0000b", "output": "x"},
+    {"id": True, "output": "x"}, {"id": 1.5, "output": "x"}, {"id": None, "output": "x"}, {"output": "x"},
+    {"id": "a"}, {"id": "a", "output": ""}, {"id": "a", "output": {}}, {"id": "a", "output": []}, {"id": "a", "output": 5},
+    {"id": "a", "output": None}, {"id": "a", "output": "nul \u0000 inside"}, {"id": "a", "output": "x", "score": "1"},
+    {"id": "a", "output": "x", "score": True}, {"id": "a", "output": "x", "score": [1]},
+]
+
+
+@pytest.mark.parametrize("record", RECORDS, ids=range(len(RECORDS)))
+def test_the_fast_row_check_never_takes_what_the_validator_refuses(record):
+    line = orjson.dumps(record) + b"\n"
+    try:
+        fast = list(prediction_copy._jsonl_rows(ContentFile(line), ByteCounter()))
+    except prediction_copy._NotClean:
+        fast = None
+    exact = validate_prediction(1, record, ErrorCollector("f"))
+    if exact is None:
+        assert fast is None
+    else:  # the validator's row, byte for byte, or handed over
+        assert fast in (None, [(exact.item_id, exact.output.encode(), exact.score)])
+    if RECORDS.index(record) < 8:  # the common shapes do take the fast way
+        assert fast is not None
+
+
+@pytest.mark.parametrize("content", [b"[1, 2]\n", b"{not json\n", b"\xef\xbb\xbf{\"id\": \"a\", \"output\": \"x\"}\n",
+                                     b"\xff\xfe{\x00\n", b'{"id": "a", "output": "\xe9"}\n'])
+def test_lines_the_readers_refuse_are_handed_over_too(content):
+    with pytest.raises(prediction_copy._NotClean):
+        list(prediction_copy._jsonl_rows(ContentFile(content), ByteCounter()))
+
+
+# --- progress, seen from outside the COPY's transaction -----------------------------------------------------
+
+@pytest.mark.django_db(transaction=True)
+def test_progress_and_heartbeat_are_written_while_the_copy_runs(api, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("the COPY path is PostgreSQL's")
+    from datasets.models import Upload
+    from datasets.services import ingest as ingest_module
+    from models_app import tasks
+
+    ds = api["ds"]
+    assert ds.post("/api/v1/datasets/", {"name": "qa"}, format="json").status_code == 201
+    ids = [f"q{n}" for n in range(ROWS)]
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    items = SimpleUploadedFile("items.jsonl", jsonl([{"id": i, "input": "x"} for i in ids]))
+    assert ds.post("/api/v1/datasets/qa/versions/", {"file": items}, format="multipart").status_code == 201
+    assert ds.post("/api/v1/models/", {"name": "m"}, format="json").status_code == 201
+    assert ds.post("/api/v1/models/m/versions/", {"version": "1"}, format="json").status_code == 201
+    settings.SIGNOFF_SYNC_UPLOAD_MAX_BYTES = 10
+    preds = SimpleUploadedFile("preds.jsonl", jsonl([{"id": i, "output": "y"} for i in ids]))
+    response = ds.post("/api/v1/models/m/versions/1/predictions/", {"dataset": "qa", "dataset_version": 1, "file": preds},
+                       format="multipart")
+    assert response.status_code == 202
+    upload = Upload.objects.get(kind="prediction_set")
+
+    outside = connection.get_new_connection(connection.get_connection_params())
+    outside.autocommit = True
+    seen, real_call = [], ingest_module.Progress.__call__
+
+    def spy(self, phase, rows, bytes_done, force=False):
+        real_call(self, phase, rows, bytes_done, force=True)
+        seen.append(outside.execute("SELECT phase, rows_done FROM datasets_upload WHERE id = %s", [upload.pk]).fetchone())
+        # and the rows themselves are not visible outside before the commit
+        seen.append(("predictions seen outside", outside.execute("SELECT count(*) FROM models_app_prediction").fetchone()[0]))
+
+    try:
+        with mock.patch.object(ingest_module.Progress, "__call__", spy):
+            tasks.ingest_prediction_upload(upload.pk)
+    finally:
+        outside.close()
+    assert ("reading", 8192) in seen and ("reading", 16384) in seen and ("saving", ROWS) in seen
+    assert ("predictions seen outside", 0) in seen and all(v == 0 for k, v in seen if k == "predictions seen outside")
+    upload.refresh_from_db()
+    assert upload.status == Upload.Status.READY and upload.result["predictions"] == ROWS == Prediction.objects.count()
