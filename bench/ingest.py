@@ -25,9 +25,8 @@ What it does, for each size N, against a real stack:
 6. checks that the database holds exactly N items and N predictions, stops the stack and drops the database.
 
 --profile (PostgreSQL) then runs the predictions ingest of the largest size again in this process, on the same
-database (a fresh model version), with timers around its phases (hashing, reading + parsing + validating, COPY to
-the stage, ANALYZE, INSERT ... SELECT, commit), once plainly and once under cProfile, and times the reading
-stages alone. Nothing in the application is changed: the timers wrap module attributes in this process only.
+database (a fresh model version), once plainly, then times its stages alone (hashing the file, loading the
+ItemIndex, parsing and checking the rows, item keys and COPY text), and runs it once more under cProfile.
 
 Only 127.0.0.1 is contacted. Every wait is bounded. Results: docs/bench-ingest.md.
 """
@@ -783,7 +782,8 @@ def print_summary(args, results: list[SizeResult]) -> None:
 
 
 def profile_predictions(args, n: int, predictions: Path) -> None:
-    """The worker's predictions ingest, in this process, on the database the run kept: phases, then cProfile."""
+    """The worker's predictions ingest, in this process, on the database the run kept: its stages one by one,
+    the whole, then the whole under cProfile."""
     work = Path(tempfile.mkdtemp(prefix="profile-", dir=args.tmp))
     env, _, _ = stack_env(args, work, "unused")
     os.environ.update(env)
@@ -791,72 +791,29 @@ def profile_predictions(args, n: int, predictions: Path) -> None:
 
     django.setup()
     from django.core.files import File
-    from django.db import connection, connections
+    from django.db import connection
 
-    import datasets.bulkload as bulkload
-    import datasets.services.ingest as ingest_mod
+    import models_app.services.prediction_copy as copy_path
     import models_app.services.predictions as preds
     from core.models import User
+    from datasets.item_index import ItemIndex
     from datasets.models import DatasetVersion
-    from datasets.parsers import ErrorCollector, validate_prediction
-    from datasets.readers import ByteCounter, iter_jsonl, iter_lines
+    from datasets.readers import ByteCounter
+    from datasets.services.files import file_sha256
     from models_app.models import ModelVersion, RegisteredModel
 
     user = User.objects.get(username="bench-ingest")
     model = RegisteredModel.objects.get(name="bench-model")
     dataset_version = DatasetVersion.objects.get(dataset__name="bench-items")
-    timers: dict[str, float] = {}
-    in_finish = [False]
-
-    def timed(name, fn):
-        def wrapper(*a, **kw):
-            t = time.perf_counter()
-            try:
-                return fn(*a, **kw)
-            finally:
-                timers[name] = timers.get(name, 0.0) + time.perf_counter() - t
-        return wrapper
-
-    orig = {"sha": preds.file_sha256, "flush": bulkload.Staging.flush, "finish": bulkload.Staging.finish,
-            "execute": bulkload.Staging.execute, "publish": preds._publish, "enter": bulkload.Staging.__enter__,
-            "commit": type(connections["default"])._commit}
-
-    def flush(self):
-        return timed("finish: last COPY" if in_finish[0] else "COPY to stage (write_row + server)", orig["flush"])(self)
-
-    def finish(self):
-        in_finish[0] = True
-        try:
-            return timed("finish (last COPY + ANALYZE stage)", orig["finish"])(self)
-        finally:
-            in_finish[0] = False
-
-    preds.file_sha256 = timed("sha256 of the file", orig["sha"])
-    bulkload.Staging.flush = flush
-    bulkload.Staging.finish = finish
-    plans: list[str] = []
-
-    def execute(self, sql, params=()):
-        if sql.lstrip().upper().startswith("INSERT") and not plans:
-            with connection.cursor() as cur:  # the plan the publish gets (EXPLAIN only: nothing runs twice)
-                cur.execute("EXPLAIN " + sql.format(stage=self.table), params)
-                plans.extend(r[0] for r in cur.fetchall())
-        return timed("INSERT ... SELECT publish", orig["execute"])(self, sql, params)
-
-    bulkload.Staging.execute = execute
-    bulkload.Staging.__enter__ = timed("CREATE TEMP TABLE", orig["enter"])
-    preds._publish = timed("_publish total", orig["publish"])
-    type(connections["default"])._commit = timed("COMMIT", orig["commit"])
 
     def one(version: str, profiler: cProfile.Profile | None) -> float:
         mv = ModelVersion.objects.create(model=model, version=version, created_by=user)
-        timers.clear()
         with open(predictions, "rb") as raw:
-            file = File(raw, name=predictions.name)
             t = time.perf_counter()
             if profiler:
                 profiler.enable()
-            ps, created = preds.prediction_set_ingest(model_version=mv, dataset_version=dataset_version, file=file,
+            ps, created = preds.prediction_set_ingest(model_version=mv, dataset_version=dataset_version,
+                                                      file=File(raw, name=predictions.name),
                                                       source_name=predictions.name, created_by=user)
             if profiler:
                 profiler.disable()
@@ -864,83 +821,28 @@ def profile_predictions(args, n: int, predictions: Path) -> None:
         assert created and ps.prediction_count == n, (created, ps.prediction_count)
         return total
 
+    def alone(name: str, fn) -> None:
+        t0 = time.perf_counter()
+        fn()
+        print(f"  alone: {name:<64} {time.perf_counter() - t0:7.2f} s")
+
+    def rows() -> list:
+        with open(predictions, "rb") as f:
+            return list(copy_path._jsonl_rows(f, ByteCounter()))
+
     print(f"\n== profile: prediction_set_ingest of {n:,} rows in this process (PostgreSQL, no progress writes); "
           f"load1 {load1():.2f} ==", flush=True)
     total = one("profile-1", None)
-    t = dict(timers)
-    copy_s = t.get("COPY to stage (write_row + server)", 0.0)
-    finish_s = t.get("finish (last COPY + ANALYZE stage)", 0.0)
-    publish_s = t.get("_publish total", 0.0)
-    insert_s = t.get("INSERT ... SELECT publish", 0.0)
-    commit_s = t.get("COMMIT", 0.0)
-    sha_s = t.get("sha256 of the file", 0.0)
-    enter_s = t.get("CREATE TEMP TABLE", 0.0)
-    read_s = total - sha_s - enter_s - copy_s - finish_s - publish_s
-    rows = [
-        ("sha256 of the file (one full read)", sha_s),
-        ("read + orjson.loads + validate + orjson.dumps + stage.add (loop, excl. COPY)", read_s),
-        ("COPY to the TEMP stage (copy.write_row + server), 20k-row batches", copy_s),
-        ("finish: last batch + ANALYZE stage", finish_s),
-        ("INSERT ... SELECT join into models_app_prediction", insert_s),
-        ("COMMIT (deferred FK checks fire here)", commit_s),
-        ("rest of _publish (PredictionSet row, savepoints)", publish_s - insert_s - commit_s),
-        ("CREATE TEMP TABLE + lookups", enter_s),
-    ]
-    print(f"  total {total:.1f} s = {n / total:,.0f} rows/s")
-    for name, s in rows:
-        print(f"  {name:<80} {s:7.2f} s {100 * s / total:5.1f}%")
-
-    print("  plan of the publish: " + "\n    ".join(plans))
-    with connection.cursor() as cur:
-        cur.execute("SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'models_app_prediction'::regclass")
-        print("  indexes of models_app_prediction:\n    " + "\n    ".join(r[0] for r in cur.fetchall()))
-        cur.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint "
-                    "WHERE conrelid = 'models_app_prediction'::regclass AND contype = 'f'")
-        print("  foreign keys:\n    " + "\n    ".join(r[0] for r in cur.fetchall()))
-
-    # Experiment (not a proposal to run the app so): the same ingest with the FK triggers off for this session,
-    # to price the per-row foreign key checks that run at COMMIT.
-    with connection.cursor() as cur:
-        cur.execute("SET session_replication_role = replica")
-    try:
-        total_fk = one("profile-nofk", None)
-    finally:
-        with connection.cursor() as cur:
-            cur.execute("RESET session_replication_role")
-    t_fk = dict(timers)
-    print(f"  experiment, FK triggers off (session_replication_role = replica): total {total_fk:.1f} s "
-          f"= {n / total_fk:,.0f} rows/s; INSERT ... SELECT {t_fk.get('INSERT ... SELECT publish', 0):.2f} s, "
-          f"COMMIT {t_fk.get('COMMIT', 0):.2f} s (with them: {insert_s:.2f} s and {commit_s:.2f} s)")
-
-    # The reading stages alone, each on its own pass over the file.
-    def stage_pass(name: str, fn) -> float:
-        t0 = time.perf_counter()
-        count = fn()
-        s = time.perf_counter() - t0
-        print(f"  alone: {name:<72} {s:7.2f} s ({count:,} rows)")
-        return s
-
-    def lines_only():
-        with open(predictions, "rb") as f:
-            return sum(1 for _ in iter_lines(File(f), ErrorCollector("x"), ByteCounter()))
-
-    def jsonl_only():
-        with open(predictions, "rb") as f:
-            return sum(1 for _ in iter_jsonl(File(f), ErrorCollector("x"), ByteCounter()))
-
-    def jsonl_validate():
-        errors = ErrorCollector("x")
-        with open(predictions, "rb") as f:
-            c = 0
-            for line, rec in iter_jsonl(File(f), errors, ByteCounter()):
-                row = validate_prediction(line, rec, errors)
-                c += row is not None
-                _ = (row.line, row.item_id, row.output, row.score)
-            return c
-
-    stage_pass("iter_lines (readline through django File)", lines_only)
-    stage_pass("iter_jsonl (+ orjson.loads)", jsonl_only)
-    stage_pass("iter_jsonl + validate_prediction (+ orjson.dumps of output)", jsonl_validate)
+    print(f"  total {total:.2f} s = {n / total:,.0f} rows/s (the COPY runs beside the parsing, on PostgreSQL's core)")
+    with open(predictions, "rb") as f:
+        alone("sha256 of the file", lambda: file_sha256(File(f)))
+    index = ItemIndex.load(dataset_version.pk, dataset_version.item_count)
+    alone("ItemIndex.load (the version's ids and keys)", lambda: ItemIndex.load(dataset_version.pk, n))
+    alone("read + orjson.loads + check + orjson.dumps (_jsonl_rows)", rows)
+    parsed = rows()
+    batches = [parsed[i:i + copy_path.BATCH_ROWS] for i in range(0, len(parsed), copy_path.BATCH_ROWS)]
+    alone("item keys + COPY text (_copy_text), in memory", lambda: [copy_path._copy_text(b, index, 1) for b in batches])
+    del parsed, batches
 
     profiler = cProfile.Profile()
     total_p = one("profile-2", profiler)

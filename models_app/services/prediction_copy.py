@@ -8,6 +8,8 @@ every error with its line: errors are rare, and that way they are reported by on
 """
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from typing import Iterator
 
 import orjson
@@ -72,7 +74,7 @@ def _copy_rows(records: Iterator[tuple[str, bytes, float | None]], index: ItemIn
     count = 0
     batch: list[tuple[str, bytes, float | None]] = []
     try:  # psycopg's copy raises its own errors: Django's wrapper names them as the ORM does
-        with connection.wrap_database_errors, connection.cursor() as cursor, cursor.cursor.copy(
+        with _cyclic_gc_paused(), connection.wrap_database_errors, connection.cursor() as cursor, cursor.cursor.copy(
             f"COPY {Prediction._meta.db_table} (prediction_set_id, item_id, output, score) FROM STDIN"
         ) as copy:
             for row in records:
@@ -90,13 +92,27 @@ def _copy_rows(records: Iterator[tuple[str, bytes, float | None]], index: ItemIn
     return count
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """The loop makes millions of short-lived, acyclic objects (dicts, tuples, bytes): reference counting frees
+    them all, and the cycle collector's passes over each batch cost ~8 % of the loop."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _copy_text(batch: list[tuple[str, bytes, float | None]], index: ItemIndex, set_pk: int) -> bytes:
     """COPY's text format, written here: psycopg's write_row cost ~1 µs a row in Python."""
     keys = index.lookup([item_id for item_id, _, _ in batch])
     if keys is None:
         raise _NotClean
+    set_column = b"%d\t" % set_pk
     return b"".join(
-        b"%d\t%d\t%b\t%b\n" % (set_pk, key, output.replace(b"\\", b"\\\\"), b"\\N" if score is None else b"%r" % score)
+        set_column + b"%d\t%b\t%b\n" % (key, output.replace(b"\\", b"\\\\"), b"\\N" if score is None else b"%r" % score)
         for (_, output, score), key in zip(batch, keys)
     )
 
