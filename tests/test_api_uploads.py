@@ -315,3 +315,21 @@ def test_upload_status_is_hidden_from_other_users_but_not_from_admins(api, datas
         response = api[role].get(status_url)
         assert response.status_code == 404 and response.json()["code"] == "upload_not_found"
     assert api["admin"].get(status_url).status_code == 200
+
+
+def test_large_uploads_are_parsed_in_one_mebibyte_pieces(api, dataset, settings):
+    """Django's 64 KiB pieces made the multipart parsing of a 134 MB upload take 0.4 s (bench/ingest.py)."""
+    from django.core.files.uploadhandler import TemporaryFileUploadHandler
+
+    settings.SIGNOFF_SYNC_UPLOAD_MAX_BYTES = 1024
+    sizes, real = [], TemporaryFileUploadHandler.receive_data_chunk
+
+    def spy(self, raw_data, start):
+        sizes.append(len(raw_data))
+        return real(self, raw_data, start)
+
+    content = jsonl([{"id": f"i{n}", "input": "x" * 60} for n in range(60_000)])  # ~5 MB, written to disk
+    with mock.patch.object(TemporaryFileUploadHandler, "receive_data_chunk", spy):
+        response = api["ds"].post("/api/v1/datasets/qa/versions/", {"file": raw_file(content)}, format="multipart")
+    assert response.status_code == 202
+    assert sum(sizes) == len(content) and max(sizes) == 1024 * 1024 and len(sizes) <= len(content) // (1024 * 1024) + 2

@@ -174,6 +174,7 @@ SIGNOFF_SYNC_UPLOAD_MAX_BYTES = env.int("SIGNOFF_SYNC_UPLOAD_MAX_BYTES", default
 SIGNOFF_MAX_UPLOAD_BYTES = env.int("SIGNOFF_MAX_UPLOAD_BYTES", default=20 * 1024**3)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = ["core.uploads.MemoryUploadHandler", "core.uploads.TemporaryUploadHandler"]
 # Hosts that outgoing webhooks may reach even though they resolve to private addresses.
 SIGNOFF_WEBHOOK_ALLOW_HOSTS = env.list("SIGNOFF_WEBHOOK_ALLOW_HOSTS", default=[])
 SIGNOFF_WEBHOOK_TIMEOUT_SECONDS = env.float("SIGNOFF_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
