@@ -234,3 +234,32 @@ def test_progress_and_heartbeat_are_written_while_the_copy_runs(api, settings):
     assert ("predictions seen outside", 0) in seen and all(v == 0 for k, v in seen if k == "predictions seen outside")
     upload.refresh_from_db()
     assert upload.status == Upload.Status.READY and upload.result["predictions"] == ROWS == Prediction.objects.count()
+
+
+def test_a_retry_racing_its_first_upload_gets_the_set_the_first_one_made(setup, monkeypatch):
+    """The set is created when the COPY begins: an identical upload committed meanwhile makes the create fail,
+    and the retry is answered with that set, not a conflict."""
+    content = jsonl([{"id": item_id, "output": "o"} for item_id in setup["ids"]])
+    model_version = setup["model_version"]("raced")
+    real_load = ItemIndex.load
+
+    def first_upload_commits_meanwhile(*args, **kwargs):
+        monkeypatch.setattr(ItemIndex, "load", real_load)
+        first, created = predictions.prediction_set_ingest(
+            model_version=model_version, dataset_version=setup["version"], file=ContentFile(content, name="p.jsonl"),
+            source_name="p.jsonl", created_by=setup["user"])
+        assert created
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(ItemIndex, "load", first_upload_commits_meanwhile)
+    answer, created = predictions.prediction_set_ingest(
+        model_version=model_version, dataset_version=setup["version"], file=ContentFile(content, name="p.jsonl"),
+        source_name="p.jsonl", created_by=setup["user"])
+    assert not created and answer == PredictionSet.objects.get(model_version=model_version)
+    assert Prediction.objects.filter(prediction_set=answer).count() == ROWS
+
+    other_bytes = ContentFile(jsonl([{"id": "it-1", "output": "different"}]), name="q.jsonl")
+    with pytest.raises(ApplicationError) as raised:  # different bytes on the same pair: still a conflict
+        predictions.prediction_set_ingest(model_version=model_version, dataset_version=setup["version"], file=other_bytes,
+                                          source_name="q.jsonl", created_by=setup["user"])
+    assert raised.value.code == "prediction_set_exists"

@@ -28,6 +28,19 @@ def prediction_set_ingest(
     existing = _existing_set(model_version, dataset_version, sha256)
     if existing:
         return existing, False
+    try:
+        return _ingest_new(model_version, dataset_version, file, sha256, source_name, created_by, progress), True
+    except ConflictError as exc:
+        # another upload of this version pair committed while this one was read: if it held the same bytes,
+        # this upload is a retry of it and gets its answer
+        existing = _existing_set(model_version, dataset_version, sha256) if exc.code == "prediction_set_exists" else None
+        if existing:
+            return existing, False
+        raise
+
+
+def _ingest_new(model_version: ModelVersion, dataset_version: DatasetVersion, file: File, sha256: str, source_name: str,
+                created_by: User, progress: ProgressFn) -> PredictionSet:
     if connection.vendor == "postgresql":
         with upload_errors_as_application_error():
             prediction_set = prediction_set_copy(
@@ -35,7 +48,7 @@ def prediction_set_ingest(
                 source_name=source_name, created_by=created_by, progress=progress,
             )
         if prediction_set is not None:
-            return prediction_set, True
+            return prediction_set
         file.seek(0)  # read again, to name every wrong row
     errors = ErrorCollector(source_name or "upload")
     with upload_errors_as_application_error(), Staging(PREDICTION_STAGE) as stage:
@@ -48,7 +61,7 @@ def prediction_set_ingest(
             errors.add(0, None, "holds no rows")
         errors.raise_if_any()
         progress("saving", stage.count, counter.bytes, force=True)
-        return prediction_set_publish(model_version, dataset_version, stage, errors, sha256, source_name, created_by), True
+        return prediction_set_publish(model_version, dataset_version, stage, errors, sha256, source_name, created_by)
 
 
 def _existing_set(model_version: ModelVersion, dataset_version: DatasetVersion, sha256: str) -> PredictionSet | None:
