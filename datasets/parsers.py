@@ -140,9 +140,10 @@ def validate_item(number: int, obj: dict, errors: ErrorCollector, store_image: I
     input_text = _json_text(number, "input", value, errors)
     reference = obj.get("reference")
     reference_text = None if reference is None else _json_text(number, "reference", reference, errors)
-    if input_text is None or (reference is not None and reference_text is None):
+    tags_text = _json_text(number, "tags", tags, errors)
+    if input_text is None or (reference is not None and reference_text is None) or tags_text is None:
         return None
-    return ItemRow(number, external_id, input_text, reference_text, orjson.dumps(tags).decode(), image)
+    return ItemRow(number, external_id, input_text, reference_text, tags_text, image)
 
 
 def validate_prediction(number: int, obj: dict, errors: ErrorCollector) -> PredictionRow | None:

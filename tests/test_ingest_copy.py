@@ -12,6 +12,7 @@ from django.db import connection
 from core.errors import ApplicationError
 from core.models import User
 from datasets import item_index
+from datasets.copyload import NotClean
 from datasets.item_index import ItemIndex
 from datasets.models import Item
 from datasets.parsers import ErrorCollector, validate_prediction
@@ -171,13 +172,13 @@ def test_the_fast_row_check_never_takes_what_the_validator_refuses(record):
     line = orjson.dumps(record) + b"\n"
     try:
         fast = list(prediction_copy._jsonl_rows(ContentFile(line), ByteCounter()))
-    except prediction_copy._NotClean:
+    except NotClean:
         fast = None
     exact = validate_prediction(1, record, ErrorCollector("f"))
     if exact is None:
         assert fast is None
-    else:  # the validator's row, byte for byte, or handed over
-        assert fast in (None, [(exact.item_id, exact.output.encode(), exact.score)])
+    else:  # the validator's row, byte for byte (escaped for COPY), or handed over
+        assert fast in (None, [(exact.item_id, exact.output.encode().replace(b"\\", b"\\\\"), exact.score)])
     if RECORDS.index(record) < 8:  # the common shapes do take the fast way
         assert fast is not None
 
@@ -185,8 +186,97 @@ def test_the_fast_row_check_never_takes_what_the_validator_refuses(record):
 @pytest.mark.parametrize("content", [b"[1, 2]\n", b"{not json\n", b"\xef\xbb\xbf{\"id\": \"a\", \"output\": \"x\"}\n",
                                      b"\xff\xfe{\x00\n", b'{"id": "a", "output": "\xe9"}\n'])
 def test_lines_the_readers_refuse_are_handed_over_too(content):
-    with pytest.raises(prediction_copy._NotClean):
+    with pytest.raises(NotClean):
         list(prediction_copy._jsonl_rows(ContentFile(content), ByteCounter()))
+
+
+# --- dataset versions --------------------------------------------------------------------------------------
+
+@pytest.fixture
+def item_copy_results(monkeypatch):
+    from datasets.services import datasets as dataset_services
+    from datasets.services import item_copy
+
+    results, real = [], item_copy.dataset_version_copy
+
+    def spy(**kwargs):
+        results.append(real(**kwargs))
+        return results[-1]
+
+    monkeypatch.setattr(dataset_services, "dataset_version_copy", spy)
+    return results
+
+
+def test_a_clean_dataset_is_copied_in_file_order_with_every_field(postgres, item_copy_results):
+    user = UserFactory(username="ds-items", role=User.Role.DATA_SCIENTIST)
+    rows = [{"id": f"x{n}", "input": {"text": f"back\\slash \t «{n}»", "n": n}, "tags": ["a", "b c"], "reference": [n]}
+            for n in range(ROWS)]
+    rows[5] = {"id": 77, "input": "plain text"}  # integer id, no tags, no reference
+    dataset = dataset_create(name="copied", created_by=user)
+    version, created = dataset_version_ingest(dataset=dataset, file=ContentFile(jsonl(rows), name="i.jsonl"),
+                                              source_name="i.jsonl", created_by=user)
+    assert created and item_copy_results == [(version, True)] and version.item_count == ROWS and version.number == 1
+    items = list(Item.objects.filter(version=version).order_by("pk"))
+    assert [item.external_id for item in items] == [str(row["id"]) for row in rows]  # keys follow the file
+    for item, row in zip(items, rows):
+        assert (item.input, item.reference, item.tags, item.image.name) == (row["input"], row.get("reference"), row.get("tags", []), "")
+
+    again, created = dataset_version_ingest(dataset=dataset, file=ContentFile(jsonl(rows), name="i.jsonl"),
+                                            source_name="i.jsonl", created_by=user)
+    assert (again, created) == (version, False)
+
+
+def test_a_dataset_with_a_repeated_id_is_named_by_line_and_nothing_stays(postgres, item_copy_results):
+    user = UserFactory(username="ds-items2", role=User.Role.DATA_SCIENTIST)
+    rows = [{"id": f"x{n}", "input": "q"} for n in range(ROWS)]
+    rows[-1] = {"id": "x3", "input": "again"}  # the unique index refuses it in the last batch
+    dataset = dataset_create(name="repeated", created_by=user)
+    with pytest.raises(ApplicationError) as raised:
+        dataset_version_ingest(dataset=dataset, file=ContentFile(jsonl(rows), name="i.jsonl"), source_name="i.jsonl",
+                               created_by=user)
+    assert item_copy_results == [None]
+    assert raised.value.extra["errors"][0]["line"] == ROWS and "from line 4" in raised.value.extra["errors"][0]["message"]
+    assert not dataset.versions.exists() and not Item.objects.exists()
+
+
+def test_ids_copy_would_have_to_escape_take_the_staging_path_and_land_exactly(postgres, item_copy_results):
+    user = UserFactory(username="ds-items3", role=User.Role.DATA_SCIENTIST)
+    ids = ["tab\there", "back\\slash", "new\nline", "plain"]
+    version = make_version(ids, user)
+    assert item_copy_results == [None]
+    assert sorted(Item.objects.filter(version=version).values_list("external_id", flat=True)) == sorted(ids)
+
+
+ITEM_RECORDS = [
+    {"id": "a", "input": "text"}, {"id": "a", "input": {"k": "v"}, "tags": ["t"]}, {"id": 5, "input": "x", "reference": "r"},
+    {"id": "a", "input": "x", "tags": []}, {"id": "a", "input": "x", "reference": {"deep": [1, None]}}, {"id": "é", "input": "x"},
+    # refused by the validator, or taken by the staging path only: the fast check hands each one over
+    {"id": "", "input": "x"}, {"id": "a\tb", "input": "x"}, {"id": "a\\b", "input": "x"}, {"id": True, "input": "x"},
+    {"id": "a"}, {"id": "a", "input": ""}, {"id": "a", "input": {}}, {"id": "a", "input": 3}, {"id": "a", "input": ["l"]},
+    {"id": "a", "input": {"image": "x.png"}}, {"id": "a", "input": "x", "tags": "t"}, {"id": "a", "input": "x", "tags": [""]},
+    {"id": "a", "input": "x", "tags": [1]}, {"id": "a", "input": "x", "tags": None}, {"id": "a", "input": "nul \u0000"},
+    {"id": "a", "input": "x", "reference": "nul \u0000"}, {"id": "a", "input": "x", "tags": ["nul \u0000"]},
+]
+
+
+@pytest.mark.parametrize("record", ITEM_RECORDS, ids=range(len(ITEM_RECORDS)))
+def test_the_fast_item_check_never_takes_what_the_validator_refuses(record):
+    from datasets.parsers import validate_item
+    from datasets.services import item_copy
+
+    try:
+        fast = list(item_copy._jsonl_rows(ContentFile(orjson.dumps(record) + b"\n"), ByteCounter()))
+    except NotClean:
+        fast = None
+    exact = validate_item(1, record, ErrorCollector("f"), None)
+    if exact is None:
+        assert fast is None
+    else:
+        escape = lambda text: text.encode().replace(b"\\", b"\\\\")  # noqa: E731
+        reference = b"\\N" if exact.reference is None else escape(exact.reference)
+        assert fast in (None, [(exact.external_id.encode(), escape(exact.input), reference, escape(exact.tags))])
+    if ITEM_RECORDS.index(record) < 6:
+        assert fast is not None
 
 
 # --- progress, seen from outside the COPY's transaction -----------------------------------------------------
@@ -195,71 +285,54 @@ def test_lines_the_readers_refuse_are_handed_over_too(content):
 def test_progress_and_heartbeat_are_written_while_the_copy_runs(api, settings):
     if connection.vendor != "postgresql":
         pytest.skip("the COPY path is PostgreSQL's")
-    from datasets.models import Upload
-    from datasets.services import ingest as ingest_module
-    from models_app import tasks
-
-    ds = api["ds"]
-    assert ds.post("/api/v1/datasets/", {"name": "qa"}, format="json").status_code == 201
-    ids = [f"q{n}" for n in range(ROWS)]
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    items = SimpleUploadedFile("items.jsonl", jsonl([{"id": i, "input": "x"} for i in ids]))
-    assert ds.post("/api/v1/datasets/qa/versions/", {"file": items}, format="multipart").status_code == 201
-    assert ds.post("/api/v1/models/", {"name": "m"}, format="json").status_code == 201
-    assert ds.post("/api/v1/models/m/versions/", {"version": "1"}, format="json").status_code == 201
-    settings.SIGNOFF_SYNC_UPLOAD_MAX_BYTES = 10
-    preds = SimpleUploadedFile("preds.jsonl", jsonl([{"id": i, "output": "y"} for i in ids]))
-    response = ds.post("/api/v1/models/m/versions/1/predictions/", {"dataset": "qa", "dataset_version": 1, "file": preds},
-                       format="multipart")
-    assert response.status_code == 202
-    upload = Upload.objects.get(kind="prediction_set")
+    from datasets import tasks as dataset_tasks
+    from datasets.models import Upload
+    from datasets.services import ingest as ingest_module
+    from models_app import tasks as model_tasks
 
+    ds = api["ds"]
+    settings.SIGNOFF_SYNC_UPLOAD_MAX_BYTES = 10
+    ids = [f"q{n}" for n in range(ROWS)]
     outside = connection.get_new_connection(connection.get_connection_params())
     outside.autocommit = True
-    seen, real_call = [], ingest_module.Progress.__call__
+    real_call = ingest_module.Progress.__call__
 
-    def spy(self, phase, rows, bytes_done, force=False):
-        real_call(self, phase, rows, bytes_done, force=True)
-        seen.append(outside.execute("SELECT phase, rows_done FROM datasets_upload WHERE id = %s", [upload.pk]).fetchone())
-        # and the rows themselves are not visible outside before the commit
-        seen.append(("predictions seen outside", outside.execute("SELECT count(*) FROM models_app_prediction").fetchone()[0]))
+    def ingest_watched(upload: Upload, task, table: str) -> list:
+        seen = []
+
+        def spy(self, phase, rows, bytes_done, force=False):
+            real_call(self, phase, rows, bytes_done, force=True)
+            seen.append(outside.execute("SELECT phase, rows_done FROM datasets_upload WHERE id = %s", [upload.pk]).fetchone())
+            # the rows themselves are not visible outside before the commit
+            seen.append(("rows seen outside", outside.execute(f"SELECT count(*) FROM {table}").fetchone()[0]))
+
+        with mock.patch.object(ingest_module.Progress, "__call__", spy):
+            task(upload.pk)
+        upload.refresh_from_db()
+        assert upload.status == Upload.Status.READY, upload.error
+        return seen
 
     try:
-        with mock.patch.object(ingest_module.Progress, "__call__", spy):
-            tasks.ingest_prediction_upload(upload.pk)
+        assert ds.post("/api/v1/datasets/", {"name": "qa"}, format="json").status_code == 201
+        items = SimpleUploadedFile("items.jsonl", jsonl([{"id": i, "input": "x"} for i in ids]))
+        assert ds.post("/api/v1/datasets/qa/versions/", {"file": items}, format="multipart").status_code == 202
+        seen = ingest_watched(Upload.objects.get(kind="dataset_version"), dataset_tasks.ingest_dataset_upload, "datasets_item")
+        assert ("reading", 8192) in seen and ("reading", 16384) in seen and ("saving", ROWS) in seen
+        assert ("rows seen outside", 0) in seen and all(v == 0 for k, v in seen if k == "rows seen outside")
+        assert Item.objects.count() == ROWS
+
+        assert ds.post("/api/v1/models/", {"name": "m"}, format="json").status_code == 201
+        assert ds.post("/api/v1/models/m/versions/", {"version": "1"}, format="json").status_code == 201
+        preds = SimpleUploadedFile("preds.jsonl", jsonl([{"id": i, "output": "y"} for i in ids]))
+        response = ds.post("/api/v1/models/m/versions/1/predictions/",
+                           {"dataset": "qa", "dataset_version": 1, "file": preds}, format="multipart")
+        assert response.status_code == 202
+        seen = ingest_watched(Upload.objects.get(kind="prediction_set"), model_tasks.ingest_prediction_upload,
+                              "models_app_prediction")
+        assert ("reading", 8192) in seen and ("reading", 16384) in seen and ("saving", ROWS) in seen
+        assert ("rows seen outside", 0) in seen and all(v == 0 for k, v in seen if k == "rows seen outside")
+        assert Prediction.objects.count() == ROWS
     finally:
         outside.close()
-    assert ("reading", 8192) in seen and ("reading", 16384) in seen and ("saving", ROWS) in seen
-    assert ("predictions seen outside", 0) in seen and all(v == 0 for k, v in seen if k == "predictions seen outside")
-    upload.refresh_from_db()
-    assert upload.status == Upload.Status.READY and upload.result["predictions"] == ROWS == Prediction.objects.count()
-
-
-def test_a_retry_racing_its_first_upload_gets_the_set_the_first_one_made(setup, monkeypatch):
-    """The set is created when the COPY begins: an identical upload committed meanwhile makes the create fail,
-    and the retry is answered with that set, not a conflict."""
-    content = jsonl([{"id": item_id, "output": "o"} for item_id in setup["ids"]])
-    model_version = setup["model_version"]("raced")
-    real_load = ItemIndex.load
-
-    def first_upload_commits_meanwhile(*args, **kwargs):
-        monkeypatch.setattr(ItemIndex, "load", real_load)
-        first, created = predictions.prediction_set_ingest(
-            model_version=model_version, dataset_version=setup["version"], file=ContentFile(content, name="p.jsonl"),
-            source_name="p.jsonl", created_by=setup["user"])
-        assert created
-        return real_load(*args, **kwargs)
-
-    monkeypatch.setattr(ItemIndex, "load", first_upload_commits_meanwhile)
-    answer, created = predictions.prediction_set_ingest(
-        model_version=model_version, dataset_version=setup["version"], file=ContentFile(content, name="p.jsonl"),
-        source_name="p.jsonl", created_by=setup["user"])
-    assert not created and answer == PredictionSet.objects.get(model_version=model_version)
-    assert Prediction.objects.filter(prediction_set=answer).count() == ROWS
-
-    other_bytes = ContentFile(jsonl([{"id": "it-1", "output": "different"}]), name="q.jsonl")
-    with pytest.raises(ApplicationError) as raised:  # different bytes on the same pair: still a conflict
-        predictions.prediction_set_ingest(model_version=model_version, dataset_version=setup["version"], file=other_bytes,
-                                          source_name="q.jsonl", created_by=setup["user"])
-    assert raised.value.code == "prediction_set_exists"

@@ -1,9 +1,8 @@
-"""Creating datasets and ingesting their versions: streamed, staged, then published all or nothing."""
+"""Creating datasets and ingesting their versions: streamed, staged (or COPYed), then published all or nothing."""
 from django.core.files import File
-from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db import IntegrityError, connection, transaction
 
-from core.errors import ApplicationError, ConflictError
+from core.errors import ConflictError
 from core.models import User
 from datasets.bulkload import Staging, bulk_transaction_settings, refresh_statistics, repeated_ids
 from datasets.models import Dataset, DatasetVersion, Item
@@ -11,6 +10,8 @@ from datasets.parsers import MAX_REPORTED_ERRORS, ErrorCollector, RowError, vali
 from datasets.readers import ByteCounter
 from datasets.services.files import file_sha256, upload_errors_as_application_error
 from datasets.services.ingest import ITEM_FIELDS, ProgressFn, StoredImages, no_progress, read_records, stage_records
+from datasets.services.item_copy import dataset_version_copy
+from datasets.services.versions import dataset_version_open
 
 ITEM_STAGE = [("line", "integer"), ("external_id", "text"), ("input", "json"), ("reference", "json"),
               ("tags", "json"), ("image", "text")]
@@ -27,14 +28,24 @@ def dataset_create(*, name: str, description: str = "", created_by: User) -> Dat
 def dataset_version_ingest(
     *, dataset: Dataset, file: File, source_name: str, created_by: User, progress: ProgressFn = no_progress,
 ) -> tuple[DatasetVersion, bool]:
-    """Read every row into a staging table, then publish the version and all its items in one transaction.
+    """Read every row into a staging table, then publish the version and all its items in one transaction;
+    on PostgreSQL a file whose rows are all valid and hold no image is COPYed straight into the items table.
 
     Returns (version, created); the same bytes uploaded again return the existing version. Memory does not
-    grow with the file: rows stream from disk to the staging table."""
+    grow with the file: rows stream from disk to the database."""
     sha256 = file_sha256(file)
     existing = DatasetVersion.objects.filter(dataset=dataset, sha256=sha256).first()
     if existing:
         return existing, False
+    if connection.vendor == "postgresql":
+        with upload_errors_as_application_error():
+            copied = dataset_version_copy(dataset=dataset, file=file, sha256=sha256, source_name=source_name,
+                                          created_by=created_by, progress=progress)
+        if copied is not None:
+            if copied[1]:
+                refresh_statistics(Item._meta.db_table)
+            return copied
+        file.seek(0)  # read again, to name every wrong row
     errors = ErrorCollector(source_name or "upload")
     images = StoredImages()
     try:
@@ -75,19 +86,9 @@ def dataset_version_publish(dataset: Dataset, stage: Staging, errors: ErrorColle
     table = Item._meta.db_table
     with transaction.atomic():
         bulk_transaction_settings()
-        # one new version at a time per dataset; the second of two identical uploads finds the first's
-        Dataset.objects.select_for_update().filter(pk=dataset.pk).first()
-        existing = DatasetVersion.objects.filter(dataset=dataset, sha256=sha256).first()
-        if existing:
-            return existing, False
-        number = (dataset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
-        try:
-            version = DatasetVersion.objects.create(
-                dataset=dataset, number=number, sha256=sha256, item_count=stage.count,
-                source_name=source_name[:255], created_by=created_by,
-            )
-        except IntegrityError:  # SQLite has no row lock to wait on: a concurrent upload took the number
-            raise ApplicationError("Another version was created at the same moment; retry.", code="retry", status=409) from None
+        version, created = dataset_version_open(dataset, sha256, stage.count, source_name, created_by)
+        if not created:
+            return version, False
         try:
             with transaction.atomic():
                 stage.execute(
@@ -104,3 +105,4 @@ def dataset_version_publish(dataset: Dataset, stage: Staging, errors: ErrorColle
 
             transaction.on_commit(lambda: make_thumbnails.delay(version.pk))
     return version, True
+
