@@ -17,7 +17,9 @@ from datasets.readers import ByteCounter
 from datasets.services.ingest import PREDICTION_FIELDS, ProgressFn, read_records
 from models_app.models import ModelVersion, Prediction, PredictionSet
 
-Row = tuple[str, bytes, float | None]  # item id, output as COPY text, score
+# (item id, "output<TAB>score<NL>" as COPY text). The text is made in the loop: orjson's bytes keep a 4 KB buffer
+# each, and a batch of them held until its COPY took 32 MB.
+Row = tuple[str, bytes]
 COLUMNS = ("prediction_set_id", "item_id", "output", "score")
 
 
@@ -45,11 +47,10 @@ def prediction_set_copy(*, model_version: ModelVersion, dataset_version: Dataset
             set_column = b"%d\t" % prediction_set.pk
 
             def to_text(batch: list[Row]) -> bytes:
-                keys = index.lookup([item_id for item_id, _, _ in batch])
+                keys = index.lookup([item_id for item_id, _ in batch])
                 if keys is None:
                     raise NotClean
-                return b"".join(set_column + b"%d\t%b\t%b\n" % (key, output, b"\\N" if score is None else b"%r" % score)
-                                for (_, output, score), key in zip(batch, keys))
+                return b"".join([b"%b%d\t%b" % (set_column, key, text) for (_, text), key in zip(batch, keys)])
 
             count = copy_rows(Prediction._meta.db_table, COLUMNS, rows, to_text,
                               lambda done: progress("reading", done, counter.bytes))
@@ -74,7 +75,7 @@ def _jsonl_rows(file: IO[bytes], counter: ByteCounter) -> Iterator[Row]:
             score = float(score)
         elif score is not None and type(score) is not float:
             raise NotClean
-        yield clean_id(obj.get("id")), json_bytes(output), score
+        yield clean_id(obj.get("id")), b"%b\t%b\n" % (json_bytes(output), b"\\N" if score is None else b"%r" % score)
 
 
 def _validated_rows(file: IO[bytes], name: str, counter: ByteCounter) -> Iterator[Row]:
@@ -85,6 +86,7 @@ def _validated_rows(file: IO[bytes], name: str, counter: ByteCounter) -> Iterato
         row = validate_prediction(line, record, errors)
         if row is None or errors.total:
             raise NotClean
-        yield row.item_id, row.output.encode().replace(b"\\", b"\\\\"), row.score
+        output = row.output.encode().replace(b"\\", b"\\\\")
+        yield row.item_id, b"%b\t%b\n" % (output, b"\\N" if row.score is None else b"%r" % row.score)
     if errors.total:
         raise NotClean
