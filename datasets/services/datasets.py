@@ -105,4 +105,3 @@ def dataset_version_publish(dataset: Dataset, stage: Staging, errors: ErrorColle
 
             transaction.on_commit(lambda: make_thumbnails.delay(version.pk))
     return version, True
-
