@@ -25,10 +25,13 @@ def wait_for(condition, timeout: float = 120):
 
 
 def test_sigkill_mid_ingest_leaves_no_rows_and_the_retry_lands_everything(api, settings):
+    from django.db import connection
+
     settings.SIGNOFF_SYNC_UPLOAD_MAX_BYTES = 1024
+    rows = 2 * ROWS if connection.vendor == "postgresql" else ROWS  # PostgreSQL's COPY path reads ~3x faster
     ds = api["ds"]
     assert ds.post("/api/v1/datasets/", {"name": "big"}, format="json").status_code == 201
-    content = jsonl([{"id": f"item-{n:07d}", "input": f"question number {n}"} for n in range(ROWS)])
+    content = jsonl([{"id": f"item-{n:07d}", "input": f"question number {n}"} for n in range(rows)])
     response = ds.post("/api/v1/datasets/big/versions/", {"file": SimpleUploadedFile("big.jsonl", content)}, format="multipart")
     assert response.status_code == 202
     upload_id = Upload.objects.get().pk
@@ -39,7 +42,7 @@ def test_sigkill_mid_ingest_leaves_no_rows_and_the_retry_lands_everything(api, s
         worker.kill()  # SIGKILL: no cleanup, no rollback from the worker's side
         worker.wait(timeout=20)
     upload = Upload.objects.get(pk=upload_id)
-    assert upload.status == Upload.Status.PROCESSING and 0 < upload.rows_done < ROWS
+    assert upload.status == Upload.Status.PROCESSING and 0 < upload.rows_done < rows
     assert DatasetVersion.objects.count() == 0 and Item.objects.count() == 0  # nothing half-written
 
     from datasets import tasks
@@ -49,8 +52,8 @@ def test_sigkill_mid_ingest_leaves_no_rows_and_the_retry_lands_everything(api, s
         assert tasks.requeue_stale_uploads() == 1  # beat's sweep hands it to the new worker
         wait_for(lambda: Upload.objects.filter(pk=upload_id, status=Upload.Status.READY).exists())
     upload = Upload.objects.get(pk=upload_id)
-    assert upload.attempts == 2 and upload.result["items"] == ROWS
-    assert DatasetVersion.objects.get().item_count == ROWS == Item.objects.count()
+    assert upload.attempts == 2 and upload.result["items"] == rows
+    assert DatasetVersion.objects.get().item_count == rows == Item.objects.count()
 
 
 PREDICTION_ROWS = 600_000
