@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import http.client
 import io
 import json
@@ -805,6 +806,7 @@ def profile_predictions(args, n: int, predictions: Path) -> None:
     from django.core.files import File
     from django.db import connection
 
+    import datasets.copyload as copyload
     import models_app.services.prediction_copy as copy_path
     import models_app.services.predictions as preds
     from core.models import User
@@ -838,9 +840,13 @@ def profile_predictions(args, n: int, predictions: Path) -> None:
         fn()
         print(f"  alone: {name:<64} {time.perf_counter() - t0:7.2f} s")
 
-    def rows() -> list:
-        with open(predictions, "rb") as f:
-            return list(copy_path._jsonl_rows(f, ByteCounter()))
+    def rows() -> list:  # with the cyclic GC paused, as in the app's loop (a million live tuples otherwise
+        gc.disable()     # trigger collection after collection)
+        try:
+            with open(predictions, "rb") as f:
+                return list(copy_path._jsonl_rows(f, ByteCounter()))
+        finally:
+            gc.enable()
 
     print(f"\n== profile: prediction_set_ingest of {n:,} rows in this process (PostgreSQL, no progress writes); "
           f"load1 {load1():.2f} ==", flush=True)
@@ -852,8 +858,10 @@ def profile_predictions(args, n: int, predictions: Path) -> None:
     alone("ItemIndex.load (the version's ids and keys)", lambda: ItemIndex.load(dataset_version.pk, n))
     alone("read + orjson.loads + check + orjson.dumps (_jsonl_rows)", rows)
     parsed = rows()
-    batches = [parsed[i:i + copy_path.BATCH_ROWS] for i in range(0, len(parsed), copy_path.BATCH_ROWS)]
-    alone("item keys + COPY text (_copy_text), in memory", lambda: [copy_path._copy_text(b, index, 1) for b in batches])
+    size = copyload.BATCH_ROWS
+    batches = [parsed[i:i + size] for i in range(0, len(parsed), size)]
+    alone("item keys (ItemIndex.lookup per batch), in memory",
+          lambda: [index.lookup([item_id for item_id, _ in batch]) for batch in batches])
     del parsed, batches
 
     profiler = cProfile.Profile()
