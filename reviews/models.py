@@ -16,7 +16,8 @@ class Campaign(BaseModel):
 
     class Status(models.TextChoices):
         ACTIVE = "active"
-        CLOSED = "closed"  # signed off: no more tasks handed out
+        PAUSED = "paused"  # by its lead: nothing handed out, no judgment taken, until it is resumed
+        CLOSED = "closed"  # signed off, closed by its lead, or made moot by a verdict on its candidate: final
 
     class Sampling(models.TextChoices):
         RANDOM = "random"
@@ -58,6 +59,19 @@ class Campaign(BaseModel):
     decided_after = models.PositiveIntegerField(null=True, blank=True)  # judgments in when it decided
     # The newest judgment id the last gate check saw: a burst of judgments triggers one check, not one each.
     gate_checked_through = models.BigIntegerField(default=0)
+    # Why the campaign is paused or closed, in words reviewers and leads are shown ("paused by the lead", ...).
+    status_reason = models.CharField(max_length=500, blank=True)
+    # The test's design for the campaign's size, stated at creation and restated when it is extended
+    # (reviews.plan): power, expected and 90th-percentile units to a decision, the planned end, warnings.
+    plan = models.JSONField(default=dict, blank=True)
+    # The gate as the last check saw it ({"status", "reasons", "units", "win_rate", ...}): what list pages show,
+    # so they never compute results per campaign.
+    gate_state = models.JSONField(default=dict, blank=True)
+    # Known-answer items: the share of a reviewer's tasks drawn from them, and the fastest believable judgment.
+    known_answer_rate = models.FloatField(default=0.0)
+    min_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # When someone who may read results first opened them: an exclusion after this is marked in the evidence.
+    results_viewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -67,6 +81,8 @@ class Campaign(BaseModel):
                 condition=~models.Q(kind="pairwise") | models.Q(baseline__isnull=False), name="pairwise_campaign_has_baseline"
             ),
             models.CheckConstraint(condition=models.Q(lease_seconds__gte=10), name="campaign_lease_at_least_10s"),
+            models.CheckConstraint(condition=models.Q(known_answer_rate__gte=0, known_answer_rate__lte=0.5),
+                                   name="campaign_known_answer_rate_0_to_half"),
         ]
 
     def __str__(self) -> str:
@@ -83,6 +99,9 @@ class Task(models.Model):
     # Hand-out order: lower priority first, then sort_key (random, or interleaved by stratum).
     priority = models.SmallIntegerField(default=0)
     sort_key = models.FloatField(default=0.0)
+    # Set on known-answer items only: the de-blinded answer a careful reviewer gives (reviews.quality). Such a
+    # task measures reviewers; it never counts in the gate or the campaign's results.
+    known_answer = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -203,6 +222,24 @@ class Judgment(models.Model):
         ]
 
 
+class ReviewerExclusion(models.Model):
+    """The lead takes a reviewer's judgments out of a campaign's results, with a reason, on record."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="exclusions")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    excluded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Results had been opened before the exclusion: the evidence says so, since it could be chosen to move them.
+    after_results_visible = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "reviewer"], name="one_exclusion_per_reviewer_per_campaign"),
+        ]
+
+
 class Approval(models.Model):
     """One approver's sign-off. A verdict is written once enough approvals agree (the policy's `approvers`),
     or at the first rejection."""
@@ -238,3 +275,29 @@ class Verdict(models.Model):
 
     class Meta:
         ordering = ["-signed_at", "-id"]
+
+
+class ChainCheck(models.Model):
+    """One verification of the verdict hash chain (scheduled, on demand, or before a sign-off). Append-only.
+
+    A failed check blocks new sign-offs until an admin acknowledges it. The newest passing check is also an
+    anchor: a later check that finds fewer verdicts, or no longer finds the head it saw, is broken."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule"
+        DEMAND = "demand"
+        SIGNOFF = "signoff"
+
+    checked_at = models.DateTimeField(auto_now_add=True)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    ok = models.BooleanField()
+    count = models.PositiveIntegerField()
+    head = models.CharField(max_length=64, blank=True)
+    broken_at = models.BigIntegerField(null=True, blank=True)  # the first verdict id that does not hold
+    reason = models.TextField(blank=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledgment_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
