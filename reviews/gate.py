@@ -1,8 +1,9 @@
 """The release gate: a declarative policy, and the evidence so far in, pass / fail / pending with reasons out. Pure.
 
-The decision on the win rate is an anytime-valid sequential test (reviews/sequential.py), so the gate may be
-looked at after every judgment without inflating the false-pass rate; the other conditions (enough judgments,
-enough agreement between reviewers) are floors on top of it.
+The decision on the win rate is an anytime-valid sequential test (reviews/sequential.py), truncated at the
+campaign's planned end, so the gate may be looked at after every judgment without inflating the false-pass rate
+and always ends in pass or fail; `min_judgments` is a floor in the test's unit (judged items) before which it
+decides nothing, and enough agreement between reviewers is a further condition for a pass.
 """
 from __future__ import annotations
 
@@ -78,14 +79,18 @@ class GatePolicy:
     def as_dict(self) -> dict:
         return asdict(self)
 
-    def test(self) -> SequentialTest:
-        return SequentialTest(p0=self.min_win_rate, p1=self.alternative, alpha=self.alpha, beta=1 - self.power)
+    def test(self, *, planned_end: int | None = None, per_item: int = 1, resolution: int = 2,
+             unit: str = "judgment") -> SequentialTest:
+        return SequentialTest(p0=self.min_win_rate, p1=self.alternative, alpha=self.alpha, beta=1 - self.power,
+                              horizon=planned_end, min_n=self.min_judgments, resolution=resolution, per_item=per_item,
+                              unit=unit)
 
     def describe(self) -> str:
         parts = [
             f"Pass when the candidate's win rate is shown to be above {self.min_win_rate:.2f} by a sequential test "
             f"that may be checked after every judgment (false pass at most {self.alpha:.0%}; power {self.power:.0%} "
-            f"if the true rate is {self.alternative:.2f}), with at least {self.min_judgments} judgments",
+            f"if the true rate is {self.alternative:.2f}), deciding nothing before {self.min_judgments} judged items "
+            f"and always deciding at the campaign's planned end",
         ]
         if self.min_agreement is not None:
             parts.append(f"and reviewers agreeing with Krippendorff's alpha of at least {self.min_agreement:.2f}")
@@ -109,29 +114,34 @@ class GateResult:
 
 
 def gate_evaluate(policy: GatePolicy, outcomes: Sequence[float], *, judgments: int | None = None,
-                  agreement: float | None = None) -> GateResult:
-    """outcomes: the candidate's results in arrival order (1 win, 0.5 tie or both bad, 0 loss), one per judgment
-    (or one per completed item when several reviewers judge each); judgments: how many judgments that is."""
-    judgments = len(outcomes) if judgments is None else judgments
+                  agreement: float | None = None, planned_end: int | None = None, per_item: int = 1,
+                  resolution: int = 2, unit: str = "judgment", more_to_come: bool = True) -> GateResult:
+    """outcomes: the candidate's results in arrival order (1 win, 0.5 tie or both bad, 0 loss), one per unit (a
+    judgment, or a completed item's mean when several reviewers judge each); planned_end: the campaign's size in
+    units, where the test must decide; more_to_come: False once no further unit can arrive (every item judged or
+    no reviewer left to take the rest), which brings the end forward to the units in."""
+    horizon = planned_end
+    if horizon is not None and not more_to_come:
+        horizon = min(horizon, len(outcomes))
     if not len(outcomes):
-        return GateResult("pending", [f"No judgments yet; at least {policy.min_judgments} are needed."])
-    path = policy.test().path(outcomes)
+        if horizon == 0:
+            return GateResult("fail", [f"No {unit} was judged and none can be any more: nothing shows the candidate is better."])
+        return GateResult("pending", [f"No {unit}s judged yet; the policy looks from {policy.min_judgments} on."])
+    path = policy.test(planned_end=horizon or None, per_item=per_item, resolution=resolution, unit=unit).path(outcomes)
     reasons = [path.explain()]
     if path.decision == "fail":
         return GateResult("fail", reasons, path.decided_at, path)
     if path.decision == "continue":
         return GateResult("pending", reasons, None, path)
-    floors_met = True
-    if judgments < policy.min_judgments:
-        floors_met = False
-        reasons.append(f"{judgments} of the {policy.min_judgments} judgments the policy asks for are in.")
     if policy.min_agreement is not None:
-        if agreement is None:
-            floors_met = False
-            reasons.append("Agreement between reviewers cannot be measured yet (it needs items judged by two or more).")
-        elif agreement < policy.min_agreement:
-            floors_met = False
-            reasons.append(f"Reviewers agree with Krippendorff's alpha {agreement:.2f}, below the {policy.min_agreement:.2f} required.")
-        else:
+        if agreement is not None and agreement >= policy.min_agreement:
             reasons.append(f"Reviewers agree with Krippendorff's alpha {agreement:.2f} (at least {policy.min_agreement:.2f}).")
-    return GateResult("pass" if floors_met else "pending", reasons, path.decided_at, path)
+        else:
+            reasons.append("Agreement between reviewers cannot be measured (it needs items judged by two or more)."
+                           if agreement is None else
+                           f"Reviewers agree with Krippendorff's alpha {agreement:.2f}, below the {policy.min_agreement:.2f} required.")
+            if more_to_come:
+                return GateResult("pending", reasons, None, path)
+            reasons.append("No more judgments can come, so the pass does not stand.")
+            return GateResult("fail", reasons, path.decided_at, path)
+    return GateResult("pass", reasons, path.decided_at, path)

@@ -89,6 +89,15 @@ class Campaign(BaseModel):
         return self.name
 
 
+class TaskQuerySet(models.QuerySet):
+    def ordinary(self) -> "TaskQuerySet":
+        """The campaign's work: every task but the known-answer items (which only measure reviewers)."""
+        return self.filter(known_answer__isnull=True)
+
+    def known(self) -> "TaskQuerySet":
+        return self.filter(known_answer__isnull=False)
+
+
 class Task(models.Model):
     """One item of a campaign, to be judged by `capacity` different reviewers."""
 
@@ -102,6 +111,8 @@ class Task(models.Model):
     # Set on known-answer items only: the de-blinded answer a careful reviewer gives (reviews.quality). Such a
     # task measures reviewers; it never counts in the gate or the campaign's results.
     known_answer = models.JSONField(null=True, blank=True)
+
+    objects = TaskQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
@@ -179,6 +190,12 @@ class JudgmentQuerySet(models.QuerySet):
     def counted(self) -> "JudgmentQuerySet":
         """The judgments results are made of: neither undone by the reviewer nor discarded by the lead."""
         return self.filter(retracted_at__isnull=True, discarded_at__isnull=True)
+
+    def in_results_of(self, campaign: "Campaign | int") -> "JudgmentQuerySet":
+        """What a campaign's results, gate, exports and gold labels are made of: its counted judgments on ordinary
+        tasks (known-answer items only measure reviewers), from reviewers its lead has not excluded."""
+        excluded = ReviewerExclusion.objects.filter(campaign=campaign).values("reviewer_id")
+        return self.counted().filter(task__campaign=campaign, task__known_answer__isnull=True).exclude(reviewer_id__in=excluded)
 
 
 class Judgment(models.Model):

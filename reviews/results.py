@@ -9,11 +9,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
-from django.db.models import F
+from django.db.models import Count, F
 
 from reviews import stats
-from reviews.gate import GatePolicy, gate_evaluate
+from reviews.gate import GatePolicy, GateResult, gate_evaluate
 from reviews.models import SLOTS, Assignment, Campaign, Judgment, Task, TaskOutput
+from reviews.services.campaigns import campaign_outcome_resolution
 
 SEQUENCE_POINTS = 400  # the gate's path is thinned to this many points for charts
 
@@ -78,7 +79,7 @@ def judgment_deblinded(campaign: Campaign, *, choice: str, labels: list, ranking
 
 def _rows(campaign: Campaign) -> list[Row]:
     judgments = (
-        Judgment.objects.counted().filter(task__campaign=campaign).order_by("id")
+        Judgment.objects.in_results_of(campaign).order_by("id")
         .values_list("id", "task_id", "task__item__external_id", "task__item__tags", "reviewer__username", "created_at",
                      "choice", "labels", "ranking", "ratings", "assignment__slot_order", "assignment__candidate_slot")
     )
@@ -95,16 +96,49 @@ def _rows(campaign: Campaign) -> list[Row]:
 
 
 def _gate_outcomes(campaign: Campaign, rows: list[Row]) -> list[float]:
-    """One outcome per judgment; with several reviewers per item, one per completed item (the mean of its
-    judgments), in the order items completed, since judgments of one item are not independent."""
-    if campaign.overlap <= 1:
-        return [row.outcome for row in rows]
+    """The gate's unit is the judged item: one outcome per item whose `overlap` judgments are in (their mean, since
+    judgments of one item are not independent), in the order items completed. With overlap 1 that is one outcome
+    per judgment, in arrival order."""
     by_task: dict[int, list[Row]] = defaultdict(list)
-    for row in rows:
+    for row in rows:  # in id order
         by_task[row.task].append(row)
-    completed = [(max(r.id for r in group), sum(r.outcome for r in group) / len(group))
-                 for group in by_task.values() if len(group) >= campaign.overlap]
+    k = campaign.overlap
+    completed = [(group[k - 1].id, sum(r.outcome for r in group[:k]) / k) for group in by_task.values() if len(group) >= k]
     return [outcome for _, outcome in sorted(completed)]
+
+
+def _work_remains(campaign: Campaign) -> bool:
+    """Whether another judged item can still arrive: an open assignment, or an item with room that some reviewer of
+    the campaign has not had yet (every reviewer may have skipped the rest)."""
+    if campaign.status == Campaign.Status.CLOSED:
+        return False
+    if Assignment.objects.filter(campaign=campaign, status=Assignment.Status.OPEN).exists():
+        return True
+    reviewers = campaign.reviewers.exclude(pk__in=campaign.exclusions.values("reviewer_id")).count()
+    return (Task.objects.ordinary().filter(campaign=campaign, assigned_count__lt=F("capacity"))
+            .annotate(had=Count("assignments")).filter(had__lt=reviewers).exists())
+
+
+def gate_for(campaign: Campaign, outcomes: list[float], *, agreement: float | None) -> tuple[GatePolicy, "GateResult", dict]:
+    """The gate on these outcomes, truncated at the campaign's planned end (its ordinary items)."""
+    policy = GatePolicy.from_dict(campaign.gate_policy)
+    planned = campaign.plan.get("max_judgments") if campaign.plan else None
+    if planned is None:
+        planned = Task.objects.ordinary().filter(campaign=campaign).count()
+    more = _work_remains(campaign)
+    closed_early = campaign.status == Campaign.Status.CLOSED and not campaign.decision and len(outcomes) < planned
+    gate = gate_evaluate(policy, outcomes, agreement=agreement, planned_end=None if closed_early else planned,
+                         per_item=campaign.overlap, resolution=campaign_outcome_resolution(campaign), unit="item",
+                         more_to_come=more)
+    if closed_early and gate.status == "pending":
+        gate = GateResult("fail", gate.reasons + [
+            "The campaign was closed before the gate decided: without that evidence the candidate does not pass."],
+            None, gate.path)
+    unit = f"item (mean of its {campaign.overlap} judgments)" if campaign.overlap > 1 else "item"
+    test = gate.path.test if gate.path else None
+    end = {"planned_end": planned, "judged": len(outcomes), "more_to_come": more, "unit": unit,
+           "end_bar_win_rate": test.end_bar_win_rate if test and test.horizon else None}
+    return policy, gate, end
 
 
 def _agreement(campaign: Campaign, rows: list[Row]) -> dict | None:
@@ -281,21 +315,21 @@ def _timeline(rows: list[Row]) -> dict:
 
 
 def campaign_progress(campaign: Campaign) -> dict:
-    tasks = campaign.tasks.count()
-    done = Judgment.objects.counted().filter(task__campaign=campaign).count()
+    tasks = campaign.tasks.ordinary().count()  # known-answer items are not the campaign's work (reviews.quality)
+    done = Judgment.objects.in_results_of(campaign).count()
     return {"tasks": tasks, "judgments": done, "judgments_planned": tasks * campaign.overlap,
             "flagged_items": Assignment.objects.filter(campaign=campaign, flagged=True).values("task").distinct().count(),
-            "tasks_open": Task.objects.filter(campaign=campaign, assigned_count__lt=F("capacity")).count()}
+            "tasks_open": Task.objects.ordinary().filter(campaign=campaign, assigned_count__lt=F("capacity")).count()}
 
 
 def campaign_results(*, campaign: Campaign) -> dict:
+    from reviews.quality import campaign_exclusions, reviewer_quality
+
     rows = _rows(campaign)
     names = _version_names(campaign)
-    policy = GatePolicy.from_dict(campaign.gate_policy)
     agreement = _agreement(campaign, rows)
-    gate_outcomes = _gate_outcomes(campaign, rows)
-    gate = gate_evaluate(policy, gate_outcomes, judgments=len(rows),
-                         agreement=agreement["krippendorff_alpha"] if agreement else None)
+    policy, gate, end = gate_for(campaign, _gate_outcomes(campaign, rows),
+                                 agreement=agreement["krippendorff_alpha"] if agreement else None)
     counts = _counts(campaign, rows)
     return _finite({
         "campaign": campaign.pk,
@@ -304,8 +338,7 @@ def campaign_results(*, campaign: Campaign) -> dict:
         "candidate": {"wins": counts.wins, "losses": counts.losses, "ties": counts.ties, "both_bad": counts.both_bad},
         "win_rate": counts.win_rate().as_dict(),
         "win_rate_method": _method(campaign),
-        "gate": {**gate.as_dict(), "method": policy.test().describe(),
-                 "unit": "item (mean of its judgments)" if campaign.overlap > 1 else "judgment",
+        "gate": {**gate.as_dict(), "method": policy.test().describe(), **end,
                  "recorded": {"decision": campaign.decision, "at": campaign.decided_at.isoformat() if campaign.decided_at else None,
                               "after_judgments": campaign.decided_after}},
         "sequence": _sequence(policy, gate.path),
@@ -316,6 +349,9 @@ def campaign_results(*, campaign: Campaign) -> dict:
         "disagreements": _disagreements(rows),
         "timeline": _timeline(rows),
         "versions": list(names.values()),
+        # each reviewer's quality (known-answer items, time per judgment) and the lead's exclusions, on record
+        "reviewers": reviewer_quality(campaign),
+        "exclusions": campaign_exclusions(campaign),
         **_kind_block(campaign, rows, names),
     })
 

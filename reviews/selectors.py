@@ -6,7 +6,7 @@ from core.models import User
 from core.rawsql import columns, fetch_models
 from datasets.models import Item
 from models_app.models import ModelVersion
-from reviews.models import SLOTS, Assignment, Campaign, Judgment, TaskOutput, Verdict
+from reviews.models import SLOTS, Assignment, Campaign, Judgment, ReviewerExclusion, TaskOutput, Verdict
 from reviews.results import _version_names, campaign_results
 
 
@@ -105,25 +105,42 @@ LEFT_COUNT_CAP = 100  # beyond this, "100+ left" says enough; each one counted i
 
 
 # The reviewer's assignments by status, and (status NULL) the tasks still open to them in hand-out order, up to
-# the cap: one round trip and no ORM query building, since get-next asks for this on every judgment.
+# the cap: one round trip and no ORM query building, since get-next asks for this on every judgment. Only ordinary
+# work is claimable, and nothing by an excluded reviewer.
 _PROGRESS_SQL = """
 SELECT a.status, COUNT(*) FROM reviews_assignment a WHERE a.campaign_id = %s AND a.reviewer_id = %s GROUP BY a.status
 UNION ALL
 SELECT NULL, COUNT(*) FROM (
     SELECT t.id FROM reviews_task t
-    WHERE t.campaign_id = %s AND t.assigned_count < t.capacity
+    WHERE t.campaign_id = %s AND t.assigned_count < t.capacity AND t.known_answer IS NULL
       AND NOT EXISTS (SELECT 1 FROM reviews_assignment a WHERE a.task_id = t.id AND a.reviewer_id = %s)
+      AND NOT EXISTS (SELECT 1 FROM reviews_reviewerexclusion e WHERE e.campaign_id = %s AND e.reviewer_id = %s)
     ORDER BY t.priority, t.sort_key, t.id
     LIMIT %s
 ) claimable
 """
+# With known-answer items: also how many the reviewer has been handed (whatever became of them).
+_PROGRESS_KNOWN_SQL = _PROGRESS_SQL + """
+UNION ALL
+SELECT 'known', COUNT(*) FROM reviews_assignment a JOIN reviews_task t ON t.id = a.task_id
+WHERE a.campaign_id = %s AND a.reviewer_id = %s AND t.known_answer IS NOT NULL
+"""
 
 
 def reviewer_progress(campaign: Campaign, reviewer: User) -> dict:
+    params = [campaign.pk, reviewer.pk, campaign.pk, reviewer.pk, campaign.pk, reviewer.pk, LEFT_COUNT_CAP]
     with connection.cursor() as cursor:
-        cursor.execute(_PROGRESS_SQL, [campaign.pk, reviewer.pk, campaign.pk, reviewer.pk, LEFT_COUNT_CAP])
+        if campaign.known_answer_rate:
+            cursor.execute(_PROGRESS_KNOWN_SQL, params + [campaign.pk, reviewer.pk])
+        else:
+            cursor.execute(_PROGRESS_SQL, params)
         counts = dict(cursor.fetchall())
     claimable = counts.pop(None)
+    known_taken = counts.pop("known", 0)
+    if known_taken and claimable < LEFT_COUNT_CAP:
+        # Each known-answer item handed out stands in for an ordinary one, so "left" moves exactly as it does for
+        # ordinary work (one less per judgment, unchanged by a claim) and never marks which task was the check.
+        claimable = max(0, claimable - known_taken)
     return _progress(campaign, counts, claimable)
 
 
@@ -209,11 +226,15 @@ def campaign_item_judgments(*, campaign: Campaign, contested_only: bool = False,
         .order_by("task__item_id", "task_id", "id")  # in the dataset's order
     )
     skips = Assignment.objects.filter(campaign=campaign, status=Assignment.Status.SKIPPED).select_related("reviewer", "task__item")
+    excluded = set(ReviewerExclusion.objects.filter(campaign=campaign).values_list("reviewer_id", flat=True))
     rows: dict[int, dict] = {}
     for judgment in judgments:
         row = rows.setdefault(judgment.task_id, {"item": judgment.task.item, "task": judgment.task_id, "judgments": [], "skips": []})
+        # counted in the results: not undone or discarded, not by an excluded reviewer, not on a known-answer item
         row["judgments"].append({"judgment": judgment, "answer": judgment_answer(judgment, names),
-                                 "counted": judgment.retracted_at is None and judgment.discarded_at is None})
+                                 "excluded": judgment.reviewer_id in excluded,
+                                 "counted": judgment.retracted_at is None and judgment.discarded_at is None
+                                 and judgment.reviewer_id not in excluded and judgment.task.known_answer is None})
     for skip in skips:
         rows.setdefault(skip.task_id, {"item": skip.task.item, "task": skip.task_id, "judgments": [], "skips": []})["skips"].append(skip)
     items = sorted(rows.values(), key=lambda r: r["task"])
@@ -234,4 +255,30 @@ def campaign_item_judgments(*, campaign: Campaign, contested_only: bool = False,
     for row in items:
         row["input"] = render_content(row["item"].input, campaign.content_format)
         row["outputs"] = outputs.get(row["task"], [])
-    return items
+    from reviews.quality import item_rows_with_quality
+
+    return item_rows_with_quality(campaign, items, names)
+
+
+def reviewer_campaign_state(*, campaign: Campaign, reviewer: User) -> dict:
+    """Why work has ended for this reviewer, or that it has not, with the counts the server holds."""
+    progress = reviewer_progress(campaign, reviewer)
+    gate = campaign.gate_state or {}
+    planned = gate.get("planned_end") or (campaign.plan or {}).get("max_judgments")
+    judged = campaign.decided_after if campaign.decision else gate.get("judged")
+    if campaign.status == Campaign.Status.CLOSED:
+        state, message = "closed", f"{campaign.status_reason or 'This campaign is closed'}. It takes no more judgments."
+    elif campaign.status == Campaign.Status.PAUSED:
+        state, message = "paused", (f"{campaign.status_reason or 'Paused by the lead'}. Nothing is handed out until it is "
+                                    "resumed; judgments you made are kept.")
+    elif campaign.decision and campaign.gate_policy.get("stop_when_decided", True):
+        state, message = "gate_decided", (f"The gate decided after {judged} of {planned} items were judged, "
+                                          "so no more judgments are needed. Thank you.")
+    elif campaign.quota_per_reviewer is not None and progress["done"] + progress["open"] >= campaign.quota_per_reviewer:
+        state, message = "quota", f"You have judged your quota of {campaign.quota_per_reviewer} items. Thank you."
+    elif progress["left"] == 0:
+        state, message = "done", "Every item is judged, or is being judged by another reviewer. Thank you."
+    else:
+        state, message = "active", ""
+    return {"status": campaign.status, "state": state, "message": message, "progress": progress,
+            "campaign": {"judged_items": judged, "planned_items": planned}}

@@ -53,6 +53,16 @@ and 0.70), so it is the default. At 0.50 vs 0.60, alpha 0.05, beta 0.2, computed
 power 0.816 at 0.60, 72 and 110 judgments on average at 0.50 and 0.60 (Wald's boundaries: 0.047, 0.817, 71 and 101).
 The decision is final once a boundary is crossed: later judgments do not undo it.
 
+A planned end
+-------------
+A campaign has a finite number of items, so the test is truncated at that horizon N (`horizon`): it may stop early
+at either boundary as above, and at the N-th unit an undecided test passes when the sum of outcomes reaches the
+end's bar c, and fails otherwise. c is computed exactly (reviews/lattice.py) as the smallest bar that keeps the
+overall false-pass rate, early passes included, at most alpha at p0, for every mix of ties; so the gate always
+ends in pass or fail and its level holds however often it was looked at. `min_n` is a floor: no boundary is
+looked at before it (the recursion accounts for that too). Outcomes must lie on the lattice of multiples of
+1/`resolution` (2 for win, tie, loss; 2k for the mean of k judgments).
+
 References
 ----------
 A. Wald (1945), "Sequential tests of statistical hypotheses", Ann. Math. Statist. 16(2), 117-186.
@@ -64,10 +74,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal, Sequence
 
 import numpy as np
 from scipy.stats import norm
+
+from reviews import lattice as lattice_mod
 
 WIN, TIE, LOSS = 1.0, 0.5, 0.0  # "both bad" counts as a tie
 
@@ -81,6 +94,11 @@ class SequentialTest:
     alpha: float = 0.05
     beta: float = 0.2
     pass_boundary: Literal["ville", "wald"] = "ville"
+    horizon: int | None = None  # the planned end, in units; None: open-ended
+    min_n: int = 1  # no decision of either kind before this many units (capped at the horizon)
+    resolution: int = 2  # outcomes are multiples of 1/resolution
+    per_item: int = 1  # judgments averaged into one unit (shapes the null's outcome distributions at the end)
+    unit: str = "judgment"  # the word for one unit in explanations
 
     def __post_init__(self) -> None:
         if not 0 < self.p0 < self.p1 < 1:
@@ -89,6 +107,37 @@ class SequentialTest:
             raise ValueError("need alpha and beta in (0, 1) with alpha + beta < 1")
         if self.pass_boundary not in ("ville", "wald"):
             raise ValueError("pass_boundary is 'ville' or 'wald'")
+        if self.horizon is not None and self.horizon < 1:
+            raise ValueError("horizon must be at least 1")
+        if self.min_n < 1 or self.resolution < 1 or self.resolution % (2 * self.per_item):
+            raise ValueError("need min_n >= 1 and a resolution that is a multiple of 2 x per_item")
+
+    @property
+    def floor(self) -> int:
+        return min(self.min_n, self.horizon) if self.horizon else self.min_n
+
+    @property
+    def lattice(self) -> lattice_mod.Lattice:
+        return lattice_mod.Lattice(self.llr_win, self.llr_loss, self.log_pass, self.log_fail, self.resolution, self.floor)
+
+    @property
+    def end_bar(self) -> int | None:
+        """The sum of outcomes, in lattice steps, that passes an undecided test at its horizon (None: no horizon)."""
+        if self.horizon is None:
+            return None
+        return _end_bar(self.lattice, self.p0, self.alpha, self.horizon, self.per_item)
+
+    @property
+    def end_bar_win_rate(self) -> float | None:
+        """The end's bar as a win rate over the horizon."""
+        return None if self.horizon is None else self.end_bar / self.resolution / self.horizon
+
+    def characteristics(self, p: float, *, tie_rate: float = 0.0) -> lattice_mod.Characteristics:
+        """Exact pass and fail rates and units to a decision at a true win rate p (unanimous reviewers)."""
+        if self.horizon is None:
+            raise ValueError("characteristics need a horizon")
+        kernel = lattice_mod.outcome_kernels(p, resolution=self.resolution, per_item=self.per_item, tie_rates=[tie_rate])[0]
+        return lattice_mod.characteristics(self.lattice, kernel, horizon=self.horizon, bar=self.end_bar)
 
     @property
     def llr_win(self) -> float:
@@ -129,22 +178,47 @@ class SequentialTest:
         n = np.arange(1, y.shape[-1] + 1, dtype=float)
         return wins * self.llr_win + (n - wins) * self.llr_loss
 
+    def lattice_sums(self, outcomes: np.ndarray) -> np.ndarray:
+        """Running sums of outcomes along the last axis, in lattice steps (exact integers)."""
+        y = np.asarray(outcomes, dtype=float)
+        steps = np.rint(y * self.resolution)
+        if y.size and np.abs(y * self.resolution - steps).max() > 1e-6:
+            raise ValueError(f"outcomes must be multiples of 1/{self.resolution}")
+        return np.cumsum(steps, axis=-1)
+
     def first_crossings(self, outcomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Many campaigns at once, one per row of `outcomes` (judgments in arrival order along each row).
-        Returns (decided_at, passed): the 1-based judgment count at the first boundary crossing (0 if none)
-        and whether that crossing was the pass boundary."""
-        llr = self.llr_cumulative(np.atleast_2d(outcomes))
-        return _first_crossings(llr, self.log_pass, self.log_fail)
+        """Many campaigns at once, one per row of `outcomes` (units in arrival order along each row).
+        Returns (decided_at, passed): the 1-based unit count at the decision (0 if none yet) and whether it was
+        a pass. Boundaries count from the floor on; at the horizon an undecided row is decided by the end's bar."""
+        y = np.atleast_2d(np.asarray(outcomes, dtype=float))
+        if y.size and (not np.all(np.isfinite(y)) or y.min() < 0 or y.max() > 1):
+            raise ValueError("outcomes must lie in [0, 1] (win 1, tie 0.5, loss 0)")
+        if self.horizon is not None:
+            y = y[:, :self.horizon]
+        h = self.lattice_sums(y)
+        n = np.arange(1, y.shape[-1] + 1)
+        llr = self.lattice.llr(h, n)
+        up, down = (llr >= self.log_pass), (llr <= self.log_fail)
+        up[:, :self.floor - 1] = down[:, :self.floor - 1] = False
+        if self.horizon is not None and y.shape[-1] == self.horizon:
+            end_pass = h[:, -1] >= self.end_bar
+            up[:, -1] |= end_pass
+            down[:, -1] |= ~end_pass
+        return _first_decisions(up, down)
 
     def path(self, outcomes: Sequence[float]) -> "SequentialPath":
-        """The evidence over judgments in arrival order and the decision it has reached."""
-        series = self.llr_cumulative(np.asarray(outcomes, dtype=float).reshape(-1))
-        decided, passed = _first_crossings(series[np.newaxis, :], self.log_pass, self.log_fail)
+        """The evidence over units in arrival order and the decision it has reached."""
+        y = np.asarray(outcomes, dtype=float).reshape(-1)
+        series = self.llr_cumulative(y)
+        decided, passed = self.first_crossings(y[np.newaxis, :])
         decided_at = int(decided[0]) or None
         decision: Decision = "continue" if decided_at is None else ("pass" if passed[0] else "fail")
+        at_end = decided_at is not None and decided_at == self.horizon and not (
+            series[decided_at - 1] >= self.log_pass or series[decided_at - 1] <= self.log_fail)
         return SequentialPath(test=self, decision=decision, decided_at=decided_at,
                               llr=float(series[-1]) if series.size else 0.0, llr_series=series,
-                              boundaries=(self.log_pass, self.log_fail))
+                              boundaries=(self.log_pass, self.log_fail), at_end=at_end,
+                              sum_at_decision=float(np.sum(y[:decided_at])) if decided_at else None)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -155,6 +229,8 @@ class SequentialPath:
     llr: float  # after every judgment so far, including any after the decision
     llr_series: np.ndarray = field(repr=False)
     boundaries: tuple[float, float]  # (log_pass, log_fail)
+    at_end: bool = False  # decided by the end's bar at the horizon, not by crossing a boundary
+    sum_at_decision: float | None = None
 
     @property
     def judgments(self) -> int:
@@ -165,23 +241,36 @@ class SequentialPath:
         return None if self.decided_at is None else float(self.llr_series[self.decided_at - 1])
 
     def explain(self) -> str:
-        t = self.test
+        t, unit = self.test, self.test.unit
         evidence = f"the evidence ratio for a win rate of at least {t.p1:.2f} over at most {t.p0:.2f}"
         pass_at, fail_at = _ratio(math.exp(t.log_pass)), _ratio(math.exp(t.log_fail))
         if self.decided_at is None:
             if not self.judgments:
-                return f"No judgments yet: {evidence} starts at 1; it passes at {pass_at} and fails at {fail_at}."
-            return (f"No decision after {self.judgments} judgments: {evidence} is {_ratio(math.exp(self.llr))}, "
-                    f"between {fail_at} (fail) and {pass_at} (pass).")
-        boundary = t.log_pass if self.decision == "pass" else t.log_fail
-        ratio, threshold = _ratio_beside(math.exp(self.llr_at_decision), math.exp(boundary))
-        if self.decision == "pass":
-            text = f"Passed at judgment {self.decided_at}: {evidence} reached {ratio} (threshold {threshold})."
+                return f"No {unit}s yet: {evidence} starts at 1; it passes at {pass_at} and fails at {fail_at}."
+            text = (f"No decision after {self.judgments} {_plural(unit, self.judgments)}: {evidence} is "
+                    f"{_ratio(math.exp(self.llr))}, between {fail_at} (fail) and {pass_at} (pass).")
+            if self.judgments < t.floor:
+                text += f" The policy looks at it from {t.floor} {_plural(unit, t.floor)} on."
+            elif t.horizon:
+                text += f" At the planned end ({t.horizon} {_plural(unit, t.horizon)}) it decides either way."
+            return text
+        if self.at_end:
+            needed = t.end_bar / t.resolution
+            verb = "passes" if self.decision == "pass" else "fails"
+            relation = "at least" if self.decision == "pass" else "short of"
+            text = (f"Reached the planned end, {t.horizon} {_plural(unit, t.horizon)}: the candidate's wins (ties as half) "
+                    f"total {_number(self.sum_at_decision)}, {relation} the {_number(needed)} the end asks for, so it {verb}. "
+                    f"The end's bar keeps the false-pass rate at most {t.alpha:g} however often the gate was looked at.")
         else:
-            text = f"Failed at judgment {self.decided_at}: {evidence} dropped to {ratio} (threshold {threshold})."
+            boundary = t.log_pass if self.decision == "pass" else t.log_fail
+            ratio, threshold = _ratio_beside(math.exp(self.llr_at_decision), math.exp(boundary))
+            if self.decision == "pass":
+                text = f"Passed at {unit} {self.decided_at}: {evidence} reached {ratio} (threshold {threshold})."
+            else:
+                text = f"Failed at {unit} {self.decided_at}: {evidence} dropped to {ratio} (threshold {threshold})."
         later = self.judgments - self.decided_at
         if later:
-            text += f" The {later} later judgment{'s' if later > 1 else ''} do{'' if later > 1 else 'es'} not change the decision."
+            text += f" The {later} later {_plural(unit, later)} do{'' if later > 1 else 'es'} not change the decision."
         return text
 
 
@@ -196,17 +285,28 @@ def fixed_sample_size(p0: float, p1: float, alpha: float = 0.05, beta: float = 0
     return math.ceil(n - 1e-9)
 
 
-def _first_crossings(llr: np.ndarray, log_pass: float, log_fail: float) -> tuple[np.ndarray, np.ndarray]:
-    if llr.shape[-1] == 0:
-        empty = np.zeros(llr.shape[0], dtype=int)
+def _first_decisions(up: np.ndarray, down: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if up.shape[-1] == 0:
+        empty = np.zeros(up.shape[0], dtype=int)
         return empty, empty.astype(bool)
-    crossed = (llr >= log_pass) | (llr <= log_fail)
-    first = crossed.argmax(axis=1)
-    rows = np.arange(llr.shape[0])
-    hit = crossed[rows, first]
-    decided_at = np.where(hit, first + 1, 0)
-    passed = hit & (llr[rows, first] >= log_pass)
-    return decided_at, passed
+    decided = up | down
+    first = decided.argmax(axis=1)
+    rows = np.arange(up.shape[0])
+    hit = decided[rows, first]
+    return np.where(hit, first + 1, 0), hit & up[rows, first]
+
+
+@lru_cache(maxsize=512)
+def _end_bar(lattice: lattice_mod.Lattice, p0: float, alpha: float, horizon: int, per_item: int) -> int:
+    return lattice_mod.design_bar(lattice, p0=p0, alpha=alpha, horizon=horizon, per_item=per_item)
+
+
+def _plural(unit: str, n: int) -> str:
+    return unit if n == 1 else unit + "s"
+
+
+def _number(x: float) -> str:
+    return f"{x:g}" if abs(x - round(x, 2)) < 1e-9 else f"{x:.2f}"
 
 
 def _ratio(x: float) -> str:

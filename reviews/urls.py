@@ -12,8 +12,12 @@ urlpatterns = [
     path("campaigns/<int:pk>/review/", views.campaign_review, name="campaign-review"),
     path("campaigns/<int:pk>/judgments/", views.campaign_judgments, name="campaign-judgments"),
     path("campaigns/<int:pk>/gold", views.campaign_gold, name="campaign-gold"),
+    path("campaigns/<int:pk>/exclusions", views.reviewer_exclude_view, name="campaign-exclude-reviewer"),
     path("judgments/<int:pk>/discard", views.judgment_discard_view, name="judgment-discard"),
     path("verdicts/<int:pk>/", views.verdict_detail, name="verdict-detail"),
+    path("chain/", views.chain_status, name="chain-status"),
+    path("chain/check", views.chain_check_run, name="chain-check"),
+    path("chain/acknowledge", views.chain_acknowledge, name="chain-acknowledge"),
     path("items/<int:pk>/image", views.item_image, name="item-image"),
     path("assets/plotly.js", views.plotly_js, name="plotly-js"),
 ]

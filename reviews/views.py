@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 
@@ -14,14 +15,17 @@ from datasets.models import Item
 from reviews.charts import plotly_bundle, results_charts
 from reviews.report import report_html
 from reviews.forms import CampaignForm, SignoffForm
-from reviews.models import Judgment, Verdict
+from reviews.models import ChainCheck, Judgment, Verdict
 from reviews.results import campaign_evidence, campaign_results
 from reviews.selectors import (
     campaign_get_for_user, campaign_item_judgments, campaigns_visible_to, home_summary, reviewer_may_see_item,
 )
+from reviews.services.chain import chain_check_acknowledge, verdict_chain_check, verdict_integrity_problems
 from reviews.services.campaigns import campaign_create
 from reviews.services.gold import gold_version_create
 from reviews.services.judgments import judgment_discard
+from reviews.quality import reviewer_quality
+from reviews.services.quality import campaign_results_viewed, campaign_reviewer_get, reviewer_exclude
 from reviews.services.verdicts import signer_problem, verdict_sign
 
 
@@ -58,6 +62,7 @@ def campaign_new(request):
 def campaign_detail(request, pk):
     """Results, gate, charts, and (for approvers) sign-off."""
     campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
+    campaign_results_viewed(campaign=campaign)
     results = campaign_results(campaign=campaign)
     verdict = Verdict.objects.filter(campaign=campaign).select_related("signer").first()
     context = {
@@ -75,6 +80,8 @@ def campaign_report(request, pk, fmt):
         raise Http404
     campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
     verdict = Verdict.objects.filter(campaign=campaign).first()
+    if verdict is None:
+        campaign_results_viewed(campaign=campaign)  # the report as it stands shows the results
     evidence = verdict.evidence if verdict else campaign_evidence(campaign=campaign)
     name = f"signoff-campaign-{campaign.pk}-report"
     if fmt == "json":
@@ -97,8 +104,23 @@ def campaign_judgments(request, pk):
     context = {
         "campaign": campaign, "rows": campaign_item_judgments(campaign=campaign, contested_only=contested_only),
         "contested_only": contested_only, "is_lead": request.user.pk == campaign.created_by_id or request.user.has_role(),
+        "quality": reviewer_quality(campaign), "exclusions": campaign.exclusions.select_related("reviewer", "excluded_by"),
     }
     return render(request, "reviews/campaign_judgments.html", context)
+
+
+@require_POST
+@role_required(User.Role.DATA_SCIENTIST)
+def reviewer_exclude_view(request, pk):
+    campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
+    try:
+        reviewer = campaign_reviewer_get(campaign=campaign, username=request.POST.get("reviewer", ""))
+        reviewer_exclude(campaign=campaign, reviewer=reviewer, reason=request.POST.get("reason", ""), actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{reviewer.username} is excluded: their judgments no longer count, and their items are open to others.")
+    return redirect("campaign-judgments", pk=pk)
 
 
 @require_POST
@@ -174,7 +196,42 @@ def item_image(request, pk):
 @role_required(User.Role.DATA_SCIENTIST, User.Role.APPROVER)
 def verdict_detail(request, pk):
     verdict = get_object_or_404(Verdict.objects.select_related("campaign", "signer"), pk=pk)
-    return render(request, "reviews/verdict_detail.html", {"verdict": verdict})
+    return render(request, "reviews/verdict_detail.html",
+                  {"verdict": verdict, "integrity_problems": verdict_integrity_problems(verdict)})
+
+
+@role_required(User.Role.APPROVER)
+def chain_status(request):
+    """The verdict chain's recent checks; approvers run one, admins acknowledge a broken one."""
+    checks = list(ChainCheck.objects.select_related("acknowledged_by")[:20])
+    newest = checks[0] if checks else None
+    acknowledgeable = (newest if newest and not newest.ok and newest.acknowledged_at is None
+                       and request.user.has_role(User.Role.ADMIN) else None)
+    return render(request, "reviews/chain.html", {"checks": checks, "acknowledgeable": acknowledgeable})
+
+
+@require_POST
+@role_required(User.Role.APPROVER)
+def chain_check_run(request):
+    check = verdict_chain_check(trigger=ChainCheck.Trigger.DEMAND)
+    if check.ok:
+        messages.success(request, f"The verdict chain holds: {check.count} verdicts.")
+    else:
+        messages.error(request, f"The verdict chain is broken: {check.reason}")
+    return redirect("chain-status")
+
+
+@require_POST
+@role_required(User.Role.ADMIN)
+def chain_acknowledge(request):
+    try:
+        chain_check_acknowledge(admin=request.user, note=request.POST.get("note", ""))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Acknowledged: sign-offs work again. A new, different breakage will block them again.")
+    return redirect(request.POST.get("next") if url_has_allowed_host_and_scheme(
+        request.POST.get("next"), allowed_hosts={request.get_host()}) else "chain-status")
 
 
 @require_GET

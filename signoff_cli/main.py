@@ -7,11 +7,13 @@ import os
 import sys
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 from signoff_cli.client import ApiError, Client, TransportError, api_path
 from signoff_cli.resumable import Meter, send_resumable
 
 EXIT_APPROVED, EXIT_REJECTED, EXIT_PENDING, EXIT_ERROR = 0, 1, 2, 3
+EXIT_OK, EXIT_BROKEN = 0, 1  # chain verify
 GATE_EXIT = {"approved": EXIT_APPROVED, "rejected": EXIT_REJECTED, "pending": EXIT_PENDING, "none": EXIT_PENDING}
 UPLOAD_POLL_SECONDS = 1.0
 # Larger files go as a resumable upload (tus) in chunks; SIGNOFF_RESUMABLE_ABOVE_BYTES sets the threshold.
@@ -193,6 +195,25 @@ def cmd_gate_wait(client: Client, args: argparse.Namespace) -> int:
     return EXIT_PENDING
 
 
+def cmd_chain_verify(client: Client, args: argparse.Namespace) -> int:
+    if (args.head is None) != (args.count is None):
+        raise Failure("give --head and --count together: the head and length of the chain you saw before")
+    query = f"?{urlencode({'head': args.head, 'count': args.count})}" if args.head else ""
+    _, chain = client.request("GET", api_path("verdicts", "verify") + query)
+    if args.json:
+        print(json.dumps(chain, indent=2))
+    elif chain["ok"]:
+        print(f"verdict chain holds: {chain['count']} verdict{'' if chain['count'] == 1 else 's'}, "
+              f"head {chain['head'] or '(none)'}")
+        if chain["count"]:
+            # what the next run should hold the server to
+            print(f"next time: signoff chain verify --head {chain['head']} --count {chain['count']}")
+    else:
+        where = f" (first broken verdict: {chain['broken_at']})" if chain.get("broken_at") else ""
+        print(f"verdict chain BROKEN{where}: {chain['reason']}")
+    return EXIT_OK if chain["ok"] else EXIT_BROKEN
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):
         # argparse exits 2 on bad usage, but 2 means "still pending" to `gate wait` callers.
@@ -224,7 +245,7 @@ def build_parser() -> Parser:
                "  SIGNOFF_TOKEN  API token, sent as 'Authorization: Token ...' (or --token)\n\n"
                "exit codes:\n"
                "  0  success / approved\n"
-               "  1  rejected (gate commands)\n"
+               "  1  rejected (gate commands); broken verdict chain (chain verify)\n"
                "  2  still pending, or no campaign, when the gate command ends\n"
                "  3  error: network, authentication, not found, invalid data or arguments",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -300,6 +321,21 @@ def build_parser() -> Parser:
                       help="time between polls (default 5)")
     status.set_defaults(func=cmd_gate_status)
     wait.set_defaults(func=cmd_gate_wait)
+
+    chain = commands.add_parser("chain", help="check the verdict hash chain",
+                                description="Every verdict carries the hash of the one before it.")
+    chain_actions = chain.add_subparsers(dest="action", required=True, metavar="ACTION")
+    verify = chain_actions.add_parser(
+        "verify", help="have the server check its verdict chain",
+        description="Ask the server to walk its verdict chain (approver or admin token). With --head and --count "
+                    "(saved from an earlier run: it prints them), also check that the server's chain still starts "
+                    "with those COUNT verdicts ending in HEAD: a chain rewritten or cut inside the server's database "
+                    "cannot hide from a copy kept outside it. Exit 0 when the chain holds, 1 when it is broken or "
+                    "no longer contains what you saw, 3 on an error.")
+    verify.add_argument("--head", metavar="HASH", help="the head hash an earlier run printed")
+    verify.add_argument("--count", type=int, metavar="N", help="the verdict count an earlier run printed")
+    json_flag(verify)
+    verify.set_defaults(func=cmd_chain_verify)
     return parser
 
 

@@ -219,6 +219,41 @@ def test_gate_with_no_campaign_is_none(cli, loop_data):
     assert result.returncode == 2 and result.stdout == "calc 2: none (stage candidate)\n"
 
 
+# --- chain ----------------------------------------------------------------------------------------
+
+def test_chain_verify_exits_1_when_the_server_no_longer_has_the_head_ci_saw(cli, api, pairwise_campaign):
+    from reviews.models import ChainCheck, Verdict
+    from reviews.services.chain import verdict_hash
+
+    sign(api, pairwise_campaign["id"], "reject")
+    first = cli("chain", "verify", user="approver")
+    assert first.returncode == 0, first.stderr
+    verdict = Verdict.objects.get()
+    seen = verdict.hash  # what a CI job keeps for its next run
+    assert first.stdout.splitlines() == [f"verdict chain holds: 1 verdict, head {verdict.hash}",
+                                         f"next time: signoff chain verify --head {verdict.hash} --count 1"]
+    assert cli("chain", "verify", "--head", verdict.hash, "--count", 1, user="approver").returncode == 0
+
+    # Rewritten with a fresh hash, and the server's own anchors wiped: the server sees a consistent chain ...
+    verdict.rationale = "it was always a rejection"
+    Verdict.objects.filter(pk=verdict.pk).update(rationale=verdict.rationale, hash=verdict_hash(verdict))
+    ChainCheck.objects.all().delete()
+    assert cli("chain", "verify", user="approver").returncode == 0
+    # ... but not the one CI saw
+    rewritten = cli("chain", "verify", "--head", seen, "--count", 1, user="approver")
+    assert rewritten.returncode == 1, rewritten.stderr
+    assert rewritten.stdout.startswith("verdict chain BROKEN: ") and "rewritten" in rewritten.stdout
+
+    Verdict.objects.all().delete()
+    ChainCheck.objects.all().delete()
+    deleted = cli("--json", "chain", "verify", "--head", "a" * 64, "--count", 1, user="approver")
+    assert deleted.returncode == 1
+    assert json.loads(deleted.stdout)["ok"] is False and "the server has only 0" in json.loads(deleted.stdout)["reason"]
+
+    assert cli("chain", "verify", user="reviewer").returncode == 3  # approvers and admins only
+    assert cli("chain", "verify", "--head", "a" * 64).returncode == 3  # --count is missing
+
+
 def test_unreachable_server_and_bad_arguments_exit_3(cli, cli_env):
     env = {**cli_env(), "SIGNOFF_URL": "http://127.0.0.1:9"}  # discard port: nothing listens
     unreachable = subprocess.run([*CLI, "gate", "wait", "calc", "2", "--timeout", "0.3", "--interval", "0.1"],

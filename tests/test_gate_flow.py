@@ -73,11 +73,13 @@ def test_the_decision_is_recorded_once_and_announced_once(api, loop_data, endpoi
 
 def test_a_decided_campaign_stops_handing_out_tasks_unless_told_otherwise(api, loop_data):
     cid = create(api, loop_data)
-    judge(api["reviewer"], cid, "baseline", 2)  # two losses at alternative 0.95: the evidence ratio is 0.01
+    judge(api["reviewer"], cid, "baseline", 2)  # two losses at alternative 0.95: the evidence ratio is 0.01 ...
+    assert campaign_gate_check(campaign_id=cid) == "pending"  # ... but the policy decides nothing before 3 items
+    judge(api["reviewer"], cid, "baseline", 1)
     assert campaign_gate_check(campaign_id=cid) == "fail"
     assert api["reviewer2"].get(f"/api/v1/campaigns/{cid}/next/").status_code == 204
     keep_going = create(api, loop_data, stop_when_decided=False)
-    judge(api["reviewer"], keep_going, "baseline", 2)
+    judge(api["reviewer"], keep_going, "baseline", 3)
     assert campaign_gate_check(campaign_id=keep_going) == "fail"
     assert api["reviewer2"].get(f"/api/v1/campaigns/{keep_going}/next/").status_code == 200
 

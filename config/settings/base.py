@@ -57,6 +57,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "reviews.context_processors.chain_alert",
             ],
         },
     },
@@ -164,6 +165,9 @@ CELERY_BEAT_SCHEDULE = {
     "uploads-requeue-stale": {"task": "datasets.tasks.requeue_stale_uploads", "schedule": timedelta(seconds=60)},
     # Expired API tokens are refused at once; their rows go hourly (see core/auth.py).
     "tokens-delete-expired": {"task": "core.tasks.tokens_delete_expired_task", "schedule": timedelta(hours=1)},
+    # The whole verdict hash chain is walked and checked against its anchors (see reviews/services/chain.py).
+    "verdict-chain-check": {"task": "reviews.tasks.verdict_chain_check_task",
+                            "schedule": timedelta(seconds=env.int("SIGNOFF_CHAIN_CHECK_SECONDS", default=3600))},
 }
 
 # How long a reviewer may take back a judgment they just gave.

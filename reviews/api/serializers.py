@@ -30,11 +30,37 @@ class CampaignCreateSerializer(serializers.Serializer):
     lease_seconds = serializers.IntegerField(min_value=10, default=600)
     gate = serializers.DictField(required=False, default=dict)
     guidelines = serializers.CharField(required=False, allow_blank=True, default="")
+    known_answers = serializers.JSONField(
+        required=False, allow_null=True, default=None,
+        help_text='known-answer items, mixed into every reviewer\'s queue to measure them: [{"item": "<item id>", "answer": ...}] '
+                  'with, by kind, pairwise "candidate" | "baseline" | "tie"; ranking the model:version ranked first; rating '
+                  '"acceptable" | "unacceptable" (the candidate\'s output); labeling a label or a list of labels. Labeling '
+                  'also takes "reference": every item whose reference is among the labels. They are not part of the '
+                  'campaign\'s work, results or gate.')
+    known_answer_rate = serializers.FloatField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=0.5,
+        help_text="the share of each reviewer's tasks drawn from the known-answer items (0 to 0.5; 0.1 when known_answers are given, else 0)")
+    min_seconds = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1,
+                                           help_text="judgments faster than this are flagged to the lead")
+
+
+class PlanSerializer(serializers.Serializer):
+    """What the gate can do at the campaign's size (reviews/plan.py), in its unit: judged items."""
+    unit = serializers.CharField()
+    judgments_per_item = serializers.IntegerField()
+    power = serializers.FloatField(help_text="the chance of a pass if the true win rate is the policy's alternative")
+    max_judgments = serializers.IntegerField(help_text="the planned end: the gate decides by then")
+    expected_judgments = serializers.DictField(child=serializers.FloatField(), help_text="null, alternative")
+    p90_judgments = serializers.DictField(child=serializers.IntegerField(), help_text="null, alternative")
+    end_bar_win_rate = serializers.FloatField(allow_null=True, help_text="the win rate that passes at the end")
+    warnings = serializers.ListField(child=serializers.CharField())
 
 
 class CampaignCreatedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    tasks = serializers.IntegerField()
+    tasks = serializers.IntegerField(help_text="the campaign's work: its tasks other than known-answer items")
+    known_answer_tasks = serializers.IntegerField()
+    plan = PlanSerializer()
 
 
 def _ref(model_version) -> str | None:
@@ -51,12 +77,15 @@ class CampaignSerializer(serializers.ModelSerializer):
     models = serializers.SerializerMethodField()
     reviewers = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
     gate = serializers.JSONField(source="gate_policy")
+    plan = PlanSerializer(read_only=True)
+    gate_state = serializers.JSONField(read_only=True, help_text="the gate as its last check saw it")
+    decision = serializers.CharField(read_only=True, help_text="the gate's recorded decision: pass, fail, or empty while it has none")
 
     class Meta:
         model = Campaign
-        fields = ["id", "name", "kind", "status", "dataset", "dataset_version", "candidate", "baseline", "models", "labels",
-                  "multi_label", "rubric", "content_format", "reviewers", "overlap", "sampling", "quota_per_reviewer",
-                  "lease_seconds", "gate", "guidelines", "created_at"]
+        fields = ["id", "name", "kind", "status", "status_reason", "dataset", "dataset_version", "candidate", "baseline",
+                  "models", "labels", "multi_label", "rubric", "content_format", "reviewers", "overlap", "sampling",
+                  "quota_per_reviewer", "lease_seconds", "gate", "plan", "gate_state", "decision", "guidelines", "known_answer_rate", "min_seconds", "created_at"]
 
     def get_candidate(self, campaign) -> str:
         return _ref(campaign.candidate)
@@ -218,6 +247,39 @@ class AgreementSerializer(serializers.Serializer):
     outliers = serializers.DictField()
 
 
+class ReviewerQualitySerializer(serializers.Serializer):
+    reviewer = serializers.CharField()
+    excluded = serializers.BooleanField()
+    judgments = serializers.IntegerField(help_text="counted judgments, known-answer items included")
+    known_answered = serializers.IntegerField()
+    known_correct = serializers.IntegerField()
+    accuracy = IntervalSerializer(help_text="share of known-answer items answered right, Wilson 95% interval (null with none answered)")
+    median_seconds = serializers.FloatField(allow_null=True, help_text="median time per judgment (those with a time)")
+    timed_judgments = serializers.IntegerField()
+    fast_judgments = serializers.IntegerField(help_text="judgments faster than the campaign's min_seconds")
+
+
+class ReviewerQualityBlockSerializer(serializers.Serializer):
+    known_answer_items = serializers.IntegerField()
+    known_answer_rate = serializers.FloatField()
+    min_seconds = serializers.IntegerField(allow_null=True)
+    by_reviewer = ReviewerQualitySerializer(many=True)
+
+
+class ExclusionSerializer(serializers.Serializer):
+    reviewer = serializers.CharField()
+    reason = serializers.CharField()
+    excluded_by = serializers.CharField()
+    at = serializers.DateTimeField()
+    after_results_visible = serializers.BooleanField(help_text="someone had opened the results before the exclusion")
+    note = serializers.CharField(help_text='"excluded after results were visible", or "excluded before anyone saw results"')
+
+
+class ExclusionCreateSerializer(serializers.Serializer):
+    reviewer = serializers.CharField(max_length=150, help_text="the reviewer's username")
+    reason = serializers.CharField(max_length=2000)
+
+
 class ResultsSerializer(serializers.Serializer):
     campaign = serializers.IntegerField()
     kind = serializers.CharField()
@@ -241,6 +303,8 @@ class ResultsSerializer(serializers.Serializer):
     criteria = serializers.DictField(required=False, help_text="rating: per model version and criterion, mean (Likert) or pass rate")
     difference_to_baseline = serializers.DictField(required=False, help_text="rating: candidate minus baseline per criterion, 95% interval")
     labeling = serializers.DictField(required=False, help_text="labeling: gold labels, accuracy per version, confusion matrix")
+    reviewers = ReviewerQualityBlockSerializer(help_text="each reviewer's quality: known-answer accuracy, time per judgment, fast judgments")
+    exclusions = ExclusionSerializer(many=True, help_text="reviewers the lead excluded: their judgments count nowhere in these results")
 
 
 class SignoffSerializer(serializers.Serializer):

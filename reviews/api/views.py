@@ -11,8 +11,10 @@ from core.permissions import CanSeeResults, IsApprover, IsDataScientist, IsRevie
 from datasets.selectors import dataset_version_get
 from models_app.models import ModelVersion
 from models_app.selectors import model_version_get, model_version_get_by_ref
+from reviews.api.lifecycle import CampaignStatusSerializer, campaign_status_update
 from reviews.api.serializers import (
     ApprovalPendingSerializer, AssignmentStatusSerializer, GoldVersionSerializer, ReasonSerializer, SkipSerializer,
+    ExclusionCreateSerializer, ExclusionSerializer,
     BlindCampaignSerializer, CampaignCreatedSerializer, CampaignCreateSerializer, CampaignSerializer,
     GateStatusSerializer, JudgmentCreateSerializer, JudgmentSerializer, ResultsSerializer, SignoffSerializer,
     TaskPayloadSerializer, VerdictSerializer,
@@ -28,6 +30,8 @@ from reviews.services.assignments import assignment_claim_next, assignment_skip
 from reviews.services.gold import gold_version_create
 from reviews.services.campaigns import campaign_create
 from reviews.services.judgments import judgment_discard, judgment_submit, judgment_undo
+from reviews.quality import campaign_exclusions
+from reviews.services.quality import campaign_results_viewed, campaign_reviewer_get, reviewer_exclude
 from reviews.services.verdicts import verdict_sign
 
 
@@ -68,15 +72,26 @@ class CampaignListCreateView(APIView):
             content_format=d["content_format"], reviewers=reviewers, overlap=d["overlap"], sampling=d["sampling"],
             quota_per_reviewer=d["quota_per_reviewer"], lease_seconds=d["lease_seconds"], gate=d["gate"],
             guidelines=d["guidelines"], created_by=request.user,
+            known_answers=d["known_answers"], known_answer_rate=d["known_answer_rate"], min_seconds=d["min_seconds"],
         )
-        return Response({"id": campaign.pk, "tasks": campaign.tasks.count()}, status=status.HTTP_201_CREATED)
+        return Response({"id": campaign.pk, "tasks": campaign.tasks.ordinary().count(),
+                         "known_answer_tasks": campaign.tasks.known().count(), "plan": campaign.plan},
+                        status=status.HTTP_201_CREATED)
 
 
 class CampaignDetailView(APIView):
+    def get_permissions(self):
+        return super().get_permissions() if self.request.method == "GET" else [IsDataScientist()]
+
     @extend_schema(responses=CampaignSerializer)
     def get(self, request, pk):
         campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
         return Response(campaign_serializer_for(request.user)(campaign).data)
+
+    @extend_schema(request=CampaignStatusSerializer, responses=CampaignSerializer,
+                   summary="Pause, resume or close the campaign (its lead or an admin)")
+    def patch(self, request, pk):
+        return campaign_status_update(request, pk)
 
 
 def _task_ids(raw: str) -> list[int]:
@@ -183,7 +198,31 @@ class CampaignResultsView(APIView):
     @extend_schema(responses=ResultsSerializer)
     def get(self, request, pk):
         campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
+        campaign_results_viewed(campaign=campaign)
         return Response(campaign_results(campaign=campaign))
+
+
+class CampaignExclusionsView(APIView):
+    """The lead takes a reviewer out of the campaign, with a reason, on record (and lists who was excluded)."""
+
+    def get_permissions(self):
+        return [CanSeeResults()] if self.request.method == "GET" else [IsDataScientist()]
+
+    @extend_schema(responses=ExclusionSerializer(many=True))
+    def get(self, request, pk):
+        campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
+        return Response(campaign_exclusions(campaign))
+
+    @extend_schema(request=ExclusionCreateSerializer, responses={201: ExclusionSerializer},
+                   summary="Exclude a reviewer: their judgments stop counting, their items reopen, they get no more tasks")
+    def post(self, request, pk):
+        campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
+        data = ExclusionCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        reviewer = campaign_reviewer_get(campaign=campaign, username=data.validated_data["reviewer"])
+        exclusion = reviewer_exclude(campaign=campaign, reviewer=reviewer, reason=data.validated_data["reason"], actor=request.user)
+        mine = next(e for e in campaign_exclusions(campaign) if e["reviewer"] == exclusion.reviewer.username)
+        return Response(mine, status=status.HTTP_201_CREATED)
 
 
 class CampaignSignoffView(APIView):

@@ -4,13 +4,14 @@ import random
 from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import Exists, F
 from django.utils import timezone
 
 from core.errors import ApplicationError, ConflictError, NotFoundError
 from core.models import User
 from core.rawsql import columns, fetch_models
-from reviews.models import SLOTS, Assignment, Campaign, Task, TaskOutput
+from reviews.models import SLOTS, Assignment, Campaign, ReviewerExclusion, Task, TaskOutput
+from reviews.quality import known_answer_drawn
 
 # The task on screen and the one prefetched behind it: more would hoard work other reviewers could do.
 MAX_OPEN_PER_REVIEWER = 2
@@ -60,11 +61,14 @@ def _stopped_by_gate(campaign: Campaign) -> bool:
 
 # PostgreSQL: pick the task, count it in and read its outputs in one round trip. It is the ORM path below in
 # SQL (same order, same conditions); the ORM path costs 8 statements and ~4 ms of Python per claim.
-_CLAIM_SQL = """
+# Ordinary work and known-answer items (reviews.quality) are claimed apart, and nothing by an excluded reviewer
+# (an uncorrelated test: PostgreSQL runs it once per claim, as a one-time filter).
+_CLAIM_SQL_FOR = """
 WITH picked AS MATERIALIZED (
     SELECT t.id FROM reviews_task t
-    WHERE t.campaign_id = %s AND t.assigned_count < t.capacity
+    WHERE t.campaign_id = %s AND t.assigned_count < t.capacity AND t.known_answer IS {known}
       AND NOT EXISTS (SELECT 1 FROM reviews_assignment a WHERE a.task_id = t.id AND a.reviewer_id = %s)
+      AND NOT EXISTS (SELECT 1 FROM reviews_reviewerexclusion e WHERE e.campaign_id = %s AND e.reviewer_id = %s)
     ORDER BY t.priority, t.sort_key, t.id
     LIMIT 1
     FOR UPDATE SKIP LOCKED
@@ -77,6 +81,8 @@ SELECT picked.id, EXISTS (SELECT 1 FROM counted),
        ARRAY(SELECT o.model_version_id FROM reviews_taskoutput o WHERE o.task_id = picked.id ORDER BY o.model_version_id)
 FROM picked
 """
+_CLAIM_SQL = _CLAIM_SQL_FOR.format(known="NULL")
+_CLAIM_KNOWN_SQL = _CLAIM_SQL_FOR.format(known="NOT NULL")
 
 
 def _insert_assignment(assignment: Assignment) -> Assignment:
@@ -93,7 +99,7 @@ def _insert_assignment(assignment: Assignment) -> Assignment:
     return assignment
 
 
-def _claim_one_postgresql(campaign: Campaign, reviewer: User) -> Assignment | None | bool:
+def _claim_one_postgresql(campaign: Campaign, reviewer: User, known: bool = False) -> Assignment | None | bool:
     """_claim_one in two statements: the claim, then the assignment with the slot order drawn here (in Python,
     as on SQLite). The transaction undoes the increment if the insert fails.
 
@@ -105,7 +111,7 @@ def _claim_one_postgresql(campaign: Campaign, reviewer: User) -> Assignment | No
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            cursor.execute(_CLAIM_SQL, [campaign.pk, reviewer.pk])
+            cursor.execute(_CLAIM_KNOWN_SQL if known else _CLAIM_SQL, [campaign.pk, reviewer.pk, campaign.pk, reviewer.pk])
             row = cursor.fetchone()
         if row is None:
             return None
@@ -123,25 +129,27 @@ def _claim_one_postgresql(campaign: Campaign, reviewer: User) -> Assignment | No
             return False
 
 
-def _claim_one(campaign: Campaign, reviewer: User) -> Assignment | None | bool:
+def _claim_one(campaign: Campaign, reviewer: User, known: bool = False) -> Assignment | None | bool:
     """Claim the first task in hand-out order that has room and that this reviewer has never had.
 
     Rows locked by another reviewer's claim are skipped (FOR UPDATE SKIP LOCKED on PostgreSQL); the
     conditional increment and the check constraint keep the count within capacity where that lock does
     not exist (SQLite), and the unique (task, reviewer) constraint stops a double claim.
-    Returns the assignment, None when no task is left, or False when a race was lost (try again)."""
+    Returns the assignment, None when no task is left, or False when a race was lost (try again).
+    `known`: a known-answer item rather than ordinary work (the two are never mixed up)."""
     if connection.vendor == "postgresql":
-        return _claim_one_postgresql(campaign, reviewer)
-    return _claim_one_orm(campaign, reviewer)
+        return _claim_one_postgresql(campaign, reviewer, known)
+    return _claim_one_orm(campaign, reviewer, known)
 
 
-def _claim_one_orm(campaign: Campaign, reviewer: User) -> Assignment | None | bool:
+def _claim_one_orm(campaign: Campaign, reviewer: User, known: bool = False) -> Assignment | None | bool:
     now = timezone.now()
     with transaction.atomic():
         task = (
             Task.objects.select_for_update(skip_locked=True)
-            .filter(campaign=campaign, assigned_count__lt=F("capacity"))
+            .filter(campaign=campaign, assigned_count__lt=F("capacity"), known_answer__isnull=not known)
             .exclude(assignments__reviewer=reviewer)
+            .exclude(Exists(ReviewerExclusion.objects.filter(campaign=campaign, reviewer=reviewer)))
             .order_by("priority", "sort_key", "id")
             .only("id")
             .first()
@@ -176,6 +184,11 @@ def assignment_claim_next(*, campaign: Campaign, reviewer: User, exclude_task_id
         return existing
     if len(open_now) >= MAX_OPEN_PER_REVIEWER or _quota_reached(campaign, reviewer) or _stopped_by_gate(campaign):
         return None
+    if campaign.known_answer_rate and known_answer_drawn(campaign):
+        # a known-answer item this reviewer has not had, handed out like any task; if none is left, ordinary work
+        known = _claim_one(campaign, reviewer, known=True)
+        if known:
+            return known
     reaped = False
     for _ in range(CLAIM_ATTEMPTS):
         claimed = _claim_one(campaign, reviewer)

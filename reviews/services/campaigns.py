@@ -10,7 +10,9 @@ from core.models import User
 from datasets.models import DatasetVersion, Item
 from models_app.models import ModelVersion, Prediction
 from reviews.gate import GatePolicy, PolicyInvalid
+from reviews.plan import gate_plan, outcome_resolution
 from reviews.models import SLOTS, Campaign, Task, TaskOutput
+from reviews.services.quality import campaign_known_answers_add
 
 TASK_BATCH = 5000
 RUBRIC_SCALES = ("likert", "pass_fail")
@@ -99,6 +101,7 @@ def campaign_create(
     rubric: list | None = None, content_format: str = Campaign.ContentFormat.AUTO, reviewers: list[User], overlap: int = 1,
     sampling: str = Campaign.Sampling.RANDOM, quota_per_reviewer: int | None = None, lease_seconds: int = 600,
     gate: dict | None = None, guidelines: str = "", created_by: User,
+    known_answers: list | str | None = None, known_answer_rate: float | None = None, min_seconds: int | None = None,
 ) -> Campaign:
     if kind not in Campaign.Kind.values:
         raise _invalid(f"kind must be one of {', '.join(Campaign.Kind.values)}.", "kind")
@@ -129,17 +132,6 @@ def campaign_create(
     except (PolicyInvalid, TypeError) as exc:
         raise _invalid(f"gate: {exc}", "gate") from None
 
-    predictions = [_predictions_by_item(version, dataset_version) for version in versions]
-    item_ids = sorted(set.intersection(*(set(p) for p in predictions)))
-    if not item_ids:
-        raise ApplicationError("No item has predictions from every model version in the campaign.", code="no_tasks")
-    tags = dict(Item.objects.filter(pk__in=item_ids).values_list("pk", "tags")) if sampling == Campaign.Sampling.STRATIFIED else {}
-    differ = {i: len({repr(p[i].output) for p in predictions}) > 1 for i in item_ids}
-    order = _hand_out_order(sampling, item_ids, tags, differ)
-    # Tasks are written in hand-out order, so their rows lie in it too: concurrent claims then update a few
-    # neighbouring pages rather than one random page each (less I/O and WAL; docs/bench-next-task.md).
-    item_ids.sort(key=order.__getitem__)
-
     campaign = Campaign.objects.create(
         name=name, kind=kind, dataset_version=dataset_version, candidate=candidate, baseline=baseline, labels=labels,
         multi_label=multi_label, show_suggestion=show_suggestion, rubric=criteria, content_format=content_format,
@@ -148,15 +140,56 @@ def campaign_create(
     )
     campaign.reviewers.set(reviewers)
     campaign.others.set(others)
+    # Known-answer items (reviews.quality) become tasks of their own, apart from the campaign's work.
+    known = campaign_known_answers_add(campaign=campaign, versions=versions, known_answers=known_answers,
+                                       known_answer_rate=known_answer_rate, min_seconds=min_seconds)
+    if not campaign_tasks_add(campaign=campaign, versions=versions, dataset_version=dataset_version, skip_external_ids=known):
+        raise ApplicationError("No item has predictions from every model version in the campaign.", code="no_tasks")
+    campaign_plan_update(campaign=campaign)
+    return campaign
+
+
+def campaign_tasks_add(*, campaign: Campaign, versions: list[ModelVersion], dataset_version: DatasetVersion,
+                       skip_external_ids: set[str] = frozenset()) -> int:
+    """One task per item of `dataset_version` that every version has a prediction for (items whose external id is
+    in `skip_external_ids` excepted), in the campaign's hand-out order. Returns how many."""
+    predictions = [_predictions_by_item(version, dataset_version) for version in versions]
+    item_ids = sorted(set.intersection(*(set(p) for p in predictions)))
+    if skip_external_ids:
+        external = dict(Item.objects.filter(pk__in=item_ids).values_list("pk", "external_id"))
+        item_ids = [i for i in item_ids if external[i] not in skip_external_ids]
+    if not item_ids:
+        return 0
+    sampling = campaign.sampling
+    tags = dict(Item.objects.filter(pk__in=item_ids).values_list("pk", "tags")) if sampling == Campaign.Sampling.STRATIFIED else {}
+    differ = {i: len({repr(p[i].output) for p in predictions}) > 1 for i in item_ids}
+    order = _hand_out_order(sampling, item_ids, tags, differ)
+    # Tasks are written in hand-out order, so their rows lie in it too: concurrent claims then update a few
+    # neighbouring pages rather than one random page each (less I/O and WAL; docs/bench-next-task.md).
+    item_ids.sort(key=order.__getitem__)
     for batch in _batches(item_ids, TASK_BATCH):
         tasks = Task.objects.bulk_create(
-            Task(campaign=campaign, item_id=i, capacity=overlap, priority=order[i][0], sort_key=order[i][1]) for i in batch
+            Task(campaign=campaign, item_id=i, capacity=campaign.overlap, priority=order[i][0], sort_key=order[i][1])
+            for i in batch
         )
         TaskOutput.objects.bulk_create(
             TaskOutput(task=task, model_version=version, prediction=by_item[task.item_id])
             for task in tasks for version, by_item in zip(versions, predictions)
         )
-    return campaign
+    return len(item_ids)
+
+
+def campaign_plan_update(*, campaign: Campaign) -> dict:
+    """State the gate's plan for the campaign's size now (at creation, and again when it is extended)."""
+    campaign.plan = gate_plan(GatePolicy.from_dict(campaign.gate_policy), items=campaign.tasks.ordinary().count(),
+                              overlap=campaign.overlap, resolution=campaign_outcome_resolution(campaign))
+    Campaign.objects.filter(pk=campaign.pk).update(plan=campaign.plan)
+    return campaign.plan
+
+
+def campaign_outcome_resolution(campaign: Campaign) -> int:
+    return outcome_resolution(kind=campaign.kind, overlap=campaign.overlap, compared_versions=len(campaign_versions(campaign)),
+                              has_baseline=campaign.baseline_id is not None)
 
 
 def campaign_versions(campaign: Campaign) -> list[ModelVersion]:

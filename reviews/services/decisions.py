@@ -8,34 +8,47 @@ from reviews.models import Campaign, Judgment
 from webhooks.services import webhook_event_publish
 
 
-def campaign_gate_check(*, campaign_id: int) -> str:
-    """Evaluate the gate; the first time it says pass or fail, record that on the campaign and announce
-    `campaign.decided`. Returns the gate's status. Safe to run many times and concurrently."""
+def campaign_gate_check(*, campaign_id: int, force: bool = False) -> str:
+    """Evaluate the gate and store what it says on the campaign (list pages read that, never the results); the
+    first time it says pass or fail, record that and announce `campaign.decided`. Returns the gate's status.
+    Safe to run many times and concurrently. `force`: look again although no judgment came in (the campaign was
+    paused, closed, extended, or a reviewer excluded)."""
     from reviews.results import campaign_results
 
     campaign = Campaign.objects.select_related("candidate__model", "baseline__model", "dataset_version__dataset").get(pk=campaign_id)
     if campaign.decision:
         return campaign.decision
+    if hasattr(campaign, "verdict"):
+        return campaign.gate_state.get("status", "pending")  # signed off: the verdict froze the evidence
     newest = Judgment.objects.filter(task__campaign=campaign).order_by("-id").values_list("id", flat=True).first() or 0
-    if newest and newest <= campaign.gate_checked_through:
+    if not force and newest and newest <= campaign.gate_checked_through:
         return "pending"  # a check after this judgment has already run
     Campaign.objects.filter(pk=campaign.pk, gate_checked_through__lt=newest).update(gate_checked_through=newest)
     results = campaign_results(campaign=campaign)
     gate = results["gate"]
+    state = gate_state_of(results)
     if gate["status"] not in ("pass", "fail"):
+        Campaign.objects.filter(pk=campaign.pk, decision="").update(gate_state=state)
         return gate["status"]
     with transaction.atomic():
         decided = Campaign.objects.filter(pk=campaign.pk, decision="").update(
-            decision=gate["status"], decided_at=timezone.now(), decided_after=results["judgments"]
+            decision=gate["status"], decided_at=timezone.now(), decided_after=gate["judged"], gate_state=state,
         )
         if decided:  # only the first check to see the decision announces it
             webhook_event_publish(event="campaign.decided", payload={
                 "campaign": {"id": campaign.pk, "name": campaign.name, "kind": campaign.kind},
                 "model_version": {"model": campaign.candidate.model.name, "version": campaign.candidate.version},
                 "decision": gate["status"], "reasons": gate["reasons"], "judgments": results["judgments"],
-                "win_rate": results["win_rate"],
+                "judged_items": gate["judged"], "planned_items": gate["planned_end"], "win_rate": results["win_rate"],
             })
     return gate["status"]
+
+
+def gate_state_of(results: dict) -> dict:
+    """The part of the results list pages show: small, and stored whenever the gate is checked."""
+    gate = results["gate"]
+    return {"status": gate["status"], "reasons": gate["reasons"], "judged": gate["judged"], "planned_end": gate["planned_end"],
+            "judgments": results["judgments"], "win_rate": results["win_rate"], "checked_at": timezone.now().isoformat()}
 
 
 # When the gate check this process last scheduled for each campaign will run. A judgment committed before
@@ -47,6 +60,16 @@ _gate_check_due: dict[int, float] = {}
 def campaign_gate_check_on_commit(campaign_id: int) -> None:
     """After a judgment commits, look at the gate in the background (the worker), not in the reviewer's request."""
     transaction.on_commit(lambda: _gate_check_schedule(campaign_id))
+
+
+def campaign_gate_recheck_on_commit(campaign_id: int) -> None:
+    """After a change that is not a judgment (paused, closed, extended, a reviewer excluded), look at the gate again."""
+    def schedule() -> None:
+        from reviews.tasks import campaign_gate_check_task
+
+        campaign_gate_check_task.apply_async((campaign_id,), {"force": True})
+
+    transaction.on_commit(schedule)
 
 
 def _gate_check_schedule(campaign_id: int) -> None:

@@ -13,10 +13,10 @@ from collections import Counter
 from itertools import groupby
 from typing import Iterable, Iterator
 
-from django.db.models import FilteredRelation, OuterRef, Q, Subquery
+from django.db.models import BooleanField, Exists, ExpressionWrapper, FilteredRelation, OuterRef, Q, Subquery
 
 from reviews import stats
-from reviews.models import SLOTS, Campaign, Judgment, Task, TaskOutput
+from reviews.models import SLOTS, Campaign, Judgment, ReviewerExclusion, Task, TaskOutput
 from reviews.results import _as_label_set, _version_names, judgment_deblinded
 from reviews.services.gold import majority_labels
 
@@ -61,9 +61,12 @@ def campaign_judgments_export(*, campaign: Campaign, include_all: bool = False) 
     """One dict per judgment, oldest first, with model versions named where the reviewer saw only slots.
     Counted judgments only, unless `include_all` (then undone and discarded ones too, with `status` saying which)."""
     names = _version_names(campaign)
-    judgments = Judgment.objects.filter(task__campaign=campaign)
-    if not include_all:
-        judgments = judgments.counted()
+    if include_all:  # with why each one does not count: undone, discarded, excluded reviewer, known-answer item
+        judgments = Judgment.objects.filter(task__campaign=campaign).annotate(
+            known=ExpressionWrapper(Q(task__known_answer__isnull=False), output_field=BooleanField()),
+            excluded=Exists(ReviewerExclusion.objects.filter(campaign=campaign, reviewer=OuterRef("reviewer"))))
+    else:
+        judgments = Judgment.objects.in_results_of(campaign)
     if campaign.kind == Campaign.Kind.LABELING:
         judgments = judgments.annotate(suggestion=_candidate_output(campaign, "task_id"))
     fields = ["id", "task_id", "task__item__external_id", "reviewer__username", "choice", "labels", "ranking", "ratings",
@@ -71,6 +74,8 @@ def campaign_judgments_export(*, campaign: Campaign, include_all: bool = False) 
               "retracted_at", "discarded_at", "discarded_by__username", "discard_reason"]
     if campaign.kind == Campaign.Kind.LABELING:
         fields.append("suggestion")
+    if include_all:
+        fields += ["known", "excluded"]
     for values in judgments.order_by("id").values(*fields).iterator(chunk_size=CHUNK_ROWS):
         yield _judgment_row(campaign, names, values)
 
@@ -93,7 +98,8 @@ def _judgment_row(campaign: Campaign, names: dict[int, str], j: dict) -> dict:
         row.update({"slots": slots, "ratings_as_shown": j["ratings"], "ratings": {names[v]: scores for v, scores in value.items()}})
     else:
         row.update({"labels": j["labels"], "suggestion": j.get("suggestion")})
-    status = "retracted" if j["retracted_at"] else "discarded" if j["discarded_at"] else "counted"
+    status = ("retracted" if j["retracted_at"] else "discarded" if j["discarded_at"] else "excluded" if j.get("excluded")
+              else "known_answer" if j.get("known") else "counted")
     row.update({
         "outcome": outcome, "comment": j["rationale"], "duration_ms": j["duration_ms"], "created_at": _iso(j["created_at"]),
         "status": status, "retracted_at": _iso(j["retracted_at"]), "discarded_at": _iso(j["discarded_at"]),
@@ -110,8 +116,11 @@ def campaign_results_export(*, campaign: Campaign) -> Iterator[dict]:
     """One dict per item of the campaign (in task order, judged or not) with the outcome of its counted judgments,
     read as reviews.results reads them. One query: each task joined to its counted judgments, grouped as it streams."""
     names = _version_names(campaign)
-    counted = FilteredRelation("judgments", condition=Q(judgments__retracted_at__isnull=True, judgments__discarded_at__isnull=True))
-    tasks = Task.objects.filter(campaign=campaign).annotate(counted=counted)
+    condition = Q(judgments__retracted_at__isnull=True, judgments__discarded_at__isnull=True)
+    excluded = list(ReviewerExclusion.objects.filter(campaign=campaign).values_list("reviewer_id", flat=True))
+    if excluded:  # as Judgment.objects.in_results_of: the lead's exclusions do not count
+        condition &= ~Q(judgments__reviewer_id__in=excluded)
+    tasks = Task.objects.ordinary().filter(campaign=campaign).annotate(counted=FilteredRelation("judgments", condition=condition))
     fields = ["id", "item__external_id", "item__tags", "counted__id", "counted__choice", "counted__labels", "counted__ranking",
               "counted__ratings", "counted__assignment__slot_order", "counted__assignment__candidate_slot"]
     if campaign.kind == Campaign.Kind.LABELING:

@@ -28,7 +28,7 @@ def gold_version_create(*, campaign: Campaign, actor: User) -> dict:
     if campaign.kind != Campaign.Kind.LABELING:
         raise ApplicationError("Only a labeling campaign produces gold labels.", code="not_labeling")
     by_item: dict[int, list[list[str]]] = {}
-    for item_id, labels in Judgment.objects.counted().filter(task__campaign=campaign).values_list("task__item_id", "labels"):
+    for item_id, labels in Judgment.objects.in_results_of(campaign).values_list("task__item_id", "labels"):
         by_item.setdefault(item_id, []).append(labels)
     if not by_item:
         raise ApplicationError("No judgments yet: there is nothing to publish.", code="no_judgments")

@@ -82,9 +82,17 @@ def validated_judgment(campaign: Campaign, assignment: Assignment, *, choice=Non
     return {"labels": sorted(set(labels), key=campaign.labels.index)}
 
 
-def _campaign_still_active(campaign_id: int) -> bool:
-    campaign = _campaign_in_transaction(campaign_id)
-    return campaign is not None and campaign.status == Campaign.Status.ACTIVE
+def campaign_not_active(campaign: Campaign | None) -> ConflictError:
+    """Why a paused or closed campaign takes no judgment. A closed one's verdict froze the evidence (a late judgment
+    would make the results disagree with it); a paused one's lead stopped the work for now: the browser keeps the
+    judgment and sends it again once the campaign is resumed."""
+    if campaign is not None and campaign.status == Campaign.Status.PAUSED:
+        return ConflictError(f"This campaign is paused ({campaign.status_reason or 'by the lead'}); it takes no judgment "
+                             "until it is resumed.", code="campaign_not_active",
+                             extra={"status": campaign.status, "reason": campaign.status_reason})
+    reason = campaign.status_reason if campaign is not None else ""
+    return ConflictError(f"This campaign is closed ({reason or 'signed off'}); it takes no more judgments.",
+                         code="campaign_closed", extra={"status": "closed", "reason": reason})
 
 
 def _campaign_in_transaction(campaign_id: int) -> Campaign | None:
@@ -111,7 +119,8 @@ def _raise_priority_if_reviewers_disagree(task_id: int) -> None:
     """Disagreement-first sampling: an item reviewers disagree on jumps the queue for its remaining judgments."""
     rows = Judgment.objects.counted().filter(task_id=task_id).select_related("assignment")
     if len({_verdict_key(j, j.assignment) for j in rows}) > 1:
-        Task.objects.filter(pk=task_id, assigned_count__lt=F("capacity")).update(priority=-1)
+        # never a known-answer item: its place after all ordinary work is what keeps it out of the ordinary claim's way
+        Task.objects.ordinary().filter(pk=task_id, assigned_count__lt=F("capacity")).update(priority=-1)
 
 
 # Submit is, with get-next, the reviewers' hottest path: its statements are written out rather than built by
@@ -166,8 +175,7 @@ def judgment_submit(
                     raise ConflictError("You have already judged this task.", code="already_judged")
             campaign = _campaign_in_transaction(assignment.campaign_id)
             if campaign is None or campaign.status != Campaign.Status.ACTIVE:
-                # the verdict froze the evidence; a late judgment would make the results disagree with it
-                raise ConflictError("This campaign has been signed off; it takes no more judgments.", code="campaign_closed")
+                raise campaign_not_active(campaign)
             payload = validated_judgment(campaign, assignment, choice=choice, labels=labels, ranking=ranking, ratings=ratings)
             judgment = Judgment.objects.create(
                 assignment=assignment, task_id=assignment.task_id, reviewer=reviewer, rationale=(rationale or "")[:5000],
@@ -199,8 +207,9 @@ def judgment_undo(*, judgment_id: int, reviewer: User) -> Assignment:
                             code="undo_window_passed")
     campaign = judgment.task.campaign
     with transaction.atomic():
-        if not _campaign_still_active(campaign.pk):
-            raise ConflictError("This campaign has been signed off; its judgments are final.", code="campaign_closed")
+        current = _campaign_in_transaction(campaign.pk)
+        if current is None or current.status != Campaign.Status.ACTIVE:
+            raise campaign_not_active(current)
         if not Judgment.objects.filter(pk=judgment.pk, retracted_at__isnull=True).update(retracted_at=timezone.now()):
             raise NotFoundError("No such judgment of yours to undo.", code="judgment_not_found")
         Assignment.objects.filter(pk=judgment.assignment_id, status=Assignment.Status.DONE).update(
@@ -223,8 +232,8 @@ def judgment_discard(*, judgment: Judgment, actor: User, reason: str) -> Judgmen
     campaign_lead_check(campaign, actor)
     if not (reason or "").strip():
         raise _invalid("Say why this judgment is discarded.", "reason")
-    if campaign.status != Campaign.Status.ACTIVE:
-        raise ConflictError("This campaign has been signed off; its judgments are final.", code="campaign_closed")
+    if campaign.status == Campaign.Status.CLOSED:  # a paused campaign's lead may still tidy its judgments
+        raise ConflictError("This campaign is closed; its judgments are final.", code="campaign_closed")
     with transaction.atomic():
         if not Judgment.objects.filter(pk=judgment.pk, discarded_at__isnull=True, retracted_at__isnull=True).update(
             discarded_at=timezone.now(), discarded_by=actor, discard_reason=reason.strip()[:2000]

@@ -1,7 +1,4 @@
 """Sign-off: the approver's verdict, the stage change it causes and the webhooks it sends, all or nothing."""
-import hashlib
-import json
-
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -13,34 +10,13 @@ from reviews.gate import GatePolicy
 from reviews.models import Approval, Campaign, Verdict
 from reviews.report import report_html
 from reviews.results import campaign_evidence
+from reviews.services.lifecycle import campaigns_close_for_candidate
+# The chain's hashing and checks live in chain.py; GENESIS_HASH, verdict_hash and verdict_chain_verify are
+# imported here too for callers that know them from this module.
+from reviews.services.chain import GENESIS_HASH, verdict_chain_guard, verdict_chain_verify, verdict_hash  # noqa: F401
 from webhooks.services import webhook_event_publish
 
-GENESIS_HASH = "0" * 64
 CHAIN_RETRIES = 3
-
-
-def verdict_hash(verdict: Verdict) -> str:
-    """SHA-256 over the verdict's content and its predecessor's hash: editing any past verdict breaks the chain."""
-    content = {
-        "campaign": verdict.campaign_id,
-        "decision": verdict.decision,
-        "rationale": verdict.rationale,
-        "signer": verdict.signer.username,
-        "signed_at": verdict.signed_at.isoformat(),
-        "evidence": verdict.evidence,
-        "previous_hash": verdict.previous_hash,
-    }
-    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def verdict_chain_verify() -> Verdict | None:
-    """The first verdict whose hash or link does not hold, or None when the whole chain is intact."""
-    expected_previous = GENESIS_HASH
-    for verdict in Verdict.objects.select_related("signer").order_by("id"):
-        if verdict.previous_hash != expected_previous or verdict.hash != verdict_hash(verdict):
-            return verdict
-        expected_previous = verdict.hash
-    return None
 
 
 def signer_problem(campaign: Campaign, signer: User) -> str | None:
@@ -71,6 +47,10 @@ def verdict_payload(verdict: Verdict) -> dict:
         "signed_at": verdict.signed_at.isoformat(),
         "hash": verdict.hash,
         "previous_hash": verdict.previous_hash,
+        # Anchors outside the verdict table: the chain's head and length once this verdict is in it, so a later
+        # check (and any receiver that keeps them) can tell when newer verdicts than these were deleted.
+        "chain_head": verdict.hash,
+        "chain_count": Verdict.objects.filter(pk__lte=verdict.pk).count(),
         "campaign": {"id": campaign.pk, "name": campaign.name, "kind": campaign.kind},
         "model_version": model_version_payload(campaign.candidate),
         "gate": verdict.evidence["results"]["gate"],
@@ -115,7 +95,12 @@ def _verdict_sign_once(*, campaign_id: int, signer: User, decision: str, rationa
     verdict.hash = verdict_hash(verdict)
     verdict.save()
     campaign.status = Campaign.Status.CLOSED
-    campaign.save(update_fields=["status", "updated_at"])
+    campaign.status_reason = f"Signed off: {'approved' if decision == Verdict.Decision.APPROVE else 'rejected'}"
+    campaign.save(update_fields=["status", "status_reason", "updated_at"])
+    # the candidate is decided: its other campaigns' work can no longer count
+    campaigns_close_for_candidate(candidate=campaign.candidate, except_campaign=campaign, reason=(
+        f"Closed: campaign {campaign.pk} ({campaign.name}) signed off this candidate as "
+        f"{'approved' if decision == Verdict.Decision.APPROVE else 'rejected'}."))
     model_version_set_stage(
         version=campaign.candidate,
         to_stage=ModelVersion.Stage.APPROVED if decision == Verdict.Decision.APPROVE else ModelVersion.Stage.REJECTED,
@@ -128,7 +113,9 @@ def _verdict_sign_once(*, campaign_id: int, signer: User, decision: str, rationa
 def verdict_sign(*, campaign: Campaign, signer: User, decision: str, rationale: str) -> Verdict | Approval:
     """Record an approver's decision. Returns the verdict once it is decided (enough approvals, or a rejection),
     else the approval, which waits for the other approvers. Two verdicts signed at once cannot both extend the
-    chain (previous_hash is unique), so the loser retries against the new head."""
+    chain (previous_hash is unique), so the loser retries against the new head. Refused (chain_broken) while the
+    verdict chain is broken and no admin has acknowledged it."""
+    verdict_chain_guard()
     for attempt in range(CHAIN_RETRIES):
         try:
             return _verdict_sign_once(campaign_id=campaign.pk, signer=signer, decision=decision, rationale=rationale)
