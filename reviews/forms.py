@@ -29,8 +29,14 @@ class CampaignForm(forms.Form):
     reviewers = forms.ModelMultipleChoiceField(queryset=User.objects.filter(is_active=True, role=User.Role.REVIEWER).order_by("username"),
                                                widget=forms.CheckboxSelectMultiple)
     overlap = forms.IntegerField(min_value=1, initial=1, help_text="How many different reviewers judge each item.")
-    min_judgments = forms.IntegerField(min_value=1, initial=30, label="Gate: minimum judgments")
-    min_win_rate = forms.FloatField(min_value=0, max_value=1, initial=0.5, label="Gate: minimum win rate (lower bound of the 95% interval)")
+    min_judgments = forms.IntegerField(min_value=1, initial=30, label="Gate: judged items before any decision",
+                                       help_text="A floor: the gate decides neither pass nor fail before this many items are judged.")
+    min_win_rate = forms.FloatField(min_value=0.01, max_value=0.98, initial=0.5, label="Gate: the win rate to beat",
+                                    help_text="0.5: the candidate must be shown better than the baseline (ties count as half).")
+    alternative = forms.FloatField(min_value=0.02, max_value=0.99, required=False, label="Gate: the win rate to detect",
+                                   help_text="The test has its power at this rate (default: the rate to beat + 0.1).")
+    power = forms.FloatField(min_value=0.5, max_value=0.99, initial=0.8, required=False, label="Gate: power wanted",
+                             help_text="The plan below warns when the campaign is too small to reach it.")
     guidelines = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), required=False, help_text="Shown to reviewers beside every task.")
 
     def clean_rubric(self) -> list[dict]:
@@ -44,6 +50,13 @@ class CampaignForm(forms.Form):
 
     def clean_labels(self) -> list[str]:
         return [label.strip() for label in self.cleaned_data["labels"].split(",") if label.strip()]
+
+
+    GATE_FIELDS = ("min_judgments", "min_win_rate", "alternative", "power")
+
+    def gate_policy(self) -> dict:
+        """The gate fields the user filled in, as a policy dict (empty ones take the policy's defaults)."""
+        return {name: self.cleaned_data[name] for name in self.GATE_FIELDS if self.cleaned_data.get(name) not in (None, "")}
 
 
 class SignoffForm(forms.Form):

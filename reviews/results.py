@@ -14,6 +14,10 @@ from django.db.models import Count, F
 from reviews import stats
 from reviews.gate import GatePolicy, GateResult, gate_evaluate
 from reviews.models import SLOTS, Assignment, Campaign, Judgment, Task, TaskOutput
+from reviews.problems import (
+    Problems, VersionNames, computed, gate_held, judgment_problem, listed, missing_prediction_sets, stray_versions_message,
+    unreadable_message,
+)
 from reviews.services.campaigns import campaign_outcome_resolution
 
 SEQUENCE_POINTS = 400  # the gate's path is thinned to this many points for charts
@@ -42,8 +46,12 @@ def _version_names(campaign: Campaign) -> dict[int, str]:
 
 
 def _as_label_set(output) -> frozenset:
+    """A model's output read as the labels it gives: a label, a list of them, or {"label"|"labels": ...}. Nothing
+    (null, "", {}, [], a dict without a label) is the empty set; any other value is the label its text spells."""
+    if output is None or output == "":
+        return frozenset()
     if isinstance(output, list):
-        return frozenset(str(x) for x in output)
+        return frozenset().union(*(_as_label_set(x) for x in output))
     if isinstance(output, dict):
         output = output.get("label", output.get("labels"))
         return _as_label_set(output) if output is not None else frozenset()
@@ -77,7 +85,9 @@ def judgment_deblinded(campaign: Campaign, *, choice: str, labels: list, ranking
     return value, float(stats.acceptable(value[candidate], campaign.rubric))
 
 
-def _rows(campaign: Campaign) -> list[Row]:
+def _rows(campaign: Campaign, unreadable: list | None = None) -> list[Row]:
+    """The counted judgments the results can read; each one they cannot (reviews.problems.judgment_problem) is left
+    out and, when `unreadable` is given, appended to it as (judgment id, item, why)."""
     judgments = (
         Judgment.objects.in_results_of(campaign).order_by("id")
         .values_list("id", "task_id", "task__item__external_id", "task__item__tags", "reviewer__username", "created_at",
@@ -89,6 +99,12 @@ def _rows(campaign: Campaign) -> list[Row]:
                            .values_list("task_id", "prediction__output"))
     rows = []
     for (jid, task, item, tags, reviewer, created, choice, labels, ranking, ratings, order, cslot) in judgments:
+        problem = judgment_problem(campaign, choice=choice, labels=labels, ranking=ranking, ratings=ratings, slot_order=order,
+                                   candidate_slot=cslot, has_suggestion=task in suggestions)
+        if problem:
+            if unreadable is not None:
+                unreadable.append((jid, item, problem))
+            continue
         value, outcome = judgment_deblinded(campaign, choice=choice, labels=labels, ranking=ranking, ratings=ratings,
                                             slot_order=order, candidate_slot=cslot, suggestion=suggestions.get(task))
         rows.append(Row(jid, task, item, tags or [], reviewer, created, choice, choice, value, outcome))
@@ -119,24 +135,30 @@ def _work_remains(campaign: Campaign) -> bool:
             .annotate(had=Count("assignments")).filter(had__lt=reviewers).exists())
 
 
-def gate_for(campaign: Campaign, outcomes: list[float], *, agreement: float | None) -> tuple[GatePolicy, "GateResult", dict]:
-    """The gate on these outcomes, truncated at the campaign's planned end (its ordinary items)."""
+def gate_for(campaign: Campaign, outcomes: list[float], *, agreement: float | None) -> tuple[GatePolicy, GateResult, dict]:
+    """The gate on these outcomes, truncated at the campaign's planned end (its ordinary items), or earlier when no
+    more items can be judged. A campaign closed before it decided has no end bar: only the anytime-valid boundary
+    can pass it. Once decided, it is read at the horizon it decided at (stored with the decision)."""
     policy = GatePolicy.from_dict(campaign.gate_policy)
-    planned = campaign.plan.get("max_judgments") if campaign.plan else None
+    planned = (campaign.plan or {}).get("max_judgments")
     if planned is None:
         planned = Task.objects.ordinary().filter(campaign=campaign).count()
     more = _work_remains(campaign)
-    closed_early = campaign.status == Campaign.Status.CLOSED and not campaign.decision and len(outcomes) < planned
-    gate = gate_evaluate(policy, outcomes, agreement=agreement, planned_end=None if closed_early else planned,
-                         per_item=campaign.overlap, resolution=campaign_outcome_resolution(campaign), unit="item",
-                         more_to_come=more)
+    state = campaign.gate_state or {}
+    if campaign.decision and "horizon" in state:
+        horizon, closed_early = state["horizon"], state["horizon"] is None
+    else:
+        closed_early = campaign.status == Campaign.Status.CLOSED and len(outcomes) < planned
+        horizon = None if closed_early else planned if more else min(planned, len(outcomes))
+    gate = gate_evaluate(policy, outcomes, agreement=agreement, planned_end=horizon, per_item=campaign.overlap,
+                         resolution=campaign_outcome_resolution(campaign), unit="item", more_to_come=more)
     if closed_early and gate.status == "pending":
         gate = GateResult("fail", gate.reasons + [
             "The campaign was closed before the gate decided: without that evidence the candidate does not pass."],
             None, gate.path)
-    unit = f"item (mean of its {campaign.overlap} judgments)" if campaign.overlap > 1 else "item"
     test = gate.path.test if gate.path else None
-    end = {"planned_end": planned, "judged": len(outcomes), "more_to_come": more, "unit": unit,
+    unit = f"item (mean of its {campaign.overlap} judgments)" if campaign.overlap > 1 else "item"
+    end = {"planned_end": planned, "judged": len(outcomes), "more_to_come": more, "unit": unit, "horizon": horizon,
            "end_bar_win_rate": test.end_bar_win_rate if test and test.horizon else None}
     return policy, gate, end
 

@@ -5,9 +5,11 @@ from core.errors import NotFoundError
 from core.models import User
 from core.rawsql import columns, fetch_models
 from datasets.models import Item
-from models_app.models import ModelVersion
+from models_app.models import ModelVersion, Prediction
+from reviews.gate import GatePolicy
+from reviews.plan import gate_plan, outcome_resolution
 from reviews.models import SLOTS, Assignment, Campaign, Judgment, ReviewerExclusion, TaskOutput, Verdict
-from reviews.results import _version_names, campaign_results
+from reviews.results import _version_names
 
 
 def campaigns_visible_to(user: User):
@@ -182,6 +184,14 @@ def reviewer_queue(*, reviewer: User) -> list[dict]:
     return [{"campaign": campaign, **reviewer_progress(campaign, reviewer)} for campaign in campaigns]
 
 
+def campaign_gate_summary(campaign: Campaign) -> dict:
+    """The gate's status and reasons as stored by its last check (reviews.services.decisions), for list pages."""
+    state = campaign.gate_state or {}
+    status = campaign.decision or state.get("status") or "pending"
+    return {"status": status, "reasons": state.get("reasons", []), "judged": state.get("judged", 0),
+            "planned_end": state.get("planned_end") or (campaign.plan or {}).get("max_judgments")}
+
+
 def home_summary(*, user: User) -> dict:
     summary: dict = {"is_reviewer": user.role == User.Role.REVIEWER}
     if user.has_role(User.Role.REVIEWER) and user.role in (User.Role.REVIEWER, User.Role.ADMIN):
@@ -189,10 +199,9 @@ def home_summary(*, user: User) -> dict:
     if user.has_role(User.Role.DATA_SCIENTIST, User.Role.APPROVER):
         from datasets.models import Dataset
 
-        campaigns = list(campaigns_visible_to(user)[:20])
-        summary["campaigns"] = [
-            {"campaign": c, "gate": campaign_results(campaign=c)["gate"], "signed": hasattr(c, "verdict")} for c in campaigns
-        ]
+        # the gate as its last check stored it: a list never computes results (one query for all the rows)
+        campaigns = list(campaigns_visible_to(user).select_related("verdict")[:20])
+        summary["campaigns"] = [{"campaign": c, "gate": campaign_gate_summary(c), "signed": hasattr(c, "verdict")} for c in campaigns]
         summary["datasets"] = Dataset.objects.order_by("-created_at")[:10]
         summary["model_versions"] = ModelVersion.objects.select_related("model").order_by("-created_at")[:10]
     if user.has_role(User.Role.APPROVER):
@@ -282,3 +291,14 @@ def reviewer_campaign_state(*, campaign: Campaign, reviewer: User) -> dict:
         state, message = "active", ""
     return {"status": campaign.status, "state": state, "message": message, "progress": progress,
             "campaign": {"judged_items": judged, "planned_items": planned}}
+
+
+def campaign_plan_preview(*, kind: str, dataset_version, versions: list[ModelVersion], has_baseline: bool, overlap: int,
+                          gate: dict) -> dict:
+    """The plan a campaign would state if created now: its items are those every version has a prediction for."""
+    item_sets = [set(Prediction.objects.filter(prediction_set__model_version=v, prediction_set__dataset_version=dataset_version)
+                     .values_list("item_id", flat=True)) for v in versions]
+    items = len(set.intersection(*item_sets)) if item_sets else 0
+    resolution = outcome_resolution(kind=kind, overlap=overlap, compared_versions=len(versions),
+                                    has_baseline=has_baseline)
+    return {"items": items, "plan": gate_plan(GatePolicy.from_dict(gate), items=items, overlap=overlap, resolution=resolution)}

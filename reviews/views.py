@@ -13,11 +13,14 @@ from core.models import User
 from core.views import role_required
 from datasets.models import Item
 from reviews.charts import plotly_bundle, results_charts
+from reviews.lifecycle_views import lead_controls
 from reviews.report import report_html
 from reviews.forms import CampaignForm, SignoffForm
+from reviews.gate import GatePolicy, PolicyInvalid
 from reviews.models import ChainCheck, Judgment, Verdict
 from reviews.results import campaign_evidence, campaign_results
 from reviews.selectors import (
+    campaign_plan_preview,
     campaign_get_for_user, campaign_item_judgments, campaigns_visible_to, home_summary, reviewer_may_see_item,
 )
 from reviews.services.chain import chain_check_acknowledge, verdict_chain_check, verdict_integrity_problems
@@ -44,18 +47,46 @@ def campaign_new(request):
     form = CampaignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         # fields left empty take the service's defaults
-        data = {name: value for name, value in form.cleaned_data.items() if value not in (None, "")}
+        data = {name: value for name, value in form.cleaned_data.items()
+                if value not in (None, "") and name not in CampaignForm.GATE_FIELDS}
         try:
-            gate = {"min_judgments": data.pop("min_judgments"), "min_win_rate": data.pop("min_win_rate")}
+            if "preview" in request.POST:  # the plan for these settings, without creating anything
+                return render(request, "reviews/campaign_new.html", {"form": form, "preview": _plan_preview(form)})
             campaign = campaign_create(**{**data, "reviewers": list(data["reviewers"]), "others": list(data["others"]),
-                                          "gate": gate, "created_by": request.user})
+                                          "gate": form.gate_policy(), "created_by": request.user})
         except ApplicationError as exc:
             field = exc.extra.get("field")
             form.add_error(field if field in form.fields else None, exc.message)
         else:
-            messages.success(request, f"Campaign created with {campaign.tasks.count()} tasks.")
+            messages.success(request, f"Campaign created with {campaign.tasks.ordinary().count()} items.")
+            for warning in campaign.plan.get("warnings", []):
+                messages.warning(request, warning)
             return redirect("campaign-detail", pk=campaign.pk)
     return render(request, "reviews/campaign_new.html", {"form": form})
+
+
+@require_POST
+@role_required(User.Role.DATA_SCIENTIST)
+def campaign_new_plan(request):
+    """The plan for the new-campaign form's current settings, as JSON: the form shows it while it is filled in."""
+    form = CampaignForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse({"errors": {name: [str(e) for e in errors] for name, errors in form.errors.items()}}, status=400)
+    try:
+        return JsonResponse(_plan_preview(form))
+    except ApplicationError as exc:
+        return JsonResponse({"errors": {exc.extra.get("field", "__all__"): [exc.message]}}, status=400)
+
+
+def _plan_preview(form: CampaignForm) -> dict:
+    data = form.cleaned_data
+    versions = [data["candidate"]] + ([data["baseline"]] if data.get("baseline") else []) + list(data.get("others") or [])
+    try:
+        gate = GatePolicy.from_dict(form.gate_policy()).as_dict()
+    except PolicyInvalid as exc:
+        raise ApplicationError(f"gate: {exc}", code="invalid") from None
+    return campaign_plan_preview(kind=data["kind"], dataset_version=data["dataset_version"], versions=versions,
+                                 has_baseline=bool(data.get("baseline")), overlap=data.get("overlap") or 1, gate=gate)
 
 
 @role_required(User.Role.DATA_SCIENTIST, User.Role.APPROVER)
@@ -69,6 +100,7 @@ def campaign_detail(request, pk):
         "campaign": campaign, "results": results, "charts": results_charts(results), "verdict": verdict,
         "approvals": campaign.approvals.select_related("approver"),
         "signoff_form": SignoffForm(), "signoff_problem": None if verdict else signer_problem(campaign, request.user),
+        "lead": lead_controls(campaign, request.user),
     }
     return render(request, "reviews/campaign_detail.html", context)
 

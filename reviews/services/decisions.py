@@ -48,6 +48,7 @@ def gate_state_of(results: dict) -> dict:
     """The part of the results list pages show: small, and stored whenever the gate is checked."""
     gate = results["gate"]
     return {"status": gate["status"], "reasons": gate["reasons"], "judged": gate["judged"], "planned_end": gate["planned_end"],
+            "horizon": gate["horizon"],  # where the test was truncated when it decided: read there ever after
             "judgments": results["judgments"], "win_rate": results["win_rate"], "checked_at": timezone.now().isoformat()}
 
 

@@ -12,6 +12,7 @@
   const $ = (id) => document.getElementById(id);
   const api = {
     next: root.dataset.nextUrl,
+    progress: root.dataset.progressUrl,
     judge: (task) => `/api/v1/tasks/${task}/judgments/`,
     skip: (task) => `/api/v1/tasks/${task}/skip/`,
     undo: (judgment) => `/api/v1/judgments/${judgment}/undo/`,
@@ -129,6 +130,13 @@
           delay = Math.min(delay * 2, 8000);
           continue;
         }
+        if (result.status === 409 && result.data && result.data.code === "campaign_not_active") {
+          // paused by the lead: the judgment is kept here and sent again once the campaign is resumed
+          setStatus(`${result.data.message} ${outbox.length} judgment(s) kept; they are sent when it is resumed.`, true);
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          delay = Math.min(delay * 2, 15000);
+          continue;
+        }
         outbox.shift();
         delay = 500;
         if (result.status === 200 || result.status === 201) {
@@ -220,6 +228,21 @@
     $("done").hidden = false;
     setStatus("");
     $("done").querySelector("a").focus();
+    explainDone();
+  }
+
+  // Why work ended (the gate decided, paused, closed, quota, every item taken), with the server's own counts.
+  async function explainDone() {
+    if (!api.progress) return;
+    const { status, data } = await request("GET", api.progress).catch(() => ({ status: 0, data: null }));
+    if (status !== 200 || !data) return;
+    const titles = { gate_decided: "The gate decided", paused: "Paused", closed: "Closed", quota: "Quota reached" };
+    $("done-title").textContent = titles[data.state] || "All done";
+    if (data.message) $("done-reason").textContent = data.message;
+    const p = data.progress;
+    $("done-counts").textContent = `You judged ${p.done} item${p.done === 1 ? "" : "s"}` +
+      (p.skipped ? ` and skipped ${p.skipped}` : "") + " in this campaign.";
+    root.dataset.state = data.state;
   }
 
   // pairwise: two outputs side by side, with a word diff (d) or an image overlay (o) where they apply
