@@ -59,6 +59,7 @@ def _fast(duration_ms: int | None, min_seconds: int | None) -> bool:
 def reviewer_quality(campaign: Campaign) -> dict:
     """Per reviewer: known-answer items answered and right (accuracy, Wilson 95% interval), the median time per
     judgment and how many judgments were faster than `min_seconds`, over their counted judgments of every task."""
+    from reviews.problems import judgment_problem
     from reviews.results import judgment_deblinded
 
     excluded = set(ReviewerExclusion.objects.filter(campaign=campaign).values_list("reviewer__username", flat=True))
@@ -77,7 +78,8 @@ def reviewer_quality(campaign: Campaign) -> dict:
         if duration is not None:
             mine["durations"].append(duration)
         mine["fast"] += _fast(duration, campaign.min_seconds)
-        if answer is not None:
+        if answer is not None and not judgment_problem(campaign, choice=choice, labels=labels, ranking=ranking, ratings=ratings,
+                                                       slot_order=order or [], candidate_slot=cslot):
             value, _ = judgment_deblinded(campaign, choice=choice, labels=labels, ranking=ranking, ratings=ratings,
                                           slot_order=order or [], candidate_slot=cslot)
             mine["known"] += 1
@@ -115,6 +117,7 @@ def campaign_exclusions(campaign: Campaign) -> list[dict]:
 def item_rows_with_quality(campaign: Campaign, rows: list[dict], names: dict[int, str]) -> list[dict]:
     """The lead's per-item rows (reviews.selectors.campaign_item_judgments) with what quality adds: the known
     answer and whether each judgment gave it, and judgments faster than `min_seconds`."""
+    from reviews.problems import judgment_problem
     from reviews.results import judgment_deblinded
 
     for row in rows:
@@ -125,7 +128,9 @@ def item_rows_with_quality(campaign: Campaign, rows: list[dict], names: dict[int
             judgment = entry["judgment"]
             entry["fast"] = _fast(judgment.duration_ms, campaign.min_seconds)
             entry["correct"] = None
-            if answer is not None:
+            if answer is not None and not judgment_problem(
+                    campaign, choice=judgment.choice, labels=judgment.labels, ranking=judgment.ranking, ratings=judgment.ratings,
+                    slot_order=judgment.assignment.slot_order, candidate_slot=judgment.assignment.candidate_slot):
                 value, _ = judgment_deblinded(campaign, choice=judgment.choice, labels=judgment.labels, ranking=judgment.ranking,
                                               ratings=judgment.ratings, slot_order=judgment.assignment.slot_order,
                                               candidate_slot=judgment.assignment.candidate_slot)

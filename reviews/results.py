@@ -11,14 +11,15 @@ from dataclasses import dataclass
 import numpy as np
 from django.db.models import Count, F
 
+from models_app.models import PredictionSet
 from reviews import stats
 from reviews.gate import GatePolicy, GateResult, gate_evaluate
 from reviews.models import SLOTS, Assignment, Campaign, Judgment, Task, TaskOutput
 from reviews.problems import (
-    Problems, VersionNames, computed, gate_held, judgment_problem, listed, missing_prediction_sets, stray_versions_message,
-    unreadable_message,
+    DATA_ERRORS, Problems, VersionNames, computed, gate_held, judgment_problem, listed, missing_prediction_sets,
+    stray_versions_message, unreadable_message,
 )
-from reviews.services.campaigns import campaign_outcome_resolution
+from reviews.services.campaigns import campaign_outcome_resolution, campaign_versions
 
 SEQUENCE_POINTS = 400  # the gate's path is thinned to this many points for charts
 
@@ -225,7 +226,7 @@ def _method(campaign: Campaign) -> str:
     return WIN_RATE_METHODS[campaign.kind]
 
 
-def _kind_block(campaign: Campaign, rows: list[Row], names: dict[int, str]) -> dict:
+def _kind_block(campaign: Campaign, rows: list[Row], names: dict[int, str], problems: Problems | None = None) -> dict:
     if campaign.kind == Campaign.Kind.PAIRWISE:
         bias = stats.position_bias([row.chosen_slot for row in rows])
         return {"position_bias": bias.as_dict()}
@@ -251,7 +252,7 @@ def _kind_block(campaign: Campaign, rows: list[Row], names: dict[int, str]) -> d
                 "normalised": differences["normalised"].as_dict(),
             }
         return block
-    return {"labeling": _labeling_block(campaign, rows, names)}
+    return {"labeling": _labeling_block(campaign, rows, names, problems)}
 
 
 def _renamed(fit: dict, names: dict[int, str]) -> dict:
@@ -276,13 +277,26 @@ def _finite(value):
     return value
 
 
-def _labeling_block(campaign: Campaign, rows: list[Row], names: dict[int, str]) -> dict:
+def _labeling_block(campaign: Campaign, rows: list[Row], names: dict[int, str], problems: Problems | None = None) -> dict:
     gold = stats.gold_labels([row.task for row in rows], [row.value for row in rows])
     outputs = defaultdict(dict)
-    for task, version, output in TaskOutput.objects.filter(task__campaign=campaign).values_list("task_id", "model_version_id", "prediction__output"):
-        outputs[version][task] = "|".join(sorted(_as_label_set(output), key=lambda x: (campaign.labels.index(x) if x in campaign.labels else 999, x)))
+    outside: dict[str, str] = {}  # item -> the candidate's labels that are not the campaign's
+    shown = TaskOutput.objects.filter(task__campaign=campaign).values_list("task_id", "task__item__external_id", "model_version_id",
+                                                                         "prediction__output")
+    for task, item, version, output in shown.order_by("task__item_id", "task_id"):  # in the dataset's order
+        given = _as_label_set(output)
+        outputs[version][task] = "|".join(sorted(given, key=lambda x: (campaign.labels.index(x) if x in campaign.labels else 999, x)))
+        if version == campaign.candidate_id and given - set(campaign.labels):
+            outside[item] = ", ".join(sorted(given - set(campaign.labels)))
+    if outside and problems is not None:
+        problems.add("labeling", (
+            f"The candidate's output on {listed(list(outside))} is not among the campaign's labels "
+            f"({listed(sorted(set(outside.values())))}; the labels are {', '.join(campaign.labels)}): it counts as wrong, "
+            "and the confusion matrix shows each such label as a class of its own."))
     accuracy = {names[v]: stats.accuracy_vs_gold(gold.gold, predictions).as_dict() for v, predictions in outputs.items()}
-    matrix = stats.confusion(gold.gold, outputs[campaign.candidate_id], labels=campaign.labels if not campaign.multi_label else None)
+    # a label outside the campaign's (a model's output, or an old judgment's) is a class of its own, after them
+    extra = sorted((set(outputs[campaign.candidate_id].values()) | set(gold.gold.values())) - set(campaign.labels))
+    matrix = stats.confusion(gold.gold, outputs[campaign.candidate_id], labels=campaign.labels + extra if not campaign.multi_label else None)
     return {"gold_items": len(gold.gold), "tied_items": len(gold.tied), "accuracy": accuracy, "confusion": matrix.as_dict()}
 
 
@@ -347,12 +361,31 @@ def campaign_progress(campaign: Campaign) -> dict:
 def campaign_results(*, campaign: Campaign) -> dict:
     from reviews.quality import campaign_exclusions, reviewer_quality
 
-    rows = _rows(campaign)
-    names = _version_names(campaign)
-    agreement = _agreement(campaign, rows)
-    policy, gate, end = gate_for(campaign, _gate_outcomes(campaign, rows),
-                                 agreement=agreement["krippendorff_alpha"] if agreement else None)
-    counts = _counts(campaign, rows)
+    # Bad data never fails the results: a judgment they cannot read is left out (and holds the gate), a block they
+    # cannot compute is left empty, and `problems` says which and why (reviews.problems).
+    problems, unreadable = Problems(), []
+    rows = _rows(campaign, unreadable)
+    if unreadable:
+        problems.add("judgments", unreadable_message(unreadable))
+    versions = campaign_versions(campaign)
+    names = VersionNames({v.pk: str(v) for v in versions})
+    for row in rows:  # versions the judgments name that the campaign no longer lists get their names here, once
+        for version in (row.value if campaign.kind == Campaign.Kind.RATING else
+                        [v for group in row.value for v in group] if campaign.kind == Campaign.Kind.RANKING else []):
+            names[version]  # noqa: B018 (VersionNames looks a stray up)
+    if stray := stray_versions_message(names):
+        problems.add("versions", stray)
+    if missing := missing_prediction_sets(campaign, versions):
+        problems.add("evidence", (
+            f"{listed(missing)} has no prediction set on {campaign.dataset_version} any more (deleted outside the app): "
+            "the outputs shown are kept, but a verdict cannot record the set's content hash."))
+    agreement = computed(problems, campaign, "agreement", "Agreement between reviewers", lambda: _agreement(campaign, rows), None)
+    policy, gate, end = computed(problems, campaign, "gate", "The gate", lambda: gate_for(
+        campaign, _gate_outcomes(campaign, rows), agreement=agreement["krippendorff_alpha"] if agreement else None), None) or (
+        _gate_unavailable(campaign))
+    gate = gate_held(gate, len(unreadable))
+    counts = computed(problems, campaign, "win_rate", "The candidate's wins and losses", lambda: _counts(campaign, rows),
+                      stats.PairwiseCounts())
     return _finite({
         "campaign": campaign.pk,
         "kind": campaign.kind,
@@ -363,27 +396,45 @@ def campaign_results(*, campaign: Campaign) -> dict:
         "gate": {**gate.as_dict(), "method": policy.test().describe(), **end,
                  "recorded": {"decision": campaign.decision, "at": campaign.decided_at.isoformat() if campaign.decided_at else None,
                               "after_judgments": campaign.decided_after}},
-        "sequence": _sequence(policy, gate.path),
+        "sequence": computed(problems, campaign, "sequence", "The gate's evidence over time", lambda: _sequence(policy, gate.path), None),
         "policy": {**policy.as_dict(), "text": policy.describe()},
         "progress": campaign_progress(campaign),
         "agreement": agreement,
-        "slices": _slices(rows),
-        "disagreements": _disagreements(rows),
-        "timeline": _timeline(rows),
-        "versions": list(names.values()),
+        "slices": computed(problems, campaign, "slices", "The win rate per slice", lambda: _slices(rows), {}),
+        "disagreements": computed(problems, campaign, "disagreements", "Contested items", lambda: _disagreements(rows), []),
+        "timeline": computed(problems, campaign, "timeline", "Judgments over time", lambda: _timeline(rows), {"times": [], "cumulative": []}),
+        "versions": [str(v) for v in versions],
         # each reviewer's quality (known-answer items, time per judgment) and the lead's exclusions, on record
-        "reviewers": reviewer_quality(campaign),
+        "reviewers": computed(problems, campaign, "reviewers", "Reviewer quality", lambda: reviewer_quality(campaign), {
+            "known_answer_items": 0, "known_answer_rate": campaign.known_answer_rate, "min_seconds": campaign.min_seconds,
+            "by_reviewer": []}),
         "exclusions": campaign_exclusions(campaign),
-        **_kind_block(campaign, rows, names),
+        **computed(problems, campaign, campaign.kind, f"The {campaign.kind} figures", lambda: _kind_block(campaign, rows, names, problems), {}),
+        "problems": problems,
     })
+
+
+def _gate_unavailable(campaign: Campaign) -> tuple[GatePolicy, GateResult, dict]:
+    """The gate when it cannot be computed: neither pass nor fail, and why."""
+    try:
+        policy = GatePolicy.from_dict(campaign.gate_policy)
+    except DATA_ERRORS:
+        policy = GatePolicy()
+    gate = GateResult("pending", ["The gate cannot be computed from this campaign's data (see the problems above), "
+                                  "so it says neither pass nor fail."])
+    return policy, gate, {"planned_end": (campaign.plan or {}).get("max_judgments"), "judged": 0, "more_to_come": False,
+                          "unit": "item", "end_bar_win_rate": None}
 
 
 def campaign_evidence(*, campaign: Campaign) -> dict:
     """Everything an approver saw, frozen into the verdict: results, the gate, and content hashes."""
-    from reviews.services.campaigns import campaign_versions
-
     def role(version) -> str:
         return {campaign.candidate_id: "candidate", campaign.baseline_id: "baseline"}.get(version.pk, "compared")
+
+    versions = campaign_versions(campaign)
+    # a prediction set deleted outside the app has no hash to record: null, and the results' problems say so
+    hashes = dict(PredictionSet.objects.filter(model_version__in=versions, dataset_version_id=campaign.dataset_version_id)
+                  .values_list("model_version_id", "sha256"))
 
     return {
         "results": campaign_results(campaign=campaign),
@@ -394,7 +445,7 @@ def campaign_evidence(*, campaign: Campaign) -> dict:
         },
         "prediction_sets": [
             {"model": mv.model.name, "version": mv.version, "role": role(mv),
-             "sha256": mv.prediction_sets.get(dataset_version=campaign.dataset_version).sha256}
-            for mv in campaign_versions(campaign)
+             "sha256": hashes.get(mv.pk)}
+            for mv in versions
         ],
     }

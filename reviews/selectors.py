@@ -1,5 +1,6 @@
 """Reads for reviews: access-checked getters, what a task shows, results, and the gate as CI sees it."""
 from django.db import connection
+from django.db.models import Count
 
 from core.errors import NotFoundError
 from core.models import User
@@ -9,6 +10,7 @@ from models_app.models import ModelVersion, Prediction
 from reviews.gate import GatePolicy
 from reviews.plan import gate_plan, outcome_resolution
 from reviews.models import SLOTS, Assignment, Campaign, Judgment, ReviewerExclusion, TaskOutput, Verdict
+from reviews.problems import judgment_problem
 from reviews.results import _version_names
 
 
@@ -178,10 +180,50 @@ def reviewer_may_see_item(*, reviewer: User, item) -> bool:
     return Assignment.objects.filter(reviewer=reviewer, task__item=item).exists()
 
 
+# reviewer_progress for many campaigns in three round trips, however many there are (the reviewer's home page):
+# each campaign's claimable count is still a LIMITed subquery, so a large campaign costs no more than in get-next.
+_CLAIMABLE_ONE_SQL = """
+SELECT %s, COUNT(*) FROM (
+    SELECT t.id FROM reviews_task t
+    WHERE t.campaign_id = %s AND t.assigned_count < t.capacity AND t.known_answer IS NULL
+      AND NOT EXISTS (SELECT 1 FROM reviews_assignment a WHERE a.task_id = t.id AND a.reviewer_id = %s)
+      AND NOT EXISTS (SELECT 1 FROM reviews_reviewerexclusion e WHERE e.campaign_id = %s AND e.reviewer_id = %s)
+    ORDER BY t.priority, t.sort_key, t.id
+    LIMIT %s
+) claimable
+"""
+
+
+def reviewer_progress_many(campaigns: list[Campaign], reviewer: User) -> dict[int, dict]:
+    """`reviewer_progress` of each campaign, by campaign id."""
+    if not campaigns:
+        return {}
+    ids = [campaign.pk for campaign in campaigns]
+    counts: dict[int, dict] = {pk: {} for pk in ids}
+    for campaign_id, status, count in (Assignment.objects.filter(campaign_id__in=ids, reviewer=reviewer)
+                                       .values_list("campaign_id", "status").annotate(n=Count("id")).order_by()):
+        counts[campaign_id][status] = count
+    sql = " UNION ALL ".join(f"SELECT * FROM ({_CLAIMABLE_ONE_SQL}) c{k}" for k in range(len(ids)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for pk in ids for value in (pk, pk, reviewer.pk, pk, reviewer.pk, LEFT_COUNT_CAP)])
+        claimable = dict(cursor.fetchall())
+    known_taken = dict(Assignment.objects.filter(
+        campaign_id__in=[c.pk for c in campaigns if c.known_answer_rate], reviewer=reviewer, task__known_answer__isnull=False)
+        .values_list("campaign_id").annotate(n=Count("id")).order_by()) if any(c.known_answer_rate for c in campaigns) else {}
+    progress = {}
+    for campaign in campaigns:
+        left, taken = claimable.get(campaign.pk, 0), known_taken.get(campaign.pk, 0)
+        if taken and left < LEFT_COUNT_CAP:  # as reviewer_progress: a known-answer item stands in for an ordinary one
+            left = max(0, left - taken)
+        progress[campaign.pk] = _progress(campaign, counts[campaign.pk], left)
+    return progress
+
+
 def reviewer_queue(*, reviewer: User) -> list[dict]:
     """The reviewer's active campaigns with what they have done and what is left for them."""
-    campaigns = Campaign.objects.filter(reviewers=reviewer, status=Campaign.Status.ACTIVE).order_by("created_at")
-    return [{"campaign": campaign, **reviewer_progress(campaign, reviewer)} for campaign in campaigns]
+    campaigns = list(Campaign.objects.filter(reviewers=reviewer, status=Campaign.Status.ACTIVE).order_by("created_at"))
+    progress = reviewer_progress_many(campaigns, reviewer)
+    return [{"campaign": campaign, **progress[campaign.pk]} for campaign in campaigns]
 
 
 def campaign_gate_summary(campaign: Campaign) -> dict:
@@ -210,7 +252,14 @@ def home_summary(*, user: User) -> dict:
 
 
 def judgment_answer(judgment: Judgment, names: dict[int, str]) -> str:
-    """The judgment in words with model names restored, for the campaign lead."""
+    """The judgment in words with model names restored, for the campaign lead; as stored, when it cannot be read."""
+    campaign = judgment.task.campaign
+    problem = judgment_problem(campaign, choice=judgment.choice, labels=judgment.labels, ranking=judgment.ranking,
+                               ratings=judgment.ratings, slot_order=judgment.assignment.slot_order,
+                               candidate_slot=judgment.assignment.candidate_slot, has_suggestion=True)
+    if problem:
+        stored = {"choice": judgment.choice, "labels": judgment.labels, "ranking": judgment.ranking, "ratings": judgment.ratings}
+        return f"cannot be read ({problem}); stored as {stored}"
     order = judgment.assignment.slot_order
 
     def name(slot: str) -> str:
@@ -231,7 +280,7 @@ def campaign_item_judgments(*, campaign: Campaign, contested_only: bool = False,
     """Per item: every judgment (counted, undone or discarded) and every skip, side by side, for the lead."""
     names = _version_names(campaign)
     judgments = (
-        Judgment.objects.filter(task__campaign=campaign).select_related("assignment", "reviewer", "discarded_by", "task__item")
+        Judgment.objects.filter(task__campaign=campaign).select_related("assignment", "reviewer", "discarded_by", "task__item", "task__campaign")
         .order_by("task__item_id", "task_id", "id")  # in the dataset's order
     )
     skips = Assignment.objects.filter(campaign=campaign, status=Assignment.Status.SKIPPED).select_related("reviewer", "task__item")

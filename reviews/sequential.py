@@ -57,9 +57,9 @@ A planned end
 -------------
 A campaign has a finite number of items, so the test is truncated at that horizon N (`horizon`): it may stop early
 at either boundary as above, and at the N-th unit an undecided test passes when the sum of outcomes reaches the
-end's bar c, and fails otherwise. c is computed exactly (reviews/lattice.py) as the smallest bar that keeps the
-overall false-pass rate, early passes included, at most alpha at p0, for every mix of ties; so the gate always
-ends in pass or fail and its level holds however often it was looked at. `min_n` is a floor: no boundary is
+end's bar c, and fails otherwise. c is computed exactly (reviews/lattice.py) as the smallest whole number of wins
+that keeps the overall false-pass rate, early passes included, at most alpha at p0, for outcomes with and without
+ties; so the gate always ends in pass or fail and its level holds however often it was looked at. `min_n` is a floor: no boundary is
 looked at before it (the recursion accounts for that too). Outcomes must lie on the lattice of multiples of
 1/`resolution` (2 for win, tie, loss; 2k for the mean of k judgments).
 

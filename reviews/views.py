@@ -196,7 +196,8 @@ def campaign_signoff(request, pk):
         messages.error(request, exc.message)
     else:
         if isinstance(verdict, Verdict):
-            messages.success(request, f"Signed: {verdict.get_decision_display().lower()}d. Verdict hash {verdict.hash[:12]}…")
+            done = "approved" if verdict.decision == Verdict.Decision.APPROVE else "rejected"  # not "rejectd"
+            messages.success(request, f"Signed: {done}. Verdict hash {verdict.hash[:12]}…")
         else:
             messages.success(request, "Your approval is recorded; the policy needs another approver to sign as well.")
     return redirect("campaign-detail", pk=pk)

@@ -210,3 +210,18 @@ def test_vectorised_wilson_bounds_equal_stats_wilson_interval():
         assert (lo, hi) == (interval.low, interval.high)
 
 
+
+
+def test_truncated_gate_simulation_agrees_with_its_exact_false_pass_and_always_ends():
+    """bench/gate_simulation.py's truncated design at N = 40 items (floor 30): seeded campaigns at a 0.50 win rate pass
+    as often as characteristics() says, within 4 SE, and none is left undecided at the planned end."""
+    from bench.gate_simulation import simulate_truncated, truncated_test
+
+    test = truncated_test(40, None)
+    exact = test.characteristics(0.5).passed
+    campaigns = 4000
+    sim = simulate_truncated(test, p=0.5, tie_rate=0.0, campaigns=campaigns, seed=3)
+    assert exact <= 0.05
+    assert abs(sim.passed - exact) <= 4 * math.sqrt(exact * (1 - exact) / campaigns)
+    assert sim.undecided == 0.0 and sim.passed + sim.failed == 1.0
+    assert sim.mean_n <= 40 and sim.p90_n <= 40

@@ -59,7 +59,7 @@ JUDGMENT_FIELDS = (
     "`winner_version`; ranking `slots`, `ranking_as_shown`, `ranking` and `positions` by model version; rating `slots`, "
     "`ratings_as_shown`, `ratings` by model version; labeling `labels`, `suggestion` (the candidate's output); then "
     "`outcome` (the candidate's: 1 win, 0.5 tie, 0 loss), `comment`, `duration_ms`, `created_at`, `status` (counted, "
-    "retracted, discarded, excluded: the reviewer was excluded by the lead, known_answer: a known-answer item), `retracted_at`, `discarded_at`, `discarded_by`, `discard_reason`.")
+    "retracted, discarded, excluded: the reviewer was excluded by the lead, known_answer: a known-answer item, unreadable: stored in a shape the results cannot read, so they leave it out and list it in their `problems`; its de-blinded fields are empty), `retracted_at`, `discarded_at`, `discarded_by`, `discard_reason`.")
 RESULT_FIELDS = (
     "task, item (external id), tags, judgments (counted), `candidate_score` (mean outcome); pairwise `candidate_wins`, "
     "`candidate_losses`, `ties`, `both_bad`; ranking `mean_rank` per model version; rating `mean_ratings` per model "

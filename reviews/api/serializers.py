@@ -280,6 +280,11 @@ class ExclusionCreateSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
+class ProblemSerializer(serializers.Serializer):
+    block = serializers.CharField(help_text="the part of the results concerned: judgments, versions, evidence, labeling, gate, ...")
+    message = serializers.CharField(help_text="what is wrong and where, in words")
+
+
 class ResultsSerializer(serializers.Serializer):
     campaign = serializers.IntegerField()
     kind = serializers.CharField()
@@ -305,6 +310,9 @@ class ResultsSerializer(serializers.Serializer):
     labeling = serializers.DictField(required=False, help_text="labeling: gold labels, accuracy per version, confusion matrix")
     reviewers = ReviewerQualityBlockSerializer(help_text="each reviewer's quality: known-answer accuracy, time per judgment, fast judgments")
     exclusions = ExclusionSerializer(many=True, help_text="reviewers the lead excluded: their judgments count nowhere in these results")
+    problems = ProblemSerializer(many=True, help_text="bad data in the campaign (judgments that cannot be read, labels outside "
+                                                      "its set, versions or prediction sets gone) and blocks that could not be "
+                                                      "computed because of it; empty when there is none")
 
 
 class SignoffSerializer(serializers.Serializer):

@@ -1,10 +1,12 @@
 """Recording the moment the gate decides: once, with the webhook that tells approvers, in one transaction."""
+import logging
 import time
 
 from django.db import transaction
 from django.utils import timezone
 
 from reviews.models import Campaign, Judgment
+from reviews.problems import DATA_ERRORS
 from webhooks.services import webhook_event_publish
 
 
@@ -24,7 +26,15 @@ def campaign_gate_check(*, campaign_id: int, force: bool = False) -> str:
     if not force and newest and newest <= campaign.gate_checked_through:
         return "pending"  # a check after this judgment has already run
     Campaign.objects.filter(pk=campaign.pk, gate_checked_through__lt=newest).update(gate_checked_through=newest)
-    results = campaign_results(campaign=campaign)
+    try:
+        results = campaign_results(campaign=campaign)
+    except DATA_ERRORS as exc:  # the results list bad data as problems; this is what slipped past them
+        logger.exception("campaign %s: the gate check cannot read the campaign's results", campaign.pk)
+        state = {"status": "pending", "reasons": [f"The gate could not be checked: the campaign's data cannot be read "
+                                                  f"({type(exc).__name__}: {exc}). It is checked again after the next judgment."],
+                 "problems": [f"{type(exc).__name__}: {exc}"], "checked_at": timezone.now().isoformat()}
+        Campaign.objects.filter(pk=campaign.pk, decision="").update(gate_state=state)
+        return "pending"  # stored where the lead sees it; a retry would fail the same way
     gate = results["gate"]
     state = gate_state_of(results)
     if gate["status"] not in ("pass", "fail"):
@@ -49,12 +59,14 @@ def gate_state_of(results: dict) -> dict:
     gate = results["gate"]
     return {"status": gate["status"], "reasons": gate["reasons"], "judged": gate["judged"], "planned_end": gate["planned_end"],
             "horizon": gate["horizon"],  # where the test was truncated when it decided: read there ever after
-            "judgments": results["judgments"], "win_rate": results["win_rate"], "checked_at": timezone.now().isoformat()}
+            "judgments": results["judgments"], "win_rate": results["win_rate"], "checked_at": timezone.now().isoformat(),
+            "problems": [problem["message"] for problem in results.get("problems", [])]}
 
 
 # When the gate check this process last scheduled for each campaign will run. A judgment committed before
 # then is seen by that check, so a burst of judgments sends one message rather than one each.
 _GATE_CHECK_DELAY = 1.0
+logger = logging.getLogger(__name__)
 _gate_check_due: dict[int, float] = {}
 
 

@@ -17,6 +17,7 @@ from django.db.models import BooleanField, Exists, ExpressionWrapper, FilteredRe
 
 from reviews import stats
 from reviews.models import SLOTS, Campaign, Judgment, ReviewerExclusion, Task, TaskOutput
+from reviews.problems import VersionNames, judgment_problem
 from reviews.results import _as_label_set, _version_names, judgment_deblinded
 from reviews.services.gold import majority_labels
 
@@ -53,6 +54,11 @@ def _candidate_output(campaign: Campaign, task_ref: str) -> Subquery:
     return Subquery(outputs.values("prediction__output")[:1])
 
 
+def _candidate_shown(campaign: Campaign, task_ref: str) -> Exists:
+    """Whether the row's task still has the candidate's output (a null output is an output; a deleted row is not)."""
+    return Exists(TaskOutput.objects.filter(task=OuterRef(task_ref), model_version_id=campaign.candidate_id))
+
+
 def judgment_export_columns(campaign: Campaign) -> list[str]:
     return JUDGMENT_COLUMNS + JUDGMENT_KIND_COLUMNS[campaign.kind] + JUDGMENT_TAIL_COLUMNS
 
@@ -60,7 +66,7 @@ def judgment_export_columns(campaign: Campaign) -> list[str]:
 def campaign_judgments_export(*, campaign: Campaign, include_all: bool = False) -> Iterator[dict]:
     """One dict per judgment, oldest first, with model versions named where the reviewer saw only slots.
     Counted judgments only, unless `include_all` (then undone and discarded ones too, with `status` saying which)."""
-    names = _version_names(campaign)
+    names = VersionNames(_version_names(campaign))  # a version no longer in the campaign is still named
     if include_all:  # with why each one does not count: undone, discarded, excluded reviewer, known-answer item
         judgments = Judgment.objects.filter(task__campaign=campaign).annotate(
             known=ExpressionWrapper(Q(task__known_answer__isnull=False), output_field=BooleanField()),
@@ -68,12 +74,12 @@ def campaign_judgments_export(*, campaign: Campaign, include_all: bool = False) 
     else:
         judgments = Judgment.objects.in_results_of(campaign)
     if campaign.kind == Campaign.Kind.LABELING:
-        judgments = judgments.annotate(suggestion=_candidate_output(campaign, "task_id"))
+        judgments = judgments.annotate(suggestion=_candidate_output(campaign, "task_id"), has_suggestion=_candidate_shown(campaign, "task_id"))
     fields = ["id", "task_id", "task__item__external_id", "reviewer__username", "choice", "labels", "ranking", "ratings",
               "assignment__slot_order", "assignment__candidate_slot", "rationale", "duration_ms", "created_at",
               "retracted_at", "discarded_at", "discarded_by__username", "discard_reason"]
     if campaign.kind == Campaign.Kind.LABELING:
-        fields.append("suggestion")
+        fields += ["suggestion", "has_suggestion"]
     if include_all:
         fields += ["known", "excluded"]
     for values in judgments.order_by("id").values(*fields).iterator(chunk_size=CHUNK_ROWS):
@@ -82,12 +88,22 @@ def campaign_judgments_export(*, campaign: Campaign, include_all: bool = False) 
 
 def _judgment_row(campaign: Campaign, names: dict[int, str], j: dict) -> dict:
     order = j["assignment__slot_order"] or []
-    value, outcome = judgment_deblinded(
-        campaign, choice=j["choice"], labels=j["labels"], ranking=j["ranking"], ratings=j["ratings"], slot_order=order,
-        candidate_slot=j["assignment__candidate_slot"], suggestion=j.get("suggestion"))
     row = {"judgment": j["id"], "task": j["task_id"], "item": j["task__item__external_id"], "reviewer": j["reviewer__username"]}
     slots = {SLOTS[k]: names.get(version, str(version)) for k, version in enumerate(order)}
-    if campaign.kind == Campaign.Kind.PAIRWISE:
+    # the results leave out a judgment they cannot read (reviews.problems); the export keeps it as stored, unread
+    problem = judgment_problem(campaign, choice=j["choice"], labels=j["labels"], ranking=j["ranking"], ratings=j["ratings"],
+                               slot_order=order, candidate_slot=j["assignment__candidate_slot"],
+                               has_suggestion=j.get("has_suggestion", True))
+    if problem:
+        value, outcome = None, None
+    else:
+        value, outcome = judgment_deblinded(
+            campaign, choice=j["choice"], labels=j["labels"], ranking=j["ranking"], ratings=j["ratings"], slot_order=order,
+            candidate_slot=j["assignment__candidate_slot"], suggestion=j.get("suggestion"))
+    if problem:
+        row.update({"slots": slots, "choice": j["choice"], "ranking_as_shown": j["ranking"], "ratings_as_shown": j["ratings"],
+                    "labels": j["labels"], "suggestion": j.get("suggestion")})
+    elif campaign.kind == Campaign.Kind.PAIRWISE:
         winner = {"candidate": campaign.candidate_id, "baseline": campaign.baseline_id}.get(value)
         row.update({"candidate": names[campaign.candidate_id], "baseline": names[campaign.baseline_id], "slots": slots,
                     "choice": j["choice"], "winner": value, "winner_version": names[winner] if winner else None})
@@ -99,7 +115,7 @@ def _judgment_row(campaign: Campaign, names: dict[int, str], j: dict) -> dict:
     else:
         row.update({"labels": j["labels"], "suggestion": j.get("suggestion")})
     status = ("retracted" if j["retracted_at"] else "discarded" if j["discarded_at"] else "excluded" if j.get("excluded")
-              else "known_answer" if j.get("known") else "counted")
+              else "known_answer" if j.get("known") else "unreadable" if problem else "counted")
     row.update({
         "outcome": outcome, "comment": j["rationale"], "duration_ms": j["duration_ms"], "created_at": _iso(j["created_at"]),
         "status": status, "retracted_at": _iso(j["retracted_at"]), "discarded_at": _iso(j["discarded_at"]),
@@ -115,7 +131,7 @@ def result_export_columns(campaign: Campaign) -> list[str]:
 def campaign_results_export(*, campaign: Campaign) -> Iterator[dict]:
     """One dict per item of the campaign (in task order, judged or not) with the outcome of its counted judgments,
     read as reviews.results reads them. One query: each task joined to its counted judgments, grouped as it streams."""
-    names = _version_names(campaign)
+    names = VersionNames(_version_names(campaign))
     condition = Q(judgments__retracted_at__isnull=True, judgments__discarded_at__isnull=True)
     excluded = list(ReviewerExclusion.objects.filter(campaign=campaign).values_list("reviewer_id", flat=True))
     if excluded:  # as Judgment.objects.in_results_of: the lead's exclusions do not count
@@ -124,8 +140,8 @@ def campaign_results_export(*, campaign: Campaign) -> Iterator[dict]:
     fields = ["id", "item__external_id", "item__tags", "counted__id", "counted__choice", "counted__labels", "counted__ranking",
               "counted__ratings", "counted__assignment__slot_order", "counted__assignment__candidate_slot"]
     if campaign.kind == Campaign.Kind.LABELING:
-        tasks = tasks.annotate(suggestion=_candidate_output(campaign, "id"))
-        fields.append("suggestion")
+        tasks = tasks.annotate(suggestion=_candidate_output(campaign, "id"), has_suggestion=_candidate_shown(campaign, "id"))
+        fields += ["suggestion", "has_suggestion"]
     # in the dataset's order (tasks are stored in hand-out order)
     rows = tasks.order_by("item_id", "id", "counted__id").values(*fields).iterator(chunk_size=CHUNK_ROWS)
     for _, group in groupby(rows, key=lambda r: r["id"]):
@@ -135,7 +151,12 @@ def campaign_results_export(*, campaign: Campaign) -> Iterator[dict]:
 
 def _result_row(campaign: Campaign, names: dict[int, str], group: list[dict]) -> dict:
     first = group[0]
-    judged = [r for r in group if r["counted__id"] is not None]  # the outer join gives a task without judgments one empty row
+    judged = [r for r in group if r["counted__id"] is not None  # the outer join gives a task without judgments one empty row
+              # and, as in the results, a judgment that cannot be read (reviews.problems) is left out
+              and not judgment_problem(campaign, choice=r["counted__choice"], labels=r["counted__labels"], ranking=r["counted__ranking"],
+                                       ratings=r["counted__ratings"], slot_order=r["counted__assignment__slot_order"],
+                                       candidate_slot=r["counted__assignment__candidate_slot"],
+                                       has_suggestion=first.get("has_suggestion", True))]
     read = [judgment_deblinded(campaign, choice=r["counted__choice"], labels=r["counted__labels"], ranking=r["counted__ranking"],
                                ratings=r["counted__ratings"], slot_order=r["counted__assignment__slot_order"],
                                candidate_slot=r["counted__assignment__candidate_slot"], suggestion=first.get("suggestion"))

@@ -13,7 +13,7 @@ from core.models import User
 from core.rawsql import columns, fetch_models
 from reviews.models import SLOTS, Assignment, Campaign, Judgment, Task
 from reviews.services.assignments import assignment_revive
-from reviews.services.decisions import campaign_gate_check_on_commit
+from reviews.services.decisions import campaign_gate_check_on_commit, campaign_gate_recheck_on_commit
 
 
 def _invalid(message: str, field: str) -> ApplicationError:
@@ -240,6 +240,6 @@ def judgment_discard(*, judgment: Judgment, actor: User, reason: str) -> Judgmen
         ):
             raise ConflictError("This judgment is already discarded or undone.", code="not_counted")
         Task.objects.filter(pk=judgment.task_id).update(assigned_count=F("assigned_count") - 1)
-        campaign_gate_check_on_commit(campaign.pk)
+        campaign_gate_recheck_on_commit(campaign.pk)  # no new judgment: the debounced check would skip it
     judgment.refresh_from_db()
     return judgment

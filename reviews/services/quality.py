@@ -10,7 +10,7 @@ from datasets.models import DatasetVersion, Item
 from models_app.models import ModelVersion, Prediction
 from reviews.models import Assignment, Campaign, Judgment, ReviewerExclusion, Task, TaskOutput
 from reviews.quality import KNOWN_CAPACITY, KNOWN_PRIORITY, _rng
-from reviews.services.decisions import campaign_gate_check_on_commit
+from reviews.services.decisions import campaign_gate_recheck_on_commit
 from reviews.services.judgments import campaign_lead_check
 
 DEFAULT_KNOWN_ANSWER_RATE = 0.1
@@ -201,9 +201,7 @@ def reviewer_exclude(*, campaign: Campaign, reviewer: User, reason: str, actor: 
         judged = list(Judgment.objects.counted().filter(task__campaign=campaign, task__known_answer__isnull=True, reviewer=reviewer)
                       .values_list("task_id", flat=True))
         Task.objects.filter(pk__in=judged).update(assigned_count=F("assigned_count") - 1)  # one counted judgment per task
-        # The evidence changed without a new judgment: the next gate check must not take itself as already done.
-        Campaign.objects.filter(pk=campaign.pk).update(gate_checked_through=0)
-        campaign_gate_check_on_commit(campaign.pk)
+        campaign_gate_recheck_on_commit(campaign.pk)  # the evidence changed without a new judgment
     return exclusion
 
 
