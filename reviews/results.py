@@ -423,7 +423,7 @@ def _gate_unavailable(campaign: Campaign) -> tuple[GatePolicy, GateResult, dict]
     gate = GateResult("pending", ["The gate cannot be computed from this campaign's data (see the problems above), "
                                   "so it says neither pass nor fail."])
     return policy, gate, {"planned_end": (campaign.plan or {}).get("max_judgments"), "judged": 0, "more_to_come": False,
-                          "unit": "item", "end_bar_win_rate": None}
+                          "unit": "item", "horizon": None, "end_bar_win_rate": None}
 
 
 def campaign_evidence(*, campaign: Campaign) -> dict:

@@ -220,8 +220,9 @@ def reviewer_progress_many(campaigns: list[Campaign], reviewer: User) -> dict[in
 
 
 def reviewer_queue(*, reviewer: User) -> list[dict]:
-    """The reviewer's active campaigns with what they have done and what is left for them."""
-    campaigns = list(Campaign.objects.filter(reviewers=reviewer, status=Campaign.Status.ACTIVE).order_by("created_at"))
+    """The reviewer's active and paused campaigns with what they have done and what is left for them."""
+    campaigns = list(Campaign.objects.filter(reviewers=reviewer, status__in=[Campaign.Status.ACTIVE, Campaign.Status.PAUSED])
+                     .order_by("created_at"))
     progress = reviewer_progress_many(campaigns, reviewer)
     return [{"campaign": campaign, **progress[campaign.pk]} for campaign in campaigns]
 

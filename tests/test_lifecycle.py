@@ -223,3 +223,16 @@ def test_when_every_reviewer_skipped_the_rest_the_gate_decides_on_what_it_has(ap
     assert status in ("pass", "fail")
     gate = api["ds"].get(f"/api/v1/campaigns/{cid}/results/").json()["gate"]
     assert gate["judged"] == 3 and gate["more_to_come"] is False
+
+
+def test_the_reviewers_home_says_a_campaign_is_paused_or_decided(api, users, loop_data, client):
+    paused = create(api, loop_data, name="paused one")["id"]
+    decided = create(api, loop_data, name="decided one", gate={"min_judgments": 3, "alternative": 0.95})["id"]
+    api["ds"].patch(f"/api/v1/campaigns/{paused}/", {"status": "paused", "reason": "new guidelines"}, format="json")
+    judge(api["reviewer"], decided, win=lambda i: False, limit=3)
+    assert campaign_gate_check(campaign_id=decided) == "fail"
+    client.force_login(users["reviewer2"])
+    page = client.get("/").content.decode()
+    assert "paused one" in page and "Paused by the lead: new guidelines" in page
+    assert "decided one" in page and "The gate decided: no more judgments are needed" in page
+    assert f"/campaigns/{paused}/review/" not in page and f"/campaigns/{decided}/review/" not in page

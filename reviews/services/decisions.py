@@ -9,6 +9,8 @@ from reviews.models import Campaign, Judgment
 from reviews.problems import DATA_ERRORS
 from webhooks.services import webhook_event_publish
 
+logger = logging.getLogger(__name__)
+
 
 def campaign_gate_check(*, campaign_id: int, force: bool = False) -> str:
     """Evaluate the gate and store what it says on the campaign (list pages read that, never the results); the
@@ -58,7 +60,7 @@ def gate_state_of(results: dict) -> dict:
     """The part of the results list pages show: small, and stored whenever the gate is checked."""
     gate = results["gate"]
     return {"status": gate["status"], "reasons": gate["reasons"], "judged": gate["judged"], "planned_end": gate["planned_end"],
-            "horizon": gate["horizon"],  # where the test was truncated when it decided: read there ever after
+            "horizon": gate.get("horizon"),  # where the test was truncated when it decided: read there ever after
             "judgments": results["judgments"], "win_rate": results["win_rate"], "checked_at": timezone.now().isoformat(),
             "problems": [problem["message"] for problem in results.get("problems", [])]}
 
@@ -66,7 +68,6 @@ def gate_state_of(results: dict) -> dict:
 # When the gate check this process last scheduled for each campaign will run. A judgment committed before
 # then is seen by that check, so a burst of judgments sends one message rather than one each.
 _GATE_CHECK_DELAY = 1.0
-logger = logging.getLogger(__name__)
 _gate_check_due: dict[int, float] = {}
 
 
