@@ -165,15 +165,17 @@ def _progress(campaign: Campaign, counts: dict[str, int], claimable: int) -> dic
 
 
 def gate_status_for_model_version(*, model_version: ModelVersion) -> tuple[str, Verdict | None]:
+    """approved / rejected (a verdict), pending (a campaign is running or paused) or none. The campaigns are read
+    before the verdicts: a sign-off closes its campaign and writes the verdict in one transaction, so read in this
+    order a poll racing it sees either the running campaign or the verdict, never neither ("none")."""
+    running = Campaign.objects.filter(candidate=model_version, status__in=[Campaign.Status.ACTIVE, Campaign.Status.PAUSED]).exists()
     verdict = (
         Verdict.objects.select_related("campaign", "signer").filter(campaign__candidate=model_version)
         .order_by("-signed_at", "-id").first()
     )
     if verdict is not None:
         return ("approved" if verdict.decision == Verdict.Decision.APPROVE else "rejected"), verdict
-    if Campaign.objects.filter(candidate=model_version, status=Campaign.Status.ACTIVE).exists():
-        return "pending", None
-    return "none", None
+    return ("pending" if running else "none"), None
 
 
 def reviewer_may_see_item(*, reviewer: User, item) -> bool:

@@ -236,3 +236,11 @@ def test_the_reviewers_home_says_a_campaign_is_paused_or_decided(api, users, loo
     assert "paused one" in page and "Paused by the lead: new guidelines" in page
     assert "decided one" in page and "The gate decided: no more judgments are needed" in page
     assert f"/campaigns/{paused}/review/" not in page and f"/campaigns/{decided}/review/" not in page
+
+
+def test_ci_sees_a_paused_campaign_as_pending(api, loop_data):
+    cid = create(api, loop_data)["id"]
+    api["ds"].patch(f"/api/v1/campaigns/{cid}/", {"status": "paused"}, format="json")
+    assert api["ds"].get("/api/v1/gate/calc/2/").json()["status"] == "pending"
+    api["ds"].patch(f"/api/v1/campaigns/{cid}/", {"status": "closed"}, format="json")
+    assert api["ds"].get("/api/v1/gate/calc/2/").json()["status"] == "none"
