@@ -1,4 +1,6 @@
 """Outgoing webhooks: endpoints, the transactional outbox of deliveries, and every attempt made."""
+from urllib.parse import urlsplit, urlunsplit
+
 from django.conf import settings
 from django.db import models
 
@@ -23,7 +25,15 @@ class WebhookEndpoint(BaseModel):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return self.url
+        return self.display_url
+
+    @property
+    def display_url(self) -> str:
+        """The URL as listings and pages show it: credentials from before they were refused are masked."""
+        parts = urlsplit(self.url)
+        if "@" not in parts.netloc:
+            return self.url
+        return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
 class WebhookDelivery(BaseModel):
@@ -33,6 +43,7 @@ class WebhookDelivery(BaseModel):
         PENDING = "pending"
         DELIVERED = "delivered"
         FAILED = "failed"
+        CANCELLED = "cancelled"  # the endpoint was deactivated; still in the log, and redeliverable once reactivated
 
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
     event = models.CharField(max_length=100)

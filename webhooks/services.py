@@ -1,8 +1,11 @@
-"""Webhook verbs: register an endpoint, publish an event into the outbox, attempt a delivery, redeliver."""
+"""Webhook verbs: register, deactivate and reactivate an endpoint, publish an event into the outbox, attempt a delivery,
+redeliver."""
 import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -11,7 +14,7 @@ from core.crypto import decrypt, encrypt
 from core.errors import ApplicationError, ConflictError
 from core.models import User
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from webhooks.netguard import resolve_allowed
+from webhooks.netguard import refuse_credentials, resolve_allowed
 from webhooks.sender import new_secret, send
 
 LEASE = timedelta(seconds=60)
@@ -30,12 +33,48 @@ def webhook_endpoint_create(*, url: str, events: list[str], created_by: User, de
             f"events must be a non-empty list of {', '.join(WebhookEndpoint.Event.values)}" + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
             code="invalid_events", extra={"field": "events"},
         )
-    resolve_allowed(url)
+    refuse_credentials(url)
+    resolve_allowed(url)  # first, so a refused address is named as such however the URL spells it
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        raise ApplicationError("This is not a valid URL.", code="invalid_webhook_url", extra={"field": "url", "url": url}) from None
     secret = new_secret()
     endpoint = WebhookEndpoint.objects.create(
         url=url, events=sorted(set(events)), secret_encrypted=encrypt(secret), created_by=created_by, description=description
     )
     return endpoint, secret
+
+
+@transaction.atomic
+def webhook_endpoint_deactivate(*, endpoint: WebhookEndpoint, by: User) -> int:
+    """Stop sending to an endpoint: its pending deliveries are cancelled, each with a log line saying why (none is
+    dropped: they stay in the delivery log and can be redelivered once it is reactivated). One in flight right now
+    finishes its attempt; the delivery task cancels it before any retry. Returns how many were cancelled."""
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=False, updated_at=timezone.now())
+    endpoint.is_active = False
+    now = timezone.now()
+    # the rows are locked, so a worker's claim (an UPDATE on the same rows) waits and then finds them cancelled
+    idle = list(
+        WebhookDelivery.objects.select_for_update()
+        .filter(endpoint=endpoint, status=WebhookDelivery.Status.PENDING)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .values_list("pk", flat=True)
+    )
+    WebhookDelivery.objects.filter(pk__in=idle).update(status=WebhookDelivery.Status.CANCELLED, lease_until=None, updated_at=now)
+    WebhookAttempt.objects.bulk_create(
+        WebhookAttempt(delivery_id=pk, error=f"Not sent: the endpoint was deactivated by {by.username}.") for pk in idle
+    )
+    return len(idle)
+
+
+def webhook_endpoint_reactivate(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """Send to the endpoint again from the next event on; its address is checked again first. Deliveries cancelled
+    while it was inactive stay cancelled until someone redelivers them."""
+    resolve_allowed(endpoint.url)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=True, updated_at=timezone.now())
+    endpoint.refresh_from_db()
+    return endpoint
 
 
 def webhook_endpoint_secret(endpoint: WebhookEndpoint) -> str:
@@ -78,6 +117,13 @@ def webhook_delivery_attempt(*, delivery_id: int) -> int | None:
     if delivery is None:
         return None
     endpoint = delivery.endpoint
+    if not endpoint.is_active:
+        with transaction.atomic():
+            WebhookAttempt.objects.create(delivery=delivery, error="Not sent: the endpoint is deactivated.")
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(
+                status=WebhookDelivery.Status.CANCELLED, lease_until=None, updated_at=timezone.now()
+            )
+        return None
     result = send(url=endpoint.url, secret=webhook_endpoint_secret(endpoint), message_id=delivery.message_id, payload=delivery.payload)
     with transaction.atomic():
         WebhookAttempt.objects.create(
@@ -113,6 +159,8 @@ def webhook_deliveries_due(*, limit: int = 500) -> list[int]:
 def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send the same message (same webhook-id, so receivers can deduplicate) again now, with a fresh set of retries.
     The attempt log keeps every earlier try."""
+    if not WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, is_active=True).exists():
+        raise ConflictError("This endpoint is deactivated; reactivate it first.", code="endpoint_inactive")
     now = timezone.now()
     updated = (
         WebhookDelivery.objects.filter(pk=delivery.pk)

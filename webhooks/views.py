@@ -1,18 +1,23 @@
-"""Webhook pages: endpoints (the secret is shown once, on creation) and each endpoint's delivery log."""
+"""Webhook pages: endpoints (the secret is shown once, on creation) and each endpoint's delivery log.
+A data scientist sees only the endpoints they registered; admins see all."""
 from django import forms
 from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError
 from core.models import User
 from core.views import role_required
-from webhooks.models import WebhookDelivery, WebhookEndpoint
-from webhooks.services import webhook_delivery_redeliver, webhook_endpoint_create
+from webhooks.models import WebhookEndpoint
+from webhooks.selectors import webhook_delivery_get, webhook_endpoint_get, webhook_endpoints_visible
+from webhooks.services import (
+    webhook_delivery_redeliver, webhook_endpoint_create, webhook_endpoint_deactivate, webhook_endpoint_reactivate,
+)
 
 
 class WebhookEndpointForm(forms.Form):
-    url = forms.URLField(max_length=1000, assume_scheme="https")
+    # a plain field: the service checks the URL, so a refused address is named as such however it is spelt
+    url = forms.CharField(max_length=1000, label="URL", widget=forms.URLInput)
     events = forms.MultipleChoiceField(choices=WebhookEndpoint.Event.choices, widget=forms.CheckboxSelectMultiple,
                                        initial=WebhookEndpoint.Event.values)
     description = forms.CharField(max_length=255, required=False)
@@ -26,16 +31,16 @@ def webhook_list(request):
         try:
             created, secret = webhook_endpoint_create(created_by=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            form.add_error("url" if exc.code.startswith("webhook") else None, exc.message)
+            form.add_error("url" if exc.code.startswith("webhook") or exc.code == "invalid_webhook_url" else None, exc.message)
         else:
             form = WebhookEndpointForm()
-    endpoints = WebhookEndpoint.objects.all()
+    endpoints = webhook_endpoints_visible(user=request.user).select_related("created_by")
     return render(request, "webhooks/list.html", {"form": form, "endpoints": endpoints, "created": created, "secret": secret})
 
 
 @role_required(User.Role.DATA_SCIENTIST)
 def webhook_detail(request, pk):
-    endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
+    endpoint = webhook_endpoint_get(user=request.user, pk=pk)
     deliveries = endpoint.deliveries.prefetch_related("attempts")[:100]
     return render(request, "webhooks/detail.html", {"endpoint": endpoint, "deliveries": deliveries})
 
@@ -43,17 +48,30 @@ def webhook_detail(request, pk):
 @require_POST
 @role_required(User.Role.DATA_SCIENTIST)
 def webhook_deactivate(request, pk):
-    endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
-    endpoint.is_active = False
-    endpoint.save(update_fields=["is_active", "updated_at"])
-    messages.success(request, "Endpoint deactivated: nothing more will be sent to it.")
+    cancelled = webhook_endpoint_deactivate(endpoint=webhook_endpoint_get(user=request.user, pk=pk), by=request.user)
+    messages.success(request, "Endpoint deactivated: nothing more will be sent to it"
+                     + (f"; {cancelled} pending {'delivery was' if cancelled == 1 else 'deliveries were'} cancelled." if cancelled else "."))
+    return redirect("webhook-detail", pk=pk)
+
+
+@require_POST
+@role_required(User.Role.DATA_SCIENTIST)
+def webhook_reactivate(request, pk):
+    try:
+        webhook_endpoint_reactivate(endpoint=webhook_endpoint_get(user=request.user, pk=pk))
+    except ApplicationError as exc:
+        if exc.status_code == 404:
+            raise
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Endpoint reactivated: new events will be sent to it. Cancelled deliveries can be redelivered below.")
     return redirect("webhook-detail", pk=pk)
 
 
 @require_POST
 @role_required(User.Role.DATA_SCIENTIST)
 def delivery_redeliver(request, pk):
-    delivery = get_object_or_404(WebhookDelivery, pk=pk)
+    delivery = webhook_delivery_get(user=request.user, pk=pk)
     try:
         webhook_delivery_redeliver(delivery=delivery)
     except ApplicationError as exc:

@@ -4,12 +4,19 @@ from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
 class WebhookEndpointCreateSerializer(serializers.Serializer):
-    url = serializers.URLField(max_length=1000)
+    # Checked by the service (webhooks/netguard.py), so a refused address says why however the URL spells it.
+    url = serializers.CharField(max_length=1000)
     events = serializers.ListField(child=serializers.ChoiceField(choices=WebhookEndpoint.Event.choices), allow_empty=False)
     description = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
 
 
+class WebhookEndpointUpdateSerializer(serializers.Serializer):
+    is_active = serializers.BooleanField()
+
+
 class WebhookEndpointSerializer(serializers.ModelSerializer):
+    url = serializers.CharField(source="display_url", read_only=True, help_text="credentials in the URL are masked")
+
     class Meta:
         model = WebhookEndpoint
         fields = ["id", "url", "events", "description", "is_active", "created_at"]

@@ -1,23 +1,19 @@
-"""Webhook endpoints: register (secret shown once), list, deactivate, see deliveries, redeliver."""
+"""Webhook endpoints: register (secret shown once), list, deactivate or reactivate, see deliveries, redeliver.
+A data scientist sees only the endpoints they registered (anyone else's answer 404); admins see all."""
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import NotFoundError
 from core.permissions import IsDataScientist
 from webhooks.api.serializers import (
     WebhookDeliverySerializer, WebhookEndpointCreatedSerializer, WebhookEndpointCreateSerializer, WebhookEndpointSerializer,
+    WebhookEndpointUpdateSerializer,
 )
-from webhooks.models import WebhookDelivery, WebhookEndpoint
-from webhooks.services import webhook_delivery_redeliver, webhook_endpoint_create
-
-
-def _endpoint(pk: int) -> WebhookEndpoint:
-    endpoint = WebhookEndpoint.objects.filter(pk=pk).first()
-    if endpoint is None:
-        raise NotFoundError("No such webhook endpoint.", code="webhook_not_found")
-    return endpoint
+from webhooks.selectors import webhook_delivery_get, webhook_endpoint_get, webhook_endpoints_visible
+from webhooks.services import (
+    webhook_delivery_redeliver, webhook_endpoint_create, webhook_endpoint_deactivate, webhook_endpoint_reactivate,
+)
 
 
 class WebhookListCreateView(APIView):
@@ -25,7 +21,7 @@ class WebhookListCreateView(APIView):
 
     @extend_schema(responses=WebhookEndpointSerializer(many=True))
     def get(self, request):
-        return Response(WebhookEndpointSerializer(WebhookEndpoint.objects.all(), many=True).data)
+        return Response(WebhookEndpointSerializer(webhook_endpoints_visible(user=request.user), many=True).data)
 
     @extend_schema(request=WebhookEndpointCreateSerializer, responses={201: WebhookEndpointCreatedSerializer})
     def post(self, request):
@@ -40,14 +36,25 @@ class WebhookDetailView(APIView):
 
     @extend_schema(responses=WebhookEndpointSerializer)
     def get(self, request, pk):
-        return Response(WebhookEndpointSerializer(_endpoint(pk)).data)
+        return Response(WebhookEndpointSerializer(webhook_endpoint_get(user=request.user, pk=pk)).data)
+
+    @extend_schema(request=WebhookEndpointUpdateSerializer, responses=WebhookEndpointSerializer)
+    def patch(self, request, pk):
+        """`{"is_active": false}` deactivates (as DELETE does); `true` reactivates, after checking the address again.
+        Deliveries cancelled meanwhile stay cancelled until redelivered."""
+        endpoint = webhook_endpoint_get(user=request.user, pk=pk)
+        data = WebhookEndpointUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if data.validated_data["is_active"]:
+            webhook_endpoint_reactivate(endpoint=endpoint)
+        else:
+            webhook_endpoint_deactivate(endpoint=endpoint, by=request.user)
+        return Response(WebhookEndpointSerializer(endpoint).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, pk):
-        """Deactivate: nothing more is sent; the delivery log stays."""
-        endpoint = _endpoint(pk)
-        endpoint.is_active = False
-        endpoint.save(update_fields=["is_active", "updated_at"])
+        """Deactivate: nothing more is sent, pending retries are cancelled; the delivery log stays."""
+        webhook_endpoint_deactivate(endpoint=webhook_endpoint_get(user=request.user, pk=pk), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -56,7 +63,7 @@ class WebhookDeliveryListView(APIView):
 
     @extend_schema(responses=WebhookDeliverySerializer(many=True))
     def get(self, request, pk):
-        deliveries = _endpoint(pk).deliveries.prefetch_related("attempts")[:200]
+        deliveries = webhook_endpoint_get(user=request.user, pk=pk).deliveries.prefetch_related("attempts")[:200]
         return Response(WebhookDeliverySerializer(deliveries, many=True).data)
 
 
@@ -65,8 +72,5 @@ class WebhookRedeliverView(APIView):
 
     @extend_schema(request=None, responses={202: WebhookDeliverySerializer})
     def post(self, request, pk):
-        delivery = WebhookDelivery.objects.filter(pk=pk).first()
-        if delivery is None:
-            raise NotFoundError("No such delivery.", code="delivery_not_found")
-        delivery = webhook_delivery_redeliver(delivery=delivery)
+        delivery = webhook_delivery_redeliver(delivery=webhook_delivery_get(user=request.user, pk=pk))
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
