@@ -212,6 +212,6 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "anon": env.str("SIGNOFF_THROTTLE_ANON", default="60/minute"),  # per address, what anonymous may call
     "tokens": env.str("SIGNOFF_THROTTLE_TOKENS", default="30/minute"),  # per user, /api/v1/tokens/
 }
-KNOX_TOKEN_MODEL = "knox.AuthToken"
+KNOX_TOKEN_MODEL = "knox.AuthToken"  # knox's own default, named so that core.TokenLabel's migration can point at it
 
 Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)
