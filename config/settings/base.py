@@ -202,8 +202,8 @@ AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contri
 AXES_FAILURE_LIMIT = env.int("SIGNOFF_LOGIN_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = timedelta(minutes=env.float("SIGNOFF_LOGIN_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks: an account, or an address
-AXES_LOCKOUT_CALLABLE = "core.views.login_locked_out"
-AXES_CLIENT_IP_CALLABLE = "core.views.client_ip"
+AXES_LOCKOUT_CALLABLE = "core.account_views.login_locked_out"
+AXES_CLIENT_IP_CALLABLE = "core.account_views.client_ip"
 # Reverse proxies in front of Django that append to X-Forwarded-For (0: the client is REMOTE_ADDR).
 SIGNOFF_PROXY_COUNT = env.int("SIGNOFF_PROXY_COUNT", default=0)
 REST_FRAMEWORK["NUM_PROXIES"] = SIGNOFF_PROXY_COUNT  # 0, not None: None would trust any X-Forwarded-For
