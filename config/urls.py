@@ -10,6 +10,7 @@ api_v1 = (
         path("", include("models_app.api.urls")),
         path("", include("reviews.api.urls")),
         path("", include("webhooks.api.urls")),
+        path("", include("core.tokens_api")),
     ],
     "api",
 )

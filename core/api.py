@@ -34,6 +34,8 @@ def exception_handler(exc, context):
         codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
         body = {"message": _first_message(response.data.get("detail", response.data)) if isinstance(response.data, dict) else str(response.data),
                 "code": codes if isinstance(codes, str) else "error", "extra": {}}
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            body["extra"] = {"retry_after": int(exc.wait)}  # seconds, as in the Retry-After header
     response.data = body
     return response
 

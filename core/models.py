@@ -33,3 +33,16 @@ class User(AbstractUser):
         if not self.is_active:
             return False
         return self.is_superuser or self.role == self.Role.ADMIN or self.role in roles
+
+
+class TokenLabel(models.Model):
+    """What knox's token row lacks for the person who owns it: a public id to revoke it by, and a name.
+
+    knox's primary key is the token's digest, which is never shown; the key itself is shown once, at creation.
+    knox records no last use, and recording one would add a write to every API request, so there is none."""
+
+    token = models.OneToOneField("knox.AuthToken", on_delete=models.CASCADE, related_name="label")
+    name = models.CharField(max_length=100, blank=True)
+
+    def __str__(self) -> str:
+        return self.name or f"token {self.pk}"

@@ -112,8 +112,10 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "UNAUTHENTICATED_USER": None,
 }
+# API tokens expire after this many days unless made otherwise (0 = never); `createtoken --expires never` for CI bots.
+SIGNOFF_TOKEN_TTL_DAYS = env.int("SIGNOFF_TOKEN_TTL_DAYS", default=90)
 REST_KNOX = {
-    "TOKEN_TTL": None,  # CI tokens live until revoked; `createtoken --expires-in-days` sets a limit
+    "TOKEN_TTL": timedelta(days=SIGNOFF_TOKEN_TTL_DAYS) if SIGNOFF_TOKEN_TTL_DAYS else None,
     "TOKEN_PREFIX": "so_",
     "AUTH_HEADER_PREFIX": "Token",
 }
@@ -192,5 +194,24 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
+# Logins and API throttling (see README, "Logins"). Failed logins are counted per account and per address by
+# django-axes in the database, so every web process sees the same counts; AxesMiddleware must stay last.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("SIGNOFF_LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("SIGNOFF_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks: an account, or an address
+AXES_LOCKOUT_CALLABLE = "core.account_views.login_locked_out"
+AXES_CLIENT_IP_CALLABLE = "core.account_views.client_ip"
+# Reverse proxies in front of Django that append to X-Forwarded-For (0: the client is REMOTE_ADDR).
+SIGNOFF_PROXY_COUNT = env.int("SIGNOFF_PROXY_COUNT", default=0)
+REST_FRAMEWORK["NUM_PROXIES"] = SIGNOFF_PROXY_COUNT  # 0, not None: None would trust any X-Forwarded-For
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["core.throttling.AnonRateThrottle"]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "anon": env.str("SIGNOFF_THROTTLE_ANON", default="60/minute"),  # per address, what anonymous may call
+    "tokens": env.str("SIGNOFF_THROTTLE_TOKENS", default="30/minute"),  # per user, /api/v1/tokens/
+}
+KNOX_TOKEN_MODEL = "knox.AuthToken"  # knox's own default, named so that core.TokenLabel's migration can point at it
 
 Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)

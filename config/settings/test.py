@@ -2,7 +2,7 @@
 import os
 
 from .base import *  # noqa: F401,F403
-from .base import CELERY_BROKER_URL, DATABASES, VAR_DIR, filesystem_broker_options
+from .base import CELERY_BROKER_URL, DATABASES, REST_FRAMEWORK, VAR_DIR, filesystem_broker_options
 
 SECRET_KEY = "test-only-secret-key-not-for-production-0123456789"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
@@ -17,3 +17,9 @@ CELERY_TASK_DEFAULT_QUEUE = f"signoff-test-{os.getpid()}"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     BROKER_DIR = VAR_DIR / "test-broker" / str(os.getpid())
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(BROKER_DIR)
+
+# The test client's login() and a bare authenticate() pass no request, which django-axes refuses; logins through
+# /login/ (the browser tests, tests/test_logins.py) still go through axes.
+AUTHENTICATION_BACKENDS = ["tests.support.axes_backend.RequestOptionalAxesBackend", "django.contrib.auth.backends.ModelBackend"]
+# Throttle counters live in the process's cache across tests; the throttling tests set their own rates.
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "100000/minute", "tokens": "100000/minute"}}

@@ -1,0 +1,24 @@
+"""API rate limits. Rates are read from settings at each request, not frozen when DRF is imported, so an
+environment variable or a test's settings override takes effect."""
+from rest_framework import throttling
+from rest_framework.settings import api_settings
+
+
+class _RateFromSettings:
+    def get_rate(self):
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def allow_request(self, request, view):
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
+
+
+class AnonRateThrottle(_RateFromSettings, throttling.AnonRateThrottle):
+    """Anonymous callers, per address: everything they may call without a token (the schema, the docs)."""
+
+
+class TokenEndpointsThrottle(_RateFromSettings, throttling.UserRateThrottle):
+    """Creating, listing and revoking API tokens, per user."""
+
+    scope = "tokens"
