@@ -12,6 +12,7 @@ for who sent it); "302err" for a page's refusal told as a redirect with an error
 Refusals are exact everywhere.
 """
 import base64
+import copy
 import inspect
 
 import pytest
@@ -146,8 +147,6 @@ EXPECTED: dict[str, dict[str, str]] = {
     "admin/(?P<url>.*)$": {"GET": "302 302 302 302 302 302 404"},
 }
 
-
-SESSION_CHANGING = {"login", "logout", "admin:login", "admin:logout", "admin:password_change", "admin:auth_user_password_change"}
 
 # query strings a GET needs to be a valid request at all
 QUERY = {"api:dataset-version-diff": "?from=1&to=1", "dataset-diff": "?from=1&to=1"}
@@ -334,28 +333,35 @@ def answered_ok(status: int | str) -> bool:
     return isinstance(status, int) and status not in (401, 403, 404, 405) and status < 500
 
 
+def table_problems(routes) -> list[str]:
+    keys = [key for _, key, _ in routes]
+    problems = [f"new route {key}: add its expected statuses to EXPECTED" for key in keys if key not in EXPECTED]
+    problems += [f"EXPECTED lists a route that no longer exists: {key}" for key in sorted(set(EXPECTED) - set(keys))]
+    return problems
+
+
+def test_a_route_without_an_entry_fails_the_matrix():
+    from django.urls import path
+
+    from core.views import healthz
+
+    class WithANewRoute:
+        urlpatterns = [*get_resolver().url_patterns, path("api/v1/secrets/", healthz, name="secrets")]
+
+    assert table_problems(list(walk(get_resolver(WithANewRoute)))) == [
+        "new route secrets: add its expected statuses to EXPECTED"]
+
+
 def test_every_route_has_expected_statuses_for_every_role(world):
     routes = list(walk())
-    keys = [key for _, key, _ in routes]
-    missing = [key for key in keys if key not in EXPECTED]
-    assert not missing, "\n".join(f"new route {key}: add its expected statuses to EXPECTED" for key in missing)
-    stale = sorted(set(EXPECTED) - set(keys))
-    assert not stale, f"EXPECTED lists routes that no longer exist: {stale}"
-
-    def client(role: str, fresh: bool = False) -> Client:
-        """One session per role; a fresh one where a request logs in or out, so it cannot change who asks next."""
-        if fresh or role not in clients:
-            made = Client()
-            if role != "anon":
-                made.force_login(world["people"][role])
-            if fresh:
-                return made
-            clients[role] = made
-        return clients[role]
+    problems = table_problems(routes)
+    assert not problems, "\n".join(problems)
 
     clients: dict[str, Client] = {}
-    for role in ROLES:  # outside the rolled-back blocks, so the sessions outlive them
-        client(role)
+    for role in ROLES:  # outside the rolled-back blocks, so the sessions outlive them; one handler per role, as
+        clients[role] = Client()  # loading the middleware (whitenoise scans the static files) costs ~0.1 s a client
+        if role != "anon":
+            clients[role].force_login(world["people"][role])
 
     wrong, cells = [], 0
     for pattern, key, callback in routes:
@@ -376,10 +382,11 @@ def test_every_route_has_expected_statuses_for_every_role(world):
                 cells += 1
                 kwargs = dict(body(key, world)) if method in ("POST", "PUT", "PATCH") else {}
                 with transaction.atomic():  # each request sees the same world: an allowed write is undone
-                    caller = client(role, fresh=key in SESSION_CHANGING)
+                    caller, cookies = clients[role], copy.deepcopy(clients[role].cookies)
                     response = caller.generic(method, url, **_encoded(kwargs)) if method not in ("GET", "HEAD") \
                         else getattr(caller, method.lower())(url)
                     transaction.set_rollback(True)
+                caller.cookies = cookies  # a login or logout among the routes must not change who asks next
                 got = response.status_code
                 told = getattr(getattr(response.wsgi_request, "_messages", None), "_queued_messages", [])  # this request's
                 error_told = any(m.level_tag == "error" for m in told)
