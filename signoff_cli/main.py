@@ -131,7 +131,16 @@ def cmd_campaign_create(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
-def describe_verdict(verdict: dict) -> str:
+def describe_verdict(client: Client, path: str, verdict: dict) -> str:
+    """The gate answers a narrow verdict (id, decision, hash, signed_at); who signed and why is evidence, asked for
+    once, when there is a verdict to describe. A token that may not read it still gets the decision and hash."""
+    try:
+        _, full = client.request("GET", path + "?evidence=1")
+        verdict = full.get("verdict") or verdict
+    except (ApiError, TransportError):
+        pass
+    if "signer" not in verdict:
+        return f"verdict: {verdict['decision']} (hash {verdict['hash']})"
     rationale = " ".join(str(verdict.get("rationale", "")).split())  # one line, whatever the approver typed
     return f"verdict: {verdict['decision']} by {verdict['signer']}: {rationale}"
 
@@ -141,13 +150,14 @@ def gate_line(gate: dict) -> str:
 
 
 def cmd_gate_status(client: Client, args: argparse.Namespace) -> int:
-    _, gate = client.request("GET", api_path("gate", args.model, args.version))
+    path = api_path("gate", args.model, args.version)
+    _, gate = client.request("GET", path)
     if args.json:
         print(json.dumps(gate, indent=2))
     else:
         print(gate_line(gate))
         if gate.get("verdict"):
-            print(describe_verdict(gate["verdict"]))
+            print(describe_verdict(client, path, gate["verdict"]))
     return GATE_EXIT.get(gate["status"], EXIT_ERROR)
 
 
@@ -181,7 +191,7 @@ def cmd_gate_wait(client: Client, args: argparse.Namespace) -> int:
                 if args.json:
                     print(json.dumps(gate, indent=2))
                 elif gate.get("verdict"):
-                    print(describe_verdict(gate["verdict"]))
+                    print(describe_verdict(client, path, gate["verdict"]))
                 return GATE_EXIT[gate["status"]]
         remaining = deadline - time.monotonic()
         if remaining <= 0:

@@ -112,9 +112,41 @@ def test_webhooks_are_managed_by_data_scientists(clients):
           lambda role: clients[role].get("/api/v1/webhooks/"))
 
 
-def test_gate_is_readable_by_any_authenticated_caller(clients, pairwise_campaign):
-    check({"anon": 401, "reviewer": 200, "ds": 200, "approver": 200, "admin": 200},
+def test_gate_is_closed_to_reviewers_whose_pending_would_name_the_blind_candidate(clients, pairwise_campaign):
+    # the reviewer judges this campaign; reviewer2 is on it too; an outsider reviewer is refused the same way
+    outsider = token_client(UserFactory(username="outsider"))
+    for client in (clients["reviewer"], clients["reviewer2"], outsider):
+        for url in ("/api/v1/gate/calc/2/", "/api/v1/gate/calc/1/", "/api/v1/gate/calc/2/?evidence=1"):
+            response = client.get(url)
+            assert response.status_code == 403, (url, response.json())
+            assert_error_shape(response)
+    check({"anon": 401, "reviewer": 403, "ds": 200, "approver": 200, "admin": 200},
           lambda role: clients[role].get("/api/v1/gate/calc/2/"))
+
+
+def _signed(users, pairwise_campaign) -> dict:
+    from reviews.models import Campaign
+    from reviews.services.verdicts import verdict_sign
+
+    campaign = Campaign.objects.get(pk=pairwise_campaign["id"])
+    verdict = verdict_sign(campaign=campaign, signer=users["approver"], decision="reject", rationale="rev and rev2 agreed")
+    return {"id": verdict.pk, "hash": verdict.hash}
+
+
+def test_gate_answers_ci_with_the_decision_only_and_evidence_on_request(clients, users, pairwise_campaign):
+    verdict = _signed(users, pairwise_campaign)
+    for role in ("ds", "approver", "admin"):
+        narrow = clients[role].get("/api/v1/gate/calc/2/")
+        assert narrow.status_code == 200
+        body = narrow.json()
+        assert set(body) == {"model", "version", "stage", "status", "verdict"}
+        assert set(body["verdict"]) == {"id", "decision", "hash", "signed_at"}, body["verdict"]
+        assert (body["verdict"]["id"], body["verdict"]["hash"], body["status"]) == (verdict["id"], verdict["hash"], "rejected")
+        assert "rev2" not in narrow.content.decode() and "agreed" not in narrow.content.decode()
+
+        full = clients[role].get("/api/v1/gate/calc/2/?evidence=1").json()["verdict"]
+        assert (full["signer"], full["rationale"]) == ("approver", "rev and rev2 agreed")
+        assert {"evidence", "previous_hash", "campaign"} <= set(full)
 
 
 def test_reviewer_outside_a_campaign_gets_404_not_403(api, users, pairwise_campaign):

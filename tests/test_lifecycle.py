@@ -184,7 +184,7 @@ def test_the_lead_adds_reviewers(api, users, loop_data):
 
 
 def test_a_verdict_closes_every_other_open_campaign_on_its_candidate(api, loop_data):
-    signed = create(api, loop_data)["id"]
+    signed = create(api, loop_data, name="calc 2 vs 1")["id"]
     sibling = create(api, loop_data, name="second look")["id"]
     paused_sibling = create(api, loop_data, name="third look")["id"]
     api["ds"].patch(f"/api/v1/campaigns/{paused_sibling}/", {"status": "paused"}, format="json")
@@ -197,6 +197,7 @@ def test_a_verdict_closes_every_other_open_campaign_on_its_candidate(api, loop_d
         assert api["reviewer"].get(f"/api/v1/campaigns/{cid}/next/").status_code == 204
         state = api["reviewer"].get(f"/api/v1/campaigns/{cid}/progress/").json()
         assert state["state"] == "closed" and "signed off this candidate as rejected" in state["message"]
+        assert "calc" not in state["message"], "a sibling's name may name the models: reviewers are told its id only"
     assert Campaign.objects.get(pk=signed).status_reason == "Signed off: rejected"
 
 

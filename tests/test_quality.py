@@ -288,6 +288,16 @@ def test_an_excluded_reviewer_stops_counting_their_items_reopen_and_they_get_not
     assert "excluded after results were visible" in report and "answers without reading" in report
 
 
+def test_discarding_a_judgment_of_an_excluded_reviewer_is_a_409_not_a_second_reopening(api, loop_data):
+    cid = create(api, loop_data)["id"]
+    task = api["reviewer"].get(f"/api/v1/campaigns/{cid}/next/").json()
+    judged = api["reviewer"].post(f"/api/v1/tasks/{task['task']}/judgments/", {"choice": candidate_slot(task)}, format="json")
+    assert exclude(api["ds"], cid).status_code == 201
+    response = api["ds"].post(f"/api/v1/judgments/{judged.json()['id']}/discard/", {"reason": "careless"}, format="json")
+    assert response.status_code == 409 and response.json()["code"] == "not_counted"  # was a CHECK constraint 500
+    assert Task.objects.get(pk=task["task"]).assigned_count == 0
+
+
 def test_an_exclusion_before_anyone_saw_results_says_so(api, loop_data):
     cid = create(api, loop_data)["id"]
     assert Campaign.objects.get(pk=cid).results_viewed_at is None

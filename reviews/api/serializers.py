@@ -338,9 +338,34 @@ class VerdictSerializer(serializers.ModelSerializer):
         fields = ["id", "campaign", "decision", "rationale", "signer", "signed_at", "hash", "previous_hash", "evidence"]
 
 
+class GateVerdictSerializer(serializers.Serializer):
+    """The verdict as CI reads it: what was decided and where it sits in the chain. The rest is evidence."""
+
+    id = serializers.IntegerField()
+    decision = serializers.CharField()
+    hash = serializers.CharField()
+    signed_at = serializers.DateTimeField()
+    campaign = serializers.IntegerField(required=False, help_text="with ?evidence=1 only")
+    rationale = serializers.CharField(required=False, help_text="with ?evidence=1 only")
+    signer = serializers.CharField(required=False, help_text="with ?evidence=1 only")
+    previous_hash = serializers.CharField(required=False, help_text="with ?evidence=1 only")
+    evidence = serializers.JSONField(required=False, help_text="with ?evidence=1 only: the results frozen at sign-off")
+
+
+GATE_VERDICT_FIELDS = ("id", "decision", "hash", "signed_at")
+
+
+class GateErrorSerializer(serializers.Serializer):
+    """The one error shape, as the gate's refusals document it."""
+
+    message = serializers.CharField()
+    code = serializers.CharField()
+    extra = serializers.DictField()
+
+
 class GateStatusSerializer(serializers.Serializer):
     model = serializers.CharField()
     version = serializers.CharField()
     stage = serializers.CharField()
     status = serializers.ChoiceField(choices=["approved", "rejected", "pending", "none"])
-    verdict = VerdictSerializer(allow_null=True)
+    verdict = GateVerdictSerializer(allow_null=True)

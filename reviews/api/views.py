@@ -16,7 +16,7 @@ from reviews.api.serializers import (
     ApprovalPendingSerializer, AssignmentStatusSerializer, GoldVersionSerializer, ReasonSerializer, SkipSerializer,
     ExclusionCreateSerializer, ExclusionSerializer,
     BlindCampaignSerializer, CampaignCreatedSerializer, CampaignCreateSerializer, CampaignSerializer,
-    GateStatusSerializer, JudgmentCreateSerializer, JudgmentSerializer, ResultsSerializer, SignoffSerializer,
+    GATE_VERDICT_FIELDS, GateErrorSerializer, GateStatusSerializer, JudgmentCreateSerializer, JudgmentSerializer, ResultsSerializer, SignoffSerializer,
     TaskPayloadSerializer, VerdictSerializer,
 )
 from reviews.gate import GatePolicy
@@ -245,15 +245,31 @@ class CampaignSignoffView(APIView):
 
 
 class GateView(APIView):
-    """What CI polls: approved, rejected, pending (a campaign is running) or none."""
+    """What CI polls: approved, rejected, pending (a campaign is running) or none.
 
-    @extend_schema(responses=GateStatusSerializer)
+    Only roles that may read results may call it: to a reviewer, `pending` would say which version is the candidate
+    of the blind campaign they judge. The verdict is narrow (id, decision, hash, signed_at) unless `?evidence=1`
+    asks for the signer, the rationale and the results frozen at sign-off: CI polls, and a poll needs no evidence."""
+
+    permission_classes = [CanSeeResults]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("evidence", bool, description="1: the whole verdict (signer, rationale, frozen "
+                                     "results); without it only id, decision, hash and signed_at")],
+        responses={200: GateStatusSerializer,
+                   403: OpenApiResponse(GateErrorSerializer, "the caller's role may not read results (reviewers)"),
+                   404: OpenApiResponse(GateErrorSerializer, "no such model version")},
+    )
     def get(self, request, model, version):
         model_version = model_version_get(model_name=model, version=version)
         gate_status, verdict = gate_status_for_model_version(model_version=model_version)
         # the verdict and the stage change commit together: reading the stage after the verdict keeps them consistent
         model_version.refresh_from_db(fields=["stage"])
+        answer = None
+        if verdict is not None:
+            answer = VerdictSerializer(verdict).data
+            if request.query_params.get("evidence", "").lower() not in ("1", "true", "yes"):
+                answer = {field: answer[field] for field in GATE_VERDICT_FIELDS}
         return Response({
-            "model": model, "version": version, "stage": model_version.stage, "status": gate_status,
-            "verdict": VerdictSerializer(verdict).data if verdict else None,
+            "model": model, "version": version, "stage": model_version.stage, "status": gate_status, "verdict": answer,
         })

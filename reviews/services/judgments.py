@@ -11,7 +11,7 @@ from django.utils import timezone
 from core.errors import ApplicationError, ConflictError, ForbiddenError, NotFoundError
 from core.models import User
 from core.rawsql import columns, fetch_models
-from reviews.models import SLOTS, Assignment, Campaign, Judgment, Task
+from reviews.models import SLOTS, Assignment, Campaign, Judgment, ReviewerExclusion, Task
 from reviews.services.assignments import assignment_revive
 from reviews.services.decisions import campaign_gate_check_on_commit, campaign_gate_recheck_on_commit
 
@@ -234,6 +234,9 @@ def judgment_discard(*, judgment: Judgment, actor: User, reason: str) -> Judgmen
         raise _invalid("Say why this judgment is discarded.", "reason")
     if campaign.status == Campaign.Status.CLOSED:  # a paused campaign's lead may still tidy its judgments
         raise ConflictError("This campaign is closed; its judgments are final.", code="campaign_closed")
+    if ReviewerExclusion.objects.filter(campaign=campaign, reviewer_id=judgment.reviewer_id).exists():
+        # the exclusion already took their judgments out and reopened their items: a discard would do it twice
+        raise ConflictError("This reviewer is excluded: their judgments already do not count.", code="not_counted")
     with transaction.atomic():
         if not Judgment.objects.filter(pk=judgment.pk, discarded_at__isnull=True, retracted_at__isnull=True).update(
             discarded_at=timezone.now(), discarded_by=actor, discard_reason=reason.strip()[:2000]

@@ -98,8 +98,9 @@ def _verdict_sign_once(*, campaign_id: int, signer: User, decision: str, rationa
     campaign.status_reason = f"Signed off: {'approved' if decision == Verdict.Decision.APPROVE else 'rejected'}"
     campaign.save(update_fields=["status", "status_reason", "updated_at"])
     # the candidate is decided: its other campaigns' work can no longer count
+    # the reason reaches the sibling's reviewers: its id, never its name, which may name the models
     campaigns_close_for_candidate(candidate=campaign.candidate, except_campaign=campaign, reason=(
-        f"Closed: campaign {campaign.pk} ({campaign.name}) signed off this candidate as "
+        f"Closed: campaign {campaign.pk} signed off this candidate as "
         f"{'approved' if decision == Verdict.Decision.APPROVE else 'rejected'}."))
     model_version_set_stage(
         version=campaign.candidate,
