@@ -261,3 +261,15 @@ def test_a_supervisor_killed_by_sigkill_takes_its_children_with_it(tmp_path):
         supervisor.wait(timeout=20)
     wait_for(lambda: not ({*children.values()} & {*process_groups().values()}), 30,
              f"children outlived the supervisor: {children}")
+
+
+@pytest.mark.django_db
+def test_checkheartbeat_exits_1_for_a_stale_beat_and_0_for_a_fresh_one():
+    """The container health check of beat in docker-compose.yml."""
+    from django.core.management import CommandError, call_command
+
+    beat_seen(61)
+    with pytest.raises(CommandError, match="beat: error: last seen 6"):
+        call_command("checkheartbeat", "beat")
+    beat_seen(2)
+    call_command("checkheartbeat", "beat")
