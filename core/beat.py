@@ -6,6 +6,7 @@ import time
 
 from celery.beat import PersistentScheduler
 from django.conf import settings
+from django.db import close_old_connections
 
 from core.heartbeat import heartbeat_record
 from core.models import Heartbeat
@@ -40,6 +41,7 @@ class SingleHeartbeatScheduler(PersistentScheduler):
         interval = settings.SIGNOFF_HEARTBEAT_SECONDS
         if time.monotonic() >= self._heartbeat_due:
             try:
+                close_old_connections()  # beat holds its connection for days (Celery closes the worker's per task)
                 heartbeat_record(component=Heartbeat.Component.BEAT)
                 self._heartbeat_due = time.monotonic() + interval
             except Exception:  # noqa: BLE001 - a database hiccup must not stop the schedule; /healthz will show it

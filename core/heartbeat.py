@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import close_old_connections
 from django.utils import timezone
 
 from core.models import Heartbeat
@@ -13,7 +12,6 @@ from core.models import Heartbeat
 
 def heartbeat_record(*, component: str, at: datetime | None = None) -> None:
     """Overwrite the component's row with "seen now, by this process", in one upsert statement."""
-    close_old_connections()  # beat and the worker hold a connection for days: drop one the server has closed
     Heartbeat.objects.bulk_create(
         [Heartbeat(component=component, seen_at=at or timezone.now(), hostname=socket.gethostname(), pid=os.getpid())],
         update_conflicts=True, unique_fields=["component"], update_fields=["seen_at", "hostname", "pid"],
