@@ -22,7 +22,7 @@ chromium:
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo
-	PORT=$(PORT) bin/serve-embedded
+	PORT=$(PORT) $(BIN)/python bin/serve-embedded
 
 test: install chromium
 	$(BIN)/pytest

@@ -245,7 +245,7 @@ def start_stack(args, work: Path) -> Stack:
                 stop_stack(stack)
                 raise RuntimeError(f"{name} exited with {proc.returncode}:\n{tail(stack.logs[name])}")
         try:
-            if http.request("GET", f"{stack.base}/healthz").status == 200 and worker_ready(stack):
+            if http.request("GET", f"{stack.base}/livez").status == 200 and worker_ready(stack):
                 return stack
         except urllib3.exceptions.HTTPError:
             pass

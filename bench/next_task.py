@@ -9,7 +9,7 @@ What it does, end to end, against the real stack (PostgreSQL, gunicorn, producti
    through the ORM, the bulk rows (items, predictions x2, tasks, task outputs x2) with INSERT ... SELECT
    ... generate_series; then checks that the campaign has the shape `campaign_create` gives, on a
    three-item reference built by `campaign_create` itself in a rolled-back transaction;
-3. starts gunicorn on a free port of 127.0.0.1 and waits for /healthz;
+3. starts gunicorn on a free port of 127.0.0.1 and waits for /livez;
 4. runs two phases of --seconds each: "paced" (each reviewer thinks U(0.25, 0.75) s before each request)
    and "saturated" (no think time; ~1% of submissions resent at once with the same client_id);
 5. after each phase checks the invariants in the database (never over capacity, one counted judgment per
@@ -411,13 +411,13 @@ def start_gunicorn(env: dict[str, str], *, workers: int, worker_class: str, thre
         if proc.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {proc.returncode}; see {log.name}:\n{tail(log.name)}")
         try:
-            if http.request("GET", f"{server.base}/healthz").status == 200:
+            if http.request("GET", f"{server.base}/livez").status == 200:
                 return server
         except urllib3.exceptions.HTTPError:
             pass
         time.sleep(0.2)
     stop_gunicorn(server)
-    raise RuntimeError(f"/healthz did not answer 200 within {HEALTH_WAIT_SECONDS} s; see {log.name}:\n{tail(log.name)}")
+    raise RuntimeError(f"/livez did not answer 200 within {HEALTH_WAIT_SECONDS} s; see {log.name}:\n{tail(log.name)}")
 
 
 def stop_gunicorn(server: Server) -> None:

@@ -46,3 +46,22 @@ class TokenLabel(models.Model):
 
     def __str__(self) -> str:
         return self.name or f"token {self.pk}"
+
+
+class Heartbeat(models.Model):
+    """When each background process last showed it was alive: one row per component, overwritten in place.
+
+    The database is the store every process already shares (web, worker and beat, embedded or in containers);
+    Django's cache is per process in the embedded default. /healthz and the admins' banner read it."""
+
+    class Component(models.TextChoices):
+        WORKER = "worker", "Worker"
+        BEAT = "beat", "Beat"
+
+    component = models.CharField(max_length=20, choices=Component.choices, primary_key=True)
+    seen_at = models.DateTimeField()
+    hostname = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(null=True)
+
+    def __str__(self) -> str:
+        return f"{self.component} seen at {self.seen_at:%Y-%m-%d %H:%M:%S} (pid {self.pid})"

@@ -1,14 +1,14 @@
-"""What every page shares: the role check, and the health check."""
+"""What every page shares: the role check, and the health checks."""
 from functools import wraps
 
+from celery import current_app as celery_app
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import JsonResponse
 from django.views import defaults
 
-from config.celery import app as celery_app
-
+from core.heartbeat import heartbeat_health
 
 
 def role_required(*roles: str):
@@ -27,24 +27,41 @@ def role_required(*roles: str):
     return decorator
 
 
-def healthz(request):
-    checks = {}
+def _database_check() -> str:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        checks["database"] = "ok"
+        return "ok"
     except Exception as exc:  # noqa: BLE001 - any failure means unhealthy, and says why
-        checks["database"] = f"error: {exc.__class__.__name__}"
+        return f"error: {exc.__class__.__name__}"
+
+
+def healthz(request):
+    """The whole application: database, broker, and a worker and beat whose heartbeats are fresh. 503 names what
+    is not (and how long ago it was last seen): a dead worker stalls uploads, webhooks and gate checks."""
+    checks = {"database": _database_check()}
     try:
         with celery_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
         checks["broker"] = "ok"
     except Exception as exc:  # noqa: BLE001
         checks["broker"] = f"error: {exc.__class__.__name__}"
+    heartbeats = {}
+    if checks["database"] == "ok":
+        for name, health in heartbeat_health().items():
+            checks[name] = health.describe()
+            heartbeats[name] = {"seen_at": health.seen_at, "age_seconds": health.age_seconds and round(health.age_seconds, 1),
+                                "pid": health.pid}
     healthy = all(v == "ok" for v in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503)
+    return JsonResponse({"status": "ok" if healthy else "error", **checks, "heartbeats": heartbeats},
+                        status=200 if healthy else 503)
 
 
+def livez(request):
+    """This web process answers and reaches the database: for a load balancer or a container's health check,
+    which must not take web servers out of rotation because a worker died (that is /healthz's news)."""
+    database = _database_check()
+    return JsonResponse({"status": database, "database": database}, status=200 if database == "ok" else 503)
 
 
 def _is_api(request) -> bool:

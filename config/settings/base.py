@@ -58,6 +58,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "reviews.context_processors.chain_alert",
+                "core.context_processors.background_alert",
             ],
         },
     },
@@ -171,6 +172,16 @@ CELERY_BEAT_SCHEDULE = {
     "verdict-chain-check": {"task": "reviews.tasks.verdict_chain_check_task",
                             "schedule": timedelta(seconds=env.int("SIGNOFF_CHAIN_CHECK_SECONDS", default=3600))},
 }
+# Heartbeats (core/heartbeat.py): beat records its own on every tick and sends the worker one to run; /healthz
+# and the admins' banner call a process dead when its heartbeat is older than the max age.
+SIGNOFF_HEARTBEAT_SECONDS = env.float("SIGNOFF_HEARTBEAT_SECONDS", default=15.0)
+SIGNOFF_HEARTBEAT_MAX_AGE_SECONDS = env.float("SIGNOFF_HEARTBEAT_MAX_AGE_SECONDS", default=60.0)
+CELERY_BEAT_SCHEDULE["worker-heartbeat"] = {
+    "task": "core.tasks.heartbeat_worker_task",
+    "schedule": timedelta(seconds=SIGNOFF_HEARTBEAT_SECONDS),
+    "options": {"expires": SIGNOFF_HEARTBEAT_SECONDS},  # heartbeats queued while no worker ran are dropped, not replayed
+}
+CELERY_BEAT_SCHEDULER = "core.beat.SingleHeartbeatScheduler"
 
 # How long a reviewer may take back a judgment they just gave.
 SIGNOFF_UNDO_SECONDS = env.int("SIGNOFF_UNDO_SECONDS", default=120)
