@@ -22,6 +22,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from knox.models import AuthToken
 
 from core.models import User
+from core.tokens import token_create
 from tests.factories import UserFactory, jsonl_file, png_base64
 
 ROLES = ("anon", "rev_on", "rev_off", "lead", "other_ds", "approver", "admin")
@@ -36,12 +37,15 @@ API_DS_WRITE = "401 403 403 ok ok 403 ok"        # data scientists and admins
 PAGE_READ = "302 403 403 200 200 200 200"        # pages for data scientists and approvers: login first, then the role
 PAGE_DS_POST = "302 403 403 ok ok 403 ok"
 LEAD_FORM = "302 403 403 ok 302err 403 ok"
+OWN_WRITE = "401 403 403 ok 404 403 ok"           # the object's owner (the lead here) and admins
+OWN_PAGE_POST = "302 403 403 ok 404 403 ok"
 STAFF = "302 302 302 302 302 302 200"            # Django's admin: staff only, everyone else to its login page
 STAFF_WRITE = "302 302 302 302 302 302 ok"
 STAFF_MOVED = "302 302 302 302 302 302 302"     # the admin's old object URLs redirect to .../change/
 
 EXPECTED: dict[str, dict[str, str]] = {
-    "healthz": {"GET": "200 200 200 200 200 200 200"},
+    # no worker runs for this test: the health check says so, to anyone (livez is the web process alone)
+    "healthz": {"GET": "503 503 503 503 503 503 503"},
     # datasets and the registry: never reviewers, whose work is blind
     "api:dataset-list": {"GET": API_READ, "POST": API_DS_WRITE},
     "api:dataset-detail": {"GET": API_READ},
@@ -83,10 +87,11 @@ EXPECTED: dict[str, dict[str, str]] = {
     "api:gate": {"GET": API_READ},
     "api:verdict-chain-verify": {"GET": "401 403 403 403 403 200 200"},
     "api:verdict-chain-acknowledge": {"POST": "401 403 403 403 403 403 ok"},
+    # an endpoint is its creator's (the lead's here) or an admin's: another data scientist is told it does not exist
     "api:webhook-list": {"GET": "401 403 403 200 200 403 200", "POST": API_DS_WRITE},
-    "api:webhook-detail": {"GET": "401 403 403 200 200 403 200", "DELETE": API_DS_WRITE},
-    "api:webhook-deliveries": {"GET": "401 403 403 200 200 403 200"},
-    "api:webhook-redeliver": {"POST": API_DS_WRITE},
+    "api:webhook-detail": {"GET": "401 403 403 200 404 403 200", "DELETE": OWN_WRITE, "PATCH": OWN_WRITE},
+    "api:webhook-deliveries": {"GET": "401 403 403 200 404 403 200"},
+    "api:webhook-redeliver": {"POST": OWN_WRITE},
     "schema": {"GET": "200 200 200 200 200 200 200"},
     "api-docs": {"GET": "200 200 200 200 200 200 200"},
     # pages
@@ -101,9 +106,10 @@ EXPECTED: dict[str, dict[str, str]] = {
     # 302err for those allowed too: the body cannot succeed in this world (calc 2 is not approved yet)
     "model-version-promote": {"POST": "302 403 403 403 403 302err 302err"},
     "webhook-list": {"GET": "302 403 403 200 200 403 200", "POST": PAGE_DS_POST},
-    "webhook-detail": {"GET": "302 403 403 200 200 403 200"},
-    "webhook-deactivate": {"POST": PAGE_DS_POST},
-    "delivery-redeliver": {"POST": PAGE_DS_POST},
+    "webhook-detail": {"GET": "302 403 403 200 404 403 200"},
+    "webhook-deactivate": {"POST": OWN_PAGE_POST},
+    "webhook-reactivate": {"POST": OWN_PAGE_POST},
+    "delivery-redeliver": {"POST": OWN_PAGE_POST},
     "campaign-list": {"GET": "302 200 200 200 200 200 200"},
     "campaign-new": {"GET": "302 403 403 200 200 403 200", "POST": PAGE_DS_POST},
     "campaign-detail": {"GET": PAGE_READ},
@@ -143,6 +149,22 @@ EXPECTED: dict[str, dict[str, str]] = {
     "admin/knox/authtoken/<path:object_id>/": {"GET": STAFF_MOVED},
     "admin/core/user/<path:object_id>/": {"GET": STAFF_MOVED},
     "admin/(?P<url>.*)$": {"GET": "302 302 302 302 302 302 404"},
+    # login lockouts (django-axes): staff only, as the rest of the admin
+    # (its records are written by logins, never added by hand: 403 even for an admin; the world has none, so an
+    # object's pages send the admin back to the list)
+    **{f"admin:axes_{model}_{view}": {"GET": STAFF if view == "changelist" else STAFF_MOVED,
+                                      **({"POST": STAFF_WRITE} if view in ("change", "delete") else {})}
+       for model in ("accessattempt", "accesslog", "accessfailurelog")
+       for view in ("changelist", "history", "delete", "change")},
+    **{f"admin:axes_{model}_add": {"GET": "302 302 302 302 302 302 403", "POST": "302 302 302 302 302 302 403"}
+       for model in ("accessattempt", "accesslog", "accessfailurelog")},
+    **{f"admin/axes/{model}/<path:object_id>/": {"GET": STAFF_MOVED} for model in ("accessattempt", "accesslog", "accessfailurelog")},
+    # tokens: everyone signed in manages their own, and nobody else's (the world's token is the lead's)
+    "api:token-list": {"GET": "401 200 200 200 200 200 200", "POST": "401 ok ok ok ok ok ok"},
+    "api:token-detail": {"DELETE": "401 404 404 ok 404 404 404"},
+    "account-tokens": {"GET": "302 200 200 200 200 200 200", "POST": "302 ok ok ok ok ok ok"},
+    "account-token-revoke": {"POST": "302 404 404 ok 404 404 404"},
+    "livez": {"GET": "200 200 200 200 200 200 200"},
 }
 
 
@@ -239,6 +261,8 @@ def world(api, users, loop_data, pairwise_campaign):
         "items": item.pk,
         "datasets": "arith", "models": "calc", "gate": "calc",
         "group": Group.objects.create(name="a group").pk, "authtoken": AuthToken.objects.first().pk,
+        "tokens": token_create(user=users["ds"], name="the lead's")[0].pk,
+        "accessattempt": 999999, "accesslog": 999999, "accessfailurelog": 999999,  # none such: the admin says so
         "user": users["reviewer"].pk,
     }
     return {"people": people, "objects": objects}
