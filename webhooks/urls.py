@@ -4,7 +4,7 @@ from webhooks import views
 
 urlpatterns = [
     path("webhooks/", views.webhook_list, name="webhook-list"),
-    path("webhooks/<int:pk>/", views.webhook_detail, name="webhook-detail"),
-    path("webhooks/<int:pk>/deactivate", views.webhook_deactivate, name="webhook-deactivate"),
-    path("deliveries/<int:pk>/redeliver", views.delivery_redeliver, name="delivery-redeliver"),
+    path("webhooks/<id:pk>/", views.webhook_detail, name="webhook-detail"),
+    path("webhooks/<id:pk>/deactivate", views.webhook_deactivate, name="webhook-deactivate"),
+    path("deliveries/<id:pk>/redeliver", views.delivery_redeliver, name="delivery-redeliver"),
 ]

@@ -128,6 +128,8 @@ SPECTACULAR_SETTINGS = {
         "ModelStageEnum": "models_app.models.ModelVersion.Stage",
         "UploadKindEnum": "datasets.models.Upload.Kind",
     },
+    # core.converters.IdConverter: a database id, 1..2**63-1
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}},
 }
 
 # Background work. The embedded default needs no server: kombu's filesystem transport.
