@@ -137,3 +137,159 @@ def test_nested_keys_stay_one_flat_key(api, media_in_tmp):
     response = _post_csv(api["ds"], "/api/v1/datasets/qa/versions/", b"id,input.a.b,input.a\nq0,x,y\n")
     assert response.status_code == 201, response.json()
     assert Item.objects.get().input == {"a.b": "x", "a": "y"}
+
+
+# --- ZIPs: damaged members, and work bounded before any decompression ---------------------------------------
+
+import io  # noqa: E402
+import struct  # noqa: E402
+import time  # noqa: E402
+import zipfile  # noqa: E402
+import zlib  # noqa: E402
+from unittest import mock  # noqa: E402
+
+from PIL import Image  # noqa: E402
+
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _zip(files: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> bytearray:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=compression) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return bytearray(out.getvalue())
+
+
+def _central(content: bytearray, name: str) -> int:
+    """Offset of the central directory entry of `name`."""
+    return next(i for i in _all(content, b"PK\x01\x02") if content[i + 46:i + 46 + len(name)] == name.encode())
+
+
+def _all(content: bytearray, needle: bytes):
+    start = content.find(needle)
+    while start != -1:
+        yield start
+        start = content.find(needle, start + 1)
+
+
+def _damaged(kind: str) -> bytearray:
+    png = _png()
+    if kind == "stored member with a changed byte":
+        content = _zip({"a.png": png, "b.png": png}, zipfile.ZIP_STORED)
+        content[content.index(png) + 100] ^= 0xFF
+        return content
+    content = _zip({"a.png": png, "b.png": png})
+    entry = _central(content, "a.png")
+    if kind == "false CRC":
+        struct.pack_into("<I", content, entry + 16, 12345)
+    elif kind == "declared size too small":
+        struct.pack_into("<I", content, entry + 24, len(png) - 10)
+    elif kind == "declared size too large":
+        struct.pack_into("<I", content, entry + 24, len(png) + 10)
+    elif kind == "corrupt deflate data":
+        content[30 + len("a.png") + 2:30 + len("a.png") + 12] = b"\xff" * 10
+    elif kind == "encrypted":
+        content[entry + 8] |= 1
+        content[6] |= 1
+    elif kind == "unknown compression":
+        struct.pack_into("<H", content, entry + 10, 99)
+        struct.pack_into("<H", content, 8, 99)
+    return content
+
+
+DAMAGE = ["stored member with a changed byte", "false CRC", "declared size too small", "declared size too large",
+          "corrupt deflate data", "encrypted", "unknown compression"]
+
+
+@pytest.fixture
+def pics(api, media_in_tmp):
+    assert api["ds"].post("/api/v1/datasets/", {"name": "pics"}, format="json").status_code == 201
+
+
+def _post_zip(client, content: bytes, name: str = "pics.zip"):
+    return client.post("/api/v1/datasets/pics/versions/", {"file": SimpleUploadedFile(name, bytes(content))},
+                       format="multipart")
+
+
+@pytest.mark.parametrize("kind", DAMAGE)
+def test_a_zip_with_a_damaged_member_is_a_400_naming_the_member(api, pics, kind):
+    response = _post_zip(api["ds"], _damaged(kind))
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == "invalid_upload" and body["extra"]["file"] == "pics.zip", body
+    error = body["extra"]["errors"][0]
+    assert "'a.png'" in error["message"] and error["field"] == "input.image", error
+
+
+def test_a_damaged_manifest_is_a_400_naming_it(api, pics):
+    manifest = b"".join(b'{"id": "a%d", "image": "a.png"}\n' % i for i in range(200))
+    content = _zip({"manifest.jsonl": manifest, "a.png": _png()})
+    struct.pack_into("<I", content, _central(content, "manifest.jsonl") + 16, 12345)
+    response = _post_zip(api["ds"], content)
+    assert response.status_code == 400, response.content
+    assert "'manifest.jsonl' cannot be unpacked" in response.json()["message"]
+
+
+def _zeros_archive(members: int, size: int) -> bytes:
+    """A ZIP of `members` members of `size` zero bytes each, written by hand: compressing 3 GB once per test
+    run would cost more than the refusal it tests."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    packed = compressor.compress(b"\0" * size) + compressor.flush()
+    crc = zlib.crc32(b"\0" * size)
+    out, central = io.BytesIO(), io.BytesIO()
+    for i in range(members):
+        name = f"{i}.png".encode()
+        offset = out.tell()
+        out.write(struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, 0, 8, 0, 0, crc, len(packed), size, len(name), 0))
+        out.write(name + packed)
+        central.write(struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, crc, len(packed), size,
+                                  len(name), 0, 0, 0, 0, 0o100644 << 16, offset))
+        central.write(name)
+    start = out.tell()
+    out.write(central.getvalue())
+    out.write(struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, members, members, len(central.getvalue()), start, 0))
+    return out.getvalue()
+
+
+def test_3000_members_of_a_mebibyte_of_zeros_are_refused_without_unpacking_any(api, pics):
+    content = _zeros_archive(3000, 1024 * 1024)
+    assert len(content) < 5 * 1024 * 1024  # read in the request, as the report had it
+    with mock.patch.object(zipfile.ZipFile, "open", side_effect=AssertionError("a member was opened")):
+        started = time.monotonic()
+        response = _post_zip(api["ds"], content)
+        elapsed = time.monotonic() - started
+    assert response.status_code == 400, response.content
+    assert "more than the limit of 2147483648" in response.json()["message"]
+    assert elapsed < 3, elapsed
+
+
+def test_many_small_members_that_pass_alone_are_refused_as_a_bomb_in_all(api, pics):
+    content = _zeros_archive(500, 1024 * 1024)  # 500 MiB in all: under the byte limit, but ~1000x its packing
+    with mock.patch.object(zipfile.ZipFile, "open", side_effect=AssertionError("a member was opened")):
+        response = _post_zip(api["ds"], content)
+    assert response.status_code == 400 and "times larger than it is packed in all" in response.json()["message"]
+
+
+def test_zip_limits_come_from_settings(api, pics, settings):
+    settings.SIGNOFF_ZIP_MAX_MEMBERS = 2
+    response = _post_zip(api["ds"], _zip({"a.png": _png(), "b.png": _png(), "c.png": _png()}))
+    assert response.status_code == 400 and "holds 3 files, more than the limit of 2" in response.json()["message"]
+    settings.SIGNOFF_ZIP_MAX_MEMBERS, settings.SIGNOFF_ZIP_MAX_BYTES = 10, 2 * len(_png())
+    response = _post_zip(api["ds"], _zip({"a.png": _png(), "b.png": _png(), "c.png": _png()}))
+    assert response.status_code == 400 and "in all, more than the limit" in response.json()["message"]
+
+
+def test_limits_hold_for_the_pure_reader():
+    from datasets.archives import ArchiveLimits, ImageArchive
+    from datasets.readers import FileRejected
+
+    content = bytes(_zip({"a.png": _png(), "b.png": _png()}))
+    with pytest.raises(FileRejected, match="holds 2 files"):
+        ImageArchive(io.BytesIO(content), "x.zip", ArchiveLimits(max_members=1))
+    assert set(ImageArchive(io.BytesIO(content), "x.zip").members) == {"a.png", "b.png"}

@@ -178,6 +178,11 @@ SIGNOFF_UNDO_SECONDS = env.int("SIGNOFF_UNDO_SECONDS", default=120)
 SIGNOFF_SYNC_UPLOAD_MAX_BYTES = env.int("SIGNOFF_SYNC_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
 # The largest resumable (tus) upload accepted.
 SIGNOFF_MAX_UPLOAD_BYTES = env.int("SIGNOFF_MAX_UPLOAD_BYTES", default=20 * 1024**3)
+# A ZIP upload is refused from its directory, before any member is unpacked, beyond these
+# (datasets/archives.py ArchiveLimits): declared uncompressed bytes in all, members, unpacked/packed ratio.
+SIGNOFF_ZIP_MAX_BYTES = env.int("SIGNOFF_ZIP_MAX_BYTES", default=2 * 1024**3)
+SIGNOFF_ZIP_MAX_MEMBERS = env.int("SIGNOFF_ZIP_MAX_MEMBERS", default=100_000)
+SIGNOFF_ZIP_MAX_RATIO = env.int("SIGNOFF_ZIP_MAX_RATIO", default=200)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_HANDLERS = ["core.uploads.MemoryUploadHandler", "core.uploads.TemporaryUploadHandler"]
