@@ -293,3 +293,29 @@ def test_limits_hold_for_the_pure_reader():
     with pytest.raises(FileRejected, match="holds 2 files"):
         ImageArchive(io.BytesIO(content), "x.zip", ArchiveLimits(max_members=1))
     assert set(ImageArchive(io.BytesIO(content), "x.zip").members) == {"a.png", "b.png"}
+
+
+# --- The schema declares the error statuses ------------------------------------------------------------------
+
+def test_the_schema_declares_every_error_status_with_the_error_shape():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    ops = {(method.upper(), path): op for path, item in schema["paths"].items() if path.startswith("/api/v1/")
+           for method, op in item.items()}
+    for (method, path), op in ops.items():
+        codes = set(op["responses"])
+        if op.get("security") and {} not in op["security"]:
+            assert {"401", "403"} <= codes, (method, path, codes)
+        if "{" in path:
+            assert "404" in codes, (method, path, codes)
+        if method in ("POST", "PUT", "PATCH", "DELETE"):
+            assert {"400", "409"} <= codes, (method, path, codes)
+        if "requestBody" in op:
+            assert "415" in codes, (method, path, codes)
+        assert op["responses"].get("404", op["responses"].get("401", {})).get("content", {"application/json": {
+            "schema": {"$ref": "#/components/schemas/Error"}}})["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Error"}
+    assert {"412", "413", "415"} <= set(ops[("PATCH", "/api/v1/uploads/{id}/")]["responses"])
+    assert "413" in ops[("POST", "/api/v1/datasets/{name}/imports/label-studio/")]["responses"]
+    assert "409" in ops[("GET", "/api/v1/campaigns/{id}/next/")]["responses"]
