@@ -1,7 +1,16 @@
 """Input no column can hold, or no parser expected, answers 4xx with the error shape, never a 500."""
+import io
+import struct
+import time
+import zipfile
+import zlib
+from unittest import mock
+
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.converters import IntConverter
+from PIL import Image
 from rest_framework.test import APIClient
 
 from core.converters import IdConverter
@@ -71,8 +80,6 @@ def test_a_zero_or_negative_id_is_not_a_route():
 
 # --- CSV headers where two columns set one field -----------------------------------------------------------
 
-from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: E402
-
 
 @pytest.fixture
 def media_in_tmp(settings, tmp_path):
@@ -140,16 +147,6 @@ def test_nested_keys_stay_one_flat_key(api, media_in_tmp):
 
 
 # --- ZIPs: damaged members, and work bounded before any decompression ---------------------------------------
-
-import io  # noqa: E402
-import struct  # noqa: E402
-import time  # noqa: E402
-import zipfile  # noqa: E402
-import zlib  # noqa: E402
-from unittest import mock  # noqa: E402
-
-from PIL import Image  # noqa: E402
-
 
 
 def _png() -> bytes:
