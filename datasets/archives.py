@@ -11,41 +11,70 @@ from __future__ import annotations
 
 import io
 import posixpath
+import struct
 import zipfile
+import zlib
+from dataclasses import dataclass
 from typing import IO, Any, Iterator
 
 from datasets.parsers import ErrorCollector
 from datasets.readers import ByteCounter, FileRejected, iter_csv, iter_jsonl
 
-MAX_MEMBERS = 1_000_000
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
 MAX_MANIFEST_BYTES = 4 * 1024**3
-MAX_RATIO = 200  # uncompressed/compressed beyond this, for anything sizeable, is a bomb, not an image
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MANIFESTS = ("manifest.jsonl", "manifest.csv")
+# What reading a damaged member can raise: a bad CRC or size (BadZipFile), corrupt deflate data (zlib.error),
+# data that ends early (EOFError), an encrypted member (RuntimeError), an unknown compression (NotImplementedError).
+MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError, OSError)
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """What an archive may declare, checked on its central directory before any member is decompressed."""
+
+    max_total_bytes: int = 2 * 1024**3  # sum of the members' declared uncompressed sizes
+    max_members: int = 100_000
+    max_ratio: int = 200  # uncompressed/compressed beyond this, for anything sizeable, is a bomb, not an image
+    ratio_floor: int = 1024 * 1024  # a member, or the whole archive, smaller than this is never called a bomb
 
 
 class ImageArchive:
-    def __init__(self, file: IO[bytes], filename: str):
-        self.filename = filename
+    def __init__(self, file: IO[bytes], filename: str, limits: ArchiveLimits = ArchiveLimits()):
+        self.filename, self.limits = filename, limits
         try:
             self.zip = zipfile.ZipFile(file)
             members = self.zip.infolist()
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error) as exc:
             raise FileRejected(filename, f"is not a readable ZIP archive ({exc})") from None
-        if len(members) > MAX_MEMBERS:
-            raise FileRejected(filename, f"holds {len(members)} files, more than the limit of {MAX_MEMBERS}")
+        if len(members) > limits.max_members:
+            raise FileRejected(filename, f"holds {len(members)} files, more than the limit of {limits.max_members}")
         self.members = {m.filename: m for m in members if not m.is_dir()}
         for member in self.members.values():
             self._check_size(member)
+        self._check_total()
 
     def _check_size(self, member: zipfile.ZipInfo) -> None:
         limit = MAX_MANIFEST_BYTES if member.filename in MANIFESTS else MAX_IMAGE_BYTES
         if member.file_size > limit:
             raise FileRejected(self.filename, f"{member.filename!r} unpacks to {member.file_size} bytes, more than {limit}")
-        if member.file_size > 1024 * 1024 and member.file_size > MAX_RATIO * max(member.compress_size, 1):
+        if self._is_bomb(member.file_size, member.compress_size):
             raise FileRejected(self.filename, f"{member.filename!r} unpacks {member.file_size // max(member.compress_size, 1)} "
                                               "times larger than it is packed: refused as a ZIP bomb")
+
+    def _check_total(self) -> None:
+        """Many members each small enough to pass alone still add up: bound the whole archive too."""
+        unpacked = sum(m.file_size for m in self.members.values())
+        packed = sum(m.compress_size for m in self.members.values())
+        if unpacked > self.limits.max_total_bytes:
+            raise FileRejected(self.filename, f"unpacks to {unpacked} bytes in all, more than the limit of "
+                                              f"{self.limits.max_total_bytes}")
+        if self._is_bomb(unpacked, packed):
+            raise FileRejected(self.filename, f"unpacks {unpacked // max(packed, 1)} times larger than it is packed "
+                                              "in all: refused as a ZIP bomb")
+
+    def _is_bomb(self, unpacked: int, packed: int) -> bool:
+        return unpacked > self.limits.ratio_floor and unpacked > self.limits.max_ratio * max(packed, 1)
 
     def manifest(self) -> str | None:
         return next((name for name in MANIFESTS if name in self.members), None)
@@ -57,12 +86,15 @@ class ImageArchive:
             yield from self._records_from_images()
             return
         errors.filename = f"{self.filename}:{manifest}"
-        with self.zip.open(manifest) as raw:
-            stream = io.BufferedReader(_Capped(raw, self.members[manifest].file_size))
-            reader = iter_csv(stream, errors, counter, fields | {"image"}) if manifest.endswith(".csv") else \
-                iter_jsonl(stream, errors, counter)
-            for line, record in reader:
-                yield line, _with_image_in_input(record)
+        try:
+            with self.zip.open(manifest) as raw:
+                stream = io.BufferedReader(_Capped(raw, self.members[manifest].file_size))
+                reader = iter_csv(stream, errors, counter, fields | {"image"}) if manifest.endswith(".csv") else \
+                    iter_jsonl(stream, errors, counter)
+                for line, record in reader:
+                    yield line, _with_image_in_input(record)
+        except MEMBER_ERRORS as exc:
+            raise FileRejected(self.filename, f"{manifest!r} cannot be unpacked: {_member_error(exc)}") from None
 
     def _records_from_images(self) -> Iterator[tuple[int, dict]]:
         images = sorted(name for name in self.members if name.lower().endswith(IMAGE_SUFFIXES)
@@ -83,11 +115,26 @@ class ImageArchive:
         member = self.members.get(name.lstrip("/"))
         if member is None:
             raise ValueError(f"no file {name!r} in the archive")
-        with self.zip.open(member) as source:
-            data = source.read(MAX_IMAGE_BYTES + 1)
-        if len(data) > MAX_IMAGE_BYTES:
-            raise ValueError(f"unpacks to more than {MAX_IMAGE_BYTES} bytes")
+        try:
+            with self.zip.open(member) as source:
+                # never past the size its header declares (checked against the limits when the archive opened)
+                data = source.read(member.file_size)
+                beyond = source.read(1)  # also makes zipfile check the CRC at the end
+        except MEMBER_ERRORS as exc:
+            raise ValueError(f"{member.filename!r} cannot be unpacked: {_member_error(exc)}") from None
+        if beyond or len(data) != member.file_size:
+            raise ValueError(f"{member.filename!r} does not unpack to the size its header declares")
         return data
+
+
+def _member_error(exc: BaseException) -> str:
+    if isinstance(exc, zlib.error):
+        return "its compressed data is corrupt"
+    if isinstance(exc, EOFError):
+        return "its compressed data ends early"
+    if isinstance(exc, RuntimeError) and "encrypted" in str(exc):
+        return "it is encrypted"
+    return str(exc) or exc.__class__.__name__
 
 
 def _with_image_in_input(record: dict) -> dict:

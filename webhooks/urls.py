@@ -4,8 +4,8 @@ from webhooks import views
 
 urlpatterns = [
     path("webhooks/", views.webhook_list, name="webhook-list"),
-    path("webhooks/<int:pk>/", views.webhook_detail, name="webhook-detail"),
-    path("webhooks/<int:pk>/deactivate", views.webhook_deactivate, name="webhook-deactivate"),
-    path("webhooks/<int:pk>/reactivate", views.webhook_reactivate, name="webhook-reactivate"),
-    path("deliveries/<int:pk>/redeliver", views.delivery_redeliver, name="delivery-redeliver"),
+    path("webhooks/<id:pk>/", views.webhook_detail, name="webhook-detail"),
+    path("webhooks/<id:pk>/deactivate", views.webhook_deactivate, name="webhook-deactivate"),
+    path("webhooks/<id:pk>/reactivate", views.webhook_reactivate, name="webhook-reactivate"),
+    path("deliveries/<id:pk>/redeliver", views.delivery_redeliver, name="delivery-redeliver"),
 ]

@@ -107,7 +107,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.SignoffAutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
@@ -131,6 +131,8 @@ SPECTACULAR_SETTINGS = {
         "ModelStageEnum": "models_app.models.ModelVersion.Stage",
         "UploadKindEnum": "datasets.models.Upload.Kind",
     },
+    # core.converters.IdConverter: a database id, 1..2**63-1
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}},
 }
 
 # Background work. The embedded default needs no server: kombu's filesystem transport.
@@ -189,6 +191,11 @@ SIGNOFF_UNDO_SECONDS = env.int("SIGNOFF_UNDO_SECONDS", default=120)
 SIGNOFF_SYNC_UPLOAD_MAX_BYTES = env.int("SIGNOFF_SYNC_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
 # The largest resumable (tus) upload accepted.
 SIGNOFF_MAX_UPLOAD_BYTES = env.int("SIGNOFF_MAX_UPLOAD_BYTES", default=20 * 1024**3)
+# A ZIP upload is refused from its directory, before any member is unpacked, beyond these
+# (datasets/archives.py ArchiveLimits): declared uncompressed bytes in all, members, unpacked/packed ratio.
+SIGNOFF_ZIP_MAX_BYTES = env.int("SIGNOFF_ZIP_MAX_BYTES", default=2 * 1024**3)
+SIGNOFF_ZIP_MAX_MEMBERS = env.int("SIGNOFF_ZIP_MAX_MEMBERS", default=100_000)
+SIGNOFF_ZIP_MAX_RATIO = env.int("SIGNOFF_ZIP_MAX_RATIO", default=200)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_HANDLERS = ["core.uploads.MemoryUploadHandler", "core.uploads.TemporaryUploadHandler"]

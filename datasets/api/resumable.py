@@ -22,6 +22,8 @@ TUS_HEADERS = [
 
 
 class TusResponseMixin:
+    error_statuses = (412, 413)  # a tus version other than ours; a length over the limit (core/schema.py)
+
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Tus-Resumable"] = TUS_VERSION

@@ -6,12 +6,13 @@ import time
 import uuid
 from typing import IO, Any, Callable, Iterator
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.utils import timezone
 
-from datasets.archives import ImageArchive
+from datasets.archives import ArchiveLimits, ImageArchive
 from datasets.bulkload import Staging
 from datasets.models import Upload
 from datasets.parsers import ErrorCollector, ImageStore, check_image, decode_image
@@ -32,7 +33,9 @@ def read_records(file: IO[bytes], errors: ErrorCollector, counter: ByteCounter, 
     if fmt == "zip":
         if "input" not in fields:
             raise FileRejected(errors.filename, "is a ZIP archive; only a dataset version can be a ZIP of images")
-        archive = ImageArchive(file, errors.filename)
+        limits = ArchiveLimits(max_total_bytes=settings.SIGNOFF_ZIP_MAX_BYTES,
+                               max_members=settings.SIGNOFF_ZIP_MAX_MEMBERS, max_ratio=settings.SIGNOFF_ZIP_MAX_RATIO)
+        archive = ImageArchive(file, errors.filename, limits)
         store = (lambda line, name: images.store_bytes(line, archive.read_image(name))) if images else None
         return archive.records(errors, counter, fields), store
     records = iter_csv(file, errors, counter, fields) if fmt == "csv" else iter_jsonl(file, errors, counter)

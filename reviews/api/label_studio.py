@@ -48,6 +48,7 @@ def imported_body(result: LabelStudioImport) -> dict:
 
 
 class LabelStudioImportView(APIView):
+    error_statuses = (413,)  # an export larger than the limit (core/schema.py)
     permission_classes = [IsDataScientist]
     parser_classes = [MultiPartParser]
 

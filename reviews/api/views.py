@@ -99,6 +99,7 @@ def _task_ids(raw: str) -> list[int]:
 
 
 class CampaignNextTaskView(APIView):
+    error_statuses = (409,)  # a paused or closed campaign hands out no task (core/schema.py)
     permission_classes = [IsReviewer]
 
     @extend_schema(

@@ -147,6 +147,10 @@ def _earlier_submission(*, reviewer: User, client_id: str, task_id: int) -> Judg
     return earlier
 
 
+class _FlippedFirst(Exception):
+    """Another submission flipped the assignment to done before this one could."""
+
+
 def judgment_submit(
     *, task_id: int, reviewer: User, choice: str | None = None, labels: list | None = None, ranking: list | None = None,
     ratings: dict | None = None, rationale: str = "", duration_ms: int | None = None, client_id: str = "",
@@ -172,7 +176,7 @@ def judgment_submit(
             with connection.cursor() as cursor:
                 cursor.execute(_MARK_DONE_SQL, [timezone.now(), assignment.pk])
                 if cursor.rowcount != 1:
-                    raise ConflictError("You have already judged this task.", code="already_judged")
+                    raise _FlippedFirst
             campaign = _campaign_in_transaction(assignment.campaign_id)
             if campaign is None or campaign.status != Campaign.Status.ACTIVE:
                 raise campaign_not_active(campaign)
@@ -185,8 +189,10 @@ def judgment_submit(
                 _raise_priority_if_reviewers_disagree(assignment.task_id)
             campaign_gate_check_on_commit(campaign.pk)
             return judgment, True
-    except IntegrityError:
-        # the same submission arrived twice at once, or its client_id was already used for another task
+    except (_FlippedFirst, IntegrityError):
+        # Another submission for this assignment committed first: the flip waited for its row lock (PostgreSQL)
+        # or for the write lock (SQLite), so its judgment is committed and visible to this new statement. If it
+        # was this submission's own earlier attempt (same client_id), the retry answers with what it recorded.
         earlier = _earlier_submission(reviewer=reviewer, client_id=client_id, task_id=task_id)
         if earlier:
             return earlier, False

@@ -4,7 +4,7 @@ from webhooks.api import views
 
 urlpatterns = [
     path("webhooks/", views.WebhookListCreateView.as_view(), name="webhook-list"),
-    path("webhooks/<int:pk>/", views.WebhookDetailView.as_view(), name="webhook-detail"),
-    path("webhooks/<int:pk>/deliveries/", views.WebhookDeliveryListView.as_view(), name="webhook-deliveries"),
-    path("deliveries/<int:pk>/redeliver/", views.WebhookRedeliverView.as_view(), name="webhook-redeliver"),
+    path("webhooks/<id:pk>/", views.WebhookDetailView.as_view(), name="webhook-detail"),
+    path("webhooks/<id:pk>/deliveries/", views.WebhookDeliveryListView.as_view(), name="webhook-deliveries"),
+    path("deliveries/<id:pk>/redeliver/", views.WebhookRedeliverView.as_view(), name="webhook-redeliver"),
 ]
