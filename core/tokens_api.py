@@ -66,5 +66,5 @@ class TokenDetailView(APIView):
 
 urlpatterns = [
     path("tokens/", TokenListCreateView.as_view(), name="token-list"),
-    path("tokens/<int:pk>/", TokenDetailView.as_view(), name="token-detail"),
+    path("tokens/<id:pk>/", TokenDetailView.as_view(), name="token-detail"),
 ]

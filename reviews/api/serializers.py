@@ -355,12 +355,6 @@ class GateVerdictSerializer(serializers.Serializer):
 GATE_VERDICT_FIELDS = ("id", "decision", "hash", "signed_at")
 
 
-class GateErrorSerializer(serializers.Serializer):
-    """The one error shape, as the gate's refusals document it."""
-
-    message = serializers.CharField()
-    code = serializers.CharField()
-    extra = serializers.DictField()
 
 
 class GateStatusSerializer(serializers.Serializer):

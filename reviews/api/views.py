@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from core.errors import NotFoundError
 from core.models import User
+from core.schema import ErrorSerializer
 from core.permissions import CanSeeResults, IsApprover, IsDataScientist, IsReviewer
 from datasets.selectors import dataset_version_get
 from models_app.models import ModelVersion
@@ -16,7 +17,7 @@ from reviews.api.serializers import (
     ApprovalPendingSerializer, AssignmentStatusSerializer, GoldVersionSerializer, ReasonSerializer, SkipSerializer,
     ExclusionCreateSerializer, ExclusionSerializer,
     BlindCampaignSerializer, CampaignCreatedSerializer, CampaignCreateSerializer, CampaignSerializer,
-    GATE_VERDICT_FIELDS, GateErrorSerializer, GateStatusSerializer, JudgmentCreateSerializer, JudgmentSerializer, ResultsSerializer, SignoffSerializer,
+    GATE_VERDICT_FIELDS, GateStatusSerializer, JudgmentCreateSerializer, JudgmentSerializer, ResultsSerializer, SignoffSerializer,
     TaskPayloadSerializer, VerdictSerializer,
 )
 from reviews.gate import GatePolicy
@@ -258,8 +259,8 @@ class GateView(APIView):
         parameters=[OpenApiParameter("evidence", bool, description="1: the whole verdict (signer, rationale, frozen "
                                      "results); without it only id, decision, hash and signed_at")],
         responses={200: GateStatusSerializer,
-                   403: OpenApiResponse(GateErrorSerializer, "the caller's role may not read results (reviewers)"),
-                   404: OpenApiResponse(GateErrorSerializer, "no such model version")},
+                   403: OpenApiResponse(ErrorSerializer, "the caller's role may not read results (reviewers)"),
+                   404: OpenApiResponse(ErrorSerializer, "no such model version")},
     )
     def get(self, request, model, version):
         model_version = model_version_get(model_name=model, version=version)
