@@ -2,12 +2,18 @@
 
 Labels that come from uploaded data (item tags, reviewer names) are escaped first: Plotly reads a few HTML-like
 tags in text (<b>, <a href>), and uploaded text must never become markup.
+
+A fragment holds no script: the figure travels as JSON in a `<script type="application/json">` block (data, which
+the Content-Security-Policy does not run), and static/signoff/charts.js draws every such block. So the pages, and
+the report frozen into a verdict, need no inline script and no nonce.
 """
 import html
 import math
+import re
 from functools import lru_cache
 
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 BLUE, RED, GREEN, GREY = "#2557a7", "#b3261e", "#1e7b3a", "#5d6677"
@@ -20,13 +26,32 @@ def plotly_bundle() -> bytes:
     return get_plotlyjs().encode()
 
 
+@lru_cache(maxsize=1)
+def plotly_style_ids() -> tuple[str, ...]:
+    """Ids of the <style> elements Plotly would create at run time (its global rules; the map library's CSS, which
+    it skips when an element with that id exists). A page puts empty ones there first, allowed by the page's nonce
+    or, in the frozen report, by the hash of empty content; Plotly then writes through the CSSOM, which the
+    Content-Security-Policy does not govern. Read from the bundle, so a Plotly upgrade brings its own ids."""
+    bundle = plotly_bundle().decode()
+    skipped_when_present = re.findall(r'getElementById\("([0-9a-f]{16,})"\)\)\{var \w+=document\.createElement\("style"\)', bundle)
+    return ("plotly.js-style-global", *dict.fromkeys(skipped_when_present))
+
+
 def _label(text) -> str:
     return html.escape(str(text), quote=False)
 
 
+# Inside a <script> element only "</script" or "<!--" could end or bend it; JSON escapes of these three make sure
+# neither can appear, whatever the labels say (Django's json_script does the same).
+_JSON_IN_SCRIPT = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
 def _html(figure: go.Figure, div_id: str, height: int) -> str:
     figure.update_layout(height=height, margin={"l": 110, "r": 20, "t": 36, "b": 44}, template="plotly_white", showlegend=False)
-    return figure.to_html(full_html=False, include_plotlyjs=False, config=CONFIG, div_id=div_id)
+    spec = pio.to_json({"data": figure.data, "layout": figure.layout, "config": CONFIG}, validate=False)
+    return (f'<div id="{div_id}" class="plotly-chart" data-figure="{div_id}-figure">'
+            '<p class="muted small chart-fallback">Open this page from Signoff to see the chart; its figures are in the text.</p></div>'
+            f'<script type="application/json" id="{div_id}-figure">{spec.translate(_JSON_IN_SCRIPT)}</script>')
 
 
 def _interval_points(names, estimates, lows, highs, *, color=BLUE, hover="%{x:.3f}") -> go.Scatter:

@@ -12,9 +12,9 @@ from core.errors import ApplicationError
 from core.models import User
 from core.views import role_required
 from datasets.models import Item
-from reviews.charts import plotly_bundle, results_charts
+from reviews.charts import plotly_bundle, plotly_style_ids, results_charts
 from reviews.lifecycle_views import lead_controls
-from reviews.report import report_html
+from reviews.report import REPORT_CSP, report_html
 from reviews.forms import CampaignForm, SignoffForm
 from reviews.gate import GatePolicy, PolicyInvalid
 from reviews.models import ChainCheck, Judgment, Verdict
@@ -98,6 +98,7 @@ def campaign_detail(request, pk):
     verdict = Verdict.objects.filter(campaign=campaign).select_related("signer").first()
     context = {
         "campaign": campaign, "results": results, "charts": results_charts(results), "verdict": verdict,
+        "plotly_style_ids": plotly_style_ids(),
         "approvals": campaign.approvals.select_related("approver"),
         "signoff_form": SignoffForm(), "signoff_problem": None if verdict else signer_problem(campaign, request.user),
         "lead": lead_controls(campaign, request.user),
@@ -124,6 +125,8 @@ def campaign_report(request, pk, fmt):
     else:
         html = evidence.get("report_html") or report_html(campaign=campaign, evidence=evidence)
         response = HttpResponse(html, content_type="text/html; charset=utf-8")
+        # the report's own policy (its inline style by hash, no nonce: it is frozen); the middleware keeps a set header
+        response["Content-Security-Policy"] = f"{REPORT_CSP}; frame-ancestors 'none'"
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
 

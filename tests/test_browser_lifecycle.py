@@ -84,7 +84,7 @@ def test_forty_items_planned_in_the_form_judged_to_the_end_show_pass_or_fail(api
         assert wait_for(lambda: Campaign.objects.get(pk=campaign.pk).decision in ("pass", "fail"))
         campaign.refresh_from_db()
         # the reviewer is told why, with the server's counts
-        reviewer.wait_for_function("document.getElementById('done-counts').textContent !== ''")
+        reviewer.wait_for_function("() => document.getElementById('done-counts').textContent !== ''")
         assert f"You judged {pressed} items" in reviewer.inner_text("#done-counts")
         if pressed < 40:
             assert reviewer.inner_text("#done-title") == "The gate decided"
@@ -113,7 +113,7 @@ def test_a_judgment_made_while_paused_is_kept_and_sent_once_resumed(api, users, 
     assert "Paused by the lead: checking a bad item" in lead.inner_text("#status-banner")
 
     reviewer.keyboard.press("1")
-    reviewer.wait_for_function("document.getElementById('status').textContent.includes('kept')")
+    reviewer.wait_for_function("() => document.getElementById('status').textContent.includes('kept')")
     assert "paused" in reviewer.inner_text("#status") and Judgment.objects.count() == 0
 
     lead.click("#lead-controls button[value=active]")
@@ -124,6 +124,6 @@ def test_a_judgment_made_while_paused_is_kept_and_sent_once_resumed(api, users, 
     lead.wait_for_selector("#status-banner")
     reviewer.reload()
     reviewer.wait_for_selector("#done:not([hidden])")
-    reviewer.wait_for_function("document.getElementById('done-title').textContent === 'Closed'")
+    reviewer.wait_for_function("() => document.getElementById('done-title').textContent === 'Closed'")
     assert "Closed by the lead" in reviewer.inner_text("#done-reason")
     assert "You judged 1 item" in reviewer.inner_text("#done-counts")
