@@ -94,6 +94,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "api:webhook-redeliver": {"POST": OWN_WRITE},
     "schema": {"GET": "200 200 200 200 200 200 200"},
     "api-docs": {"GET": "200 200 200 200 200 200 200"},
+    "api-redoc": {"GET": "200 200 200 200 200 200 200"},
     # pages
     "login": {"GET": "200 302 302 302 302 302 302", "POST": "ok ok ok ok ok ok ok", "PUT": "ok ok ok ok ok ok ok"},
     "logout": {"POST": "302 302 302 302 302 302 302"},
