@@ -5,6 +5,7 @@ from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
+from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
 
 from core.models import TokenLabel
@@ -39,6 +40,9 @@ _ERRORS = {401: OpenApiResponse(description="Not authenticated"),
 
 class TokenListCreateView(APIView):
     throttle_classes = [TokenEndpointsThrottle]
+    # JSON only: a form body that parses to nothing would otherwise make a token with every default (the fuzzer
+    # sent a bare "True" as multipart and got one); a JSON body that is not an object is a 400
+    parser_classes = [JSONParser]
 
     @extend_schema(responses={200: TokenSerializer(many=True), **_ERRORS})
     def get(self, request):

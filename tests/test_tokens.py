@@ -166,3 +166,15 @@ def test_the_tokens_page_marks_an_expired_token(users):
     client = Client()
     client.force_login(users["ds"])
     assert "expired " in client.get("/account/tokens/").content.decode()
+
+
+def test_a_token_is_made_only_from_a_json_object(api):
+    """The fuzzer's find: a multipart body holding a bare `True` made a token with every default."""
+    from knox.models import AuthToken
+
+    before = AuthToken.objects.count()
+    garbage = api["ds"].generic("POST", "/api/v1/tokens/", b'--b\r\nTrue--b--\r\n', content_type="multipart/form-data; boundary=b")
+    assert garbage.status_code == 415 and garbage.json()["code"]
+    assert api["ds"].post("/api/v1/tokens/", "true", content_type="application/json").status_code == 400
+    assert AuthToken.objects.count() == before
+    assert api["ds"].post("/api/v1/tokens/", {"name": "ci"}, format="json").status_code == 201
