@@ -16,12 +16,11 @@ def lead_controls(campaign: Campaign, user: User) -> dict | None:
     """What the campaign page offers its lead (or an admin): the dataset's other versions, the reviewers to add."""
     if not (user.pk == campaign.created_by_id or user.has_role()) or campaign.status == Campaign.Status.CLOSED:
         return None
-    present = set(campaign.reviewers.values_list("pk", flat=True))
     return {
         "versions": (DatasetVersion.objects.filter(dataset_id=campaign.dataset_version.dataset_id)
                      .exclude(pk=campaign.dataset_version_id).order_by("-number")) if not campaign.decision else [],
-        "reviewers": [u for u in User.objects.filter(is_active=True, role=User.Role.REVIEWER).order_by("username")
-                      if u.pk not in present],
+        "reviewers": User.objects.filter(is_active=True, role=User.Role.REVIEWER)
+                     .exclude(pk__in=campaign.reviewers.values("pk")).order_by("username"),
     }
 
 

@@ -111,17 +111,20 @@ LEFT_COUNT_CAP = 100  # beyond this, "100+ left" says enough; each one counted i
 # The reviewer's assignments by status, and (status NULL) the tasks still open to them in hand-out order, up to
 # the cap: one round trip and no ORM query building, since get-next asks for this on every judgment. Only ordinary
 # work is claimable, and nothing by an excluded reviewer.
-_PROGRESS_SQL = """
-SELECT a.status, COUNT(*) FROM reviews_assignment a WHERE a.campaign_id = %s AND a.reviewer_id = %s GROUP BY a.status
-UNION ALL
-SELECT NULL, COUNT(*) FROM (
+# The tasks still open to a reviewer in hand-out order, up to the cap (params: campaign, reviewer, campaign,
+# reviewer, cap): get-next's progress and the reviewer's home both count them this way.
+_CLAIMABLE_SQL = """
     SELECT t.id FROM reviews_task t
     WHERE t.campaign_id = %s AND t.assigned_count < t.capacity AND t.known_answer IS NULL
       AND NOT EXISTS (SELECT 1 FROM reviews_assignment a WHERE a.task_id = t.id AND a.reviewer_id = %s)
       AND NOT EXISTS (SELECT 1 FROM reviews_reviewerexclusion e WHERE e.campaign_id = %s AND e.reviewer_id = %s)
     ORDER BY t.priority, t.sort_key, t.id
     LIMIT %s
-) claimable
+"""
+_PROGRESS_SQL = """
+SELECT a.status, COUNT(*) FROM reviews_assignment a WHERE a.campaign_id = %s AND a.reviewer_id = %s GROUP BY a.status
+UNION ALL
+SELECT NULL, COUNT(*) FROM (""" + _CLAIMABLE_SQL + """) claimable
 """
 # With known-answer items: also how many the reviewer has been handed (whatever became of them).
 _PROGRESS_KNOWN_SQL = _PROGRESS_SQL + """
@@ -184,16 +187,7 @@ def reviewer_may_see_item(*, reviewer: User, item) -> bool:
 
 # reviewer_progress for many campaigns in three round trips, however many there are (the reviewer's home page):
 # each campaign's claimable count is still a LIMITed subquery, so a large campaign costs no more than in get-next.
-_CLAIMABLE_ONE_SQL = """
-SELECT %s, COUNT(*) FROM (
-    SELECT t.id FROM reviews_task t
-    WHERE t.campaign_id = %s AND t.assigned_count < t.capacity AND t.known_answer IS NULL
-      AND NOT EXISTS (SELECT 1 FROM reviews_assignment a WHERE a.task_id = t.id AND a.reviewer_id = %s)
-      AND NOT EXISTS (SELECT 1 FROM reviews_reviewerexclusion e WHERE e.campaign_id = %s AND e.reviewer_id = %s)
-    ORDER BY t.priority, t.sort_key, t.id
-    LIMIT %s
-) claimable
-"""
+_CLAIMABLE_ONE_SQL = "SELECT %s, COUNT(*) FROM (" + _CLAIMABLE_SQL + ") claimable"
 
 
 def reviewer_progress_many(campaigns: list[Campaign], reviewer: User) -> dict[int, dict]:
@@ -348,9 +342,12 @@ def reviewer_campaign_state(*, campaign: Campaign, reviewer: User) -> dict:
 def campaign_plan_preview(*, kind: str, dataset_version, versions: list[ModelVersion], has_baseline: bool, overlap: int,
                           gate: dict) -> dict:
     """The plan a campaign would state if created now: its items are those every version has a prediction for."""
-    item_sets = [set(Prediction.objects.filter(prediction_set__model_version=v, prediction_set__dataset_version=dataset_version)
-                     .values_list("item_id", flat=True)) for v in versions]
-    items = len(set.intersection(*item_sets)) if item_sets else 0
+    # counted in the database: the items of the version that every model version has a prediction for
+    with_all = Item.objects.filter(version=dataset_version)
+    for version in versions:
+        with_all = with_all.filter(pk__in=Prediction.objects.filter(
+            prediction_set__model_version=version, prediction_set__dataset_version=dataset_version).values("item_id"))
+    items = with_all.count() if versions else 0
     resolution = outcome_resolution(kind=kind, overlap=overlap, compared_versions=len(versions),
                                     has_baseline=has_baseline)
     return {"items": items, "plan": gate_plan(GatePolicy.from_dict(gate), items=items, overlap=overlap, resolution=resolution)}

@@ -7,7 +7,6 @@ from rest_framework.views import APIView
 
 from core.permissions import IsDataScientist, IsReviewer
 from datasets.selectors import dataset_version_get
-from reviews.api.serializers import CampaignSerializer
 from reviews.selectors import campaign_get_for_reviewer, campaign_get_for_user, reviewer_campaign_state
 from reviews.services.lifecycle import campaign_extend, campaign_reviewers_add, campaign_status_set
 
@@ -40,15 +39,6 @@ class ReviewerStateSerializer(serializers.Serializer):
     message = serializers.CharField(help_text="why work has ended, in words; empty while there is work")
     progress = serializers.DictField()
     campaign = serializers.DictField(help_text="judged_items and planned_items, in the gate's unit")
-
-
-def campaign_status_update(request, pk) -> Response:
-    """PATCH /campaigns/{id}/: the lead (or an admin) pauses, resumes or closes the campaign."""
-    campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
-    data = CampaignStatusSerializer(data=request.data)
-    data.is_valid(raise_exception=True)
-    campaign = campaign_status_set(campaign=campaign, actor=request.user, **data.validated_data)
-    return Response(CampaignSerializer(campaign).data)
 
 
 class CampaignExtendView(APIView):

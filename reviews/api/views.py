@@ -12,7 +12,7 @@ from core.permissions import CanSeeResults, IsApprover, IsDataScientist, IsRevie
 from datasets.selectors import dataset_version_get
 from models_app.models import ModelVersion
 from models_app.selectors import model_version_get, model_version_get_by_ref
-from reviews.api.lifecycle import CampaignStatusSerializer, campaign_status_update
+from reviews.api.lifecycle import CampaignStatusSerializer
 from reviews.api.serializers import (
     ApprovalPendingSerializer, AssignmentStatusSerializer, GoldVersionSerializer, ReasonSerializer, SkipSerializer,
     ExclusionCreateSerializer, ExclusionSerializer,
@@ -30,6 +30,7 @@ from reviews.selectors import (
 from reviews.services.assignments import assignment_claim_next, assignment_skip
 from reviews.services.gold import gold_version_create
 from reviews.services.campaigns import campaign_create
+from reviews.services.lifecycle import campaign_status_set
 from reviews.services.judgments import judgment_discard, judgment_submit, judgment_undo
 from reviews.quality import campaign_exclusions
 from reviews.services.quality import campaign_results_viewed, campaign_reviewer_get, reviewer_exclude
@@ -92,7 +93,11 @@ class CampaignDetailView(APIView):
     @extend_schema(request=CampaignStatusSerializer, responses=CampaignSerializer,
                    summary="Pause, resume or close the campaign (its lead or an admin)")
     def patch(self, request, pk):
-        return campaign_status_update(request, pk)
+        campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
+        data = CampaignStatusSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        campaign = campaign_status_set(campaign=campaign, actor=request.user, **data.validated_data)
+        return Response(CampaignSerializer(campaign).data)
 
 
 def _task_ids(raw: str) -> list[int]:
