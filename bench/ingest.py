@@ -31,6 +31,7 @@ ItemIndex, parsing and checking the rows, item keys and COPY text), and runs it 
 
 Only 127.0.0.1 is contacted. Every wait is bounded. Results: docs/bench-ingest.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,10 +74,52 @@ HEALTH_WAIT_SECONDS = 90
 UPLOAD_DEADLINE_SECONDS = 45 * 60
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-WORDS = ("export", "timeout", "customer", "invoice", "latency", "report", "dashboard", "error", "retry", "login",
-         "password", "refund", "shipping", "delayed", "order", "server", "crash", "upload", "csv", "large", "project",
-         "engineer", "summary", "ticket", "billing", "account", "mobile", "browser", "slow", "page", "search", "result",
-         "missing", "data", "sync", "calendar", "email", "notification", "the", "a", "after", "when", "on", "with")
+WORDS = (
+    "export",
+    "timeout",
+    "customer",
+    "invoice",
+    "latency",
+    "report",
+    "dashboard",
+    "error",
+    "retry",
+    "login",
+    "password",
+    "refund",
+    "shipping",
+    "delayed",
+    "order",
+    "server",
+    "crash",
+    "upload",
+    "csv",
+    "large",
+    "project",
+    "engineer",
+    "summary",
+    "ticket",
+    "billing",
+    "account",
+    "mobile",
+    "browser",
+    "slow",
+    "page",
+    "search",
+    "result",
+    "missing",
+    "data",
+    "sync",
+    "calendar",
+    "email",
+    "notification",
+    "the",
+    "a",
+    "after",
+    "when",
+    "on",
+    "with",
+)
 LABELS = ("bug", "billing", "feature-request", "question", "outage", "other")
 TAGS = ("a", "b", "c", "d")
 
@@ -105,8 +148,15 @@ def generate(folder: Path, n: int, seed: int) -> tuple[Path, Path]:
         for i in range(1, n + 1):
             item_id = f"item-{i:07d}"
             bi.append(orjson.dumps({"id": item_id, "input": {"text": _text(rng, 100)}, "tags": [rng.choice(TAGS)]}))
-            bp.append(orjson.dumps({"id": item_id, "output": {"label": rng.choice(LABELS), "text": _text(rng, 60)},
-                                    "score": round(rng.random(), 2)}))
+            bp.append(
+                orjson.dumps(
+                    {
+                        "id": item_id,
+                        "output": {"label": rng.choice(LABELS), "text": _text(rng, 60)},
+                        "score": round(rng.random(), 2),
+                    }
+                )
+            )
             if len(bi) == 10_000:
                 fi.write(b"\n".join(bi) + b"\n")
                 fp.write(b"\n".join(bp) + b"\n")
@@ -114,8 +164,11 @@ def generate(folder: Path, n: int, seed: int) -> tuple[Path, Path]:
         if bi:
             fi.write(b"\n".join(bi) + b"\n")
             fp.write(b"\n".join(bp) + b"\n")
-    print(f"  generated {n:,} items ({items.stat().st_size / 1e6:.0f} MB) and predictions "
-          f"({predictions.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.1f} s", flush=True)
+    print(
+        f"  generated {n:,} items ({items.stat().st_size / 1e6:.0f} MB) and predictions "
+        f"({predictions.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
     return items, predictions
 
 
@@ -168,27 +221,38 @@ class Stack:
 
 
 def stack_env(args, work: Path, queue: str) -> tuple[dict[str, str], str, Path | None]:
-    env = {k: v for k, v in os.environ.items() if k not in ("CELERY_BROKER_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
-    env.update({
-        "SECRET_KEY": "bench-ingest-" + uuid.uuid4().hex,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "false",
-        "SIGNOFF_CELERY_QUEUE": queue,
-        "MEDIA_ROOT": str(work / "media"),
-        "LOG_LEVEL": "WARNING",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("CELERY_BROKER_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+    }
+    env.update(
+        {
+            "SECRET_KEY": "bench-ingest-" + uuid.uuid4().hex,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "SECURE_SSL_REDIRECT": "false",
+            "SIGNOFF_CELERY_QUEUE": queue,
+            "MEDIA_ROOT": str(work / "media"),
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     if args.sqlite:
         path = work / "signoff.sqlite3"
-        env.update({"DJANGO_SETTINGS_MODULE": "config.settings.local", "DATABASE_URL": f"sqlite:///{path}",
-                    "SIGNOFF_BROKER_DIR": str(work / "broker")})
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "config.settings.local",
+                "DATABASE_URL": f"sqlite:///{path}",
+                "SIGNOFF_BROKER_DIR": str(work / "broker"),
+            }
+        )
         return env, "", path
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DATABASE_URL": f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{args.db_name}",
-        "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{args.broker_db}",
-        "CONN_MAX_AGE": "600",
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "DATABASE_URL": f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{args.db_name}",
+            "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{args.broker_db}",
+            "CONN_MAX_AGE": "600",
+        }
+    )
     return env, args.db_name, None
 
 
@@ -214,27 +278,80 @@ def start_stack(args, work: Path) -> Stack:
         recreate_database(db)
     started = time.perf_counter()
     subprocess.run([str(PYTHON), "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-    out = subprocess.run([str(PYTHON), "manage.py", "createtoken", "bench-ingest", "--role", "data_scientist",
-                          "--create-user"], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [str(PYTHON), "manage.py", "createtoken", "bench-ingest", "--role", "data_scientist", "--create-user"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     stack.token = out.stdout.strip().splitlines()[-1]
     print(f"  migrated and token created in {time.perf_counter() - started:.1f} s", flush=True)
 
     stack.port = free_port()
     if args.sqlite:  # as bin/serve-embedded starts them
-        web_cmd = [str(GUNICORN), "config.wsgi", "--bind", f"127.0.0.1:{stack.port}", "--workers", str(args.web_workers),
-                   "--threads", "4", "--timeout", "900", "--no-control-socket"]
-        worker_cmd = [str(CELERY), "-A", "config", "worker", "--beat", "--pool=solo",
-                      "--schedule", str(work / "celerybeat-schedule"), "-Q", queue, "--loglevel=INFO"]
+        web_cmd = [
+            str(GUNICORN),
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{stack.port}",
+            "--workers",
+            str(args.web_workers),
+            "--threads",
+            "4",
+            "--timeout",
+            "900",
+            "--no-control-socket",
+        ]
+        worker_cmd = [
+            str(CELERY),
+            "-A",
+            "config",
+            "worker",
+            "--beat",
+            "--pool=solo",
+            "--schedule",
+            str(work / "celerybeat-schedule"),
+            "-Q",
+            queue,
+            "--loglevel=INFO",
+        ]
     else:
-        web_cmd = [str(GUNICORN), "config.wsgi", "--bind", f"127.0.0.1:{stack.port}", "--workers", str(args.web_workers),
-                   "--worker-class", "sync", "--timeout", "900", "--graceful-timeout", "10", "--no-control-socket"]
-        worker_cmd = [str(CELERY), "-A", "config", "worker", "--concurrency", "1", "-Q", queue, "--loglevel=INFO",
-                      "--hostname", f"{queue}@%h"]
+        web_cmd = [
+            str(GUNICORN),
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{stack.port}",
+            "--workers",
+            str(args.web_workers),
+            "--worker-class",
+            "sync",
+            "--timeout",
+            "900",
+            "--graceful-timeout",
+            "10",
+            "--no-control-socket",
+        ]
+        worker_cmd = [
+            str(CELERY),
+            "-A",
+            "config",
+            "worker",
+            "--concurrency",
+            "1",
+            "-Q",
+            queue,
+            "--loglevel=INFO",
+            "--hostname",
+            f"{queue}@%h",
+        ]
     for name, cmd in (("web", web_cmd), ("worker", worker_cmd)):
         log = work / f"{name}.log"
         stack.logs[name] = str(log)
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True
+        )
         setattr(stack, name, proc)
     http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=1.0, read=5.0))
     deadline = time.monotonic() + HEALTH_WAIT_SECONDS
@@ -251,8 +368,10 @@ def start_stack(args, work: Path) -> Stack:
             pass
         time.sleep(0.3)
     stop_stack(stack)
-    raise RuntimeError(f"the stack did not come up within {HEALTH_WAIT_SECONDS} s:\n{tail(stack.logs['web'])}\n"
-                       f"{tail(stack.logs['worker'])}")
+    raise RuntimeError(
+        f"the stack did not come up within {HEALTH_WAIT_SECONDS} s:\n{tail(stack.logs['web'])}\n"
+        f"{tail(stack.logs['worker'])}"
+    )
 
 
 def worker_ready(stack: Stack) -> bool:
@@ -359,12 +478,12 @@ class Sampler(threading.Thread):
         self.groups = groups
         self.postgres = postgres
         self.stop_event = threading.Event()
-        self.peak_sum = {g: 0 for g in groups}
-        self.peak_pss = {g: 0 for g in groups}
-        self.peak_one = {g: 0 for g in groups}
-        self.hwm = {g: 0 for g in groups}
-        self.start_sum = {g: 0 for g in groups}
-        self.nprocs = {g: 0 for g in groups}
+        self.peak_sum = dict.fromkeys(groups, 0)
+        self.peak_pss = dict.fromkeys(groups, 0)
+        self.peak_one = dict.fromkeys(groups, 0)
+        self.hwm = dict.fromkeys(groups, 0)
+        self.start_sum = dict.fromkeys(groups, 0)
+        self.nprocs = dict.fromkeys(groups, 0)
         self.cpu_seen: dict[str, dict[int, tuple[float, float]]] = {g: {} for g in groups}  # pid -> (first, last)
         self.samples = 0
 
@@ -412,7 +531,7 @@ class Sampler(threading.Thread):
             n += 1
             self.stop_event.wait(SAMPLE_SECONDS)
 
-    def __enter__(self) -> "Sampler":
+    def __enter__(self) -> Sampler:
         self.sample()
         self.cpu_mark()
         self.start()
@@ -447,10 +566,13 @@ def post_file_streamed(stack: Stack, path: str, fields: dict[str, str], file_pat
     """multipart/form-data POST of `fields` and `file`, the file's bytes sent from disk in 1 MiB pieces, with a
     Content-Length (as urllib3 sends `signoff push`'s body, without holding it in memory)."""
     boundary = "----signoff-bench-" + uuid.uuid4().hex
-    head = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-                    for k, v in fields.items())
-    head += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file_path.name}"\r\n'
-             f"Content-Type: application/jsonl\r\n\r\n").encode()
+    head = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()
+    )
+    head += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file_path.name}"\r\n'
+        f"Content-Type: application/jsonl\r\n\r\n"
+    ).encode()
     tail_bytes = f"\r\n--{boundary}--\r\n".encode()
     size = file_path.stat().st_size
     conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=900)
@@ -505,8 +627,9 @@ class UploadResult:
         return self.rows / self.seconds
 
 
-def upload_and_wait(stack: Stack, what: str, path: str, fields: dict[str, str], file_path: Path, rows: int,
-                    py_spy: str = "") -> UploadResult:
+def upload_and_wait(
+    stack: Stack, what: str, path: str, fields: dict[str, str], file_path: Path, rows: int, py_spy: str = ""
+) -> UploadResult:
     groups = {"web": stack.web.pid, "worker": stack.worker.pid}
     if not stack.sqlite:
         checkpoint()
@@ -537,8 +660,9 @@ def upload_and_wait(stack: Stack, what: str, path: str, fields: dict[str, str], 
                 t_ready = now
                 break
             if state["status"] == "failed":
-                raise RuntimeError(f"{what}: ingest failed: {json.dumps(state.get('error'))[:2000]}\n"
-                                   f"{tail(stack.logs['worker'])}")
+                raise RuntimeError(
+                    f"{what}: ingest failed: {json.dumps(state.get('error'))[:2000]}\n{tail(stack.logs['worker'])}"
+                )
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{what}: not ready after {UPLOAD_DEADLINE_SECONDS} s: {state}")
             time.sleep(POLL_SECONDS)
@@ -553,14 +677,27 @@ def upload_and_wait(stack: Stack, what: str, path: str, fields: dict[str, str], 
     cpu["machine"] = machine_busy() - busy_before
     mb = lambda kb: kb / 1024.0  # noqa: E731
     return UploadResult(
-        what=what, rows=rows, seconds=t_ready - t0, request_seconds=t_accepted - t0,
-        queued_seconds=t_processing - t_accepted, reading_seconds=t_saving - t_processing,
-        saving_seconds=t_ready - t_saving, result=state.get("result") or {},
-        web_peak_mb=mb(sampler.peak_sum["web"]), web_pss_mb=mb(sampler.peak_pss["web"]), web_one_mb=mb(sampler.peak_one["web"]), web_hwm_mb=mb(sampler.hwm["web"]),
+        what=what,
+        rows=rows,
+        seconds=t_ready - t0,
+        request_seconds=t_accepted - t0,
+        queued_seconds=t_processing - t_accepted,
+        reading_seconds=t_saving - t_processing,
+        saving_seconds=t_ready - t_saving,
+        result=state.get("result") or {},
+        web_peak_mb=mb(sampler.peak_sum["web"]),
+        web_pss_mb=mb(sampler.peak_pss["web"]),
+        web_one_mb=mb(sampler.peak_one["web"]),
+        web_hwm_mb=mb(sampler.hwm["web"]),
         web_start_mb=mb(sampler.start_sum["web"]),
-        worker_peak_mb=mb(sampler.peak_sum["worker"]), worker_pss_mb=mb(sampler.peak_pss["worker"]), worker_one_mb=mb(sampler.peak_one["worker"]),
-        worker_hwm_mb=mb(sampler.hwm["worker"]), worker_start_mb=mb(sampler.start_sum["worker"]),
-        cpu=cpu, load=(load_before, load1()), spied=bool(spy),
+        worker_peak_mb=mb(sampler.peak_sum["worker"]),
+        worker_pss_mb=mb(sampler.peak_pss["worker"]),
+        worker_one_mb=mb(sampler.peak_one["worker"]),
+        worker_hwm_mb=mb(sampler.hwm["worker"]),
+        worker_start_mb=mb(sampler.start_sum["worker"]),
+        cpu=cpu,
+        load=(load_before, load1()),
+        spied=bool(spy),
     )
 
 
@@ -609,9 +746,26 @@ def start_py_spy(binary: str, stack: Stack) -> Spy:
     env = dict(os.environ)
     if binary.startswith("/tmp/pyspy-inst/"):
         env["PYTHONPATH"] = "/tmp/pyspy-inst"
-    proc = subprocess.Popen([binary, "record", "--pid", str(stack.worker.pid), "--subprocesses", "--idle", "--rate", "100",
-                             "--format", "raw", "--output", str(out)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=open(stack.work / "py-spy.log", "wb"), start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            binary,
+            "record",
+            "--pid",
+            str(stack.worker.pid),
+            "--subprocesses",
+            "--idle",
+            "--rate",
+            "100",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(stack.work / "py-spy.log", "wb"),
+        start_new_session=True,
+    )
     time.sleep(1.0)  # attach before the upload starts
     return Spy(proc, out)
 
@@ -635,15 +789,23 @@ def stop_py_spy(spy: Spy, rows: int) -> None:
         phase = "other (in the task)"
         for frame in reversed(frames):
             function = frame.split(" (", 1)[0]  # py-spy names methods Class.method
-            hit = next((name for name, fn, path in SPY_PHASES
-                        if (function == fn or function.endswith("." + fn)) and path in frame), None)
+            hit = next(
+                (
+                    name
+                    for name, fn, path in SPY_PHASES
+                    if (function == fn or function.endswith("." + fn)) and path in frame
+                ),
+                None,
+            )
             if hit:
                 phase = hit
                 break
         totals[phase] = totals.get(phase, 0) + int(count)
     all_samples = sum(totals.values()) or 1
-    print(f"  py-spy on the worker during this upload (100 Hz, waiting on the database included): "
-          f"{all_samples / 100:.1f} s in the task")
+    print(
+        f"  py-spy on the worker during this upload (100 Hz, waiting on the database included): "
+        f"{all_samples / 100:.1f} s in the task"
+    )
     for phase, n in sorted(totals.items(), key=lambda kv: -kv[1]):
         print(f"    {phase:<50} {n / 100:7.1f} s {100 * n / all_samples:5.1f}%")
 
@@ -663,10 +825,12 @@ class SizeResult:
 
 def db_counts(stack: Stack, dataset_version: int, prediction_set: int) -> tuple[int, int, int, int]:
     """(items of the version, predictions of the set, all items, all predictions)."""
-    sql = ("SELECT (SELECT count(*) FROM datasets_item i JOIN datasets_datasetversion v ON v.id = i.version_id "
-           "        JOIN datasets_dataset d ON d.id = v.dataset_id WHERE d.name = 'bench-items' AND v.number = {v}),"
-           " (SELECT count(*) FROM models_app_prediction WHERE prediction_set_id = {p}),"
-           " (SELECT count(*) FROM datasets_item), (SELECT count(*) FROM models_app_prediction)")
+    sql = (
+        "SELECT (SELECT count(*) FROM datasets_item i JOIN datasets_datasetversion v ON v.id = i.version_id "
+        "        JOIN datasets_dataset d ON d.id = v.dataset_id WHERE d.name = 'bench-items' AND v.number = {v}),"
+        " (SELECT count(*) FROM models_app_prediction WHERE prediction_set_id = {p}),"
+        " (SELECT count(*) FROM datasets_item), (SELECT count(*) FROM models_app_prediction)"
+    )
     sql = sql.format(v=int(dataset_version), p=int(prediction_set))
     if stack.sqlite:
         with sqlite3.connect(stack.sqlite_path) as conn:
@@ -679,8 +843,10 @@ def copy_baseline(db: str, predictions: Path) -> float:
     """Seconds for a raw COPY of the prediction rows (parsed with orjson) into a bare table, commit included."""
     with pg_connect(db) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_copy_baseline")
-        conn.execute("CREATE TABLE bench_copy_baseline (id bigserial primary key, item_id text, output jsonb, "
-                     "score double precision)")
+        conn.execute(
+            "CREATE TABLE bench_copy_baseline (id bigserial primary key, item_id text, output jsonb, "
+            "score double precision)"
+        )
         conn.commit()
         checkpoint()
         started = time.perf_counter()
@@ -706,21 +872,37 @@ def run_size(args, n: int, items: Path, predictions: Path) -> SizeResult:
         print(f"  stack up on :{stack.port} ({nprocs}); load1 {load1():.2f}", flush=True)
         code, body = api(stack, "POST", "/api/v1/datasets/", {"name": "bench-items", "description": "ingest benchmark"})
         assert code == 201, (code, body)
-        ds = upload_and_wait(stack, "dataset", "/api/v1/datasets/bench-items/versions/", {}, items, n,
-                             py_spy=args.py_spy if n == max(args.sizes) else "")
+        ds = upload_and_wait(
+            stack,
+            "dataset",
+            "/api/v1/datasets/bench-items/versions/",
+            {},
+            items,
+            n,
+            py_spy=args.py_spy if n == max(args.sizes) else "",
+        )
         print_upload(ds)
         code, body = api(stack, "POST", "/api/v1/models/", {"name": "bench-model"})
         assert code == 201, (code, body)
         code, body = api(stack, "POST", "/api/v1/models/bench-model/versions/", {"version": "1.0.0"})
         assert code == 201, (code, body)
         spy = args.py_spy if n == max(args.sizes) else ""
-        pr = upload_and_wait(stack, "predictions", "/api/v1/models/bench-model/versions/1.0.0/predictions/",
-                             {"dataset": "bench-items", "dataset_version": str(ds.result["version"])}, predictions, n,
-                             py_spy=spy)
+        pr = upload_and_wait(
+            stack,
+            "predictions",
+            "/api/v1/models/bench-model/versions/1.0.0/predictions/",
+            {"dataset": "bench-items", "dataset_version": str(ds.result["version"])},
+            predictions,
+            n,
+            py_spy=spy,
+        )
         print_upload(pr)
         counts = db_counts(stack, ds.result["version"], pr.result["prediction_set"])
-        print(f"  counts in the database: {counts[0]:,} items in the version, {counts[1]:,} predictions in the set "
-              f"({counts[2]:,} / {counts[3]:,} in all) -> {'OK' if counts == (n, n, n, n) else 'MISMATCH'}", flush=True)
+        print(
+            f"  counts in the database: {counts[0]:,} items in the version, {counts[1]:,} predictions in the set "
+            f"({counts[2]:,} / {counts[3]:,} in all) -> {'OK' if counts == (n, n, n, n) else 'MISMATCH'}",
+            flush=True,
+        )
     finally:
         stop_stack(stack)
     copy_seconds = None
@@ -735,35 +917,48 @@ def run_size(args, n: int, items: Path, predictions: Path) -> SizeResult:
 
 def print_upload(u: UploadResult) -> None:
     cpu = ", ".join(f"{k} {v:.1f}" for k, v in u.cpu.items())
-    print(f"  {u.what:<12} {u.rows:>9,} rows in {u.seconds:7.1f} s = {u.rate:>9,.0f} rows/s{' (py-spy attached)' if u.spied else ''} "
-          f"[POST {u.request_seconds:.1f} s, queued {u.queued_seconds:.1f}, reading {u.reading_seconds:.1f}, "
-          f"saving {u.saving_seconds:.1f}]\n"
-          f"  {'':<12} peak RSS web {u.web_peak_mb:.0f} MB (PSS {u.web_pss_mb:.0f}; largest process {u.web_one_mb:.0f}, "
-          f"VmHWM {u.web_hwm_mb:.0f}; {u.web_start_mb:.0f} before), worker {u.worker_peak_mb:.0f} MB "
-          f"(PSS {u.worker_pss_mb:.0f}; largest {u.worker_one_mb:.0f}, VmHWM {u.worker_hwm_mb:.0f}; "
-          f"{u.worker_start_mb:.0f} before)\n"
-          f"  {'':<12} cpu s: {cpu}; load1 {u.load[0]:.2f} -> {u.load[1]:.2f}", flush=True)
+    print(
+        f"  {u.what:<12} {u.rows:>9,} rows in {u.seconds:7.1f} s = {u.rate:>9,.0f} rows/s{' (py-spy attached)' if u.spied else ''} "
+        f"[POST {u.request_seconds:.1f} s, queued {u.queued_seconds:.1f}, reading {u.reading_seconds:.1f}, "
+        f"saving {u.saving_seconds:.1f}]\n"
+        f"  {'':<12} peak RSS web {u.web_peak_mb:.0f} MB (PSS {u.web_pss_mb:.0f}; largest process {u.web_one_mb:.0f}, "
+        f"VmHWM {u.web_hwm_mb:.0f}; {u.web_start_mb:.0f} before), worker {u.worker_peak_mb:.0f} MB "
+        f"(PSS {u.worker_pss_mb:.0f}; largest {u.worker_one_mb:.0f}, VmHWM {u.worker_hwm_mb:.0f}; "
+        f"{u.worker_start_mb:.0f} before)\n"
+        f"  {'':<12} cpu s: {cpu}; load1 {u.load[0]:.2f} -> {u.load[1]:.2f}",
+        flush=True,
+    )
 
 
 def print_summary(args, results: list[SizeResult]) -> None:
     engine = "SQLite (embedded default)" if args.sqlite else "PostgreSQL (production settings)"
-    print(f"\n== ingest benchmark summary: {engine}, gunicorn {args.web_workers} workers, "
-          f"celery {'solo' if args.sqlite else 'prefork, concurrency 1'}; load average now "
-          f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])} ==")
-    print(f"{'rows':>10} | {'dataset rows/s':>14} | {'predictions rows/s':>18} | {'raw COPY rows/s':>15} | {'% of COPY':>9} | "
-          f"{'web MB: RSS sum / PSS / largest':>31} | {'worker MB: RSS sum / PSS / largest':>34} | counts")
+    print(
+        f"\n== ingest benchmark summary: {engine}, gunicorn {args.web_workers} workers, "
+        f"celery {'solo' if args.sqlite else 'prefork, concurrency 1'}; load average now "
+        f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])} =="
+    )
+    print(
+        f"{'rows':>10} | {'dataset rows/s':>14} | {'predictions rows/s':>18} | {'raw COPY rows/s':>15} | {'% of COPY':>9} | "
+        f"{'web MB: RSS sum / PSS / largest':>31} | {'worker MB: RSS sum / PSS / largest':>34} | counts"
+    )
     for r in results:
         copy_rate = r.rows / r.copy_seconds if r.copy_seconds else None
         pct = f"{100 * r.predictions.rate / copy_rate:.0f}%" if copy_rate else "-"
         mem = {}
         for g in ("web", "worker"):
-            mem[g] = " / ".join(f"{max(getattr(r.dataset, f'{g}_{k}_mb'), getattr(r.predictions, f'{g}_{k}_mb')):.0f}"
-                                for k in ("peak", "pss", "one"))
+            mem[g] = " / ".join(
+                f"{max(getattr(r.dataset, f'{g}_{k}_mb'), getattr(r.predictions, f'{g}_{k}_mb')):.0f}"
+                for k in ("peak", "pss", "one")
+            )
         ok = "OK" if r.counts == (r.rows, r.rows) else f"MISMATCH {r.counts}"
-        print(f"{r.rows:>10,} | {r.dataset.rate:>14,.0f} | {r.predictions.rate:>18,.0f} | "
-              f"{(f'{copy_rate:,.0f}' if copy_rate else '-'):>15} | {pct:>9} | {mem['web']:>31} | {mem['worker']:>34} | {ok}")
-    print("memory: peaks over both uploads of 50 ms samples (PSS every 200 ms); RSS sum counts pages shared between "
-          "forked processes once per process, PSS shares them out")
+        print(
+            f"{r.rows:>10,} | {r.dataset.rate:>14,.0f} | {r.predictions.rate:>18,.0f} | "
+            f"{(f'{copy_rate:,.0f}' if copy_rate else '-'):>15} | {pct:>9} | {mem['web']:>31} | {mem['worker']:>34} | {ok}"
+        )
+    print(
+        "memory: peaks over both uploads of 50 ms samples (PSS every 200 ms); RSS sum counts pages shared between "
+        "forked processes once per process, PSS shares them out"
+    )
 
     def peak(r: SizeResult, g: str, k: str = "peak") -> float:
         return max(getattr(r.dataset, f"{g}_{k}_mb"), getattr(r.predictions, f"{g}_{k}_mb"))
@@ -773,19 +968,36 @@ def print_summary(args, results: list[SizeResult]) -> None:
     if not args.sqlite:
         copy_rate = last.rows / last.copy_seconds if last.copy_seconds else None
         checks += [
-            ("predictions >= 100,000 rows/s end to end", last.predictions.rate >= 100_000, f"{last.predictions.rate:,.0f}"),
-            ("predictions >= 50% of raw COPY", bool(copy_rate) and last.predictions.rate >= 0.5 * copy_rate,
-             f"{100 * last.predictions.rate / copy_rate:.0f}%" if copy_rate else "-"),
+            (
+                "predictions >= 100,000 rows/s end to end",
+                last.predictions.rate >= 100_000,
+                f"{last.predictions.rate:,.0f}",
+            ),
+            (
+                "predictions >= 50% of raw COPY",
+                bool(copy_rate) and last.predictions.rate >= 0.5 * copy_rate,
+                f"{100 * last.predictions.rate / copy_rate:.0f}%" if copy_rate else "-",
+            ),
         ]
     for k, label in (("peak", "RSS sum"), ("pss", "PSS sum"), ("one", "largest process RSS")):
         values = [(r.rows, g, peak(r, g, k)) for r in results for g in ("web", "worker")]
-        checks.append((f"peak {label} <= 300 MB per group", all(v <= 300 for *_, v in values),
-                       ", ".join(f"{g} {v:.0f}" + (f" @{n:,}" if len(results) > 1 else "") for n, g, v in values)))
+        checks.append(
+            (
+                f"peak {label} <= 300 MB per group",
+                all(v <= 300 for *_, v in values),
+                ", ".join(f"{g} {v:.0f}" + (f" @{n:,}" if len(results) > 1 else "") for n, g, v in values),
+            )
+        )
     if len(results) > 1:
         first = results[0]
         growth = {g: peak(last, g, "one") - peak(first, g, "one") for g in ("web", "worker")}
-        checks.append((f"flat from {first.rows:,} to {last.rows:,} rows (largest process grows <= 20 MB)",
-                       all(v <= 20 for v in growth.values()), ", ".join(f"{g} {v:+.0f} MB" for g, v in growth.items())))
+        checks.append(
+            (
+                f"flat from {first.rows:,} to {last.rows:,} rows (largest process grows <= 20 MB)",
+                all(v <= 20 for v in growth.values()),
+                ", ".join(f"{g} {v:+.0f} MB" for g, v in growth.items()),
+            )
+        )
     print(f"targets (at {last.rows:,} rows):")
     for name, ok, value in checks:
         print(f"  {'MET   ' if ok else 'MISSED'} {name}: {value}")
@@ -826,9 +1038,13 @@ def profile_predictions(args, n: int, predictions: Path) -> None:
             t = time.perf_counter()
             if profiler:
                 profiler.enable()
-            ps, created = preds.prediction_set_ingest(model_version=mv, dataset_version=dataset_version,
-                                                      file=File(raw, name=predictions.name),
-                                                      source_name=predictions.name, created_by=user)
+            ps, created = preds.prediction_set_ingest(
+                model_version=mv,
+                dataset_version=dataset_version,
+                file=File(raw, name=predictions.name),
+                source_name=predictions.name,
+                created_by=user,
+            )
             if profiler:
                 profiler.disable()
             total = time.perf_counter() - t
@@ -841,15 +1057,18 @@ def profile_predictions(args, n: int, predictions: Path) -> None:
         print(f"  alone: {name:<64} {time.perf_counter() - t0:7.2f} s")
 
     def rows() -> list:  # with the cyclic GC paused, as in the app's loop (a million live tuples otherwise
-        gc.disable()     # trigger collection after collection)
+        gc.disable()  # trigger collection after collection)
         try:
             with open(predictions, "rb") as f:
                 return list(copy_path._jsonl_rows(f, ByteCounter()))
         finally:
             gc.enable()
 
-    print(f"\n== profile: prediction_set_ingest of {n:,} rows in this process (PostgreSQL, no progress writes); "
-          f"load1 {load1():.2f} ==", flush=True)
+    print(
+        f"\n== profile: prediction_set_ingest of {n:,} rows in this process (PostgreSQL, no progress writes); "
+        f"load1 {load1():.2f} ==",
+        flush=True,
+    )
     total = one("profile-1", None)
     print(f"  total {total:.2f} s = {n / total:,.0f} rows/s (the COPY runs beside the parsing, on PostgreSQL's core)")
     with open(predictions, "rb") as f:
@@ -859,9 +1078,11 @@ def profile_predictions(args, n: int, predictions: Path) -> None:
     alone("read + orjson.loads + check + orjson.dumps (_jsonl_rows)", rows)
     parsed = rows()
     size = copyload.BATCH_ROWS
-    batches = [parsed[i:i + size] for i in range(0, len(parsed), size)]
-    alone("item keys (ItemIndex.lookup per batch), in memory",
-          lambda: [index.lookup([item_id for item_id, _ in batch]) for batch in batches])
+    batches = [parsed[i : i + size] for i in range(0, len(parsed), size)]
+    alone(
+        "item keys (ItemIndex.lookup per batch), in memory",
+        lambda: [index.lookup([item_id for item_id, _ in batch]) for batch in batches],
+    )
     del parsed, batches
 
     profiler = cProfile.Profile()
@@ -892,8 +1113,13 @@ def main() -> int:
     parser.add_argument("--broker-db", type=int, default=BROKER_DB)
     parser.add_argument("--no-baseline", action="store_true", help="skip the raw COPY baseline")
     parser.add_argument("--profile", action="store_true", help="then profile the predictions ingest in-process")
-    parser.add_argument("--py-spy", nargs="?", const="auto", default="",
-                        help="sample the worker with py-spy during the largest size's uploads (path, or found on PATH)")
+    parser.add_argument(
+        "--py-spy",
+        nargs="?",
+        const="auto",
+        default="",
+        help="sample the worker with py-spy during the largest size's uploads (path, or found on PATH)",
+    )
     parser.add_argument("--data-dir", default="", help="keep the generated files here (reused across runs)")
     parser.add_argument("--keep-files", action="store_true")
     args = parser.parse_args()
@@ -908,13 +1134,17 @@ def main() -> int:
     data_dir = Path(args.data_dir) if args.data_dir else Path(args.tmp)
     data_dir.mkdir(parents=True, exist_ok=True)
 
-    print(f"signoff ingest benchmark {time.strftime('%Y-%m-%d %H:%M:%S %Z')} on {platform.node()}: "
-          f"{os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
-          f"load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}; python {platform.python_version()}")
+    print(
+        f"signoff ingest benchmark {time.strftime('%Y-%m-%d %H:%M:%S %Z')} on {platform.node()}: "
+        f"{os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
+        f"load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}; python {platform.python_version()}"
+    )
     if not args.sqlite:
         with admin_connect() as conn:
-            settings = {k: conn.execute(f"SHOW {k}").fetchone()[0] for k in
-                        ("server_version", "shared_buffers", "synchronous_commit", "autovacuum", "max_wal_size")}
+            settings = {
+                k: conn.execute(f"SHOW {k}").fetchone()[0]
+                for k in ("server_version", "shared_buffers", "synchronous_commit", "autovacuum", "max_wal_size")
+            }
         print("  postgres " + ", ".join(f"{k}={v}" for k, v in settings.items()))
     results = []
     try:

@@ -23,6 +23,7 @@ change to get-next, monkeypatched in the workers (see that file); --prejudged N 
 under way; --explain ends with EXPLAIN ANALYZE of every query the get-next view sends; --keep / --reuse keep
 the database and run again on it. Results: docs/bench-next-task.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -87,16 +88,18 @@ def drop_database() -> None:
 
 def app_env(*, secret: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": secret,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DATABASE_URL": f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{DB_NAME}",
-        "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{BROKER_DB}",
-        "SECURE_SSL_REDIRECT": "false",
-        "CONN_MAX_AGE": "600",  # each worker keeps its connection for the whole run
-        "LOG_LEVEL": "WARNING",
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "SECRET_KEY": secret,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DATABASE_URL": f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{DB_NAME}",
+            "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{BROKER_DB}",
+            "SECURE_SSL_REDIRECT": "false",
+            "CONN_MAX_AGE": "600",  # each worker keeps its connection for the whole run
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     return env
 
 
@@ -157,11 +160,14 @@ BULK_TABLES = ("datasets_item", "models_app_prediction", "reviews_task", "review
 def secondary_indexes(cur) -> list[tuple[str, str, str, str | None]]:
     """(table, index name, CREATE INDEX statement, unique constraint definition or None) of the bulk tables'
     indexes other than the primary keys, exactly as the migrations made them."""
-    cur.execute("""
+    cur.execute(
+        """
         SELECT t.relname, x.relname, pg_get_indexdef(i.indexrelid), pg_get_constraintdef(c.oid)
         FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
         LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype = 'u'
-        WHERE t.relname = ANY(%s) AND NOT i.indisprimary ORDER BY t.relname, x.relname""", [list(BULK_TABLES)])
+        WHERE t.relname = ANY(%s) AND NOT i.indisprimary ORDER BY t.relname, x.relname""",
+        [list(BULK_TABLES)],
+    )
     return cur.fetchall()
 
 
@@ -211,14 +217,26 @@ def build_fixture(*, n_tasks: int, n_reviewers: int) -> Fixture:
             reviewers.append(user)
         reviewers = User.objects.bulk_create(reviewers)
         dataset = Dataset.objects.create(name="bench-tickets", description="next-task benchmark", created_by=lead)
-        version = DatasetVersion.objects.create(dataset=dataset, number=1, sha256=uuid.uuid4().hex * 2, item_count=n_tasks,
-                                                source_name="generate_series", created_by=lead)
+        version = DatasetVersion.objects.create(
+            dataset=dataset,
+            number=1,
+            sha256=uuid.uuid4().hex * 2,
+            item_count=n_tasks,
+            source_name="generate_series",
+            created_by=lead,
+        )
         model = RegisteredModel.objects.create(name="bench-summariser", created_by=lead)
         baseline = ModelVersion.objects.create(model=model, version="1", created_by=lead)
         candidate = ModelVersion.objects.create(model=model, version="2", created_by=lead)
         sets = {
-            mv.pk: PredictionSet.objects.create(model_version=mv, dataset_version=version, sha256=uuid.uuid4().hex * 2,
-                                                prediction_count=n_tasks, source_name="generate_series", created_by=lead)
+            mv.pk: PredictionSet.objects.create(
+                model_version=mv,
+                dataset_version=version,
+                sha256=uuid.uuid4().hex * 2,
+                prediction_count=n_tasks,
+                source_name="generate_series",
+                created_by=lead,
+            )
             for mv in (candidate, baseline)
         }
         with connection.cursor() as cur:
@@ -227,32 +245,61 @@ def build_fixture(*, n_tasks: int, n_reviewers: int) -> Fixture:
             indexes = secondary_indexes(cur)
             drop_indexes(cur, indexes)
             step(cur, "items", ITEMS_SQL, {"version": version.pk, "n": n_tasks})
-            for mv, text in ((candidate, "Large CSV exports time out; needs streaming."),
-                             (baseline, "User reports a problem with exports.")):
-                step(cur, f"predictions {mv.version}", PREDICTIONS_SQL,
-                     {"text": text, "prediction_set": sets[mv.pk].pk, "version": version.pk})
+            for mv, text in (
+                (candidate, "Large CSV exports time out; needs streaming."),
+                (baseline, "User reports a problem with exports."),
+            ):
+                step(
+                    cur,
+                    f"predictions {mv.version}",
+                    PREDICTIONS_SQL,
+                    {"text": text, "prediction_set": sets[mv.pk].pk, "version": version.pk},
+                )
         # The campaign row as campaign_create writes it (kind pairwise, the API's defaults).
         campaign = Campaign.objects.create(
-            name="bench next-task", kind=Campaign.Kind.PAIRWISE, dataset_version=version, candidate=candidate,
-            baseline=baseline, labels=[], multi_label=False, show_suggestion=True, rubric=[],
-            content_format=Campaign.ContentFormat.AUTO, overlap=OVERLAP, sampling=Campaign.Sampling.RANDOM,
-            quota_per_reviewer=None, lease_seconds=LEASE_SECONDS, gate_policy=gate, guidelines="", created_by=lead,
+            name="bench next-task",
+            kind=Campaign.Kind.PAIRWISE,
+            dataset_version=version,
+            candidate=candidate,
+            baseline=baseline,
+            labels=[],
+            multi_label=False,
+            show_suggestion=True,
+            rubric=[],
+            content_format=Campaign.ContentFormat.AUTO,
+            overlap=OVERLAP,
+            sampling=Campaign.Sampling.RANDOM,
+            quota_per_reviewer=None,
+            lease_seconds=LEASE_SECONDS,
+            gate_policy=gate,
+            guidelines="",
+            created_by=lead,
         )
         campaign.reviewers.set(reviewers)
         campaign.others.set([])
         with connection.cursor() as cur:
             step(cur, "tasks", TASKS_SQL, {"overlap": OVERLAP, "campaign": campaign.pk, "version": version.pk})
-            step(cur, "task outputs", TASK_OUTPUTS_SQL, {
-                "candidate": candidate.pk, "candidate_set": sets[candidate.pk].pk,
-                "baseline": baseline.pk, "baseline_set": sets[baseline.pk].pk, "campaign": campaign.pk,
-            })
+            step(
+                cur,
+                "task outputs",
+                TASK_OUTPUTS_SQL,
+                {
+                    "candidate": candidate.pk,
+                    "candidate_set": sets[candidate.pk].pk,
+                    "baseline": baseline.pk,
+                    "baseline_set": sets[baseline.pk].pk,
+                    "campaign": campaign.pk,
+                },
+            )
             started_ix = time.perf_counter()
             create_indexes(cur, indexes)
             rebuilt = secondary_indexes(cur)
             print(f"    {len(indexes)} indexes rebuilt in {time.perf_counter() - started_ix:.1f} s", flush=True)
     # The definitions were read from the freshly migrated tables (the current migrations, e.g. task_open_order_idx
     # on (campaign, priority, sort_key, id)); the rebuilt set must be exactly that set.
-    index_problems = [f"index {name} not rebuilt as migrated" for name in sorted({i[1] for i in set(indexes) ^ set(rebuilt)})]
+    index_problems = [
+        f"index {name} not rebuilt as migrated" for name in sorted({i[1] for i in set(indexes) ^ set(rebuilt)})
+    ]
     claim_index = next((create for _, name, create, _ in rebuilt if name == "task_open_order_idx"), None)
     if claim_index is None:
         index_problems.append("task_open_order_idx missing")
@@ -261,16 +308,24 @@ def build_fixture(*, n_tasks: int, n_reviewers: int) -> Fixture:
     build_seconds = time.perf_counter() - started
     print(f"  rows written in {load_seconds:.1f} s; VACUUM ANALYZE done at {build_seconds:.1f} s", flush=True)
 
-    matches = compare_with_campaign_create(campaign, lead=lead, reviewers=reviewers, candidate=candidate, baseline=baseline)
+    matches = compare_with_campaign_create(
+        campaign, lead=lead, reviewers=reviewers, candidate=candidate, baseline=baseline
+    )
     if index_problems:
         matches = ("NO: " if matches == "yes" else matches + "; ") + "; ".join(index_problems)
     tokens = [(u.pk, u.username, AuthToken.objects.create(user=u, expiry=None)[1]) for u in reviewers]
     n = campaign.tasks.count()
-    return Fixture(campaign_id=campaign.pk, tasks=n, reviewers=tokens, build_seconds=build_seconds,
-                   matches_campaign_create=matches, gate_policy=gate,
-                   indexes=f"{len(rebuilt)} secondary indexes rebuilt from the migrated definitions, "
-                           f"{'identical' if rebuilt == indexes else 'DIFFERENT'}; claim index: "
-                           f"{' '.join((claim_index or '-').split(' ON ', 1)[-1].split())}")
+    return Fixture(
+        campaign_id=campaign.pk,
+        tasks=n,
+        reviewers=tokens,
+        build_seconds=build_seconds,
+        matches_campaign_create=matches,
+        gate_policy=gate,
+        indexes=f"{len(rebuilt)} secondary indexes rebuilt from the migrated definitions, "
+        f"{'identical' if rebuilt == indexes else 'DIFFERENT'}; claim index: "
+        f"{' '.join((claim_index or '-').split(' ON ', 1)[-1].split())}",
+    )
 
 
 def analyze_growing_tables() -> None:
@@ -293,8 +348,13 @@ def load_fixture() -> Fixture:
     campaign = Campaign.objects.get(name="bench next-task")
     reviewers = list(campaign.reviewers.order_by("id"))
     tokens = [(u.pk, u.username, AuthToken.objects.create(user=u, expiry=None)[1]) for u in reviewers]
-    return Fixture(campaign_id=campaign.pk, tasks=campaign.tasks.count(), reviewers=tokens, build_seconds=0.0,
-                   matches_campaign_create="not checked (--reuse)")
+    return Fixture(
+        campaign_id=campaign.pk,
+        tasks=campaign.tasks.count(),
+        reviewers=tokens,
+        build_seconds=0.0,
+        matches_campaign_create="not checked (--reuse)",
+    )
 
 
 def vacuum_analyze() -> None:
@@ -332,12 +392,26 @@ def compare_with_campaign_create(campaign, *, lead, reviewers, candidate, baseli
         tasks = list(Task.objects.filter(campaign=c).order_by("id")[:limit])
         shapes, last = [], (-1, -1.0)
         for t in tasks:
-            outputs = list(TaskOutput.objects.filter(task=t).select_related("prediction__prediction_set").order_by("id"))
-            shapes.append((
-                t.capacity, t.assigned_count, t.priority, 0.0 <= t.sort_key < 1.0, (t.priority, t.sort_key) > last,
-                tuple((o.model_version_id, o.prediction.item_id == t.item_id,
-                       o.prediction.prediction_set.model_version_id == o.model_version_id) for o in outputs),
-            ))
+            outputs = list(
+                TaskOutput.objects.filter(task=t).select_related("prediction__prediction_set").order_by("id")
+            )
+            shapes.append(
+                (
+                    t.capacity,
+                    t.assigned_count,
+                    t.priority,
+                    0.0 <= t.sort_key < 1.0,
+                    (t.priority, t.sort_key) > last,
+                    tuple(
+                        (
+                            o.model_version_id,
+                            o.prediction.item_id == t.item_id,
+                            o.prediction.prediction_set.model_version_id == o.model_version_id,
+                        )
+                        for o in outputs
+                    ),
+                )
+            )
             last = (t.priority, t.sort_key)
         return shapes
 
@@ -348,15 +422,30 @@ def compare_with_campaign_create(campaign, *, lead, reviewers, candidate, baseli
     try:
         with transaction.atomic():
             dataset = Dataset.objects.create(name="bench-reference", created_by=lead)
-            version = DatasetVersion.objects.create(dataset=dataset, number=1, sha256="0" * 64, item_count=3, created_by=lead)
-            items = Item.objects.bulk_create(Item(version=version, external_id=f"ref-{i}", input={"q": i}) for i in range(3))
+            version = DatasetVersion.objects.create(
+                dataset=dataset, number=1, sha256="0" * 64, item_count=3, created_by=lead
+            )
+            items = Item.objects.bulk_create(
+                Item(version=version, external_id=f"ref-{i}", input={"q": i}) for i in range(3)
+            )
             for mv in (candidate, baseline):
-                ps = PredictionSet.objects.create(model_version=mv, dataset_version=version, sha256="1" * 64,
-                                                  prediction_count=3, created_by=lead)
-                Prediction.objects.bulk_create(Prediction(prediction_set=ps, item=it, output=f"o{it.pk}") for it in items)
+                ps = PredictionSet.objects.create(
+                    model_version=mv, dataset_version=version, sha256="1" * 64, prediction_count=3, created_by=lead
+                )
+                Prediction.objects.bulk_create(
+                    Prediction(prediction_set=ps, item=it, output=f"o{it.pk}") for it in items
+                )
             reference = campaign_create(
-                name=campaign.name, kind="pairwise", dataset_version=version, candidate=candidate, baseline=baseline,
-                reviewers=reviewers, overlap=OVERLAP, sampling="random", lease_seconds=LEASE_SECONDS, gate={},
+                name=campaign.name,
+                kind="pairwise",
+                dataset_version=version,
+                candidate=candidate,
+                baseline=baseline,
+                reviewers=reviewers,
+                overlap=OVERLAP,
+                sampling="random",
+                lease_seconds=LEASE_SECONDS,
+                gate={},
                 created_by=lead,
             )
             ours, theirs = campaign_fields(campaign), campaign_fields(reference)
@@ -393,10 +482,25 @@ class Server:
 
 def start_gunicorn(env: dict[str, str], *, workers: int, worker_class: str, threads: int, config: str | None) -> Server:
     port = free_port()
-    cmd = [str(GUNICORN), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-           "--worker-class", worker_class, "--threads", str(threads), "--backlog", "2048", "--timeout", "60",
-           "--graceful-timeout", "10",
-           "--no-control-socket"]  # gunicorn 27's default control socket is per user: leave other servers' alone
+    cmd = [
+        str(GUNICORN),
+        "config.wsgi",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        worker_class,
+        "--threads",
+        str(threads),
+        "--backlog",
+        "2048",
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "10",
+        "--no-control-socket",
+    ]  # gunicorn 27's default control socket is per user: leave other servers' alone
     if config:
         cmd += ["--config", config]
     log = tempfile.NamedTemporaryFile(prefix="signoff-bench-gunicorn-", suffix=".log", delete=False)
@@ -462,7 +566,7 @@ class Tally:
     fresh_answered_200: int = 0  # a new client_id answered as if it were a repeat (must be 0)
     errors: list[str] = field(default_factory=list)
 
-    def merge(self, other: "Tally") -> None:
+    def merge(self, other: Tally) -> None:
         for name in ("next_ms", "submit_ms", "retry_ms", "acks", "errors"):
             getattr(self, name).extend(getattr(other, name))
         for name in ("next_status", "submit_status", "retry_status"):
@@ -488,8 +592,18 @@ def _describe(response) -> str:
     return response.data[:300].decode(errors="replace") if response is not None else ""
 
 
-def reviewer_loop(*, base: str, campaign_id: int, reviewer: tuple[int, str, str], paced: bool, retry_rate: float,
-                  start: threading.Barrier, deadline_box: list[float], tally: Tally, seed: int) -> None:
+def reviewer_loop(
+    *,
+    base: str,
+    campaign_id: int,
+    reviewer: tuple[int, str, str],
+    paced: bool,
+    retry_rate: float,
+    start: threading.Barrier,
+    deadline_box: list[float],
+    tally: Tally,
+    seed: int,
+) -> None:
     reviewer_id, _, token = reviewer
     rng = random.Random(seed)
     http = urllib3.PoolManager(maxsize=1, retries=False, timeout=HTTP_TIMEOUT)
@@ -521,8 +635,9 @@ def reviewer_loop(*, base: str, campaign_id: int, reviewer: tuple[int, str, str]
         task_id = response.json()["task"]
         think()
         client_id = str(uuid.uuid4())
-        body = json.dumps({"choice": rng.choice(CHOICES), "client_id": client_id,
-                           "duration_ms": rng.randint(2000, 30000)}).encode()
+        body = json.dumps(
+            {"choice": rng.choice(CHOICES), "client_id": client_id, "duration_ms": rng.randint(2000, 30000)}
+        ).encode()
         url = f"{base}/api/v1/tasks/{task_id}/judgments/"
         status, response, ms = _request(http, "POST", url, post_headers, body)
         tally.submit_ms.append(ms)
@@ -548,15 +663,30 @@ def reviewer_loop(*, base: str, campaign_id: int, reviewer: tuple[int, str, str]
                     tally.retries_same_judgment += 1
 
 
-def run_phase(server: Server, fixture: Fixture, *, seconds: float, paced: bool, retry_rate: float, seed: int) -> tuple[Tally, float]:
+def run_phase(
+    server: Server, fixture: Fixture, *, seconds: float, paced: bool, retry_rate: float, seed: int
+) -> tuple[Tally, float]:
     n = len(fixture.reviewers)
     start = threading.Barrier(n + 1)
     deadline_box = [0.0]
     tallies = [Tally() for _ in range(n)]
     threads = [
-        threading.Thread(target=reviewer_loop, name=f"reviewer-{i}", daemon=True, kwargs=dict(
-            base=server.base, campaign_id=fixture.campaign_id, reviewer=fixture.reviewers[i], paced=paced,
-            retry_rate=retry_rate, start=start, deadline_box=deadline_box, tally=tallies[i], seed=seed * 1000 + i))
+        threading.Thread(
+            target=reviewer_loop,
+            name=f"reviewer-{i}",
+            daemon=True,
+            kwargs=dict(
+                base=server.base,
+                campaign_id=fixture.campaign_id,
+                reviewer=fixture.reviewers[i],
+                paced=paced,
+                retry_rate=retry_rate,
+                start=start,
+                deadline_box=deadline_box,
+                tally=tallies[i],
+                seed=seed * 1000 + i,
+            ),
+        )
         for i in range(n)
     ]
     for t in threads:
@@ -580,11 +710,16 @@ def run_phase(server: Server, fixture: Fixture, *, seconds: float, paced: bool, 
 def warm_up(server: Server, fixture: Fixture) -> None:
     """One get-next per reviewer at once, unrecorded: loads each worker's lazy imports and opens its database
     connection. The task it claims stays open and is the first one the paced phase hands back."""
+
     def one(reviewer):
         http = urllib3.PoolManager(maxsize=1, retries=False, timeout=HTTP_TIMEOUT)
         for _ in range(2):
-            http.request("GET", f"{server.base}/api/v1/campaigns/{fixture.campaign_id}/next/",
-                         headers={"Authorization": f"Token {reviewer[2]}"})
+            http.request(
+                "GET",
+                f"{server.base}/api/v1/campaigns/{fixture.campaign_id}/next/",
+                headers={"Authorization": f"Token {reviewer[2]}"},
+            )
+
     threads = [threading.Thread(target=one, args=(r,), daemon=True) for r in fixture.reviewers]
     for t in threads:
         t.start()
@@ -620,22 +755,24 @@ def _postgres_pids() -> list[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if (entry / "comm").read_text().strip() == "postgres" and \
-                        f" {DB_NAME} " in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                if (entry / "comm").read_text().strip() == "postgres" and f" {DB_NAME} " in (
+                    entry / "cmdline"
+                ).read_bytes().decode(errors="replace"):
                     pids.append(int(entry.name))
             except OSError:
                 pass
     return pids
 
 
-def cpu_snapshot(server: "Server") -> dict[str, float]:
+def cpu_snapshot(server: Server) -> dict[str, float]:
     """Busy CPU seconds of the whole machine and of each party, to tell our load from anyone else's."""
     stat = Path("/proc/stat").read_text().split("\n")[0].split()[1:]
     user, nice, system, idle, iowait, irq, softirq, steal = (int(x) / CLK_TCK for x in stat[:8])
     gunicorn = [server.proc.pid] + _proc_children(server.proc.pid)
     t = os.times()
     return {
-        "busy": user + nice + system + irq + softirq + steal, "idle": idle + iowait,
+        "busy": user + nice + system + irq + softirq + steal,
+        "idle": idle + iowait,
         "gunicorn": sum(_proc_cpu(p) for p in gunicorn),
         "postgres": {p: _proc_cpu(p) for p in _postgres_pids()},
         "bench client": t.user + t.system,
@@ -649,10 +786,16 @@ def cpu_report(before: dict[str, float], after: dict[str, float], elapsed: float
     d["postgres"] = sum(cpu - before["postgres"].get(pid, 0.0) for pid, cpu in after["postgres"].items())
     other = max(0.0, d["busy"] - d["gunicorn"] - d["postgres"] - d["bench client"])
     capacity = (os.cpu_count() or 1) * elapsed
-    return (f"{d['busy']:.0f} of {capacity:.0f} core-s busy: gunicorn {d['gunicorn']:.0f}, postgres {d['postgres']:.0f}, "
-            f"bench client {d['bench client']:.0f}, other processes {other:.0f}; load1 {before['load1']:.1f} -> {after['load1']:.1f}"
-            + (f"\n  cpu per request           {1000 * d['gunicorn'] / requests:.1f} ms gunicorn + "
-               f"{1000 * d['postgres'] / requests:.1f} ms postgres" if requests else ""))
+    return (
+        f"{d['busy']:.0f} of {capacity:.0f} core-s busy: gunicorn {d['gunicorn']:.0f}, postgres {d['postgres']:.0f}, "
+        f"bench client {d['bench client']:.0f}, other processes {other:.0f}; load1 {before['load1']:.1f} -> {after['load1']:.1f}"
+        + (
+            f"\n  cpu per request           {1000 * d['gunicorn'] / requests:.1f} ms gunicorn + "
+            f"{1000 * d['postgres'] / requests:.1f} ms postgres"
+            if requests
+            else ""
+        )
+    )
 
 
 # ------------------------------------------------------------------------------------------ invariants
@@ -670,6 +813,7 @@ def check_invariants(campaign_id: int, acks: list[Ack], *, since_judgment: int) 
     from django.db import connection
 
     with connection.cursor() as cur:
+
         def scalar(sql: str) -> int:
             cur.execute(sql, {"c": campaign_id})
             return cur.fetchone()[0]
@@ -679,7 +823,8 @@ def check_invariants(campaign_id: int, acks: list[Ack], *, since_judgment: int) 
                 SELECT count(*) FROM (SELECT t.id FROM reviews_task t JOIN reviews_assignment a ON a.task_id = t.id
                 WHERE t.campaign_id = %(c)s GROUP BY t.id, t.capacity HAVING count(*) > t.capacity) x"""),
             "tasks with assigned_count > capacity": scalar(
-                "SELECT count(*) FROM reviews_task WHERE campaign_id = %(c)s AND assigned_count > capacity"),
+                "SELECT count(*) FROM reviews_task WHERE campaign_id = %(c)s AND assigned_count > capacity"
+            ),
             "tasks whose assigned_count != open+done assignments": scalar("""
                 SELECT count(*) FROM (SELECT t.id, t.assigned_count, count(a.id) FILTER (WHERE a.status IN ('open', 'done')) n
                 FROM reviews_task t JOIN reviews_assignment a ON a.task_id = t.id WHERE t.campaign_id = %(c)s
@@ -699,23 +844,32 @@ def check_invariants(campaign_id: int, acks: list[Ack], *, since_judgment: int) 
                 WHERE t.campaign_id = %(c)s AND j.client_id <> '' GROUP BY 1 HAVING count(*) > 1) x"""),
         }
         # the judgments of this run (not --prejudged ones, nor those of an earlier run on a --reuse'd database)
-        cur.execute("""SELECT j.id, j.reviewer_id, j.task_id, j.client_id FROM reviews_judgment j
+        cur.execute(
+            """SELECT j.id, j.reviewer_id, j.task_id, j.client_id FROM reviews_judgment j
                        JOIN reviews_task t ON t.id = j.task_id WHERE t.campaign_id = %(c)s AND j.id > %(since)s""",
-                    {"c": campaign_id, "since": since_judgment})
+            {"c": campaign_id, "since": since_judgment},
+        )
         in_db = {(r, t, c): i for i, r, t, c in cur.fetchall()}
     acked = {(a.reviewer_id, a.task_id, a.client_id): a.judgment_id for a in acks}
     found["acknowledged but missing in DB (lost)"] = sum(1 for key in acked if key not in in_db)
-    found["acknowledged with another judgment id"] = sum(1 for key, jid in acked.items() if key in in_db and in_db[key] != jid)
+    found["acknowledged with another judgment id"] = sum(
+        1 for key, jid in acked.items() if key in in_db and in_db[key] != jid
+    )
     found["in DB but never acknowledged (report)"] = sum(1 for key in in_db if key not in acked)
     found["judgments in DB from this run"] = len(in_db)
     return found
 
 
 MUST_BE_ZERO = {
-    "tasks with more assignments than capacity", "tasks with assigned_count > capacity",
-    "tasks whose assigned_count != open+done assignments", "(task, reviewer) pairs with >1 counted judgment",
-    "assignments whose campaign_id is not their task's", "judgments whose assignment is not done",
-    "duplicated client_ids", "acknowledged but missing in DB (lost)", "acknowledged with another judgment id",
+    "tasks with more assignments than capacity",
+    "tasks with assigned_count > capacity",
+    "tasks whose assigned_count != open+done assignments",
+    "(task, reviewer) pairs with >1 counted judgment",
+    "assignments whose campaign_id is not their task's",
+    "judgments whose assignment is not done",
+    "duplicated client_ids",
+    "acknowledged but missing in DB (lost)",
+    "acknowledged with another judgment id",
 }
 
 
@@ -730,18 +884,27 @@ def prejudge(campaign_id: int, n: int) -> float:
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("SET LOCAL synchronous_commit = off")
-        cur.execute("SELECT array_agg(u.id ORDER BY u.id) FROM reviews_campaign_reviewers r JOIN core_user u ON u.id = r.user_id "
-                    "WHERE r.campaign_id = %s", [campaign_id])
+        cur.execute(
+            "SELECT array_agg(u.id ORDER BY u.id) FROM reviews_campaign_reviewers r JOIN core_user u ON u.id = r.user_id "
+            "WHERE r.campaign_id = %s",
+            [campaign_id],
+        )
         reviewers = cur.fetchone()[0]
         k = len(reviewers)
-        cur.execute("""CREATE TEMP TABLE bench_head ON COMMIT DROP AS
+        cur.execute(
+            """CREATE TEMP TABLE bench_head ON COMMIT DROP AS
             SELECT id, row_number() OVER (ORDER BY priority, sort_key, id) - 1 AS rn FROM reviews_task
-            WHERE campaign_id = %s AND assigned_count = 0 ORDER BY priority, sort_key, id LIMIT %s""", [campaign_id, n])
+            WHERE campaign_id = %s AND assigned_count = 0 ORDER BY priority, sort_key, id LIMIT %s""",
+            [campaign_id, n],
+        )
         # reviewers i and i + 1 + (rn / k) mod (k - 1): two distinct reviewers, every pair in turn
-        cur.execute("""CREATE TEMP TABLE bench_pairs ON COMMIT DROP AS
+        cur.execute(
+            """CREATE TEMP TABLE bench_pairs ON COMMIT DROP AS
             SELECT h.id AS task_id, (%(r)s::bigint[])[1 + x.slot] AS reviewer_id
             FROM bench_head h CROSS JOIN LATERAL (VALUES (h.rn %% %(k)s),
-                 ((h.rn + 1 + (h.rn / %(k)s) %% (%(k)s - 1)) %% %(k)s)) AS x(slot)""", {"r": reviewers, "k": k})
+                 ((h.rn + 1 + (h.rn / %(k)s) %% (%(k)s - 1)) %% %(k)s)) AS x(slot)""",
+            {"r": reviewers, "k": k},
+        )
         # campaign_id: the task's campaign, as _claim_one sets it (Assignment.campaign, migration 0003)
         cur.execute("""INSERT INTO reviews_assignment (status, slot_order, candidate_slot, lease_expires_at, skip_reason,
                 flagged, created_at, completed_at, reviewer_id, task_id, campaign_id)
@@ -781,8 +944,9 @@ def explain_get_next(campaign_id: int) -> None:
     from reviews.models import Campaign
 
     campaign = Campaign.objects.get(pk=campaign_id)
-    reviewer = (User.objects.filter(review_campaigns=campaign).annotate(n=Count("assignments"))
-                .order_by("-n", "id").first())
+    reviewer = (
+        User.objects.filter(review_campaigns=campaign).annotate(n=Count("assignments")).order_by("-n", "id").first()
+    )
     n_assignments = reviewer.assignments.count()
     view = CampaignNextTaskView.as_view()
 
@@ -798,8 +962,10 @@ def explain_get_next(campaign_id: int) -> None:
             raise Rollback
     except Rollback:
         pass
-    print(f"\n=== EXPLAIN ANALYZE of the get-next view for {reviewer.username} ({n_assignments:,} assignments; "
-          f"answered {response.status_code}, {len(captured.captured_queries)} queries)")
+    print(
+        f"\n=== EXPLAIN ANALYZE of the get-next view for {reviewer.username} ({n_assignments:,} assignments; "
+        f"answered {response.status_code}, {len(captured.captured_queries)} queries)"
+    )
     print(f"  {'exec ms':>9}{'plan ms':>9}  {'plan top':<44} query")
     plans = []
     for q in captured.captured_queries:
@@ -840,21 +1006,31 @@ def latency_row(name: str, values: list[float]) -> str:
     v = sorted(values)
     if not v:
         return f"  {name:<26}{0:>8}" + "       -" * 4
-    return (f"  {name:<26}{len(v):>8}{pct(v, 50):>9.1f}{pct(v, 95):>9.1f}{pct(v, 99):>9.1f}{v[-1]:>9.1f}")
+    return f"  {name:<26}{len(v):>8}{pct(v, 50):>9.1f}{pct(v, 95):>9.1f}{pct(v, 99):>9.1f}{v[-1]:>9.1f}"
 
 
 def statuses(counter: collections.Counter) -> str:
     return ", ".join(f"{k}: {v}" for k, v in sorted(counter.items(), key=lambda kv: str(kv[0]))) or "-"
 
 
-def print_phase(name: str, description: str, tally: Tally, elapsed: float, invariants: dict[str, int],
-                target_ms: float | None, cpu: str) -> bool:
+def print_phase(
+    name: str,
+    description: str,
+    tally: Tally,
+    elapsed: float,
+    invariants: dict[str, int],
+    target_ms: float | None,
+    cpu: str,
+) -> bool:
     created = tally.submit_status.get(201, 0)
     requests = sum(tally.next_status.values()) + sum(tally.submit_status.values()) + sum(tally.retry_status.values())
     ok_next = {200, 204}
     errors = collections.Counter()
-    for label, counter, ok in (("get-next", tally.next_status, ok_next), ("submit", tally.submit_status, {201}),
-                               ("retry", tally.retry_status, {200})):
+    for label, counter, ok in (
+        ("get-next", tally.next_status, ok_next),
+        ("submit", tally.submit_status, {201}),
+        ("retry", tally.retry_status, {200}),
+    ):
         for status, count in counter.items():
             if status not in ok:
                 errors[f"{label} {status}"] += count
@@ -862,8 +1038,10 @@ def print_phase(name: str, description: str, tally: Tally, elapsed: float, invar
     print(f"\n=== phase {name}: {description}")
     print(f"  wall time                 {elapsed:8.1f} s")
     print(f"  cpu                       {cpu}")
-    print(f"  requests                  {requests:8d}   (get-next {sum(tally.next_status.values())}, submit "
-          f"{sum(tally.submit_status.values())}, resent {sum(tally.retry_status.values())})")
+    print(
+        f"  requests                  {requests:8d}   (get-next {sum(tally.next_status.values())}, submit "
+        f"{sum(tally.submit_status.values())}, resent {sum(tally.retry_status.values())})"
+    )
     print(f"  judgments recorded (201)  {created:8d}")
     print(f"  throughput                {created / elapsed:8.1f} judgments/s   {requests / elapsed:8.1f} requests/s")
     print(f"  {'latency (ms)':<26}{'n':>8}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}")
@@ -874,8 +1052,10 @@ def print_phase(name: str, description: str, tally: Tally, elapsed: float, invar
     print(f"  get-next statuses         {statuses(tally.next_status)}")
     print(f"  submit statuses           {statuses(tally.submit_status)}")
     if tally.retry_status:
-        print(f"  resent statuses           {statuses(tally.retry_status)}   "
-              f"(answered 200 with the first judgment: {tally.retries_same_judgment} of {sum(tally.retry_status.values())})")
+        print(
+            f"  resent statuses           {statuses(tally.retry_status)}   "
+            f"(answered 200 with the first judgment: {tally.retries_same_judgment} of {sum(tally.retry_status.values())})"
+        )
     print(f"  errors                    {statuses(errors) if errors else 0}")
     if tally.fresh_answered_200:
         print(f"  fresh client_id answered 200 (must be 0): {tally.fresh_answered_200}")
@@ -900,10 +1080,20 @@ def print_phase(name: str, description: str, tally: Tally, elapsed: float, invar
 def code_summary() -> str:
     """Which code was measured (read-only git commands; others may be editing the tree)."""
     try:
-        head = subprocess.run(["git", "--no-optional-locks", "log", "-1", "--format=%h %s"], cwd=ROOT,
-                              capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.splitlines()
+        head = subprocess.run(
+            ["git", "--no-optional-locks", "log", "-1", "--format=%h %s"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.splitlines()
     except (OSError, subprocess.SubprocessError):
         return "?"
     changed = sorted(line[3:] for line in dirty)
@@ -915,7 +1105,7 @@ def broker_queue_length() -> int | None:
         import redis
 
         return redis.Redis(host="127.0.0.1", port=6379, db=BROKER_DB, socket_timeout=2).llen(BROKER_QUEUE)
-    except Exception:  # noqa: BLE001 - the count is informative only
+    except Exception:
         return None
 
 
@@ -953,12 +1143,15 @@ def machine_summary() -> list[str]:
         pass
     with admin_connect() as conn:
         server_version = conn.execute("SHOW server_version").fetchone()[0]
-        settings = dict(conn.execute("""SELECT name, current_setting(name) FROM pg_settings WHERE name IN
-            ('shared_buffers', 'work_mem', 'autovacuum', 'synchronous_commit', 'max_connections')""").fetchall())
+        settings = dict(
+            conn.execute("""SELECT name, current_setting(name) FROM pg_settings WHERE name IN
+            ('shared_buffers', 'work_mem', 'autovacuum', 'synchronous_commit', 'max_connections')""").fetchall()
+        )
     return [
         f"code         {code_summary()}",
         f"machine      nproc={os.cpu_count()} ({cpu}), {mem} RAM, Python {platform.python_version()}",
-        f"postgresql   {server_version} on {PG_HOST}:{PG_PORT}; " + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())),
+        f"postgresql   {server_version} on {PG_HOST}:{PG_PORT}; "
+        + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())),
     ]
 
 
@@ -974,18 +1167,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=default_workers(), help="gunicorn workers (default 2 x nproc)")
     parser.add_argument("--worker-class", default=DEFAULT_WORKER_CLASS, choices=["sync", "gthread"])
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
-    parser.add_argument("--gunicorn-config", default=None,
-                        help="a gunicorn config file to pass on, e.g. bench/next_task_fixes.py to measure a further change "
-                             "(default: none, the app as it is)")
+    parser.add_argument(
+        "--gunicorn-config",
+        default=None,
+        help="a gunicorn config file to pass on, e.g. bench/next_task_fixes.py to measure a further change "
+        "(default: none, the app as it is)",
+    )
     parser.add_argument("--phases", default="paced,saturated")
     parser.add_argument("--retry-rate", type=float, default=0.01, help="share of saturated submissions resent at once")
     parser.add_argument("--target-p99-ms", type=float, default=50.0)
     parser.add_argument("--keep", action="store_true", help="keep the database (and print how to reach it)")
-    parser.add_argument("--reuse", action="store_true",
-                        help="run against the database an earlier --keep run left (no rebuild; for trying server settings)")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="run against the database an earlier --keep run left (no rebuild; for trying server settings)",
+    )
     parser.add_argument("--explain", action="store_true", help="afterwards, EXPLAIN ANALYZE the get-next queries")
-    parser.add_argument("--prejudged", type=int, default=0,
-                        help="before the phases, mark this many tasks judged by two reviewers each (a campaign well under way)")
+    parser.add_argument(
+        "--prejudged",
+        type=int,
+        default=0,
+        help="before the phases, mark this many tasks judged by two reviewers each (a campaign well under way)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--db-name", default=DB_NAME, help=f"the database to (re)create and use (default {DB_NAME})")
     args = parser.parse_args(argv)
@@ -999,8 +1202,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--phases takes paced and/or saturated")
 
     env = app_env(secret="bench-" + uuid.uuid4().hex)
-    os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL",
-                                            "CELERY_BROKER_URL", "SECURE_SSL_REDIRECT", "CONN_MAX_AGE", "LOG_LEVEL")})
+    os.environ.update(
+        {
+            k: env[k]
+            for k in (
+                "DJANGO_SETTINGS_MODULE",
+                "SECRET_KEY",
+                "ALLOWED_HOSTS",
+                "DATABASE_URL",
+                "CELERY_BROKER_URL",
+                "SECURE_SSL_REDIRECT",
+                "CONN_MAX_AGE",
+                "LOG_LEVEL",
+            )
+        }
+    )
     sys.path.insert(0, str(ROOT))
 
     print("next-task benchmark", flush=True)
@@ -1026,50 +1242,76 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.reuse:
             fixture = load_fixture()
-            print(f"  reusing      {DB_NAME} from an earlier --keep run: {fixture.tasks:,} tasks, "
-                  f"{len(fixture.reviewers)} reviewers (no build)")
+            print(
+                f"  reusing      {DB_NAME} from an earlier --keep run: {fixture.tasks:,} tasks, "
+                f"{len(fixture.reviewers)} reviewers (no build)"
+            )
         else:
             print(f"  building a pairwise campaign of {args.tasks:,} tasks, {args.reviewers} reviewers ...", flush=True)
             fixture = build_fixture(n_tasks=args.tasks, n_reviewers=args.reviewers)
-            print(f"  build time   {fixture.build_seconds:.1f} s for {fixture.tasks:,} tasks ({args.tasks:,} items, "
-                  f"{2 * args.tasks:,} predictions, {2 * args.tasks:,} task outputs), incl. VACUUM ANALYZE")
-            print(f"  campaign matches campaign_create's: {fixture.matches_campaign_create} "
-                  f"(pairwise, overlap {OVERLAP}, sampling random, lease {LEASE_SECONDS} s, gate_policy {fixture.gate_policy})")
+            print(
+                f"  build time   {fixture.build_seconds:.1f} s for {fixture.tasks:,} tasks ({args.tasks:,} items, "
+                f"{2 * args.tasks:,} predictions, {2 * args.tasks:,} task outputs), incl. VACUUM ANALYZE"
+            )
+            print(
+                f"  campaign matches campaign_create's: {fixture.matches_campaign_create} "
+                f"(pairwise, overlap {OVERLAP}, sampling random, lease {LEASE_SECONDS} s, gate_policy {fixture.gate_policy})"
+            )
             print(f"  indexes      {fixture.indexes}")
             all_ok = fixture.matches_campaign_create == "yes"
         if args.prejudged:
             seconds = prejudge(fixture.campaign_id, args.prejudged)
-            print(f"  prejudged    {args.prejudged:,} tasks x {OVERLAP} judgments in {seconds:.1f} s "
-                  f"(~{args.prejudged * OVERLAP // args.reviewers:,} done assignments per reviewer)", flush=True)
+            print(
+                f"  prejudged    {args.prejudged:,} tasks x {OVERLAP} judgments in {seconds:.1f} s "
+                f"(~{args.prejudged * OVERLAP // args.reviewers:,} done assignments per reviewer)",
+                flush=True,
+            )
         since_judgment = last_judgment_id()
         connection.close()  # the checks reconnect; nothing of ours holds locks while the load runs
 
-        server = start_gunicorn(env, workers=args.workers, worker_class=args.worker_class, threads=args.threads,
-                                config=args.gunicorn_config)
-        print(f"  server       {server.describe}, CONN_MAX_AGE=600, DJANGO_SETTINGS_MODULE=config.settings.production, "
-              f"{server.base} (log {server.log_path})", flush=True)
+        server = start_gunicorn(
+            env, workers=args.workers, worker_class=args.worker_class, threads=args.threads, config=args.gunicorn_config
+        )
+        print(
+            f"  server       {server.describe}, CONN_MAX_AGE=600, DJANGO_SETTINGS_MODULE=config.settings.production, "
+            f"{server.base} (log {server.log_path})",
+            flush=True,
+        )
         warm_up(server, fixture)
 
         acks: list[Ack] = []
         for index, phase in enumerate(phases):
             paced = phase == "paced"
-            description = (f"{args.reviewers} reviewers, think U(0.25, 0.75) s before each request, {args.seconds:.0f} s"
-                           if paced else
-                           f"{args.reviewers} reviewers, no think time, {args.retry_rate:.0%} of submissions resent, "
-                           f"{args.seconds:.0f} s")
+            description = (
+                f"{args.reviewers} reviewers, think U(0.25, 0.75) s before each request, {args.seconds:.0f} s"
+                if paced
+                else f"{args.reviewers} reviewers, no think time, {args.retry_rate:.0%} of submissions resent, "
+                f"{args.seconds:.0f} s"
+            )
             analyze_growing_tables()
-            print(f"\n  running phase {phase} (after ANALYZE of the tables the run fills, standing in for autovacuum) ...",
-                  flush=True)
+            print(
+                f"\n  running phase {phase} (after ANALYZE of the tables the run fills, standing in for autovacuum) ...",
+                flush=True,
+            )
             before = cpu_snapshot(server)
-            tally, elapsed = run_phase(server, fixture, seconds=args.seconds, paced=paced,
-                                       retry_rate=0.0 if paced else args.retry_rate, seed=args.seed + index)
-            requests = sum(tally.next_status.values()) + sum(tally.submit_status.values()) + sum(tally.retry_status.values())
+            tally, elapsed = run_phase(
+                server,
+                fixture,
+                seconds=args.seconds,
+                paced=paced,
+                retry_rate=0.0 if paced else args.retry_rate,
+                seed=args.seed + index,
+            )
+            requests = (
+                sum(tally.next_status.values()) + sum(tally.submit_status.values()) + sum(tally.retry_status.values())
+            )
             cpu = cpu_report(before, cpu_snapshot(server), elapsed, requests)
             acks += tally.acks
             invariants = check_invariants(fixture.campaign_id, acks, since_judgment=since_judgment)
             connection.close()
-            ok = print_phase(phase, description, tally, elapsed, invariants,
-                             target_ms=args.target_p99_ms if paced else None, cpu=cpu)
+            ok = print_phase(
+                phase, description, tally, elapsed, invariants, target_ms=args.target_p99_ms if paced else None, cpu=cpu
+            )
             all_ok = all_ok and ok
             sys.stdout.flush()
 

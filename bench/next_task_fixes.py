@@ -27,6 +27,7 @@ BENCH_FIX is a comma-separated list of what to swap in, in each worker, once the
 
 BENCH_LEFT_CAP=N sets reviews.selectors.LEFT_COUNT_CAP (the app's is 100) in any variant.
 """
+
 import os
 
 VARIANTS = {"orm_claim", "orm_progress", "orm_reads", "before", "prepared", "none"}
@@ -39,11 +40,19 @@ def orm_reviewer_progress(campaign, reviewer) -> dict:
     from reviews import selectors
     from reviews.models import Assignment, Task
 
-    mine = Assignment.objects.filter(campaign=campaign, reviewer=reviewer).values("status").annotate(n=Count("id")).order_by()
+    mine = (
+        Assignment.objects.filter(campaign=campaign, reviewer=reviewer)
+        .values("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
     counts = {row["status"]: row["n"] for row in mine}
     claimable = (
-        Task.objects.filter(campaign=campaign, assigned_count__lt=F("capacity")).exclude(assignments__reviewer=reviewer)
-        .order_by("priority", "sort_key", "id").values("id")[:selectors.LEFT_COUNT_CAP].count()
+        Task.objects.filter(campaign=campaign, assigned_count__lt=F("capacity"))
+        .exclude(assignments__reviewer=reviewer)
+        .order_by("priority", "sort_key", "id")
+        .values("id")[: selectors.LEFT_COUNT_CAP]
+        .count()
     )
     return selectors._progress(campaign, counts, claimable)
 
@@ -63,8 +72,11 @@ def orm_open_assignments(campaign, reviewer):
     from reviews.models import Assignment
     from reviews.services import assignments as engine
 
-    return list(Assignment.objects.filter(campaign=campaign, reviewer=reviewer, status=Assignment.Status.OPEN)
-                .order_by("id")[: engine.MAX_OPEN_PER_REVIEWER + 1])
+    return list(
+        Assignment.objects.filter(campaign=campaign, reviewer=reviewer, status=Assignment.Status.OPEN).order_by("id")[
+            : engine.MAX_OPEN_PER_REVIEWER + 1
+        ]
+    )
 
 
 def orm_task_content(task_id):
@@ -114,5 +126,6 @@ def post_worker_init(worker):
     from reviews import selectors
 
     swapped = apply(os.environ.get("BENCH_FIX", "before"))
-    worker.log.info("bench: get-next with %s swapped in, left cap %s", ", ".join(swapped) or "nothing",
-                    selectors.LEFT_COUNT_CAP)
+    worker.log.info(
+        "bench: get-next with %s swapped in, left cap %s", ", ".join(swapped) or "nothing", selectors.LEFT_COUNT_CAP
+    )

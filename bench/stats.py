@@ -17,6 +17,7 @@ Then it times every part of the statistics a results page and the gate need, fro
 database read is not timed: see bench/next_task.py for that side), `--repeat` times after one warm-up, and prints
 the median milliseconds per part and their total per campaign. Pure: no Django, no database.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,10 +32,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reviews import stats  # noqa: E402
+from reviews import stats
 
 try:
-    from reviews.gate import GatePolicy, gate_evaluate  # noqa: E402
+    from reviews.gate import GatePolicy, gate_evaluate
 except ImportError:  # the gate is optional here
     GatePolicy = gate_evaluate = None
 
@@ -63,7 +64,9 @@ def item_tags(rng, items: int) -> list[list[str]]:
     lang = rng.choice(len(LANGS), items, p=[0.55, 0.2, 0.15, 0.1])
     domain = rng.choice(len(DOMAINS), items)
     hard = rng.random(items) < 0.12
-    tags = [[f"lang:{LANGS[a]}", f"domain:{DOMAINS[b]}"] + (["hard"] if h else []) for a, b, h in zip(lang, domain, hard)]
+    tags = [
+        [f"lang:{LANGS[a]}", f"domain:{DOMAINS[b]}"] + (["hard"] if h else []) for a, b, h in zip(lang, domain, hard)
+    ]
     for k in rng.choice(items, 15, replace=False):  # a slice too small to report
         tags[k].append("new-domain")
     return tags
@@ -89,8 +92,11 @@ def synth_pairwise(rng, items, overlap, reviewers):
     versions = np.array(VERSIONS)
     first_v, second_v = versions[first_idx[item]], versions[second_idx[item]]
     first_in_a = rng.random(len(item)) < 0.5
-    slot = np.select([answer == 0, answer == 1], [np.where(first_in_a, "A", "B"), np.where(first_in_a, "B", "A")],
-                     np.where(answer == 2, "tie", "both_bad")).astype(object)
+    slot = np.select(
+        [answer == 0, answer == 1],
+        [np.where(first_in_a, "A", "B"), np.where(first_in_a, "B", "A")],
+        np.where(answer == 2, "tie", "both_bad"),
+    ).astype(object)
     biased = (rng.random(len(item)) < slot_a_bias[reviewer]) & (answer < 2)
     slot[biased] = "A"
     # de-blinding, as the selector does with slot_order
@@ -101,8 +107,15 @@ def synth_pairwise(rng, items, overlap, reviewers):
     chosen[decisive & shows_first] = first_v[decisive & shows_first]
     chosen[decisive & ~shows_first] = second_v[decisive & ~shows_first]
     tags = item_tags(rng, items)
-    return {"item": item, "reviewer": reviewer, "first": first_v, "second": second_v, "slot": slot,
-            "chosen": chosen, "tags": [tags[i] for i in item]}
+    return {
+        "item": item,
+        "reviewer": reviewer,
+        "first": first_v,
+        "second": second_v,
+        "slot": slot,
+        "chosen": chosen,
+        "tags": [tags[i] for i in item],
+    }
 
 
 def synth_ranking(rng, items, overlap, reviewers):
@@ -178,18 +191,25 @@ def run_pairwise(d, timer):
         points = np.select([codes == 0, codes == 1], [1.0, 0.0], 0.5)
         idx_mine = np.flatnonzero(mine)
         tags_mine = [d["tags"][k] for k in idx_mine]
-        slices = stats.by_slice(tags_mine, lambda idx: stats.wilson_interval(points[idx_mine[idx]].sum(), len(idx)),
-                                min_size=SLICE_MIN)
+        slices = stats.by_slice(
+            tags_mine, lambda idx: stats.wilson_interval(points[idx_mine[idx]].sum(), len(idx)), min_size=SLICE_MIN
+        )
     with timer("gate (reviews.gate)"):
         verdict = gate_call(points[mine], counts, alpha)
     return {
-        "judgments": len(codes), "win rate": f"{rate.estimate:.3f} [{rate.low:.3f}, {rate.high:.3f}] over {counts.total}",
-        "BT scores": ", ".join(f"{v}: {s:+.3f} [{lo:+.3f}, {hi:+.3f}]" for v, s, lo, hi in zip(bt.items, bt.scores, bt.low, bt.high)),
+        "judgments": len(codes),
+        "win rate": f"{rate.estimate:.3f} [{rate.low:.3f}, {rate.high:.3f}] over {counts.total}",
+        "BT scores": ", ".join(
+            f"{v}: {s:+.3f} [{lo:+.3f}, {hi:+.3f}]" for v, s, lo, hi in zip(bt.items, bt.scores, bt.low, bt.high)
+        ),
         "BT tie ν": f"{bt.tie:.3f} [{bt.tie_low:.3f}, {bt.tie_high:.3f}], {bt.iterations} Newton steps",
         "position bias": f"A wins {bias.rate.estimate:.3f} [{bias.rate.low:.3f}, {bias.rate.high:.3f}] of {bias.slot_a + bias.slot_b} decisive",
-        "alpha": f"{alpha:.3f}", "kappa pairs": f"{len(kappa.pairs())}, median {np.nanmedian(kappa.kappa):.3f}",
+        "alpha": f"{alpha:.3f}",
+        "kappa pairs": f"{len(kappa.pairs())}, median {np.nanmedian(kappa.kappa):.3f}",
         "outliers": [(row["reviewer"], round(row["share"], 3)) for row in outliers.flagged],
-        "slices": {tag: (s.n, None if s.figure is None else round(float(s.figure.estimate), 3)) for tag, s in slices.items()},
+        "slices": {
+            tag: (s.n, None if s.figure is None else round(float(s.figure.estimate), 3)) for tag, s in slices.items()
+        },
         "gate": verdict,
     }
 
@@ -220,20 +240,26 @@ def run_ranking(d, timer):
         consensus = stats.consensus_agreement(data.matrix, reviewers=data.reviewers)
         outliers = stats.flag_outliers(consensus, floor=0.2, min_units=100)
     with timer("slices (Plackett-Luce per tag, no bootstrap)"):
-        slices = stats.by_slice(d["tags"], lambda idx: stats.plackett_luce(ranks[idx], items, bootstrap=0),
-                                min_size=SLICE_MIN)
+        slices = stats.by_slice(
+            d["tags"], lambda idx: stats.plackett_luce(ranks[idx], items, bootstrap=0), min_size=SLICE_MIN
+        )
     with timer("gate (reviews.gate)"):
         points = np.where(c < b, 1.0, np.where(c > b, 0.0, 0.5))
         verdict = gate_call(points, counts, alpha)
     return {
-        "judgments": n, "mean rank": {v: round(f["mean"], 3) for v, f in mean.items()},
-        "PL scores": ", ".join(f"{v}: {s:+.3f} [{lo:+.3f}, {hi:+.3f}]" for v, s, lo, hi in zip(pl.items, pl.scores, pl.low, pl.high)),
+        "judgments": n,
+        "mean rank": {v: round(f["mean"], 3) for v, f in mean.items()},
+        "PL scores": ", ".join(
+            f"{v}: {s:+.3f} [{lo:+.3f}, {hi:+.3f}]" for v, s, lo, hi in zip(pl.items, pl.scores, pl.low, pl.high)
+        ),
         "PL iterations": pl.iterations,
         "BT scores": ", ".join(f"{v}: {s:+.3f}" for v, s in zip(bt.items, bt.scores)) + f", tie ν {bt.tie:.3f}",
         "win rate": f"{rate.estimate:.3f} [{rate.low:.3f}, {rate.high:.3f}] over {counts.total}",
-        "alpha": f"{alpha:.3f}", "kappa pairs": f"{len(kappa.pairs())}, median {np.nanmedian(kappa.kappa):.3f}",
+        "alpha": f"{alpha:.3f}",
+        "kappa pairs": f"{len(kappa.pairs())}, median {np.nanmedian(kappa.kappa):.3f}",
         "outliers": [(row["reviewer"], round(row["share"], 3)) for row in outliers.flagged],
-        "slices": {tag: s.n for tag, s in slices.items()}, "gate": verdict,
+        "slices": {tag: s.n for tag, s in slices.items()},
+        "gate": verdict,
     }
 
 
@@ -258,19 +284,24 @@ def run_labeling(d, timer):
         gold_tags = [d["item_tags"][i] for i in gold_items]
         candidate = d["predictions"][CANDIDATE]
         right = np.array([candidate[i] == gold.gold[i] for i in gold_items.tolist()])
-        slices = stats.by_slice(gold_tags, lambda idx: stats.wilson_interval(right[idx].sum(), len(idx)), min_size=SLICE_MIN)
+        slices = stats.by_slice(
+            gold_tags, lambda idx: stats.wilson_interval(right[idx].sum(), len(idx)), min_size=SLICE_MIN
+        )
     with timer("gate (reviews.gate)"):
         suggestion = np.array([candidate[i] for i in range(len(d["item_tags"]))], dtype=object)
         points = (suggestion[d["item"]] == d["label"]).astype(float)
         counts = stats.PairwiseCounts(wins=int(points.sum()), losses=int(len(points) - points.sum()))
         verdict = gate_call(points, counts, alpha)
     return {
-        "judgments": len(d["item"]), "gold": f"{len(gold.gold)} items, {len(gold.tied)} tied (no gold)",
+        "judgments": len(d["item"]),
+        "gold": f"{len(gold.gold)} items, {len(gold.tied)} tied (no gold)",
         "accuracy": {v: f"{a.rate.estimate:.3f} [{a.rate.low:.3f}, {a.rate.high:.3f}]" for v, a in accuracy.items()},
         "recall (candidate)": dict(zip(LABELS, (round(r, 3) for r in matrices[CANDIDATE].recall))),
-        "alpha": f"{alpha:.3f}", "kappa pairs": f"{len(kappa.pairs())}, median {np.nanmedian(kappa.kappa):.3f}",
+        "alpha": f"{alpha:.3f}",
+        "kappa pairs": f"{len(kappa.pairs())}, median {np.nanmedian(kappa.kappa):.3f}",
         "outliers": [(row["reviewer"], round(row["share"], 3)) for row in outliers.flagged],
-        "slices": {tag: s.n for tag, s in slices.items()}, "gate": verdict,
+        "slices": {tag: s.n for tag, s in slices.items()},
+        "gate": verdict,
     }
 
 
@@ -315,11 +346,16 @@ def main() -> None:
     if args.overlap > args.reviewers:
         parser.error("overlap cannot exceed the number of reviewers")
     rng = np.random.default_rng(args.seed)
-    print(f"python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}, "
-          f"{args.items:,} items x overlap {args.overlap} = {args.items * args.overlap:,} judgments per campaign, "
-          f"{args.reviewers} reviewers ({args.reviewers * (args.reviewers - 1) // 2} pairs); median of {args.repeat} runs")
-    campaigns = [("pairwise", synth_pairwise, run_pairwise), ("ranking", synth_ranking, run_ranking),
-                 ("labeling", synth_labeling, run_labeling)]
+    print(
+        f"python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}, "
+        f"{args.items:,} items x overlap {args.overlap} = {args.items * args.overlap:,} judgments per campaign, "
+        f"{args.reviewers} reviewers ({args.reviewers * (args.reviewers - 1) // 2} pairs); median of {args.repeat} runs"
+    )
+    campaigns = [
+        ("pairwise", synth_pairwise, run_pairwise),
+        ("ranking", synth_ranking, run_ranking),
+        ("labeling", synth_labeling, run_labeling),
+    ]
     summary = []
     for name, synth, run in campaigns:
         data = synth(rng, args.items, args.overlap, args.reviewers)

@@ -1,4 +1,5 @@
 """A person's own account: why a login is refused (locked out), and their API tokens."""
+
 import math
 from datetime import timedelta
 
@@ -27,15 +28,19 @@ def login_locked_out(request, original_response=None, credentials=None):
     cool_off = settings.AXES_COOLOFF_TIME
     minutes = max(1, math.ceil(cool_off / timedelta(minutes=1))) if cool_off else None
     form = AuthenticationForm(request)  # unbound: validating it would try the password once more
-    return render(request, "registration/login.html", {"form": form, "locked_out": True, "lockout_minutes": minutes},
-                  status=429)
+    return render(
+        request, "registration/login.html", {"form": form, "locked_out": True, "lockout_minutes": minutes}, status=429
+    )
 
 
 class TokenCreateForm(forms.Form):
     name = forms.CharField(max_length=100, required=False, help_text="What it is for, e.g. the CI job that uses it.")
     expires_in_days = forms.TypedChoiceField(
-        label="Expires in", coerce=int,
-        choices=[(7, "7 days"), (30, "30 days"), (90, "90 days"), (365, "1 year")], initial=90)
+        label="Expires in",
+        coerce=int,
+        choices=[(7, "7 days"), (30, "30 days"), (90, "90 days"), (365, "1 year")],
+        initial=90,
+    )
 
 
 @login_required
@@ -44,8 +49,11 @@ def account_tokens(request):
     created = key = None
     form = TokenCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        created, key = token_create(user=request.user, name=form.cleaned_data["name"],
-                                    expires_in=timedelta(days=form.cleaned_data["expires_in_days"]))
+        created, key = token_create(
+            user=request.user,
+            name=form.cleaned_data["name"],
+            expires_in=timedelta(days=form.cleaned_data["expires_in_days"]),
+        )
         form = TokenCreateForm()
     tokens = [(label, token_is_expired(label.token)) for label in tokens_of_user(user=request.user)]
     response = render(request, "core/tokens.html", {"form": form, "tokens": tokens, "created": created, "key": key})

@@ -1,4 +1,5 @@
 """One error shape for the whole API: {"message", "code", "extra"}."""
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -32,8 +33,13 @@ def exception_handler(exc, context):
         body = {"message": _first_message(exc.detail), "code": "invalid", "extra": {"fields": exc.detail}}
     else:
         codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
-        body = {"message": _first_message(response.data.get("detail", response.data)) if isinstance(response.data, dict) else str(response.data),
-                "code": codes if isinstance(codes, str) else "error", "extra": {}}
+        body = {
+            "message": _first_message(response.data.get("detail", response.data))
+            if isinstance(response.data, dict)
+            else str(response.data),
+            "code": codes if isinstance(codes, str) else "error",
+            "extra": {},
+        }
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
             body["extra"] = {"retry_after": int(exc.wait)}  # seconds, as in the Retry-After header
     response.data = body

@@ -1,6 +1,7 @@
 """The API docs pages, served from the installed package (drf-spectacular-sidecar) under the site's CSP."""
+
 from csp.constants import SELF, UNSAFE_INLINE
-from csp.decorators import csp_update, csp_replace
+from csp.decorators import csp_replace, csp_update
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
 
 # Swagger UI runs under the site's policy as it is: the split view serves its settings as a script of their own

@@ -6,6 +6,7 @@ a request reads its own token with its user in one statement. An expired token i
 says so (401 `token_expired`); unlike knox, its row is kept for EXPIRED_TOKENS_KEPT, so a job that runs once a week
 is told its token expired rather than that it is invalid, and its owner sees it on the tokens page; beat then
 sweeps it (`tokens_delete_expired`)."""
+
 from datetime import timedelta
 from hmac import compare_digest
 
@@ -27,8 +28,10 @@ EXPIRED_TOKENS_KEPT = timedelta(days=30)
 
 def _token_sql() -> str:
     user, token = get_user_model()._meta, get_token_model()._meta
-    return (f"SELECT {columns(get_user_model(), 'u')}, t.digest, t.created, t.expiry "
-            f"FROM {token.db_table} t JOIN {user.db_table} u ON u.{user.pk.column} = t.user_id WHERE t.token_key = %s")
+    return (
+        f"SELECT {columns(get_user_model(), 'u')}, t.digest, t.created, t.expiry "
+        f"FROM {token.db_table} t JOIN {user.db_table} u ON u.{user.pk.column} = t.user_id WHERE t.token_key = %s"
+    )
 
 
 def _db_datetime(value):
@@ -48,16 +51,25 @@ class TokenAuthentication(KnoxTokenAuthentication):
         except (TypeError, ValueError):
             raise exceptions.AuthenticationFailed("Invalid token.") from None
         key = token[: CONSTANTS.TOKEN_KEY_LENGTH]
-        for user in fetch_models(get_user_model(), _token_sql(), [key], extra=("token_digest", "token_created", "token_expiry")):
+        for user in fetch_models(
+            get_user_model(), _token_sql(), [key], extra=("token_digest", "token_created", "token_expiry")
+        ):
             if not compare_digest(digest, user.token_digest):
                 continue
-            auth_token = get_token_model()(digest=user.token_digest, token_key=key, user=user,
-                                           created=_db_datetime(user.token_created), expiry=_db_datetime(user.token_expiry))
+            auth_token = get_token_model()(
+                digest=user.token_digest,
+                token_key=key,
+                user=user,
+                created=_db_datetime(user.token_created),
+                expiry=_db_datetime(user.token_expiry),
+            )
             auth_token._state.adding = False
             if auth_token.expiry is not None and auth_token.expiry < timezone.now():
                 raise exceptions.AuthenticationFailed(
                     f"This token expired at {auth_token.expiry:%Y-%m-%d %H:%M} UTC; create a new one "
-                    "(the API tokens page, or manage.py createtoken).", code="token_expired")
+                    "(the API tokens page, or manage.py createtoken).",
+                    code="token_expired",
+                )
             if knox_settings.AUTO_REFRESH and auth_token.expiry:
                 self.renew_token(auth_token)
             return self.validate_user(auth_token)

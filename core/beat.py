@@ -1,4 +1,5 @@
 """Celery beat's scheduler: one beat per schedule file, and a heartbeat of its own on every tick."""
+
 import fcntl
 import os
 import sys
@@ -29,7 +30,9 @@ class SingleHeartbeatScheduler(PersistentScheduler):
         except BlockingIOError:
             self._lock_file.seek(0)
             holder = self._lock_file.read().strip() or "another process"
-            print(f"beat: {self.schedule_filename}.lock is held by pid {holder}; one beat only. Exiting.", file=sys.stderr)
+            print(
+                f"beat: {self.schedule_filename}.lock is held by pid {holder}; one beat only. Exiting.", file=sys.stderr
+            )
             raise SystemExit(3) from None
         self._lock_file.truncate(0)
         self._lock_file.write(str(os.getpid()))
@@ -44,6 +47,6 @@ class SingleHeartbeatScheduler(PersistentScheduler):
                 close_old_connections()  # beat holds its connection for days (Celery closes the worker's per task)
                 heartbeat_record(component=Heartbeat.Component.BEAT)
                 self._heartbeat_due = time.monotonic() + interval
-            except Exception:  # noqa: BLE001 - a database hiccup must not stop the schedule; /healthz will show it
+            except Exception:
                 self.logger.exception("beat: could not record its heartbeat")
         return min(super().tick(*args, **kwargs), interval)

@@ -1,4 +1,5 @@
 """What every page shows admins: background processes whose heartbeat has gone stale."""
+
 from django.utils.functional import SimpleLazyObject
 
 from core.heartbeat import heartbeat_health

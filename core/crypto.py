@@ -1,4 +1,5 @@
 """Symmetric encryption for secrets we must read back (webhook signing keys): Fernet, keyed from SECRET_KEY."""
+
 import base64
 
 from cryptography.fernet import Fernet

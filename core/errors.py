@@ -1,11 +1,14 @@
 """The one exception services raise for a rule a caller broke; views turn it into the error shape."""
+
 from typing import Any
 
 
 class ApplicationError(Exception):
     status_code = 400
 
-    def __init__(self, message: str, *, code: str = "invalid", extra: dict[str, Any] | None = None, status: int | None = None):
+    def __init__(
+        self, message: str, *, code: str = "invalid", extra: dict[str, Any] | None = None, status: int | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.code = code

@@ -1,4 +1,5 @@
 """Heartbeats of the background processes: the worker's and beat's, recorded and judged fresh or stale."""
+
 import os
 import socket
 from dataclasses import dataclass
@@ -14,7 +15,9 @@ def heartbeat_record(*, component: str, at: datetime | None = None) -> None:
     """Overwrite the component's row with "seen now, by this process", in one upsert statement."""
     Heartbeat.objects.bulk_create(
         [Heartbeat(component=component, seen_at=at or timezone.now(), hostname=socket.gethostname(), pid=os.getpid())],
-        update_conflicts=True, unique_fields=["component"], update_fields=["seen_at", "hostname", "pid"],
+        update_conflicts=True,
+        unique_fields=["component"],
+        update_fields=["seen_at", "hostname", "pid"],
     )
 
 

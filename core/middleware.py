@@ -1,4 +1,5 @@
 """Pages get the same answers as the API when a service refuses: not found, forbidden, or a clear 400."""
+
 from django.http import HttpResponseBadRequest
 from django.views import defaults
 

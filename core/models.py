@@ -1,4 +1,5 @@
 """What every app shares: the user with a role, and a base model with timestamps."""
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 

@@ -1,4 +1,5 @@
 """Role checks for API views; object rules live in the selectors that fetch the object."""
+
 from rest_framework.permissions import BasePermission
 
 from core.models import User

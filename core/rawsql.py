@@ -3,6 +3,7 @@
 `Model.objects.raw()` works out on every call which column is which field and how each value converts:
 about as much CPU as running the statement (docs/bench-next-task.md). Here that is worked out once per
 model, and a statement selects `columns(Model, alias)` first, in field order, then any extra columns."""
+
 from functools import cache
 
 from django.db import connection

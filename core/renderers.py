@@ -1,4 +1,5 @@
 """DRF's browsable API under the site's Content-Security-Policy."""
+
 from rest_framework import renderers
 
 

@@ -1,4 +1,5 @@
 """The OpenAPI schema declares every status an operation can answer, each with the one error shape."""
+
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
@@ -51,6 +52,8 @@ class SignoffAutoSchema(AutoSchema):
             statuses.add(429)
         error = self.resolve_serializer(ErrorSerializer, "response").ref
         for status in sorted(statuses):
-            operation["responses"].setdefault(str(status), {
-                "content": {"application/json": {"schema": error}}, "description": STATUS_DESCRIPTIONS[status]})
+            operation["responses"].setdefault(
+                str(status),
+                {"content": {"application/json": {"schema": error}}, "description": STATUS_DESCRIPTIONS[status]},
+            )
         return operation

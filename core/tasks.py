@@ -1,4 +1,5 @@
 """Periodic housekeeping and the worker's heartbeat: thin wrappers over services."""
+
 from celery import shared_task
 from celery.signals import worker_ready
 

@@ -1,5 +1,6 @@
 """API rate limits. Rates are read from settings at each request, not frozen when DRF is imported, so an
 environment variable or a test's settings override takes effect."""
+
 from rest_framework import throttling
 from rest_framework.settings import api_settings
 

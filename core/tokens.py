@@ -1,4 +1,5 @@
 """API tokens a person manages: create one (its key shown once), list them, revoke one. knox stores only digests."""
+
 from datetime import timedelta
 
 from django.conf import settings
@@ -18,7 +19,9 @@ def token_default_ttl() -> timedelta | None:
 
 
 @transaction.atomic
-def token_create(*, user: User, name: str = "", expires_in: timedelta | None | object = DEFAULT_TTL) -> tuple[TokenLabel, str]:
+def token_create(
+    *, user: User, name: str = "", expires_in: timedelta | None | object = DEFAULT_TTL
+) -> tuple[TokenLabel, str]:
     """A new token for `user`; returns its label and the key, which exists nowhere else from now on."""
     ttl = token_default_ttl() if expires_in is DEFAULT_TTL else expires_in
     token, key = AuthToken.objects.create(user=user, expiry=ttl)

@@ -1,11 +1,12 @@
 """/api/v1/tokens/: the caller's own API tokens. The key is returned once, by POST; never again."""
+
 from datetime import timedelta
 
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.response import Response
 from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.models import TokenLabel
@@ -30,12 +31,15 @@ class TokenCreatedSerializer(TokenSerializer):
 
 class TokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    expires_in_days = serializers.IntegerField(min_value=1, max_value=3650, required=False,
-                                               help_text="Default: SIGNOFF_TOKEN_TTL_DAYS (90).")
+    expires_in_days = serializers.IntegerField(
+        min_value=1, max_value=3650, required=False, help_text="Default: SIGNOFF_TOKEN_TTL_DAYS (90)."
+    )
 
 
-_ERRORS = {401: OpenApiResponse(description="Not authenticated"),
-           429: OpenApiResponse(description="Too many requests (`throttled`)")}
+_ERRORS = {
+    401: OpenApiResponse(description="Not authenticated"),
+    429: OpenApiResponse(description="Too many requests (`throttled`)"),
+}
 
 
 class TokenListCreateView(APIView):
@@ -48,14 +52,19 @@ class TokenListCreateView(APIView):
     def get(self, request):
         return Response(TokenSerializer(tokens_of_user(user=request.user), many=True).data)
 
-    @extend_schema(request=TokenCreateSerializer,
-                   responses={201: TokenCreatedSerializer, 400: OpenApiResponse(description="Invalid input"), **_ERRORS})
+    @extend_schema(
+        request=TokenCreateSerializer,
+        responses={201: TokenCreatedSerializer, 400: OpenApiResponse(description="Invalid input"), **_ERRORS},
+    )
     def post(self, request):
         data = TokenCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         days = data.validated_data.get("expires_in_days")
-        label, key = token_create(user=request.user, name=data.validated_data["name"],
-                                  expires_in=timedelta(days=days) if days else DEFAULT_TTL)
+        label, key = token_create(
+            user=request.user,
+            name=data.validated_data["name"],
+            expires_in=timedelta(days=days) if days else DEFAULT_TTL,
+        )
         return Response({**TokenSerializer(label).data, "token": key}, status=status.HTTP_201_CREATED)
 
 

@@ -3,6 +3,7 @@
 Django's multipart parser walks every piece through several Python layers; a 134 MB upload is ~2,000
 pieces at 64 KiB and ~130 at 1 MiB. Small bodies are unaffected: they stay in memory below
 FILE_UPLOAD_MAX_MEMORY_SIZE as before."""
+
 from django.core.files.uploadhandler import MemoryFileUploadHandler, TemporaryFileUploadHandler
 
 CHUNK_SIZE = 1024 * 1024

@@ -1,4 +1,5 @@
 """What every page shares: the role check, and the health checks."""
+
 from functools import wraps
 
 from celery import current_app as celery_app
@@ -32,7 +33,7 @@ def _database_check() -> str:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         return "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure means unhealthy, and says why
+    except Exception as exc:
         return f"error: {exc.__class__.__name__}"
 
 
@@ -44,17 +45,21 @@ def healthz(request):
         with celery_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
         checks["broker"] = "ok"
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         checks["broker"] = f"error: {exc.__class__.__name__}"
     heartbeats = {}
     if checks["database"] == "ok":
         for name, health in heartbeat_health().items():
             checks[name] = health.describe()
-            heartbeats[name] = {"seen_at": health.seen_at, "age_seconds": health.age_seconds and round(health.age_seconds, 1),
-                                "pid": health.pid}
+            heartbeats[name] = {
+                "seen_at": health.seen_at,
+                "age_seconds": health.age_seconds and round(health.age_seconds, 1),
+                "pid": health.pid,
+            }
     healthy = all(v == "ok" for v in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "error", **checks, "heartbeats": heartbeats},
-                        status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "error", **checks, "heartbeats": heartbeats}, status=200 if healthy else 503
+    )
 
 
 def livez(request):
@@ -71,11 +76,15 @@ def _is_api(request) -> bool:
 def page_not_found(request, exception):
     """API clients get the one error shape even for a URL that matches nothing."""
     if _is_api(request):
-        return JsonResponse({"message": f"No endpoint at {request.path}.", "code": "not_found", "extra": {}}, status=404)
+        return JsonResponse(
+            {"message": f"No endpoint at {request.path}.", "code": "not_found", "extra": {}}, status=404
+        )
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request):
     if _is_api(request):
-        return JsonResponse({"message": "Internal error; it has been logged.", "code": "internal_error", "extra": {}}, status=500)
+        return JsonResponse(
+            {"message": "Internal error; it has been logged.", "code": "internal_error", "extra": {}}, status=500
+        )
     return defaults.server_error(request)

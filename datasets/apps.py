@@ -9,8 +9,11 @@ class DatasetsConfig(AppConfig):
         from datasets.selectors import dataset_get
         from datasets.services.ingest import ITEM_FIELDS
 
-        upload_kinds.register("dataset_version", upload_kinds.UploadKind(
-            fields=ITEM_FIELDS,
-            resolve_target=lambda meta: {"dataset": dataset_get(name=meta.get("dataset", "")).name},
-            task_name="datasets.tasks.ingest_dataset_upload",
-        ))
+        upload_kinds.register(
+            "dataset_version",
+            upload_kinds.UploadKind(
+                fields=ITEM_FIELDS,
+                resolve_target=lambda meta: {"dataset": dataset_get(name=meta.get("dataset", "")).name},
+                task_name="datasets.tasks.ingest_dataset_upload",
+            ),
+        )

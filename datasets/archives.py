@@ -7,6 +7,7 @@ becomes an item: its path without extension is the id, and the folder it sits in
 Nothing in the archive is trusted: member sizes are checked before reading and enforced while reading (a
 ZIP bomb's headers may lie), names are never used as paths on disk, and images are verified by Pillow.
 """
+
 from __future__ import annotations
 
 import io
@@ -14,8 +15,9 @@ import posixpath
 import struct
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 from datasets.parsers import ErrorCollector
 from datasets.readers import ByteCounter, FileRejected, iter_csv, iter_jsonl
@@ -57,21 +59,30 @@ class ImageArchive:
     def _check_size(self, member: zipfile.ZipInfo) -> None:
         limit = MAX_MANIFEST_BYTES if member.filename in MANIFESTS else MAX_IMAGE_BYTES
         if member.file_size > limit:
-            raise FileRejected(self.filename, f"{member.filename!r} unpacks to {member.file_size} bytes, more than {limit}")
+            raise FileRejected(
+                self.filename, f"{member.filename!r} unpacks to {member.file_size} bytes, more than {limit}"
+            )
         if self._is_bomb(member.file_size, member.compress_size):
-            raise FileRejected(self.filename, f"{member.filename!r} unpacks {member.file_size // max(member.compress_size, 1)} "
-                                              "times larger than it is packed: refused as a ZIP bomb")
+            raise FileRejected(
+                self.filename,
+                f"{member.filename!r} unpacks {member.file_size // max(member.compress_size, 1)} "
+                "times larger than it is packed: refused as a ZIP bomb",
+            )
 
     def _check_total(self) -> None:
         """Many members each small enough to pass alone still add up: bound the whole archive too."""
         unpacked = sum(m.file_size for m in self.members.values())
         packed = sum(m.compress_size for m in self.members.values())
         if unpacked > self.limits.max_total_bytes:
-            raise FileRejected(self.filename, f"unpacks to {unpacked} bytes in all, more than the limit of "
-                                              f"{self.limits.max_total_bytes}")
+            raise FileRejected(
+                self.filename,
+                f"unpacks to {unpacked} bytes in all, more than the limit of {self.limits.max_total_bytes}",
+            )
         if self._is_bomb(unpacked, packed):
-            raise FileRejected(self.filename, f"unpacks {unpacked // max(packed, 1)} times larger than it is packed "
-                                              "in all: refused as a ZIP bomb")
+            raise FileRejected(
+                self.filename,
+                f"unpacks {unpacked // max(packed, 1)} times larger than it is packed in all: refused as a ZIP bomb",
+            )
 
     def _is_bomb(self, unpacked: int, packed: int) -> bool:
         return unpacked > self.limits.ratio_floor and unpacked > self.limits.max_ratio * max(packed, 1)
@@ -89,16 +100,22 @@ class ImageArchive:
         try:
             with self.zip.open(manifest) as raw:
                 stream = io.BufferedReader(_Capped(raw, self.members[manifest].file_size))
-                reader = iter_csv(stream, errors, counter, fields | {"image"}) if manifest.endswith(".csv") else \
-                    iter_jsonl(stream, errors, counter)
+                reader = (
+                    iter_csv(stream, errors, counter, fields | {"image"})
+                    if manifest.endswith(".csv")
+                    else iter_jsonl(stream, errors, counter)
+                )
                 for line, record in reader:
                     yield line, _with_image_in_input(record)
         except MEMBER_ERRORS as exc:
             raise FileRejected(self.filename, f"{manifest!r} cannot be unpacked: {_member_error(exc)}") from None
 
     def _records_from_images(self) -> Iterator[tuple[int, dict]]:
-        images = sorted(name for name in self.members if name.lower().endswith(IMAGE_SUFFIXES)
-                        and not posixpath.basename(name).startswith("."))
+        images = sorted(
+            name
+            for name in self.members
+            if name.lower().endswith(IMAGE_SUFFIXES) and not posixpath.basename(name).startswith(".")
+        )
         if not images:
             raise FileRejected(self.filename, "holds no PNG or JPEG images and no manifest.jsonl or manifest.csv")
         for number, name in enumerate(images, start=1):

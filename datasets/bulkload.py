@@ -8,10 +8,12 @@ a TEMP table dies with its session.
 PostgreSQL fills it with COPY (psycopg 3); SQLite with batched inserts. SQLite keeps TEMP tables apart from
 the main database file, so reading a long upload does not hold the main write lock other users need.
 """
+
 from __future__ import annotations
 
 import uuid
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -31,7 +33,7 @@ class Staging:
         self._buffer: list[tuple[Any, ...]] = []
         self._postgres = connection.vendor == "postgresql"
 
-    def __enter__(self) -> "Staging":
+    def __enter__(self) -> Staging:
         json_type = "jsonb" if self._postgres else "text"
         columns = ", ".join(f"{name} {json_type if kind == 'json' else kind}" for name, kind in self.columns)
         with connection.cursor() as cursor:
@@ -44,7 +46,7 @@ class Staging:
         try:
             with connection.cursor() as cursor:
                 cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
-        except Exception:  # noqa: BLE001 - a broken connection drops its TEMP tables itself
+        except Exception:
             pass
 
     def add(self, row: tuple[Any, ...]) -> None:

@@ -7,11 +7,13 @@ rows on the other core. At the first row they are not certain of they raise NotC
 and reads the file again by the staging path, which reports every error with its line. Errors are rare, and
 that way one piece of code explains them.
 """
+
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import IO, Any, Callable, Iterator, Sequence
+from typing import IO, Any
 
 import orjson
 from django.db import IntegrityError, connection
@@ -68,16 +70,24 @@ def json_bytes(value: Any) -> bytes:
     return text.replace(b"\\", b"\\\\")  # orjson escapes control characters: a backslash is all COPY needs doubled
 
 
-def copy_rows(table: str, columns: Sequence[str], rows: Iterator[Any], to_text: Callable[[list], bytes],
-              progress: Callable[[int], None]) -> int:
+def copy_rows(
+    table: str,
+    columns: Sequence[str],
+    rows: Iterator[Any],
+    to_text: Callable[[list], bytes],
+    progress: Callable[[int], None],
+) -> int:
     """COPY rows in batches of BATCH_ROWS, each batch turned into COPY text by `to_text`; returns the count.
     A unique index refusing a row raises NotClean."""
     count = 0
     batch: list = []
     try:  # psycopg's copy raises its own errors: Django's wrapper names them as the ORM does
-        with _cyclic_gc_paused(), connection.wrap_database_errors, connection.cursor() as cursor, cursor.cursor.copy(
-            f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-        ) as copy:
+        with (
+            _cyclic_gc_paused(),
+            connection.wrap_database_errors,
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
             for row in rows:
                 batch.append(row)
                 if len(batch) == BATCH_ROWS:

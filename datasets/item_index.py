@@ -9,9 +9,10 @@ caller takes the exact path. A wrong id could still meet an item's hash: for one
 or the upload goes the exact way. The uploader names the items anyway, so a collision could not reach data they
 could not already write.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from django.db import connection
@@ -37,7 +38,7 @@ class ItemIndex:
         return len(self._hashes)
 
     @classmethod
-    def load(cls, version_id: int, expected: int = 0) -> "ItemIndex | None":
+    def load(cls, version_id: int, expected: int = 0) -> ItemIndex | None:
         """The items of one dataset version; None if two of their ids share a hash, an id holds the separator,
         or their keys span more than 2**31 (then the exact path serves)."""
         hashes = np.empty(max(expected, 1), np.int64)
@@ -58,8 +59,8 @@ class ItemIndex:
                 offsets = np.array(pks, np.int64) - base
                 if offsets.min() < -(2**31) or offsets.max() >= 2**31:
                     return None
-                hashes[n:n + len(ids)] = np.fromiter(map(hash, ids), np.int64, len(ids))
-                keys[n:n + len(ids)] = offsets
+                hashes[n : n + len(ids)] = np.fromiter(map(hash, ids), np.int64, len(ids))
+                keys[n : n + len(ids)] = offsets
                 n += len(ids)
                 after = ids[-1]
         order = np.argsort(hashes[:n], kind="stable")

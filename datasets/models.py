@@ -1,4 +1,5 @@
 """Datasets, their immutable versions and items, and uploads being ingested in the background."""
+
 from django.conf import settings
 from django.db import models
 
@@ -47,8 +48,9 @@ class Item(models.Model):
     # A bulk table written only by the ingest's publisher, which creates the version in the same transaction:
     # no per-row foreign-key check at commit (a fifth of a 1M-row ingest). The ORM still cascades deletion, and
     # the unique (version, external_id) index serves lookups by version.
-    version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="items", db_index=False,
-                                db_constraint=False)
+    version = models.ForeignKey(
+        DatasetVersion, on_delete=models.CASCADE, related_name="items", db_index=False, db_constraint=False
+    )
     external_id = models.CharField(max_length=255)
     input = models.JSONField()
     image = models.FileField(upload_to=item_image_path, blank=True)

@@ -1,15 +1,16 @@
 """Validating uploaded records: a decoded record in, a row ready for the bulk loader or precise errors
 (file, line, column, field, rule) out. No Django."""
+
 from __future__ import annotations
 
 import base64
 import binascii
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
-
 from PIL import Image, UnidentifiedImageError
 
 MAX_REPORTED_ERRORS = 100

@@ -4,12 +4,14 @@ Readers turn bytes into (line number, dict) records and report what they cannot 
 what a record must hold is the validators' business (datasets/parsers.py). Whole-file problems (binary data,
 a UTF-16 file, a CSV without the columns it needs) raise FileRejected at once instead of one error a line.
 """
+
 from __future__ import annotations
 
 import codecs
 import csv
 import io
-from typing import IO, Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 
 import orjson
 
@@ -21,8 +23,10 @@ SNIFF_BYTES = 64 * 1024
 GIVE_UP_AFTER_BAD_LINES = 1000
 
 _BOMS = [
-    (codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
-    (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"),
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
 ]
 
 
@@ -60,8 +64,9 @@ class ByteCounter:
         self.bytes = 0
 
 
-def iter_lines(stream: IO[bytes], errors: ErrorCollector, counter: ByteCounter,
-               max_line: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes]]:
+def iter_lines(
+    stream: IO[bytes], errors: ErrorCollector, counter: ByteCounter, max_line: int = MAX_LINE_BYTES
+) -> Iterator[tuple[int, bytes]]:
     """Yield (line number, line) without ever holding more than one line of at most `max_line` bytes."""
     number = 0
     while True:
@@ -79,8 +84,9 @@ def iter_lines(stream: IO[bytes], errors: ErrorCollector, counter: ByteCounter,
         yield number, line
 
 
-def iter_jsonl(stream: IO[bytes], errors: ErrorCollector, counter: ByteCounter,
-               max_line: int = MAX_LINE_BYTES) -> Iterator[tuple[int, dict]]:
+def iter_jsonl(
+    stream: IO[bytes], errors: ErrorCollector, counter: ByteCounter, max_line: int = MAX_LINE_BYTES
+) -> Iterator[tuple[int, dict]]:
     """JSON Lines: one object a line; blank lines are ignored."""
     check_text_head(stream.read(SNIFF_BYTES), errors.filename)
     stream.seek(0)
@@ -93,8 +99,12 @@ def iter_jsonl(stream: IO[bytes], errors: ErrorCollector, counter: ByteCounter,
         except orjson.JSONDecodeError as exc:
             bad_byte = _first_bad_utf8(raw)
             if bad_byte is not None:
-                errors.add(number, None, f"is not UTF-8 text: byte 0x{raw[bad_byte]:02x} cannot start a character",
-                           column=bad_byte + 1)
+                errors.add(
+                    number,
+                    None,
+                    f"is not UTF-8 text: byte 0x{raw[bad_byte]:02x} cannot start a character",
+                    column=bad_byte + 1,
+                )
             else:
                 errors.add(number, None, f"is not valid JSON: {_json_reason(exc)}", column=exc.colno or None)
             _give_up_if_hopeless(errors, good)
@@ -122,7 +132,9 @@ def _json_reason(exc: orjson.JSONDecodeError) -> str:
 
 
 def _json_type(value: Any) -> str:
-    return {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true/false"}.get(type(value), "null")
+    return {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true/false"}.get(
+        type(value), "null"
+    )
 
 
 def _give_up_if_hopeless(errors: ErrorCollector, good: int) -> None:
@@ -149,8 +161,13 @@ def _csv_columns(header: list[str], allowed: set[str], filename: str) -> list[Cs
         field, dot, key = base.partition(".")
         if field not in allowed or (dot and field not in {"input", "output"}):
             expected = ", ".join(sorted(allowed))
-            raise FileRejected(filename, f"column {name!r} is not a known field (expected {expected}, "
-                                         "input.<key>, output.<key>, or a name ending in :json)", 1, index)
+            raise FileRejected(
+                filename,
+                f"column {name!r} is not a known field (expected {expected}, "
+                "input.<key>, output.<key>, or a name ending in :json)",
+                1,
+                index,
+            )
         if dot and not key:
             raise FileRejected(filename, f"column {name!r} has an empty key after '{field}.'", 1, index)
         # A cell may set a whole field or one key of it, never both: `input` and `input.k` cannot both hold.
@@ -161,8 +178,13 @@ def _csv_columns(header: list[str], allowed: set[str], filename: str) -> list[Cs
         if clash:
             other_index, other_name = clash
             what = "repeats" if same else "conflicts with"
-            raise FileRejected(filename, f"column {name!r} (column {index}) {what} column {other_name!r} "
-                                         f"(column {other_index}): both set the field {field!r}", 1, index)
+            raise FileRejected(
+                filename,
+                f"column {name!r} (column {index}) {what} column {other_name!r} "
+                f"(column {other_index}): both set the field {field!r}",
+                1,
+                index,
+            )
         seen[(field, key or None)] = (index, name)
         columns.append((field, key or None, is_json))
     if "id" not in {c[0] for c in columns}:
@@ -170,8 +192,9 @@ def _csv_columns(header: list[str], allowed: set[str], filename: str) -> list[Cs
     return columns
 
 
-def iter_csv(stream: IO[bytes], errors: ErrorCollector, counter: ByteCounter, allowed: set[str],
-             max_line: int = MAX_LINE_BYTES) -> Iterator[tuple[int, dict]]:
+def iter_csv(
+    stream: IO[bytes], errors: ErrorCollector, counter: ByteCounter, allowed: set[str], max_line: int = MAX_LINE_BYTES
+) -> Iterator[tuple[int, dict]]:
     """CSV with a header row; yields records shaped like the JSONL ones, numbered by their first line."""
     check_text_head(stream.read(SNIFF_BYTES), errors.filename)
     stream.seek(0)
@@ -210,7 +233,9 @@ def _csv_record(number: int, cells: list[str], columns: list[CsvColumn], errors:
             try:
                 value = orjson.loads(cell)
             except orjson.JSONDecodeError as exc:
-                errors.add(number, field + (f".{key}" if key else ""), f"is not valid JSON: {_json_reason(exc)}", column=index)
+                errors.add(
+                    number, field + (f".{key}" if key else ""), f"is not valid JSON: {_json_reason(exc)}", column=index
+                )
                 return None
         elif field == "tags":
             value = [tag.strip() for tag in cell.split("|") if tag.strip()]

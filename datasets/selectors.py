@@ -1,4 +1,5 @@
 """Reads of datasets: lookups that answer 'not found' in the API's words."""
+
 from datetime import datetime
 
 from django.utils import timezone
@@ -18,7 +19,9 @@ def dataset_version_get(*, dataset_name: str, number: int | str) -> DatasetVersi
     try:
         number = int(number)
     except (TypeError, ValueError):
-        raise NotFoundError(f"Dataset version must be a number, got {number!r}.", code="dataset_version_not_found") from None
+        raise NotFoundError(
+            f"Dataset version must be a number, got {number!r}.", code="dataset_version_not_found"
+        ) from None
     version = DatasetVersion.objects.select_related("dataset").filter(dataset__name=dataset_name, number=number).first()
     if version is None:
         raise NotFoundError(f"No version {number} of dataset {dataset_name!r}.", code="dataset_version_not_found")
@@ -39,7 +42,11 @@ def upload_progress(upload: Upload, now: datetime | None = None) -> dict:
     if upload.status == Upload.Status.PROCESSING and 0 < fraction < 1 and elapsed > 0:
         seconds_left = round(elapsed * (1 - fraction) / fraction, 1)
     return {
-        "phase": upload.phase or upload.status, "rows": rows, "bytes_done": min(upload.bytes_done, total) if total else 0,
-        "bytes_total": total, "fraction": round(fraction, 4),
-        "rows_per_second": round(rate, 1) if rate is not None else None, "seconds_left": seconds_left,
+        "phase": upload.phase or upload.status,
+        "rows": rows,
+        "bytes_done": min(upload.bytes_done, total) if total else 0,
+        "bytes_total": total,
+        "fraction": round(fraction, 4),
+        "rows_per_second": round(rate, 1) if rate is not None else None,
+        "seconds_left": seconds_left,
     }

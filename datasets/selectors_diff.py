@@ -9,6 +9,7 @@ stored per version, so their names always differ; their content is not compared)
 are jsonb and compare as values (key order and spacing do not matter); on SQLite they compare as minified text,
 so the same object written with its keys in another order counts as changed.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -43,9 +44,16 @@ class DiffPage:
     @property
     def rows(self) -> list[dict]:
         """For a page to render: each id with its changed fields and their old and new values."""
-        return [{"id": i, "fields": self.fields.get(i, []),
-                 "values": [{"field": name, "old": old, "new": new} for name, (old, new) in self.values.get(i, {}).items()]}
-                for i in self.ids]
+        return [
+            {
+                "id": i,
+                "fields": self.fields.get(i, []),
+                "values": [
+                    {"field": name, "old": old, "new": new} for name, (old, new) in self.values.get(i, {}).items()
+                ],
+            }
+            for i in self.ids
+        ]
 
     def as_dict(self) -> dict:
         items = [{"id": i, "fields": self.fields[i]} for i in self.ids] if self.kind == "changed" else self.ids
@@ -66,16 +74,18 @@ def _sql() -> dict[str, str]:
     flags = ", ".join(f"CASE WHEN {condition} THEN 1 ELSE 0 END" for condition in differs.values())
     eid, version = qn("external_id"), qn("version_id")
     matched = f"{table} n JOIN {table} o ON o.{eid} = n.{eid} AND o.{version} = %(old)s WHERE n.{version} = %(new)s"
-    only_in = (f"SELECT a.{eid} FROM {table} a WHERE a.{version} = %(a)s AND NOT EXISTS "
-               f"(SELECT 1 FROM {table} b WHERE b.{version} = %(b)s AND b.{eid} = a.{eid}) "
-               f"ORDER BY a.{eid} LIMIT %(limit)s OFFSET %(offset)s")
+    only_in = (
+        f"SELECT a.{eid} FROM {table} a WHERE a.{version} = %(a)s AND NOT EXISTS "
+        f"(SELECT 1 FROM {table} b WHERE b.{version} = %(b)s AND b.{eid} = a.{eid}) "
+        f"ORDER BY a.{eid} LIMIT %(limit)s OFFSET %(offset)s"
+    )
     return {
         "counts": f"SELECT (SELECT COUNT(*) FROM {table} WHERE {version} = %(old)s), "
-                  f"(SELECT COUNT(*) FROM {table} WHERE {version} = %(new)s), "
-                  f"COUNT(*), COALESCE(SUM(CASE WHEN {any_differs} THEN 1 ELSE 0 END), 0) FROM {matched}",
+        f"(SELECT COUNT(*) FROM {table} WHERE {version} = %(new)s), "
+        f"COUNT(*), COALESCE(SUM(CASE WHEN {any_differs} THEN 1 ELSE 0 END), 0) FROM {matched}",
         "only_in": only_in,
         "changed": f"SELECT n.{eid}, {flags} FROM {matched} AND ({any_differs}) "
-                   f"ORDER BY n.{eid} LIMIT %(limit)s OFFSET %(offset)s",
+        f"ORDER BY n.{eid} LIMIT %(limit)s OFFSET %(offset)s",
     }
 
 
@@ -83,11 +93,23 @@ def version_diff_counts(*, old: DatasetVersion, new: DatasetVersion) -> dict[str
     with connection.cursor() as cursor:
         cursor.execute(_sql()["counts"], {"old": old.pk, "new": new.pk})
         old_total, new_total, matched, changed = cursor.fetchone()
-    return {"added": new_total - matched, "removed": old_total - matched, "changed": changed, "unchanged": matched - changed}
+    return {
+        "added": new_total - matched,
+        "removed": old_total - matched,
+        "changed": changed,
+        "unchanged": matched - changed,
+    }
 
 
-def version_diff_page(*, old: DatasetVersion, new: DatasetVersion, kind: str, offset: int = 0, limit: int = PAGE_SIZE,
-                      with_values: bool = False) -> DiffPage:
+def version_diff_page(
+    *,
+    old: DatasetVersion,
+    new: DatasetVersion,
+    kind: str,
+    offset: int = 0,
+    limit: int = PAGE_SIZE,
+    with_values: bool = False,
+) -> DiffPage:
     """One page of a class of the diff, in external id order. `with_values` also reads the old and new value of each
     changed field (for the page to show; at most `limit` items of each version)."""
     if kind not in CLASSES:
@@ -103,7 +125,13 @@ def version_diff_page(*, old: DatasetVersion, new: DatasetVersion, kind: str, of
         rows = cursor.fetchall()
     more = len(rows) > limit
     rows = rows[:limit]
-    page = DiffPage(kind=kind, offset=offset, limit=limit, ids=[row[0] for row in rows], next_offset=offset + limit if more else None)
+    page = DiffPage(
+        kind=kind,
+        offset=offset,
+        limit=limit,
+        ids=[row[0] for row in rows],
+        next_offset=offset + limit if more else None,
+    )
     if kind == "changed":
         page.fields = {row[0]: [name for name, flag in zip(FIELDS, row[1:]) if flag] for row in rows}
         if with_values and page.ids:
@@ -113,12 +141,14 @@ def version_diff_page(*, old: DatasetVersion, new: DatasetVersion, kind: str, of
 
 def _changed_values(old: DatasetVersion, new: DatasetVersion, fields: dict[str, list[str]]) -> dict[str, dict]:
     items = Item.objects.filter(version__in=[old, new], external_id__in=list(fields)).values(
-        "version_id", "external_id", "input", "reference", "tags", "image")
+        "version_id", "external_id", "input", "reference", "tags", "image"
+    )
     by_key = {(item["version_id"], item["external_id"]): item for item in items}
     values = {}
     for external_id, names in fields.items():
         before, after = by_key[(old.pk, external_id)], by_key[(new.pk, external_id)]
         values[external_id] = {
-            name: (bool(before[name]), bool(after[name])) if name == "image" else (before[name], after[name]) for name in names
+            name: (bool(before[name]), bool(after[name])) if name == "image" else (before[name], after[name])
+            for name in names
         }
     return values

@@ -1,4 +1,5 @@
 """Background ingest of large uploads: thin, calls the services."""
+
 from celery import shared_task
 
 from datasets import upload_kinds
@@ -14,7 +15,11 @@ def _ingest_dataset(upload: Upload, progress: ProgressFn) -> dict:
     dataset = dataset_get(name=upload.target["dataset"])
     with upload.file.open("rb") as file:
         version, _ = dataset_version_ingest(
-            dataset=dataset, file=file, source_name=upload.source_name, created_by=upload.created_by, progress=progress,
+            dataset=dataset,
+            file=file,
+            source_name=upload.source_name,
+            created_by=upload.created_by,
+            progress=progress,
         )
     return {"version": version.number, "sha256": version.sha256, "items": version.item_count}
 

@@ -2,10 +2,12 @@
 
 The registry lets apps above datasets (the model registry's predictions) plug their uploads into the shared
 machinery (resumable uploads, background ingest, recovery) without datasets importing them."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from celery import current_app
 

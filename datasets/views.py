@@ -1,4 +1,5 @@
 """Dataset pages: datasets, their versions, a preview of items, and the diff of two versions."""
+
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
@@ -26,7 +27,9 @@ def dataset_detail(request, name):
     if "version" in request.GET and versions:
         shown = next((v for v in versions if str(v.number) == request.GET["version"]), shown)
     items = shown.items.all()[:ITEM_PREVIEW] if shown else []
-    return render(request, "datasets/detail.html", {"dataset": dataset, "versions": versions, "shown": shown, "items": items})
+    return render(
+        request, "datasets/detail.html", {"dataset": dataset, "versions": versions, "shown": shown, "items": items}
+    )
 
 
 @role_required(User.Role.DATA_SCIENTIST, User.Role.APPROVER)
@@ -37,7 +40,9 @@ def dataset_diff(request, name):
     context = {"dataset": dataset, "numbers": numbers, "page_size": PAGE_SIZE}
     if "from" not in request.GET or "to" not in request.GET:
         # the form alone, set to the two newest versions
-        context.update({"old_number": numbers[1] if len(numbers) > 1 else None, "new_number": numbers[0] if numbers else None})
+        context.update(
+            {"old_number": numbers[1] if len(numbers) > 1 else None, "new_number": numbers[0] if numbers else None}
+        )
         return render(request, "datasets/diff.html", context)
     try:
         old = dataset_version_get(dataset_name=name, number=request.GET["from"])
@@ -49,8 +54,19 @@ def dataset_diff(request, name):
         offset = max(0, int(request.GET.get("offset", 0))) if show in CLASSES else 0
     except ValueError:
         offset = 0
-    pages = [version_diff_page(old=old, new=new, kind=kind, offset=offset, with_values=True)
-             for kind in ([show] if show in CLASSES else CLASSES)]
-    context.update({"old": old, "new": new, "old_number": old.number, "new_number": new.number, "show": show if show in CLASSES else None,
-                    "counts": version_diff_counts(old=old, new=new), "pages": pages})
+    pages = [
+        version_diff_page(old=old, new=new, kind=kind, offset=offset, with_values=True)
+        for kind in ([show] if show in CLASSES else CLASSES)
+    ]
+    context.update(
+        {
+            "old": old,
+            "new": new,
+            "old_number": old.number,
+            "new_number": new.number,
+            "show": show if show in CLASSES else None,
+            "counts": version_diff_counts(old=old, new=new),
+            "pages": pages,
+        }
+    )
     return render(request, "datasets/diff.html", context)

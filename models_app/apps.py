@@ -9,9 +9,14 @@ class ModelsAppConfig(AppConfig):
         from datasets import upload_kinds
         from datasets.services.ingest import PREDICTION_FIELDS
 
-        upload_kinds.register("prediction_set", upload_kinds.UploadKind(
-            fields=PREDICTION_FIELDS, resolve_target=_prediction_target, task_name="models_app.tasks.ingest_prediction_upload",
-        ))
+        upload_kinds.register(
+            "prediction_set",
+            upload_kinds.UploadKind(
+                fields=PREDICTION_FIELDS,
+                resolve_target=_prediction_target,
+                task_name="models_app.tasks.ingest_prediction_upload",
+            ),
+        )
 
 
 def _prediction_target(meta: dict[str, str]) -> dict:
@@ -20,5 +25,9 @@ def _prediction_target(meta: dict[str, str]) -> dict:
 
     model_version_get(model_name=meta.get("model", ""), version=meta.get("version", ""))
     dataset_version = dataset_version_get(dataset_name=meta.get("dataset", ""), number=meta.get("dataset_version", ""))
-    return {"model": meta["model"], "version": meta["version"], "dataset": dataset_version.dataset.name,
-            "dataset_version": dataset_version.number}
+    return {
+        "model": meta["model"],
+        "version": meta["version"],
+        "dataset": dataset_version.dataset.name,
+        "dataset_version": dataset_version.number,
+    }

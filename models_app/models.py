@@ -1,4 +1,5 @@
 """The model registry: models, versions with an audited stage, and their prediction sets."""
+
 from django.conf import settings
 from django.db import models
 
@@ -73,7 +74,9 @@ class PredictionSet(BaseModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["model_version", "dataset_version"], name="one_prediction_set_per_version_pair"),
+            models.UniqueConstraint(
+                fields=["model_version", "dataset_version"], name="one_prediction_set_per_version_pair"
+            ),
         ]
 
 
@@ -84,8 +87,9 @@ class Prediction(models.Model):
     sets are created in the same transaction, and the ORM still cascades a set's deletion. Items cannot go
     while a prediction set protects their dataset version."""
 
-    prediction_set = models.ForeignKey(PredictionSet, on_delete=models.CASCADE, related_name="predictions",
-                                       db_index=False, db_constraint=False)  # the unique index leads with it
+    prediction_set = models.ForeignKey(
+        PredictionSet, on_delete=models.CASCADE, related_name="predictions", db_index=False, db_constraint=False
+    )  # the unique index leads with it
     item = models.ForeignKey(Item, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False)
     output = models.JSONField()
     score = models.FloatField(null=True, blank=True)

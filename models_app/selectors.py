@@ -1,4 +1,5 @@
 """Reads of the registry."""
+
 from core.errors import NotFoundError
 from models_app.models import ModelVersion, RegisteredModel
 
@@ -11,7 +12,11 @@ def registered_model_get(*, name: str) -> RegisteredModel:
 
 
 def model_version_get(*, model_name: str, version: str) -> ModelVersion:
-    found = ModelVersion.objects.select_related("model", "created_by").filter(model__name=model_name, version=version).first()
+    found = (
+        ModelVersion.objects.select_related("model", "created_by")
+        .filter(model__name=model_name, version=version)
+        .first()
+    )
     if found is None:
         raise NotFoundError(f"No version {version!r} of model {model_name!r}.", code="model_version_not_found")
     return found
@@ -21,5 +26,7 @@ def model_version_get_by_ref(*, ref: str, field: str) -> ModelVersion:
     """Resolve 'model:version' as the API writes it."""
     name, sep, version = (ref or "").partition(":")
     if not sep or not name or not version:
-        raise NotFoundError(f"{field} must look like 'model:version', got {ref!r}.", code="invalid_reference", status=400)
+        raise NotFoundError(
+            f"{field} must look like 'model:version', got {ref!r}.", code="invalid_reference", status=400
+        )
     return model_version_get(model_name=name, version=version)

@@ -1,4 +1,5 @@
 """Background ingest of large prediction uploads: thin, calls the service."""
+
 from celery import shared_task
 
 from datasets.models import Upload
@@ -15,10 +16,18 @@ def _ingest_predictions(upload: Upload, progress: ProgressFn) -> dict:
     dataset_version = dataset_version_get(dataset_name=target["dataset"], number=target["dataset_version"])
     with upload.file.open("rb") as file:
         prediction_set, _ = prediction_set_ingest(
-            model_version=model_version, dataset_version=dataset_version, file=file,
-            source_name=upload.source_name, created_by=upload.created_by, progress=progress,
+            model_version=model_version,
+            dataset_version=dataset_version,
+            file=file,
+            source_name=upload.source_name,
+            created_by=upload.created_by,
+            progress=progress,
         )
-    return {"prediction_set": prediction_set.pk, "sha256": prediction_set.sha256, "predictions": prediction_set.prediction_count}
+    return {
+        "prediction_set": prediction_set.pk,
+        "sha256": prediction_set.sha256,
+        "predictions": prediction_set.prediction_count,
+    }
 
 
 @shared_task

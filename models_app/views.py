@@ -1,4 +1,5 @@
 """Registry pages: models, versions with their stage history (verdicts appear as its causes), and the move to production."""
+
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -19,15 +20,19 @@ def registry(request):
 
 @role_required(User.Role.DATA_SCIENTIST, User.Role.APPROVER)
 def model_version_detail(request, name, version):
-    model_version = get_object_or_404(ModelVersion.objects.select_related("model", "created_by"), model__name=name, version=version)
+    model_version = get_object_or_404(
+        ModelVersion.objects.select_related("model", "created_by"), model__name=name, version=version
+    )
     context = {
         "mv": model_version,
         "transitions": model_version.transitions.select_related("actor"),
         "prediction_sets": model_version.prediction_sets.select_related("dataset_version__dataset"),
         "may_promote": request.user.has_role(User.Role.APPROVER) and model_version.stage == ModelVersion.Stage.APPROVED,
         "may_upload": request.user.has_role(User.Role.DATA_SCIENTIST),
-        "dataset_versions": [(f"{v.dataset.name}:{v.number}", str(v))
-                             for v in DatasetVersion.objects.select_related("dataset").order_by("dataset__name", "-number")[:500]],
+        "dataset_versions": [
+            (f"{v.dataset.name}:{v.number}", str(v))
+            for v in DatasetVersion.objects.select_related("dataset").order_by("dataset__name", "-number")[:500]
+        ],
     }
     return render(request, "models_app/version_detail.html", context)
 
@@ -40,7 +45,13 @@ def model_version_promote(request, name, version):
     try:
         if not reason:
             raise ApplicationError("A reason is required to move a version to production.")
-        model_version_set_stage(version=model_version, to_stage=ModelVersion.Stage.PRODUCTION, actor=request.user, reason=reason, cause="manual")
+        model_version_set_stage(
+            version=model_version,
+            to_stage=ModelVersion.Stage.PRODUCTION,
+            actor=request.user,
+            reason=reason,
+            cause="manual",
+        )
         messages.success(request, f"{model_version} is now in production.")
     except ApplicationError as exc:
         messages.error(request, exc.message)

@@ -7,6 +7,7 @@ A fragment holds no script: the figure travels as JSON in a `<script type="appli
 the Content-Security-Policy does not run), and static/signoff/charts.js draws every such block. So the pages, and
 the report frozen into a verdict, need no inline script and no nonce.
 """
+
 import html
 import math
 import re
@@ -33,7 +34,9 @@ def plotly_style_ids() -> tuple[str, ...]:
     or, in the frozen report, by the hash of empty content; Plotly then writes through the CSSOM, which the
     Content-Security-Policy does not govern. Read from the bundle, so a Plotly upgrade brings its own ids."""
     bundle = plotly_bundle().decode()
-    skipped_when_present = re.findall(r'getElementById\("([0-9a-f]{16,})"\)\)\{var \w+=document\.createElement\("style"\)', bundle)
+    skipped_when_present = re.findall(
+        r'getElementById\("([0-9a-f]{16,})"\)\)\{var \w+=document\.createElement\("style"\)', bundle
+    )
     return ("plotly.js-style-global", *dict.fromkeys(skipped_when_present))
 
 
@@ -47,18 +50,31 @@ _JSON_IN_SCRIPT = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
 
 
 def _html(figure: go.Figure, div_id: str, height: int) -> str:
-    figure.update_layout(height=height, margin={"l": 110, "r": 20, "t": 36, "b": 44}, template="plotly_white", showlegend=False)
+    figure.update_layout(
+        height=height, margin={"l": 110, "r": 20, "t": 36, "b": 44}, template="plotly_white", showlegend=False
+    )
     spec = pio.to_json({"data": figure.data, "layout": figure.layout, "config": CONFIG}, validate=False)
-    return (f'<div id="{div_id}" class="plotly-chart" data-figure="{div_id}-figure">'
-            '<p class="muted small chart-fallback">Open this page from Signoff to see the chart; its figures are in the text.</p></div>'
-            f'<script type="application/json" id="{div_id}-figure">{spec.translate(_JSON_IN_SCRIPT)}</script>')
+    return (
+        f'<div id="{div_id}" class="plotly-chart" data-figure="{div_id}-figure">'
+        '<p class="muted small chart-fallback">Open this page from Signoff to see the chart; its figures are in the text.</p></div>'
+        f'<script type="application/json" id="{div_id}-figure">{spec.translate(_JSON_IN_SCRIPT)}</script>'
+    )
 
 
 def _interval_points(names, estimates, lows, highs, *, color=BLUE, hover="%{x:.3f}") -> go.Scatter:
     return go.Scatter(
-        x=estimates, y=[_label(n) for n in names], mode="markers", marker={"size": 12, "color": color},
-        error_x={"type": "data", "symmetric": False, "array": [h - e for e, h in zip(estimates, highs)],
-                 "arrayminus": [e - lo for e, lo in zip(estimates, lows)], "thickness": 2.5, "width": 8},
+        x=estimates,
+        y=[_label(n) for n in names],
+        mode="markers",
+        marker={"size": 12, "color": color},
+        error_x={
+            "type": "data",
+            "symmetric": False,
+            "array": [h - e for e, h in zip(estimates, highs)],
+            "arrayminus": [e - lo for e, lo in zip(estimates, lows)],
+            "thickness": 2.5,
+            "width": 8,
+        },
         hovertemplate=hover + "<extra></extra>",
     )
 
@@ -70,19 +86,34 @@ def win_rate_chart(results: dict) -> str | None:
     label = "agreement with experts" if results["kind"] == "labeling" else "win rate"
     figure = go.Figure(_interval_points(["candidate"], [rate["estimate"]], [rate["low"]], [rate["high"]]))
     threshold = results["policy"]["min_win_rate"]
-    figure.add_vline(x=threshold, line_dash="dash", line_color=RED, annotation_text=f"rate to beat {threshold:.2f}",
-                     annotation_position="top")
+    figure.add_vline(
+        x=threshold,
+        line_dash="dash",
+        line_color=RED,
+        annotation_text=f"rate to beat {threshold:.2f}",
+        annotation_position="top",
+    )
     figure.update_xaxes(range=[0, 1], title=f"{label} (95% interval, {results['judgments']} judgments)")
     return _html(figure, "win-rate-chart", 190)
 
 
 def slices_chart(results: dict) -> str | None:
-    rows = [(tag, s["figure"]) for tag, s in results["slices"].items() if s["figure"] and s["figure"]["estimate"] is not None]
+    rows = [
+        (tag, s["figure"])
+        for tag, s in results["slices"].items()
+        if s["figure"] and s["figure"]["estimate"] is not None
+    ]
     if len(rows) < 2:
         return None
     rows.sort(key=lambda r: (r[0] != "all", r[0]))
-    figure = go.Figure(_interval_points([t for t, _ in rows], [f["estimate"] for _, f in rows],
-                                        [f["low"] for _, f in rows], [f["high"] for _, f in rows]))
+    figure = go.Figure(
+        _interval_points(
+            [t for t, _ in rows],
+            [f["estimate"] for _, f in rows],
+            [f["low"] for _, f in rows],
+            [f["high"] for _, f in rows],
+        )
+    )
     figure.add_vline(x=results["policy"]["min_win_rate"], line_dash="dash", line_color=RED)
     figure.update_xaxes(range=[0, 1], title="win rate per slice (item tag), 95% interval")
     figure.update_yaxes(autorange="reversed")
@@ -94,15 +125,37 @@ def sequence_chart(results: dict) -> str | None:
     sequence = results.get("sequence")
     if not sequence or not sequence["n"]:
         return None
-    figure = go.Figure(go.Scatter(x=sequence["n"], y=sequence["llr"], mode="lines", line={"color": BLUE, "width": 2},
-                                  hovertemplate="after %{x}: log evidence %{y:.2f}<extra></extra>"))
-    figure.add_hline(y=sequence["log_pass"], line_dash="dash", line_color=GREEN,
-                     annotation_text=f"pass (evidence ratio {math.exp(sequence['log_pass']):.0f})", annotation_position="top left")
-    figure.add_hline(y=sequence["log_fail"], line_dash="dash", line_color=RED,
-                     annotation_text=f"fail (evidence ratio {math.exp(sequence['log_fail']):.2f})", annotation_position="bottom left")
+    figure = go.Figure(
+        go.Scatter(
+            x=sequence["n"],
+            y=sequence["llr"],
+            mode="lines",
+            line={"color": BLUE, "width": 2},
+            hovertemplate="after %{x}: log evidence %{y:.2f}<extra></extra>",
+        )
+    )
+    figure.add_hline(
+        y=sequence["log_pass"],
+        line_dash="dash",
+        line_color=GREEN,
+        annotation_text=f"pass (evidence ratio {math.exp(sequence['log_pass']):.0f})",
+        annotation_position="top left",
+    )
+    figure.add_hline(
+        y=sequence["log_fail"],
+        line_dash="dash",
+        line_color=RED,
+        annotation_text=f"fail (evidence ratio {math.exp(sequence['log_fail']):.2f})",
+        annotation_position="bottom left",
+    )
     if sequence["decided_at"]:
-        figure.add_vline(x=sequence["decided_at"], line_color=GREY, line_dash="dot",
-                         annotation_text=f"decided at {sequence['decided_at']}", annotation_position="top right")
+        figure.add_vline(
+            x=sequence["decided_at"],
+            line_color=GREY,
+            line_dash="dot",
+            annotation_text=f"decided at {sequence['decided_at']}",
+            annotation_position="top right",
+        )
     figure.update_xaxes(title=f"outcomes ({results['gate']['unit']}s) in arrival order")
     figure.update_yaxes(title="log evidence ratio")
     return _html(figure, "sequence-chart", 280)
@@ -120,8 +173,17 @@ def agreement_chart(results: dict) -> str | None:
         a, b = index[pair["a"]], index[pair["b"]]
         z[a][b] = z[b][a] = pair["kappa"]
     labels = [_label(r) for r in reviewers]
-    figure = go.Figure(go.Heatmap(z=z, x=labels, y=labels, zmin=-1, zmax=1, colorscale="RdBu",
-                                  hovertemplate="%{x} and %{y}: kappa %{z:.2f}<extra></extra>"))
+    figure = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=labels,
+            y=labels,
+            zmin=-1,
+            zmax=1,
+            colorscale="RdBu",
+            hovertemplate="%{x} and %{y}: kappa %{z:.2f}<extra></extra>",
+        )
+    )
     figure.update_yaxes(autorange="reversed")
     return _html(figure, "agreement-chart", 120 + 30 * len(reviewers))
 
@@ -140,8 +202,15 @@ def timeline_chart(results: dict) -> str | None:
     timeline = results.get("timeline") or {}
     if len(timeline.get("times", [])) < 2:
         return None
-    figure = go.Figure(go.Scatter(x=timeline["times"], y=timeline["cumulative"], mode="lines+markers",
-                                  line={"color": BLUE}, hovertemplate="%{x}: %{y} judgments<extra></extra>"))
+    figure = go.Figure(
+        go.Scatter(
+            x=timeline["times"],
+            y=timeline["cumulative"],
+            mode="lines+markers",
+            line={"color": BLUE},
+            hovertemplate="%{x}: %{y} judgments<extra></extra>",
+        )
+    )
     figure.update_yaxes(title="judgments (cumulative)")
     return _html(figure, "timeline-chart", 220)
 
@@ -156,7 +225,9 @@ def scores_chart(results: dict) -> str | None:
         return None
     lows = [s["low"] if s["low"] is not None else s["score"] for s in rows]
     highs = [s["high"] if s["high"] is not None else s["score"] for s in rows]
-    figure = go.Figure(_interval_points([s["item"] for s in rows], [s["score"] for s in rows], lows, highs, hover="%{x:.2f}"))
+    figure = go.Figure(
+        _interval_points([s["item"] for s in rows], [s["score"] for s in rows], lows, highs, hover="%{x:.2f}")
+    )
     figure.update_xaxes(title="Plackett–Luce log-strength (higher ranks better; 95% bootstrap interval)")
     return _html(figure, "scores-chart", 100 + 36 * len(rows))
 
@@ -164,8 +235,12 @@ def scores_chart(results: dict) -> str | None:
 def results_charts(results: dict) -> dict[str, str]:
     """Every chart that has something to show, by name."""
     charts = {
-        "win_rate": win_rate_chart(results), "sequence": sequence_chart(results), "slices": slices_chart(results),
-        "scores": scores_chart(results), "agreement": agreement_chart(results),
-        "position_bias": position_bias_chart(results), "timeline": timeline_chart(results),
+        "win_rate": win_rate_chart(results),
+        "sequence": sequence_chart(results),
+        "slices": slices_chart(results),
+        "scores": scores_chart(results),
+        "agreement": agreement_chart(results),
+        "position_bias": position_bias_chart(results),
+        "timeline": timeline_chart(results),
     }
     return {name: chart for name, chart in charts.items() if chart}

@@ -1,4 +1,5 @@
 """Untrusted item inputs and model outputs turned into JSON-able "Content" the review page renders safely."""
+
 from __future__ import annotations
 
 import base64
@@ -34,24 +35,86 @@ GUESS_LEXER_CHARS = 10_000  # guess_lexer tries every lexer on the whole text: b
 IMAGE_MIME = {"png": "image/png", "jpg": "image/jpeg"}
 # guess_lexer's analysers are weak on short snippets (SQL comes back as "scdoc", JavaScript as GDScript):
 # an unfenced guess outside these common languages is shown unhighlighted rather than wrongly coloured.
-GUESSABLE_LANGUAGES = frozenset({
-    "python", "python2", "pycon", "javascript", "typescript", "json", "sql", "bash", "console", "c", "cpp",
-    "csharp", "java", "kotlin", "go", "rust", "ruby", "php", "html", "xml", "css", "yaml", "toml", "ini",
-    "markdown", "diff", "docker", "make", "r", "scala", "swift", "haskell", "lua", "perl", "text",
-})
+GUESSABLE_LANGUAGES = frozenset(
+    {
+        "python",
+        "python2",
+        "pycon",
+        "javascript",
+        "typescript",
+        "json",
+        "sql",
+        "bash",
+        "console",
+        "c",
+        "cpp",
+        "csharp",
+        "java",
+        "kotlin",
+        "go",
+        "rust",
+        "ruby",
+        "php",
+        "html",
+        "xml",
+        "css",
+        "yaml",
+        "toml",
+        "ini",
+        "markdown",
+        "diff",
+        "docker",
+        "make",
+        "r",
+        "scala",
+        "swift",
+        "haskell",
+        "lua",
+        "perl",
+        "text",
+    }
+)
 
 # Pygments' short token classes ("k", "s2", ...): the only classes content may carry, so it cannot
 # borrow the page's own classes (an overlay, a button) to disguise itself.
 TOKEN_CLASSES = frozenset(cls for cls in STANDARD_TYPES.values() if cls)
 
-MARKDOWN_TAGS = frozenset({
-    "p", "br", "strong", "em", "code", "pre", "blockquote", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6",
-    "table", "thead", "tbody", "tr", "th", "td", "a", "hr", "del", "span",
-})
+MARKDOWN_TAGS = frozenset(
+    {
+        "p",
+        "br",
+        "strong",
+        "em",
+        "code",
+        "pre",
+        "blockquote",
+        "ul",
+        "ol",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "a",
+        "hr",
+        "del",
+        "span",
+    }
+)
 LINK_SCHEMES = ("http", "https", "mailto")
 LINK_PREFIXES = tuple(f"{scheme}:" for scheme in LINK_SCHEMES)
 # dropped with everything inside them, rather than leaving their text behind
-DROPPED_WITH_CONTENT = frozenset({"script", "style", "iframe", "noscript", "template", "object", "svg", "math", "textarea"})
+DROPPED_WITH_CONTENT = frozenset(
+    {"script", "style", "iframe", "noscript", "template", "object", "svg", "math", "textarea"}
+)
 
 
 def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
@@ -75,8 +138,9 @@ def _clean_markdown_html(html: str) -> str:
 
 
 def _clean_code_html(html: str) -> str:
-    return nh3.clean(html, tags={"span"}, clean_content_tags=set(), attributes={},
-                     allowed_classes={"span": set(TOKEN_CLASSES)})
+    return nh3.clean(
+        html, tags={"span"}, clean_content_tags=set(), attributes={}, allowed_classes={"span": set(TOKEN_CLASSES)}
+    )
 
 
 _code_formatter = HtmlFormatter(nowrap=True)
@@ -105,10 +169,16 @@ def render_content(value: Any, fmt: str = "auto") -> Content:
             if image is not None:
                 return image
         elif value and all(_is_scalar(v) for v in value.values()):
-            return {"type": "fields", "fields": [
-                {"name": str(name), "content": _render_string(v, fmt) if isinstance(v, str) else {"type": "json", "value": v}}
-                for name, v in value.items()
-            ]}
+            return {
+                "type": "fields",
+                "fields": [
+                    {
+                        "name": str(name),
+                        "content": _render_string(v, fmt) if isinstance(v, str) else {"type": "json", "value": v},
+                    }
+                    for name, v in value.items()
+                ],
+            }
         return {"type": "json", "value": value}
     if isinstance(value, list):
         return _table(value) or {"type": "json", "value": value}
@@ -189,8 +259,11 @@ def _table(rows: list) -> Content | None:
         columns.update(dict.fromkeys(row))
     if not columns:
         return None
-    table: Content = {"type": "table", "columns": [str(c) for c in columns],
-                      "rows": [[row.get(column) for column in columns] for row in shown]}
+    table: Content = {
+        "type": "table",
+        "columns": [str(c) for c in columns],
+        "rows": [[row.get(column) for column in columns] for row in shown],
+    }
     if len(rows) > MAX_TABLE_ROWS:
         table["truncated"] = True
     return table

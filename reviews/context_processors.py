@@ -1,4 +1,5 @@
 """What every page shows approvers and admins: a broken verdict chain nobody has acknowledged yet."""
+
 from django.utils.functional import SimpleLazyObject
 
 from core.models import User

@@ -1,4 +1,5 @@
 """Browser forms; each one's clean data goes straight into a service."""
+
 from django import forms
 
 from core.models import User
@@ -10,34 +11,82 @@ from reviews.models import Campaign, Verdict
 class CampaignForm(forms.Form):
     name = forms.CharField(max_length=200)
     kind = forms.ChoiceField(choices=Campaign.Kind.choices)
-    dataset_version = forms.ModelChoiceField(queryset=DatasetVersion.objects.select_related("dataset").order_by("dataset__name", "-number"))
+    dataset_version = forms.ModelChoiceField(
+        queryset=DatasetVersion.objects.select_related("dataset").order_by("dataset__name", "-number")
+    )
     candidate = forms.ModelChoiceField(queryset=ModelVersion.objects.select_related("model"))
-    baseline = forms.ModelChoiceField(queryset=ModelVersion.objects.select_related("model"), required=False,
-                                      help_text="Pairwise (required), ranking and rating (optional): the version the candidate is compared with.")
-    others = forms.ModelMultipleChoiceField(queryset=ModelVersion.objects.select_related("model"), required=False,
-                                            label="Other versions", help_text="Ranking and rating: further versions shown side by side.")
+    baseline = forms.ModelChoiceField(
+        queryset=ModelVersion.objects.select_related("model"),
+        required=False,
+        help_text="Pairwise (required), ranking and rating (optional): the version the candidate is compared with.",
+    )
+    others = forms.ModelMultipleChoiceField(
+        queryset=ModelVersion.objects.select_related("model"),
+        required=False,
+        label="Other versions",
+        help_text="Ranking and rating: further versions shown side by side.",
+    )
     labels = forms.CharField(required=False, help_text="Labeling only: labels separated by commas.")
     multi_label = forms.BooleanField(required=False, label="Several labels per item")
-    rubric = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
-                             help_text="Rating only: one criterion a line, as 'name: likert' or 'name: pass_fail'.")
-    content_format = forms.ChoiceField(choices=Campaign.ContentFormat.choices, initial=Campaign.ContentFormat.AUTO, required=False,
-                                       help_text="How string outputs are shown.")
-    sampling = forms.ChoiceField(choices=Campaign.Sampling.choices, initial=Campaign.Sampling.RANDOM, required=False,
-                                 help_text="random; stratified by each item's first tag; or disagreement first.")
-    quota_per_reviewer = forms.IntegerField(min_value=1, required=False, help_text="At most this many items per reviewer.")
-    lease_seconds = forms.IntegerField(min_value=10, initial=600, required=False, help_text="An item left this long goes back to the pool.")
-    reviewers = forms.ModelMultipleChoiceField(queryset=User.objects.filter(is_active=True, role=User.Role.REVIEWER).order_by("username"),
-                                               widget=forms.CheckboxSelectMultiple)
+    rubric = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Rating only: one criterion a line, as 'name: likert' or 'name: pass_fail'.",
+    )
+    content_format = forms.ChoiceField(
+        choices=Campaign.ContentFormat.choices,
+        initial=Campaign.ContentFormat.AUTO,
+        required=False,
+        help_text="How string outputs are shown.",
+    )
+    sampling = forms.ChoiceField(
+        choices=Campaign.Sampling.choices,
+        initial=Campaign.Sampling.RANDOM,
+        required=False,
+        help_text="random; stratified by each item's first tag; or disagreement first.",
+    )
+    quota_per_reviewer = forms.IntegerField(
+        min_value=1, required=False, help_text="At most this many items per reviewer."
+    )
+    lease_seconds = forms.IntegerField(
+        min_value=10, initial=600, required=False, help_text="An item left this long goes back to the pool."
+    )
+    reviewers = forms.ModelMultipleChoiceField(
+        queryset=User.objects.filter(is_active=True, role=User.Role.REVIEWER).order_by("username"),
+        widget=forms.CheckboxSelectMultiple,
+    )
     overlap = forms.IntegerField(min_value=1, initial=1, help_text="How many different reviewers judge each item.")
-    min_judgments = forms.IntegerField(min_value=1, initial=30, label="Gate: judged items before any decision",
-                                       help_text="A floor: the gate decides neither pass nor fail before this many items are judged.")
-    min_win_rate = forms.FloatField(min_value=0.01, max_value=0.98, initial=0.5, label="Gate: the win rate to beat",
-                                    help_text="0.5: the candidate must be shown better than the baseline (ties count as half).")
-    alternative = forms.FloatField(min_value=0.02, max_value=0.99, required=False, label="Gate: the win rate to detect",
-                                   help_text="The test has its power at this rate (default: the rate to beat + 0.1).")
-    power = forms.FloatField(min_value=0.5, max_value=0.99, initial=0.8, required=False, label="Gate: power wanted",
-                             help_text="The plan below warns when the campaign is too small to reach it.")
-    guidelines = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), required=False, help_text="Shown to reviewers beside every task.")
+    min_judgments = forms.IntegerField(
+        min_value=1,
+        initial=30,
+        label="Gate: judged items before any decision",
+        help_text="A floor: the gate decides neither pass nor fail before this many items are judged.",
+    )
+    min_win_rate = forms.FloatField(
+        min_value=0.01,
+        max_value=0.98,
+        initial=0.5,
+        label="Gate: the win rate to beat",
+        help_text="0.5: the candidate must be shown better than the baseline (ties count as half).",
+    )
+    alternative = forms.FloatField(
+        min_value=0.02,
+        max_value=0.99,
+        required=False,
+        label="Gate: the win rate to detect",
+        help_text="The test has its power at this rate (default: the rate to beat + 0.1).",
+    )
+    power = forms.FloatField(
+        min_value=0.5,
+        max_value=0.99,
+        initial=0.8,
+        required=False,
+        label="Gate: power wanted",
+        help_text="The plan below warns when the campaign is too small to reach it.",
+    )
+    guidelines = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}), required=False, help_text="Shown to reviewers beside every task."
+    )
 
     def clean_rubric(self) -> list[dict]:
         criteria = []
@@ -51,12 +100,13 @@ class CampaignForm(forms.Form):
     def clean_labels(self) -> list[str]:
         return [label.strip() for label in self.cleaned_data["labels"].split(",") if label.strip()]
 
-
     GATE_FIELDS = ("min_judgments", "min_win_rate", "alternative", "power")
 
     def gate_policy(self) -> dict:
         """The gate fields the user filled in, as a policy dict (empty ones take the policy's defaults)."""
-        return {name: self.cleaned_data[name] for name in self.GATE_FIELDS if self.cleaned_data.get(name) not in (None, "")}
+        return {
+            name: self.cleaned_data[name] for name in self.GATE_FIELDS if self.cleaned_data.get(name) not in (None, "")
+        }
 
 
 class SignoffForm(forms.Form):

@@ -5,15 +5,25 @@ campaign's planned end, so the gate may be looked at after every judgment withou
 and always ends in pass or fail; `min_judgments` is a floor in the test's unit (judged items) before which it
 decides nothing, and enough agreement between reviewers is a further condition for a pass.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
 
 from reviews.sequential import SequentialPath, SequentialTest
 
-POLICY_FIELDS = {"min_judgments", "min_win_rate", "margin", "alternative", "alpha", "power", "min_agreement",
-                 "approvers", "stop_when_decided"}
+POLICY_FIELDS = {
+    "min_judgments",
+    "min_win_rate",
+    "margin",
+    "alternative",
+    "alpha",
+    "power",
+    "min_agreement",
+    "approvers",
+    "stop_when_decided",
+}
 
 
 class PolicyInvalid(ValueError):
@@ -47,11 +57,13 @@ class GatePolicy:
     stop_when_decided: bool = True
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> "GatePolicy":
+    def from_dict(cls, data: dict | None) -> GatePolicy:
         data = dict(data or {})
         unknown = set(data) - POLICY_FIELDS
         if unknown:
-            raise PolicyInvalid(f"unknown gate fields: {', '.join(sorted(unknown))} (known: {', '.join(sorted(POLICY_FIELDS))})")
+            raise PolicyInvalid(
+                f"unknown gate fields: {', '.join(sorted(unknown))} (known: {', '.join(sorted(POLICY_FIELDS))})"
+            )
         if "margin" in data and "min_win_rate" in data:
             raise PolicyInvalid("give min_win_rate or margin, not both")
         min_judgments = data.get("min_judgments", 30)
@@ -71,19 +83,33 @@ class GatePolicy:
         if not isinstance(stop, bool):
             raise PolicyInvalid("stop_when_decided must be true or false")
         return cls(
-            min_judgments=min_judgments, min_win_rate=p0, alternative=p1,
-            alpha=_number(data, "alpha", 0.001, 0.2, 0.05), power=_number(data, "power", 0.5, 0.99, 0.8),
-            min_agreement=_number(data, "min_agreement", -1, 1, None), approvers=approvers, stop_when_decided=stop,
+            min_judgments=min_judgments,
+            min_win_rate=p0,
+            alternative=p1,
+            alpha=_number(data, "alpha", 0.001, 0.2, 0.05),
+            power=_number(data, "power", 0.5, 0.99, 0.8),
+            min_agreement=_number(data, "min_agreement", -1, 1, None),
+            approvers=approvers,
+            stop_when_decided=stop,
         )
 
     def as_dict(self) -> dict:
         return asdict(self)
 
-    def test(self, *, planned_end: int | None = None, per_item: int = 1, resolution: int = 2,
-             unit: str = "judgment") -> SequentialTest:
-        return SequentialTest(p0=self.min_win_rate, p1=self.alternative, alpha=self.alpha, beta=1 - self.power,
-                              horizon=planned_end, min_n=self.min_judgments, resolution=resolution, per_item=per_item,
-                              unit=unit)
+    def test(
+        self, *, planned_end: int | None = None, per_item: int = 1, resolution: int = 2, unit: str = "judgment"
+    ) -> SequentialTest:
+        return SequentialTest(
+            p0=self.min_win_rate,
+            p1=self.alternative,
+            alpha=self.alpha,
+            beta=1 - self.power,
+            horizon=planned_end,
+            min_n=self.min_judgments,
+            resolution=resolution,
+            per_item=per_item,
+            unit=unit,
+        )
 
     def describe(self) -> str:
         parts = [
@@ -113,9 +139,18 @@ class GateResult:
         return {"status": self.status, "reasons": list(self.reasons), "decided_at": self.decided_at}
 
 
-def gate_evaluate(policy: GatePolicy, outcomes: Sequence[float], *, judgments: int | None = None,
-                  agreement: float | None = None, planned_end: int | None = None, per_item: int = 1,
-                  resolution: int = 2, unit: str = "judgment", more_to_come: bool = True) -> GateResult:
+def gate_evaluate(
+    policy: GatePolicy,
+    outcomes: Sequence[float],
+    *,
+    judgments: int | None = None,
+    agreement: float | None = None,
+    planned_end: int | None = None,
+    per_item: int = 1,
+    resolution: int = 2,
+    unit: str = "judgment",
+    more_to_come: bool = True,
+) -> GateResult:
     """outcomes: the candidate's results in arrival order (1 win, 0.5 tie or both bad, 0 loss), one per unit (a
     judgment, or a completed item's mean when several reviewers judge each); planned_end: the campaign's size in
     units, where the test must decide; more_to_come: False once no further unit can arrive (every item judged or
@@ -125,7 +160,9 @@ def gate_evaluate(policy: GatePolicy, outcomes: Sequence[float], *, judgments: i
         horizon = min(horizon, len(outcomes))
     if not len(outcomes):
         if horizon == 0:
-            return GateResult("fail", [f"No {unit} was judged and none can be any more: nothing shows the candidate is better."])
+            return GateResult(
+                "fail", [f"No {unit} was judged and none can be any more: nothing shows the candidate is better."]
+            )
         return GateResult("pending", [f"No {unit}s judged yet; the policy looks from {policy.min_judgments} on."])
     path = policy.test(planned_end=horizon or None, per_item=per_item, resolution=resolution, unit=unit).path(outcomes)
     reasons = [path.explain()]
@@ -135,11 +172,15 @@ def gate_evaluate(policy: GatePolicy, outcomes: Sequence[float], *, judgments: i
         return GateResult("pending", reasons, None, path)
     if policy.min_agreement is not None:
         if agreement is not None and agreement >= policy.min_agreement:
-            reasons.append(f"Reviewers agree with Krippendorff's alpha {agreement:.2f} (at least {policy.min_agreement:.2f}).")
+            reasons.append(
+                f"Reviewers agree with Krippendorff's alpha {agreement:.2f} (at least {policy.min_agreement:.2f})."
+            )
         else:
-            reasons.append("Agreement between reviewers cannot be measured (it needs items judged by two or more)."
-                           if agreement is None else
-                           f"Reviewers agree with Krippendorff's alpha {agreement:.2f}, below the {policy.min_agreement:.2f} required.")
+            reasons.append(
+                "Agreement between reviewers cannot be measured (it needs items judged by two or more)."
+                if agreement is None
+                else f"Reviewers agree with Krippendorff's alpha {agreement:.2f}, below the {policy.min_agreement:.2f} required."
+            )
             if more_to_come:
                 return GateResult("pending", reasons, None, path)
             reasons.append("No more judgments can come, so the pass does not stand.")

@@ -19,10 +19,11 @@ loss that would have straddled the bar, so the worst case is the one with no tie
 exactly. The bench checks it at every horizon to 300 and tie rates in steps of 0.001, and against searched
 worst-case laws of item means; tests/test_truncated_gate.py keeps some of those.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
@@ -93,7 +94,7 @@ def steps(lattice: Lattice, kernels: np.ndarray, n_max: int) -> Iterator[Step]:
         grown = np.zeros((models, band + width))
         for j in range(width + 1):
             if kernels[:, j].any():
-                grown[:, j:j + band] += alive * kernels[:, j:j + 1]
+                grown[:, j : j + band] += alive * kernels[:, j : j + 1]
         if n < lattice.min_n:
             alive = grown
             yield Step(n, alive, lo, zero, zero)
@@ -103,7 +104,7 @@ def steps(lattice: Lattice, kernels: np.ndarray, n_max: int) -> Iterator[Step]:
         keep = np.flatnonzero(~(up | down))
         passed, failed = grown[:, up].sum(axis=1), grown[:, down].sum(axis=1)
         if keep.size:
-            alive, lo = grown[:, keep[0]:keep[-1] + 1], lo + int(keep[0])
+            alive, lo = grown[:, keep[0] : keep[-1] + 1], lo + int(keep[0])
         else:
             alive, lo = np.zeros((models, 0)), lo
         yield Step(n, alive, lo, passed, failed)
@@ -123,6 +124,7 @@ def end_bar(step: Step, early_pass: np.ndarray, alpha: float) -> int:
 @dataclass(frozen=True)
 class Characteristics:
     """How the test behaves for one outcome distribution, truncated at `horizon` units."""
+
     passed: float
     failed: float
     mean_n: float
@@ -181,12 +183,15 @@ def characteristics(lattice: Lattice, kernel: np.ndarray, *, horizon: int, bar: 
     return Characteristics(passed=passed, failed=failed, mean_n=mean, p90_n=p90 if p90 is not None else horizon)
 
 
-def units_for_power(lattice: Lattice, *, p0: float, p1: float, alpha: float, power: float, per_item: int,
-                    n_max: int) -> int | None:
+def units_for_power(
+    lattice: Lattice, *, p0: float, p1: float, alpha: float, power: float, per_item: int, n_max: int
+) -> int | None:
     """The fewest units whose truncated test has at least `power` at p1 (None if more than n_max): one recursion
     for every horizon at once, since a horizon's end bar needs only the null's state at that step."""
     null = outcome_kernels(p0, resolution=lattice.resolution, per_item=per_item, tie_rates=null_tie_rates(p0))
-    alt = outcome_kernels(p1, resolution=lattice.resolution, per_item=per_item, tie_rates=[0.0])[:1]  # no ties, unanimous
+    alt = outcome_kernels(p1, resolution=lattice.resolution, per_item=per_item, tie_rates=[0.0])[
+        :1
+    ]  # no ties, unanimous
     kernels = np.vstack([null, alt])
     early = np.zeros(kernels.shape[0])
     for step in steps(lattice, kernels, n_max):

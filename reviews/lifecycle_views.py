@@ -1,4 +1,5 @@
 """The campaign's life in the browser: its lead pauses, resumes, closes and extends it, and adds reviewers."""
+
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
@@ -17,10 +18,16 @@ def lead_controls(campaign: Campaign, user: User) -> dict | None:
     if not (user.pk == campaign.created_by_id or user.has_role()) or campaign.status == Campaign.Status.CLOSED:
         return None
     return {
-        "versions": (DatasetVersion.objects.filter(dataset_id=campaign.dataset_version.dataset_id)
-                     .exclude(pk=campaign.dataset_version_id).order_by("-number")) if not campaign.decision else [],
+        "versions": (
+            DatasetVersion.objects.filter(dataset_id=campaign.dataset_version.dataset_id)
+            .exclude(pk=campaign.dataset_version_id)
+            .order_by("-number")
+        )
+        if not campaign.decision
+        else [],
         "reviewers": User.objects.filter(is_active=True, role=User.Role.REVIEWER)
-                     .exclude(pk__in=campaign.reviewers.values("pk")).order_by("username"),
+        .exclude(pk__in=campaign.reviewers.values("pk"))
+        .order_by("username"),
     }
 
 
@@ -40,16 +47,21 @@ def _acted(request, pk: int, verb, success: str):
 def campaign_status_view(request, pk):
     status, reason = request.POST.get("status", ""), request.POST.get("reason", "")
     words = {"active": "resumed", "paused": "paused", "closed": "closed"}.get(status, status)
-    return _acted(request, pk, lambda c: campaign_status_set(campaign=c, actor=request.user, status=status, reason=reason),
-                  f"Campaign {words}.")
+    return _acted(
+        request,
+        pk,
+        lambda c: campaign_status_set(campaign=c, actor=request.user, status=status, reason=reason),
+        f"Campaign {words}.",
+    )
 
 
 @require_POST
 @role_required(User.Role.DATA_SCIENTIST)
 def campaign_extend_view(request, pk):
     def extend(campaign):
-        version = DatasetVersion.objects.filter(dataset_id=campaign.dataset_version.dataset_id,
-                                                pk=request.POST.get("dataset_version") or 0).first()
+        version = DatasetVersion.objects.filter(
+            dataset_id=campaign.dataset_version.dataset_id, pk=request.POST.get("dataset_version") or 0
+        ).first()
         if version is None:
             raise ApplicationError("Choose a version of the campaign's dataset.", code="invalid")
         return campaign_extend(campaign=campaign, actor=request.user, dataset_version=version)
@@ -64,5 +76,9 @@ def campaign_reviewers_view(request, pk):
     if not usernames:
         messages.error(request, "Choose at least one reviewer to add.")
         return redirect("campaign-detail", pk=pk)
-    return _acted(request, pk, lambda c: campaign_reviewers_add(campaign=c, actor=request.user, usernames=usernames),
-                  "Reviewers now: {result}.")
+    return _acted(
+        request,
+        pk,
+        lambda c: campaign_reviewers_add(campaign=c, actor=request.user, usernames=usernames),
+        "Reviewers now: {result}.",
+    )

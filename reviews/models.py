@@ -1,4 +1,5 @@
 """Review campaigns, their tasks and assignments, experts' judgments, and approvers' verdicts."""
+
 from django.conf import settings
 from django.db import models
 
@@ -36,7 +37,9 @@ class Campaign(BaseModel):
     dataset_version = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, related_name="campaigns")
     # The version the gate is about, and (pairwise, optionally ranking/rating) the one it is compared with.
     candidate = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="campaigns_as_candidate")
-    baseline = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="campaigns_as_baseline", null=True, blank=True)
+    baseline = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="campaigns_as_baseline", null=True, blank=True
+    )
     # Further versions shown side by side in ranking and rating campaigns.
     others = models.ManyToManyField(ModelVersion, related_name="campaigns_as_other", blank=True)
     labels = models.JSONField(default=list, blank=True)
@@ -78,11 +81,14 @@ class Campaign(BaseModel):
         constraints = [
             models.CheckConstraint(condition=models.Q(overlap__gte=1), name="campaign_overlap_positive"),
             models.CheckConstraint(
-                condition=~models.Q(kind="pairwise") | models.Q(baseline__isnull=False), name="pairwise_campaign_has_baseline"
+                condition=~models.Q(kind="pairwise") | models.Q(baseline__isnull=False),
+                name="pairwise_campaign_has_baseline",
             ),
             models.CheckConstraint(condition=models.Q(lease_seconds__gte=10), name="campaign_lease_at_least_10s"),
-            models.CheckConstraint(condition=models.Q(known_answer_rate__gte=0, known_answer_rate__lte=0.5),
-                                   name="campaign_known_answer_rate_0_to_half"),
+            models.CheckConstraint(
+                condition=models.Q(known_answer_rate__gte=0, known_answer_rate__lte=0.5),
+                name="campaign_known_answer_rate_0_to_half",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -104,7 +110,9 @@ class Task(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="tasks")
     item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+")
     capacity = models.PositiveIntegerField()
-    assigned_count = models.PositiveIntegerField(default=0)  # open + done assignments; skips and expiries give room back
+    assigned_count = models.PositiveIntegerField(
+        default=0
+    )  # open + done assignments; skips and expiries give room back
     # Hand-out order: lower priority first, then sort_key (random, or interleaved by stratum).
     priority = models.SmallIntegerField(default=0)
     sort_key = models.FloatField(default=0.0)
@@ -119,13 +127,18 @@ class Task(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["campaign", "item"], name="one_task_per_item_per_campaign"),
             # the database itself refuses an over-assigned task
-            models.CheckConstraint(condition=models.Q(assigned_count__lte=models.F("capacity")), name="task_never_over_assigned"),
+            models.CheckConstraint(
+                condition=models.Q(assigned_count__lte=models.F("capacity")), name="task_never_over_assigned"
+            ),
         ]
         indexes = [
             # next-task query: a campaign's tasks with room left, in hand-out order (a partial index stays small
             # as the campaign fills up)
-            models.Index(fields=["campaign", "priority", "sort_key", "id"], name="task_open_order_idx",
-                         condition=models.Q(assigned_count__lt=models.F("capacity"))),
+            models.Index(
+                fields=["campaign", "priority", "sort_key", "id"],
+                name="task_open_order_idx",
+                condition=models.Q(assigned_count__lt=models.F("capacity")),
+            ),
         ]
 
 
@@ -195,7 +208,11 @@ class JudgmentQuerySet(models.QuerySet):
         """What a campaign's results, gate, exports and gold labels are made of: its counted judgments on ordinary
         tasks (known-answer items only measure reviewers), from reviewers its lead has not excluded."""
         excluded = ReviewerExclusion.objects.filter(campaign=campaign).values("reviewer_id")
-        return self.counted().filter(task__campaign=campaign, task__known_answer__isnull=True).exclude(reviewer_id__in=excluded)
+        return (
+            self.counted()
+            .filter(task__campaign=campaign, task__known_answer__isnull=True)
+            .exclude(reviewer_id__in=excluded)
+        )
 
 
 class Judgment(models.Model):
@@ -221,7 +238,9 @@ class Judgment(models.Model):
     retracted_at = models.DateTimeField(null=True, blank=True)
     # Discarded by the campaign lead with a reason: kept for the audit, excluded from results.
     discarded_at = models.DateTimeField(null=True, blank=True)
-    discarded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    discarded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
     discard_reason = models.TextField(blank=True)
 
     objects = JudgmentQuerySet.as_manager()
@@ -229,10 +248,14 @@ class Judgment(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["task", "reviewer"], name="one_judgment_per_reviewer_per_task",
-                                    condition=models.Q(retracted_at__isnull=True)),
-            models.UniqueConstraint(fields=["reviewer", "client_id"], name="judgment_client_id_unique",
-                                    condition=~models.Q(client_id="")),
+            models.UniqueConstraint(
+                fields=["task", "reviewer"],
+                name="one_judgment_per_reviewer_per_task",
+                condition=models.Q(retracted_at__isnull=True),
+            ),
+            models.UniqueConstraint(
+                fields=["reviewer", "client_id"], name="judgment_client_id_unique", condition=~models.Q(client_id="")
+            ),
         ]
         indexes = [
             models.Index(fields=["task", "created_at"], name="judgment_task_idx"),
@@ -312,7 +335,9 @@ class ChainCheck(models.Model):
     head = models.CharField(max_length=64, blank=True)
     broken_at = models.BigIntegerField(null=True, blank=True)  # the first verdict id that does not hold
     reason = models.TextField(blank=True)
-    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledgment_note = models.TextField(blank=True)
 

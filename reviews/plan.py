@@ -5,6 +5,7 @@ items in the campaign. The plan gives the exact power at the policy's alternativ
 items to a decision at p0 and at the alternative (no ties, reviewers unanimous: ties only shorten it), and warnings
 in words when the campaign is too small for what the policy asks.
 """
+
 from __future__ import annotations
 
 from reviews import lattice
@@ -24,22 +25,43 @@ def gate_plan(policy: GatePolicy, *, items: int, overlap: int, resolution: int) 
     """The plan for a campaign of `items` items judged by `overlap` reviewers each."""
     warnings: list[str] = []
     if items < 1:
-        return {"unit": "item", "judgments_per_item": overlap, "power": 0.0, "max_judgments": 0,
-                "expected_judgments": {"null": 0.0, "alternative": 0.0}, "p90_judgments": {"null": 0, "alternative": 0},
-                "end_bar_win_rate": None, "warnings": ["The campaign has no items: the gate cannot decide anything."]}
+        return {
+            "unit": "item",
+            "judgments_per_item": overlap,
+            "power": 0.0,
+            "max_judgments": 0,
+            "expected_judgments": {"null": 0.0, "alternative": 0.0},
+            "p90_judgments": {"null": 0, "alternative": 0},
+            "end_bar_win_rate": None,
+            "warnings": ["The campaign has no items: the gate cannot decide anything."],
+        }
     test = policy.test(planned_end=items, per_item=overlap, resolution=resolution, unit="item")
     at_null, at_alt = test.characteristics(policy.min_win_rate), test.characteristics(policy.alternative)
     if policy.min_judgments > items:
-        warnings.append(f"The policy asks for at least {policy.min_judgments} judged items, but the campaign has {items}: "
-                        f"the gate decides once all {items} are judged.")
+        warnings.append(
+            f"The policy asks for at least {policy.min_judgments} judged items, but the campaign has {items}: "
+            f"the gate decides once all {items} are judged."
+        )
     if at_alt.passed < policy.power - 1e-9:
         open_ended = policy.test(per_item=overlap, resolution=resolution)  # its floor is the policy's own
-        needed = lattice.units_for_power(open_ended.lattice, p0=policy.min_win_rate, p1=policy.alternative, alpha=policy.alpha,
-                                         power=policy.power, per_item=overlap, n_max=SEARCH_LIMIT)
-        enough = f"about {needed:,} items give {_percent(policy.power)}" if needed else \
-            f"even {SEARCH_LIMIT:,} items do not give {_percent(policy.power)}"
-        warnings.append(f"With {items} items this test detects a {policy.alternative:.2f} win rate "
-                        f"{_percent(at_alt.passed)} of the time; {enough}.")
+        needed = lattice.units_for_power(
+            open_ended.lattice,
+            p0=policy.min_win_rate,
+            p1=policy.alternative,
+            alpha=policy.alpha,
+            power=policy.power,
+            per_item=overlap,
+            n_max=SEARCH_LIMIT,
+        )
+        enough = (
+            f"about {needed:,} items give {_percent(policy.power)}"
+            if needed
+            else f"even {SEARCH_LIMIT:,} items do not give {_percent(policy.power)}"
+        )
+        warnings.append(
+            f"With {items} items this test detects a {policy.alternative:.2f} win rate "
+            f"{_percent(at_alt.passed)} of the time; {enough}."
+        )
     return {
         "unit": "item",
         "judgments_per_item": overlap,

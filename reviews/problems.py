@@ -1,10 +1,12 @@
 """Bad data in a campaign, found where the results read it and said in words: judgments an older version wrote in a
 shape the results cannot read, model versions no longer in the campaign, outputs or prediction sets gone, and
 figures that cannot be computed. One campaign's data never fails a page; its results list what is wrong instead."""
+
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from models_app.models import ModelVersion, PredictionSet
 from reviews.gate import GateResult
@@ -32,8 +34,11 @@ def computed(problems: Problems, campaign: Campaign, block: str, what: str, comp
         return compute()
     except DATA_ERRORS as exc:
         logger.exception("campaign %s: the results block %r cannot be computed", campaign.pk, block)
-        problems.add(block, f"{what} cannot be computed from this campaign's data ({type(exc).__name__}: {exc}). "
-                            "The other figures do not depend on it.")
+        problems.add(
+            block,
+            f"{what} cannot be computed from this campaign's data ({type(exc).__name__}: {exc}). "
+            "The other figures do not depend on it.",
+        )
         return default
 
 
@@ -43,11 +48,20 @@ def listed(names: list[str]) -> str:
 
 
 def _slots_shown(slot_order: Any) -> list[str] | None:
-    return list(SLOTS[:len(slot_order)]) if isinstance(slot_order, list) else None
+    return list(SLOTS[: len(slot_order)]) if isinstance(slot_order, list) else None
 
 
-def judgment_problem(campaign: Campaign, *, choice: Any, labels: Any, ranking: Any, ratings: Any, slot_order: Any,
-                     candidate_slot: Any, has_suggestion: bool = True) -> str | None:
+def judgment_problem(
+    campaign: Campaign,
+    *,
+    choice: Any,
+    labels: Any,
+    ranking: Any,
+    ratings: Any,
+    slot_order: Any,
+    candidate_slot: Any,
+    has_suggestion: bool = True,
+) -> str | None:
     """Why the results cannot read this judgment as its kind means it (an older version wrote it, or its data was
     edited), or None when they can. The API refuses all of these on the way in; rows already stored may hold them."""
     kind = campaign.kind
@@ -75,7 +89,11 @@ def judgment_problem(campaign: Campaign, *, choice: Any, labels: Any, ranking: A
             return f"its ranking names output {listed(strange)}, which was not shown (outputs {', '.join(shown)} were)"
         missing = sorted(set(shown) - set(placed))
         if missing or len(placed) != len(set(placed)):
-            return (f"its ranking leaves out output {', '.join(missing)}" if missing else "its ranking places an output twice")
+            return (
+                f"its ranking leaves out output {', '.join(missing)}"
+                if missing
+                else "its ranking places an output twice"
+            )
         return None
     if not isinstance(ratings, dict) or not ratings:
         return f"its ratings {ratings!r} are not ratings per output"
@@ -92,7 +110,9 @@ def judgment_problem(campaign: Campaign, *, choice: Any, labels: Any, ranking: A
             if name not in scores:
                 return f"its ratings of output {slot} lack the criterion {name!r} (was the rubric changed after it was written?)"
             likert = criterion["scale"] == "likert"
-            if (likert and (isinstance(value, bool) or not isinstance(value, (int, float)))) or (not likert and value not in ("pass", "fail")):
+            if (likert and (isinstance(value, bool) or not isinstance(value, (int, float)))) or (
+                not likert and value not in ("pass", "fail")
+            ):
                 return f"its rating {value!r} of output {slot} on {name!r} does not fit the criterion's scale ({criterion['scale']})"
     return None
 
@@ -101,18 +121,29 @@ def unreadable_message(unreadable: list[tuple[int, str, str]]) -> str:
     """unreadable: (judgment id, item, why) per judgment the results leave out."""
     said = [f"judgment {jid} (item {item}): {why}" for jid, item, why in unreadable[:LISTED]]
     more = f"; and {len(unreadable) - LISTED} more" if len(unreadable) > LISTED else ""
-    return (f"{len(unreadable)} counted judgment{'s' if len(unreadable) != 1 else ''} cannot be read and "
-            f"{'are' if len(unreadable) != 1 else 'is'} left out of every figure: " + "; ".join(said) + more
-            + ". Discard them on the judgments page (or correct them) so the gate can decide.")
+    return (
+        f"{len(unreadable)} counted judgment{'s' if len(unreadable) != 1 else ''} cannot be read and "
+        f"{'are' if len(unreadable) != 1 else 'is'} left out of every figure: "
+        + "; ".join(said)
+        + more
+        + ". Discard them on the judgments page (or correct them) so the gate can decide."
+    )
 
 
 def gate_held(gate: GateResult, unreadable: int) -> GateResult:
     """With judgments the results cannot read, the gate says neither pass nor fail: its evidence is incomplete."""
     if not unreadable or gate.status == "pending":
         return gate
-    return GateResult("pending", gate.reasons + [
-        f"The gate would say {gate.status}, but {unreadable} counted judgment{'s' if unreadable != 1 else ''} cannot be read "
-        "(see the problems above): it decides once they are discarded or corrected."], None, gate.path)
+    return GateResult(
+        "pending",
+        gate.reasons
+        + [
+            f"The gate would say {gate.status}, but {unreadable} counted judgment{'s' if unreadable != 1 else ''} cannot be read "
+            "(see the problems above): it decides once they are discarded or corrected."
+        ],
+        None,
+        gate.path,
+    )
 
 
 class VersionNames(dict):
@@ -134,13 +165,18 @@ class VersionNames(dict):
 def stray_versions_message(names: VersionNames) -> str | None:
     if not names.strays:
         return None
-    return (f"Judgments name {listed([names[pk] for pk in names.strays])}: the campaign does not list "
-            f"{'these model versions' if len(names.strays) > 1 else 'this model version'} any more. Their judgments "
-            "still count, and the version is shown under that name.")
+    return (
+        f"Judgments name {listed([names[pk] for pk in names.strays])}: the campaign does not list "
+        f"{'these model versions' if len(names.strays) > 1 else 'this model version'} any more. Their judgments "
+        "still count, and the version is shown under that name."
+    )
 
 
 def missing_prediction_sets(campaign: Campaign, versions: list[ModelVersion]) -> list[str]:
     """The campaign's versions whose prediction set on its dataset version is gone (deleted outside the app)."""
-    present = set(PredictionSet.objects.filter(model_version__in=versions, dataset_version_id=campaign.dataset_version_id)
-                  .values_list("model_version_id", flat=True))
+    present = set(
+        PredictionSet.objects.filter(
+            model_version__in=versions, dataset_version_id=campaign.dataset_version_id
+        ).values_list("model_version_id", flat=True)
+    )
     return [str(version) for version in versions if version.pk not in present]

@@ -4,6 +4,7 @@ believe). The verbs that write (creating known-answer tasks, excluding a reviewe
 
 A known-answer task (`Task.known_answer` set) only measures reviewers: it never counts in the gate, the results,
 the exports or the gold labels (`Judgment.objects.in_results_of`), and the ordinary claim never hands it out."""
+
 from __future__ import annotations
 
 import random
@@ -47,8 +48,11 @@ def known_answer_text(campaign: Campaign, answer, names: dict[int, str]) -> str:
     if campaign.kind == Campaign.Kind.RATING:
         return "the candidate's output is acceptable" if answer else "the candidate's output is not acceptable"
     if campaign.kind == Campaign.Kind.PAIRWISE:
-        return {"candidate": f"{names.get(campaign.candidate_id)} is better", "baseline": f"{names.get(campaign.baseline_id)} is better",
-                "tie": "tie"}.get(answer, str(answer))
+        return {
+            "candidate": f"{names.get(campaign.candidate_id)} is better",
+            "baseline": f"{names.get(campaign.baseline_id)} is better",
+            "tie": "tie",
+        }.get(answer, str(answer))
     return ", ".join(str(answer).split("|"))
 
 
@@ -68,9 +72,19 @@ def reviewer_quality(campaign: Campaign) -> dict:
         for name in campaign.reviewers.values_list("username", flat=True)
     }
     judgments = (
-        Judgment.objects.counted().filter(task__campaign=campaign)
-        .values_list("reviewer__username", "task__known_answer", "duration_ms", "choice", "labels", "ranking", "ratings",
-                     "assignment__slot_order", "assignment__candidate_slot")
+        Judgment.objects.counted()
+        .filter(task__campaign=campaign)
+        .values_list(
+            "reviewer__username",
+            "task__known_answer",
+            "duration_ms",
+            "choice",
+            "labels",
+            "ranking",
+            "ratings",
+            "assignment__slot_order",
+            "assignment__candidate_slot",
+        )
     )
     for reviewer, answer, duration, choice, labels, ranking, ratings, order, cslot in judgments:
         mine = figures.setdefault(reviewer, {"judgments": 0, "known": 0, "correct": 0, "durations": [], "fast": 0})
@@ -78,10 +92,24 @@ def reviewer_quality(campaign: Campaign) -> dict:
         if duration is not None:
             mine["durations"].append(duration)
         mine["fast"] += _fast(duration, campaign.min_seconds)
-        if answer is not None and not judgment_problem(campaign, choice=choice, labels=labels, ranking=ranking, ratings=ratings,
-                                                       slot_order=order or [], candidate_slot=cslot):
-            value, _ = judgment_deblinded(campaign, choice=choice, labels=labels, ranking=ranking, ratings=ratings,
-                                          slot_order=order or [], candidate_slot=cslot)
+        if answer is not None and not judgment_problem(
+            campaign,
+            choice=choice,
+            labels=labels,
+            ranking=ranking,
+            ratings=ratings,
+            slot_order=order or [],
+            candidate_slot=cslot,
+        ):
+            value, _ = judgment_deblinded(
+                campaign,
+                choice=choice,
+                labels=labels,
+                ranking=ranking,
+                ratings=ratings,
+                slot_order=order or [],
+                candidate_slot=cslot,
+            )
             mine["known"] += 1
             mine["correct"] += known_answer_correct(campaign, answer, value)
     return {
@@ -90,11 +118,15 @@ def reviewer_quality(campaign: Campaign) -> dict:
         "min_seconds": campaign.min_seconds,
         "by_reviewer": [
             {
-                "reviewer": name, "excluded": name in excluded, "judgments": f["judgments"],
-                "known_answered": f["known"], "known_correct": f["correct"],
+                "reviewer": name,
+                "excluded": name in excluded,
+                "judgments": f["judgments"],
+                "known_answered": f["known"],
+                "known_correct": f["correct"],
                 "accuracy": stats.wilson_interval(f["correct"], f["known"]).as_dict(),
                 "median_seconds": round(median(f["durations"]) / 1000, 3) if f["durations"] else None,
-                "timed_judgments": len(f["durations"]), "fast_judgments": f["fast"],
+                "timed_judgments": len(f["durations"]),
+                "fast_judgments": f["fast"],
             }
             for name, f in sorted(figures.items())
         ],
@@ -107,9 +139,14 @@ EXCLUDED_AFTER_RESULTS = "excluded after results were visible"
 def campaign_exclusions(campaign: Campaign) -> list[dict]:
     """The lead's exclusions, on record, as the results and the verdict's evidence carry them."""
     return [
-        {"reviewer": e.reviewer.username, "reason": e.reason, "excluded_by": e.excluded_by.username,
-         "at": e.created_at.isoformat(), "after_results_visible": e.after_results_visible,
-         "note": EXCLUDED_AFTER_RESULTS if e.after_results_visible else "excluded before anyone saw results"}
+        {
+            "reviewer": e.reviewer.username,
+            "reason": e.reason,
+            "excluded_by": e.excluded_by.username,
+            "at": e.created_at.isoformat(),
+            "after_results_visible": e.after_results_visible,
+            "note": EXCLUDED_AFTER_RESULTS if e.after_results_visible else "excluded before anyone saw results",
+        }
         for e in ReviewerExclusion.objects.filter(campaign=campaign).select_related("reviewer", "excluded_by")
     ]
 
@@ -129,11 +166,23 @@ def item_rows_with_quality(campaign: Campaign, rows: list[dict], names: dict[int
             entry["fast"] = _fast(judgment.duration_ms, campaign.min_seconds)
             entry["correct"] = None
             if answer is not None and not judgment_problem(
-                    campaign, choice=judgment.choice, labels=judgment.labels, ranking=judgment.ranking, ratings=judgment.ratings,
-                    slot_order=judgment.assignment.slot_order, candidate_slot=judgment.assignment.candidate_slot):
-                value, _ = judgment_deblinded(campaign, choice=judgment.choice, labels=judgment.labels, ranking=judgment.ranking,
-                                              ratings=judgment.ratings, slot_order=judgment.assignment.slot_order,
-                                              candidate_slot=judgment.assignment.candidate_slot)
+                campaign,
+                choice=judgment.choice,
+                labels=judgment.labels,
+                ranking=judgment.ranking,
+                ratings=judgment.ratings,
+                slot_order=judgment.assignment.slot_order,
+                candidate_slot=judgment.assignment.candidate_slot,
+            ):
+                value, _ = judgment_deblinded(
+                    campaign,
+                    choice=judgment.choice,
+                    labels=judgment.labels,
+                    ranking=judgment.ranking,
+                    ratings=judgment.ratings,
+                    slot_order=judgment.assignment.slot_order,
+                    candidate_slot=judgment.assignment.candidate_slot,
+                )
                 entry["correct"] = known_answer_correct(campaign, answer, value)
         if answer is not None:
             row["known_answer"] = known_answer_text(campaign, answer, names)

@@ -1,5 +1,6 @@
 """The campaign report: the results, the gate, the charts and the content hashes, as JSON and as one HTML page.
 Frozen into the verdict's evidence at sign-off, so what the approver saw stays what was signed."""
+
 import base64
 import hashlib
 
@@ -23,19 +24,29 @@ def _style_hash(text: str) -> str:
 # header when the app serves it. Charts come from the app's scripts (/assets/plotly.js and charts.js, 'self'),
 # which draw the figures kept as JSON: no inline script at all. Styles: the report's own block, and the empty
 # elements Plotly fills through the CSSOM (charts.plotly_style_ids), by their hashes.
-REPORT_CSP = "; ".join([
-    "default-src 'none'",
-    "script-src 'self'",
-    f"style-src {_style_hash(REPORT_CSS)} {_style_hash('')}",
-    "img-src 'self' data:",
-    "base-uri 'none'",
-    "form-action 'none'",
-])
+REPORT_CSP = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        f"style-src {_style_hash(REPORT_CSS)} {_style_hash('')}",
+        "img-src 'self' data:",
+        "base-uri 'none'",
+        "form-action 'none'",
+    ]
+)
 
 
 def report_html(*, campaign, evidence: dict) -> str:
     results = evidence["results"]
-    return render_to_string("reviews/report.html", {
-        "campaign": campaign, "results": results, "evidence": evidence, "charts": results_charts(results),
-        "css": REPORT_CSS, "csp": REPORT_CSP, "plotly_style_ids": plotly_style_ids(),
-    })
+    return render_to_string(
+        "reviews/report.html",
+        {
+            "campaign": campaign,
+            "results": results,
+            "evidence": evidence,
+            "charts": results_charts(results),
+            "css": REPORT_CSS,
+            "csp": REPORT_CSP,
+            "plotly_style_ids": plotly_style_ids(),
+        },
+    )

@@ -3,6 +3,7 @@
 The database is read once (one row per counted judgment, in arrival order); everything after that is the pure
 statistics of reviews.stats and the sequential gate of reviews.gate.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -16,8 +17,16 @@ from reviews import stats
 from reviews.gate import GatePolicy, GateResult, gate_evaluate
 from reviews.models import SLOTS, Assignment, Campaign, Judgment, Task, TaskOutput
 from reviews.problems import (
-    DATA_ERRORS, Problems, VersionNames, computed, gate_held, judgment_problem, listed, missing_prediction_sets,
-    stray_versions_message, unreadable_message,
+    DATA_ERRORS,
+    Problems,
+    VersionNames,
+    computed,
+    gate_held,
+    judgment_problem,
+    listed,
+    missing_prediction_sets,
+    stray_versions_message,
+    unreadable_message,
 )
 from reviews.services.campaigns import campaign_outcome_resolution, campaign_versions
 
@@ -59,15 +68,29 @@ def _as_label_set(output) -> frozenset:
     return frozenset([str(output)])
 
 
-def judgment_deblinded(campaign: Campaign, *, choice: str, labels: list, ranking: list, ratings: dict, slot_order: list,
-                       candidate_slot: str, suggestion=None) -> tuple[object, float]:
+def judgment_deblinded(
+    campaign: Campaign,
+    *,
+    choice: str,
+    labels: list,
+    ranking: list,
+    ratings: dict,
+    slot_order: list,
+    candidate_slot: str,
+    suggestion=None,
+) -> tuple[object, float]:
     """One judgment with its slots replaced by model version ids, and the candidate's outcome in it (1 win, ½ tie,
     0 loss; a share against several versions). `suggestion` is the candidate's output (labeling only).
     Results and exports both read judgments through this, so they cannot disagree on what one meant."""
     candidate, baseline = campaign.candidate_id, campaign.baseline_id
     if campaign.kind == Campaign.Kind.PAIRWISE:
-        value = "tie" if choice == "tie" else "both_bad" if choice == "both_bad" else (
-            "candidate" if choice == candidate_slot else "baseline")
+        value = (
+            "tie"
+            if choice == "tie"
+            else "both_bad"
+            if choice == "both_bad"
+            else ("candidate" if choice == candidate_slot else "baseline")
+        )
         return value, {"candidate": 1.0, "baseline": 0.0}.get(value, 0.5)
     if campaign.kind == Campaign.Kind.LABELING:
         return "|".join(labels), 1.0 if frozenset(labels) == _as_label_set(suggestion) else 0.0
@@ -75,8 +98,11 @@ def judgment_deblinded(campaign: Campaign, *, choice: str, labels: list, ranking
         value = [[slot_order[SLOTS.index(s)] for s in group] for group in ranking]
         positions = stats.ranking_positions(value)
         opponents = [baseline] if baseline else [v for v in slot_order if v != candidate]
-        scores = [1.0 if positions[candidate] < positions[o] else 0.5 if positions[candidate] == positions[o] else 0.0
-                  for o in opponents if o in positions]
+        scores = [
+            1.0 if positions[candidate] < positions[o] else 0.5 if positions[candidate] == positions[o] else 0.0
+            for o in opponents
+            if o in positions
+        ]
         return value, sum(scores) / len(scores) if scores else 0.5
     value = {slot_order[SLOTS.index(s)]: scores for s, scores in ratings.items()}
     if baseline and baseline in value:
@@ -90,24 +116,56 @@ def _rows(campaign: Campaign, unreadable: list | None = None) -> list[Row]:
     """The counted judgments the results can read; each one they cannot (reviews.problems.judgment_problem) is left
     out and, when `unreadable` is given, appended to it as (judgment id, item, why)."""
     judgments = (
-        Judgment.objects.in_results_of(campaign).order_by("id")
-        .values_list("id", "task_id", "task__item__external_id", "task__item__tags", "reviewer__username", "created_at",
-                     "choice", "labels", "ranking", "ratings", "assignment__slot_order", "assignment__candidate_slot")
+        Judgment.objects.in_results_of(campaign)
+        .order_by("id")
+        .values_list(
+            "id",
+            "task_id",
+            "task__item__external_id",
+            "task__item__tags",
+            "reviewer__username",
+            "created_at",
+            "choice",
+            "labels",
+            "ranking",
+            "ratings",
+            "assignment__slot_order",
+            "assignment__candidate_slot",
+        )
     )
     suggestions = {}
     if campaign.kind == Campaign.Kind.LABELING:
-        suggestions = dict(TaskOutput.objects.filter(task__campaign=campaign, model_version_id=campaign.candidate_id)
-                           .values_list("task_id", "prediction__output"))
+        suggestions = dict(
+            TaskOutput.objects.filter(task__campaign=campaign, model_version_id=campaign.candidate_id).values_list(
+                "task_id", "prediction__output"
+            )
+        )
     rows = []
-    for (jid, task, item, tags, reviewer, created, choice, labels, ranking, ratings, order, cslot) in judgments:
-        problem = judgment_problem(campaign, choice=choice, labels=labels, ranking=ranking, ratings=ratings, slot_order=order,
-                                   candidate_slot=cslot, has_suggestion=task in suggestions)
+    for jid, task, item, tags, reviewer, created, choice, labels, ranking, ratings, order, cslot in judgments:
+        problem = judgment_problem(
+            campaign,
+            choice=choice,
+            labels=labels,
+            ranking=ranking,
+            ratings=ratings,
+            slot_order=order,
+            candidate_slot=cslot,
+            has_suggestion=task in suggestions,
+        )
         if problem:
             if unreadable is not None:
                 unreadable.append((jid, item, problem))
             continue
-        value, outcome = judgment_deblinded(campaign, choice=choice, labels=labels, ranking=ranking, ratings=ratings,
-                                            slot_order=order, candidate_slot=cslot, suggestion=suggestions.get(task))
+        value, outcome = judgment_deblinded(
+            campaign,
+            choice=choice,
+            labels=labels,
+            ranking=ranking,
+            ratings=ratings,
+            slot_order=order,
+            candidate_slot=cslot,
+            suggestion=suggestions.get(task),
+        )
         rows.append(Row(jid, task, item, tags or [], reviewer, created, choice, choice, value, outcome))
     return rows
 
@@ -120,7 +178,9 @@ def _gate_outcomes(campaign: Campaign, rows: list[Row]) -> list[float]:
     for row in rows:  # in id order
         by_task[row.task].append(row)
     k = campaign.overlap
-    completed = [(group[k - 1].id, sum(r.outcome for r in group[:k]) / k) for group in by_task.values() if len(group) >= k]
+    completed = [
+        (group[k - 1].id, sum(r.outcome for r in group[:k]) / k) for group in by_task.values() if len(group) >= k
+    ]
     return [outcome for _, outcome in sorted(completed)]
 
 
@@ -132,11 +192,18 @@ def _work_remains(campaign: Campaign) -> bool:
     if Assignment.objects.filter(campaign=campaign, status=Assignment.Status.OPEN).exists():
         return True
     reviewers = campaign.reviewers.exclude(pk__in=campaign.exclusions.values("reviewer_id")).count()
-    return (Task.objects.ordinary().filter(campaign=campaign, assigned_count__lt=F("capacity"))
-            .annotate(had=Count("assignments")).filter(had__lt=reviewers).exists())
+    return (
+        Task.objects.ordinary()
+        .filter(campaign=campaign, assigned_count__lt=F("capacity"))
+        .annotate(had=Count("assignments"))
+        .filter(had__lt=reviewers)
+        .exists()
+    )
 
 
-def gate_for(campaign: Campaign, outcomes: list[float], *, agreement: float | None) -> tuple[GatePolicy, GateResult, dict]:
+def gate_for(
+    campaign: Campaign, outcomes: list[float], *, agreement: float | None
+) -> tuple[GatePolicy, GateResult, dict]:
     """The gate on these outcomes, truncated at the campaign's planned end (its ordinary items), or earlier when no
     more items can be judged. A campaign closed before it decided has no end bar: only the anytime-valid boundary
     can pass it. Once decided, it is read at the horizon it decided at (stored with the decision)."""
@@ -151,16 +218,34 @@ def gate_for(campaign: Campaign, outcomes: list[float], *, agreement: float | No
     else:
         closed_early = campaign.status == Campaign.Status.CLOSED and len(outcomes) < planned
         horizon = None if closed_early else planned if more else min(planned, len(outcomes))
-    gate = gate_evaluate(policy, outcomes, agreement=agreement, planned_end=horizon, per_item=campaign.overlap,
-                         resolution=campaign_outcome_resolution(campaign), unit="item", more_to_come=more)
+    gate = gate_evaluate(
+        policy,
+        outcomes,
+        agreement=agreement,
+        planned_end=horizon,
+        per_item=campaign.overlap,
+        resolution=campaign_outcome_resolution(campaign),
+        unit="item",
+        more_to_come=more,
+    )
     if closed_early and gate.status == "pending":
-        gate = GateResult("fail", gate.reasons + [
-            "The campaign was closed before the gate decided: without that evidence the candidate does not pass."],
-            None, gate.path)
+        gate = GateResult(
+            "fail",
+            gate.reasons
+            + ["The campaign was closed before the gate decided: without that evidence the candidate does not pass."],
+            None,
+            gate.path,
+        )
     test = gate.path.test if gate.path else None
     unit = f"item (mean of its {campaign.overlap} judgments)" if campaign.overlap > 1 else "item"
-    end = {"planned_end": planned, "judged": len(outcomes), "more_to_come": more, "unit": unit, "horizon": horizon,
-           "end_bar_win_rate": test.end_bar_win_rate if test and test.horizon else None}
+    end = {
+        "planned_end": planned,
+        "judged": len(outcomes),
+        "more_to_come": more,
+        "unit": unit,
+        "horizon": horizon,
+        "end_bar_win_rate": test.end_bar_win_rate if test and test.horizon else None,
+    }
     return policy, gate, end
 
 
@@ -175,19 +260,30 @@ def _agreement(campaign: Campaign, rows: list[Row]) -> dict | None:
     else:
         likert = any(c["scale"] == "likert" for c in campaign.rubric)
         metric = "ordinal" if likert else "nominal"
-        values = [stats.normalised_score(row.value[campaign.candidate_id], campaign.rubric) if likert
-                  else str(stats.acceptable(row.value[campaign.candidate_id], campaign.rubric)) for row in rows]
+        values = [
+            stats.normalised_score(row.value[campaign.candidate_id], campaign.rubric)
+            if likert
+            else str(stats.acceptable(row.value[campaign.candidate_id], campaign.rubric))
+            for row in rows
+        ]
     data = stats.reliability_matrix([r.reviewer for r in rows], [r.task for r in rows], values)
     alpha = stats.krippendorff_alpha(data.matrix, metric)
     nominal = data.matrix if metric == "nominal" else None
-    kappa = stats.cohen_kappa_pairs(nominal if nominal is not None else data.matrix, reviewers=data.reviewers,
-                                    weights=None if metric == "nominal" else "linear")
+    kappa = stats.cohen_kappa_pairs(
+        nominal if nominal is not None else data.matrix,
+        reviewers=data.reviewers,
+        weights=None if metric == "nominal" else "linear",
+    )
     consensus = stats.consensus_agreement(data.matrix, reviewers=data.reviewers)
     # 1.4826 turns the MAD into a standard-deviation estimate: raw MAD is too narrow when reviewers are alike
     outliers = stats.flag_outliers(consensus, min_units=10, mad_scale=1.4826)
     return {
-        "krippendorff_alpha": alpha, "metric": metric, "units": int(np.sum(np.sum(~np.isnan(data.matrix), axis=0) >= 2)),
-        "pairs": kappa.pairs(), "consensus": consensus.rows(), "outliers": outliers.as_dict(),
+        "krippendorff_alpha": alpha,
+        "metric": metric,
+        "units": int(np.sum(np.sum(~np.isnan(data.matrix), axis=0) >= 2)),
+        "pairs": kappa.pairs(),
+        "consensus": consensus.rows(),
+        "outliers": outliers.as_dict(),
     }
 
 
@@ -198,13 +294,23 @@ def _win_rate(outcomes: np.ndarray) -> dict:
 def _counts(campaign: Campaign, rows: list[Row]) -> stats.PairwiseCounts:
     if campaign.kind == Campaign.Kind.PAIRWISE:
         return stats.PairwiseCounts(
-            wins=sum(r.value == "candidate" for r in rows), losses=sum(r.value == "baseline" for r in rows),
-            ties=sum(r.value == "tie" for r in rows), both_bad=sum(r.value == "both_bad" for r in rows))
+            wins=sum(r.value == "candidate" for r in rows),
+            losses=sum(r.value == "baseline" for r in rows),
+            ties=sum(r.value == "tie" for r in rows),
+            both_bad=sum(r.value == "both_bad" for r in rows),
+        )
     if campaign.kind == Campaign.Kind.RANKING:
-        opponents = [campaign.baseline_id] if campaign.baseline_id else [v for v in _version_names(campaign) if v != campaign.candidate_id]
+        opponents = (
+            [campaign.baseline_id]
+            if campaign.baseline_id
+            else [v for v in _version_names(campaign) if v != campaign.candidate_id]
+        )
         return stats.pairwise_from_rankings([r.value for r in rows], campaign.candidate_id, opponents)
-    return stats.PairwiseCounts(wins=sum(r.outcome == 1.0 for r in rows), losses=sum(r.outcome == 0.0 for r in rows),
-                                ties=sum(r.outcome == 0.5 for r in rows))
+    return stats.PairwiseCounts(
+        wins=sum(r.outcome == 1.0 for r in rows),
+        losses=sum(r.outcome == 0.0 for r in rows),
+        ties=sum(r.outcome == 0.5 for r in rows),
+    )
 
 
 WIN_RATE_METHODS = {
@@ -217,12 +323,16 @@ WIN_RATE_METHODS = {
 
 def _method(campaign: Campaign) -> str:
     if campaign.kind == Campaign.Kind.RANKING:
-        return WIN_RATE_METHODS[campaign.kind].format(against="the baseline" if campaign.baseline_id else "every other version")
+        return WIN_RATE_METHODS[campaign.kind].format(
+            against="the baseline" if campaign.baseline_id else "every other version"
+        )
     if campaign.kind == Campaign.Kind.RATING:
-        return ("the candidate wins a judgment when its mean normalised rating beats the baseline's (Wilson 95% interval)"
-                if campaign.baseline_id else
-                "share of judgments where the candidate's output is acceptable: every pass/fail criterion passes and "
-                "every Likert criterion is 4 or more (Wilson 95% interval)")
+        return (
+            "the candidate wins a judgment when its mean normalised rating beats the baseline's (Wilson 95% interval)"
+            if campaign.baseline_id
+            else "share of judgments where the candidate's output is acceptable: every pass/fail criterion passes and "
+            "every Likert criterion is 4 or more (Wilson 95% interval)"
+        )
     return WIN_RATE_METHODS[campaign.kind]
 
 
@@ -244,9 +354,13 @@ def _kind_block(campaign: Campaign, rows: list[Row], names: dict[int, str], prob
         return block
     if campaign.kind == Campaign.Kind.RATING:
         ratings = [row.value for row in rows]
-        block = {"criteria": {names[v]: figures for v, figures in stats.rating_summary(ratings, campaign.rubric).items()}}
+        block = {
+            "criteria": {names[v]: figures for v, figures in stats.rating_summary(ratings, campaign.rubric).items()}
+        }
         if campaign.baseline_id and ratings:
-            differences = stats.rating_differences(ratings, campaign.rubric, campaign.candidate_id, campaign.baseline_id)
+            differences = stats.rating_differences(
+                ratings, campaign.rubric, campaign.candidate_id, campaign.baseline_id
+            )
             block["difference_to_baseline"] = {
                 "criteria": {name: d.as_dict() for name, d in differences["criteria"].items()},
                 "normalised": differences["normalised"].as_dict(),
@@ -258,7 +372,9 @@ def _kind_block(campaign: Campaign, rows: list[Row], names: dict[int, str], prob
 def _renamed(fit: dict, names: dict[int, str]) -> dict:
     """A fit's dict with model version ids replaced by their names wherever an item is named."""
     if isinstance(fit, dict):
-        return {key: (names.get(value, value) if key == "item" else _renamed(value, names)) for key, value in fit.items()}
+        return {
+            key: (names.get(value, value) if key == "item" else _renamed(value, names)) for key, value in fit.items()
+        }
     if isinstance(fit, list):
         return [_renamed(value, names) for value in fit]
     return fit
@@ -277,27 +393,45 @@ def _finite(value):
     return value
 
 
-def _labeling_block(campaign: Campaign, rows: list[Row], names: dict[int, str], problems: Problems | None = None) -> dict:
+def _labeling_block(
+    campaign: Campaign, rows: list[Row], names: dict[int, str], problems: Problems | None = None
+) -> dict:
     gold = stats.gold_labels([row.task for row in rows], [row.value for row in rows])
     outputs = defaultdict(dict)
     outside: dict[str, str] = {}  # item -> the candidate's labels that are not the campaign's
-    shown = TaskOutput.objects.filter(task__campaign=campaign).values_list("task_id", "task__item__external_id", "model_version_id",
-                                                                         "prediction__output")
+    shown = TaskOutput.objects.filter(task__campaign=campaign).values_list(
+        "task_id", "task__item__external_id", "model_version_id", "prediction__output"
+    )
     for task, item, version, output in shown.order_by("task__item_id", "task_id"):  # in the dataset's order
         given = _as_label_set(output)
-        outputs[version][task] = "|".join(sorted(given, key=lambda x: (campaign.labels.index(x) if x in campaign.labels else 999, x)))
+        outputs[version][task] = "|".join(
+            sorted(given, key=lambda x: (campaign.labels.index(x) if x in campaign.labels else 999, x))
+        )
         if version == campaign.candidate_id and given - set(campaign.labels):
             outside[item] = ", ".join(sorted(given - set(campaign.labels)))
     if outside and problems is not None:
-        problems.add("labeling", (
-            f"The candidate's output on {listed(list(outside))} is not among the campaign's labels "
-            f"({listed(sorted(set(outside.values())))}; the labels are {', '.join(campaign.labels)}): it counts as wrong, "
-            "and the confusion matrix shows each such label as a class of its own."))
-    accuracy = {names[v]: stats.accuracy_vs_gold(gold.gold, predictions).as_dict() for v, predictions in outputs.items()}
+        problems.add(
+            "labeling",
+            (
+                f"The candidate's output on {listed(list(outside))} is not among the campaign's labels "
+                f"({listed(sorted(set(outside.values())))}; the labels are {', '.join(campaign.labels)}): it counts as wrong, "
+                "and the confusion matrix shows each such label as a class of its own."
+            ),
+        )
+    accuracy = {
+        names[v]: stats.accuracy_vs_gold(gold.gold, predictions).as_dict() for v, predictions in outputs.items()
+    }
     # a label outside the campaign's (a model's output, or an old judgment's) is a class of its own, after them
     extra = sorted((set(outputs[campaign.candidate_id].values()) | set(gold.gold.values())) - set(campaign.labels))
-    matrix = stats.confusion(gold.gold, outputs[campaign.candidate_id], labels=campaign.labels + extra if not campaign.multi_label else None)
-    return {"gold_items": len(gold.gold), "tied_items": len(gold.tied), "accuracy": accuracy, "confusion": matrix.as_dict()}
+    matrix = stats.confusion(
+        gold.gold, outputs[campaign.candidate_id], labels=campaign.labels + extra if not campaign.multi_label else None
+    )
+    return {
+        "gold_items": len(gold.gold),
+        "tied_items": len(gold.tied),
+        "accuracy": accuracy,
+        "confusion": matrix.as_dict(),
+    }
 
 
 def _disagreements(rows: list[Row], limit: int = 50) -> list[dict]:
@@ -311,16 +445,23 @@ def _disagreements(rows: list[Row], limit: int = 50) -> list[dict]:
         for row in group:
             answers[repr(row.value)] += 1
         if len(answers) > 1:
-            contested.append({"task": task, "item": group[0].item, "judgments": len(group),
-                              "majority_share": max(answers.values()) / len(group)})
+            contested.append(
+                {
+                    "task": task,
+                    "item": group[0].item,
+                    "judgments": len(group),
+                    "majority_share": max(answers.values()) / len(group),
+                }
+            )
     contested.sort(key=lambda c: (c["majority_share"], -c["judgments"]))
     return contested[:limit]
 
 
 def _slices(rows: list[Row]) -> dict:
     outcomes = np.array([row.outcome for row in rows], dtype=float)
-    figures = stats.by_slice([row.tags for row in rows], lambda idx: stats.wilson_interval(float(outcomes[idx].sum()), len(idx)),
-                             min_size=10)
+    figures = stats.by_slice(
+        [row.tags for row in rows], lambda idx: stats.wilson_interval(float(outcomes[idx].sum()), len(idx)), min_size=10
+    )
     return {tag: figure.as_dict() for tag, figure in figures.items()}
 
 
@@ -330,8 +471,13 @@ def _sequence(policy: GatePolicy, path) -> dict | None:
     series = path.llr_series
     step = max(1, len(series) // SEQUENCE_POINTS)
     index = np.arange(0, len(series), step)
-    return {"n": (index + 1).tolist(), "llr": series[index].round(4).tolist(), "log_pass": path.boundaries[0],
-            "log_fail": path.boundaries[1], "decided_at": path.decided_at}
+    return {
+        "n": (index + 1).tolist(),
+        "llr": series[index].round(4).tolist(),
+        "log_pass": path.boundaries[0],
+        "log_fail": path.boundaries[1],
+        "decided_at": path.decided_at,
+    }
 
 
 def _timeline(rows: list[Row]) -> dict:
@@ -347,15 +493,23 @@ def _timeline(rows: list[Row]) -> dict:
             key = key.replace(hour=0)
         buckets[key] = buckets.get(key, 0) + 1
     times = sorted(buckets)
-    return {"unit": unit, "times": [t.isoformat() for t in times], "cumulative": np.cumsum([buckets[t] for t in times]).tolist()}
+    return {
+        "unit": unit,
+        "times": [t.isoformat() for t in times],
+        "cumulative": np.cumsum([buckets[t] for t in times]).tolist(),
+    }
 
 
 def campaign_progress(campaign: Campaign) -> dict:
     tasks = campaign.tasks.ordinary().count()  # known-answer items are not the campaign's work (reviews.quality)
     done = Judgment.objects.in_results_of(campaign).count()
-    return {"tasks": tasks, "judgments": done, "judgments_planned": tasks * campaign.overlap,
-            "flagged_items": Assignment.objects.filter(campaign=campaign, flagged=True).values("task").distinct().count(),
-            "tasks_open": Task.objects.ordinary().filter(campaign=campaign, assigned_count__lt=F("capacity")).count()}
+    return {
+        "tasks": tasks,
+        "judgments": done,
+        "judgments_planned": tasks * campaign.overlap,
+        "flagged_items": Assignment.objects.filter(campaign=campaign, flagged=True).values("task").distinct().count(),
+        "tasks_open": Task.objects.ordinary().filter(campaign=campaign, assigned_count__lt=F("capacity")).count(),
+    }
 
 
 def campaign_results(*, campaign: Campaign) -> dict:
@@ -370,48 +524,119 @@ def campaign_results(*, campaign: Campaign) -> dict:
     versions = campaign_versions(campaign)
     names = VersionNames({v.pk: str(v) for v in versions})
     for row in rows:  # versions the judgments name that the campaign no longer lists get their names here, once
-        for version in (row.value if campaign.kind == Campaign.Kind.RATING else
-                        [v for group in row.value for v in group] if campaign.kind == Campaign.Kind.RANKING else []):
-            names[version]  # noqa: B018 (VersionNames looks a stray up)
+        for version in (
+            row.value
+            if campaign.kind == Campaign.Kind.RATING
+            else [v for group in row.value for v in group]
+            if campaign.kind == Campaign.Kind.RANKING
+            else []
+        ):
+            names[version]
     if stray := stray_versions_message(names):
         problems.add("versions", stray)
     if missing := missing_prediction_sets(campaign, versions):
-        problems.add("evidence", (
-            f"{listed(missing)} has no prediction set on {campaign.dataset_version} any more (deleted outside the app): "
-            "the outputs shown are kept, but a verdict cannot record the set's content hash."))
-    agreement = computed(problems, campaign, "agreement", "Agreement between reviewers", lambda: _agreement(campaign, rows), None)
-    policy, gate, end = computed(problems, campaign, "gate", "The gate", lambda: gate_for(
-        campaign, _gate_outcomes(campaign, rows), agreement=agreement["krippendorff_alpha"] if agreement else None), None) or (
-        _gate_unavailable(campaign))
+        problems.add(
+            "evidence",
+            (
+                f"{listed(missing)} has no prediction set on {campaign.dataset_version} any more (deleted outside the app): "
+                "the outputs shown are kept, but a verdict cannot record the set's content hash."
+            ),
+        )
+    agreement = computed(
+        problems, campaign, "agreement", "Agreement between reviewers", lambda: _agreement(campaign, rows), None
+    )
+    policy, gate, end = computed(
+        problems,
+        campaign,
+        "gate",
+        "The gate",
+        lambda: gate_for(
+            campaign, _gate_outcomes(campaign, rows), agreement=agreement["krippendorff_alpha"] if agreement else None
+        ),
+        None,
+    ) or (_gate_unavailable(campaign))
     gate = gate_held(gate, len(unreadable))
-    counts = computed(problems, campaign, "win_rate", "The candidate's wins and losses", lambda: _counts(campaign, rows),
-                      stats.PairwiseCounts())
-    return _finite({
-        "campaign": campaign.pk,
-        "kind": campaign.kind,
-        "judgments": len(rows),
-        "candidate": {"wins": counts.wins, "losses": counts.losses, "ties": counts.ties, "both_bad": counts.both_bad},
-        "win_rate": counts.win_rate().as_dict(),
-        "win_rate_method": _method(campaign),
-        "gate": {**gate.as_dict(), "method": policy.test().describe(), **end,
-                 "recorded": {"decision": campaign.decision, "at": campaign.decided_at.isoformat() if campaign.decided_at else None,
-                              "after_judgments": campaign.decided_after}},
-        "sequence": computed(problems, campaign, "sequence", "The gate's evidence over time", lambda: _sequence(policy, gate.path), None),
-        "policy": {**policy.as_dict(), "text": policy.describe()},
-        "progress": campaign_progress(campaign),
-        "agreement": agreement,
-        "slices": computed(problems, campaign, "slices", "The win rate per slice", lambda: _slices(rows), {}),
-        "disagreements": computed(problems, campaign, "disagreements", "Contested items", lambda: _disagreements(rows), []),
-        "timeline": computed(problems, campaign, "timeline", "Judgments over time", lambda: _timeline(rows), {"times": [], "cumulative": []}),
-        "versions": [str(v) for v in versions],
-        # each reviewer's quality (known-answer items, time per judgment) and the lead's exclusions, on record
-        "reviewers": computed(problems, campaign, "reviewers", "Reviewer quality", lambda: reviewer_quality(campaign), {
-            "known_answer_items": 0, "known_answer_rate": campaign.known_answer_rate, "min_seconds": campaign.min_seconds,
-            "by_reviewer": []}),
-        "exclusions": campaign_exclusions(campaign),
-        **computed(problems, campaign, campaign.kind, f"The {campaign.kind} figures", lambda: _kind_block(campaign, rows, names, problems), {}),
-        "problems": problems,
-    })
+    counts = computed(
+        problems,
+        campaign,
+        "win_rate",
+        "The candidate's wins and losses",
+        lambda: _counts(campaign, rows),
+        stats.PairwiseCounts(),
+    )
+    return _finite(
+        {
+            "campaign": campaign.pk,
+            "kind": campaign.kind,
+            "judgments": len(rows),
+            "candidate": {
+                "wins": counts.wins,
+                "losses": counts.losses,
+                "ties": counts.ties,
+                "both_bad": counts.both_bad,
+            },
+            "win_rate": counts.win_rate().as_dict(),
+            "win_rate_method": _method(campaign),
+            "gate": {
+                **gate.as_dict(),
+                "method": policy.test().describe(),
+                **end,
+                "recorded": {
+                    "decision": campaign.decision,
+                    "at": campaign.decided_at.isoformat() if campaign.decided_at else None,
+                    "after_judgments": campaign.decided_after,
+                },
+            },
+            "sequence": computed(
+                problems,
+                campaign,
+                "sequence",
+                "The gate's evidence over time",
+                lambda: _sequence(policy, gate.path),
+                None,
+            ),
+            "policy": {**policy.as_dict(), "text": policy.describe()},
+            "progress": campaign_progress(campaign),
+            "agreement": agreement,
+            "slices": computed(problems, campaign, "slices", "The win rate per slice", lambda: _slices(rows), {}),
+            "disagreements": computed(
+                problems, campaign, "disagreements", "Contested items", lambda: _disagreements(rows), []
+            ),
+            "timeline": computed(
+                problems,
+                campaign,
+                "timeline",
+                "Judgments over time",
+                lambda: _timeline(rows),
+                {"times": [], "cumulative": []},
+            ),
+            "versions": [str(v) for v in versions],
+            # each reviewer's quality (known-answer items, time per judgment) and the lead's exclusions, on record
+            "reviewers": computed(
+                problems,
+                campaign,
+                "reviewers",
+                "Reviewer quality",
+                lambda: reviewer_quality(campaign),
+                {
+                    "known_answer_items": 0,
+                    "known_answer_rate": campaign.known_answer_rate,
+                    "min_seconds": campaign.min_seconds,
+                    "by_reviewer": [],
+                },
+            ),
+            "exclusions": campaign_exclusions(campaign),
+            **computed(
+                problems,
+                campaign,
+                campaign.kind,
+                f"The {campaign.kind} figures",
+                lambda: _kind_block(campaign, rows, names, problems),
+                {},
+            ),
+            "problems": problems,
+        }
+    )
 
 
 def _gate_unavailable(campaign: Campaign) -> tuple[GatePolicy, GateResult, dict]:
@@ -420,21 +645,40 @@ def _gate_unavailable(campaign: Campaign) -> tuple[GatePolicy, GateResult, dict]
         policy = GatePolicy.from_dict(campaign.gate_policy)
     except DATA_ERRORS:
         policy = GatePolicy()
-    gate = GateResult("pending", ["The gate cannot be computed from this campaign's data (see the problems above), "
-                                  "so it says neither pass nor fail."])
-    return policy, gate, {"planned_end": (campaign.plan or {}).get("max_judgments"), "judged": 0, "more_to_come": False,
-                          "unit": "item", "horizon": None, "end_bar_win_rate": None}
+    gate = GateResult(
+        "pending",
+        [
+            "The gate cannot be computed from this campaign's data (see the problems above), "
+            "so it says neither pass nor fail."
+        ],
+    )
+    return (
+        policy,
+        gate,
+        {
+            "planned_end": (campaign.plan or {}).get("max_judgments"),
+            "judged": 0,
+            "more_to_come": False,
+            "unit": "item",
+            "horizon": None,
+            "end_bar_win_rate": None,
+        },
+    )
 
 
 def campaign_evidence(*, campaign: Campaign) -> dict:
     """Everything an approver saw, frozen into the verdict: results, the gate, and content hashes."""
+
     def role(version) -> str:
         return {campaign.candidate_id: "candidate", campaign.baseline_id: "baseline"}.get(version.pk, "compared")
 
     versions = campaign_versions(campaign)
     # a prediction set deleted outside the app has no hash to record: null, and the results' problems say so
-    hashes = dict(PredictionSet.objects.filter(model_version__in=versions, dataset_version_id=campaign.dataset_version_id)
-                  .values_list("model_version_id", "sha256"))
+    hashes = dict(
+        PredictionSet.objects.filter(
+            model_version__in=versions, dataset_version_id=campaign.dataset_version_id
+        ).values_list("model_version_id", "sha256")
+    )
 
     return {
         "results": campaign_results(campaign=campaign),
@@ -444,8 +688,7 @@ def campaign_evidence(*, campaign: Campaign) -> dict:
             "sha256": campaign.dataset_version.sha256,
         },
         "prediction_sets": [
-            {"model": mv.model.name, "version": mv.version, "role": role(mv),
-             "sha256": hashes.get(mv.pk)}
+            {"model": mv.model.name, "version": mv.version, "role": role(mv), "sha256": hashes.get(mv.pk)}
             for mv in versions
         ],
     }

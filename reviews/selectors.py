@@ -1,4 +1,5 @@
 """Reads for reviews: access-checked getters, what a task shows, results, and the gate as CI sees it."""
+
 from django.db import connection
 from django.db.models import Count
 
@@ -8,8 +9,8 @@ from core.rawsql import columns, fetch_models
 from datasets.models import Item
 from models_app.models import ModelVersion, Prediction
 from reviews.gate import GatePolicy
-from reviews.plan import gate_plan, outcome_resolution
 from reviews.models import SLOTS, Assignment, Campaign, Judgment, ReviewerExclusion, TaskOutput, Verdict
+from reviews.plan import gate_plan, outcome_resolution
 from reviews.problems import judgment_problem
 from reviews.results import _version_names
 
@@ -121,17 +122,24 @@ _CLAIMABLE_SQL = """
     ORDER BY t.priority, t.sort_key, t.id
     LIMIT %s
 """
-_PROGRESS_SQL = """
+_PROGRESS_SQL = (
+    """
 SELECT a.status, COUNT(*) FROM reviews_assignment a WHERE a.campaign_id = %s AND a.reviewer_id = %s GROUP BY a.status
 UNION ALL
-SELECT NULL, COUNT(*) FROM (""" + _CLAIMABLE_SQL + """) claimable
+SELECT NULL, COUNT(*) FROM ("""
+    + _CLAIMABLE_SQL
+    + """) claimable
 """
+)
 # With known-answer items: also how many the reviewer has been handed (whatever became of them).
-_PROGRESS_KNOWN_SQL = _PROGRESS_SQL + """
+_PROGRESS_KNOWN_SQL = (
+    _PROGRESS_SQL
+    + """
 UNION ALL
 SELECT 'known', COUNT(*) FROM reviews_assignment a JOIN reviews_task t ON t.id = a.task_id
 WHERE a.campaign_id = %s AND a.reviewer_id = %s AND t.known_answer IS NOT NULL
 """
+)
 
 
 def reviewer_progress(campaign: Campaign, reviewer: User) -> dict:
@@ -171,10 +179,14 @@ def gate_status_for_model_version(*, model_version: ModelVersion) -> tuple[str, 
     """approved / rejected (a verdict), pending (a campaign is running or paused) or none. The campaigns are read
     before the verdicts: a sign-off closes its campaign and writes the verdict in one transaction, so read in this
     order a poll racing it sees either the running campaign or the verdict, never neither ("none")."""
-    running = Campaign.objects.filter(candidate=model_version, status__in=[Campaign.Status.ACTIVE, Campaign.Status.PAUSED]).exists()
+    running = Campaign.objects.filter(
+        candidate=model_version, status__in=[Campaign.Status.ACTIVE, Campaign.Status.PAUSED]
+    ).exists()
     verdict = (
-        Verdict.objects.select_related("campaign", "signer").filter(campaign__candidate=model_version)
-        .order_by("-signed_at", "-id").first()
+        Verdict.objects.select_related("campaign", "signer")
+        .filter(campaign__candidate=model_version)
+        .order_by("-signed_at", "-id")
+        .first()
     )
     if verdict is not None:
         return ("approved" if verdict.decision == Verdict.Decision.APPROVE else "rejected"), verdict
@@ -196,16 +208,31 @@ def reviewer_progress_many(campaigns: list[Campaign], reviewer: User) -> dict[in
         return {}
     ids = [campaign.pk for campaign in campaigns]
     counts: dict[int, dict] = {pk: {} for pk in ids}
-    for campaign_id, status, count in (Assignment.objects.filter(campaign_id__in=ids, reviewer=reviewer)
-                                       .values_list("campaign_id", "status").annotate(n=Count("id")).order_by()):
+    for campaign_id, status, count in (
+        Assignment.objects.filter(campaign_id__in=ids, reviewer=reviewer)
+        .values_list("campaign_id", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
         counts[campaign_id][status] = count
     sql = " UNION ALL ".join(f"SELECT * FROM ({_CLAIMABLE_ONE_SQL}) c{k}" for k in range(len(ids)))
     with connection.cursor() as cursor:
         cursor.execute(sql, [value for pk in ids for value in (pk, pk, reviewer.pk, pk, reviewer.pk, LEFT_COUNT_CAP)])
         claimable = dict(cursor.fetchall())
-    known_taken = dict(Assignment.objects.filter(
-        campaign_id__in=[c.pk for c in campaigns if c.known_answer_rate], reviewer=reviewer, task__known_answer__isnull=False)
-        .values_list("campaign_id").annotate(n=Count("id")).order_by()) if any(c.known_answer_rate for c in campaigns) else {}
+    known_taken = (
+        dict(
+            Assignment.objects.filter(
+                campaign_id__in=[c.pk for c in campaigns if c.known_answer_rate],
+                reviewer=reviewer,
+                task__known_answer__isnull=False,
+            )
+            .values_list("campaign_id")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        if any(c.known_answer_rate for c in campaigns)
+        else {}
+    )
     progress = {}
     for campaign in campaigns:
         left, taken = claimable.get(campaign.pk, 0), known_taken.get(campaign.pk, 0)
@@ -217,8 +244,11 @@ def reviewer_progress_many(campaigns: list[Campaign], reviewer: User) -> dict[in
 
 def reviewer_queue(*, reviewer: User) -> list[dict]:
     """The reviewer's active and paused campaigns with what they have done and what is left for them."""
-    campaigns = list(Campaign.objects.filter(reviewers=reviewer, status__in=[Campaign.Status.ACTIVE, Campaign.Status.PAUSED])
-                     .order_by("created_at"))
+    campaigns = list(
+        Campaign.objects.filter(
+            reviewers=reviewer, status__in=[Campaign.Status.ACTIVE, Campaign.Status.PAUSED]
+        ).order_by("created_at")
+    )
     progress = reviewer_progress_many(campaigns, reviewer)
     return [{"campaign": campaign, **progress[campaign.pk]} for campaign in campaigns]
 
@@ -227,8 +257,12 @@ def campaign_gate_summary(campaign: Campaign) -> dict:
     """The gate's status and reasons as stored by its last check (reviews.services.decisions), for list pages."""
     state = campaign.gate_state or {}
     status = campaign.decision or state.get("status") or "pending"
-    return {"status": status, "reasons": state.get("reasons", []), "judged": state.get("judged", 0),
-            "planned_end": state.get("planned_end") or (campaign.plan or {}).get("max_judgments")}
+    return {
+        "status": status,
+        "reasons": state.get("reasons", []),
+        "judged": state.get("judged", 0),
+        "planned_end": state.get("planned_end") or (campaign.plan or {}).get("max_judgments"),
+    }
 
 
 def home_summary(*, user: User) -> dict:
@@ -240,7 +274,9 @@ def home_summary(*, user: User) -> dict:
 
         # the gate as its last check stored it: a list never computes results (one query for all the rows)
         campaigns = list(campaigns_visible_to(user).select_related("verdict")[:20])
-        summary["campaigns"] = [{"campaign": c, "gate": campaign_gate_summary(c), "signed": hasattr(c, "verdict")} for c in campaigns]
+        summary["campaigns"] = [
+            {"campaign": c, "gate": campaign_gate_summary(c), "signed": hasattr(c, "verdict")} for c in campaigns
+        ]
         summary["datasets"] = Dataset.objects.order_by("-created_at")[:10]
         summary["model_versions"] = ModelVersion.objects.select_related("model").order_by("-created_at")[:10]
     if user.has_role(User.Role.APPROVER):
@@ -251,11 +287,23 @@ def home_summary(*, user: User) -> dict:
 def judgment_answer(judgment: Judgment, names: dict[int, str]) -> str:
     """The judgment in words with model names restored, for the campaign lead; as stored, when it cannot be read."""
     campaign = judgment.task.campaign
-    problem = judgment_problem(campaign, choice=judgment.choice, labels=judgment.labels, ranking=judgment.ranking,
-                               ratings=judgment.ratings, slot_order=judgment.assignment.slot_order,
-                               candidate_slot=judgment.assignment.candidate_slot, has_suggestion=True)
+    problem = judgment_problem(
+        campaign,
+        choice=judgment.choice,
+        labels=judgment.labels,
+        ranking=judgment.ranking,
+        ratings=judgment.ratings,
+        slot_order=judgment.assignment.slot_order,
+        candidate_slot=judgment.assignment.candidate_slot,
+        has_suggestion=True,
+    )
     if problem:
-        stored = {"choice": judgment.choice, "labels": judgment.labels, "ranking": judgment.ranking, "ratings": judgment.ratings}
+        stored = {
+            "choice": judgment.choice,
+            "labels": judgment.labels,
+            "ranking": judgment.ranking,
+            "ratings": judgment.ratings,
+        }
         return f"cannot be read ({problem}); stored as {stored}"
     order = judgment.assignment.slot_order
 
@@ -269,7 +317,10 @@ def judgment_answer(judgment: Judgment, names: dict[int, str]) -> str:
     if judgment.ranking:
         return " > ".join(" = ".join(name(slot) for slot in group) for group in judgment.ranking)
     if judgment.ratings:
-        return "; ".join(f"{name(slot)}: " + ", ".join(f"{k} {v}" for k, v in scores.items()) for slot, scores in judgment.ratings.items())
+        return "; ".join(
+            f"{name(slot)}: " + ", ".join(f"{k} {v}" for k, v in scores.items())
+            for slot, scores in judgment.ratings.items()
+        )
     return ", ".join(judgment.labels)
 
 
@@ -277,21 +328,35 @@ def campaign_item_judgments(*, campaign: Campaign, contested_only: bool = False,
     """Per item: every judgment (counted, undone or discarded) and every skip, side by side, for the lead."""
     names = _version_names(campaign)
     judgments = (
-        Judgment.objects.filter(task__campaign=campaign).select_related("assignment", "reviewer", "discarded_by", "task__item", "task__campaign")
+        Judgment.objects.filter(task__campaign=campaign)
+        .select_related("assignment", "reviewer", "discarded_by", "task__item", "task__campaign")
         .order_by("task__item_id", "task_id", "id")  # in the dataset's order
     )
-    skips = Assignment.objects.filter(campaign=campaign, status=Assignment.Status.SKIPPED).select_related("reviewer", "task__item")
+    skips = Assignment.objects.filter(campaign=campaign, status=Assignment.Status.SKIPPED).select_related(
+        "reviewer", "task__item"
+    )
     excluded = set(ReviewerExclusion.objects.filter(campaign=campaign).values_list("reviewer_id", flat=True))
     rows: dict[int, dict] = {}
     for judgment in judgments:
-        row = rows.setdefault(judgment.task_id, {"item": judgment.task.item, "task": judgment.task_id, "judgments": [], "skips": []})
+        row = rows.setdefault(
+            judgment.task_id, {"item": judgment.task.item, "task": judgment.task_id, "judgments": [], "skips": []}
+        )
         # counted in the results: not undone or discarded, not by an excluded reviewer, not on a known-answer item
-        row["judgments"].append({"judgment": judgment, "answer": judgment_answer(judgment, names),
-                                 "excluded": judgment.reviewer_id in excluded,
-                                 "counted": judgment.retracted_at is None and judgment.discarded_at is None
-                                 and judgment.reviewer_id not in excluded and judgment.task.known_answer is None})
+        row["judgments"].append(
+            {
+                "judgment": judgment,
+                "answer": judgment_answer(judgment, names),
+                "excluded": judgment.reviewer_id in excluded,
+                "counted": judgment.retracted_at is None
+                and judgment.discarded_at is None
+                and judgment.reviewer_id not in excluded
+                and judgment.task.known_answer is None,
+            }
+        )
     for skip in skips:
-        rows.setdefault(skip.task_id, {"item": skip.task.item, "task": skip.task_id, "judgments": [], "skips": []})["skips"].append(skip)
+        rows.setdefault(skip.task_id, {"item": skip.task.item, "task": skip.task_id, "judgments": [], "skips": []})[
+            "skips"
+        ].append(skip)
     items = sorted(rows.values(), key=lambda r: r["task"])
     for row in items:
         answers = {j["answer"] for j in row["judgments"] if j["counted"]}
@@ -303,10 +368,18 @@ def campaign_item_judgments(*, campaign: Campaign, contested_only: bool = False,
     from reviews.content import render_content
 
     outputs: dict[int, list] = {}
-    shown = TaskOutput.objects.filter(task_id__in=[row["task"] for row in items]).select_related("prediction").order_by("id")
+    shown = (
+        TaskOutput.objects.filter(task_id__in=[row["task"] for row in items])
+        .select_related("prediction")
+        .order_by("id")
+    )
     for output in shown:
         outputs.setdefault(output.task_id, []).append(
-            {"name": names.get(output.model_version_id, "?"), "content": render_content(output.prediction.output, campaign.content_format)})
+            {
+                "name": names.get(output.model_version_id, "?"),
+                "content": render_content(output.prediction.output, campaign.content_format),
+            }
+        )
     for row in items:
         row["input"] = render_content(row["item"].input, campaign.content_format)
         row["outputs"] = outputs.get(row["task"], [])
@@ -324,30 +397,53 @@ def reviewer_campaign_state(*, campaign: Campaign, reviewer: User) -> dict:
     if campaign.status == Campaign.Status.CLOSED:
         state, message = "closed", f"{campaign.status_reason or 'This campaign is closed'}. It takes no more judgments."
     elif campaign.status == Campaign.Status.PAUSED:
-        state, message = "paused", (f"{campaign.status_reason or 'Paused by the lead'}. Nothing is handed out until it is "
-                                    "resumed; judgments you made are kept.")
+        state, message = (
+            "paused",
+            (
+                f"{campaign.status_reason or 'Paused by the lead'}. Nothing is handed out until it is "
+                "resumed; judgments you made are kept."
+            ),
+        )
     elif campaign.decision and campaign.gate_policy.get("stop_when_decided", True):
-        state, message = "gate_decided", (f"The gate decided after {judged} of {planned} items were judged, "
-                                          "so no more judgments are needed. Thank you.")
+        state, message = (
+            "gate_decided",
+            (
+                f"The gate decided after {judged} of {planned} items were judged, "
+                "so no more judgments are needed. Thank you."
+            ),
+        )
     elif campaign.quota_per_reviewer is not None and progress["done"] + progress["open"] >= campaign.quota_per_reviewer:
         state, message = "quota", f"You have judged your quota of {campaign.quota_per_reviewer} items. Thank you."
     elif progress["left"] == 0:
         state, message = "done", "Every item is judged, or is being judged by another reviewer. Thank you."
     else:
         state, message = "active", ""
-    return {"status": campaign.status, "state": state, "message": message, "progress": progress,
-            "campaign": {"judged_items": judged, "planned_items": planned}}
+    return {
+        "status": campaign.status,
+        "state": state,
+        "message": message,
+        "progress": progress,
+        "campaign": {"judged_items": judged, "planned_items": planned},
+    }
 
 
-def campaign_plan_preview(*, kind: str, dataset_version, versions: list[ModelVersion], has_baseline: bool, overlap: int,
-                          gate: dict) -> dict:
+def campaign_plan_preview(
+    *, kind: str, dataset_version, versions: list[ModelVersion], has_baseline: bool, overlap: int, gate: dict
+) -> dict:
     """The plan a campaign would state if created now: its items are those every version has a prediction for."""
     # counted in the database: the items of the version that every model version has a prediction for
     with_all = Item.objects.filter(version=dataset_version)
     for version in versions:
-        with_all = with_all.filter(pk__in=Prediction.objects.filter(
-            prediction_set__model_version=version, prediction_set__dataset_version=dataset_version).values("item_id"))
+        with_all = with_all.filter(
+            pk__in=Prediction.objects.filter(
+                prediction_set__model_version=version, prediction_set__dataset_version=dataset_version
+            ).values("item_id")
+        )
     items = with_all.count() if versions else 0
-    resolution = outcome_resolution(kind=kind, overlap=overlap, compared_versions=len(versions),
-                                    has_baseline=has_baseline)
-    return {"items": items, "plan": gate_plan(GatePolicy.from_dict(gate), items=items, overlap=overlap, resolution=resolution)}
+    resolution = outcome_resolution(
+        kind=kind, overlap=overlap, compared_versions=len(versions), has_baseline=has_baseline
+    )
+    return {
+        "items": items,
+        "plan": gate_plan(GatePolicy.from_dict(gate), items=items, overlap=overlap, resolution=resolution),
+    }

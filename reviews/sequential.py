@@ -70,12 +70,14 @@ J. Ville (1939), "Étude critique de la notion de collectif", Gauthier-Villars, 
 A. Ramdas, P. Grunwald, V. Vovk, G. Shafer (2023), "Game-theoretic statistics and safe anytime-valid inference",
 Statist. Sci. 38(4), 576-601.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 from scipy.stats import norm
@@ -118,7 +120,9 @@ class SequentialTest:
 
     @property
     def lattice(self) -> lattice_mod.Lattice:
-        return lattice_mod.Lattice(self.llr_win, self.llr_loss, self.log_pass, self.log_fail, self.resolution, self.floor)
+        return lattice_mod.Lattice(
+            self.llr_win, self.llr_loss, self.log_pass, self.log_fail, self.resolution, self.floor
+        )
 
     @property
     def end_bar(self) -> int | None:
@@ -136,7 +140,9 @@ class SequentialTest:
         """Exact pass and fail rates and units to a decision at a true win rate p (unanimous reviewers)."""
         if self.horizon is None:
             raise ValueError("characteristics need a horizon")
-        kernel = lattice_mod.outcome_kernels(p, resolution=self.resolution, per_item=self.per_item, tie_rates=[tie_rate])[0]
+        kernel = lattice_mod.outcome_kernels(
+            p, resolution=self.resolution, per_item=self.per_item, tie_rates=[tie_rate]
+        )[0]
         return lattice_mod.characteristics(self.lattice, kernel, horizon=self.horizon, bar=self.end_bar)
 
     @property
@@ -163,9 +169,11 @@ class SequentialTest:
 
     def describe(self) -> str:
         name = "Wald's classical boundaries" if self.pass_boundary == "wald" else "Wald"
-        return (f"Sequential probability ratio test ({name}), win rate at most {self.p0:.2f} vs at least {self.p1:.2f}, "
-                f"α = {self.alpha:g}, power {1 - self.beta:.2f}: passes once the evidence ratio reaches "
-                f"{_ratio(math.exp(self.log_pass))}, fails once it drops to {_ratio(math.exp(self.log_fail))}.")
+        return (
+            f"Sequential probability ratio test ({name}), win rate at most {self.p0:.2f} vs at least {self.p1:.2f}, "
+            f"α = {self.alpha:g}, power {1 - self.beta:.2f}: passes once the evidence ratio reaches "
+            f"{_ratio(math.exp(self.log_pass))}, fails once it drops to {_ratio(math.exp(self.log_fail))}."
+        )
 
     def llr_cumulative(self, outcomes: np.ndarray) -> np.ndarray:
         """Cumulative log-LR along the last axis. Computed from the running sum S of outcomes as
@@ -194,31 +202,40 @@ class SequentialTest:
         if y.size and (not np.all(np.isfinite(y)) or y.min() < 0 or y.max() > 1):
             raise ValueError("outcomes must lie in [0, 1] (win 1, tie 0.5, loss 0)")
         if self.horizon is not None:
-            y = y[:, :self.horizon]
+            y = y[:, : self.horizon]
         h = self.lattice_sums(y)
         n = np.arange(1, y.shape[-1] + 1)
         llr = self.lattice.llr(h, n)
         up, down = (llr >= self.log_pass), (llr <= self.log_fail)
-        up[:, :self.floor - 1] = down[:, :self.floor - 1] = False
+        up[:, : self.floor - 1] = down[:, : self.floor - 1] = False
         if self.horizon is not None and y.shape[-1] == self.horizon:
             end_pass = h[:, -1] >= self.end_bar
             up[:, -1] |= end_pass
             down[:, -1] |= ~end_pass
         return _first_decisions(up, down)
 
-    def path(self, outcomes: Sequence[float]) -> "SequentialPath":
+    def path(self, outcomes: Sequence[float]) -> SequentialPath:
         """The evidence over units in arrival order and the decision it has reached."""
         y = np.asarray(outcomes, dtype=float).reshape(-1)
         series = self.llr_cumulative(y)
         decided, passed = self.first_crossings(y[np.newaxis, :])
         decided_at = int(decided[0]) or None
         decision: Decision = "continue" if decided_at is None else ("pass" if passed[0] else "fail")
-        at_end = decided_at is not None and decided_at == self.horizon and not (
-            series[decided_at - 1] >= self.log_pass or series[decided_at - 1] <= self.log_fail)
-        return SequentialPath(test=self, decision=decision, decided_at=decided_at,
-                              llr=float(series[-1]) if series.size else 0.0, llr_series=series,
-                              boundaries=(self.log_pass, self.log_fail), at_end=at_end,
-                              sum_at_decision=float(np.sum(y[:decided_at])) if decided_at else None)
+        at_end = (
+            decided_at is not None
+            and decided_at == self.horizon
+            and not (series[decided_at - 1] >= self.log_pass or series[decided_at - 1] <= self.log_fail)
+        )
+        return SequentialPath(
+            test=self,
+            decision=decision,
+            decided_at=decided_at,
+            llr=float(series[-1]) if series.size else 0.0,
+            llr_series=series,
+            boundaries=(self.log_pass, self.log_fail),
+            at_end=at_end,
+            sum_at_decision=float(np.sum(y[:decided_at])) if decided_at else None,
+        )
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -247,8 +264,10 @@ class SequentialPath:
         if self.decided_at is None:
             if not self.judgments:
                 return f"No {unit}s yet: {evidence} starts at 1; it passes at {pass_at} and fails at {fail_at}."
-            text = (f"No decision after {self.judgments} {_plural(unit, self.judgments)}: {evidence} is "
-                    f"{_ratio(math.exp(self.llr))}, between {fail_at} (fail) and {pass_at} (pass).")
+            text = (
+                f"No decision after {self.judgments} {_plural(unit, self.judgments)}: {evidence} is "
+                f"{_ratio(math.exp(self.llr))}, between {fail_at} (fail) and {pass_at} (pass)."
+            )
             if self.judgments < t.floor:
                 text += f" The policy looks at it from {t.floor} {_plural(unit, t.floor)} on."
             elif t.horizon:
@@ -258,9 +277,11 @@ class SequentialPath:
             needed = t.end_bar / t.resolution
             verb = "passes" if self.decision == "pass" else "fails"
             relation = "at least" if self.decision == "pass" else "short of"
-            text = (f"Reached the planned end, {t.horizon} {_plural(unit, t.horizon)}: the candidate's wins (ties as half) "
-                    f"total {_number(self.sum_at_decision)}, {relation} the {_number(needed)} the end asks for, so it {verb}. "
-                    f"The end's bar keeps the false-pass rate at most {t.alpha:g} however often the gate was looked at.")
+            text = (
+                f"Reached the planned end, {t.horizon} {_plural(unit, t.horizon)}: the candidate's wins (ties as half) "
+                f"total {_number(self.sum_at_decision)}, {relation} the {_number(needed)} the end asks for, so it {verb}. "
+                f"The end's bar keeps the false-pass rate at most {t.alpha:g} however often the gate was looked at."
+            )
         else:
             boundary = t.log_pass if self.decision == "pass" else t.log_fail
             ratio, threshold = _ratio_beside(math.exp(self.llr_at_decision), math.exp(boundary))

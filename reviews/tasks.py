@@ -1,4 +1,5 @@
 """Periodic review work: thin wrappers over the services."""
+
 from celery import shared_task
 
 from reviews.services.assignments import assignments_expire

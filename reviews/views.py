@@ -1,4 +1,5 @@
 """Pages for the review loop: home, campaigns, the review page, results and sign-off, item images."""
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,21 +14,25 @@ from core.models import User
 from core.views import role_required
 from datasets.models import Item
 from reviews.charts import plotly_bundle, plotly_style_ids, results_charts
-from reviews.lifecycle_views import lead_controls
-from reviews.report import REPORT_CSP, report_html
 from reviews.forms import CampaignForm, SignoffForm
 from reviews.gate import GatePolicy, PolicyInvalid
+from reviews.lifecycle_views import lead_controls
 from reviews.models import ChainCheck, Judgment, Verdict
+from reviews.quality import reviewer_quality
+from reviews.report import REPORT_CSP, report_html
 from reviews.results import campaign_evidence, campaign_results
 from reviews.selectors import (
+    campaign_get_for_user,
+    campaign_item_judgments,
     campaign_plan_preview,
-    campaign_get_for_user, campaign_item_judgments, campaigns_visible_to, home_summary, reviewer_may_see_item,
+    campaigns_visible_to,
+    home_summary,
+    reviewer_may_see_item,
 )
-from reviews.services.chain import chain_check_acknowledge, verdict_chain_check, verdict_integrity_problems
 from reviews.services.campaigns import campaign_create
+from reviews.services.chain import chain_check_acknowledge, verdict_chain_check, verdict_integrity_problems
 from reviews.services.gold import gold_version_create
 from reviews.services.judgments import judgment_discard
-from reviews.quality import reviewer_quality
 from reviews.services.quality import campaign_results_viewed, campaign_reviewer_get, reviewer_exclude
 from reviews.services.verdicts import signer_problem, verdict_sign
 
@@ -47,13 +52,23 @@ def campaign_new(request):
     form = CampaignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         # fields left empty take the service's defaults
-        data = {name: value for name, value in form.cleaned_data.items()
-                if value not in (None, "") and name not in CampaignForm.GATE_FIELDS}
+        data = {
+            name: value
+            for name, value in form.cleaned_data.items()
+            if value not in (None, "") and name not in CampaignForm.GATE_FIELDS
+        }
         try:
             if "preview" in request.POST:  # the plan for these settings, without creating anything
                 return render(request, "reviews/campaign_new.html", {"form": form, "preview": _plan_preview(form)})
-            campaign = campaign_create(**{**data, "reviewers": list(data["reviewers"]), "others": list(data["others"]),
-                                          "gate": form.gate_policy(), "created_by": request.user})
+            campaign = campaign_create(
+                **{
+                    **data,
+                    "reviewers": list(data["reviewers"]),
+                    "others": list(data["others"]),
+                    "gate": form.gate_policy(),
+                    "created_by": request.user,
+                }
+            )
         except ApplicationError as exc:
             field = exc.extra.get("field")
             form.add_error(field if field in form.fields else None, exc.message)
@@ -71,7 +86,9 @@ def campaign_new_plan(request):
     """The plan for the new-campaign form's current settings, as JSON: the form shows it while it is filled in."""
     form = CampaignForm(request.POST)
     if not form.is_valid():
-        return JsonResponse({"errors": {name: [str(e) for e in errors] for name, errors in form.errors.items()}}, status=400)
+        return JsonResponse(
+            {"errors": {name: [str(e) for e in errors] for name, errors in form.errors.items()}}, status=400
+        )
     try:
         return JsonResponse(_plan_preview(form))
     except ApplicationError as exc:
@@ -80,13 +97,21 @@ def campaign_new_plan(request):
 
 def _plan_preview(form: CampaignForm) -> dict:
     data = form.cleaned_data
-    versions = [data["candidate"]] + ([data["baseline"]] if data.get("baseline") else []) + list(data.get("others") or [])
+    versions = (
+        [data["candidate"]] + ([data["baseline"]] if data.get("baseline") else []) + list(data.get("others") or [])
+    )
     try:
         gate = GatePolicy.from_dict(form.gate_policy()).as_dict()
     except PolicyInvalid as exc:
         raise ApplicationError(f"gate: {exc}", code="invalid") from None
-    return campaign_plan_preview(kind=data["kind"], dataset_version=data["dataset_version"], versions=versions,
-                                 has_baseline=bool(data.get("baseline")), overlap=data.get("overlap") or 1, gate=gate)
+    return campaign_plan_preview(
+        kind=data["kind"],
+        dataset_version=data["dataset_version"],
+        versions=versions,
+        has_baseline=bool(data.get("baseline")),
+        overlap=data.get("overlap") or 1,
+        gate=gate,
+    )
 
 
 @role_required(User.Role.DATA_SCIENTIST, User.Role.APPROVER)
@@ -97,10 +122,14 @@ def campaign_detail(request, pk):
     results = campaign_results(campaign=campaign)
     verdict = Verdict.objects.filter(campaign=campaign).select_related("signer").first()
     context = {
-        "campaign": campaign, "results": results, "charts": results_charts(results), "verdict": verdict,
+        "campaign": campaign,
+        "results": results,
+        "charts": results_charts(results),
+        "verdict": verdict,
         "plotly_style_ids": plotly_style_ids(),
         "approvals": campaign.approvals.select_related("approver"),
-        "signoff_form": SignoffForm(), "signoff_problem": None if verdict else signer_problem(campaign, request.user),
+        "signoff_form": SignoffForm(),
+        "signoff_problem": None if verdict else signer_problem(campaign, request.user),
         "lead": lead_controls(campaign, request.user),
     }
     return render(request, "reviews/campaign_detail.html", context)
@@ -120,7 +149,12 @@ def campaign_report(request, pk, fmt):
     if fmt == "json":
         body = {key: value for key, value in evidence.items() if key != "report_html"}
         if verdict:
-            body["verdict"] = {"id": verdict.pk, "decision": verdict.decision, "hash": verdict.hash, "previous_hash": verdict.previous_hash}
+            body["verdict"] = {
+                "id": verdict.pk,
+                "decision": verdict.decision,
+                "hash": verdict.hash,
+                "previous_hash": verdict.previous_hash,
+            }
         response = JsonResponse(body, json_dumps_params={"indent": 2})
     else:
         html = evidence.get("report_html") or report_html(campaign=campaign, evidence=evidence)
@@ -137,9 +171,12 @@ def campaign_judgments(request, pk):
     campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
     contested_only = request.GET.get("contested") == "1"
     context = {
-        "campaign": campaign, "rows": campaign_item_judgments(campaign=campaign, contested_only=contested_only),
-        "contested_only": contested_only, "is_lead": request.user.pk == campaign.created_by_id or request.user.has_role(),
-        "quality": reviewer_quality(campaign), "exclusions": campaign.exclusions.select_related("reviewer", "excluded_by"),
+        "campaign": campaign,
+        "rows": campaign_item_judgments(campaign=campaign, contested_only=contested_only),
+        "contested_only": contested_only,
+        "is_lead": request.user.pk == campaign.created_by_id or request.user.has_role(),
+        "quality": reviewer_quality(campaign),
+        "exclusions": campaign.exclusions.select_related("reviewer", "excluded_by"),
     }
     return render(request, "reviews/campaign_judgments.html", context)
 
@@ -150,11 +187,16 @@ def reviewer_exclude_view(request, pk):
     campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
     try:
         reviewer = campaign_reviewer_get(campaign=campaign, username=request.POST.get("reviewer", ""))
-        reviewer_exclude(campaign=campaign, reviewer=reviewer, reason=request.POST.get("reason", ""), actor=request.user)
+        reviewer_exclude(
+            campaign=campaign, reviewer=reviewer, reason=request.POST.get("reason", ""), actor=request.user
+        )
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"{reviewer.username} is excluded: their judgments no longer count, and their items are open to others.")
+        messages.success(
+            request,
+            f"{reviewer.username} is excluded: their judgments no longer count, and their items are open to others.",
+        )
     return redirect("campaign-judgments", pk=pk)
 
 
@@ -181,7 +223,10 @@ def campaign_gold(request, pk):
         messages.error(request, exc.message)
     else:
         unresolved = f"; {len(gold['unresolved'])} tied items kept their reference" if gold["unresolved"] else ""
-        messages.success(request, f"Gold labels published as {gold['dataset']} v{gold['version']} ({gold['labelled']} items labelled{unresolved}).")
+        messages.success(
+            request,
+            f"Gold labels published as {gold['dataset']} v{gold['version']} ({gold['labelled']} items labelled{unresolved}).",
+        )
     return redirect("campaign-detail", pk=pk)
 
 
@@ -220,7 +265,9 @@ def item_image(request, pk):
     item = get_object_or_404(Item, pk=pk)
     if not item.image:
         raise Http404
-    if not request.user.has_role(User.Role.DATA_SCIENTIST, User.Role.APPROVER) and not reviewer_may_see_item(reviewer=request.user, item=item):
+    if not request.user.has_role(User.Role.DATA_SCIENTIST, User.Role.APPROVER) and not reviewer_may_see_item(
+        reviewer=request.user, item=item
+    ):
         raise Http404
     image = item.thumbnail if request.GET.get("size") == "thumb" and item.thumbnail else item.image
     content_type = "image/png" if image.name.endswith(".png") else "image/jpeg"
@@ -232,8 +279,11 @@ def item_image(request, pk):
 @role_required(User.Role.DATA_SCIENTIST, User.Role.APPROVER)
 def verdict_detail(request, pk):
     verdict = get_object_or_404(Verdict.objects.select_related("campaign", "signer"), pk=pk)
-    return render(request, "reviews/verdict_detail.html",
-                  {"verdict": verdict, "integrity_problems": verdict_integrity_problems(verdict)})
+    return render(
+        request,
+        "reviews/verdict_detail.html",
+        {"verdict": verdict, "integrity_problems": verdict_integrity_problems(verdict)},
+    )
 
 
 @role_required(User.Role.APPROVER)
@@ -241,8 +291,11 @@ def chain_status(request):
     """The verdict chain's recent checks; approvers run one, admins acknowledge a broken one."""
     checks = list(ChainCheck.objects.select_related("acknowledged_by")[:20])
     newest = checks[0] if checks else None
-    acknowledgeable = (newest if newest and not newest.ok and newest.acknowledged_at is None
-                       and request.user.has_role(User.Role.ADMIN) else None)
+    acknowledgeable = (
+        newest
+        if newest and not newest.ok and newest.acknowledged_at is None and request.user.has_role(User.Role.ADMIN)
+        else None
+    )
     return render(request, "reviews/chain.html", {"checks": checks, "acknowledgeable": acknowledgeable})
 
 
@@ -265,14 +318,17 @@ def chain_acknowledge(request):
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "Acknowledged: sign-offs work again. A new, different breakage will block them again.")
-    return redirect(request.POST.get("next") if url_has_allowed_host_and_scheme(
-        request.POST.get("next"), allowed_hosts={request.get_host()}) else "chain-status")
+        messages.success(
+            request, "Acknowledged: sign-offs work again. A new, different breakage will block them again."
+        )
+    return redirect(
+        request.POST.get("next")
+        if url_has_allowed_host_and_scheme(request.POST.get("next"), allowed_hosts={request.get_host()})
+        else "chain-status"
+    )
 
 
 @require_GET
 @cache_control(public=True, max_age=86400)
 def plotly_js(request):
     return HttpResponse(plotly_bundle(), content_type="application/javascript")
-
-

@@ -1,4 +1,5 @@
 """A small JSON-over-HTTP client for the Signoff API, on urllib3 alone."""
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,9 @@ class Client:
         """GET a URL the server handed back (a status_url): usually an absolute path, already prefixed."""
         return self._send("GET", urljoin(self.base_url + "/", url))
 
-    def _send(self, method: str, url: str, *, body: Any = None, fields: dict | None = None,
-              timeout: float | None = None) -> tuple[int, Any]:
+    def _send(
+        self, method: str, url: str, *, body: Any = None, fields: dict | None = None, timeout: float | None = None
+    ) -> tuple[int, Any]:
         kwargs: dict[str, Any] = {}
         if fields is not None:
             kwargs["fields"] = fields  # urllib3 encodes multipart/form-data; (name, bytes, type) tuples are files
@@ -60,21 +62,32 @@ class Client:
             data = None
         if response.status >= 300:
             if isinstance(data, dict) and "message" in data:
-                raise ApiError(response.status, str(data["message"]), str(data.get("code") or "error"), data.get("extra"))
+                raise ApiError(
+                    response.status, str(data["message"]), str(data.get("code") or "error"), data.get("extra")
+                )
             # Not the API's error shape: a proxy, a redirect, or SIGNOFF_URL pointing somewhere else.
             raise ApiError(response.status, f"HTTP {response.status} from {url}", "http_error")
         if response.data and data is None:
-            raise TransportError(f"{url} answered {response.status} with something that is not JSON; is SIGNOFF_URL right?")
+            raise TransportError(
+                f"{url} answered {response.status} with something that is not JSON; is SIGNOFF_URL right?"
+            )
         return response.status, data
 
 
-def raw_request(client: Client, method: str, url: str, headers: dict[str, str], body: bytes | None = None,
-                timeout: float | None = None) -> urllib3.BaseHTTPResponse:
+def raw_request(
+    client: Client,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes | None = None,
+    timeout: float | None = None,
+) -> urllib3.BaseHTTPResponse:
     """A request whose answer is in its headers (tus HEAD/PATCH): errors raised as for JSON calls."""
     url = urljoin(client.base_url + "/", url)
     try:
-        response = client.http.request(method, url, headers={**client.headers, **headers}, body=body,
-                                       **({"timeout": timeout} if timeout else {}))
+        response = client.http.request(
+            method, url, headers={**client.headers, **headers}, body=body, **({"timeout": timeout} if timeout else {})
+        )
     except urllib3.exceptions.HTTPError as exc:
         raise TransportError(f"cannot reach {url}: {exc}") from None
     if response.status >= 300:

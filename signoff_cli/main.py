@@ -1,4 +1,5 @@
 """The `signoff` command: push datasets and predictions, create review campaigns, and gate CI on the verdict."""
+
 from __future__ import annotations
 
 import argparse
@@ -33,7 +34,9 @@ def report_api_error(exc: ApiError) -> None:
     # Upload errors list the offending lines so a CI log points straight at the bad row.
     filename = exc.extra.get("file") or "file"
     for row in exc.extra.get("errors") or []:
-        field = (f", column {row['column']}" if row.get("column") else "") + (f", field {row['field']}" if row.get("field") else "")
+        field = (f", column {row['column']}" if row.get("column") else "") + (
+            f", field {row['field']}" if row.get("field") else ""
+        )
         err(f"  {filename} line {row.get('line')}{field}: {row.get('message')}")
 
 
@@ -87,8 +90,11 @@ def upload(client: Client, path: str, filename: str, fields: dict[str, str], met
         else:
             pace = progress.get("rows_per_second")
             left = progress.get("seconds_left")
-            meter.show(f"reading: {progress.get('rows', 0):,} rows ({100 * (progress.get('fraction') or 0):.0f}%)"
-                       + (f" · {pace:,.0f} rows/s" if pace else "") + (f" · {left:.0f} s left" if left is not None else ""))
+            meter.show(
+                f"reading: {progress.get('rows', 0):,} rows ({100 * (progress.get('fraction') or 0):.0f}%)"
+                + (f" · {pace:,.0f} rows/s" if pace else "")
+                + (f" · {left:.0f} s left" if left is not None else "")
+            )
         time.sleep(UPLOAD_POLL_SECONDS)
 
 
@@ -96,9 +102,18 @@ def cmd_push_dataset(client: Client, args: argparse.Namespace) -> int:
     if args.create:
         body = {"name": args.name, "description": args.description}
         ensure_created(client, api_path("datasets"), body, "dataset_exists", f"dataset {args.name}")
-    result = upload(client, api_path("datasets", args.name, "versions"), args.file, {},
-                    {"kind": "dataset_version", "dataset": args.name})
-    emit(args, result, f"dataset {args.name} version {result['version']}: {result['items']} items (sha256 {result['sha256']})")
+    result = upload(
+        client,
+        api_path("datasets", args.name, "versions"),
+        args.file,
+        {},
+        {"kind": "dataset_version", "dataset": args.name},
+    )
+    emit(
+        args,
+        result,
+        f"dataset {args.name} version {result['version']}: {result['items']} items (sha256 {result['sha256']})",
+    )
     return 0
 
 
@@ -106,14 +121,28 @@ def cmd_push_predictions(client: Client, args: argparse.Namespace) -> int:
     if args.create:
         ensure_created(client, api_path("models"), {"name": args.model}, "model_exists", f"model {args.model}")
         body = {"version": args.version, **({"git_sha": args.git_sha} if args.git_sha else {})}
-        ensure_created(client, api_path("models", args.model, "versions"), body, "model_version_exists",
-                       f"model {args.model} version {args.version}")
+        ensure_created(
+            client,
+            api_path("models", args.model, "versions"),
+            body,
+            "model_version_exists",
+            f"model {args.model} version {args.version}",
+        )
     fields = {"dataset": args.dataset, "dataset_version": str(args.dataset_version)}
-    result = upload(client, api_path("models", args.model, "versions", args.version, "predictions"), args.file, fields,
-                    {"kind": "prediction_set", "model": args.model, "version": args.version, **fields})
-    emit(args, result, f"model {args.model} version {args.version}: {result['predictions']} predictions on "
-                       f"dataset {args.dataset} version {args.dataset_version} "
-                       f"(prediction set {result['prediction_set']}, sha256 {result['sha256']})")
+    result = upload(
+        client,
+        api_path("models", args.model, "versions", args.version, "predictions"),
+        args.file,
+        fields,
+        {"kind": "prediction_set", "model": args.model, "version": args.version, **fields},
+    )
+    emit(
+        args,
+        result,
+        f"model {args.model} version {args.version}: {result['predictions']} predictions on "
+        f"dataset {args.dataset} version {args.dataset_version} "
+        f"(prediction set {result['prediction_set']}, sha256 {result['sha256']})",
+    )
     return 0
 
 
@@ -213,8 +242,10 @@ def cmd_chain_verify(client: Client, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(chain, indent=2))
     elif chain["ok"]:
-        print(f"verdict chain holds: {chain['count']} verdict{'' if chain['count'] == 1 else 's'}, "
-              f"head {chain['head'] or '(none)'}")
+        print(
+            f"verdict chain holds: {chain['count']} verdict{'' if chain['count'] == 1 else 's'}, "
+            f"head {chain['head'] or '(none)'}"
+        )
         if chain["count"]:
             # what the next run should hold the server to
             print(f"next time: signoff chain verify --head {chain['head']} --count {chain['count']}")
@@ -249,15 +280,15 @@ def build_parser() -> Parser:
     parser = Parser(
         prog="signoff",
         description="Talk to a Signoff server from CI: upload datasets and predictions, start review campaigns, "
-                    "and wait for the human verdict on a model version.",
+        "and wait for the human verdict on a model version.",
         epilog="environment:\n"
-               "  SIGNOFF_URL    server base URL, e.g. https://signoff.example.com (or --url)\n"
-               "  SIGNOFF_TOKEN  API token, sent as 'Authorization: Token ...' (or --token)\n\n"
-               "exit codes:\n"
-               "  0  success / approved\n"
-               "  1  rejected (gate commands); broken verdict chain (chain verify)\n"
-               "  2  still pending, or no campaign, when the gate command ends\n"
-               "  3  error: network, authentication, not found, invalid data or arguments",
+        "  SIGNOFF_URL    server base URL, e.g. https://signoff.example.com (or --url)\n"
+        "  SIGNOFF_TOKEN  API token, sent as 'Authorization: Token ...' (or --token)\n\n"
+        "exit codes:\n"
+        "  0  success / approved\n"
+        "  1  rejected (gate commands); broken verdict chain (chain verify)\n"
+        "  2  still pending, or no campaign, when the gate command ends\n"
+        "  3  error: network, authentication, not found, invalid data or arguments",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--url", help="server base URL (overrides SIGNOFF_URL)")
@@ -267,18 +298,28 @@ def build_parser() -> Parser:
 
     def json_flag(sub: argparse.ArgumentParser) -> None:
         # Also accepted after the subcommand; SUPPRESS keeps `signoff --json ...` from being reset to False.
-        sub.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                         help="print the server's JSON answer instead of a summary")
+        sub.add_argument(
+            "--json",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="print the server's JSON answer instead of a summary",
+        )
 
-    push = commands.add_parser("push", help="upload a dataset version or a model version's predictions",
-                               description="Upload JSONL or CSV files. Identical content is not stored twice: "
-                                           "the existing version is reported instead. Files over 16 MB go "
-                                           "in resumable chunks (tus): run the same command again after an "
-                                           "interruption and it resumes. Progress goes to stderr.")
+    push = commands.add_parser(
+        "push",
+        help="upload a dataset version or a model version's predictions",
+        description="Upload JSONL or CSV files. Identical content is not stored twice: "
+        "the existing version is reported instead. Files over 16 MB go "
+        "in resumable chunks (tus): run the same command again after an "
+        "interruption and it resumes. Progress goes to stderr.",
+    )
     push_kinds = push.add_subparsers(dest="kind", required=True, metavar="KIND")
 
-    dataset = push_kinds.add_parser("dataset", help="upload a new version of a dataset",
-                                    description="Upload FILE (JSONL, one item a line) as the next version of dataset NAME.")
+    dataset = push_kinds.add_parser(
+        "dataset",
+        help="upload a new version of a dataset",
+        description="Upload FILE (JSONL, one item a line) as the next version of dataset NAME.",
+    )
     dataset.add_argument("name", metavar="NAME", help="dataset name (a slug)")
     dataset.add_argument("file", metavar="FILE", help="JSONL file of items")
     dataset.add_argument("--create", action="store_true", help="create the dataset first if it does not exist")
@@ -287,9 +328,11 @@ def build_parser() -> Parser:
     dataset.set_defaults(func=cmd_push_dataset)
 
     predictions = push_kinds.add_parser(
-        "predictions", help="upload a model version's predictions on a dataset version",
-        description="Upload FILE (JSONL: one {\"id\", \"output\"} a line) as the predictions of MODEL VERSION "
-                    "on a dataset version.")
+        "predictions",
+        help="upload a model version's predictions on a dataset version",
+        description='Upload FILE (JSONL: one {"id", "output"} a line) as the predictions of MODEL VERSION '
+        "on a dataset version.",
+    )
     predictions.add_argument("model", metavar="MODEL", help="registered model name")
     predictions.add_argument("version", metavar="VERSION", help="model version, e.g. 2 or 1.4.0")
     predictions.add_argument("file", metavar="FILE", help="JSONL file of predictions")
@@ -303,45 +346,61 @@ def build_parser() -> Parser:
     campaign = commands.add_parser("campaign", help="create review campaigns")
     campaign_actions = campaign.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = campaign_actions.add_parser(
-        "create", help="create a campaign from a JSON spec",
+        "create",
+        help="create a campaign from a JSON spec",
         description="Create a review campaign. The spec is the API's JSON body: name, kind, dataset, "
-                    "dataset_version, candidate (model:version), baseline, reviewers, overlap, gate, ... "
-                    "For the server's JSON answer, put --json before the command: signoff --json campaign create ...")
-    create.add_argument("--json", dest="spec", required=True, metavar="FILE_OR_-", help="JSON spec file, or - for stdin")
+        "dataset_version, candidate (model:version), baseline, reviewers, overlap, gate, ... "
+        "For the server's JSON answer, put --json before the command: signoff --json campaign create ...",
+    )
+    create.add_argument(
+        "--json", dest="spec", required=True, metavar="FILE_OR_-", help="JSON spec file, or - for stdin"
+    )
     create.set_defaults(func=cmd_campaign_create)
 
-    gate = commands.add_parser("gate", help="read the release gate of a model version",
-                               description="The gate is approved or rejected by a signed verdict, pending while a "
-                                           "campaign runs, none otherwise. Exit 0 approved, 1 rejected, 2 pending/none, 3 error.")
+    gate = commands.add_parser(
+        "gate",
+        help="read the release gate of a model version",
+        description="The gate is approved or rejected by a signed verdict, pending while a "
+        "campaign runs, none otherwise. Exit 0 approved, 1 rejected, 2 pending/none, 3 error.",
+    )
     gate_actions = gate.add_subparsers(dest="action", required=True, metavar="ACTION")
-    status = gate_actions.add_parser("status", help="print the gate once",
-                                     description="Print the gate of MODEL VERSION. Exit 0 approved, 1 rejected, "
-                                                 "2 pending or none, 3 error.")
-    wait = gate_actions.add_parser("wait", help="poll the gate until a verdict or a timeout",
-                                   description="Poll the gate of MODEL VERSION until it is approved (exit 0) or "
-                                               "rejected (exit 1); exit 2 if still pending at --timeout, 3 on an "
-                                               "error. Connection errors and 5xx answers are retried until the "
-                                               "timeout; authentication errors and unknown models are not.")
+    status = gate_actions.add_parser(
+        "status",
+        help="print the gate once",
+        description="Print the gate of MODEL VERSION. Exit 0 approved, 1 rejected, 2 pending or none, 3 error.",
+    )
+    wait = gate_actions.add_parser(
+        "wait",
+        help="poll the gate until a verdict or a timeout",
+        description="Poll the gate of MODEL VERSION until it is approved (exit 0) or "
+        "rejected (exit 1); exit 2 if still pending at --timeout, 3 on an "
+        "error. Connection errors and 5xx answers are retried until the "
+        "timeout; authentication errors and unknown models are not.",
+    )
     for sub in (status, wait):
         sub.add_argument("model", metavar="MODEL", help="registered model name")
         sub.add_argument("version", metavar="VERSION", help="model version")
         json_flag(sub)
     wait.add_argument("--timeout", type=seconds, required=True, metavar="SECONDS", help="give up after this long")
-    wait.add_argument("--interval", type=positive_seconds, default=5.0, metavar="SECONDS",
-                      help="time between polls (default 5)")
+    wait.add_argument(
+        "--interval", type=positive_seconds, default=5.0, metavar="SECONDS", help="time between polls (default 5)"
+    )
     status.set_defaults(func=cmd_gate_status)
     wait.set_defaults(func=cmd_gate_wait)
 
-    chain = commands.add_parser("chain", help="check the verdict hash chain",
-                                description="Every verdict carries the hash of the one before it.")
+    chain = commands.add_parser(
+        "chain", help="check the verdict hash chain", description="Every verdict carries the hash of the one before it."
+    )
     chain_actions = chain.add_subparsers(dest="action", required=True, metavar="ACTION")
     verify = chain_actions.add_parser(
-        "verify", help="have the server check its verdict chain",
+        "verify",
+        help="have the server check its verdict chain",
         description="Ask the server to walk its verdict chain (approver or admin token). With --head and --count "
-                    "(saved from an earlier run: it prints them), also check that the server's chain still starts "
-                    "with those COUNT verdicts ending in HEAD: a chain rewritten or cut inside the server's database "
-                    "cannot hide from a copy kept outside it. Exit 0 when the chain holds, 1 when it is broken or "
-                    "no longer contains what you saw, 3 on an error.")
+        "(saved from an earlier run: it prints them), also check that the server's chain still starts "
+        "with those COUNT verdicts ending in HEAD: a chain rewritten or cut inside the server's database "
+        "cannot hide from a copy kept outside it. Exit 0 when the chain holds, 1 when it is broken or "
+        "no longer contains what you saw, 3 on an error.",
+    )
     verify.add_argument("--head", metavar="HASH", help="the head hash an earlier run printed")
     verify.add_argument("--count", type=int, metavar="N", help="the verdict count an earlier run printed")
     json_flag(verify)

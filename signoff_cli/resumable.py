@@ -2,6 +2,7 @@
 
 Where each file's upload lives on the server is remembered in ~/.cache/signoff/uploads.json, so running the
 same command again after a crash resumes it instead of starting over."""
+
 from __future__ import annotations
 
 import base64
@@ -9,8 +10,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from signoff_cli.client import ApiError, Client, TransportError, raw_request
 
@@ -66,12 +67,20 @@ def _left(seconds: float | None) -> str:
     return f"{seconds:.0f} s left" if seconds < 90 else f"{seconds / 60:.0f} min left"
 
 
-def send_resumable(client: Client, filename: str, metadata: dict[str, str], meter: Meter,
-                   sleep: Callable[[float], None] = time.sleep) -> str:
+def send_resumable(
+    client: Client, filename: str, metadata: dict[str, str], meter: Meter, sleep: Callable[[float], None] = time.sleep
+) -> str:
     """Send the file; returns the upload's URL (its status URL). Resumes a previous attempt of the same file."""
     stat = os.stat(filename)
-    key = "|".join([client.base_url, os.path.abspath(filename), str(stat.st_size), str(stat.st_mtime_ns),
-                    json.dumps(metadata, sort_keys=True)])
+    key = "|".join(
+        [
+            client.base_url,
+            os.path.abspath(filename),
+            str(stat.st_size),
+            str(stat.st_mtime_ns),
+            json.dumps(metadata, sort_keys=True),
+        ]
+    )
     state = _load_state()
     url, offset = state.get(key), 0
     if url:
@@ -82,8 +91,9 @@ def send_resumable(client: Client, filename: str, metadata: dict[str, str], mete
             url = None  # gone or finished: start again
     if not url:
         encoded = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in metadata.items())
-        created = raw_request(client, "POST", "/api/v1/uploads/", {**TUS, "Upload-Length": str(stat.st_size),
-                                                                   "Upload-Metadata": encoded})
+        created = raw_request(
+            client, "POST", "/api/v1/uploads/", {**TUS, "Upload-Length": str(stat.st_size), "Upload-Metadata": encoded}
+        )
         url = created.headers["Location"]
         state[key] = url
         _save_state(state)
@@ -93,8 +103,13 @@ def send_resumable(client: Client, filename: str, metadata: dict[str, str], mete
             file.seek(offset)
             chunk = file.read(CHUNK_BYTES)
             try:
-                answer = raw_request(client, "PATCH", url, {**TUS, "Upload-Offset": str(offset),
-                                                           "Content-Type": "application/offset+octet-stream"}, body=chunk)
+                answer = raw_request(
+                    client,
+                    "PATCH",
+                    url,
+                    {**TUS, "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"},
+                    body=chunk,
+                )
                 offset, retries = int(answer.headers["Upload-Offset"]), 0
             except ApiError as exc:
                 if exc.code == "offset_mismatch":
@@ -111,8 +126,11 @@ def send_resumable(client: Client, filename: str, metadata: dict[str, str], mete
             elapsed = time.monotonic() - started
             rate = (offset - sent_at_start) / elapsed if elapsed > 0 else 0
             eta = (stat.st_size - offset) / rate if rate else None
-            meter.show(f"sending: {_size(offset)} of {_size(stat.st_size)} ({100 * offset / stat.st_size:.0f}%) · "
-                       f"{_size(rate)}/s · {_left(eta)}", final=offset >= stat.st_size)
+            meter.show(
+                f"sending: {_size(offset)} of {_size(stat.st_size)} ({100 * offset / stat.st_size:.0f}%) · "
+                f"{_size(rate)}/s · {_left(eta)}",
+                final=offset >= stat.st_size,
+            )
     _forget(key)
     return url
 
@@ -121,7 +139,7 @@ def _wait_and_ask(client: Client, url: str, exc: Exception, retries: int, meter:
     """After a failed chunk: back off, then ask the server how much it kept."""
     if retries >= MAX_RETRIES:
         raise exc
-    delay = min(30.0, 2.0 ** retries)
+    delay = min(30.0, 2.0**retries)
     meter.show(f"connection trouble ({exc}); resuming in {delay:.0f} s", final=True)
     sleep(delay)
     while True:
@@ -131,7 +149,7 @@ def _wait_and_ask(client: Client, url: str, exc: Exception, retries: int, meter:
             retries += 1
             if retries >= MAX_RETRIES:
                 raise
-            sleep(min(30.0, 2.0 ** retries))
+            sleep(min(30.0, 2.0**retries))
 
 
 def _forget(key: str) -> None:

@@ -1,4 +1,5 @@
 """Shared fixtures: one user per role, token-authenticated API clients, and a ready review loop."""
+
 import os
 
 import pytest
@@ -45,8 +46,15 @@ def api(users):
     return {role: token_client(user) for role, user in users.items()}
 
 
-ITEMS = [{"id": f"item-{i}", "input": f"What is {i} + {i}?", "reference": str(2 * i), "tags": ["even" if i % 2 == 0 else "odd"]}
-         for i in range(6)]
+ITEMS = [
+    {
+        "id": f"item-{i}",
+        "input": f"What is {i} + {i}?",
+        "reference": str(2 * i),
+        "tags": ["even" if i % 2 == 0 else "odd"],
+    }
+    for i in range(6)
+]
 
 
 @pytest.fixture
@@ -54,31 +62,51 @@ def loop_data(api):
     """A dataset version with two model versions' predictions on it, uploaded through the API."""
     ds = api["ds"]
     assert ds.post("/api/v1/datasets/", {"name": "arith"}, format="json").status_code == 201
-    assert ds.post("/api/v1/datasets/arith/versions/", {"file": jsonl_file(ITEMS)}, format="multipart").status_code == 201
+    assert (
+        ds.post("/api/v1/datasets/arith/versions/", {"file": jsonl_file(ITEMS)}, format="multipart").status_code == 201
+    )
     for model, version, offset in (("calc", "2", 0), ("calc", "1", 1)):
         if ds.get(f"/api/v1/models/{model}/versions/").status_code == 404:
             assert ds.post("/api/v1/models/", {"name": model}, format="json").status_code == 201
         assert ds.post(f"/api/v1/models/{model}/versions/", {"version": version}, format="json").status_code == 201
         rows = [{"id": item["id"], "output": str(2 * i + offset)} for i, item in enumerate(ITEMS)]
-        response = ds.post(f"/api/v1/models/{model}/versions/{version}/predictions/",
-                           {"dataset": "arith", "dataset_version": 1, "file": jsonl_file(rows)}, format="multipart")
+        response = ds.post(
+            f"/api/v1/models/{model}/versions/{version}/predictions/",
+            {"dataset": "arith", "dataset_version": 1, "file": jsonl_file(rows)},
+            format="multipart",
+        )
         assert response.status_code == 201, response.json()
     return {"dataset": "arith", "dataset_version": 1, "candidate": "calc:2", "baseline": "calc:1"}
 
 
 @pytest.fixture
 def pairwise_campaign(api, loop_data):
-    response = api["ds"].post("/api/v1/campaigns/", {
-        "name": "calc 2 vs 1", "kind": "pairwise", **loop_data, "reviewers": ["rev", "rev2"], "overlap": 1,
-        "gate": {"min_judgments": 4, "min_win_rate": 0.5, "alternative": 0.95},
-    }, format="json")
+    response = api["ds"].post(
+        "/api/v1/campaigns/",
+        {
+            "name": "calc 2 vs 1",
+            "kind": "pairwise",
+            **loop_data,
+            "reviewers": ["rev", "rev2"],
+            "overlap": 1,
+            "gate": {"min_judgments": 4, "min_win_rate": 0.5, "alternative": 0.95},
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     return response.json()
 
 
 CHROMIUM = os.environ.get("SIGNOFF_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
 """Test data built through the same services the API uses."""
+
 import io
 import json
 

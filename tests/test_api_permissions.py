@@ -1,4 +1,5 @@
 """Who may call what: role rules per endpoint, blind views for reviewers, tokens, the error shape, query counts."""
+
 import pytest
 from django.db import connection
 from knox.models import AuthToken
@@ -7,6 +8,7 @@ from rest_framework.test import APIClient
 from reviews.models import Assignment
 from tests.conftest import token_client
 from tests.factories import UserFactory, jsonl_file
+
 
 @pytest.fixture
 def clients(api):
@@ -36,10 +38,14 @@ def check(expected: dict[str, int], call) -> None:
 
 
 def test_listing_and_creating_datasets(clients):
-    check({"anon": 401, "reviewer": 403, "ds": 200, "approver": 200, "admin": 200},
-          lambda role: clients[role].get("/api/v1/datasets/"))
-    check({"anon": 401, "reviewer": 403, "approver": 403, "ds": 201, "admin": 201},
-          lambda role: clients[role].post("/api/v1/datasets/", {"name": f"set-{role}"}, format="json"))
+    check(
+        {"anon": 401, "reviewer": 403, "ds": 200, "approver": 200, "admin": 200},
+        lambda role: clients[role].get("/api/v1/datasets/"),
+    )
+    check(
+        {"anon": 401, "reviewer": 403, "approver": 403, "ds": 201, "admin": 201},
+        lambda role: clients[role].post("/api/v1/datasets/", {"name": f"set-{role}"}, format="json"),
+    )
 
 
 def test_uploading_a_dataset_version(clients, loop_data):
@@ -51,65 +57,100 @@ def test_uploading_a_dataset_version(clients, loop_data):
 
 
 def test_registering_models_and_versions_and_uploading_predictions(clients, loop_data):
-    check({"anon": 401, "reviewer": 403, "approver": 403, "ds": 201, "admin": 201},
-          lambda role: clients[role].post("/api/v1/models/", {"name": f"model-{role}"}, format="json"))
-    check({"anon": 401, "reviewer": 403, "approver": 403, "ds": 201, "admin": 201},
-          lambda role: clients[role].post("/api/v1/models/calc/versions/", {"version": f"v-{role}"}, format="json"))
-    check({"anon": 401, "reviewer": 403, "approver": 403, "ds": 201},
-          lambda role: clients[role].post(
-              "/api/v1/models/calc/versions/v-ds/predictions/",
-              {"dataset": "arith", "dataset_version": 1, "file": jsonl_file([{"id": "item-0", "output": "0"}])},
-              format="multipart"))
-    check({"anon": 401, "reviewer": 403, "ds": 200, "approver": 200, "admin": 200},
-          lambda role: clients[role].get("/api/v1/models/calc/versions/2/"))
+    check(
+        {"anon": 401, "reviewer": 403, "approver": 403, "ds": 201, "admin": 201},
+        lambda role: clients[role].post("/api/v1/models/", {"name": f"model-{role}"}, format="json"),
+    )
+    check(
+        {"anon": 401, "reviewer": 403, "approver": 403, "ds": 201, "admin": 201},
+        lambda role: clients[role].post("/api/v1/models/calc/versions/", {"version": f"v-{role}"}, format="json"),
+    )
+    check(
+        {"anon": 401, "reviewer": 403, "approver": 403, "ds": 201},
+        lambda role: clients[role].post(
+            "/api/v1/models/calc/versions/v-ds/predictions/",
+            {"dataset": "arith", "dataset_version": 1, "file": jsonl_file([{"id": "item-0", "output": "0"}])},
+            format="multipart",
+        ),
+    )
+    check(
+        {"anon": 401, "reviewer": 403, "ds": 200, "approver": 200, "admin": 200},
+        lambda role: clients[role].get("/api/v1/models/calc/versions/2/"),
+    )
 
 
 def test_creating_campaigns_and_seeing_results(clients, loop_data, pairwise_campaign):
     def create(role):
-        return clients[role].post("/api/v1/campaigns/", {
-            "name": f"by {role}", "kind": "pairwise", **loop_data, "reviewers": ["rev"], "overlap": 1,
-        }, format="json")
+        return clients[role].post(
+            "/api/v1/campaigns/",
+            {
+                "name": f"by {role}",
+                "kind": "pairwise",
+                **loop_data,
+                "reviewers": ["rev"],
+                "overlap": 1,
+            },
+            format="json",
+        )
 
     check({"anon": 401, "reviewer": 403, "approver": 403, "ds": 201, "admin": 201}, create)
     cid = pairwise_campaign["id"]
-    check({"anon": 401, "reviewer": 403, "ds": 200, "approver": 200, "admin": 200},
-          lambda role: clients[role].get(f"/api/v1/campaigns/{cid}/results/"))
-    check({"anon": 401, "reviewer": 200, "ds": 200, "approver": 200, "admin": 200},
-          lambda role: clients[role].get(f"/api/v1/campaigns/{cid}/"))
+    check(
+        {"anon": 401, "reviewer": 403, "ds": 200, "approver": 200, "admin": 200},
+        lambda role: clients[role].get(f"/api/v1/campaigns/{cid}/results/"),
+    )
+    check(
+        {"anon": 401, "reviewer": 200, "ds": 200, "approver": 200, "admin": 200},
+        lambda role: clients[role].get(f"/api/v1/campaigns/{cid}/"),
+    )
 
 
 def test_only_reviewers_fetch_tasks_and_judge(clients, pairwise_campaign):
     cid = pairwise_campaign["id"]
-    check({"anon": 401, "ds": 403, "approver": 403, "reviewer": 200},
-          lambda role: clients[role].get(f"/api/v1/campaigns/{cid}/next/"))
+    check(
+        {"anon": 401, "ds": 403, "approver": 403, "reviewer": 200},
+        lambda role: clients[role].get(f"/api/v1/campaigns/{cid}/next/"),
+    )
     task = Assignment.objects.get(reviewer__username="rev").task_id
-    check({"anon": 401, "ds": 403, "approver": 403, "reviewer": 201},
-          lambda role: clients[role].post(f"/api/v1/tasks/{task}/judgments/", {"choice": "A"}, format="json"))
+    check(
+        {"anon": 401, "ds": 403, "approver": 403, "reviewer": 201},
+        lambda role: clients[role].post(f"/api/v1/tasks/{task}/judgments/", {"choice": "A"}, format="json"),
+    )
 
 
 def test_only_approvers_sign_off(clients, pairwise_campaign):
     cid = pairwise_campaign["id"]
-    check({"anon": 401, "reviewer": 403, "ds": 403, "approver": 201},
-          lambda role: clients[role].post(f"/api/v1/campaigns/{cid}/signoff/",
-                                          {"decision": "reject", "rationale": "not yet"}, format="json"))
+    check(
+        {"anon": 401, "reviewer": 403, "ds": 403, "approver": 201},
+        lambda role: clients[role].post(
+            f"/api/v1/campaigns/{cid}/signoff/", {"decision": "reject", "rationale": "not yet"}, format="json"
+        ),
+    )
 
 
 def test_only_approvers_move_a_version_to_production(clients, loop_data):
     from models_app.models import ModelVersion
 
     ModelVersion.objects.filter(version="2").update(stage=ModelVersion.Stage.APPROVED)
-    check({"anon": 401, "reviewer": 403, "ds": 403, "approver": 200},
-          lambda role: clients[role].post("/api/v1/models/calc/versions/2/stage/",
-                                          {"stage": "production", "reason": "ship it"}, format="json"))
+    check(
+        {"anon": 401, "reviewer": 403, "ds": 403, "approver": 200},
+        lambda role: clients[role].post(
+            "/api/v1/models/calc/versions/2/stage/", {"stage": "production", "reason": "ship it"}, format="json"
+        ),
+    )
 
 
 def test_webhooks_are_managed_by_data_scientists(clients):
     # A public address literal: accepted without any DNS lookup or request.
-    check({"anon": 401, "reviewer": 403, "approver": 403, "ds": 201},
-          lambda role: clients[role].post("/api/v1/webhooks/", {"url": "http://93.184.216.34/hook", "events": ["verdict.signed"]},
-                                          format="json"))
-    check({"anon": 401, "reviewer": 403, "approver": 403, "ds": 200},
-          lambda role: clients[role].get("/api/v1/webhooks/"))
+    check(
+        {"anon": 401, "reviewer": 403, "approver": 403, "ds": 201},
+        lambda role: clients[role].post(
+            "/api/v1/webhooks/", {"url": "http://93.184.216.34/hook", "events": ["verdict.signed"]}, format="json"
+        ),
+    )
+    check(
+        {"anon": 401, "reviewer": 403, "approver": 403, "ds": 200}, lambda role: clients[role].get("/api/v1/webhooks/")
+    )
 
 
 def test_gate_is_closed_to_reviewers_whose_pending_would_name_the_blind_candidate(clients, pairwise_campaign):
@@ -120,8 +161,10 @@ def test_gate_is_closed_to_reviewers_whose_pending_would_name_the_blind_candidat
             response = client.get(url)
             assert response.status_code == 403, (url, response.json())
             assert_error_shape(response)
-    check({"anon": 401, "reviewer": 403, "ds": 200, "approver": 200, "admin": 200},
-          lambda role: clients[role].get("/api/v1/gate/calc/2/"))
+    check(
+        {"anon": 401, "reviewer": 403, "ds": 200, "approver": 200, "admin": 200},
+        lambda role: clients[role].get("/api/v1/gate/calc/2/"),
+    )
 
 
 def _signed(users, pairwise_campaign) -> dict:
@@ -129,7 +172,9 @@ def _signed(users, pairwise_campaign) -> dict:
     from reviews.services.verdicts import verdict_sign
 
     campaign = Campaign.objects.get(pk=pairwise_campaign["id"])
-    verdict = verdict_sign(campaign=campaign, signer=users["approver"], decision="reject", rationale="rev and rev2 agreed")
+    verdict = verdict_sign(
+        campaign=campaign, signer=users["approver"], decision="reject", rationale="rev and rev2 agreed"
+    )
     return {"id": verdict.pk, "hash": verdict.hash}
 
 
@@ -141,7 +186,11 @@ def test_gate_answers_ci_with_the_decision_only_and_evidence_on_request(clients,
         body = narrow.json()
         assert set(body) == {"model", "version", "stage", "status", "verdict"}
         assert set(body["verdict"]) == {"id", "decision", "hash", "signed_at"}, body["verdict"]
-        assert (body["verdict"]["id"], body["verdict"]["hash"], body["status"]) == (verdict["id"], verdict["hash"], "rejected")
+        assert (body["verdict"]["id"], body["verdict"]["hash"], body["status"]) == (
+            verdict["id"],
+            verdict["hash"],
+            "rejected",
+        )
         assert "rev2" not in narrow.content.decode() and "agreed" not in narrow.content.decode()
 
         full = clients[role].get("/api/v1/gate/calc/2/?evidence=1").json()["verdict"]
@@ -243,9 +292,21 @@ def test_every_error_response_has_exactly_message_code_and_extra(api, clients, p
         api["ds"].post("/api/v1/datasets/", {"name": "arith"}, format="json"),  # 409
         api["ds"].post("/api/v1/datasets/arith/versions/", {"file": "x"}, format="json"),  # 415
         api["ds"].delete("/api/v1/datasets/"),  # 405
-        api["ds"].post("/api/v1/campaigns/", {"name": "c", "kind": "pairwise", "dataset": "arith", "dataset_version": 1,
-                                              "candidate": "calc", "reviewers": ["rev"]}, format="json"),  # 400 bad ref
-        api["approver"].post(f"/api/v1/campaigns/{cid}/signoff/", {"decision": "approve", "rationale": "r"}, format="json"),
+        api["ds"].post(
+            "/api/v1/campaigns/",
+            {
+                "name": "c",
+                "kind": "pairwise",
+                "dataset": "arith",
+                "dataset_version": 1,
+                "candidate": "calc",
+                "reviewers": ["rev"],
+            },
+            format="json",
+        ),  # 400 bad ref
+        api["approver"].post(
+            f"/api/v1/campaigns/{cid}/signoff/", {"decision": "approve", "rationale": "r"}, format="json"
+        ),
         api["ds"].post("/api/v1/campaigns/", "{broken", content_type="application/json"),  # 400 parse error
     ]
     assert [r.status_code for r in responses] == [401, 403, 404, 404, 400, 409, 415, 405, 400, 409, 400]
@@ -258,9 +319,17 @@ def test_every_error_response_has_exactly_message_code_and_extra(api, clients, p
 
 def test_campaign_list_does_not_query_per_campaign(api, loop_data, django_assert_max_num_queries):
     for n in range(5):
-        response = api["ds"].post("/api/v1/campaigns/", {
-            "name": f"c{n}", "kind": "pairwise", **loop_data, "reviewers": ["rev", "rev2"], "overlap": 1,
-        }, format="json")
+        response = api["ds"].post(
+            "/api/v1/campaigns/",
+            {
+                "name": f"c{n}",
+                "kind": "pairwise",
+                **loop_data,
+                "reviewers": ["rev", "rev2"],
+                "overlap": 1,
+            },
+            format="json",
+        )
         assert response.status_code == 201
     # token lookup, user, campaigns (joined), reviewers and other versions (prefetched): a fixed number
     with django_assert_max_num_queries(6):
@@ -273,7 +342,9 @@ def test_campaign_list_does_not_query_per_campaign(api, loop_data, django_assert
 def test_dataset_list_does_not_query_per_dataset(api, django_assert_max_num_queries):
     for n in range(5):
         api["ds"].post("/api/v1/datasets/", {"name": f"d{n}"}, format="json")
-        api["ds"].post(f"/api/v1/datasets/d{n}/versions/", {"file": jsonl_file([{"id": "a", "input": str(n)}])}, format="multipart")
+        api["ds"].post(
+            f"/api/v1/datasets/d{n}/versions/", {"file": jsonl_file([{"id": "a", "input": str(n)}])}, format="multipart"
+        )
     with django_assert_max_num_queries(4):
         response = api["ds"].get("/api/v1/datasets/")
     assert [d["name"] for d in response.json()] == [f"d{n}" for n in range(5)]

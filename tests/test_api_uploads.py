@@ -1,4 +1,5 @@
 """Upload contracts: datasets and versions, predictions, precise line/field errors, and the background path."""
+
 import base64
 import hashlib
 import io
@@ -54,11 +55,13 @@ def model_on_dataset(api, dataset):
 def upload_predictions(client, content: bytes, model: str = "m", version: str = "1"):
     return client.post(
         f"/api/v1/models/{model}/versions/{version}/predictions/",
-        {"dataset": "qa", "dataset_version": 1, "file": raw_file(content, "preds.jsonl")}, format="multipart",
+        {"dataset": "qa", "dataset_version": 1, "file": raw_file(content, "preds.jsonl")},
+        format="multipart",
     )
 
 
 # --- datasets ---------------------------------------------------------------------------------------------
+
 
 def test_dataset_create_answers_201_with_the_dataset(api):
     response = api["ds"].post("/api/v1/datasets/", {"name": "qa", "description": "questions"}, format="json")
@@ -111,9 +114,9 @@ def _png_with_broken_checksum() -> str:
     Image.new("RGB", (8, 8), (10, 20, 30)).save(buffer, format="PNG")
     data = buffer.getvalue()
     idat = data.index(b"IDAT")
-    (length,) = struct.unpack(">I", data[idat - 4:idat])
+    (length,) = struct.unpack(">I", data[idat - 4 : idat])
     crc = idat + 4 + length
-    return base64.b64encode(data[:crc] + b"\0\0\0\0" + data[crc + 4:]).decode()
+    return base64.b64encode(data[:crc] + b"\0\0\0\0" + data[crc + 4 :]).decode()
 
 
 GOOD = b'{"id": "a", "input": "x"}\n{"id": "b", "input": "y"}\n'
@@ -126,15 +129,24 @@ BAD_UPLOADS = {
     "missing_input": (GOOD + b'{"id": "c"}\n', 3, "input", "is required"),
     "not_an_object": (GOOD + b'["a", "list"]\n', 3, None, "must be a JSON object"),
     "base64_that_is_not_an_image": (
-        GOOD + jsonl([{"id": "c", "input": {"text": "t", "image": base64.b64encode(b"plain text, no pixels").decode()}}]),
-        3, "input.image", "not a readable PNG or JPEG",
+        GOOD
+        + jsonl([{"id": "c", "input": {"text": "t", "image": base64.b64encode(b"plain text, no pixels").decode()}}]),
+        3,
+        "input.image",
+        "not a readable PNG or JPEG",
     ),
     "image_that_is_not_base64": (
-        GOOD + jsonl([{"id": "c", "input": {"image": "***not base64***"}}]), 3, "input.image", "not valid base64",
+        GOOD + jsonl([{"id": "c", "input": {"image": "***not base64***"}}]),
+        3,
+        "input.image",
+        "not valid base64",
     ),
     # A PNG whose pixel-data checksum is broken: Pillow's verify() raises SyntaxError, which must not become a 500.
     "png_with_broken_checksum": (
-        GOOD + jsonl([{"id": "c", "input": {"image": _png_with_broken_checksum()}}]), 3, "input.image", "not a readable",
+        GOOD + jsonl([{"id": "c", "input": {"image": _png_with_broken_checksum()}}]),
+        3,
+        "input.image",
+        "not a readable",
     ),
 }
 
@@ -172,8 +184,12 @@ def test_empty_upload_is_refused(api, dataset):
 
 
 def test_valid_png_image_is_stored_with_its_item(api, dataset):
-    content = jsonl([{"id": "img", "input": {"text": "what colour?", "image": png_base64()}},
-                     {"id": "data-url", "input": {"image": "data:image/png;base64," + png_base64((0, 0, 255))}}])
+    content = jsonl(
+        [
+            {"id": "img", "input": {"text": "what colour?", "image": png_base64()}},
+            {"id": "data-url", "input": {"image": "data:image/png;base64," + png_base64((0, 0, 255))}},
+        ]
+    )
     response = upload_version(api["ds"], content)
     assert response.status_code == 201, response.json()
     item = Item.objects.get(external_id="img")
@@ -200,6 +216,7 @@ def test_version_upload_to_an_unknown_dataset_is_404(api):
 
 # --- predictions ------------------------------------------------------------------------------------------
 
+
 def test_predictions_upload_creates_a_prediction_set(api, model_on_dataset):
     content = jsonl([{"id": f"q{i}", "output": f"answer {i}", "score": 0.5} for i in range(3)])
     response = upload_predictions(api["ds"], content)
@@ -209,8 +226,14 @@ def test_predictions_upload_creates_a_prediction_set(api, model_on_dataset):
 
 
 def test_predictions_report_unknown_and_duplicate_item_ids_with_their_lines(api, model_on_dataset):
-    content = jsonl([{"id": "q0", "output": "a"}, {"id": "nope", "output": "b"}, {"id": "q0", "output": "c"},
-                     {"id": "q1", "output": "d", "score": "high"}])
+    content = jsonl(
+        [
+            {"id": "q0", "output": "a"},
+            {"id": "nope", "output": "b"},
+            {"id": "q0", "output": "c"},
+            {"id": "q1", "output": "d", "score": "high"},
+        ]
+    )
     response = upload_predictions(api["ds"], content)
     assert response.status_code == 400
     body = response.json()
@@ -237,25 +260,33 @@ def test_identical_predictions_again_are_idempotent_and_different_ones_conflict(
 
 
 def test_predictions_for_an_unknown_dataset_version_are_404(api, model_on_dataset):
-    response = api["ds"].post("/api/v1/models/m/versions/1/predictions/",
-                              {"dataset": "qa", "dataset_version": 9, "file": jsonl_file([{"id": "q0", "output": "a"}])},
-                              format="multipart")
+    response = api["ds"].post(
+        "/api/v1/models/m/versions/1/predictions/",
+        {"dataset": "qa", "dataset_version": 9, "file": jsonl_file([{"id": "q0", "output": "a"}])},
+        format="multipart",
+    )
     assert response.status_code == 404
     assert response.json()["code"] == "dataset_version_not_found"
 
 
 # --- large uploads go to the worker ----------------------------------------------------------------------
 
+
 @pytest.fixture
 def tiny_sync_limit(settings):
     settings.SIGNOFF_SYNC_UPLOAD_MAX_BYTES = 10
 
 
-def test_large_dataset_upload_is_accepted_then_ingested_by_the_worker(api, dataset, tiny_sync_limit, django_capture_on_commit_callbacks):
+def test_large_dataset_upload_is_accepted_then_ingested_by_the_worker(
+    api, dataset, tiny_sync_limit, django_capture_on_commit_callbacks
+):
     from datasets import tasks
 
     content = jsonl(ITEMS)
-    with mock.patch.object(tasks.ingest_dataset_upload, "delay") as delay, django_capture_on_commit_callbacks(execute=True):
+    with (
+        mock.patch.object(tasks.ingest_dataset_upload, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         response = upload_version(api["ds"], content)
     assert response.status_code == 202
     status_url = response.json()["status_url"]
@@ -293,7 +324,9 @@ def test_bad_large_upload_ends_failed_with_its_errors_and_no_version(api, datase
     status = api["ds"].get(response.json()["status_url"]).json()
     assert status["status"] == "failed" and status["result"] is None
     assert status["error"]["code"] == "invalid_upload"
-    assert status["error"]["extra"]["errors"] == [{"line": 3, "column": None, "field": "id", "message": "duplicates id 'a' from line 1"}]
+    assert status["error"]["extra"]["errors"] == [
+        {"line": 3, "column": None, "field": "id", "message": "duplicates id 'a' from line 1"}
+    ]
     assert DatasetVersion.objects.count() == 0 and Item.objects.count() == 0
 
 

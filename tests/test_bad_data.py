@@ -1,6 +1,7 @@
 """Nothing one campaign holds breaks another page: bad data (labels outside the campaign's set, empty or odd
 outputs, a model version gone from the campaign, judgments an older version wrote) shows as a notice on that
 campaign's results, and never as a 500 on results, sign-off, the home page, the lists or the worker's gate check."""
+
 import pytest
 from django.db import connection
 from django.db.models import JSONField, Value
@@ -25,8 +26,11 @@ def plant_outputs(campaign_id: int, version_ref: str, outputs: dict[int, object]
     """Overwrite a version's predictions on some items (item index -> output), as an old ingest might have stored them."""
     model, version = version_ref.split(":")
     for index, output in outputs.items():
-        Prediction.objects.filter(prediction_set__model_version__model__name=model, prediction_set__model_version__version=version,
-                                  item__external_id=f"item-{index}").update(output=JSON_NULL if output is None else Value(output, JSONField()))
+        Prediction.objects.filter(
+            prediction_set__model_version__model__name=model,
+            prediction_set__model_version__version=version,
+            item__external_id=f"item-{index}",
+        ).update(output=JSON_NULL if output is None else Value(output, JSONField()))
 
 
 def any_slot(task: dict) -> str:
@@ -42,6 +46,7 @@ def full_ratings(task: dict) -> dict:
 
 
 # --- the cases: each builds one campaign with bad data and says which words its notice must hold ----------------------
+
 
 def labels_outside_the_set(api, data):
     # calc:2 answers item-i with 2i: 6, 8 and 10 are outside the labels; then outputs no label can come from
@@ -59,14 +64,23 @@ def labels_outside_the_set_only(api, data):
 
 def empty_outputs(kind):
     def build(api, data):
-        extra = {"labeling": {"baseline": None, "labels": ["0", "2", "4", "6", "8", "10"]}, "rating": {"rubric": RUBRIC},
-                 "ranking": {"models": ["calc:3"]}, "pairwise": {}}[kind]
+        extra = {
+            "labeling": {"baseline": None, "labels": ["0", "2", "4", "6", "8", "10"]},
+            "rating": {"rubric": RUBRIC},
+            "ranking": {"models": ["calc:3"]},
+            "pairwise": {},
+        }[kind]
         cid = create_campaign(api, data, kind=kind, **extra)
         plant_outputs(cid, "calc:2", {0: "", 1: None, 2: {}, 3: []})
-        pick = {"labeling": lambda t, k: {"labels": ["0"]}, "rating": lambda t, k: full_ratings(t),
-                "ranking": lambda t, k: whole_ranking(t), "pairwise": lambda t, k: {"choice": any_slot(t)}}[kind]
+        pick = {
+            "labeling": lambda t, k: {"labels": ["0"]},
+            "rating": lambda t, k: full_ratings(t),
+            "ranking": lambda t, k: whole_ranking(t),
+            "pairwise": lambda t, k: {"choice": any_slot(t)},
+        }[kind]
         judge_all(api["reviewer"], cid, pick)
         return cid, []  # an empty output is shown as empty: nothing to warn about
+
     build.__name__ = f"empty_outputs_{kind}"
     return build
 
@@ -92,8 +106,9 @@ def baseline_output_deleted_by_a_dba(api, data):
     cid = create_campaign(api, data, kind="pairwise")
     judge_all(api["reviewer"], cid, lambda task, k: {"choice": any_slot(task)})
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM reviews_taskoutput WHERE model_version_id = %s",
-                       [ModelVersion.objects.get(version="1").pk])
+        cursor.execute(
+            "DELETE FROM reviews_taskoutput WHERE model_version_id = %s", [ModelVersion.objects.get(version="1").pk]
+        )
     return cid, []
 
 
@@ -101,8 +116,10 @@ def prediction_set_deleted_by_a_dba(api, data):
     cid = create_campaign(api, data, kind="ranking", models=["calc:3"])
     judge_all(api["reviewer"], cid, lambda task, k: whole_ranking(task))
     with connection.cursor() as cursor:  # predictions keep no database constraint to their set
-        cursor.execute("DELETE FROM models_app_predictionset WHERE model_version_id = %s",
-                       [ModelVersion.objects.get(version="3").pk])
+        cursor.execute(
+            "DELETE FROM models_app_predictionset WHERE model_version_id = %s",
+            [ModelVersion.objects.get(version="3").pk],
+        )
     return cid, ["calc:3", "prediction set"]
 
 
@@ -150,10 +167,20 @@ def pairwise_judgment_without_choice(api, data):
     return cid, [f"judgment {first.pk}"]
 
 
-CASES = [labels_outside_the_set, labels_outside_the_set_only, *(empty_outputs(k) for k in ("pairwise", "ranking", "rating", "labeling")),
-         other_version_removed_from_campaign, candidate_output_deleted_by_a_dba, baseline_output_deleted_by_a_dba,
-         prediction_set_deleted_by_a_dba, rubric_changed_after_judgments, ratings_missing_a_criterion, ranking_missing_a_slot,
-         labeling_judgment_without_labels, pairwise_judgment_without_choice]
+CASES = [
+    labels_outside_the_set,
+    labels_outside_the_set_only,
+    *(empty_outputs(k) for k in ("pairwise", "ranking", "rating", "labeling")),
+    other_version_removed_from_campaign,
+    candidate_output_deleted_by_a_dba,
+    baseline_output_deleted_by_a_dba,
+    prediction_set_deleted_by_a_dba,
+    rubric_changed_after_judgments,
+    ratings_missing_a_criterion,
+    ranking_missing_a_slot,
+    labeling_judgment_without_labels,
+    pairwise_judgment_without_choice,
+]
 
 
 def every_page(users, api, cid: int) -> dict[str, int]:
@@ -164,8 +191,15 @@ def every_page(users, api, cid: int) -> dict[str, int]:
         statuses[f"/campaigns/ as {role}"] = client_for(users[role]).get("/campaigns/").status_code
         statuses[f"/api/v1/campaigns/ as {role}"] = api[role].get("/api/v1/campaigns/").status_code
     ds = client_for(users["ds"])
-    for path in (f"/campaigns/{cid}/", f"/campaigns/{cid}/judgments/", f"/campaigns/{cid}/report.html",
-                 f"/campaigns/{cid}/report.json", "/models/", "/models/calc/2/", "/models/calc/1/"):
+    for path in (
+        f"/campaigns/{cid}/",
+        f"/campaigns/{cid}/judgments/",
+        f"/campaigns/{cid}/report.html",
+        f"/campaigns/{cid}/report.json",
+        "/models/",
+        "/models/calc/2/",
+        "/models/calc/1/",
+    ):
         statuses[path] = ds.get(path).status_code
     for path in (f"/api/v1/campaigns/{cid}/", f"/api/v1/campaigns/{cid}/results/"):
         statuses[path] = api["approver"].get(path).status_code
@@ -212,7 +246,9 @@ def test_bad_data_in_one_campaign_shows_on_its_results_and_breaks_no_page(users,
     assert Campaign.objects.get(pk=cid).gate_state.get("status") in ("pass", "fail", "pending")
 
     # a rejection can always be signed
-    response = api["approver"].post(f"/api/v1/campaigns/{cid}/signoff/", {"decision": "reject", "rationale": "bad data"}, format="json")
+    response = api["approver"].post(
+        f"/api/v1/campaigns/{cid}/signoff/", {"decision": "reject", "rationale": "bad data"}, format="json"
+    )
     assert response.status_code == 201, response.json()
     assert Verdict.objects.get(campaign_id=cid).decision == "reject"
     assert client_for(users["approver"]).get(f"/campaigns/{cid}/report.html").status_code == 200
@@ -227,7 +263,9 @@ def test_judgments_that_cannot_be_read_hold_the_gate_so_only_a_rejection_can_be_
     cid, _ = rubric_changed_after_judgments(api, third_version)
     gate = api["approver"].get(f"/api/v1/campaigns/{cid}/results/").json()["gate"]
     assert gate["status"] == "pending"
-    response = api["approver"].post(f"/api/v1/campaigns/{cid}/signoff/", {"decision": "approve", "rationale": "ok"}, format="json")
+    response = api["approver"].post(
+        f"/api/v1/campaigns/{cid}/signoff/", {"decision": "approve", "rationale": "ok"}, format="json"
+    )
     assert response.status_code == 409 and response.json()["code"] == "gate_not_passed"
     assert campaign_gate_check(campaign_id=cid, force=True) == "pending"
     state = Campaign.objects.get(pk=cid).gate_state
@@ -236,11 +274,14 @@ def test_judgments_that_cannot_be_read_hold_the_gate_so_only_a_rejection_can_be_
 
 def test_browser_sign_off_form_rejects_a_campaign_with_bad_data(users, api, third_version):  # noqa: F811
     cid, _ = rubric_changed_after_judgments(api, third_version)
-    response = client_for(users["approver"]).post(f"/campaigns/{cid}/signoff", {"decision": "reject", "rationale": "bad"}, follow=True)
+    response = client_for(users["approver"]).post(
+        f"/campaigns/{cid}/signoff", {"decision": "reject", "rationale": "bad"}, follow=True
+    )
     assert response.status_code == 200 and "Signed: rejected" in response.content.decode()
 
 
 # --- list pages never compute results: a bounded number of queries however many campaigns there are ----------------
+
 
 def many_campaigns(users, count: int) -> list[Campaign]:
     """`count` campaigns built with the ORM (tasks are not needed by list pages): every kind, some with a baseline and
@@ -252,21 +293,47 @@ def many_campaigns(users, count: int) -> list[Campaign]:
     dataset = Dataset.objects.create(name="many", created_by=ds)
     version = DatasetVersion.objects.create(dataset=dataset, number=1, sha256="0" * 64, created_by=ds)
     model = RegisteredModel.objects.create(name="many", created_by=ds)
-    versions = ModelVersion.objects.bulk_create(ModelVersion(model=model, version=str(k), created_by=ds) for k in range(4))
+    versions = ModelVersion.objects.bulk_create(
+        ModelVersion(model=model, version=str(k), created_by=ds) for k in range(4)
+    )
     kinds = list(Campaign.Kind)
     campaigns = Campaign.objects.bulk_create(
-        Campaign(name=f"campaign {k}", kind=kinds[k % 4], dataset_version=version, candidate=versions[k % 4],
-                 baseline=versions[(k + 1) % 4], created_by=ds, gate_policy={"min_judgments": 4, "min_win_rate": 0.5},
-                 decision="pass" if k % 5 == 0 else "",
-                 gate_state={"status": "pending", "reasons": ["more judgments needed"], "judged": k, "planned_end": 100})
-        for k in range(count))
+        Campaign(
+            name=f"campaign {k}",
+            kind=kinds[k % 4],
+            dataset_version=version,
+            candidate=versions[k % 4],
+            baseline=versions[(k + 1) % 4],
+            created_by=ds,
+            gate_policy={"min_judgments": 4, "min_win_rate": 0.5},
+            decision="pass" if k % 5 == 0 else "",
+            gate_state={"status": "pending", "reasons": ["more judgments needed"], "judged": k, "planned_end": 100},
+        )
+        for k in range(count)
+    )
     Campaign.reviewers.through.objects.bulk_create(
-        Campaign.reviewers.through(campaign_id=c.pk, user_id=users[role].pk) for c in campaigns for role in ("reviewer", "admin"))
+        Campaign.reviewers.through(campaign_id=c.pk, user_id=users[role].pk)
+        for c in campaigns
+        for role in ("reviewer", "admin")
+    )
     Campaign.others.through.objects.bulk_create(
-        Campaign.others.through(campaign_id=c.pk, modelversion_id=versions[(k + 2) % 4].pk) for k, c in enumerate(campaigns))
+        Campaign.others.through(campaign_id=c.pk, modelversion_id=versions[(k + 2) % 4].pk)
+        for k, c in enumerate(campaigns)
+    )
     Verdict.objects.bulk_create(
-        Verdict(campaign=c, decision="reject", rationale="r", signer=users["approver"], signed_at=c.created_at, evidence={},
-                previous_hash=f"{k:064x}", hash=f"{k + 1000:064x}") for k, c in enumerate(campaigns) if k % 7 == 0)
+        Verdict(
+            campaign=c,
+            decision="reject",
+            rationale="r",
+            signer=users["approver"],
+            signed_at=c.created_at,
+            evidence={},
+            previous_hash=f"{k:064x}",
+            hash=f"{k + 1000:064x}",
+        )
+        for k, c in enumerate(campaigns)
+        if k % 7 == 0
+    )
     return campaigns
 
 
@@ -278,7 +345,9 @@ QUERY_BOUND = 12
 
 @pytest.mark.parametrize("path", ["/", "/campaigns/"])
 @pytest.mark.parametrize("role", ["ds", "approver", "admin", "reviewer"])
-def test_list_pages_take_a_bounded_number_of_queries_with_100_campaigns(users, django_assert_max_num_queries, path, role):
+def test_list_pages_take_a_bounded_number_of_queries_with_100_campaigns(
+    users, django_assert_max_num_queries, path, role
+):
     many_campaigns(users, 100)
     client = client_for(users[role])
     with django_assert_max_num_queries(QUERY_BOUND):

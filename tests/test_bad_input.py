@@ -1,4 +1,5 @@
 """Input no column can hold, or no parser expected, answers 4xx with the error shape, never a 500."""
+
 import io
 import struct
 import time
@@ -96,15 +97,18 @@ def _second_column(header: str, columns: tuple[str, str]) -> int:
     return names.index(columns[1], names.index(columns[0]) + 1) + 1
 
 
-@pytest.mark.parametrize("header,row,columns", [
-    ("id,input,input.k", "a,x,y", ("input", "input.k")),
-    ("id,input.k,input", "a,y,x", ("input.k", "input")),
-    ("id,input:json,input.k", 'a,"[1]",y', ("input:json", "input.k")),
-    ("id,input,reference,reference:json", "a,x,r,1", ("reference", "reference:json")),
-    ("id,input,input", "a,x,y", ("input", "input")),
-    ("id,id,input", "a,b,x", ("id", "id")),
-    ("id,input.k,input.k:json", 'a,x,"1"', ("input.k", "input.k:json")),
-])
+@pytest.mark.parametrize(
+    "header,row,columns",
+    [
+        ("id,input,input.k", "a,x,y", ("input", "input.k")),
+        ("id,input.k,input", "a,y,x", ("input.k", "input")),
+        ("id,input:json,input.k", 'a,"[1]",y', ("input:json", "input.k")),
+        ("id,input,reference,reference:json", "a,x,r,1", ("reference", "reference:json")),
+        ("id,input,input", "a,x,y", ("input", "input")),
+        ("id,id,input", "a,b,x", ("id", "id")),
+        ("id,input.k,input.k:json", 'a,x,"1"', ("input.k", "input.k:json")),
+    ],
+)
 def test_a_csv_header_with_two_columns_for_one_field_is_refused_at_line_1(api, media_in_tmp, header, row, columns):
     assert api["ds"].post("/api/v1/datasets/", {"name": "qa"}, format="json").status_code == 201
     response = _post_csv(api["ds"], "/api/v1/datasets/qa/versions/", f"{header}\n{row}\n".encode())
@@ -130,8 +134,9 @@ def test_a_csv_of_predictions_with_output_and_output_key_is_refused(api, media_i
     assert _post_csv(ds, "/api/v1/datasets/qa/versions/", b"id,input\nq0,x\n").status_code == 201
     assert ds.post("/api/v1/models/", {"name": "m"}, format="json").status_code == 201
     assert ds.post("/api/v1/models/m/versions/", {"version": "1"}, format="json").status_code == 201
-    response = _post_csv(ds, "/api/v1/models/m/versions/1/predictions/", b"id,output,output.x\nq0,a,b\n",
-                         dataset="qa", dataset_version=1)
+    response = _post_csv(
+        ds, "/api/v1/models/m/versions/1/predictions/", b"id,output,output.x\nq0,a,b\n", dataset="qa", dataset_version=1
+    )
     assert response.status_code == 400, response.content
     error = response.json()["extra"]["errors"][0]
     assert error["line"] == 1 and "'output'" in error["message"] and "'output.x'" in error["message"]
@@ -165,7 +170,7 @@ def _zip(files: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> bytearray
 
 def _central(content: bytearray, name: str) -> int:
     """Offset of the central directory entry of `name`."""
-    return next(i for i in _all(content, b"PK\x01\x02") if content[i + 46:i + 46 + len(name)] == name.encode())
+    return next(i for i in _all(content, b"PK\x01\x02") if content[i + 46 : i + 46 + len(name)] == name.encode())
 
 
 def _all(content: bytearray, needle: bytes):
@@ -190,7 +195,7 @@ def _damaged(kind: str) -> bytearray:
     elif kind == "declared size too large":
         struct.pack_into("<I", content, entry + 24, len(png) + 10)
     elif kind == "corrupt deflate data":
-        content[30 + len("a.png") + 2:30 + len("a.png") + 12] = b"\xff" * 10
+        content[30 + len("a.png") + 2 : 30 + len("a.png") + 12] = b"\xff" * 10
     elif kind == "encrypted":
         content[entry + 8] |= 1
         content[6] |= 1
@@ -200,8 +205,15 @@ def _damaged(kind: str) -> bytearray:
     return content
 
 
-DAMAGE = ["stored member with a changed byte", "false CRC", "declared size too small", "declared size too large",
-          "corrupt deflate data", "encrypted", "unknown compression"]
+DAMAGE = [
+    "stored member with a changed byte",
+    "false CRC",
+    "declared size too small",
+    "declared size too large",
+    "corrupt deflate data",
+    "encrypted",
+    "unknown compression",
+]
 
 
 @pytest.fixture
@@ -210,8 +222,9 @@ def pics(api, media_in_tmp):
 
 
 def _post_zip(client, content: bytes, name: str = "pics.zip"):
-    return client.post("/api/v1/datasets/pics/versions/", {"file": SimpleUploadedFile(name, bytes(content))},
-                       format="multipart")
+    return client.post(
+        "/api/v1/datasets/pics/versions/", {"file": SimpleUploadedFile(name, bytes(content))}, format="multipart"
+    )
 
 
 @pytest.mark.parametrize("kind", DAMAGE)
@@ -245,8 +258,28 @@ def _zeros_archive(members: int, size: int) -> bytes:
         offset = out.tell()
         out.write(struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, 0, 8, 0, 0, crc, len(packed), size, len(name), 0))
         out.write(name + packed)
-        central.write(struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, crc, len(packed), size,
-                                  len(name), 0, 0, 0, 0, 0o100644 << 16, offset))
+        central.write(
+            struct.pack(
+                "<4s6H3I5H2I",
+                b"PK\x01\x02",
+                20,
+                20,
+                0,
+                8,
+                0,
+                0,
+                crc,
+                len(packed),
+                size,
+                len(name),
+                0,
+                0,
+                0,
+                0,
+                0o100644 << 16,
+                offset,
+            )
+        )
         central.write(name)
     start = out.tell()
     out.write(central.getvalue())
@@ -294,12 +327,17 @@ def test_limits_hold_for_the_pure_reader():
 
 # --- The schema declares the error statuses ------------------------------------------------------------------
 
+
 def test_the_schema_declares_every_error_status_with_the_error_shape():
     from drf_spectacular.generators import SchemaGenerator
 
     schema = SchemaGenerator().get_schema(request=None, public=True)
-    ops = {(method.upper(), path): op for path, item in schema["paths"].items() if path.startswith("/api/v1/")
-           for method, op in item.items()}
+    ops = {
+        (method.upper(), path): op
+        for path, item in schema["paths"].items()
+        if path.startswith("/api/v1/")
+        for method, op in item.items()
+    }
     for (method, path), op in ops.items():
         codes = set(op["responses"])
         if op.get("security") and {} not in op["security"]:
@@ -310,9 +348,9 @@ def test_the_schema_declares_every_error_status_with_the_error_shape():
             assert {"400", "409"} <= codes, (method, path, codes)
         if "requestBody" in op:
             assert "415" in codes, (method, path, codes)
-        assert op["responses"].get("404", op["responses"].get("401", {})).get("content", {"application/json": {
-            "schema": {"$ref": "#/components/schemas/Error"}}})["application/json"]["schema"] == {
-            "$ref": "#/components/schemas/Error"}
+        assert op["responses"].get("404", op["responses"].get("401", {})).get(
+            "content", {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        )["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
     assert {"412", "413", "415"} <= set(ops[("PATCH", "/api/v1/uploads/{id}/")]["responses"])
     assert "413" in ops[("POST", "/api/v1/datasets/{name}/imports/label-studio/")]["responses"]
     assert "409" in ops[("GET", "/api/v1/campaigns/{id}/next/")]["responses"]

@@ -1,6 +1,7 @@
 """The Content-Security-Policy in a real Chromium: every page type, for every role, carries the header and runs
 without one violation; the API docs render from the installed package with the network beyond 127.0.0.1 cut off;
 the downloaded report draws its charts under its own policy and still reads when opened from disk."""
+
 import re
 
 import pytest
@@ -78,8 +79,13 @@ def assert_strict(policy: dict[str, list[str]], path: str) -> None:
     script = policy["script-src"]
     assert script[0] == "'self'" and all(v.startswith("'nonce-") for v in script[1:]), (path, script)
     assert "'unsafe-inline'" not in policy["style-src"], (path, policy["style-src"])
-    for directive, value in (("default-src", ["'self'"]), ("object-src", ["'none'"]), ("base-uri", ["'self'"]),
-                             ("frame-ancestors", ["'none'"]), ("form-action", ["'self'"])):
+    for directive, value in (
+        ("default-src", ["'self'"]),
+        ("object-src", ["'none'"]),
+        ("base-uri", ["'self'"]),
+        ("frame-ancestors", ["'none'"]),
+        ("form-action", ["'self'"]),
+    ):
         assert policy[directive] == value, (path, directive)
     assert policy["img-src"] == ["'self'", "data:"], path
 
@@ -90,15 +96,26 @@ def predictions(api, dataset: str, model: str, version: str, outputs: list) -> N
         assert ds.post("/api/v1/models/", {"name": model}, format="json").status_code == 201
     assert ds.post(f"/api/v1/models/{model}/versions/", {"version": version}, format="json").status_code == 201
     rows = [{"id": f"e{n}", "output": out} for n, out in enumerate(outputs)]
-    response = ds.post(f"/api/v1/models/{model}/versions/{version}/predictions/",
-                       {"dataset": dataset, "dataset_version": 1, "file": jsonl_file(rows)}, format="multipart")
+    response = ds.post(
+        f"/api/v1/models/{model}/versions/{version}/predictions/",
+        {"dataset": dataset, "dataset_version": 1, "file": jsonl_file(rows)},
+        format="multipart",
+    )
     assert response.status_code == 201, response.json()
 
 
 def campaign(api, **fields) -> int:
-    response = api["ds"].post("/api/v1/campaigns/", {
-        "dataset_version": 1, "reviewers": ["rev"], "overlap": 1, "gate": {"min_judgments": 1, "min_win_rate": 0.5}, **fields,
-    }, format="json")
+    response = api["ds"].post(
+        "/api/v1/campaigns/",
+        {
+            "dataset_version": 1,
+            "reviewers": ["rev"],
+            "overlap": 1,
+            "gate": {"min_judgments": 1, "min_win_rate": 0.5},
+            **fields,
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     return response.json()["id"]
 
@@ -108,20 +125,36 @@ def judged_and_signed(api) -> int:
     ds = api["ds"]
     ds.post("/api/v1/datasets/", {"name": "sums"}, format="json")
     items = [{"id": f"e{i}", "input": f"{i} + {i}?", "tags": ["even" if i % 2 == 0 else "odd"]} for i in range(12)]
-    assert ds.post("/api/v1/datasets/sums/versions/", {"file": jsonl_file(items)}, format="multipart").status_code == 201
+    assert (
+        ds.post("/api/v1/datasets/sums/versions/", {"file": jsonl_file(items)}, format="multipart").status_code == 201
+    )
     for version, offset in (("2", 0), ("1", 1)):
         predictions(api, "sums", "adder", version, [str(2 * i + offset) for i in range(12)])
-    cid = campaign(api, name="sums", kind="pairwise", dataset="sums", candidate="adder:2", baseline="adder:1",
-                   reviewers=["rev", "rev2"], overlap=2, gate={"min_judgments": 10, "alternative": 0.95, "stop_when_decided": False})
+    cid = campaign(
+        api,
+        name="sums",
+        kind="pairwise",
+        dataset="sums",
+        candidate="adder:2",
+        baseline="adder:1",
+        reviewers=["rev", "rev2"],
+        overlap=2,
+        gate={"min_judgments": 10, "alternative": 0.95, "stop_when_decided": False},
+    )
     for role in ("reviewer", "reviewer2"):
         client = api[role]
         while (task := client.get(f"/api/v1/campaigns/{cid}/next/")).status_code == 200:
             body = task.json()
             right = str(2 * int(body["item"][1:]))
             slot = next(o["slot"] for o in body["outputs"] if o["output"] == right)
-            assert client.post(f"/api/v1/tasks/{body['task']}/judgments/", {"choice": slot}, format="json").status_code == 201
+            assert (
+                client.post(f"/api/v1/tasks/{body['task']}/judgments/", {"choice": slot}, format="json").status_code
+                == 201
+            )
     assert campaign_gate_check(campaign_id=cid) == "pass"
-    response = api["approver"].post(f"/api/v1/campaigns/{cid}/signoff/", {"decision": "approve", "rationale": "wins"}, format="json")
+    response = api["approver"].post(
+        f"/api/v1/campaigns/{cid}/signoff/", {"decision": "approve", "rationale": "wins"}, format="json"
+    )
     assert response.status_code == 201, response.json()
     return cid
 
@@ -134,24 +167,51 @@ def pages(api, users, settings):
         user.save()
     ds = api["ds"]
     ds.post("/api/v1/datasets/", {"name": "essays"}, format="json")
-    items = [{"id": "e0", "input": {"image": png_base64(), "q": "What is drawn?"}, "tags": ["pics"]},
-             {"id": "e1", "input": "Describe the sky."}]
+    items = [
+        {"id": "e0", "input": {"image": png_base64(), "q": "What is drawn?"}, "tags": ["pics"]},
+        {"id": "e1", "input": "Describe the sky."},
+    ]
     for version in (items, items + [{"id": "e2", "input": "Describe the sea."}]):  # two versions: a diff to show
-        assert ds.post("/api/v1/datasets/essays/versions/", {"file": jsonl_file(version)}, format="multipart").status_code == 201
+        assert (
+            ds.post("/api/v1/datasets/essays/versions/", {"file": jsonl_file(version)}, format="multipart").status_code
+            == 201
+        )
     predictions(api, "essays", "writer", "1", ["a red square", "the sky is blue today"])
     predictions(api, "essays", "writer", "2", ["a red box", "the sky is grey today"])
     predictions(api, "essays", "writer", "3", ["a square", "the sky"])
-    predictions(api, "essays", "painter", "1", [{"image": png_base64((200, 30, 30))}, {"image": png_base64((20, 30, 200))}])
-    predictions(api, "essays", "painter", "2", [{"image": png_base64((30, 200, 30))}, {"image": png_base64((20, 200, 200))}])
+    predictions(
+        api, "essays", "painter", "1", [{"image": png_base64((200, 30, 30))}, {"image": png_base64((20, 30, 200))}]
+    )
+    predictions(
+        api, "essays", "painter", "2", [{"image": png_base64((30, 200, 30))}, {"image": png_base64((20, 200, 200))}]
+    )
     ids = {
-        "words": campaign(api, name="words", kind="pairwise", dataset="essays", candidate="writer:2", baseline="writer:1"),
-        "pictures": campaign(api, name="pictures", kind="pairwise", dataset="essays", candidate="painter:2", baseline="painter:1"),
-        "ranking": campaign(api, name="ranked", kind="ranking", dataset="essays", candidate="writer:3", baseline="writer:1",
-                            models=["writer:2"]),
-        "rating": campaign(api, name="rated", kind="rating", dataset="essays", candidate="writer:1",
-                           rubric=[{"name": "correct", "scale": "pass_fail"}, {"name": "concise", "scale": "likert"}]),
-        "labeling": campaign(api, name="labeled", kind="labeling", dataset="essays", candidate="writer:1",
-                             labels=["square", "sky"]),
+        "words": campaign(
+            api, name="words", kind="pairwise", dataset="essays", candidate="writer:2", baseline="writer:1"
+        ),
+        "pictures": campaign(
+            api, name="pictures", kind="pairwise", dataset="essays", candidate="painter:2", baseline="painter:1"
+        ),
+        "ranking": campaign(
+            api,
+            name="ranked",
+            kind="ranking",
+            dataset="essays",
+            candidate="writer:3",
+            baseline="writer:1",
+            models=["writer:2"],
+        ),
+        "rating": campaign(
+            api,
+            name="rated",
+            kind="rating",
+            dataset="essays",
+            candidate="writer:1",
+            rubric=[{"name": "correct", "scale": "pass_fail"}, {"name": "concise", "scale": "likert"}],
+        ),
+        "labeling": campaign(
+            api, name="labeled", kind="labeling", dataset="essays", candidate="writer:1", labels=["square", "sky"]
+        ),
         "signed": judged_and_signed(api),
     }
     settings.SIGNOFF_WEBHOOK_ALLOW_HOSTS = ["127.0.0.1"]
@@ -195,8 +255,17 @@ def test_every_page_type_runs_under_the_csp_without_a_violation(pages, users, li
     # datasets and their diff, upload forms, the registry, webhooks, the browsable API
     lead = Visitor(new_page, live_server).login("ds")
     signed = pages["signed"]
-    for path in ("/", "/campaigns/", f"/campaigns/{pages['words']}/", f"/campaigns/{signed}/judgments/", "/datasets/",
-                 "/datasets/essays/diff/?from=1&to=2", "/models/", "/models/writer/2/", "/webhooks/"):
+    for path in (
+        "/",
+        "/campaigns/",
+        f"/campaigns/{pages['words']}/",
+        f"/campaigns/{signed}/judgments/",
+        "/datasets/",
+        "/datasets/essays/diff/?from=1&to=2",
+        "/models/",
+        "/models/writer/2/",
+        "/webhooks/",
+    ):
         assert_strict(lead.visit(path), path)
     lead.visit(f"/campaigns/{signed}/", ready="#sequence-chart .main-svg")
     for chart in ("win-rate-chart", "sequence-chart", "slices-chart", "agreement-chart", "position-bias-chart"):
@@ -217,8 +286,10 @@ def test_every_page_type_runs_under_the_csp_without_a_violation(pages, users, li
     lead.check("new campaign with its plan")
 
     lead.visit("/datasets/essays/", ready="form.upload")
-    lead.page.set_input_files("form.upload input[type=file]", files=[
-        {"name": "bad.jsonl", "mimeType": "application/json", "buffer": b'{"id": "x"}\nnot json\n'}])
+    lead.page.set_input_files(
+        "form.upload input[type=file]",
+        files=[{"name": "bad.jsonl", "mimeType": "application/json", "buffer": b'{"id": "x"}\nnot json\n'}],
+    )
     lead.page.click("form.upload button[type=submit]")
     lead.page.wait_for_selector("[data-upload-errors] li")
     lead.check("upload form with its errors")

@@ -1,4 +1,5 @@
 """Ranking and rating in a real Chromium, by keyboard alone, with undo, skip and flag along the way."""
+
 import pytest
 
 from reviews.models import Assignment, Judgment
@@ -7,21 +8,25 @@ from tests.factories import jsonl_file
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-NEXT_ITEM = ("id => document.getElementById('item-id').textContent !== id || "
-             "!document.getElementById('done').hidden")
+NEXT_ITEM = "id => document.getElementById('item-id').textContent !== id || !document.getElementById('done').hidden"
 
 
 def setup_outputs(api, versions: dict[str, list[str]], items: list[str]) -> None:
     ds = api["ds"]
     ds.post("/api/v1/datasets/", {"name": "essays"}, format="json")
     rows = [{"id": f"e{n}", "input": text} for n, text in enumerate(items)]
-    assert ds.post("/api/v1/datasets/essays/versions/", {"file": jsonl_file(rows)}, format="multipart").status_code == 201
+    assert (
+        ds.post("/api/v1/datasets/essays/versions/", {"file": jsonl_file(rows)}, format="multipart").status_code == 201
+    )
     ds.post("/api/v1/models/", {"name": "writer"}, format="json")
     for version, outputs in versions.items():
         ds.post("/api/v1/models/writer/versions/", {"version": version}, format="json")
         predictions = [{"id": f"e{n}", "output": out} for n, out in enumerate(outputs)]
-        response = ds.post(f"/api/v1/models/writer/versions/{version}/predictions/",
-                           {"dataset": "essays", "dataset_version": 1, "file": jsonl_file(predictions)}, format="multipart")
+        response = ds.post(
+            f"/api/v1/models/writer/versions/{version}/predictions/",
+            {"dataset": "essays", "dataset_version": 1, "file": jsonl_file(predictions)},
+            format="multipart",
+        )
         assert response.status_code == 201, response.json()
 
 
@@ -44,7 +49,9 @@ def rank_by_keyboard(page, wanted: list[str]) -> None:
     for position, text in enumerate(wanted):
         current = card_texts(page)
         index = current.index(text)
-        focus = page.locator("#ranking .rank-card").evaluate_all("cards => cards.findIndex(c => c.classList.contains('focused'))")
+        focus = page.locator("#ranking .rank-card").evaluate_all(
+            "cards => cards.findIndex(c => c.classList.contains('focused'))"
+        )
         key = "ArrowDown" if index > focus else "ArrowUp"
         for _ in range(abs(index - focus)):
             page.keyboard.press(key)
@@ -55,13 +62,31 @@ def rank_by_keyboard(page, wanted: list[str]) -> None:
 
 def test_ranking_by_keyboard_with_a_tie_and_an_undo(api, live_server, new_page):
     # three versions of a writer: "good", "fair" and "poor" answers to each prompt
-    setup_outputs(api, {"3": ["good one", "good two"], "2": ["fair one", "fair two"], "1": ["poor one", "poor two"]},
-                  ["Prompt one", "Prompt two"])
-    campaign = api["ds"].post("/api/v1/campaigns/", {
-        "name": "essays ranked", "kind": "ranking", "dataset": "essays", "dataset_version": 1, "candidate": "writer:3",
-        "baseline": "writer:1", "models": ["writer:2"], "reviewers": ["rev"], "overlap": 1,
-        "gate": {"min_judgments": 1, "min_win_rate": 0.5},
-    }, format="json").json()
+    setup_outputs(
+        api,
+        {"3": ["good one", "good two"], "2": ["fair one", "fair two"], "1": ["poor one", "poor two"]},
+        ["Prompt one", "Prompt two"],
+    )
+    campaign = (
+        api["ds"]
+        .post(
+            "/api/v1/campaigns/",
+            {
+                "name": "essays ranked",
+                "kind": "ranking",
+                "dataset": "essays",
+                "dataset_version": 1,
+                "candidate": "writer:3",
+                "baseline": "writer:1",
+                "models": ["writer:2"],
+                "reviewers": ["rev"],
+                "overlap": 1,
+                "gate": {"min_judgments": 1, "min_win_rate": 0.5},
+            },
+            format="json",
+        )
+        .json()
+    )
     page = open_review(new_page, live_server, campaign["id"])
 
     first = page.inner_text("#item-id")
@@ -100,11 +125,25 @@ def test_ranking_by_keyboard_with_a_tie_and_an_undo(api, live_server, new_page):
 
 def test_rating_by_keyboard_with_skip_and_flag(api, live_server, new_page):
     setup_outputs(api, {"1": ["Paris", "Berlin", "Madrid"]}, ["Capital of France?", "Capital of Spain?", "asdf qwer"])
-    campaign = api["ds"].post("/api/v1/campaigns/", {
-        "name": "capitals rated", "kind": "rating", "dataset": "essays", "dataset_version": 1, "candidate": "writer:1",
-        "rubric": [{"name": "correct", "scale": "pass_fail"}, {"name": "concise", "scale": "likert"}],
-        "reviewers": ["rev"], "overlap": 1, "gate": {"min_judgments": 1, "min_win_rate": 0.5},
-    }, format="json").json()
+    campaign = (
+        api["ds"]
+        .post(
+            "/api/v1/campaigns/",
+            {
+                "name": "capitals rated",
+                "kind": "rating",
+                "dataset": "essays",
+                "dataset_version": 1,
+                "candidate": "writer:1",
+                "rubric": [{"name": "correct", "scale": "pass_fail"}, {"name": "concise", "scale": "likert"}],
+                "reviewers": ["rev"],
+                "overlap": 1,
+                "gate": {"min_judgments": 1, "min_win_rate": 0.5},
+            },
+            format="json",
+        )
+        .json()
+    )
     page = open_review(new_page, live_server, campaign["id"])
 
     handled = set()

@@ -2,6 +2,7 @@
 the new-campaign form states the plan before anything is created, a forty-item campaign judged to the end shows
 pass or fail, a judgment made while the campaign is paused is kept and sent once it is resumed, and the reviewer
 is told why work ended."""
+
 import time
 
 import pytest
@@ -18,13 +19,18 @@ def forty_items(api) -> None:
     ds = api["ds"]
     assert ds.post("/api/v1/datasets/", {"name": "forty"}, format="json").status_code == 201
     items = [{"id": f"item-{i}", "input": f"What is {i} + {i}?"} for i in range(40)]
-    assert ds.post("/api/v1/datasets/forty/versions/", {"file": jsonl_file(items)}, format="multipart").status_code == 201
+    assert (
+        ds.post("/api/v1/datasets/forty/versions/", {"file": jsonl_file(items)}, format="multipart").status_code == 201
+    )
     assert ds.post("/api/v1/models/", {"name": "adder"}, format="json").status_code == 201
     for version, offset in (("2", 0), ("1", 1)):
         assert ds.post("/api/v1/models/adder/versions/", {"version": version}, format="json").status_code == 201
         rows = [{"id": f"item-{i}", "output": str(2 * i + offset)} for i in range(40)]
-        response = ds.post(f"/api/v1/models/adder/versions/{version}/predictions/",
-                           {"dataset": "forty", "dataset_version": 1, "file": jsonl_file(rows)}, format="multipart")
+        response = ds.post(
+            f"/api/v1/models/adder/versions/{version}/predictions/",
+            {"dataset": "forty", "dataset_version": 1, "file": jsonl_file(rows)},
+            format="multipart",
+        )
         assert response.status_code == 201, response.json()
 
 
@@ -59,7 +65,9 @@ def test_forty_items_planned_in_the_form_judged_to_the_end_show_pass_or_fail(api
     lead.click("button.primary")
     lead.wait_for_url(f"{live_server.url}/campaigns/*/")
     campaign = Campaign.objects.get()
-    assert lead.inner_text("#plan").count("40 items") == 1 and "With 40 items" in lead.inner_text("#gate-progress ~ p.warning")
+    assert lead.inner_text("#plan").count("40 items") == 1 and "With 40 items" in lead.inner_text(
+        "#gate-progress ~ p.warning"
+    )
 
     with celery_worker():
         reviewer = new_page()
@@ -78,8 +86,11 @@ def test_forty_items_planned_in_the_form_judged_to_the_end_show_pass_or_fail(api
             other_side = "B" if candidate_side == "A" else "A"
             reviewer.keyboard.press("1" if (candidate_side if number % 10 < 7 else other_side) == "A" else "2")
             pressed += 1
-            reviewer.wait_for_function("id => document.getElementById('item-id').textContent !== id || "
-                                       "!document.getElementById('done').hidden", arg=item)
+            reviewer.wait_for_function(
+                "id => document.getElementById('item-id').textContent !== id || "
+                "!document.getElementById('done').hidden",
+                arg=item,
+            )
         assert wait_for(lambda: Judgment.objects.count() == pressed)
         assert wait_for(lambda: Campaign.objects.get(pk=campaign.pk).decision in ("pass", "fail"))
         campaign.refresh_from_db()
@@ -92,13 +103,27 @@ def test_forty_items_planned_in_the_form_judged_to_the_end_show_pass_or_fail(api
 
     lead.goto(f"{live_server.url}/campaigns/{campaign.pk}/")
     assert lead.inner_text("#gate-status").strip() == campaign.decision
-    assert lead.inner_text("#decided-banner").startswith(f"The gate decided {campaign.decision} after {campaign.decided_after} of 40")
+    assert lead.inner_text("#decided-banner").startswith(
+        f"The gate decided {campaign.decision} after {campaign.decided_after} of 40"
+    )
 
 
 def test_a_judgment_made_while_paused_is_kept_and_sent_once_resumed(api, users, loop_data, live_server, new_page):
-    created = api["ds"].post("/api/v1/campaigns/", {
-        "name": "pause me", "kind": "pairwise", **loop_data, "reviewers": ["rev"], "overlap": 1,
-    }, format="json").json()
+    created = (
+        api["ds"]
+        .post(
+            "/api/v1/campaigns/",
+            {
+                "name": "pause me",
+                "kind": "pairwise",
+                **loop_data,
+                "reviewers": ["rev"],
+                "overlap": 1,
+            },
+            format="json",
+        )
+        .json()
+    )
     reviewer = new_page()
     browser_login(reviewer, live_server, "rev")
     reviewer.goto(f"{live_server.url}/campaigns/{created['id']}/review/")

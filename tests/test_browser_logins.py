@@ -1,4 +1,5 @@
 """In Chromium: a locked-out login says why on the login page; a person makes and revokes a token from the header."""
+
 import pytest
 
 from core.models import User
@@ -23,8 +24,9 @@ def test_a_locked_out_person_is_told_why_and_then_the_right_password_is_refused(
     page.fill("#id_password", "pw-for-tests")
     page.press("#id_password", "Enter")
     page.wait_for_selector("#locked-out")
-    assert page.inner_text("#locked-out") == ("Too many failed attempts for this account or address; try again in "
-                                              "15 minutes, or ask an admin to unlock it.")
+    assert page.inner_text("#locked-out") == (
+        "Too many failed attempts for this account or address; try again in 15 minutes, or ask an admin to unlock it."
+    )
     assert page.url.endswith("/login/")
 
 

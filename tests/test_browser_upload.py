@@ -1,4 +1,5 @@
 """A data scientist uploads a large file in the browser and watches it land, or sees exactly what is wrong."""
+
 import pytest
 from django.db import connection
 
@@ -82,9 +83,16 @@ def test_predictions_upload_from_the_model_version_page(api, live_server, new_pa
     page = new_page()
     browser_login(page, live_server, "ds")
     page.goto(f"{live_server.url}/models/m/1/")
-    page.set_input_files("form.upload input[type=file]", files=[{
-        "name": "preds.csv", "mimeType": "text/csv",
-        "buffer": ("id,output,score\n" + "".join(f"q{n},answer {n},0.5\n" for n in range(20))).encode()}])
+    page.set_input_files(
+        "form.upload input[type=file]",
+        files=[
+            {
+                "name": "preds.csv",
+                "mimeType": "text/csv",
+                "buffer": ("id,output,score\n" + "".join(f"q{n},answer {n},0.5\n" for n in range(20))).encode(),
+            }
+        ],
+    )
     page.select_option("form.upload select", "qa:1")
     page.click("form.upload button[type=submit]")
     page.wait_for_selector('form.upload[data-state="ready"]')

@@ -1,5 +1,6 @@
 """The verdict hash chain is checked: edits, deletions and rewrites are found, shown, and block sign-offs until an
 admin acknowledges them."""
+
 import datetime
 import itertools
 import json
@@ -25,25 +26,38 @@ def new_candidate(api) -> str:
     version = str(next(VERSIONS))
     assert api["ds"].post("/api/v1/models/calc/versions/", {"version": version}, format="json").status_code == 201
     rows = [{"id": item["id"], "output": str(i)} for i, item in enumerate(ITEMS)]
-    response = api["ds"].post(f"/api/v1/models/calc/versions/{version}/predictions/",
-                              {"dataset": "arith", "dataset_version": 1, "file": jsonl_file(rows)}, format="multipart")
+    response = api["ds"].post(
+        f"/api/v1/models/calc/versions/{version}/predictions/",
+        {"dataset": "arith", "dataset_version": 1, "file": jsonl_file(rows)},
+        format="multipart",
+    )
     assert response.status_code == 201, response.json()
     return f"calc:{version}"
 
 
 def campaign_for(api, loop_data) -> int:
-    response = api["ds"].post("/api/v1/campaigns/", {
-        "name": "chain", "kind": "pairwise", **loop_data, "candidate": new_candidate(api), "reviewers": ["rev"],
-        "overlap": 1, "gate": {"min_judgments": 4},
-    }, format="json")
+    response = api["ds"].post(
+        "/api/v1/campaigns/",
+        {
+            "name": "chain",
+            "kind": "pairwise",
+            **loop_data,
+            "candidate": new_candidate(api),
+            "reviewers": ["rev"],
+            "overlap": 1,
+            "gate": {"min_judgments": 4},
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     return response.json()["id"]
 
 
 def reject(api, campaign_id, user="approver"):
     """A rejection needs no passed gate: the quickest way to a verdict."""
-    return api[user].post(f"/api/v1/campaigns/{campaign_id}/signoff/", {"decision": "reject", "rationale": "not yet"},
-                          format="json")
+    return api[user].post(
+        f"/api/v1/campaigns/{campaign_id}/signoff/", {"decision": "reject", "rationale": "not yet"}, format="json"
+    )
 
 
 @pytest.fixture
@@ -60,8 +74,12 @@ def sign_verdicts(api, loop_data):
 @pytest.fixture
 def verdict_endpoint(users):
     """A subscriber to verdict.signed, so every sign-off leaves a delivery in the outbox (never sent here)."""
-    return WebhookEndpoint.objects.create(url="https://ci.example.com/hook", events=["verdict.signed"],
-                                          secret_encrypted=encrypt("whsec_test"), created_by=users["ds"])
+    return WebhookEndpoint.objects.create(
+        url="https://ci.example.com/hook",
+        events=["verdict.signed"],
+        secret_encrypted=encrypt("whsec_test"),
+        created_by=users["ds"],
+    )
 
 
 def check() -> ChainCheck:
@@ -74,10 +92,17 @@ def assert_error_shape(body):
 
 # --- the service ----------------------------------------------------------------------------------------------
 
+
 def test_an_intact_chain_passes_and_the_check_is_recorded(sign_verdicts):
     verdicts = sign_verdicts(3)
     result = check()
-    assert (result.ok, result.count, result.head, result.broken_at, result.reason) == (True, 3, verdicts[-1].hash, None, "")
+    assert (result.ok, result.count, result.head, result.broken_at, result.reason) == (
+        True,
+        3,
+        verdicts[-1].hash,
+        None,
+        "",
+    )
     assert ChainCheck.objects.get() == result and result.trigger == "demand"
 
 
@@ -86,13 +111,16 @@ def test_an_empty_chain_passes(db):
     assert (result.ok, result.count, result.head) == (True, 0, "")
 
 
-@pytest.mark.parametrize("field, value", [
-    ("decision", lambda v, users: "approve"),
-    ("rationale", lambda v, users: "quietly rewritten"),
-    ("evidence", lambda v, users: {**v.evidence, "results": {**v.evidence["results"], "gate": {"status": "pass"}}}),
-    ("signed_at", lambda v, users: v.signed_at - datetime.timedelta(days=1)),
-    ("signer", lambda v, users: users["approver2"]),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("decision", lambda v, users: "approve"),
+        ("rationale", lambda v, users: "quietly rewritten"),
+        ("evidence", lambda v, users: {**v.evidence, "results": {**v.evidence["results"], "gate": {"status": "pass"}}}),
+        ("signed_at", lambda v, users: v.signed_at - datetime.timedelta(days=1)),
+        ("signer", lambda v, users: users["approver2"]),
+    ],
+)
 def test_editing_any_field_of_a_verdict_is_found_at_that_verdict(sign_verdicts, users, field, value):
     middle = sign_verdicts(3)[1]
     Verdict.objects.filter(pk=middle.pk).update(**{field: value(middle, users)})
@@ -115,7 +143,9 @@ def test_deleting_a_verdict_from_the_middle_is_found_at_the_one_after_it(sign_ve
     Verdict.objects.filter(pk=middle.pk).delete()
     result = check()
     assert not result.ok and result.broken_at == last.pk and result.count == 2
-    assert result.reason.startswith(f"verdict {last.pk}: the verdict it follows (hash {middle.hash[:12]}…) is not in the chain")
+    assert result.reason.startswith(
+        f"verdict {last.pk}: the verdict it follows (hash {middle.hash[:12]}…) is not in the chain"
+    )
 
 
 def test_deleting_the_newest_verdict_is_found_by_the_last_passing_check(sign_verdicts):
@@ -125,8 +155,9 @@ def test_deleting_the_newest_verdict_is_found_by_the_last_passing_check(sign_ver
     Verdict.objects.filter(pk=verdicts[-1].pk).delete()
     result = check()
     assert not result.ok and result.broken_at is None and result.count == 2
-    assert result.reason.startswith(f"1 verdict missing after verdict {verdicts[1].pk}: the chain had 3 at the last "
-                                    f"check (check #{anchor.pk} at ")
+    assert result.reason.startswith(
+        f"1 verdict missing after verdict {verdicts[1].pk}: the chain had 3 at the last check (check #{anchor.pk} at "
+    )
 
 
 def test_deleting_the_newest_verdicts_is_found_by_the_webhook_outbox(sign_verdicts, verdict_endpoint):
@@ -158,6 +189,7 @@ def test_the_webhook_payload_carries_the_chain_head_and_count(sign_verdicts, ver
 
 # --- sign-offs are blocked until an admin acknowledges ------------------------------------------------------------
 
+
 def test_signoff_is_refused_while_the_chain_is_broken_until_an_admin_acknowledges(api, loop_data, sign_verdicts):
     first, second = sign_verdicts(2)
     Verdict.objects.filter(pk__in=[first.pk, second.pk]).update(rationale="edited")
@@ -169,9 +201,14 @@ def test_signoff_is_refused_while_the_chain_is_broken_until_an_admin_acknowledge
 
     for role in ("approver", "ds", "reviewer"):
         assert api[role].post("/api/v1/verdicts/verify/acknowledge/", {"note": "x"}, format="json").status_code == 403
-    acknowledged = api["admin"].post("/api/v1/verdicts/verify/acknowledge/", {"note": "restored from backup"}, format="json")
+    acknowledged = api["admin"].post(
+        "/api/v1/verdicts/verify/acknowledge/", {"note": "restored from backup"}, format="json"
+    )
     assert acknowledged.status_code == 200, acknowledged.json()
-    assert acknowledged.json()["acknowledged_by"] == "admin" and acknowledged.json()["acknowledgment_note"] == "restored from backup"
+    assert (
+        acknowledged.json()["acknowledged_by"] == "admin"
+        and acknowledged.json()["acknowledgment_note"] == "restored from backup"
+    )
     assert reject(api, waiting).status_code == 201
 
     # the same breakage, found again, does not block again: the acknowledgment carries over
@@ -197,7 +234,10 @@ def test_an_acknowledged_truncation_becomes_the_new_anchor(api, sign_verdicts, v
     check()
     Verdict.objects.filter(pk=verdicts[-1].pk).delete()
     assert not check().ok
-    assert api["admin"].post("/api/v1/verdicts/verify/acknowledge/", {"note": "test row"}, format="json").status_code == 200
+    assert (
+        api["admin"].post("/api/v1/verdicts/verify/acknowledge/", {"note": "test row"}, format="json").status_code
+        == 200
+    )
     assert check().ok  # the chain of 2 is what the admin accepted; the outbox's older announcements are behind it
     Verdict.objects.filter(pk=verdicts[1].pk).delete()
     assert "1 verdict missing" in check().reason
@@ -214,6 +254,7 @@ def test_a_signoff_refuses_to_chain_onto_a_cut_head_before_any_new_check(api, lo
 
 
 # --- the API ------------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("role", ["reviewer", "ds"])
 def test_verify_is_refused_to_reviewers_and_data_scientists(api, role):
@@ -256,10 +297,17 @@ def test_verify_compares_with_a_head_and_count_seen_before(api, sign_verdicts):
 
 # --- command, beat, pages -------------------------------------------------------------------------------------------
 
+
 def test_verifychain_command_exits_0_when_the_chain_holds_and_1_when_broken(sign_verdicts, capsys):
     verdicts = sign_verdicts(2)
     call_command("verifychain")
-    assert json.loads(capsys.readouterr().out) == {"ok": True, "count": 2, "head": verdicts[-1].hash, "broken_at": None, "reason": ""}
+    assert json.loads(capsys.readouterr().out) == {
+        "ok": True,
+        "count": 2,
+        "head": verdicts[-1].hash,
+        "broken_at": None,
+        "reason": "",
+    }
     Verdict.objects.filter(pk=verdicts[0].pk).update(rationale="edited")
     with pytest.raises(SystemExit) as exited:
         call_command("verifychain")

@@ -1,4 +1,5 @@
 """The `signoff` CLI, run as a real subprocess against a live server, as a CI job would run it."""
+
 import json
 import os
 import subprocess
@@ -30,7 +31,9 @@ def token_for(user) -> str:
 def cli_env(live_server, users):
     """cli_env(user) -> the environment a CI job of that user would run `signoff` with."""
     return lambda user="ds", token=None: {
-        **os.environ, "SIGNOFF_URL": live_server.url, "SIGNOFF_TOKEN": token or token_for(users[user]),
+        **os.environ,
+        "SIGNOFF_URL": live_server.url,
+        "SIGNOFF_TOKEN": token or token_for(users[user]),
     }
 
 
@@ -39,8 +42,15 @@ def cli(cli_env):
     """cli(*args, user=..., token=..., stdin=...) runs `signoff ARGS` to completion."""
 
     def run(*args, user="ds", token=None, stdin=None):
-        return subprocess.run([*CLI, *map(str, args)], env=cli_env(user, token), input=stdin,
-                              capture_output=True, text=True, timeout=30, cwd=REPO_ROOT)
+        return subprocess.run(
+            [*CLI, *map(str, args)],
+            env=cli_env(user, token),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=REPO_ROOT,
+        )
 
     return run
 
@@ -58,17 +68,22 @@ def judge_all(api, campaign_id):
         task = response.json()
         correct = str(int(task["input"].split()[2]) * 2)
         slot = next(o["slot"] for o in task["outputs"] if o["output"] == correct)
-        assert reviewer.post(f"/api/v1/tasks/{task['task']}/judgments/", {"choice": slot}, format="json").status_code == 201
+        assert (
+            reviewer.post(f"/api/v1/tasks/{task['task']}/judgments/", {"choice": slot}, format="json").status_code
+            == 201
+        )
     assert response.status_code == 204
 
 
 def sign(api, campaign_id, decision, rationale="looked at every pair"):
-    response = api["approver"].post(f"/api/v1/campaigns/{campaign_id}/signoff/",
-                                    {"decision": decision, "rationale": rationale}, format="json")
+    response = api["approver"].post(
+        f"/api/v1/campaigns/{campaign_id}/signoff/", {"decision": decision, "rationale": rationale}, format="json"
+    )
     assert response.status_code == 201, response.json()
 
 
 # --- push dataset ---------------------------------------------------------------------------------
+
 
 def test_push_dataset_creates_the_dataset_and_a_version(cli, tmp_path):
     items = write(tmp_path, "items.jsonl", ITEMS)
@@ -120,10 +135,23 @@ def test_push_of_a_large_file_polls_the_background_upload(cli, tmp_path, monkeyp
 
 # --- push predictions -----------------------------------------------------------------------------
 
+
 def test_push_predictions_registers_the_model_version(cli, loop_data, tmp_path):
     rows = [{"id": item["id"], "output": str(2 * i)} for i, item in enumerate(ITEMS)]
-    args = ("push", "predictions", "calc", "3", write(tmp_path, "preds.jsonl", rows),
-            "--dataset", "arith", "--dataset-version", "1", "--create", "--git-sha", "abc123")
+    args = (
+        "push",
+        "predictions",
+        "calc",
+        "3",
+        write(tmp_path, "preds.jsonl", rows),
+        "--dataset",
+        "arith",
+        "--dataset-version",
+        "1",
+        "--create",
+        "--git-sha",
+        "abc123",
+    )
 
     result = cli(*args)
     assert result.returncode == 0, result.stderr
@@ -137,16 +165,32 @@ def test_push_predictions_registers_the_model_version(cli, loop_data, tmp_path):
 
 
 def test_push_predictions_for_an_unknown_version_without_create_exits_3(cli, loop_data, tmp_path):
-    result = cli("push", "predictions", "calc", "9", write(tmp_path, "preds.jsonl", [{"id": "item-0", "output": "0"}]),
-                 "--dataset", "arith", "--dataset-version", "1")
+    result = cli(
+        "push",
+        "predictions",
+        "calc",
+        "9",
+        write(tmp_path, "preds.jsonl", [{"id": "item-0", "output": "0"}]),
+        "--dataset",
+        "arith",
+        "--dataset-version",
+        "1",
+    )
     assert result.returncode == 3
     assert result.stderr.startswith("error: ")
 
 
 # --- campaign create ------------------------------------------------------------------------------
 
+
 def test_campaign_create_from_a_file_and_from_stdin(cli, loop_data, tmp_path):
-    spec = {"name": "calc 2 vs 1", "kind": "pairwise", **loop_data, "reviewers": ["rev"], "gate": {"min_judgments": 4, "alternative": 0.95}}
+    spec = {
+        "name": "calc 2 vs 1",
+        "kind": "pairwise",
+        **loop_data,
+        "reviewers": ["rev"],
+        "gate": {"min_judgments": 4, "alternative": 0.95},
+    }
     spec_file = tmp_path / "campaign.json"
     spec_file.write_text(json.dumps(spec))
 
@@ -163,6 +207,7 @@ def test_campaign_create_from_a_file_and_from_stdin(cli, loop_data, tmp_path):
 
 
 # --- gate -----------------------------------------------------------------------------------------
+
 
 def test_gate_wait_times_out_with_2_while_the_campaign_is_pending(cli, pairwise_campaign):
     result = cli("gate", "wait", "calc", "2", "--timeout", "1", "--interval", "0.2")
@@ -181,7 +226,10 @@ def test_gate_wait_exits_with_the_verdict(cli, api, pairwise_campaign, decision,
 
     result = cli("gate", "wait", "calc", "2", "--timeout", "5", "--interval", "0.2")
     assert result.returncode == code, result.stderr
-    assert result.stdout.splitlines() == [f"calc 2: {status} (stage {status})", f"verdict: {decision} by approver: clear result"]
+    assert result.stdout.splitlines() == [
+        f"calc 2: {status} (stage {status})",
+        f"verdict: {decision} by approver: clear result",
+    ]
 
     status_json = cli("gate", "status", "calc", "2", "--json")
     assert status_json.returncode == code
@@ -189,8 +237,14 @@ def test_gate_wait_exits_with_the_verdict(cli, api, pairwise_campaign, decision,
 
 
 def test_gate_wait_sees_an_approval_signed_while_it_waits(cli_env, api, pairwise_campaign):
-    waiting = subprocess.Popen([*CLI, "gate", "wait", "calc", "2", "--timeout", "20", "--interval", "0.2"],
-                               env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+    waiting = subprocess.Popen(
+        [*CLI, "gate", "wait", "calc", "2", "--timeout", "20", "--interval", "0.2"],
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+    )
     try:
         assert waiting.stdout.readline() == "calc 2: pending (stage candidate)\n"  # it has polled at least once
         judge_all(api, pairwise_campaign["id"])
@@ -199,7 +253,10 @@ def test_gate_wait_sees_an_approval_signed_while_it_waits(cli_env, api, pairwise
     finally:
         waiting.kill()
     assert waiting.returncode == 0, stderr
-    assert stdout.splitlines() == ["calc 2: approved (stage approved)", "verdict: approve by approver: candidate wins every pair"]
+    assert stdout.splitlines() == [
+        "calc 2: approved (stage approved)",
+        "verdict: approve by approver: candidate wins every pair",
+    ]
 
 
 def test_gate_wait_fails_fast_with_a_bad_token(cli, pairwise_campaign):
@@ -221,6 +278,7 @@ def test_gate_with_no_campaign_is_none(cli, loop_data):
 
 # --- chain ----------------------------------------------------------------------------------------
 
+
 def test_chain_verify_exits_1_when_the_server_no_longer_has_the_head_ci_saw(cli, api, pairwise_campaign):
     from reviews.models import ChainCheck, Verdict
     from reviews.services.chain import verdict_hash
@@ -230,8 +288,10 @@ def test_chain_verify_exits_1_when_the_server_no_longer_has_the_head_ci_saw(cli,
     assert first.returncode == 0, first.stderr
     verdict = Verdict.objects.get()
     seen = verdict.hash  # what a CI job keeps for its next run
-    assert first.stdout.splitlines() == [f"verdict chain holds: 1 verdict, head {verdict.hash}",
-                                         f"next time: signoff chain verify --head {verdict.hash} --count 1"]
+    assert first.stdout.splitlines() == [
+        f"verdict chain holds: 1 verdict, head {verdict.hash}",
+        f"next time: signoff chain verify --head {verdict.hash} --count 1",
+    ]
     assert cli("chain", "verify", "--head", verdict.hash, "--count", 1, user="approver").returncode == 0
 
     # Rewritten with a fresh hash, and the server's own anchors wiped: the server sees a consistent chain ...
@@ -256,8 +316,13 @@ def test_chain_verify_exits_1_when_the_server_no_longer_has_the_head_ci_saw(cli,
 
 def test_unreachable_server_and_bad_arguments_exit_3(cli, cli_env):
     env = {**cli_env(), "SIGNOFF_URL": "http://127.0.0.1:9"}  # discard port: nothing listens
-    unreachable = subprocess.run([*CLI, "gate", "wait", "calc", "2", "--timeout", "0.3", "--interval", "0.1"],
-                                 env=env, capture_output=True, text=True, timeout=30)
+    unreachable = subprocess.run(
+        [*CLI, "gate", "wait", "calc", "2", "--timeout", "0.3", "--interval", "0.1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert unreachable.returncode == 3 and "cannot reach" in unreachable.stderr
 
     assert cli("gate", "wait", "calc", "2").returncode == 3  # --timeout is required
@@ -265,7 +330,9 @@ def test_unreachable_server_and_bad_arguments_exit_3(cli, cli_env):
 
 
 def test_help_runs_without_a_server():
-    result = subprocess.run([*CLI, "--help"], capture_output=True, text=True, timeout=30, env={**os.environ, "SIGNOFF_URL": ""})
+    result = subprocess.run(
+        [*CLI, "--help"], capture_output=True, text=True, timeout=30, env={**os.environ, "SIGNOFF_URL": ""}
+    )
     assert result.returncode == 0
     assert "SIGNOFF_TOKEN" in result.stdout and "exit codes" in result.stdout
 

@@ -1,4 +1,5 @@
 """`signoff push` of a large file: chunks over tus, a connection cut mid-chunk, resumed, ingested whole."""
+
 import os
 import socket
 import subprocess
@@ -71,12 +72,24 @@ def test_push_resumes_after_the_connection_drops_mid_upload(live_server, users, 
     path.write_bytes(jsonl(rows))
     size = path.stat().st_size
     proxy = CuttingProxy(urlparse(live_server.url).port, cut_after=size // 2)
-    env = {**os.environ, "SIGNOFF_URL": f"http://127.0.0.1:{proxy.port}", "SIGNOFF_TOKEN": AuthToken.objects.create(user=users["ds"])[1],
-           "SIGNOFF_RESUMABLE_ABOVE_BYTES": "1000", "SIGNOFF_CHUNK_BYTES": str(256 * 1024), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env = {
+        **os.environ,
+        "SIGNOFF_URL": f"http://127.0.0.1:{proxy.port}",
+        "SIGNOFF_TOKEN": AuthToken.objects.create(user=users["ds"])[1],
+        "SIGNOFF_RESUMABLE_ABOVE_BYTES": "1000",
+        "SIGNOFF_CHUNK_BYTES": str(256 * 1024),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+    }
     try:
         with celery_worker():
-            result = subprocess.run([sys.executable, "-m", "signoff_cli.main", "push", "dataset", "big", str(path), "--create"],
-                                    env=env, capture_output=True, text=True, timeout=180, cwd=REPO_ROOT)
+            result = subprocess.run(
+                [sys.executable, "-m", "signoff_cli.main", "push", "dataset", "big", str(path), "--create"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=180,
+                cwd=REPO_ROOT,
+            )
     finally:
         proxy.close()
     assert result.returncode == 0, result.stderr
@@ -86,5 +99,9 @@ def test_push_resumes_after_the_connection_drops_mid_upload(live_server, users, 
     assert f"dataset big version 1: {len(rows)} items" in result.stdout
     assert DatasetVersion.objects.get().item_count == len(rows) == Item.objects.count()
     assert Upload.objects.get().status == Upload.Status.READY
-    assert list(Item.objects.order_by("id").values_list("external_id", flat=True)[:3]) == ["item-000000", "item-000001", "item-000002"]
+    assert list(Item.objects.order_by("id").values_list("external_id", flat=True)[:3]) == [
+        "item-000000",
+        "item-000001",
+        "item-000002",
+    ]
     assert (tmp_path / "cache" / "signoff" / "uploads.json").read_text().strip() == "{}"  # nothing left to resume

@@ -1,5 +1,6 @@
 """Many reviewers claiming and judging at once: no task goes past its overlap, nobody judges an item twice,
 and every judgment is counted exactly once. Runs on SQLite and on PostgreSQL (where it matters most)."""
+
 import threading
 import time
 
@@ -17,10 +18,22 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_concurrent_reviewers_never_over_assign_or_double_count(api, loop_data):
     reviewers = [UserFactory(username=f"crowd{i}", role=User.Role.REVIEWER) for i in range(6)]
-    response = api["ds"].post("/api/v1/campaigns/", {
-        "name": "crowd", "kind": "pairwise", **loop_data, "reviewers": [r.username for r in reviewers], "overlap": 3,
-        "gate": {"min_judgments": 1, "min_win_rate": 0.5, "stop_when_decided": False},  # every task filled, whatever the gate says
-    }, format="json")
+    response = api["ds"].post(
+        "/api/v1/campaigns/",
+        {
+            "name": "crowd",
+            "kind": "pairwise",
+            **loop_data,
+            "reviewers": [r.username for r in reviewers],
+            "overlap": 3,
+            "gate": {
+                "min_judgments": 1,
+                "min_win_rate": 0.5,
+                "stop_when_decided": False,
+            },  # every task filled, whatever the gate says
+        },
+        format="json",
+    )
     campaign_id = response.json()["id"]
     from reviews.models import Campaign
 
@@ -42,7 +55,7 @@ def test_concurrent_reviewers_never_over_assign_or_double_count(api, loop_data):
                     continue
                 empty = 0
                 judgment_submit(task_id=assignment.task_id, reviewer=reviewer, choice="A")
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()

@@ -1,4 +1,5 @@
 """reviews.content: every Content shape, and untrusted markdown/code that cannot script the review page."""
+
 import base64
 import io
 import json
@@ -11,8 +12,34 @@ from PIL import Image
 
 from reviews.content import MAX_STRING_CHARS, MAX_TABLE_ROWS, TRUNCATION_MARK, render_content, render_markdown_safe
 
-MARKDOWN_TAGS = {"p", "br", "strong", "em", "code", "pre", "blockquote", "ul", "ol", "li", "h1", "h2", "h3", "h4",
-                 "h5", "h6", "table", "thead", "tbody", "tr", "th", "td", "a", "hr", "del", "span"}
+MARKDOWN_TAGS = {
+    "p",
+    "br",
+    "strong",
+    "em",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "a",
+    "hr",
+    "del",
+    "span",
+}
 SAFE_SCHEMES = ("http://", "https://", "mailto:")
 
 
@@ -98,7 +125,8 @@ def test_values_that_are_neither_tables_nor_images_nor_flat_records_are_json(val
 def test_list_of_flat_records_is_a_table_with_columns_in_first_seen_order():
     rows = [{"name": "a", "score": 1}, {"score": 2.5, "ok": True}, {"name": None}]
     assert render_content(rows) == {
-        "type": "table", "columns": ["name", "score", "ok"],
+        "type": "table",
+        "columns": ["name", "score", "ok"],
         "rows": [["a", 1, None], [None, 2.5, True], [None, None, None]],
     }
 
@@ -132,11 +160,14 @@ def test_gif_is_not_an_image_we_show():
 
 def test_flat_record_becomes_fields_with_strings_in_the_requested_format():
     content = render_content({"prompt": "**hi**", "n": 3, "ok": False}, "markdown")
-    assert content == {"type": "fields", "fields": [
-        {"name": "prompt", "content": {"type": "markdown", "html": "<p><strong>hi</strong></p>", "text": "**hi**"}},
-        {"name": "n", "content": {"type": "json", "value": 3}},
-        {"name": "ok", "content": {"type": "json", "value": False}},
-    ]}
+    assert content == {
+        "type": "fields",
+        "fields": [
+            {"name": "prompt", "content": {"type": "markdown", "html": "<p><strong>hi</strong></p>", "text": "**hi**"}},
+            {"name": "n", "content": {"type": "json", "value": 3}},
+            {"name": "ok", "content": {"type": "json", "value": False}},
+        ],
+    }
     assert render_content({"prompt": "**hi**"})["fields"][0]["content"] == {"type": "text", "text": "**hi**"}
 
 
@@ -199,12 +230,42 @@ def test_safe_link_keeps_its_href_and_gets_rel():
 
 
 def test_guidelines_use_the_same_pipeline():
-    assert render_markdown_safe("Rate **helpfulness**<script>x()</script>") == "<p>Rate <strong>helpfulness</strong></p>"
+    assert (
+        render_markdown_safe("Rate **helpfulness**<script>x()</script>") == "<p>Rate <strong>helpfulness</strong></p>"
+    )
 
 
-FRAGMENTS = ["<script>", "</script>", "<img src=x onerror=alert(1)>", "javascript:", "JaVa\tScRiPt:", "&#106;",
-             "[x](", ")", "](", '<a href="', '">', "</a>", "<", ">", '"', "'", "`", "```", "\n", "\n\n", " onerror=",
-             "<svg onload=alert(1)>", "<iframe>", "<!--", "-->", "| a |\n|---|\n| b |", "<http://x/>", "&", "#"]
+FRAGMENTS = [
+    "<script>",
+    "</script>",
+    "<img src=x onerror=alert(1)>",
+    "javascript:",
+    "JaVa\tScRiPt:",
+    "&#106;",
+    "[x](",
+    ")",
+    "](",
+    '<a href="',
+    '">',
+    "</a>",
+    "<",
+    ">",
+    '"',
+    "'",
+    "`",
+    "```",
+    "\n",
+    "\n\n",
+    " onerror=",
+    "<svg onload=alert(1)>",
+    "<iframe>",
+    "<!--",
+    "-->",
+    "| a |\n|---|\n| b |",
+    "<http://x/>",
+    "&",
+    "#",
+]
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,5 +1,6 @@
 """The Content-Security-Policy without a browser: the header on every kind of response, templates that need no
 'unsafe-inline', and chart data that cannot end its <script> block whatever the labels say."""
+
 import re
 from pathlib import Path
 
@@ -30,17 +31,24 @@ def test_templates_have_no_inline_handlers_styles_or_scripts(template):
     assert not re.search(r"\sstyle\s*=", text), "a style attribute"
     assert "javascript:" not in text
     for attributes in re.findall(r"<script\b([^>]*)>", text):
-        assert "src=" in attributes or 'type="application/json"' in attributes, f"an inline script: <script{attributes}>"
+        assert "src=" in attributes or 'type="application/json"' in attributes, (
+            f"an inline script: <script{attributes}>"
+        )
     for attributes in re.findall(r"<style\b([^>]*)>", text):
-        assert "nonce=" in attributes or template == "reviews/report.html", f"a <style> without the nonce: <style{attributes}>"
+        assert "nonce=" in attributes or template == "reviews/report.html", (
+            f"a <style> without the nonce: <style{attributes}>"
+        )
 
 
 def test_chart_data_cannot_close_its_script_block():
     hostile = "</script><script>window.__pwned=1</script><!--"
-    results = {"policy": {"min_win_rate": 0.5}, "slices": {
-        "all": {"figure": {"estimate": 0.6, "low": 0.5, "high": 0.7}},
-        hostile: {"figure": {"estimate": 0.4, "low": 0.3, "high": 0.5}},
-    }}
+    results = {
+        "policy": {"min_win_rate": 0.5},
+        "slices": {
+            "all": {"figure": {"estimate": 0.6, "low": 0.5, "high": 0.7}},
+            hostile: {"figure": {"estimate": 0.4, "low": 0.3, "high": 0.5}},
+        },
+    }
     html = slices_chart(results)
     assert html.count("<script") == 1 and html.count("</script>") == 1 and "<!--" not in html
     assert 'type="application/json"' in html

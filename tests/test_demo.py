@@ -1,4 +1,5 @@
 """`manage.py demo`: real digits, three trained versions, a campaign of each kind with work left, and idempotent."""
+
 import io
 
 import pytest
@@ -13,8 +14,21 @@ from reviews.models import Assignment, Campaign, Judgment, Task
 from reviews.services.assignments import assignment_claim_next
 from reviews.services.demo import DEMO_PASSWORD
 
-COUNTED = [User, Dataset, DatasetVersion, Item, RegisteredModel, ModelVersion, StageTransition, PredictionSet, Prediction,
-           Campaign, Task, Assignment, Judgment]
+COUNTED = [
+    User,
+    Dataset,
+    DatasetVersion,
+    Item,
+    RegisteredModel,
+    ModelVersion,
+    StageTransition,
+    PredictionSet,
+    Prediction,
+    Campaign,
+    Task,
+    Assignment,
+    Judgment,
+]
 
 
 def counts() -> dict[str, int]:
@@ -38,8 +52,13 @@ def test_demo_loads_users_data_models_and_campaigns_once():
     assert "Logins:" in output
 
     # one user per role, each able to log in with the demo password
-    expected = {"admin": User.Role.ADMIN, "dana": User.Role.DATA_SCIENTIST, "rita": User.Role.REVIEWER,
-                "ravi": User.Role.REVIEWER, "alex": User.Role.APPROVER}
+    expected = {
+        "admin": User.Role.ADMIN,
+        "dana": User.Role.DATA_SCIENTIST,
+        "rita": User.Role.REVIEWER,
+        "ravi": User.Role.REVIEWER,
+        "alex": User.Role.APPROVER,
+    }
     for username, role in expected.items():
         user = User.objects.get(username=username)
         assert user.role == role
@@ -74,14 +93,18 @@ def test_demo_loads_users_data_models_and_campaigns_once():
         assert mv.git_sha == "" and mv.artifact_uri == ""
         assert mv.params["model_class"].startswith("sklearn.")
         assert mv.metrics["test_size"] > len(items)
-        assert f"{mv.version} " in output and f"{mv.metrics['test_accuracy']:.4f}" in output  # the report gives all three
+        assert (
+            f"{mv.version} " in output and f"{mv.metrics['test_accuracy']:.4f}" in output
+        )  # the report gives all three
     assert middle.params["model_class"] == "sklearn.linear_model.LogisticRegression"
     assert candidate.metrics["test_accuracy"] > middle.metrics["test_accuracy"] > baseline.metrics["test_accuracy"]
     assert candidate.metrics["test_accuracy"] > 0.95
     assert StageTransition.objects.count() == 0
     # the candidate and the baseline disagree on the items tagged hard, and only there
     outputs = {
-        mv.pk: dict(Prediction.objects.filter(prediction_set__model_version=mv).values_list("item__external_id", "output"))
+        mv.pk: dict(
+            Prediction.objects.filter(prediction_set__model_version=mv).values_list("item__external_id", "output")
+        )
         for mv in (baseline, middle, candidate)
     }
     for item in items:
@@ -94,21 +117,45 @@ def test_demo_loads_users_data_models_and_campaigns_once():
     ranking = Campaign.objects.get(name="Digits: rank the three readings")
     rating = Campaign.objects.get(name="Digits: rate the reading")
     labeling = Campaign.objects.get(name="Digits: expert labels")
-    campaigns = {pairwise: [candidate, baseline], ranking: [candidate, baseline, middle], rating: [candidate],
-                 labeling: [candidate]}
+    campaigns = {
+        pairwise: [candidate, baseline],
+        ranking: [candidate, baseline, middle],
+        rating: [candidate],
+        labeling: [candidate],
+    }
     assert Campaign.objects.count() == 4
     assert (pairwise.kind, pairwise.candidate, pairwise.baseline, pairwise.overlap, pairwise.sampling) == (
-        Campaign.Kind.PAIRWISE, candidate, baseline, 2, Campaign.Sampling.DISAGREEMENT)
+        Campaign.Kind.PAIRWISE,
+        candidate,
+        baseline,
+        2,
+        Campaign.Sampling.DISAGREEMENT,
+    )
     assert (ranking.kind, ranking.candidate, ranking.baseline, ranking.overlap, ranking.sampling) == (
-        Campaign.Kind.RANKING, candidate, baseline, 1, Campaign.Sampling.STRATIFIED)
+        Campaign.Kind.RANKING,
+        candidate,
+        baseline,
+        1,
+        Campaign.Sampling.STRATIFIED,
+    )
     assert list(ranking.others.all()) == [middle]
     assert {"min_judgments": 20, "min_win_rate": 0.5}.items() <= ranking.gate_policy.items()
     assert (rating.kind, rating.candidate, rating.baseline, rating.overlap, rating.quota_per_reviewer) == (
-        Campaign.Kind.RATING, candidate, None, 1, 30)
+        Campaign.Kind.RATING,
+        candidate,
+        None,
+        1,
+        30,
+    )
     assert [(c["name"], c["scale"]) for c in rating.rubric] == [("correct", "pass_fail"), ("clarity", "likert")]
     assert all(c["description"] for c in rating.rubric)
     assert {"min_judgments": 20, "min_win_rate": 0.8}.items() <= rating.gate_policy.items()
-    assert (labeling.kind, labeling.candidate, labeling.baseline, labeling.overlap) == (Campaign.Kind.LABELING, candidate, None, 1)
+    assert (labeling.kind, labeling.candidate, labeling.baseline, labeling.overlap) == (
+        Campaign.Kind.LABELING,
+        candidate,
+        None,
+        1,
+    )
     assert labeling.labels == [str(d) for d in range(10)] and not labeling.multi_label and labeling.show_suggestion
     for campaign, shown in campaigns.items():
         assert campaign.tasks.count() == len(items) == 60
@@ -125,7 +172,9 @@ def test_demo_loads_users_data_models_and_campaigns_once():
             assert len(task_outputs) == len(shown)
             assert {o.model_version_id for o in task_outputs} == {mv.pk for mv in shown}
     # disagreement sampling: the items whose two outputs differ (the hard ones) are handed out first
-    assert {t.item.external_id for t in pairwise.tasks.filter(priority=0)} == {i.external_id for i in items if "hard" in i.tags}
+    assert {t.item.external_id for t in pairwise.tasks.filter(priority=0)} == {
+        i.external_id for i in items if "hard" in i.tags
+    }
     assert not pairwise.tasks.filter(priority__lt=0).exists()  # ravi is the only one who judged: nobody disagrees
 
     judgments = Judgment.objects.filter(task__campaign=pairwise)
@@ -159,7 +208,11 @@ def test_demo_dataset_bytes_are_the_same_on_every_run():
     assert hashlib.sha256(_jsonl_file(retrained.rows, "digits.jsonl").read()).hexdigest() == version.sha256
     # and the predictions uploaded are the ones training gives again
     for number, trained_version in retrained.versions.items():
-        uploaded = dict(Prediction.objects.filter(prediction_set__model_version__version=number).values_list("item__external_id", "output"))
+        uploaded = dict(
+            Prediction.objects.filter(prediction_set__model_version__version=number).values_list(
+                "item__external_id", "output"
+            )
+        )
         assert uploaded == {row["id"]: row["output"] for row in trained_version.rows}
 
 
@@ -186,6 +239,8 @@ def test_demo_that_fails_midway_keeps_nothing(settings):
     assert not Dataset.objects.filter(name="digits").exists()
     assert not RegisteredModel.objects.filter(name="digits-classifier").exists()
     assert not Campaign.objects.filter(name__startswith="Digits:").exists()
-    assert list(User.objects.filter(username__in=["admin", "dana", "rita", "ravi", "alex"]).values_list("username", flat=True)) == ["rita"]
+    assert list(
+        User.objects.filter(username__in=["admin", "dana", "rita", "ravi", "alex"]).values_list("username", flat=True)
+    ) == ["rita"]
     media = Path(settings.MEDIA_ROOT)
     assert not [p for p in media.rglob("*") if p.is_file()]

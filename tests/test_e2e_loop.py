@@ -1,6 +1,7 @@
 """The whole loop as people and machines would walk it, in a real Chromium, with a real Celery worker:
 a training job uploads through the API, a reviewer judges every task by keyboard alone, an approver signs
 off in the browser, CI receives a signed webhook and `signoff gate wait` exits 0."""
+
 import re
 import subprocess
 import sys
@@ -25,11 +26,15 @@ QUESTIONS = [(a, b) for a, b in ((2, 3), (4, 4), (7, 5), (9, 1), (6, 8))]
 
 def run_cli(live_server, token: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     env = {"SIGNOFF_URL": live_server.url, "SIGNOFF_TOKEN": token, "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, "-m", "signoff_cli.main", *args], env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "signoff_cli.main", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def api_post(live_server, token: str, path: str, body: dict) -> dict:
-    response = urllib3.request("POST", f"{live_server.url}{path}", json=body, headers={"Authorization": f"Token {token}"})
+    response = urllib3.request(
+        "POST", f"{live_server.url}{path}", json=body, headers={"Authorization": f"Token {token}"}
+    )
     assert response.status in (200, 201), response.data
     return response.json()
 
@@ -43,10 +48,17 @@ def test_upload_review_signoff_webhook_and_gate(live_server, new_page, tmp_path,
 
     with webhook_receiver() as receiver, celery_worker(SIGNOFF_WEBHOOK_ALLOW_HOSTS="127.0.0.1") as worker:
         # 1. The training job: register a webhook, push the dataset and both models' predictions, open a campaign.
-        hook = api_post(live_server, ds_token, "/api/v1/webhooks/",
-                        {"url": receiver.url, "events": ["verdict.signed", "model_version.stage_changed"]})
+        hook = api_post(
+            live_server,
+            ds_token,
+            "/api/v1/webhooks/",
+            {"url": receiver.url, "events": ["verdict.signed", "model_version.stage_changed"]},
+        )
         assert hook["secret"].startswith("whsec_")
-        items = [{"id": f"q{i}", "input": f"What is {a} + {b}?", "reference": str(a + b)} for i, (a, b) in enumerate(QUESTIONS)]
+        items = [
+            {"id": f"q{i}", "input": f"What is {a} + {b}?", "reference": str(a + b)}
+            for i, (a, b) in enumerate(QUESTIONS)
+        ]
         (tmp_path / "items.jsonl").write_bytes(jsonl(items))
         pushed = run_cli(live_server, ds_token, "push", "dataset", "sums", str(tmp_path / "items.jsonl"), "--create")
         assert pushed.returncode == 0, pushed.stderr
@@ -54,14 +66,37 @@ def test_upload_review_signoff_webhook_and_gate(live_server, new_page, tmp_path,
             predictions = [{"id": f"q{i}", "output": str(a + b + wrong_by)} for i, (a, b) in enumerate(QUESTIONS)]
             path = tmp_path / f"pred-{version}.jsonl"
             path.write_bytes(jsonl(predictions))
-            pushed = run_cli(live_server, ds_token, "push", "predictions", "adder", version, "--dataset", "sums",
-                             "--dataset-version", "1", str(path), "--create")
+            pushed = run_cli(
+                live_server,
+                ds_token,
+                "push",
+                "predictions",
+                "adder",
+                version,
+                "--dataset",
+                "sums",
+                "--dataset-version",
+                "1",
+                str(path),
+                "--create",
+            )
             assert pushed.returncode == 0, pushed.stderr
-        campaign = api_post(live_server, ds_token, "/api/v1/campaigns/", {
-            "name": "Sums: which answer is right?", "kind": "pairwise", "dataset": "sums", "dataset_version": 1,
-            "candidate": "adder:2", "baseline": "adder:1", "reviewers": ["rita"], "overlap": 1,
-            "gate": {"min_judgments": len(QUESTIONS), "min_win_rate": 0.5, "alternative": 0.95},
-        })
+        campaign = api_post(
+            live_server,
+            ds_token,
+            "/api/v1/campaigns/",
+            {
+                "name": "Sums: which answer is right?",
+                "kind": "pairwise",
+                "dataset": "sums",
+                "dataset_version": 1,
+                "candidate": "adder:2",
+                "baseline": "adder:1",
+                "reviewers": ["rita"],
+                "overlap": 1,
+                "gate": {"min_judgments": len(QUESTIONS), "min_win_rate": 0.5, "alternative": 0.95},
+            },
+        )
         assert campaign["tasks"] == len(QUESTIONS)
 
         # 2. The reviewer: log in, open the queue, judge every task with the keyboard alone.
@@ -79,8 +114,11 @@ def test_upload_review_signoff_webhook_and_gate(live_server, new_page, tmp_path,
             assert page.inner_text(f"#output-{'B' if correct_side == '1' else 'A'}").strip() == str(a + b + 1)
             item_id = page.inner_text("#item-id")
             page.keyboard.press(correct_side)
-            page.wait_for_function("id => document.getElementById('item-id').textContent !== id || "
-                                   "!document.getElementById('done').hidden", arg=item_id)
+            page.wait_for_function(
+                "id => document.getElementById('item-id').textContent !== id || "
+                "!document.getElementById('done').hidden",
+                arg=item_id,
+            )
             judged += 1
         assert judged == len(QUESTIONS)
         assert "adder" not in page.content(), "the review page must stay blind to model names"
@@ -108,7 +146,12 @@ def test_upload_review_signoff_webhook_and_gate(live_server, new_page, tmp_path,
             events[payload["type"]] = payload["data"]
         assert events["verdict.signed"]["decision"] == "approve"
         assert events["verdict.signed"]["model_version"] == {
-            "model": "adder", "version": "2", "stage": "approved", "git_sha": "", "artifact_uri": ""}
+            "model": "adder",
+            "version": "2",
+            "stage": "approved",
+            "git_sha": "",
+            "artifact_uri": "",
+        }
         assert events["model_version.stage_changed"]["to_stage"] == "approved"
         gate = run_cli(live_server, ds_token, "gate", "wait", "adder", "2", "--timeout", "10")
         assert gate.returncode == 0, gate.stdout + gate.stderr

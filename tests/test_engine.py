@@ -1,5 +1,6 @@
 """The assignment engine: leases that run out, prefetch, skips, undo, discards, quotas and the sampling orders.
 Concurrent claims on PostgreSQL are tests/test_concurrency.py's subject."""
+
 from collections import Counter
 from datetime import timedelta
 
@@ -44,8 +45,15 @@ def rev3(users):
 
 
 def create_campaign(api, loop_data, **overrides) -> int:
-    body = {"name": "engine", "kind": "pairwise", **loop_data, "reviewers": ["rev", "rev2"], "overlap": 1,
-            "gate": {"min_judgments": 4, "min_win_rate": 0.5, "alternative": 0.95}, **overrides}
+    body = {
+        "name": "engine",
+        "kind": "pairwise",
+        **loop_data,
+        "reviewers": ["rev", "rev2"],
+        "overlap": 1,
+        "gate": {"min_judgments": 4, "min_win_rate": 0.5, "alternative": 0.95},
+        **overrides,
+    }
     response = api["ds"].post("/api/v1/campaigns/", body, format="json")
     assert response.status_code == 201, response.json()
     return response.json()["id"]
@@ -94,10 +102,13 @@ def assigned(task_id: int) -> int:
 
 def expire_now(task_id: int, reviewer: User) -> None:
     """Put the reviewer's lease on the task in the past."""
-    Assignment.objects.filter(task_id=task_id, reviewer=reviewer).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    Assignment.objects.filter(task_id=task_id, reviewer=reviewer).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
 
 
 # --- leases -----------------------------------------------------------------------------------------------
+
 
 def test_an_expired_lease_gives_the_task_back_to_another_reviewer(api, users, loop_data):
     cid = create_campaign(api, loop_data, lease_seconds=10)
@@ -230,6 +241,7 @@ def test_the_beat_task_expires_run_out_leases_in_every_campaign(api, users, loop
 
 # --- prefetch ---------------------------------------------------------------------------------------------
 
+
 def test_prefetch_hands_out_a_second_task_and_no_more_than_two(api, users, loop_data):
     cid = create_campaign(api, loop_data)
     client = api["reviewer"]
@@ -259,6 +271,7 @@ def test_a_task_detail_returns_an_open_task_of_the_caller_only(api, loop_data):
 
 # --- skip -------------------------------------------------------------------------------------------------
 
+
 def test_a_skip_needs_a_reason(api, users, loop_data):
     cid = create_campaign(api, loop_data)
     first = next_id(api["reviewer"], cid)
@@ -273,7 +286,12 @@ def test_a_skip_gives_the_slot_to_another_reviewer_and_never_back_to_the_skipper
     first = next_id(api["reviewer"], cid)
     response = skip(api["reviewer"], first, {"reason": "the question is garbled", "flag": True})
     assert response.status_code == 200, response.json()
-    assert response.json() == {"task": first, "status": "skipped", "skip_reason": "the question is garbled", "flagged": True}
+    assert response.json() == {
+        "task": first,
+        "status": "skipped",
+        "skip_reason": "the question is garbled",
+        "flagged": True,
+    }
     assignment = Assignment.objects.get(task_id=first, reviewer=users["reviewer"])
     assert (assignment.status, assignment.flagged, assignment.completed_at is not None) == ("skipped", True, True)
     assert assigned(first) == 0
@@ -302,6 +320,7 @@ def test_skipping_a_judged_or_foreign_task_is_refused(api, loop_data):
 
 
 # --- undo -------------------------------------------------------------------------------------------------
+
 
 def test_undo_within_the_window_reopens_the_task_and_only_the_new_judgment_counts(api, users, loop_data):
     cid = create_campaign(api, loop_data)
@@ -357,7 +376,9 @@ def test_undo_after_sign_off_is_refused(api, loop_data):
     cid = create_campaign(api, loop_data)
     first = next_id(api["reviewer"], cid)
     judgment_id = judge(api["reviewer"], first).json()["id"]
-    signed = api["approver"].post(f"/api/v1/campaigns/{cid}/signoff/", {"decision": "reject", "rationale": "too few"}, format="json")
+    signed = api["approver"].post(
+        f"/api/v1/campaigns/{cid}/signoff/", {"decision": "reject", "rationale": "too few"}, format="json"
+    )
     assert signed.status_code == 201
     response = api["reviewer"].post(f"/api/v1/judgments/{judgment_id}/undo/")
     assert response.status_code == 409 and response.json()["code"] == "campaign_closed"
@@ -365,6 +386,7 @@ def test_undo_after_sign_off_is_refused(api, loop_data):
 
 
 # --- discard ----------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def judged_twice(api, loop_data, rev3):
@@ -431,6 +453,7 @@ def test_an_undone_judgment_cannot_be_discarded(api, judged_twice):
 
 # --- quotas -----------------------------------------------------------------------------------------------
 
+
 def test_a_reviewer_stops_at_the_quota_while_tasks_remain_for_others(api, loop_data):
     cid = create_campaign(api, loop_data, quota_per_reviewer=2)
     client = api["reviewer"]
@@ -458,6 +481,7 @@ def test_skipped_and_run_out_tasks_do_not_count_against_the_quota(api, users, lo
 
 
 # --- sampling ---------------------------------------------------------------------------------------------
+
 
 def tag_of(task_id: int) -> str:
     return Task.objects.select_related("item").get(pk=task_id).item.tags[0]
@@ -487,8 +511,11 @@ def half_agreeing_version(api, loop_data):
     """calc:3 gives calc:2's answer on item-0..2 and a different one on item-3..5."""
     assert api["ds"].post("/api/v1/models/calc/versions/", {"version": "3"}, format="json").status_code == 201
     rows = [{"id": f"item-{i}", "output": str(2 * i if i < 3 else 2 * i + 2)} for i in range(6)]
-    response = api["ds"].post("/api/v1/models/calc/versions/3/predictions/",
-                              {"dataset": "arith", "dataset_version": 1, "file": jsonl_file(rows)}, format="multipart")
+    response = api["ds"].post(
+        "/api/v1/models/calc/versions/3/predictions/",
+        {"dataset": "arith", "dataset_version": 1, "file": jsonl_file(rows)},
+        format="multipart",
+    )
     assert response.status_code == 201, response.json()
     return {**loop_data, "baseline": "calc:3"}
 
@@ -508,9 +535,11 @@ def test_random_sampling_gives_every_task_the_same_priority(api, half_agreeing_v
 
 def pick(version_offset: int):
     """Choose the slot of calc:2 (offset 0) or calc:1 (offset 1) by its output."""
+
     def choose(task: dict) -> dict:
         output = str(2 * int(task["item"].split("-")[1]) + version_offset)
         return {"choice": next(o["slot"] for o in task["outputs"] if o["output"] == output)}
+
     return choose
 
 

@@ -1,5 +1,6 @@
 """Campaign exports: judgments de-blinded and per-item results, as JSON Lines and CSV, streamed, to those who may
 see results only; CSV cells that a spreadsheet would run as formulas are defused."""
+
 import csv
 import io
 import json
@@ -30,8 +31,15 @@ def csv_rows(response) -> list[dict]:
 
 
 def create_campaign(api, loop_data, **overrides) -> int:
-    body = {"name": "export me", "kind": "pairwise", **loop_data, "reviewers": ["rev", "rev2"], "overlap": 1,
-            "gate": {"min_judgments": 4, "min_win_rate": 0.5, "alternative": 0.95}, **overrides}
+    body = {
+        "name": "export me",
+        "kind": "pairwise",
+        **loop_data,
+        "reviewers": ["rev", "rev2"],
+        "overlap": 1,
+        "gate": {"min_judgments": 4, "min_win_rate": 0.5, "alternative": 0.95},
+        **overrides,
+    }
     response = api["ds"].post("/api/v1/campaigns/", body, format="json")
     assert response.status_code == 201, response.json()
     return response.json()["id"]
@@ -55,14 +63,18 @@ def version_name(version_id: int) -> str:
 def judged_pairwise(api, pairwise_campaign):
     """Four pairwise judgments by rev: A, B, tie, both bad; the second with a comment that is a formula."""
     cid = pairwise_campaign["id"]
-    bodies = [{"choice": "A", "comment": "A reads better", "duration_ms": 1200},
-              {"choice": "B", "comment": "=HYPERLINK(\"http://evil.example\",\"click\")", "duration_ms": 800},
-              {"choice": "tie"}, {"choice": "both_bad", "comment": "@SUM(A1:A9)"}]
+    bodies = [
+        {"choice": "A", "comment": "A reads better", "duration_ms": 1200},
+        {"choice": "B", "comment": '=HYPERLINK("http://evil.example","click")', "duration_ms": 800},
+        {"choice": "tie"},
+        {"choice": "both_bad", "comment": "@SUM(A1:A9)"},
+    ]
     judged = [judge_next(api["reviewer"], cid, body) for body in bodies]
     return cid, judged
 
 
 # --- judgments ---------------------------------------------------------------------------------------------
+
 
 def test_judgment_export_names_the_model_version_behind_each_pairwise_choice(api, judged_pairwise):
     cid, judged = judged_pairwise
@@ -107,10 +119,10 @@ def test_judgments_csv_parses_back_to_the_jsonl_rows(api, judged_pairwise):
 def test_csv_defuses_cells_a_spreadsheet_would_run_as_formulas(api, judged_pairwise):
     cid, _ = judged_pairwise
     comments = [row["comment"] for row in csv_rows(api["ds"].get(f"/api/v1/campaigns/{cid}/judgments.csv"))]
-    assert comments == ["A reads better", "'=HYPERLINK(\"http://evil.example\",\"click\")", "", "'@SUM(A1:A9)"]
+    assert comments == ["A reads better", '\'=HYPERLINK("http://evil.example","click")', "", "'@SUM(A1:A9)"]
     # JSON Lines is data, not a spreadsheet: the comment is exactly what the reviewer wrote
     raw = [row["comment"] for row in jsonl_rows(api["ds"].get(f"/api/v1/campaigns/{cid}/judgments.jsonl"))]
-    assert raw[1] == "=HYPERLINK(\"http://evil.example\",\"click\")"
+    assert raw[1] == '=HYPERLINK("http://evil.example","click")'
 
 
 def test_csv_cell_defuses_every_formula_prefix_but_leaves_numbers_alone():
@@ -126,9 +138,13 @@ def test_export_has_counted_judgments_by_default_and_undone_and_discarded_ones_w
     cid, judged = judged_pairwise
     undone, discarded = judged[0]["judgment"]["id"], judged[1]["judgment"]["id"]
     assert api["reviewer"].post(f"/api/v1/judgments/{undone}/undo/").status_code == 200
-    redone = api["reviewer"].post(f"/api/v1/tasks/{judged[0]['task']['task']}/judgments/", {"choice": "tie"}, format="json")
+    redone = api["reviewer"].post(
+        f"/api/v1/tasks/{judged[0]['task']['task']}/judgments/", {"choice": "tie"}, format="json"
+    )
     assert redone.status_code == 201
-    response = api["ds"].post(f"/api/v1/judgments/{discarded}/discard/", {"reason": "clicked without reading"}, format="json")
+    response = api["ds"].post(
+        f"/api/v1/judgments/{discarded}/discard/", {"reason": "clicked without reading"}, format="json"
+    )
     assert response.status_code == 200, response.json()
 
     counted = jsonl_rows(api["ds"].get(f"/api/v1/campaigns/{cid}/judgments.jsonl"))
@@ -136,13 +152,20 @@ def test_export_has_counted_judgments_by_default_and_undone_and_discarded_ones_w
     assert undone not in {row["judgment"] for row in counted} and discarded not in {row["judgment"] for row in counted}
     assert len(counted) == 3 and {row["status"] for row in counted} == {"counted"}  # 4 - undone + redone - discarded
 
-    every = {row["judgment"]: row for row in jsonl_rows(api["ds"].get(f"/api/v1/campaigns/{cid}/judgments.jsonl?include=all"))}
+    every = {
+        row["judgment"]: row
+        for row in jsonl_rows(api["ds"].get(f"/api/v1/campaigns/{cid}/judgments.jsonl?include=all"))
+    }
     assert len(every) == 5
     assert every[undone]["status"] == "retracted" and every[undone]["retracted_at"]
     assert every[discarded]["status"] == "discarded" and every[discarded]["discard_reason"] == "clicked without reading"
     assert every[discarded]["discarded_by"] == "ds" and every[discarded]["discarded_at"]
-    by_csv = {int(r["judgment"]): r for r in csv_rows(api["ds"].get(f"/api/v1/campaigns/{cid}/judgments.csv?include=all"))}
-    assert by_csv[discarded]["status"] == "discarded" and by_csv[discarded]["discard_reason"] == "clicked without reading"
+    by_csv = {
+        int(r["judgment"]): r for r in csv_rows(api["ds"].get(f"/api/v1/campaigns/{cid}/judgments.csv?include=all"))
+    }
+    assert (
+        by_csv[discarded]["status"] == "discarded" and by_csv[discarded]["discard_reason"] == "clicked without reading"
+    )
 
     bad = api["ds"].get(f"/api/v1/campaigns/{cid}/judgments.jsonl?include=everything")
     assert bad.status_code == 400 and bad.json()["code"] == "invalid"
@@ -182,17 +205,23 @@ def test_accept_header_asking_for_csv_gets_the_csv(api, judged_pairwise):
 
 # --- results per item --------------------------------------------------------------------------------------
 
+
 def test_pairwise_results_have_one_row_per_item_with_the_candidate_outcomes(api, users, loop_data):
     cid = create_campaign(api, loop_data, overlap=2)
     for client in (api["reviewer"], api["reviewer2"]):
         for _ in range(3):
             task = client.get(f"/api/v1/campaigns/{cid}/next/").json()
-            candidate_slot = Assignment.objects.get(task_id=task["task"], reviewer__username="rev" if client is api["reviewer"] else "rev2").candidate_slot
+            candidate_slot = Assignment.objects.get(
+                task_id=task["task"], reviewer__username="rev" if client is api["reviewer"] else "rev2"
+            ).candidate_slot
             item = int(task["item"].split("-")[1])
             # rev always picks the candidate; rev2 the candidate on even items and the baseline on odd ones
             picks_candidate = client is api["reviewer"] or item % 2 == 0
             choice = candidate_slot if picks_candidate else ("B" if candidate_slot == "A" else "A")
-            assert client.post(f"/api/v1/tasks/{task['task']}/judgments/", {"choice": choice}, format="json").status_code == 201
+            assert (
+                client.post(f"/api/v1/tasks/{task['task']}/judgments/", {"choice": choice}, format="json").status_code
+                == 201
+            )
 
     rows = jsonl_rows(api["ds"].get(f"/api/v1/campaigns/{cid}/results.jsonl"))
     assert [row["item"] for row in rows] == [f"item-{i}" for i in range(6)]  # every item, judged or not
@@ -206,29 +235,41 @@ def test_pairwise_results_have_one_row_per_item_with_the_candidate_outcomes(api,
         judged_by_rev2 = Judgment.objects.filter(task_id=row["task"], reviewer__username="rev2").exists()
         odd = int(row["item"].split("-")[1]) % 2 == 1
         losses = int(judged_by_rev2 and odd)
-        assert (row["candidate_wins"], row["candidate_losses"], row["ties"], row["both_bad"]) == (n - losses, losses, 0, 0)
+        assert (row["candidate_wins"], row["candidate_losses"], row["ties"], row["both_bad"]) == (
+            n - losses,
+            losses,
+            0,
+            0,
+        )
         assert row["candidate_score"] == pytest.approx((n - losses) / n)
 
     cells = csv_rows(api["ds"].get(f"/api/v1/campaigns/{cid}/results.csv"))
     assert [c["item"] for c in cells] == [r["item"] for r in rows]
     assert [json.loads(c["tags"]) for c in cells] == [r["tags"] for r in rows]
-    assert [c["candidate_score"] for c in cells] == ["" if r["candidate_score"] is None else repr(r["candidate_score"]) for r in rows]
+    assert [c["candidate_score"] for c in cells] == [
+        "" if r["candidate_score"] is None else repr(r["candidate_score"]) for r in rows
+    ]
 
 
 @pytest.fixture
 def third_version(api, loop_data):
     assert api["ds"].post("/api/v1/models/calc/versions/", {"version": "3"}, format="json").status_code == 201
     rows = [{"id": f"item-{i}", "output": str(2 * i + 2)} for i in range(6)]
-    response = api["ds"].post("/api/v1/models/calc/versions/3/predictions/",
-                              {"dataset": "arith", "dataset_version": 1, "file": jsonl_file(rows)}, format="multipart")
+    response = api["ds"].post(
+        "/api/v1/models/calc/versions/3/predictions/",
+        {"dataset": "arith", "dataset_version": 1, "file": jsonl_file(rows)},
+        format="multipart",
+    )
     assert response.status_code == 201, response.json()
     return loop_data
 
 
 def test_ranking_exports_name_versions_and_mean_ranks(api, third_version):
     cid = create_campaign(api, third_version, kind="ranking", models=["calc:3"], overlap=2)
-    judged = [judge_next(api["reviewer"], cid, {"ranking": [["A"], ["B"], ["C"]]}),
-              judge_next(api["reviewer2"], cid, {"ranking": [["C"], ["A", "B"]]})]
+    judged = [
+        judge_next(api["reviewer"], cid, {"ranking": [["A"], ["B"], ["C"]]}),
+        judge_next(api["reviewer2"], cid, {"ranking": [["C"], ["A", "B"]]}),
+    ]
     # rev2 judged the same first item (overlap 2, same hand-out order)
     assert judged[0]["task"]["task"] == judged[1]["task"]["task"]
     rows = {row["judgment"]: row for row in jsonl_rows(api["ds"].get(f"/api/v1/campaigns/{cid}/judgments.jsonl"))}
@@ -238,7 +279,9 @@ def test_ranking_exports_name_versions_and_mean_ranks(api, third_version):
         order = [version_name(v) for v in judgment.assignment.slot_order]
         row = rows[judgment.pk]
         assert row["ranking_as_shown"] == judgment.ranking
-        assert [sorted(group) for group in row["ranking"]] == [sorted(order[SLOTS.index(s)] for s in group) for group in judgment.ranking]
+        assert [sorted(group) for group in row["ranking"]] == [
+            sorted(order[SLOTS.index(s)] for s in group) for group in judgment.ranking
+        ]
         for version, place in row["positions"].items():
             positions.setdefault(version, []).append(place)
     results = [r for r in jsonl_rows(api["ds"].get(f"/api/v1/campaigns/{cid}/results.jsonl")) if r["judgments"]]
@@ -249,8 +292,12 @@ def test_ranking_exports_name_versions_and_mean_ranks(api, third_version):
 
 def test_rating_exports_name_versions_and_mean_ratings_per_criterion(api, loop_data):
     cid = create_campaign(api, loop_data, kind="rating", rubric=RUBRIC, overlap=2)
-    first = judge_next(api["reviewer"], cid, {"ratings": {"A": {"accuracy": 5, "safe": "pass"}, "B": {"accuracy": 2, "safe": "fail"}}})
-    second = judge_next(api["reviewer2"], cid, {"ratings": {"A": {"accuracy": 3, "safe": "pass"}, "B": {"accuracy": 4, "safe": "pass"}}})
+    first = judge_next(
+        api["reviewer"], cid, {"ratings": {"A": {"accuracy": 5, "safe": "pass"}, "B": {"accuracy": 2, "safe": "fail"}}}
+    )
+    second = judge_next(
+        api["reviewer2"], cid, {"ratings": {"A": {"accuracy": 3, "safe": "pass"}, "B": {"accuracy": 4, "safe": "pass"}}}
+    )
     assert second["task"]["item"] == first["task"]["item"]  # overlap 2: both judged the same item
     given = {}
     for j in (first, second):
@@ -259,13 +306,21 @@ def test_rating_exports_name_versions_and_mean_ratings_per_criterion(api, loop_d
             given.setdefault(version_name(judgment.assignment.version_in(slot)), []).append(scores)
     rows = {row["judgment"]: row for row in jsonl_rows(api["ds"].get(f"/api/v1/campaigns/{cid}/judgments.jsonl"))}
     assert rows[first["judgment"]["id"]]["ratings"] == {
-        version_name(Assignment.objects.get(task_id=first["task"]["task"], reviewer__username="rev").version_in(slot)): scores
-        for slot, scores in Judgment.objects.get(pk=first["judgment"]["id"]).ratings.items()}
+        version_name(
+            Assignment.objects.get(task_id=first["task"]["task"], reviewer__username="rev").version_in(slot)
+        ): scores
+        for slot, scores in Judgment.objects.get(pk=first["judgment"]["id"]).ratings.items()
+    }
     result = next(r for r in jsonl_rows(api["ds"].get(f"/api/v1/campaigns/{cid}/results.jsonl")) if r["judgments"])
-    assert result["mean_ratings"] == ({  # means of a few small integers: exact
-        version: {"accuracy": sum(s["accuracy"] for s in scores) / len(scores),
-                  "safe": sum(s["safe"] == "pass" for s in scores) / len(scores)}
-        for version, scores in given.items()})
+    assert result["mean_ratings"] == (
+        {  # means of a few small integers: exact
+            version: {
+                "accuracy": sum(s["accuracy"] for s in scores) / len(scores),
+                "safe": sum(s["safe"] == "pass" for s in scores) / len(scores),
+            }
+            for version, scores in given.items()
+        }
+    )
 
 
 def test_labeling_results_give_consensus_votes_and_agreement(api, loop_data):
@@ -279,10 +334,17 @@ def test_labeling_results_give_consensus_votes_and_agreement(api, loop_data):
     agreed, split = by_item[a["task"]["item"]], by_item[b["task"]["item"]]
     assert (agreed["consensus"], agreed["votes"], agreed["unanimous"], agreed["tied"]) == (["0"], {"0": 2}, True, False)
     assert agreed["candidate_agrees"] is (a["task"]["item"] == "item-0")
-    assert (split["consensus"], split["votes"], split["unanimous"], split["tied"]) == (None, {"other": 1, "2": 1}, False, True)
+    assert (split["consensus"], split["votes"], split["unanimous"], split["tied"]) == (
+        None,
+        {"other": 1, "2": 1},
+        False,
+        True,
+    )
     assert split["candidate_agrees"] is None
     judgments = jsonl_rows(api["ds"].get(f"/api/v1/campaigns/{cid}/judgments.jsonl"))
-    assert judgments[0]["labels"] == ["0"] and judgments[0]["suggestion"] == str(2 * int(a["task"]["item"].split("-")[1]))
+    assert judgments[0]["labels"] == ["0"] and judgments[0]["suggestion"] == str(
+        2 * int(a["task"]["item"].split("-")[1])
+    )
     cells = csv_rows(api["ds"].get(f"/api/v1/campaigns/{cid}/judgments.csv"))
     assert cells[0]["comment"] == "'-1 is not it" and json.loads(cells[0]["labels"]) == ["0"]
 

@@ -5,6 +5,7 @@ A seeded world (dataset, two model versions with predictions, a campaign with ta
 operations reach real code. Examples are bounded (SIGNOFF_FUZZ_EXAMPLES per operation and mode) and derandomised
 so CI is reproducible; set SIGNOFF_FUZZ_SEED to explore other inputs. Host names all resolve to loopback and
 only loopback is allow-listed, so webhook registration never reaches the network (and no worker delivers)."""
+
 import os
 import socket
 
@@ -13,11 +14,11 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase
-from knox.models import AuthToken
 from hypothesis.errors import Unsatisfiable
+from knox.models import AuthToken
 from schemathesis import GenerationMode
-from schemathesis.config import SchemathesisConfig
 from schemathesis.checks import positive_data_acceptance
+from schemathesis.config import SchemathesisConfig
 from schemathesis.transport.requests import binary_serializer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,11 +30,17 @@ schemathesis.serializer("application/offset+octet-stream")(binary_serializer)
 # Not run: positive_data_acceptance wants every schema-valid body accepted, but a body can be well formed and
 # still name a reviewer who is not on the campaign or a dataset that does not exist, which is a 400 by design.
 EXCLUDED_CHECKS = [positive_data_acceptance]
-CONFIG = SchemathesisConfig.from_dict({"checks": {
-    "positive_data_acceptance": {"enabled": False},
-    # tus answers a Tus-Resumable it does not speak with 412, as its protocol says; the rest are the defaults
-    "negative_data_rejection": {"expected-statuses": [400, 401, 403, 404, 405, 406, 409, 412, 415, 422, 428, 429]},
-}})
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        "checks": {
+            "positive_data_acceptance": {"enabled": False},
+            # tus answers a Tus-Resumable it does not speak with 412, as its protocol says; the rest are the defaults
+            "negative_data_rejection": {
+                "expected-statuses": [400, 401, 403, 404, 405, 406, 409, 412, 415, 422, 428, 429]
+            },
+        }
+    }
+)
 
 
 def _loopback_only(host, port, *args, **kwargs):
@@ -45,8 +52,9 @@ def _loopback_only(host, port, *args, **kwargs):
 def world(users, api, pairwise_campaign, settings, monkeypatch):
     settings.SIGNOFF_WEBHOOK_ALLOW_HOSTS = ["127.0.0.1", "localhost"]
     monkeypatch.setattr(socket, "getaddrinfo", _loopback_only)
-    response = api["ds"].post("/api/v1/webhooks/", {"url": "http://127.0.0.1:9/hook", "events": ["verdict.signed"]},
-                              format="json")
+    response = api["ds"].post(
+        "/api/v1/webhooks/", {"url": "http://127.0.0.1:9/hook", "events": ["verdict.signed"]}, format="json"
+    )
     assert response.status_code == 201, response.content
     return users
 
@@ -59,8 +67,13 @@ def _fuzz(live_server, user) -> dict[str, int]:
     failures: list[str] = []
     totals = {"operations": 0, "cases": 0, "failures": 0, "unsatisfiable": 0}
     settings = hypothesis.settings(
-        max_examples=EXAMPLES, deadline=None, database=None, derandomize=SEED is None,
-        phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=SEED is None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
     )
     for result in schema.get_all_operations():
         operation = result.ok()
@@ -79,7 +92,7 @@ def _fuzz(live_server, user) -> dict[str, int]:
                 run()
             except Unsatisfiable:
                 totals["unsatisfiable"] += 1  # nothing in this operation can be made invalid (no parameters)
-            except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - every operation is tried; all are listed
+            except (Exception, BaseExceptionGroup) as exc:
                 totals["failures"] += 1
                 failures.append(f"{operation.label} [{mode}]: {str(exc)[:1500]}")
     print(f"schemathesis as {user.username}: {totals}")

@@ -1,5 +1,6 @@
 """The gate in the running system: decided once and announced, stopping the hand-out, several approvers,
 and the report frozen into the verdict."""
+
 from unittest import mock
 
 import pytest
@@ -12,8 +13,14 @@ from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 
 def create(api, loop_data, **gate):
-    body = {"name": "gate flow", "kind": "pairwise", **loop_data, "reviewers": ["rev", "rev2"], "overlap": 1,
-            "gate": {"min_judgments": 3, "alternative": 0.95, **gate}}
+    body = {
+        "name": "gate flow",
+        "kind": "pairwise",
+        **loop_data,
+        "reviewers": ["rev", "rev2"],
+        "overlap": 1,
+        "gate": {"min_judgments": 3, "alternative": 0.95, **gate},
+    }
     response = api["ds"].post("/api/v1/campaigns/", body, format="json")
     assert response.status_code == 201, response.json()
     return response.json()["id"]
@@ -27,14 +34,18 @@ def judge(client, cid, pick, limit):
         body = task.json()
         right = str(2 * int(body["item"].split("-")[1]))
         winner = next(o["slot"] for o in body["outputs"] if (o["output"] == right) == (pick == "candidate"))
-        assert client.post(f"/api/v1/tasks/{body['task']}/judgments/", {"choice": winner}, format="json").status_code == 201
+        assert (
+            client.post(f"/api/v1/tasks/{body['task']}/judgments/", {"choice": winner}, format="json").status_code
+            == 201
+        )
 
 
 @pytest.fixture
 def endpoint(users, settings):
     settings.SIGNOFF_WEBHOOK_ALLOW_HOSTS = ["127.0.0.1"]
-    return WebhookEndpoint.objects.create(url="http://127.0.0.1:9/hook", events=["campaign.decided"], secret_encrypted="x",
-                                          created_by=users["ds"])
+    return WebhookEndpoint.objects.create(
+        url="http://127.0.0.1:9/hook", events=["campaign.decided"], secret_encrypted="x", created_by=users["ds"]
+    )
 
 
 def test_judgments_ask_the_worker_to_check_the_gate_once_per_burst(api, loop_data, django_capture_on_commit_callbacks):
@@ -44,8 +55,10 @@ def test_judgments_ask_the_worker_to_check_the_gate_once_per_burst(api, loop_dat
 
     cid = create(api, loop_data)
     clock = [1000.0]
-    with (mock.patch("reviews.tasks.campaign_gate_check_task.apply_async") as delay,
-          mock.patch.object(decisions.time, "monotonic", lambda: clock[0])):
+    with (
+        mock.patch("reviews.tasks.campaign_gate_check_task.apply_async") as delay,
+        mock.patch.object(decisions.time, "monotonic", lambda: clock[0]),
+    ):
         with django_capture_on_commit_callbacks(execute=True):
             judge(api["reviewer"], cid, "candidate", 2)
             clock[0] += 0.5
@@ -87,19 +100,27 @@ def test_a_decided_campaign_stops_handing_out_tasks_unless_told_otherwise(api, l
 def test_two_approvers_are_needed_when_the_policy_says_so_and_one_rejection_rejects(api, users, loop_data):
     cid = create(api, loop_data, approvers=2)
     judge(api["reviewer"], cid, "candidate", 6)
-    first = api["approver"].post(f"/api/v1/campaigns/{cid}/signoff/", {"decision": "approve", "rationale": "good"}, format="json")
+    first = api["approver"].post(
+        f"/api/v1/campaigns/{cid}/signoff/", {"decision": "approve", "rationale": "good"}, format="json"
+    )
     assert first.status_code == 202 and first.json() == {"approvals": 1, "needed": 2, "decision": "approve"}
     assert not Verdict.objects.exists()
-    again = api["approver"].post(f"/api/v1/campaigns/{cid}/signoff/", {"decision": "approve", "rationale": "still good"}, format="json")
+    again = api["approver"].post(
+        f"/api/v1/campaigns/{cid}/signoff/", {"decision": "approve", "rationale": "still good"}, format="json"
+    )
     assert again.status_code == 409 and again.json()["code"] == "already_signed_by_you"
-    second = api["approver2"].post(f"/api/v1/campaigns/{cid}/signoff/", {"decision": "approve", "rationale": "agree"}, format="json")
+    second = api["approver2"].post(
+        f"/api/v1/campaigns/{cid}/signoff/", {"decision": "approve", "rationale": "agree"}, format="json"
+    )
     assert second.status_code == 201
     assert [a["approver"] for a in second.json()["evidence"]["approvals"]] == ["approver", "approver2"]
 
     rejected = create(api, loop_data, approvers=2)
     judge(api["reviewer2"], rejected, "candidate", 6)
     third = token_client(UserFactory(username="approver3", role="approver"))
-    response = third.post(f"/api/v1/campaigns/{rejected}/signoff/", {"decision": "reject", "rationale": "not convinced"}, format="json")
+    response = third.post(
+        f"/api/v1/campaigns/{rejected}/signoff/", {"decision": "reject", "rationale": "not convinced"}, format="json"
+    )
     assert response.status_code == 201 and response.json()["decision"] == "reject"
     assert Approval.objects.filter(campaign_id=rejected).count() == 1
 
@@ -109,7 +130,11 @@ def test_the_report_is_frozen_into_the_verdict_and_downloadable(api, users, loop
 
     cid = create(api, loop_data)
     judge(api["reviewer"], cid, "candidate", 6)
-    verdict = api["approver"].post(f"/api/v1/campaigns/{cid}/signoff/", {"decision": "approve", "rationale": "ok"}, format="json").json()
+    verdict = (
+        api["approver"]
+        .post(f"/api/v1/campaigns/{cid}/signoff/", {"decision": "approve", "rationale": "ok"}, format="json")
+        .json()
+    )
     html = Verdict.objects.get(pk=verdict["id"]).evidence["report_html"]
     assert "gate flow" in html and "Gate: pass" in html and verdict["evidence"]["dataset"]["sha256"] in html
     browser = Client()

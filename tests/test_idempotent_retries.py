@@ -1,5 +1,6 @@
 """Retries of one submission arriving together (a flaky network, a double click) all answer with the one
 judgment recorded, never a 409. Runs on SQLite and on PostgreSQL (where requests truly overlap)."""
+
 import threading
 
 import pytest
@@ -28,7 +29,7 @@ def _concurrent_posts(url: str, body: dict, token: str) -> list[tuple[int, dict]
             start.wait()
             response = client.post(url, body, format="json")
             answers.append((response.status_code, response.json()))
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()
@@ -51,8 +52,9 @@ def test_concurrent_retries_with_one_client_id_all_answer_the_recorded_judgment(
     for round_ in range(ROUNDS):
         assignment = assignment_claim_next(campaign=campaign, reviewer=reviewer)
         assert assignment is not None, round_
-        answers = _concurrent_posts(f"/api/v1/tasks/{assignment.task_id}/judgments/",
-                                    {"choice": "A", "client_id": f"retry-{round_}"}, token)
+        answers = _concurrent_posts(
+            f"/api/v1/tasks/{assignment.task_id}/judgments/", {"choice": "A", "client_id": f"retry-{round_}"}, token
+        )
         statuses = sorted(status for status, _ in answers)
         assert statuses == [200] * (RETRIES - 1) + [201], answers
         assert len({body["id"] for _, body in answers}) == 1, answers

@@ -1,4 +1,5 @@
 """Ingest at scale: CSV, hostile input refused fast and precisely, progress, all-or-nothing, recovery."""
+
 import os
 import time
 import tracemalloc
@@ -39,8 +40,11 @@ def post_version(client, content: bytes, name: str = "data.jsonl"):
 
 def post_predictions(client, content: bytes, name: str = "preds.jsonl"):
     file = SimpleUploadedFile(name, content, content_type="application/octet-stream")
-    return client.post("/api/v1/models/m/versions/1/predictions/",
-                       {"dataset": "qa", "dataset_version": 1, "file": file}, format="multipart")
+    return client.post(
+        "/api/v1/models/m/versions/1/predictions/",
+        {"dataset": "qa", "dataset_version": 1, "file": file},
+        format="multipart",
+    )
 
 
 @pytest.fixture
@@ -59,12 +63,13 @@ def first_error(response) -> dict:
 
 # --- CSV ---------------------------------------------------------------------------------------------------
 
+
 def test_csv_dataset_maps_header_names_to_fields(api, dataset):
     content = (
-        "id,input.question,input.context,tags,reference:json\n"
-        'a,"What is 2+2?","maths, easy",arith|easy,\n'
-        'b,"Line one\nline two",,,"{""x"": [1, 2]}"\n'
-    ).encode()
+        b"id,input.question,input.context,tags,reference:json\n"
+        b'a,"What is 2+2?","maths, easy",arith|easy,\n'
+        b'b,"Line one\nline two",,,"{""x"": [1, 2]}"\n'
+    )
     response = post_version(api["ds"], content, "items.csv")
     assert response.status_code == 201, response.json()
     items = {item.external_id: item for item in Item.objects.all()}
@@ -75,7 +80,7 @@ def test_csv_dataset_maps_header_names_to_fields(api, dataset):
 
 
 def test_csv_errors_name_the_line_and_column(api, dataset):
-    content = b'id,input,reference:json\na,x,1\nb,y,{not json\nc,z\n'
+    content = b"id,input,reference:json\na,x,1\nb,y,{not json\nc,z\n"
     response = post_version(api["ds"], content, "items.csv")
     assert response.status_code == 400
     errors = response.json()["extra"]["errors"]
@@ -101,11 +106,17 @@ def test_csv_predictions_with_score(api, model_on_dataset):
 
 # --- errors found by the database, with their lines -------------------------------------------------------
 
+
 def test_prediction_errors_from_parsing_and_from_the_database_come_together_by_line(api, model_on_dataset):
-    content = jsonl([
-        {"id": "q0", "output": "ok"}, {"id": "nope", "output": "x"}, {"id": "q1", "output": ""},
-        {"id": "q0", "output": "again"}, {"id": "q2", "output": "fine"},
-    ])
+    content = jsonl(
+        [
+            {"id": "q0", "output": "ok"},
+            {"id": "nope", "output": "x"},
+            {"id": "q1", "output": ""},
+            {"id": "q0", "output": "again"},
+            {"id": "q2", "output": "fine"},
+        ]
+    )
     response = post_predictions(api["ds"], content)
     assert response.status_code == 400
     errors = [(e["line"], e["field"], e["message"]) for e in response.json()["extra"]["errors"]]
@@ -128,6 +139,7 @@ def test_more_than_a_hundred_errors_report_the_first_hundred_and_the_total(api, 
 
 # --- hostile input ------------------------------------------------------------------------------------------
 
+
 def test_random_bytes_are_refused_at_once_even_when_large(api, dataset, tiny_sync_limit):
     content = os.urandom(8 * 1024 * 1024)
     started = time.monotonic()
@@ -143,7 +155,9 @@ def test_utf16_file_is_refused_with_its_encoding_named(api, dataset):
 
 
 def test_latin1_bytes_name_line_and_column(api, dataset):
-    content = jsonl([{"id": f"i{n}", "input": "x"} for n in range(5000)]) + b'{"id": "b", "input": "caf\xe9"}\n'  # past the sniffed head
+    content = (
+        jsonl([{"id": f"i{n}", "input": "x"} for n in range(5000)]) + b'{"id": "b", "input": "caf\xe9"}\n'
+    )  # past the sniffed head
     response = post_version(api["ds"], content)
     error = first_error(response)
     assert (error["line"], error["column"]) == (5001, 26) and "0xe9" in error["message"]
@@ -156,8 +170,8 @@ def test_deeply_nested_json_is_a_line_error(api, dataset):
 
 
 def test_a_line_past_the_limit_is_refused_without_reading_it_into_memory(tmp_path):
-    from datasets.services.ingest import ITEM_FIELDS, upload_precheck
     from core.errors import ApplicationError
+    from datasets.services.ingest import ITEM_FIELDS, upload_precheck
 
     path = tmp_path / "huge.jsonl"
     with open(path, "wb") as out:  # a 100 MB single line
@@ -204,6 +218,7 @@ def test_text_that_is_not_jsonl_at_all_stops_after_a_thousand_lines(api, dataset
 
 # --- background: progress, all-or-nothing, recovery -----------------------------------------------------
 
+
 def test_status_reports_progress_with_rows_pace_and_time_left(api, dataset, tiny_sync_limit):
     from datasets.selectors import upload_progress
 
@@ -211,8 +226,13 @@ def test_status_reports_progress_with_rows_pace_and_time_left(api, dataset, tiny
     assert response.status_code == 202
     upload = Upload.objects.get()
     now = timezone.now()
-    Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.PROCESSING, phase="reading", rows_done=400,
-                                               bytes_done=upload.bytes_total // 4, started_at=now - timedelta(seconds=2))
+    Upload.objects.filter(pk=upload.pk).update(
+        status=Upload.Status.PROCESSING,
+        phase="reading",
+        rows_done=400,
+        bytes_done=upload.bytes_total // 4,
+        started_at=now - timedelta(seconds=2),
+    )
     progress = upload_progress(Upload.objects.get(), now=now)
     assert progress["phase"] == "reading" and progress["rows"] == 400 and progress["rows_per_second"] == 200.0
     assert progress["fraction"] == pytest.approx(0.25, abs=0.01)
@@ -234,8 +254,10 @@ def test_progress_is_written_while_the_worker_reads(api, dataset, tiny_sync_limi
 
     assert post_version(api["ds"], jsonl([{"id": f"i{n}", "input": "x"} for n in range(2500)])).status_code == 202
     # the staging path's progress; PostgreSQL's COPY path reports from outside its transaction (test_ingest_copy)
-    with mock.patch.object(ingest.Progress, "__call__", spy), \
-            mock.patch("datasets.services.datasets.dataset_version_copy", return_value=None):
+    with (
+        mock.patch.object(ingest.Progress, "__call__", spy),
+        mock.patch("datasets.services.datasets.dataset_version_copy", return_value=None),
+    ):
         tasks.ingest_dataset_upload(Upload.objects.get().pk)
     assert ("reading", 1000) in seen and ("reading", 2000) in seen and ("saving", 2500) in seen
     assert Upload.objects.get().status == Upload.Status.READY and Item.objects.count() == 2500
@@ -272,7 +294,9 @@ def test_an_upload_whose_worker_died_is_queued_again_then_given_up(api, dataset,
     tasks.ingest_dataset_upload(upload.pk)  # the requeued message runs
     assert Upload.objects.get().status == Upload.Status.READY and Item.objects.count() == 1
 
-    Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.PROCESSING, heartbeat_at=long_ago, attempts=MAX_ATTEMPTS)
+    Upload.objects.filter(pk=upload.pk).update(
+        status=Upload.Status.PROCESSING, heartbeat_at=long_ago, attempts=MAX_ATTEMPTS
+    )
     assert tasks.requeue_stale_uploads() == 0
     assert Upload.objects.get().error["code"] == "worker_lost"
 
@@ -296,6 +320,10 @@ def test_gold_and_demo_still_ingest_from_memory(db, users):
     from datasets.services.datasets import dataset_create, dataset_version_ingest
 
     dataset = dataset_create(name="mem", created_by=users["ds"])
-    version, created = dataset_version_ingest(dataset=dataset, file=ContentFile(b'{"id": "a", "input": "x"}\n', name="m.jsonl"),
-                                              source_name="m.jsonl", created_by=users["ds"])
+    version, created = dataset_version_ingest(
+        dataset=dataset,
+        file=ContentFile(b'{"id": "a", "input": "x"}\n', name="m.jsonl"),
+        source_name="m.jsonl",
+        created_by=users["ds"],
+    )
     assert created and version.items.get().input == "x"

@@ -1,4 +1,5 @@
 """A ZIP of images as a dataset version: class folders or a manifest, verified images, thumbnails, bombs refused."""
+
 import io
 import time
 import zipfile
@@ -36,11 +37,15 @@ def archive(files: dict[str, bytes]) -> bytes:
 
 
 def post(client, content: bytes, name: str = "pics.zip"):
-    return client.post("/api/v1/datasets/pics/versions/", {"file": SimpleUploadedFile(name, content)}, format="multipart")
+    return client.post(
+        "/api/v1/datasets/pics/versions/", {"file": SimpleUploadedFile(name, content)}, format="multipart"
+    )
 
 
 def test_class_folders_become_items_tagged_with_their_folder(api, dataset, client, users):
-    content = archive({"cats/1.png": png(), "cats/2.png": png((0, 0, 0)), "dogs/1.jpg": _jpeg(), "notes.txt": b"ignored"})
+    content = archive(
+        {"cats/1.png": png(), "cats/2.png": png((0, 0, 0)), "dogs/1.jpg": _jpeg(), "notes.txt": b"ignored"}
+    )
     response = post(api["ds"], content)
     assert response.status_code == 201, response.json()
     items = {i.external_id: i for i in Item.objects.all()}
@@ -58,9 +63,11 @@ def test_class_folders_become_items_tagged_with_their_folder(api, dataset, clien
 
 
 def test_manifest_rows_name_their_images_and_errors_name_the_manifest_line(api, dataset):
-    manifest = (b'{"id": "a", "image": "img/a.png", "input": "what is shown?", "reference": "red"}\n'
-                b'{"id": "b", "image": "img/missing.png"}\n'
-                b'{"id": "c", "image": "img/c.png", "tags": ["x"]}\n')
+    manifest = (
+        b'{"id": "a", "image": "img/a.png", "input": "what is shown?", "reference": "red"}\n'
+        b'{"id": "b", "image": "img/missing.png"}\n'
+        b'{"id": "c", "image": "img/c.png", "tags": ["x"]}\n'
+    )
     response = post(api["ds"], archive({"manifest.jsonl": manifest, "img/a.png": png(), "img/c.png": b"not an image"}))
     assert response.status_code == 400
     body = response.json()

@@ -1,5 +1,6 @@
 """Ranking, rating and labeling campaigns through the API: creation rules, blind payloads, judgment validation,
 de-blinded results, gold labels, and submissions that count once however often they are retried."""
+
 import itertools
 import types
 
@@ -24,8 +25,11 @@ def third_version(api, loop_data):
     ds = api["ds"]
     assert ds.post("/api/v1/models/calc/versions/", {"version": "3"}, format="json").status_code == 201
     rows = [{"id": f"item-{i}", "output": str(2 * i + 2)} for i in range(6)]
-    response = ds.post("/api/v1/models/calc/versions/3/predictions/",
-                       {"dataset": "arith", "dataset_version": 1, "file": jsonl_file(rows)}, format="multipart")
+    response = ds.post(
+        "/api/v1/models/calc/versions/3/predictions/",
+        {"dataset": "arith", "dataset_version": 1, "file": jsonl_file(rows)},
+        format="multipart",
+    )
     assert response.status_code == 201, response.json()
     return loop_data
 
@@ -43,8 +47,15 @@ def rotating_slots(monkeypatch):
 
 
 def post_campaign(api, loop_data, **overrides):
-    body = {"name": "kinds", "kind": "pairwise", **loop_data, "reviewers": ["rev", "rev2"], "overlap": 1,
-            "gate": {"min_judgments": 4, "min_win_rate": 0.5, "alternative": 0.95}, **overrides}
+    body = {
+        "name": "kinds",
+        "kind": "pairwise",
+        **loop_data,
+        "reviewers": ["rev", "rev2"],
+        "overlap": 1,
+        "gate": {"min_judgments": 4, "min_win_rate": 0.5, "alternative": 0.95},
+        **overrides,
+    }
     return api["ds"].post("/api/v1/campaigns/", body, format="json")
 
 
@@ -106,11 +117,16 @@ def results(api, cid) -> dict:
 
 # --- creating campaigns of each kind ---------------------------------------------------------------------
 
+
 def test_ranking_campaign_shows_candidate_baseline_and_further_models(api, third_version):
     cid = create_campaign(api, third_version, kind="ranking", models=["calc:3"])
     campaign = api["ds"].get(f"/api/v1/campaigns/{cid}/").json()
     assert (campaign["kind"], campaign["candidate"], campaign["baseline"], campaign["models"]) == (
-        "ranking", "calc:2", "calc:1", ["calc:3"])
+        "ranking",
+        "calc:2",
+        "calc:1",
+        ["calc:3"],
+    )
     assert TaskOutput.objects.filter(task__campaign_id=cid).count() == 6 * 3
 
 
@@ -164,14 +180,18 @@ def test_rating_campaign_refuses_a_missing_or_bad_rubric(api, loop_data):
 def test_rating_criterion_named_like_a_slot_is_refused(api, loop_data):
     """{"A": {...}} must never be ambiguous between {slot: scores} and {criterion: value}."""
     for name in ("A", "B", "Z"):
-        response = post_campaign(api, loop_data, kind="rating", baseline=None, rubric=[{"name": "accuracy"}, {"name": name}])
+        response = post_campaign(
+            api, loop_data, kind="rating", baseline=None, rubric=[{"name": "accuracy"}, {"name": name}]
+        )
         assert response.status_code == 400, response.json()
         assert response.json()["extra"] == {"field": "rubric"} and "reserved" in response.json()["message"]
     assert not Campaign.objects.exists()
 
 
 def test_rating_criterion_may_be_an_acronym_that_is_not_a_slot(api, loop_data):
-    cid = create_campaign(api, loop_data, kind="rating", baseline=None, rubric=[{"name": "LM"}, {"name": "ABC"}, {"name": "a"}])
+    cid = create_campaign(
+        api, loop_data, kind="rating", baseline=None, rubric=[{"name": "LM"}, {"name": "ABC"}, {"name": "a"}]
+    )
     assert [c["name"] for c in Campaign.objects.get(pk=cid).rubric] == ["LM", "ABC", "a"]
     task = next_task(api["reviewer"], cid)
     assert judge(api["reviewer"], task, {"ratings": {"LM": 5, "ABC": 4, "a": 3}}).status_code == 201
@@ -205,6 +225,7 @@ def test_multi_label_is_ignored_outside_labeling(api, loop_data):
 
 
 # --- what a reviewer sees ---------------------------------------------------------------------------------
+
 
 def test_ranking_task_shows_every_output_in_its_drawn_slot_order_and_blind(api, users, third_version):
     cid = create_campaign(api, third_version, kind="ranking", models=["calc:3"])
@@ -242,6 +263,7 @@ def test_rating_task_with_baseline_shows_both_outputs_blind(api, loop_data):
 
 
 # --- ranking judgments ------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def ranking_campaign(api, third_version):
@@ -288,6 +310,7 @@ def test_a_ranking_campaign_refuses_a_pairwise_choice(api, ranking_campaign):
 
 
 # --- rating judgments -------------------------------------------------------------------------------------
+
 
 def test_single_output_rating_takes_criterion_values_directly(api, loop_data):
     cid = create_campaign(api, loop_data, kind="rating", baseline=None, rubric=RUBRIC)
@@ -352,13 +375,16 @@ def test_a_rating_campaign_refuses_a_ranking(api, rating_campaign):
 
 # --- results ----------------------------------------------------------------------------------------------
 
+
 def ranked(task: dict, *refs) -> dict:
     """A ranking body from groups of version refs (a str, or a tuple of tied refs), best first."""
     groups = [ref if isinstance(ref, tuple) else (ref,) for ref in refs]
     return {"ranking": [[slot_of(task, ref) for ref in group] for group in groups]}
 
 
-def test_ranking_results_deblind_every_slot_order_into_mean_ranks_and_candidate_wins(api, third_version, rotating_slots):
+def test_ranking_results_deblind_every_slot_order_into_mean_ranks_and_candidate_wins(
+    api, third_version, rotating_slots
+):
     cid = create_campaign(api, third_version, kind="ranking", baseline=None, models=["calc:1", "calc:3"], overlap=2)
     for role in ("reviewer", "reviewer2"):
         judge_all(api[role], cid, lambda task, k: ranked(task, "calc:2", "calc:3", "calc:1"))
@@ -370,7 +396,11 @@ def test_ranking_results_deblind_every_slot_order_into_mean_ranks_and_candidate_
     # no baseline: each ranking is one comparison with each of the two other versions
     assert body["candidate"] == {"wins": 24, "losses": 0, "ties": 0, "both_bad": 0}
     assert body["win_rate"]["estimate"] == 1.0
-    assert {ref: figures["mean"] for ref, figures in body["mean_rank"].items()} == {"calc:2": 1.0, "calc:3": 2.0, "calc:1": 3.0}
+    assert {ref: figures["mean"] for ref, figures in body["mean_rank"].items()} == {
+        "calc:2": 1.0,
+        "calc:3": 2.0,
+        "calc:1": 3.0,
+    }
     assert all(figures["n"] == 12 for figures in body["mean_rank"].values())
     assert "every other version" in body["win_rate_method"]
 
@@ -399,7 +429,8 @@ def test_rating_results_without_baseline_count_acceptable_outputs_and_summarise_
     assert criteria["accuracy"]["mean"] == pytest.approx(23 / 6) and criteria["accuracy"]["n"] == 6
     passed = wilson_interval(5, 6)
     assert (criteria["safe"]["mean"], criteria["safe"]["low"], criteria["safe"]["high"]) == pytest.approx(
-        (5 / 6, passed.low, passed.high))
+        (5 / 6, passed.low, passed.high)
+    )
     assert list(body["criteria"]) == ["calc:2"]
 
 
@@ -414,8 +445,12 @@ def test_rating_results_with_baseline_compare_normalised_scores_per_judgment(api
 
     def rate(task, k):
         (ca, cs), (ba, bs) = plan[k]
-        return {"ratings": {slot_of(task, "calc:2"): {"accuracy": ca, "safe": cs},
-                            slot_of(task, "calc:1"): {"accuracy": ba, "safe": bs}}}
+        return {
+            "ratings": {
+                slot_of(task, "calc:2"): {"accuracy": ca, "safe": cs},
+                slot_of(task, "calc:1"): {"accuracy": ba, "safe": bs},
+            }
+        }
 
     judge_all(api["reviewer"], rating_campaign, rate, limit=4)
     body = results(api, rating_campaign)
@@ -428,6 +463,7 @@ def test_rating_results_with_baseline_compare_normalised_scores_per_judgment(api
 
 
 # --- gold labels ------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def rev3(users):
@@ -445,8 +481,15 @@ GOLD_PLAN = {  # item -> the labels rev, rev2 and rev3 give
 
 
 def test_gold_labels_publish_the_majority_label_as_a_new_dataset_version(api, loop_data, rev3):
-    cid = create_campaign(api, loop_data, kind="labeling", baseline=None, labels=["correct", "wrong", "unsure"],
-                          reviewers=["rev", "rev2", "rev3"], overlap=3)
+    cid = create_campaign(
+        api,
+        loop_data,
+        kind="labeling",
+        baseline=None,
+        labels=["correct", "wrong", "unsure"],
+        reviewers=["rev", "rev2", "rev3"],
+        overlap=3,
+    )
     for who, client in enumerate((api["reviewer"], api["reviewer2"], rev3)):
         judge_all(client, cid, lambda task, k, who=who: {"labels": [GOLD_PLAN[item_index(task)][who]]})
     response = api["ds"].post(f"/api/v1/campaigns/{cid}/gold/")
@@ -457,16 +500,23 @@ def test_gold_labels_publish_the_majority_label_as_a_new_dataset_version(api, lo
     version = DatasetVersion.objects.get(dataset__name="arith", number=2)
     assert body["sha256"] == version.sha256
     references = dict(version.items.values_list("external_id", "reference"))
-    assert references == {"item-0": "correct", "item-1": "correct", "item-2": "wrong", "item-3": "wrong",
-                          "item-4": "8", "item-5": "unsure"}  # item-4 keeps its reference
+    assert references == {
+        "item-0": "correct",
+        "item-1": "correct",
+        "item-2": "wrong",
+        "item-3": "wrong",
+        "item-4": "8",
+        "item-5": "unsure",
+    }  # item-4 keeps its reference
     original = DatasetVersion.objects.get(dataset__name="arith", number=1)
     assert dict(original.items.values_list("external_id", "reference"))["item-0"] == "0"  # versions are immutable
     assert list(version.items.values_list("tags", flat=True)) == list(original.items.values_list("tags", flat=True))
 
 
 def test_gold_labels_of_a_multi_label_campaign_are_label_lists(api, loop_data):
-    cid = create_campaign(api, loop_data, kind="labeling", baseline=None, labels=["correct", "wrong"],
-                          multi_label=True, overlap=2)
+    cid = create_campaign(
+        api, loop_data, kind="labeling", baseline=None, labels=["correct", "wrong"], multi_label=True, overlap=2
+    )
     for role in ("reviewer", "reviewer2"):
         judge_all(api[role], cid, lambda task, k: {"labels": ["wrong", "correct"]})
     response = api["ds"].post(f"/api/v1/campaigns/{cid}/gold/")
@@ -480,7 +530,10 @@ def test_gold_labels_ignore_discarded_judgments(api, loop_data):
     judge_all(api["reviewer"], cid, lambda task, k: {"labels": ["correct"]})
     judge_all(api["reviewer2"], cid, lambda task, k: {"labels": ["wrong"]})
     for judgment in Judgment.objects.filter(reviewer__username="rev2"):
-        assert api["ds"].post(f"/api/v1/judgments/{judgment.pk}/discard/", {"reason": "spam"}, format="json").status_code == 200
+        assert (
+            api["ds"].post(f"/api/v1/judgments/{judgment.pk}/discard/", {"reason": "spam"}, format="json").status_code
+            == 200
+        )
     body = api["ds"].post(f"/api/v1/campaigns/{cid}/gold/").json()
     assert (body["labelled"], body["unresolved"]) == (6, [])
 
@@ -510,6 +563,7 @@ def test_gold_labels_need_at_least_one_judgment(api, loop_data):
 
 
 # --- submissions count once -------------------------------------------------------------------------------
+
 
 def test_a_retried_submission_with_the_same_client_id_is_recorded_once(api, pairwise_campaign):
     task = next_task(api["reviewer"], pairwise_campaign["id"])
@@ -550,7 +604,14 @@ def test_a_client_id_used_for_one_task_cannot_answer_for_another(api, pairwise_c
     reviewer = api["reviewer"]
     cid = pairwise_campaign["id"]
     first = reviewer.get(f"/api/v1/campaigns/{cid}/next/").json()
-    assert reviewer.post(f"/api/v1/tasks/{first['task']}/judgments/", {"choice": "A", "client_id": "k1"}, format="json").status_code == 201
+    assert (
+        reviewer.post(
+            f"/api/v1/tasks/{first['task']}/judgments/", {"choice": "A", "client_id": "k1"}, format="json"
+        ).status_code
+        == 201
+    )
     second = reviewer.get(f"/api/v1/campaigns/{cid}/next/").json()
-    reused = reviewer.post(f"/api/v1/tasks/{second['task']}/judgments/", {"choice": "B", "client_id": "k1"}, format="json")
+    reused = reviewer.post(
+        f"/api/v1/tasks/{second['task']}/judgments/", {"choice": "B", "client_id": "k1"}, format="json"
+    )
     assert reused.status_code == 409 and reused.json()["code"] == "client_id_reused"

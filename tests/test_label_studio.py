@@ -1,5 +1,6 @@
 """Importing a Label Studio JSON export: items, prediction sets per model version, and a labeling campaign whose
 judgments are the annotations; all or nothing, the same bytes once."""
+
 import json
 
 import pytest
@@ -19,9 +20,16 @@ def choices(*labels, control="sentiment"):
 
 
 def annotation(ann_id, by, *labels, cancelled=False, lead_time=12.5):
-    return {"id": ann_id, "completed_by": by, "result": choices(*labels), "was_cancelled": cancelled,
-            "lead_time": lead_time, "created_at": "2024-03-01T10:00:00.000000Z", "updated_at": "2024-03-01T10:00:00Z",
-            "ground_truth": False}
+    return {
+        "id": ann_id,
+        "completed_by": by,
+        "result": choices(*labels),
+        "was_cancelled": cancelled,
+        "lead_time": lead_time,
+        "created_at": "2024-03-01T10:00:00.000000Z",
+        "updated_at": "2024-03-01T10:00:00Z",
+        "ground_truth": False,
+    }
 
 
 def prediction(version, *labels, score=0.8):
@@ -31,25 +39,50 @@ def prediction(version, *labels, score=0.8):
 RITA = {"id": 1, "email": "Rita@Example.org", "first_name": "Rita", "last_name": ""}  # an existing reviewer
 
 EXPORT = [
-    {"id": 101, "data": {"text": "Loved every minute of it."}, "meta": {},
-     "annotations": [annotation(1, RITA, "Positive"), annotation(2, 2, "Positive")],
-     "predictions": [prediction("v3", "Positive"), prediction("v2", "Negative", score=0.4)]},
-    {"id": 102, "data": {"text": "Dull and far too long."},
-     "annotations": [annotation(3, RITA, "Negative"), annotation(4, 2, "Neutral")],
-     "predictions": [prediction("v3", "Negative"), prediction("v2", "Negative")]},
-    {"id": 103, "data": {"text": "It was fine, I suppose."},
-     "annotations": [annotation(5, 2, "Positive", cancelled=True), annotation(6, RITA, "Neutral")],
-     "predictions": [prediction("v3", "Neutral")]},
-    {"id": 104, "data": {"text": "Great cast, terrible plot."},
-     "annotations": [annotation(7, RITA, "Positive", "Negative")],  # several choices: the campaign is multi-label
-     "predictions": [prediction("v3", "Negative")]},
-    {"id": 105, "data": {"text": "Would not watch again."},
-     "annotations": [annotation(8, RITA, "Negative"), annotation(9, 2, "Negative")],
-     "predictions": [prediction("v3", "Negative", score=0.95), prediction("v2", "Negative")]},
-    {"id": 106, "data": {"text": "No opinion yet.", "lang": "en"}, "annotations": [],
-     "predictions": [prediction("v3", "Neutral"),
-                     {"model_version": "v2", "score": None,
-                      "result": [{"from_name": "summary", "to_name": "text", "type": "textarea", "value": {"text": ["meh"]}}]}]},
+    {
+        "id": 101,
+        "data": {"text": "Loved every minute of it."},
+        "meta": {},
+        "annotations": [annotation(1, RITA, "Positive"), annotation(2, 2, "Positive")],
+        "predictions": [prediction("v3", "Positive"), prediction("v2", "Negative", score=0.4)],
+    },
+    {
+        "id": 102,
+        "data": {"text": "Dull and far too long."},
+        "annotations": [annotation(3, RITA, "Negative"), annotation(4, 2, "Neutral")],
+        "predictions": [prediction("v3", "Negative"), prediction("v2", "Negative")],
+    },
+    {
+        "id": 103,
+        "data": {"text": "It was fine, I suppose."},
+        "annotations": [annotation(5, 2, "Positive", cancelled=True), annotation(6, RITA, "Neutral")],
+        "predictions": [prediction("v3", "Neutral")],
+    },
+    {
+        "id": 104,
+        "data": {"text": "Great cast, terrible plot."},
+        "annotations": [annotation(7, RITA, "Positive", "Negative")],  # several choices: the campaign is multi-label
+        "predictions": [prediction("v3", "Negative")],
+    },
+    {
+        "id": 105,
+        "data": {"text": "Would not watch again."},
+        "annotations": [annotation(8, RITA, "Negative"), annotation(9, 2, "Negative")],
+        "predictions": [prediction("v3", "Negative", score=0.95), prediction("v2", "Negative")],
+    },
+    {
+        "id": 106,
+        "data": {"text": "No opinion yet.", "lang": "en"},
+        "annotations": [],
+        "predictions": [
+            prediction("v3", "Neutral"),
+            {
+                "model_version": "v2",
+                "score": None,
+                "result": [{"from_name": "summary", "to_name": "text", "type": "textarea", "value": {"text": ["meh"]}}],
+            },
+        ],
+    },
 ]
 
 
@@ -70,8 +103,12 @@ def import_export(api, tasks=EXPORT, role="ds", **extra):
 
 
 def nothing_stored():
-    return (not DatasetVersion.objects.exists() and not RegisteredModel.objects.exists() and not Campaign.objects.exists()
-            and not User.objects.filter(username__startswith="ls-").exists())
+    return (
+        not DatasetVersion.objects.exists()
+        and not RegisteredModel.objects.exists()
+        and not Campaign.objects.exists()
+        and not User.objects.filter(username__startswith="ls-").exists()
+    )
 
 
 def test_export_becomes_items_prediction_sets_and_a_labeling_campaign(api, users, dataset):
@@ -80,14 +117,19 @@ def test_export_becomes_items_prediction_sets_and_a_labeling_campaign(api, users
     body = response.json()
     assert body["version"] == 1 and body["items"] == 6
     assert sorted((s["model"], s["version"], s["predictions"]) for s in body["prediction_sets"]) == [
-        ("label-studio", "v2", 4), ("label-studio", "v3", 6)]
+        ("label-studio", "v2", 4),
+        ("label-studio", "v3", 6),
+    ]
     assert body["judgments"] == 8  # the cancelled annotation is not one
 
     version = DatasetVersion.objects.get(dataset__name="reviews-ls")
     item = Item.objects.get(version=version, external_id="106")
     assert item.input == {"text": "No opinion yet.", "lang": "en"}
-    outputs = dict(Prediction.objects.filter(prediction_set__model_version__version="v2")
-                   .values_list("item__external_id", "output"))
+    outputs = dict(
+        Prediction.objects.filter(prediction_set__model_version__version="v2").values_list(
+            "item__external_id", "output"
+        )
+    )
     assert outputs["101"] == "Negative"
     assert outputs["106"] == EXPORT[5]["predictions"][1]["result"]  # not a choices result: kept raw
     assert Prediction.objects.get(prediction_set__model_version__version="v3", item__external_id="105").score == 0.95
@@ -99,7 +141,9 @@ def test_export_becomes_items_prediction_sets_and_a_labeling_campaign(api, users
     stand_in = User.objects.get(username="ls-2")
     assert not stand_in.is_active and not stand_in.has_usable_password() and stand_in.role == User.Role.REVIEWER
     assert not Client().login(username="ls-2", password="")
-    per_reviewer = {u: Judgment.objects.filter(task__campaign=campaign, reviewer__username=u).count() for u in ("rev", "ls-2")}
+    per_reviewer = {
+        u: Judgment.objects.filter(task__campaign=campaign, reviewer__username=u).count() for u in ("rev", "ls-2")
+    }
     assert per_reviewer == {"rev": 5, "ls-2": 3}
     assert set(campaign.reviewers.values_list("username", flat=True)) == {"rev", "ls-2"}
     judgment = Judgment.objects.get(task__campaign=campaign, task__item__external_id="104")
@@ -118,8 +162,10 @@ def test_export_becomes_items_prediction_sets_and_a_labeling_campaign(api, users
 
 
 def test_single_choice_annotations_give_a_single_label_campaign_whose_results_compute(api, dataset):
-    tasks = [dict(task, annotations=[a for a in task["annotations"] if len(a["result"][0]["value"]["choices"]) == 1])
-             for task in EXPORT]
+    tasks = [
+        dict(task, annotations=[a for a in task["annotations"] if len(a["result"][0]["value"]["choices"]) == 1])
+        for task in EXPORT
+    ]
     response = import_export(api, tasks, model="sentiment-bert")
     assert response.status_code == 201, response.json()
     campaign = Campaign.objects.get(pk=response.json()["campaign"])
@@ -176,7 +222,8 @@ def test_a_task_id_repeated_is_reported_with_the_first_position(api, dataset):
     response = import_export(api, [EXPORT[0], EXPORT[1], dict(EXPORT[2], id=101)])
     assert response.status_code == 400
     assert response.json()["extra"]["errors"] == [
-        {"line": 3, "column": None, "field": "id", "message": "duplicates id '101' from line 1"}]
+        {"line": 3, "column": None, "field": "id", "message": "duplicates id '101' from line 1"}
+    ]
     assert nothing_stored()
 
 

@@ -1,5 +1,6 @@
 """A campaign's life and its end: the plan at creation, a gate that always decides, pause / resume / close, extension,
 more reviewers, siblings closed by a verdict, and reviewers told why their work ended."""
+
 import random
 
 import pytest
@@ -17,15 +18,21 @@ def upload_loop(api, n: int, *, dataset="quiz", version_number=1, offset_items=0
         assert ds.post("/api/v1/datasets/", {"name": dataset}, format="json").status_code == 201
     ids = range(offset_items, offset_items + n)
     items = [{"id": f"item-{i}", "input": f"What is {i} + {i}?"} for i in ids]
-    assert ds.post(f"/api/v1/datasets/{dataset}/versions/", {"file": jsonl_file(items)}, format="multipart").status_code == 201
+    assert (
+        ds.post(f"/api/v1/datasets/{dataset}/versions/", {"file": jsonl_file(items)}, format="multipart").status_code
+        == 201
+    )
     for version, offset in (("2", 0), ("1", 1)):
         if version_number == 1:
             if version == "2":
                 assert ds.post("/api/v1/models/", {"name": "adder"}, format="json").status_code in (201, 409)
             assert ds.post("/api/v1/models/adder/versions/", {"version": version}, format="json").status_code == 201
         rows = [{"id": f"item-{i}", "output": str(2 * i + offset)} for i in ids]
-        response = ds.post(f"/api/v1/models/adder/versions/{version}/predictions/",
-                           {"dataset": dataset, "dataset_version": version_number, "file": jsonl_file(rows)}, format="multipart")
+        response = ds.post(
+            f"/api/v1/models/adder/versions/{version}/predictions/",
+            {"dataset": dataset, "dataset_version": version_number, "file": jsonl_file(rows)},
+            format="multipart",
+        )
         assert response.status_code == 201, response.json()
     return {"dataset": dataset, "dataset_version": 1, "candidate": "adder:2", "baseline": "adder:1"}
 
@@ -64,8 +71,10 @@ def test_creation_states_the_plan_and_warns_in_words_when_underpowered(api):
     plan = created["plan"]
     assert created["tasks"] == 40 and plan["max_judgments"] == 40 and plan["unit"] == "item"
     assert 0.25 < plan["power"] < 0.4 and set(plan["expected_judgments"]) == {"null", "alternative"}
-    assert any(w.startswith("With 40 items this test detects a 0.60 win rate") and "items give 80 %" in w
-               for w in plan["warnings"])
+    assert any(
+        w.startswith("With 40 items this test detects a 0.60 win rate") and "items give 80 %" in w
+        for w in plan["warnings"]
+    )
     campaign = api["ds"].get(f"/api/v1/campaigns/{created['id']}/").json()
     assert campaign["plan"] == plan and campaign["status"] == "active"
     page = api["ds"].get(f"/campaigns/{created['id']}/")  # token clients cannot see pages; use a session below
@@ -107,19 +116,25 @@ def test_the_lead_pauses_resumes_and_closes_and_others_may_not(api, users, loop_
     assert api["approver"].patch(f"/api/v1/campaigns/{cid}/", {"status": "paused"}, format="json").status_code == 403
 
     task = api["reviewer"].get(f"/api/v1/campaigns/{cid}/next/").json()
-    paused = api["ds"].patch(f"/api/v1/campaigns/{cid}/", {"status": "paused", "reason": "fixing the guidelines"}, format="json")
+    paused = api["ds"].patch(
+        f"/api/v1/campaigns/{cid}/", {"status": "paused", "reason": "fixing the guidelines"}, format="json"
+    )
     assert paused.status_code == 200 and paused.json()["status"] == "paused"
     assert paused.json()["status_reason"] == "Paused by the lead: fixing the guidelines"
     assert api["reviewer2"].get(f"/api/v1/campaigns/{cid}/next/").status_code == 204
     assert api["reviewer"].get(f"/api/v1/campaigns/{cid}/next/").status_code == 204  # not even a task claimed before
-    refused = api["reviewer"].post(f"/api/v1/tasks/{task['task']}/judgments/", {"choice": "A", "client_id": "x1"}, format="json")
+    refused = api["reviewer"].post(
+        f"/api/v1/tasks/{task['task']}/judgments/", {"choice": "A", "client_id": "x1"}, format="json"
+    )
     assert refused.status_code == 409 and refused.json()["code"] == "campaign_not_active"
     assert refused.json()["extra"]["reason"] == "Paused by the lead: fixing the guidelines"
     state = api["reviewer"].get(f"/api/v1/campaigns/{cid}/progress/").json()
     assert state["state"] == "paused" and "fixing the guidelines" in state["message"]
 
     assert api["admin"].patch(f"/api/v1/campaigns/{cid}/", {"status": "active"}, format="json").status_code == 200
-    kept = api["reviewer"].post(f"/api/v1/tasks/{task['task']}/judgments/", {"choice": "A", "client_id": "x1"}, format="json")
+    kept = api["reviewer"].post(
+        f"/api/v1/tasks/{task['task']}/judgments/", {"choice": "A", "client_id": "x1"}, format="json"
+    )
     assert kept.status_code == 201  # the browser's outbox sends the kept judgment again once resumed
 
     closed = api["ds"].patch(f"/api/v1/campaigns/{cid}/", {"status": "closed"}, format="json")
@@ -149,7 +164,10 @@ def test_extend_adds_the_new_items_and_moves_the_planned_end(api):
     assert extended.status_code == 200, extended.json()
     assert extended.json()["tasks_added"] == 5 and extended.json()["plan"]["max_judgments"] == 15
     assert Campaign.objects.get(pk=cid).tasks.count() == 15
-    assert api["ds"].post(f"/api/v1/campaigns/{cid}/extend/", {"dataset_version": 2}, format="json").json()["tasks_added"] == 0
+    assert (
+        api["ds"].post(f"/api/v1/campaigns/{cid}/extend/", {"dataset_version": 2}, format="json").json()["tasks_added"]
+        == 0
+    )
     other = token_client(UserFactory(username="ds2", role="data_scientist"))
     assert other.post(f"/api/v1/campaigns/{cid}/extend/", {"dataset_version": 2}, format="json").status_code == 403
     judged = judge(api["reviewer"], cid, win=lambda i: True)
@@ -189,11 +207,17 @@ def test_a_verdict_closes_every_other_open_campaign_on_its_candidate(api, loop_d
     paused_sibling = create(api, loop_data, name="third look")["id"]
     api["ds"].patch(f"/api/v1/campaigns/{paused_sibling}/", {"status": "paused"}, format="json")
     judge(api["reviewer"], signed, win=lambda i: True, limit=1)
-    verdict = api["approver"].post(f"/api/v1/campaigns/{signed}/signoff/", {"decision": "reject", "rationale": "no"}, format="json")
+    verdict = api["approver"].post(
+        f"/api/v1/campaigns/{signed}/signoff/", {"decision": "reject", "rationale": "no"}, format="json"
+    )
     assert verdict.status_code == 201
     for cid in (sibling, paused_sibling):
         campaign = Campaign.objects.get(pk=cid)
-        assert campaign.status == "closed" and f"campaign {signed}" in campaign.status_reason and "rejected" in campaign.status_reason
+        assert (
+            campaign.status == "closed"
+            and f"campaign {signed}" in campaign.status_reason
+            and "rejected" in campaign.status_reason
+        )
         assert api["reviewer"].get(f"/api/v1/campaigns/{cid}/next/").status_code == 204
         state = api["reviewer"].get(f"/api/v1/campaigns/{cid}/progress/").json()
         assert state["state"] == "closed" and "signed off this candidate as rejected" in state["message"]
@@ -219,7 +243,12 @@ def test_when_every_reviewer_skipped_the_rest_the_gate_decides_on_what_it_has(ap
     judge(api["reviewer"], cid, win=lambda i: True, limit=3)
     for client in (api["reviewer"], api["reviewer2"]):
         while (task := client.get(f"/api/v1/campaigns/{cid}/next/")).status_code == 200:
-            assert client.post(f"/api/v1/tasks/{task.json()['task']}/skip/", {"reason": "unsure"}, format="json").status_code == 200
+            assert (
+                client.post(
+                    f"/api/v1/tasks/{task.json()['task']}/skip/", {"reason": "unsure"}, format="json"
+                ).status_code
+                == 200
+            )
     status = campaign_gate_check(campaign_id=cid, force=True)
     assert status in ("pass", "fail")
     gate = api["ds"].get(f"/api/v1/campaigns/{cid}/results/").json()["gate"]

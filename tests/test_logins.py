@@ -1,5 +1,6 @@
 """Logins: repeated failures lock out an account and an address (django-axes), with a clear message on the login
 page; the lock clears after the cool-off or when an admin resets it. Anonymous API calls are throttled."""
+
 import json
 import time
 from datetime import timedelta
@@ -12,8 +13,9 @@ from django.test import Client, override_settings
 from core.models import User
 from tests.factories import UserFactory
 
-LOCKED_OUT = ("Too many failed attempts for this account or address; try again in 15 minutes, "
-              "or ask an admin to unlock it.")
+LOCKED_OUT = (
+    "Too many failed attempts for this account or address; try again in 15 minutes, or ask an admin to unlock it."
+)
 
 
 def attempt(username: str, password: str, address: str = "10.0.0.1", **headers) -> tuple[Client, object]:
@@ -117,7 +119,10 @@ def fresh_throttle_counts():
 
 
 def test_anonymous_api_calls_are_throttled_with_the_error_shape(db, fresh_throttle_counts, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "2/minute", "tokens": "100/minute"}}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"anon": "2/minute", "tokens": "100/minute"},
+    }
     client = Client(REMOTE_ADDR="10.7.0.1")
     for _ in range(2):
         assert client.get("/api/schema/").status_code == 200

@@ -1,5 +1,6 @@
 """Operations: heartbeats of the worker and beat, /healthz that believes only fresh ones, the admins' banner,
 one beat per schedule file, and `make run`'s supervisor (restarts what dies, leaves nothing behind)."""
+
 import os
 import signal
 import socket
@@ -10,7 +11,6 @@ from datetime import timedelta
 
 import pytest
 import urllib3
-from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
@@ -19,8 +19,9 @@ from tests.support.worker import BASE_DIR, celery_worker, worker_environment
 
 
 def beat_seen(seconds_ago: float, component: str = Heartbeat.Component.BEAT, pid: int = 1) -> None:
-    Heartbeat.objects.update_or_create(component=component,
-                                       defaults={"seen_at": timezone.now() - timedelta(seconds=seconds_ago), "pid": pid})
+    Heartbeat.objects.update_or_create(
+        component=component, defaults={"seen_at": timezone.now() - timedelta(seconds=seconds_ago), "pid": pid}
+    )
 
 
 def wait_for(condition, timeout: float, message=lambda: "timed out"):
@@ -114,8 +115,9 @@ def test_no_banner_while_worker_and_beat_are_fresh_and_a_never_seen_beat_is_name
 
 
 def test_the_banner_costs_admins_one_query(users, django_assert_num_queries):
-    from core.context_processors import background_alert
     from django.test import RequestFactory
+
+    from core.context_processors import background_alert
 
     request = RequestFactory().get("/")
     request.user = users["admin"]
@@ -131,24 +133,35 @@ def test_the_banner_costs_admins_one_query(users, django_assert_num_queries):
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_runs_the_heartbeat_task_and_records_itself():
     with celery_worker() as worker:
-        row = wait_for(lambda: Heartbeat.objects.filter(component=Heartbeat.Component.WORKER, pid=worker.pid).first(),
-                       timeout=30, message=lambda: "the worker recorded no heartbeat:\n" + "".join(worker.log))
+        row = wait_for(
+            lambda: Heartbeat.objects.filter(component=Heartbeat.Component.WORKER, pid=worker.pid).first(),
+            timeout=30,
+            message=lambda: "the worker recorded no heartbeat:\n" + "".join(worker.log),
+        )
         assert (timezone.now() - row.seen_at).total_seconds() < 30
         assert any("core.tasks.heartbeat_worker_task" in line and "succeeded" in line for line in worker.log)
 
 
 def beat_process(schedule, **env: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO",
-                             "--schedule", str(schedule)], cwd=BASE_DIR, env=worker_environment(**env),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO", "--schedule", str(schedule)],
+        cwd=BASE_DIR,
+        env=worker_environment(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 @pytest.mark.django_db(transaction=True)
 def test_beat_records_its_heartbeat_and_a_second_beat_on_the_same_schedule_exits(tmp_path):
     first = beat_process(tmp_path / "celerybeat-schedule")
     try:
-        wait_for(lambda: Heartbeat.objects.filter(component=Heartbeat.Component.BEAT, pid=first.pid).exists(), 60,
-                 "the first beat recorded no heartbeat")
+        wait_for(
+            lambda: Heartbeat.objects.filter(component=Heartbeat.Component.BEAT, pid=first.pid).exists(),
+            60,
+            "the first beat recorded no heartbeat",
+        )
         second = beat_process(tmp_path / "celerybeat-schedule")
         output, _ = second.communicate(timeout=60)
         assert second.returncode == 3, output
@@ -160,8 +173,11 @@ def test_beat_records_its_heartbeat_and_a_second_beat_on_the_same_schedule_exits
     # the kernel released the lock with its holder: a new beat starts at once, no stale pidfile to clear
     third = beat_process(tmp_path / "celerybeat-schedule")
     try:
-        wait_for(lambda: Heartbeat.objects.filter(component=Heartbeat.Component.BEAT, pid=third.pid).exists(), 60,
-                 "a beat started after the first one stopped recorded no heartbeat")
+        wait_for(
+            lambda: Heartbeat.objects.filter(component=Heartbeat.Component.BEAT, pid=third.pid).exists(),
+            60,
+            "a beat started after the first one stopped recorded no heartbeat",
+        )
     finally:
         third.kill()
         third.wait(timeout=20)
@@ -191,11 +207,17 @@ def children_of(pid: int) -> dict[str, int]:
 
 
 def start_stack(tmp_path, port: int) -> subprocess.Popen:
-    env = worker_environment(PORT=str(port), SIGNOFF_VAR_DIR=str(tmp_path), SIGNOFF_HEARTBEAT_SECONDS="1",
-                             SIGNOFF_STOP_GRACE_SECONDS="20")
+    env = worker_environment(
+        PORT=str(port), SIGNOFF_VAR_DIR=str(tmp_path), SIGNOFF_HEARTBEAT_SECONDS="1", SIGNOFF_STOP_GRACE_SECONDS="20"
+    )
     log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 - read back by the failure messages
-    return subprocess.Popen([sys.executable, str(BASE_DIR / "bin" / "serve-embedded")], cwd=BASE_DIR, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, str(BASE_DIR / "bin" / "serve-embedded")],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def healthz_status(port: int) -> int | None:
@@ -228,14 +250,22 @@ def test_make_run_restarts_a_killed_worker_beat_or_web_and_ctrl_c_leaves_no_proc
         for name in ("worker", "beat", "web"):
             killed_at = timezone.now()
             os.kill(children[name], signal.SIGKILL)
-            wait_for(lambda: children_of(supervisor.pid).get(name) not in (None, children[name]), 10,
-                               lambda: f"no new {name} process within 10 s of the kill:\n" + log())
+            wait_for(
+                lambda: children_of(supervisor.pid).get(name) not in (None, children[name]),
+                10,
+                lambda: f"no new {name} process within 10 s of the kill:\n" + log(),
+            )
             new_pid = children_of(supervisor.pid)[name]
             if name == "web":
-                wait_for(lambda: healthz_status(port) == 200, 30, lambda: "the new web server does not answer:\n" + log())
+                wait_for(
+                    lambda: healthz_status(port) == 200, 30, lambda: "the new web server does not answer:\n" + log()
+                )
             else:
-                row = wait_for(lambda: heartbeat_from(name, not_pid=children[name], after=killed_at), 30,
-                               lambda: f"the new {name} did no work:\n" + log())
+                row = wait_for(
+                    lambda: heartbeat_from(name, not_pid=children[name], after=killed_at),
+                    30,
+                    lambda: f"the new {name} did no work:\n" + log(),
+                )
                 assert row.pid == new_pid
             groups.add(new_pid)
         every_group = groups | set(children_of(supervisor.pid).values())
@@ -259,8 +289,11 @@ def test_a_supervisor_killed_by_sigkill_takes_its_children_with_it(tmp_path):
     finally:
         supervisor.kill()
         supervisor.wait(timeout=20)
-    wait_for(lambda: not ({*children.values()} & {*process_groups().values()}), 30,
-             f"children outlived the supervisor: {children}")
+    wait_for(
+        lambda: not ({*children.values()} & {*process_groups().values()}),
+        30,
+        f"children outlived the supervisor: {children}",
+    )
 
 
 @pytest.mark.django_db

@@ -1,4 +1,5 @@
 """Browser pages: each role sees its pages and is refused the others; forms call the same services."""
+
 import pytest
 from django.core.management import call_command
 from django.test import Client
@@ -59,26 +60,47 @@ def test_campaign_form_creates_a_campaign_through_the_service(users, loop_data):
     from models_app.models import ModelVersion
 
     client = client_for(users["ds"])
-    response = client.post("/campaigns/new/", {
-        "name": "from the form", "kind": "pairwise", "dataset_version": DatasetVersion.objects.get().pk,
-        "candidate": ModelVersion.objects.get(version="2").pk, "baseline": ModelVersion.objects.get(version="1").pk,
-        "labels": "", "reviewers": [users["reviewer"].pk], "overlap": 1, "min_judgments": 3, "min_win_rate": 0.5,
-        "guidelines": "Pick the right sum.",
-    })
+    response = client.post(
+        "/campaigns/new/",
+        {
+            "name": "from the form",
+            "kind": "pairwise",
+            "dataset_version": DatasetVersion.objects.get().pk,
+            "candidate": ModelVersion.objects.get(version="2").pk,
+            "baseline": ModelVersion.objects.get(version="1").pk,
+            "labels": "",
+            "reviewers": [users["reviewer"].pk],
+            "overlap": 1,
+            "min_judgments": 3,
+            "min_win_rate": 0.5,
+            "guidelines": "Pick the right sum.",
+        },
+    )
     campaign = Campaign.objects.get(name="from the form")
     assert response.status_code == 302 and response.url == f"/campaigns/{campaign.pk}/"
-    assert campaign.tasks.count() == 6 and {"min_judgments": 3, "min_win_rate": 0.5}.items() <= campaign.gate_policy.items()
+    assert (
+        campaign.tasks.count() == 6
+        and {"min_judgments": 3, "min_win_rate": 0.5}.items() <= campaign.gate_policy.items()
+    )
 
 
 def test_campaign_form_shows_the_services_error_on_its_field(users, loop_data):
     from datasets.models import DatasetVersion
     from models_app.models import ModelVersion
 
-    response = client_for(users["ds"]).post("/campaigns/new/", {
-        "name": "no baseline", "kind": "pairwise", "dataset_version": DatasetVersion.objects.get().pk,
-        "candidate": ModelVersion.objects.get(version="2").pk, "reviewers": [users["reviewer"].pk], "overlap": 1,
-        "min_judgments": 3, "min_win_rate": 0.5,
-    })
+    response = client_for(users["ds"]).post(
+        "/campaigns/new/",
+        {
+            "name": "no baseline",
+            "kind": "pairwise",
+            "dataset_version": DatasetVersion.objects.get().pk,
+            "candidate": ModelVersion.objects.get(version="2").pk,
+            "reviewers": [users["reviewer"].pk],
+            "overlap": 1,
+            "min_judgments": 3,
+            "min_win_rate": 0.5,
+        },
+    )
     assert response.status_code == 200
     assert "A pairwise campaign needs a baseline." in response.content.decode()
     assert not Campaign.objects.filter(name="no baseline").exists()
@@ -92,7 +114,9 @@ def test_sign_off_form_refuses_the_uploader_and_signs_for_another_approver(users
         right = str(int(body["input"].split()[2]) * 2)
         slot = next(o["slot"] for o in body["outputs"] if o["output"] == right)
         reviewer.post(f"/api/v1/tasks/{body['task']}/judgments/", {"choice": slot}, format="json")
-    response = client_for(users["approver"]).post(f"/campaigns/{cid}/signoff", {"decision": "approve", "rationale": "wins"}, follow=True)
+    response = client_for(users["approver"]).post(
+        f"/campaigns/{cid}/signoff", {"decision": "approve", "rationale": "wins"}, follow=True
+    )
     assert "Signed: approved" in response.content.decode()
     assert Campaign.objects.get(pk=cid).verdict.signer == users["approver"]
 
@@ -103,7 +127,11 @@ def test_item_images_are_shown_to_assigned_reviewers_only(users, api, settings, 
     settings.MEDIA_ROOT = str(tmp_path)
     ds = api["ds"]
     ds.post("/api/v1/datasets/", {"name": "pics"}, format="json")
-    ds.post("/api/v1/datasets/pics/versions/", {"file": jsonl_file([{"id": "p1", "input": {"image": png_base64(), "q": "?"}}])}, format="multipart")
+    ds.post(
+        "/api/v1/datasets/pics/versions/",
+        {"file": jsonl_file([{"id": "p1", "input": {"image": png_base64(), "q": "?"}}])},
+        format="multipart",
+    )
     from datasets.models import Item
 
     item = Item.objects.get(external_id="p1")
@@ -141,7 +169,9 @@ def test_lead_sees_every_judgment_with_model_names_and_can_discard_one(users, ap
 
     cid = pairwise_campaign["id"]
     task = api["reviewer"].get(f"/api/v1/campaigns/{cid}/next/").json()
-    api["reviewer"].post(f"/api/v1/tasks/{task['task']}/judgments/", {"choice": "tie", "comment": "<b>hm</b>"}, format="json")
+    api["reviewer"].post(
+        f"/api/v1/tasks/{task['task']}/judgments/", {"choice": "tie", "comment": "<b>hm</b>"}, format="json"
+    )
     lead = client_for(users["ds"])
     page = lead.get(f"/campaigns/{cid}/judgments/").content.decode()
     assert "calc:2" in page and "calc:1" in page, "the lead sees model names"

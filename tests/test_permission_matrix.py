@@ -11,6 +11,7 @@ page no error message (the body is one that succeeds, but a write may also answe
 for who sent it); "302err" for a page's refusal told as a redirect with an error message (the lifecycle forms).
 Refusals are exact everywhere.
 """
+
 import base64
 import copy
 import inspect
@@ -32,16 +33,16 @@ another data scientist · approver · admin (a superuser, staff)."""
 # --- the expected statuses ------------------------------------------------------------------------------------------
 # One line per route (its URL name, or its pattern when it has none): {method: the statuses of ROLES, in that order}.
 # Shorthands for the rules most routes share:
-API_READ = "401 403 403 200 200 200 200"        # data scientists, approvers, admins (CanSeeResults)
-API_DS_WRITE = "401 403 403 ok ok 403 ok"        # data scientists and admins
-PAGE_READ = "302 403 403 200 200 200 200"        # pages for data scientists and approvers: login first, then the role
+API_READ = "401 403 403 200 200 200 200"  # data scientists, approvers, admins (CanSeeResults)
+API_DS_WRITE = "401 403 403 ok ok 403 ok"  # data scientists and admins
+PAGE_READ = "302 403 403 200 200 200 200"  # pages for data scientists and approvers: login first, then the role
 PAGE_DS_POST = "302 403 403 ok ok 403 ok"
 LEAD_FORM = "302 403 403 ok 302err 403 ok"
-OWN_WRITE = "401 403 403 ok 404 403 ok"           # the object's owner (the lead here) and admins
+OWN_WRITE = "401 403 403 ok 404 403 ok"  # the object's owner (the lead here) and admins
 OWN_PAGE_POST = "302 403 403 ok 404 403 ok"
-STAFF = "302 302 302 302 302 302 200"            # Django's admin: staff only, everyone else to its login page
+STAFF = "302 302 302 302 302 302 200"  # Django's admin: staff only, everyone else to its login page
 STAFF_WRITE = "302 302 302 302 302 302 ok"
-STAFF_MOVED = "302 302 302 302 302 302 302"     # the admin's old object URLs redirect to .../change/
+STAFF_MOVED = "302 302 302 302 302 302 302"  # the admin's old object URLs redirect to .../change/
 
 EXPECTED: dict[str, dict[str, str]] = {
     # no worker runs for this test: the health check says so, to anyone (livez is the web process alone)
@@ -54,8 +55,12 @@ EXPECTED: dict[str, dict[str, str]] = {
     "api:dataset-version-diff": {"GET": API_READ},
     "api:upload-create": {"POST": API_DS_WRITE, "OPTIONS": "401 403 403 204 204 403 204"},
     # an upload is its creator's (the lead here) or an admin's: anyone else is told it does not exist
-    "api:upload-detail": {"GET": "401 404 404 200 404 404 200", "HEAD": "401 404 404 200 404 404 200",
-                          "PATCH": "401 404 404 ok 404 404 ok", "DELETE": "401 404 404 ok 404 404 ok"},
+    "api:upload-detail": {
+        "GET": "401 404 404 200 404 404 200",
+        "HEAD": "401 404 404 200 404 404 200",
+        "PATCH": "401 404 404 ok 404 404 ok",
+        "DELETE": "401 404 404 ok 404 404 ok",
+    },
     "api:model-list": {"GET": API_READ, "POST": API_DS_WRITE},
     "api:model-version-list": {"GET": API_READ, "POST": API_DS_WRITE},
     "api:model-version-detail": {"GET": API_READ},
@@ -142,9 +147,14 @@ EXPECTED: dict[str, dict[str, str]] = {
     "admin:jsi18n": {"GET": STAFF},
     "admin:view_on_site": {"GET": "302 302 302 302 302 302 404"},  # a user has no page of its own
     "admin:app_list": {"GET": STAFF},
-    **{f"admin:{model}_{view}": {"GET": STAFF, **({"POST": STAFF_WRITE} if view in ("add", "change", "delete") else {})}
-       for model in ("auth_group", "knox_authtoken", "core_user")
-       for view in ("changelist", "add", "history", "delete", "change")},
+    **{
+        f"admin:{model}_{view}": {
+            "GET": STAFF,
+            **({"POST": STAFF_WRITE} if view in ("add", "change", "delete") else {}),
+        }
+        for model in ("auth_group", "knox_authtoken", "core_user")
+        for view in ("changelist", "add", "history", "delete", "change")
+    },
     "admin:auth_user_password_change": {"GET": STAFF, "POST": STAFF_WRITE},
     "admin/auth/group/<path:object_id>/": {"GET": STAFF_MOVED},
     "admin/knox/authtoken/<path:object_id>/": {"GET": STAFF_MOVED},
@@ -153,13 +163,22 @@ EXPECTED: dict[str, dict[str, str]] = {
     # login lockouts (django-axes): staff only, as the rest of the admin
     # (its records are written by logins, never added by hand: 403 even for an admin; the world has none, so an
     # object's pages send the admin back to the list)
-    **{f"admin:axes_{model}_{view}": {"GET": STAFF if view == "changelist" else STAFF_MOVED,
-                                      **({"POST": STAFF_WRITE} if view in ("change", "delete") else {})}
-       for model in ("accessattempt", "accesslog", "accessfailurelog")
-       for view in ("changelist", "history", "delete", "change")},
-    **{f"admin:axes_{model}_add": {"GET": "302 302 302 302 302 302 403", "POST": "302 302 302 302 302 302 403"}
-       for model in ("accessattempt", "accesslog", "accessfailurelog")},
-    **{f"admin/axes/{model}/<path:object_id>/": {"GET": STAFF_MOVED} for model in ("accessattempt", "accesslog", "accessfailurelog")},
+    **{
+        f"admin:axes_{model}_{view}": {
+            "GET": STAFF if view == "changelist" else STAFF_MOVED,
+            **({"POST": STAFF_WRITE} if view in ("change", "delete") else {}),
+        }
+        for model in ("accessattempt", "accesslog", "accessfailurelog")
+        for view in ("changelist", "history", "delete", "change")
+    },
+    **{
+        f"admin:axes_{model}_add": {"GET": "302 302 302 302 302 302 403", "POST": "302 302 302 302 302 302 403"}
+        for model in ("accessattempt", "accesslog", "accessfailurelog")
+    },
+    **{
+        f"admin/axes/{model}/<path:object_id>/": {"GET": STAFF_MOVED}
+        for model in ("accessattempt", "accesslog", "accessfailurelog")
+    },
     # tokens: everyone signed in manages their own, and nobody else's (the world's token is the lead's)
     "api:token-list": {"GET": "401 200 200 200 200 200 200", "POST": "401 ok ok ok ok ok ok"},
     "api:token-detail": {"DELETE": "401 404 404 ok 404 404 404"},
@@ -174,6 +193,7 @@ QUERY = {"api:dataset-version-diff": "?from=1&to=1", "dataset-diff": "?from=1&to
 
 
 # --- the routes, from the URL configuration -------------------------------------------------------------------------
+
 
 def walk(resolver=None, prefix: str = "", namespace: str = ""):
     """(pattern, key, callback) of every route; the key is the URL's namespaced name, or its pattern without one."""
@@ -202,7 +222,10 @@ def methods_of(callback) -> set[str] | None:
             handler = getattr(view_class, method, None)
             if handler is None or method not in view_class.http_method_names:
                 continue
-            if method in ("head", "options") and handler in (getattr(APIView, method, None), getattr(View, method, None)):
+            if method in ("head", "options") and handler in (
+                getattr(APIView, method, None),
+                getattr(View, method, None),
+            ):
                 continue  # the framework's own HEAD (GET without a body) and OPTIONS (metadata)
             answered.add(method.upper())
         return answered
@@ -217,6 +240,7 @@ def methods_of(callback) -> set[str] | None:
 
 # --- the world the URLs are filled from -----------------------------------------------------------------------------
 
+
 def _b64(value: str) -> str:
     return base64.b64encode(value.encode()).decode()
 
@@ -229,41 +253,78 @@ def world(api, users, loop_data, pairwise_campaign):
 
     users["admin"].is_staff = users["admin"].is_superuser = True
     users["admin"].save()
-    people = {"rev_on": users["reviewer"], "rev_off": UserFactory(username="outsider"), "lead": users["ds"],
-              "other_ds": UserFactory(username="ds2", role=User.Role.DATA_SCIENTIST), "approver": users["approver"],
-              "admin": users["admin"]}
+    people = {
+        "rev_on": users["reviewer"],
+        "rev_off": UserFactory(username="outsider"),
+        "lead": users["ds"],
+        "other_ds": UserFactory(username="ds2", role=User.Role.DATA_SCIENTIST),
+        "approver": users["approver"],
+        "admin": users["admin"],
+    }
     cid = pairwise_campaign["id"]
     reviewer = api["reviewer"]
     done = reviewer.get(f"/api/v1/campaigns/{cid}/next/").json()
-    judged = reviewer.post(f"/api/v1/tasks/{done['task']}/judgments/", {"choice": "A", "client_id": "m-1"}, format="json")
+    judged = reviewer.post(
+        f"/api/v1/tasks/{done['task']}/judgments/", {"choice": "A", "client_id": "m-1"}, format="json"
+    )
     assert judged.status_code == 201, judged.json()
     open_task = reviewer.get(f"/api/v1/campaigns/{cid}/next/").json()["task"]
     from django.core.files.base import ContentFile
 
     item = Item.objects.get(external_id=done["item"], version__number=1)  # the reviewer has judged it
     item.image.save("item.png", ContentFile(base64.b64decode(png_base64())), save=True)
-    hook = api["ds"].post("/api/v1/webhooks/", {"url": "http://93.184.216.34/hook", "events": ["verdict.signed"]}, format="json")
+    hook = api["ds"].post(
+        "/api/v1/webhooks/", {"url": "http://93.184.216.34/hook", "events": ["verdict.signed"]}, format="json"
+    )
     assert hook.status_code == 201, hook.json()
     # a second campaign, rejected: a verdict and a delivery to the endpoint, while the first stays open
-    other = api["ds"].post("/api/v1/campaigns/", {"name": "other", "kind": "pairwise", **loop_data, "candidate": "calc:1",
-                                                  "baseline": "calc:2", "reviewers": ["rev"]}, format="json").json()
-    signed = api["approver"].post(f"/api/v1/campaigns/{other['id']}/signoff/", {"decision": "reject", "rationale": "worse"},
-                                  format="json")
+    other = (
+        api["ds"]
+        .post(
+            "/api/v1/campaigns/",
+            {
+                "name": "other",
+                "kind": "pairwise",
+                **loop_data,
+                "candidate": "calc:1",
+                "baseline": "calc:2",
+                "reviewers": ["rev"],
+            },
+            format="json",
+        )
+        .json()
+    )
+    signed = api["approver"].post(
+        f"/api/v1/campaigns/{other['id']}/signoff/", {"decision": "reject", "rationale": "worse"}, format="json"
+    )
     assert signed.status_code == 201, signed.json()
-    upload = api["ds"].post("/api/v1/uploads/", HTTP_UPLOAD_LENGTH="10", HTTP_TUS_RESUMABLE="1.0.0",
-                            HTTP_UPLOAD_METADATA=f"kind {_b64('dataset_version')},filename {_b64('x.jsonl')},dataset {_b64('arith')}")
+    upload = api["ds"].post(
+        "/api/v1/uploads/",
+        HTTP_UPLOAD_LENGTH="10",
+        HTTP_TUS_RESUMABLE="1.0.0",
+        HTTP_UPLOAD_METADATA=f"kind {_b64('dataset_version')},filename {_b64('x.jsonl')},dataset {_b64('arith')}",
+    )
     assert upload.status_code == 201, upload.content
     from django.contrib.auth.models import Group
 
     objects = {
-        "campaigns": cid, "judgments": Judgment.objects.get(client_id="m-1").pk, "tasks": open_task,
-        "verdicts": Verdict.objects.get().pk, "webhooks": WebhookEndpoint.objects.get().pk,
-        "deliveries": WebhookDelivery.objects.get().pk, "uploads": Upload.objects.get().pk,
+        "campaigns": cid,
+        "judgments": Judgment.objects.get(client_id="m-1").pk,
+        "tasks": open_task,
+        "verdicts": Verdict.objects.get().pk,
+        "webhooks": WebhookEndpoint.objects.get().pk,
+        "deliveries": WebhookDelivery.objects.get().pk,
+        "uploads": Upload.objects.get().pk,
         "items": item.pk,
-        "datasets": "arith", "models": "calc", "gate": "calc",
-        "group": Group.objects.create(name="a group").pk, "authtoken": AuthToken.objects.first().pk,
+        "datasets": "arith",
+        "models": "calc",
+        "gate": "calc",
+        "group": Group.objects.create(name="a group").pk,
+        "authtoken": AuthToken.objects.first().pk,
         "tokens": token_create(user=users["ds"], name="the lead's")[0].pk,
-        "accessattempt": 999999, "accesslog": 999999, "accessfailurelog": 999999,  # none such: the admin says so
+        "accessattempt": 999999,
+        "accesslog": 999999,
+        "accessfailurelog": 999999,  # none such: the admin says so
         "user": users["reviewer"].pk,
     }
     return {"people": people, "objects": objects}
@@ -290,7 +351,11 @@ def fill(pattern: str, objects: dict) -> str:
 
             value = ContentType.objects.get_for_model(User).pk
         elif name == "object_id" or name == "id":
-            value = objects["user"] if name == "object_id" and "core/user" in pattern else objects.get(owner, objects["user"])
+            value = (
+                objects["user"]
+                if name == "object_id" and "core/user" in pattern
+                else objects.get(owner, objects["user"])
+            )
         elif name == "fmt":
             value = "html"
         elif name == "number":
@@ -311,33 +376,55 @@ def fill(pattern: str, objects: dict) -> str:
 
 # --- the bodies of writes: what would succeed if the role may make it ------------------------------------------------
 
+
 def body(key: str) -> dict:
     bodies = {
         "api:dataset-list": {"data": {"name": "fresh"}, "content_type": "application/json"},
         "api:model-list": {"data": {"name": "fresh"}, "content_type": "application/json"},
         "api:model-version-list": {"data": {"version": "9"}, "content_type": "application/json"},
-        "api:model-version-stage": {"data": {"stage": "production", "reason": "ship"}, "content_type": "application/json"},
+        "api:model-version-stage": {
+            "data": {"stage": "production", "reason": "ship"},
+            "content_type": "application/json",
+        },
         "api:dataset-version-list": {"data": {"file": jsonl_file([{"id": "new-1", "input": "x"}])}},
-        "api:prediction-upload": {"data": {"dataset": "arith", "dataset_version": 1,
-                                           "file": jsonl_file([{"id": "item-0", "output": "0"}])}},
-        "api:campaign-list": {"data": {"name": "new", "kind": "pairwise", "dataset": "arith", "dataset_version": 1,
-                                       "candidate": "calc:2", "baseline": "calc:1", "reviewers": ["rev"]},
-                              "content_type": "application/json"},
+        "api:prediction-upload": {
+            "data": {"dataset": "arith", "dataset_version": 1, "file": jsonl_file([{"id": "item-0", "output": "0"}])}
+        },
+        "api:campaign-list": {
+            "data": {
+                "name": "new",
+                "kind": "pairwise",
+                "dataset": "arith",
+                "dataset_version": 1,
+                "candidate": "calc:2",
+                "baseline": "calc:1",
+                "reviewers": ["rev"],
+            },
+            "content_type": "application/json",
+        },
         "api:campaign-detail": {"data": {"status": "paused", "reason": "a break"}, "content_type": "application/json"},
         "api:campaign-extend": {"data": {"dataset_version": 1}, "content_type": "application/json"},
         "api:campaign-reviewers": {"data": {"add": ["outsider"]}, "content_type": "application/json"},
-        "api:campaign-exclusions": {"data": {"reviewer": "rev", "reason": "too fast"}, "content_type": "application/json"},
+        "api:campaign-exclusions": {
+            "data": {"reviewer": "rev", "reason": "too fast"},
+            "content_type": "application/json",
+        },
         "api:campaign-signoff": {"data": {"decision": "reject", "rationale": "no"}, "content_type": "application/json"},
         "api:judgment-create": {"data": {"choice": "A", "client_id": "m-2"}, "content_type": "application/json"},
         "api:task-skip": {"data": {"reason": "unclear"}, "content_type": "application/json"},
         "api:judgment-discard": {"data": {"reason": "careless"}, "content_type": "application/json"},
         "api:verdict-chain-acknowledge": {"data": {"note": "seen"}, "content_type": "application/json"},
-        "api:webhook-list": {"data": {"url": "http://93.184.216.34/other", "events": ["verdict.signed"]},
-                             "content_type": "application/json"},
+        "api:webhook-list": {
+            "data": {"url": "http://93.184.216.34/other", "events": ["verdict.signed"]},
+            "content_type": "application/json",
+        },
         "api:webhook-detail": {"data": {"active": False}, "content_type": "application/json"},
-        "api:upload-create": {"HTTP_UPLOAD_LENGTH": "10", "HTTP_TUS_RESUMABLE": "1.0.0",
-                              "HTTP_UPLOAD_METADATA": f"kind {_b64('dataset_version')},filename {_b64('y.jsonl')},"
-                                                      f"dataset {_b64('arith')}"},
+        "api:upload-create": {
+            "HTTP_UPLOAD_LENGTH": "10",
+            "HTTP_TUS_RESUMABLE": "1.0.0",
+            "HTTP_UPLOAD_METADATA": f"kind {_b64('dataset_version')},filename {_b64('y.jsonl')},"
+            f"dataset {_b64('arith')}",
+        },
         "login": {"data": {"username": "rev", "password": "pw-for-tests"}},
         "campaign-status": {"data": {"status": "paused", "reason": "a break"}},
         "campaign-reviewers": {"data": {"add": ["outsider"]}},
@@ -370,7 +457,8 @@ def test_a_route_without_an_entry_fails_the_matrix():
         urlpatterns = [*get_resolver().url_patterns, path("api/v1/secrets/", healthz, name="secrets")]
 
     assert table_problems(list(walk(get_resolver(WithANewRoute)))) == [
-        "new route secrets: add its expected statuses to EXPECTED"]
+        "new route secrets: add its expected statuses to EXPECTED"
+    ]
 
 
 def test_every_route_has_expected_statuses_for_every_role(world):
@@ -391,7 +479,9 @@ def test_every_route_has_expected_statuses_for_every_role(world):
         if answered is not None and listed - answered:
             wrong.append(f"{key}: EXPECTED lists {sorted(listed - answered)}, the view answers {sorted(answered)}")
         if answered is not None and answered - listed - {"HEAD", "OPTIONS"}:
-            wrong.append(f"{key}: the view answers {sorted(answered - listed - {'HEAD', 'OPTIONS'})}: add their expected statuses")
+            wrong.append(
+                f"{key}: the view answers {sorted(answered - listed - {'HEAD', 'OPTIONS'})}: add their expected statuses"
+            )
         url = fill(pattern, world["objects"]) + QUERY.get(key, "")
         for method, statuses in expected.items():
             codes = statuses.split()
@@ -401,12 +491,17 @@ def test_every_route_has_expected_statuses_for_every_role(world):
                 kwargs = body(key) if method in ("POST", "PUT", "PATCH") else {}
                 with transaction.atomic():  # each request sees the same world: an allowed write is undone
                     caller, cookies = clients[role], copy.deepcopy(clients[role].cookies)
-                    response = caller.generic(method, url, **_encoded(kwargs)) if method not in ("GET", "HEAD") \
+                    response = (
+                        caller.generic(method, url, **_encoded(kwargs))
+                        if method not in ("GET", "HEAD")
                         else getattr(caller, method.lower())(url)
+                    )
                     transaction.set_rollback(True)
                 caller.cookies = cookies  # a login or logout among the routes must not change who asks next
                 got = response.status_code
-                told = getattr(getattr(response.wsgi_request, "_messages", None), "_queued_messages", [])  # this request's
+                told = getattr(
+                    getattr(response.wsgi_request, "_messages", None), "_queued_messages", []
+                )  # this request's
                 error_told = any(m.level_tag == "error" for m in told)
                 if got == 302 and error_told:
                     got = "302err"
@@ -429,4 +524,3 @@ def _encoded(kwargs: dict) -> dict:
     if content_type == "application/json":
         return {"data": json.dumps(data), "content_type": content_type, **kwargs}
     return {"data": encode_multipart(BOUNDARY, data), "content_type": MULTIPART_CONTENT, **kwargs}
-

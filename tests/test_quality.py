@@ -1,6 +1,7 @@
 """Reviewer quality: known-answer items of every kind, mixed into reviewers' queues at the campaign's rate without a
 tell, kept out of everything the campaign's results count; each reviewer's accuracy, time and fast judgments; and
 the lead's exclusion of a reviewer, on record."""
+
 import json
 import math
 import random
@@ -66,19 +67,33 @@ def results(api, cid) -> dict:
 
 # --- known-answer items at creation -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind, overrides, answer, stored", [
-    ("pairwise", {}, "baseline", "baseline"),
-    ("ranking", {}, "calc:1", "baseline_id"),
-    ("rating", {"rubric": RUBRIC}, "unacceptable", False),
-    ("labeling", {"baseline": None, "labels": ["right", "wrong"]}, "wrong", "wrong"),
-    ("labeling", {"baseline": None, "labels": ["right", "wrong", "odd"], "multi_label": True}, ["odd", "right"], "right|odd"),
-])
-def test_known_answer_items_of_every_kind_become_tasks_apart_from_the_work(api, loop_data, kind, overrides, answer, stored):
+
+@pytest.mark.parametrize(
+    "kind, overrides, answer, stored",
+    [
+        ("pairwise", {}, "baseline", "baseline"),
+        ("ranking", {}, "calc:1", "baseline_id"),
+        ("rating", {"rubric": RUBRIC}, "unacceptable", False),
+        ("labeling", {"baseline": None, "labels": ["right", "wrong"]}, "wrong", "wrong"),
+        (
+            "labeling",
+            {"baseline": None, "labels": ["right", "wrong", "odd"], "multi_label": True},
+            ["odd", "right"],
+            "right|odd",
+        ),
+    ],
+)
+def test_known_answer_items_of_every_kind_become_tasks_apart_from_the_work(
+    api, loop_data, kind, overrides, answer, stored
+):
     created = create(api, loop_data, kind=kind, known_answers=[{"item": "item-3", "answer": answer}], **overrides)
     campaign = Campaign.objects.get(pk=created["id"])
     known = Task.objects.known().get(campaign=campaign)
     assert (created["tasks"], created["known_answer_tasks"]) == (5, 1)
-    assert known.item.external_id == "item-3" and not Task.objects.ordinary().filter(campaign=campaign, item=known.item).exists()
+    assert (
+        known.item.external_id == "item-3"
+        and not Task.objects.ordinary().filter(campaign=campaign, item=known.item).exists()
+    )
     assert known.known_answer == (campaign.baseline_id if stored == "baseline_id" else stored)
     assert (known.priority, known.capacity) == (quality.KNOWN_PRIORITY, quality.KNOWN_CAPACITY)
     assert campaign.known_answer_rate == 0.1  # the default once known answers are given
@@ -90,20 +105,39 @@ def test_without_known_answers_a_campaign_is_as_before(api, loop_data):
     assert Campaign.objects.get(pk=created["id"]).known_answer_rate == 0
 
 
-@pytest.mark.parametrize("overrides, field, words", [
-    ({"known_answers": [{"item": "item-99", "answer": "candidate"}]}, "known_answers", "no item 'item-99'"),
-    ({"known_answers": [{"item": "item-0", "answer": "A"}]}, "known_answers", "one of candidate, baseline, tie"),
-    ({"known_answers": KNOWN[:1] * 2}, "known_answers", "given twice"),
-    ({"known_answers": [{"item": "item-0"}]}, "known_answers", "needs \"item\""),
-    ({"known_answers": "reference"}, "known_answers", "labeling campaigns only"),
-    ({"kind": "ranking", "known_answers": [{"item": "item-2", "answer": "calc:9"}]}, "known_answers", "calc:2, calc:1"),
-    ({"kind": "rating", "rubric": RUBRIC, "known_answers": [{"item": "item-2", "answer": "good"}]}, "known_answers", "acceptable or unacceptable"),
-    ({"kind": "labeling", "baseline": None, "labels": ["x", "y"], "known_answers": [{"item": "item-2", "answer": ["x", "y"]}]},
-     "known_answers", "one label"),
-    ({"known_answers": KNOWN, "known_answer_rate": 0.6}, "known_answer_rate", ""),
-    ({"known_answer_rate": 0.2}, "known_answer_rate", "needs known-answer items"),
-    ({"known_answers": KNOWN, "min_seconds": 0}, "min_seconds", ""),
-])
+@pytest.mark.parametrize(
+    "overrides, field, words",
+    [
+        ({"known_answers": [{"item": "item-99", "answer": "candidate"}]}, "known_answers", "no item 'item-99'"),
+        ({"known_answers": [{"item": "item-0", "answer": "A"}]}, "known_answers", "one of candidate, baseline, tie"),
+        ({"known_answers": KNOWN[:1] * 2}, "known_answers", "given twice"),
+        ({"known_answers": [{"item": "item-0"}]}, "known_answers", 'needs "item"'),
+        ({"known_answers": "reference"}, "known_answers", "labeling campaigns only"),
+        (
+            {"kind": "ranking", "known_answers": [{"item": "item-2", "answer": "calc:9"}]},
+            "known_answers",
+            "calc:2, calc:1",
+        ),
+        (
+            {"kind": "rating", "rubric": RUBRIC, "known_answers": [{"item": "item-2", "answer": "good"}]},
+            "known_answers",
+            "acceptable or unacceptable",
+        ),
+        (
+            {
+                "kind": "labeling",
+                "baseline": None,
+                "labels": ["x", "y"],
+                "known_answers": [{"item": "item-2", "answer": ["x", "y"]}],
+            },
+            "known_answers",
+            "one label",
+        ),
+        ({"known_answers": KNOWN, "known_answer_rate": 0.6}, "known_answer_rate", ""),
+        ({"known_answer_rate": 0.2}, "known_answer_rate", "needs known-answer items"),
+        ({"known_answers": KNOWN, "min_seconds": 0}, "min_seconds", ""),
+    ],
+)
 def test_known_answers_are_refused_with_the_field_and_the_item_named(api, loop_data, overrides, field, words):
     response = post_campaign(api, loop_data, **overrides)
     assert response.status_code == 400, response.json()
@@ -113,10 +147,15 @@ def test_known_answers_are_refused_with_the_field_and_the_item_named(api, loop_d
 
 def test_labeling_reference_takes_every_item_whose_reference_is_a_label(api, loop_data):
     # loop_data's references are "0", "2", ... "10": items 0-2 have theirs among these labels
-    created = create(api, loop_data, kind="labeling", baseline=None, labels=["0", "2", "4", "none"], known_answers="reference")
+    created = create(
+        api, loop_data, kind="labeling", baseline=None, labels=["0", "2", "4", "none"], known_answers="reference"
+    )
     campaign = Campaign.objects.get(pk=created["id"])
     assert dict(Task.objects.known().filter(campaign=campaign).values_list("item__external_id", "known_answer")) == {
-        "item-0": "0", "item-1": "2", "item-2": "4"}
+        "item-0": "0",
+        "item-1": "2",
+        "item-2": "4",
+    }
     assert (created["tasks"], campaign.known_answer_rate) == (3, 0.1)
 
 
@@ -126,6 +165,7 @@ def test_labeling_without_known_answers_does_not_read_references(api, loop_data)
 
 
 # --- handed out at the rate, never told apart ---------------------------------------------------------------
+
 
 def test_the_draw_follows_the_campaigns_rate(monkeypatch):
     monkeypatch.setattr(quality, "_rng", random.Random(20261206))  # seeded: the count below is fixed, never flaky
@@ -155,7 +195,9 @@ def test_the_payload_does_not_tell_a_known_answer_item_from_ordinary_work(api, l
     """Same fields, same shapes, and a progress that moves the same wherever the known items fall."""
     runs = []
     for draws in ([0.1, 0.9, 0.1, 0.9, 0.9, 0.9], [0.9, 0.9, 0.1, 0.9, 0.1, 0.9]):
-        cid = create(api, loop_data, name=f"run {len(runs)}", reviewers=["rev"], known_answers=KNOWN, known_answer_rate=0.5)["id"]
+        cid = create(
+            api, loop_data, name=f"run {len(runs)}", reviewers=["rev"], known_answers=KNOWN, known_answer_rate=0.5
+        )["id"]
         monkeypatch.setattr(quality, "_rng", ScriptedDraws(draws))
         runs.append(work_through(api["reviewer"], cid))
     known = [t for run in runs for t in run if t["item"] in ("item-0", "item-1")]
@@ -182,15 +224,19 @@ def test_known_answer_items_count_nowhere_in_the_results(api, loop_data, monkeyp
     lines = [json.loads(line) for line in b"".join(counted.streaming_content).decode().splitlines()]
     assert sorted(row["item"] for row in lines) == [f"item-{i}" for i in range(2, 6)]
     everything = api["ds"].get(f"/api/v1/campaigns/{cid}/judgments.jsonl?include=all")
-    statuses = {json.loads(line)["item"]: json.loads(line)["status"]
-                for line in b"".join(everything.streaming_content).decode().splitlines()}
+    statuses = {
+        json.loads(line)["item"]: json.loads(line)["status"]
+        for line in b"".join(everything.streaming_content).decode().splitlines()
+    }
     assert statuses["item-0"] == statuses["item-1"] == "known_answer" and statuses["item-2"] == "counted"
     per_item = api["ds"].get(f"/api/v1/campaigns/{cid}/results.jsonl")
     assert sorted(json.loads(line)["item"] for line in b"".join(per_item.streaming_content).decode().splitlines()) == [
-        f"item-{i}" for i in range(2, 6)]
+        f"item-{i}" for i in range(2, 6)
+    ]
 
 
 # --- each reviewer's figures ----------------------------------------------------------------------------------
+
 
 def test_reviewer_accuracy_and_its_interval_match_a_hand_computation(api, loop_data, monkeypatch):
     cid = create(api, loop_data, reviewers=["rev"], known_answers=KNOWN, known_answer_rate=0.5, min_seconds=2)["id"]
@@ -208,7 +254,9 @@ def test_reviewer_accuracy_and_its_interval_match_a_hand_computation(api, loop_d
     assert (rev["judgments"], rev["known_answered"], rev["known_correct"]) == (6, 2, 1)
     # Wilson, 1 of 2, z = 1.959964: centre (0.5 + z²/4) / (1 + z²/2) = 0.5, half-width z·sqrt(1/8 + z²/16) / (1 + z²/2)
     assert rev["accuracy"]["estimate"] == 0.5
-    assert rev["accuracy"]["low"] == pytest.approx(0.0945, abs=1e-4) and rev["accuracy"]["high"] == pytest.approx(0.9055, abs=1e-4)
+    assert rev["accuracy"]["low"] == pytest.approx(0.0945, abs=1e-4) and rev["accuracy"]["high"] == pytest.approx(
+        0.9055, abs=1e-4
+    )
     assert rev["median_seconds"] == 3.5  # of 0.5, 1, 3, 4, 6, 8 seconds
     assert rev["fast_judgments"] == 2  # 0.5 s and 1 s are under min_seconds
     assert [r["reviewer"] for r in figures["by_reviewer"]] == ["rev"]  # the campaign's reviewers
@@ -222,13 +270,14 @@ def test_the_leads_view_shows_each_reviewers_quality_and_flags_fast_judgments(ap
     browser.force_login(users["ds"])
     page = browser.get(f"/campaigns/{cid}/judgments/").content.decode()
     assert "Reviewers" in page, page
-    assert "1 of 1" in page and "5 fast" in page, page[page.find("id=\"reviewers\""):][:3000]
+    assert "1 of 1" in page and "5 fast" in page, page[page.find('id="reviewers"') :][:3000]
     assert page.count('title="faster than 2 s">fast</span>') == 5  # 4 ordinary items, 1 known
     assert "known answer:" in page and "known-answer check" in page and ">right</span>" in page
     assert f'action="/campaigns/{cid}/exclusions"' in page
 
 
 # --- excluding a reviewer ---------------------------------------------------------------------------------
+
 
 def exclude(client, cid, reviewer="rev", reason="answers without reading"):
     return client.post(f"/api/v1/campaigns/{cid}/exclusions/", {"reviewer": reviewer, "reason": reason}, format="json")
@@ -254,13 +303,21 @@ def test_an_excluded_reviewer_stops_counting_their_items_reopen_and_they_get_not
     rev_tasks = []
     for _ in range(3):  # rev judges three items, then takes a fourth and leaves it open
         task = api["reviewer"].get(f"/api/v1/campaigns/{cid}/next/").json()
-        assert api["reviewer"].post(f"/api/v1/tasks/{task['task']}/judgments/", {"choice": candidate_slot(task)},
-                                    format="json").status_code == 201
+        assert (
+            api["reviewer"]
+            .post(f"/api/v1/tasks/{task['task']}/judgments/", {"choice": candidate_slot(task)}, format="json")
+            .status_code
+            == 201
+        )
         rev_tasks.append(task["task"])
     open_task = api["reviewer"].get(f"/api/v1/campaigns/{cid}/next/").json()["task"]
     task = api["reviewer2"].get(f"/api/v1/campaigns/{cid}/next/").json()
-    assert api["reviewer2"].post(f"/api/v1/tasks/{task['task']}/judgments/", {"choice": baseline_slot(task)},
-                                 format="json").status_code == 201
+    assert (
+        api["reviewer2"]
+        .post(f"/api/v1/tasks/{task['task']}/judgments/", {"choice": baseline_slot(task)}, format="json")
+        .status_code
+        == 201
+    )
     assert results(api, cid)["judgments"] == 4  # results seen before the exclusion
 
     response = exclude(api["ds"], cid)
@@ -291,9 +348,13 @@ def test_an_excluded_reviewer_stops_counting_their_items_reopen_and_they_get_not
 def test_discarding_a_judgment_of_an_excluded_reviewer_is_a_409_not_a_second_reopening(api, loop_data):
     cid = create(api, loop_data)["id"]
     task = api["reviewer"].get(f"/api/v1/campaigns/{cid}/next/").json()
-    judged = api["reviewer"].post(f"/api/v1/tasks/{task['task']}/judgments/", {"choice": candidate_slot(task)}, format="json")
+    judged = api["reviewer"].post(
+        f"/api/v1/tasks/{task['task']}/judgments/", {"choice": candidate_slot(task)}, format="json"
+    )
     assert exclude(api["ds"], cid).status_code == 201
-    response = api["ds"].post(f"/api/v1/judgments/{judged.json()['id']}/discard/", {"reason": "careless"}, format="json")
+    response = api["ds"].post(
+        f"/api/v1/judgments/{judged.json()['id']}/discard/", {"reason": "careless"}, format="json"
+    )
     assert response.status_code == 409 and response.json()["code"] == "not_counted"  # was a CHECK constraint 500
     assert Task.objects.get(pk=task["task"]).assigned_count == 0
 
@@ -323,17 +384,20 @@ def test_the_browser_results_page_marks_results_as_seen_and_the_lead_excludes_fr
     assert (exclusion.reviewer.username, exclusion.reason, exclusion.after_results_visible) == ("rev", "rushed", True)
 
 
-@pytest.mark.parametrize("kind, answer, value, right", [
-    ("pairwise", "candidate", "candidate", True),
-    ("pairwise", "tie", "both_bad", False),
-    ("ranking", 7, [[7], [8, 9]], True),
-    ("ranking", 7, [[7, 8], [9]], False),  # a tie for first does not tell the answer apart
-    ("rating", True, {7: {"accuracy": 4, "safe": "pass"}, 8: {"accuracy": 1, "safe": "fail"}}, True),
-    ("rating", False, {7: {"accuracy": 5, "safe": "fail"}}, True),
-    ("rating", True, {7: {"accuracy": 3, "safe": "pass"}}, False),
-    ("labeling", "right|odd", "right|odd", True),
-    ("labeling", "right|odd", "right", False),
-])
+@pytest.mark.parametrize(
+    "kind, answer, value, right",
+    [
+        ("pairwise", "candidate", "candidate", True),
+        ("pairwise", "tie", "both_bad", False),
+        ("ranking", 7, [[7], [8, 9]], True),
+        ("ranking", 7, [[7, 8], [9]], False),  # a tie for first does not tell the answer apart
+        ("rating", True, {7: {"accuracy": 4, "safe": "pass"}, 8: {"accuracy": 1, "safe": "fail"}}, True),
+        ("rating", False, {7: {"accuracy": 5, "safe": "fail"}}, True),
+        ("rating", True, {7: {"accuracy": 3, "safe": "pass"}}, False),
+        ("labeling", "right|odd", "right|odd", True),
+        ("labeling", "right|odd", "right", False),
+    ],
+)
 def test_a_judgment_gives_the_known_answer_as_the_results_read_it(kind, answer, value, right):
     campaign = Campaign(kind=kind, candidate_id=7, rubric=RUBRIC)
     assert quality.known_answer_correct(campaign, answer, value) is right
@@ -346,7 +410,9 @@ def test_without_a_rate_the_claim_costs_the_same_statements_as_before(api, users
     from reviews.services.assignments import assignment_claim_next
 
     plain = Campaign.objects.get(pk=create(api, loop_data, name="plain")["id"])
-    with_items = Campaign.objects.get(pk=create(api, loop_data, name="known", known_answers=KNOWN, known_answer_rate=0)["id"])
+    with_items = Campaign.objects.get(
+        pk=create(api, loop_data, name="known", known_answers=KNOWN, known_answer_rate=0)["id"]
+    )
     counts = []
     for campaign in (plain, with_items):
         with CaptureQueriesContext(connection) as queries:

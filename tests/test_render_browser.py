@@ -1,4 +1,5 @@
 """static/signoff/render.js in a real Chromium, on a bare page: hostile Content stays inert, and the pane tools work."""
+
 import base64
 import io
 from pathlib import Path
@@ -45,10 +46,13 @@ def pair(page, content_a: dict, content_b: dict) -> dict:
     """Render both panes and enhance them; the controller is kept as window.pair."""
     render(page, "a", content_a)
     render(page, "b", content_b)
-    return page.evaluate("""([a, b]) => {
+    return page.evaluate(
+        """([a, b]) => {
         window.pair = SignoffRender.enhancePair(document.getElementById("a"), document.getElementById("b"), a, b);
         return {hasDiff: window.pair.hasDiff, hasOverlay: window.pair.hasOverlay};
-    }""", [content_a, content_b])
+    }""",
+        [content_a, content_b],
+    )
 
 
 def png_b64(size=(16, 12), colour=(200, 30, 30)) -> str:
@@ -72,7 +76,10 @@ HOSTILE_JSON = {
 def assert_nothing_ran(page) -> None:
     page.wait_for_timeout(150)  # an image error handler would fire asynchronously
     assert page.evaluate("window.__pwned") is None
-    assert page.evaluate("document.querySelectorAll('#a img, #a script, #a iframe, #a svg, #b img, #b script').length") == 0
+    assert (
+        page.evaluate("document.querySelectorAll('#a img, #a script, #a iframe, #a svg, #b img, #b script').length")
+        == 0
+    )
     assert all(url.startswith(("about:", "data:")) for url in page.requests), page.requests
 
 
@@ -107,15 +114,23 @@ def test_json_with_html_in_keys_and_values_is_text(page):
 
 
 def test_image_src_that_is_not_png_or_jpeg_data_is_not_drawn(page):
-    for src in [f"javascript:{PWN}", "https://example.com/x.png", "data:image/svg+xml;base64,PHN2Zz4=",
-                'data:image/png;base64,AAAA" onerror="x']:
+    for src in [
+        f"javascript:{PWN}",
+        "https://example.com/x.png",
+        "data:image/svg+xml;base64,PHN2Zz4=",
+        'data:image/png;base64,AAAA" onerror="x',
+    ]:
         render(page, "a", {"type": "image", "src": src})
         assert_nothing_ran(page)
         assert "not a PNG or JPEG" in page.inner_text("#a")
 
 
 def test_json_tree_folds_and_summarises_long_arrays(page):
-    render(page, "a", render_content({"config": {"depth": 3, "deep": {"deeper": {"deepest": True}}}, "xs": list(range(120))}))
+    render(
+        page,
+        "a",
+        render_content({"config": {"depth": 3, "deep": {"deeper": {"deepest": True}}}, "xs": list(range(120))}),
+    )
     assert page.locator("#a .json-tree > details").get_attribute("open") is not None
     assert page.locator("#a .json-tree > details > summary").inner_text() == "{2 keys}"
     assert page.locator("#a summary", has_text='"deeper"').count() == 1  # open down to depth 2 ...
@@ -138,11 +153,17 @@ def test_table_has_a_row_per_record_and_a_cell_per_column(page):
     assert page.locator("#a .table-wrap table.content-table th").all_inner_texts() == ["name", "score", "ok"]
     assert page.locator("#a table.content-table tbody tr").count() == 3
     assert page.locator("#a table.content-table tbody td").count() == 9
-    assert page.locator("#a tbody tr").nth(2).locator("td").all_inner_texts() == ["", "3", "false"]  # null is drawn by CSS
+    assert page.locator("#a tbody tr").nth(2).locator("td").all_inner_texts() == [
+        "",
+        "3",
+        "false",
+    ]  # null is drawn by CSS
 
 
 def test_word_diff_marks_exactly_the_changed_word(page):
-    controls = pair(page, render_content("the cat sat on the mat"), render_content("the dog sat on the mat", "markdown"))
+    controls = pair(
+        page, render_content("the cat sat on the mat"), render_content("the dog sat on the mat", "markdown")
+    )
     assert controls == {"hasDiff": True, "hasOverlay": False}
     assert page.evaluate("window.pair.toggleDiff()") is True
     assert page.locator("#a del.diff-del").all_inner_texts() == ["cat"]
@@ -167,7 +188,11 @@ def test_long_texts_fall_back_to_a_line_diff(page):
 
 
 def test_scrolling_one_pane_scrolls_the_other_proportionally(page):
-    pair(page, render_content("\n".join(f"a{i}" for i in range(300))), render_content("\n".join(f"b{i}" for i in range(600))))
+    pair(
+        page,
+        render_content("\n".join(f"a{i}" for i in range(300))),
+        render_content("\n".join(f"b{i}" for i in range(600))),
+    )
     box = page.locator("#a").bounding_box()
     assert box["height"] <= 0.45 * 720 + 1
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)

@@ -1,4 +1,5 @@
 """Resumable uploads (tus 1.0.0): create, send in chunks, resume after a cut, and land like any upload."""
+
 import base64
 import io
 from unittest import mock
@@ -30,13 +31,23 @@ def metadata(**values: str) -> str:
 
 def create(client, length: int = len(CONTENT), **meta):
     meta = meta or {"kind": "dataset_version", "dataset": "qa", "filename": "items.jsonl"}
-    return client.post("/api/v1/uploads/", HTTP_TUS_RESUMABLE="1.0.0", HTTP_UPLOAD_LENGTH=str(length),
-                       HTTP_UPLOAD_METADATA=metadata(**meta))
+    return client.post(
+        "/api/v1/uploads/",
+        HTTP_TUS_RESUMABLE="1.0.0",
+        HTTP_UPLOAD_LENGTH=str(length),
+        HTTP_UPLOAD_METADATA=metadata(**meta),
+    )
 
 
 def patch(client, url: str, offset: int, data: bytes):
-    return client.generic("PATCH", url, data, content_type="application/offset+octet-stream",
-                          HTTP_TUS_RESUMABLE="1.0.0", HTTP_UPLOAD_OFFSET=str(offset))
+    return client.generic(
+        "PATCH",
+        url,
+        data,
+        content_type="application/offset+octet-stream",
+        HTTP_TUS_RESUMABLE="1.0.0",
+        HTTP_UPLOAD_OFFSET=str(offset),
+    )
 
 
 def offset_of(client, url: str) -> int:
@@ -48,7 +59,11 @@ def offset_of(client, url: str) -> int:
 def test_options_announce_the_protocol(api):
     response = api["ds"].options("/api/v1/uploads/")
     assert response.status_code == 204
-    assert response["Tus-Version"] == "1.0.0" and "creation" in response["Tus-Extension"] and int(response["Tus-Max-Size"]) > 0
+    assert (
+        response["Tus-Version"] == "1.0.0"
+        and "creation" in response["Tus-Extension"]
+        and int(response["Tus-Max-Size"]) > 0
+    )
 
 
 def test_chunked_upload_lands_as_a_version(api, dataset, django_capture_on_commit_callbacks):
@@ -61,7 +76,10 @@ def test_chunked_upload_lands_as_a_version(api, dataset, django_capture_on_commi
     first = patch(ds, url, 0, CONTENT[:cut])
     assert first.status_code == 204 and first["Upload-Offset"] == str(cut)
     assert ds.get(url).json()["status"] == "receiving"
-    with mock.patch("datasets.upload_kinds.UploadKind.enqueue") as enqueue, django_capture_on_commit_callbacks(execute=True):
+    with (
+        mock.patch("datasets.upload_kinds.UploadKind.enqueue") as enqueue,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         last = patch(ds, url, cut, CONTENT[cut:])
     assert last.status_code == 204 and last["Upload-Offset"] == str(len(CONTENT))
     upload = Upload.objects.get()
@@ -88,7 +106,11 @@ def test_a_patch_cut_short_keeps_what_arrived_and_resumes_from_there(api, datase
     assert resumable_append(upload=upload, offset=0, stream=DroppedConnection(CONTENT)) == 1000
     assert offset_of(ds, url) == 1000
     stale = patch(ds, url, 0, CONTENT)  # a client that does not ask where to resume is told
-    assert stale.status_code == 409 and stale.json()["code"] == "offset_mismatch" and stale.json()["extra"]["offset"] == 1000
+    assert (
+        stale.status_code == 409
+        and stale.json()["code"] == "offset_mismatch"
+        and stale.json()["extra"]["offset"] == 1000
+    )
     with mock.patch("datasets.upload_kinds.UploadKind.enqueue"):
         assert patch(ds, url, 1000, CONTENT[1000:]).status_code == 204
     from datasets import tasks
@@ -123,10 +145,21 @@ def test_predictions_go_through_the_same_door(api, dataset, django_capture_on_co
     assert ds.post("/api/v1/models/", {"name": "m"}, format="json").status_code == 201
     assert ds.post("/api/v1/models/m/versions/", {"version": "1"}, format="json").status_code == 201
     predictions = jsonl([{"id": r["id"], "output": "yes"} for r in ROWS])
-    response = create(ds, length=len(predictions), kind="prediction_set", model="m", version="1", dataset="qa",
-                      dataset_version="1", filename="preds.jsonl")
+    response = create(
+        ds,
+        length=len(predictions),
+        kind="prediction_set",
+        model="m",
+        version="1",
+        dataset="qa",
+        dataset_version="1",
+        filename="preds.jsonl",
+    )
     assert response.status_code == 201, response.json()
-    with mock.patch("datasets.upload_kinds.UploadKind.enqueue") as enqueue, django_capture_on_commit_callbacks(execute=True):
+    with (
+        mock.patch("datasets.upload_kinds.UploadKind.enqueue") as enqueue,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         assert patch(ds, response["Location"], 0, predictions).status_code == 204
     from models_app import tasks
 
@@ -134,11 +167,17 @@ def test_predictions_go_through_the_same_door(api, dataset, django_capture_on_co
     assert Prediction.objects.count() == len(ROWS)
 
 
-@pytest.mark.parametrize("meta, code", [
-    ({"kind": "nonsense"}, "invalid_metadata"),
-    ({"kind": "dataset_version", "dataset": "nope"}, "dataset_not_found"),
-    ({"kind": "prediction_set", "model": "ghost", "version": "1", "dataset": "qa", "dataset_version": "1"}, "model_version_not_found"),
-])
+@pytest.mark.parametrize(
+    "meta, code",
+    [
+        ({"kind": "nonsense"}, "invalid_metadata"),
+        ({"kind": "dataset_version", "dataset": "nope"}, "dataset_not_found"),
+        (
+            {"kind": "prediction_set", "model": "ghost", "version": "1", "dataset": "qa", "dataset_version": "1"},
+            "model_version_not_found",
+        ),
+    ],
+)
 def test_create_checks_its_target(api, dataset, meta, code):
     response = create(api["ds"], **meta)
     assert response.status_code in (400, 404) and response.json()["code"] == code
@@ -147,8 +186,8 @@ def test_create_checks_its_target(api, dataset, meta, code):
 def test_only_data_scientists_create_and_only_the_owner_sends(api, users, dataset):
     assert create(api["reviewer"]).status_code == 403
     url = create(api["ds"])["Location"]
-    from tests.factories import UserFactory
     from tests.conftest import token_client
+    from tests.factories import UserFactory
 
     other = token_client(UserFactory(username="other-ds", role="data_scientist"))
     assert patch(other, url, 0, CONTENT).status_code == 404 and other.head(url).status_code == 404

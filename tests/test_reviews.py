@@ -1,4 +1,5 @@
 """The review loop: blind randomised tasks, overlap, judgments, results, the gate, sign-off and the verdict chain."""
+
 import itertools
 import math
 import types
@@ -22,7 +23,9 @@ from tests.factories import UserFactory, jsonl_file
 def alternating_slots(monkeypatch):
     """Deterministic 'random' sides: the candidate on A, then B, then A ... so both sides are certain to occur."""
     flips = itertools.cycle([False, True])
-    monkeypatch.setattr(assignments, "random", types.SimpleNamespace(shuffle=lambda seq: seq.reverse() if next(flips) else None))
+    monkeypatch.setattr(
+        assignments, "random", types.SimpleNamespace(shuffle=lambda seq: seq.reverse() if next(flips) else None)
+    )
 
 
 def candidate_output(task: dict) -> str:
@@ -35,8 +38,15 @@ def slot_of(task: dict, output: str) -> str:
 
 
 def create_campaign(api, loop_data, **overrides):
-    body = {"name": "review", "kind": "pairwise", **loop_data, "reviewers": ["rev", "rev2"], "overlap": 1,
-            "gate": {"min_judgments": 4, "min_win_rate": 0.5, "alternative": 0.95}, **overrides}
+    body = {
+        "name": "review",
+        "kind": "pairwise",
+        **loop_data,
+        "reviewers": ["rev", "rev2"],
+        "overlap": 1,
+        "gate": {"min_judgments": 4, "min_win_rate": 0.5, "alternative": 0.95},
+        **overrides,
+    }
     response = api["ds"].post("/api/v1/campaigns/", body, format="json")
     assert response.status_code == 201, response.json()
     return response.json()["id"]
@@ -66,10 +76,13 @@ def pick_baseline(task):
 
 
 def sign(client, cid, decision="approve", rationale="the evidence is clear"):
-    return client.post(f"/api/v1/campaigns/{cid}/signoff/", {"decision": decision, "rationale": rationale}, format="json")
+    return client.post(
+        f"/api/v1/campaigns/{cid}/signoff/", {"decision": decision, "rationale": rationale}, format="json"
+    )
 
 
 # --- handing out tasks ------------------------------------------------------------------------------------
+
 
 def test_next_task_is_blind(api, pairwise_campaign):
     response = api["reviewer"].get(f"/api/v1/campaigns/{pairwise_campaign['id']}/next/")
@@ -78,8 +91,18 @@ def test_next_task_is_blind(api, pairwise_campaign):
     text = response.content.decode()
     assert "calc" not in text and "candidate" not in text and "baseline" not in text
     assert [o["slot"] for o in task["outputs"]] == ["A", "B"]
-    assert set(task) == {"task", "campaign", "kind", "item", "input", "input_content", "image_url", "outputs",
-                         "lease_expires_at", "progress"}
+    assert set(task) == {
+        "task",
+        "campaign",
+        "kind",
+        "item",
+        "input",
+        "input_content",
+        "image_url",
+        "outputs",
+        "lease_expires_at",
+        "progress",
+    }
 
 
 def test_output_order_follows_the_assignments_drawn_side_and_both_sides_occur(api, users, loop_data, alternating_slots):
@@ -99,7 +122,9 @@ def test_output_order_follows_the_assignments_drawn_side_and_both_sides_occur(ap
 def test_candidate_side_is_drawn_at_random(api, pairwise_campaign, monkeypatch):
     drawn = []
     real_shuffle = assignments.random.shuffle
-    monkeypatch.setattr(assignments, "random", types.SimpleNamespace(shuffle=lambda seq: drawn.append(len(seq)) or real_shuffle(seq)))
+    monkeypatch.setattr(
+        assignments, "random", types.SimpleNamespace(shuffle=lambda seq: drawn.append(len(seq)) or real_shuffle(seq))
+    )
     judge_all(api["reviewer"], pairwise_campaign["id"], lambda t: {"choice": "tie"})
     assert drawn == [2] * 6  # one shuffle of the two outputs per assignment
 
@@ -107,8 +132,10 @@ def test_candidate_side_is_drawn_at_random(api, pairwise_campaign, monkeypatch):
 def test_overlap_is_never_exceeded_and_no_reviewer_gets_a_task_twice(api, loop_data):
     rev3 = token_client(UserFactory(username="rev3"))
     cid = create_campaign(api, loop_data, reviewers=["rev", "rev2", "rev3"], overlap=2)
-    seen = {role: [t["task"] for t in judge_all(client, cid, lambda t: {"choice": "tie"})]
-            for role, client in (("rev", api["reviewer"]), ("rev2", api["reviewer2"]), ("rev3", rev3))}
+    seen = {
+        role: [t["task"] for t in judge_all(client, cid, lambda t: {"choice": "tie"})]
+        for role, client in (("rev", api["reviewer"]), ("rev2", api["reviewer2"]), ("rev3", rev3))
+    }
     assert all(len(tasks) == len(set(tasks)) for tasks in seen.values())
     assert sum(len(tasks) for tasks in seen.values()) == 12  # 6 tasks x overlap 2, and not one more
     for task in Task.objects.filter(campaign_id=cid):
@@ -137,6 +164,7 @@ def test_next_answers_204_when_nothing_is_left(api, pairwise_campaign):
 
 # --- judgments --------------------------------------------------------------------------------------------
 
+
 def test_second_judgment_by_same_reviewer_is_rejected_and_counted_once(api, pairwise_campaign):
     cid = pairwise_campaign["id"]
     task = api["reviewer"].get(f"/api/v1/campaigns/{cid}/next/").json()
@@ -159,7 +187,9 @@ def test_judging_a_task_not_assigned_to_the_caller_is_404(api, pairwise_campaign
     assert Judgment.objects.count() == 0
 
 
-@pytest.mark.parametrize("body, field", [({"choice": "C"}, "choice"), ({"labels": ["good"]}, "labels"), ({}, "non_field_errors")])
+@pytest.mark.parametrize(
+    "body, field", [({"choice": "C"}, "choice"), ({"labels": ["good"]}, "labels"), ({}, "non_field_errors")]
+)
 def test_pairwise_judgment_needs_a_valid_choice(api, pairwise_campaign, body, field):
     task = api["reviewer"].get(f"/api/v1/campaigns/{pairwise_campaign['id']}/next/").json()
     response = api["reviewer"].post(f"/api/v1/tasks/{task['task']}/judgments/", body, format="json")
@@ -181,10 +211,13 @@ def test_labeling_task_shows_labels_and_suggestion(api, labeling_campaign):
     assert "outputs" not in task
 
 
-@pytest.mark.parametrize("body, field, words", [
-    ({"labels": ["correct", "maybe"]}, "labels", "Unknown labels ['maybe']"),
-    ({"choice": "A"}, "choice", "takes labels, not choice"),
-])
+@pytest.mark.parametrize(
+    "body, field, words",
+    [
+        ({"labels": ["correct", "maybe"]}, "labels", "Unknown labels ['maybe']"),
+        ({"choice": "A"}, "choice", "takes labels, not choice"),
+    ],
+)
 def test_labeling_judgment_is_checked_against_the_campaigns_labels(api, labeling_campaign, body, field, words):
     task = api["reviewer"].get(f"/api/v1/campaigns/{labeling_campaign}/next/").json()
     response = api["reviewer"].post(f"/api/v1/tasks/{task['task']}/judgments/", body, format="json")
@@ -195,22 +228,31 @@ def test_labeling_judgment_is_checked_against_the_campaigns_labels(api, labeling
 
 
 def test_labeling_judgment_with_known_labels_is_recorded_in_schema_order(api, loop_data):
-    campaign = create_campaign(api, loop_data, kind="labeling", baseline=None, labels=["correct", "wrong"], multi_label=True)
+    campaign = create_campaign(
+        api, loop_data, kind="labeling", baseline=None, labels=["correct", "wrong"], multi_label=True
+    )
     task = api["reviewer"].get(f"/api/v1/campaigns/{campaign}/next/").json()
-    response = api["reviewer"].post(f"/api/v1/tasks/{task['task']}/judgments/", {"labels": ["wrong", "correct", "wrong"]}, format="json")
+    response = api["reviewer"].post(
+        f"/api/v1/tasks/{task['task']}/judgments/", {"labels": ["wrong", "correct", "wrong"]}, format="json"
+    )
     assert response.status_code == 201
     assert response.json()["labels"] == ["correct", "wrong"] and response.json()["choice"] == ""
 
 
 def test_single_label_campaign_refuses_two_labels(api, labeling_campaign):
     task = api["reviewer"].get(f"/api/v1/campaigns/{labeling_campaign}/next/").json()
-    response = api["reviewer"].post(f"/api/v1/tasks/{task['task']}/judgments/", {"labels": ["wrong", "correct"]}, format="json")
+    response = api["reviewer"].post(
+        f"/api/v1/tasks/{task['task']}/judgments/", {"labels": ["wrong", "correct"]}, format="json"
+    )
     assert response.status_code == 400 and "exactly one label" in response.json()["message"]
 
 
 # --- results and statistics -------------------------------------------------------------------------------
 
-def test_results_count_a_win_when_the_reviewer_picks_the_candidates_slot_whichever_side(api, pairwise_campaign, alternating_slots):
+
+def test_results_count_a_win_when_the_reviewer_picks_the_candidates_slot_whichever_side(
+    api, pairwise_campaign, alternating_slots
+):
     cid = pairwise_campaign["id"]
     judge_all(api["reviewer"], cid, pick_candidate, limit=3)
     judge_all(api["reviewer2"], cid, pick_baseline, limit=2)
@@ -299,16 +341,29 @@ def test_margin_sets_the_rate_to_beat():
         GatePolicy.from_dict({"margin": 0.05, "min_win_rate": 0.5})
 
 
-@pytest.mark.parametrize("policy", [{"min_judgments": 0}, {"min_win_rate": 1.5}, {"min_judgments": True}, {"alpha": 0.6},
-                                    {"alternative": 0.4}, {"approvers": 0}, {"colour": "red"}])
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {"min_judgments": 0},
+        {"min_win_rate": 1.5},
+        {"min_judgments": True},
+        {"alpha": 0.6},
+        {"alternative": 0.4},
+        {"approvers": 0},
+        {"colour": "red"},
+    ],
+)
 def test_gate_policy_refuses_nonsense(policy):
     with pytest.raises(PolicyInvalid):
         GatePolicy.from_dict(policy)
 
 
 def test_campaign_with_an_invalid_gate_is_refused(api, loop_data):
-    response = api["ds"].post("/api/v1/campaigns/", {"name": "x", "kind": "pairwise", **loop_data, "reviewers": ["rev"],
-                                                     "gate": {"min_judgments": 0}}, format="json")
+    response = api["ds"].post(
+        "/api/v1/campaigns/",
+        {"name": "x", "kind": "pairwise", **loop_data, "reviewers": ["rev"], "gate": {"min_judgments": 0}},
+        format="json",
+    )
     assert response.status_code == 400 and response.json()["extra"]["field"] == "gate"
     assert Campaign.objects.count() == 0
 
@@ -331,6 +386,7 @@ def test_results_gate_fails_when_the_baseline_keeps_winning(api, pairwise_campai
 
 
 # --- sign-off ---------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def passed_campaign(api, pairwise_campaign):
@@ -370,8 +426,16 @@ def test_uploader_of_the_candidate_cannot_sign_it_off(api, loop_data):
     admin = api["admin"]
     assert admin.post("/api/v1/models/calc/versions/", {"version": "3"}, format="json").status_code == 201
     rows = [{"id": f"item-{i}", "output": str(2 * i)} for i in range(6)]
-    assert api["ds"].post("/api/v1/models/calc/versions/3/predictions/",
-                          {"dataset": "arith", "dataset_version": 1, "file": jsonl_file(rows)}, format="multipart").status_code == 201
+    assert (
+        api["ds"]
+        .post(
+            "/api/v1/models/calc/versions/3/predictions/",
+            {"dataset": "arith", "dataset_version": 1, "file": jsonl_file(rows)},
+            format="multipart",
+        )
+        .status_code
+        == 201
+    )
     cid = create_campaign(api, loop_data, candidate="calc:3")
     judge_all(api["reviewer"], cid, lambda t: {"choice": slot_of(t, str(2 * int(t["item"].split("-")[1])))})
     response = sign(admin, cid)
@@ -385,8 +449,16 @@ def test_uploader_of_the_candidates_predictions_cannot_sign_it_off(api, loop_dat
     assert api["admin"].post("/api/v1/models/calc/versions/", {"version": "4"}, format="json").status_code == 201
     ModelVersion.objects.filter(version="4").update(created_by=ModelVersion.objects.get(version="2").created_by)
     rows = [{"id": f"item-{i}", "output": str(2 * i)} for i in range(6)]
-    assert api["admin"].post("/api/v1/models/calc/versions/4/predictions/",
-                             {"dataset": "arith", "dataset_version": 1, "file": jsonl_file(rows)}, format="multipart").status_code == 201
+    assert (
+        api["admin"]
+        .post(
+            "/api/v1/models/calc/versions/4/predictions/",
+            {"dataset": "arith", "dataset_version": 1, "file": jsonl_file(rows)},
+            format="multipart",
+        )
+        .status_code
+        == 201
+    )
     cid = create_campaign(api, loop_data, candidate="calc:4")
     response = sign(api["admin"], cid, decision="reject")
     assert response.status_code == 403 and response.json()["code"] == "separation_of_duties"
@@ -405,12 +477,17 @@ def test_approve_while_the_gate_is_pending_is_refused(api, pairwise_campaign):
 
 
 def test_reject_is_allowed_whatever_the_gate_says(api, pairwise_campaign):
-    response = sign(api["approver"], pairwise_campaign["id"], decision="reject", rationale="not enough evidence, and I saw a bug")
+    response = sign(
+        api["approver"], pairwise_campaign["id"], decision="reject", rationale="not enough evidence, and I saw a bug"
+    )
     assert response.status_code == 201
     assert ModelVersion.objects.get(version="2").stage == "rejected"
 
 
-@pytest.mark.parametrize("body, field", [({"decision": "maybe", "rationale": "r"}, "decision"), ({"decision": "reject", "rationale": ""}, "rationale")])
+@pytest.mark.parametrize(
+    "body, field",
+    [({"decision": "maybe", "rationale": "r"}, "decision"), ({"decision": "reject", "rationale": ""}, "rationale")],
+)
 def test_signoff_needs_a_decision_and_a_rationale(api, passed_campaign, body, field):
     response = api["approver"].post(f"/api/v1/campaigns/{passed_campaign}/signoff/", body, format="json")
     assert response.status_code == 400 and field in response.json()["extra"]["fields"]
@@ -437,7 +514,11 @@ def test_gate_endpoint_answers_none_pending_approved_rejected(api, loop_data):
     assert gate("2")["status"] == "pending"  # a passed gate is not yet a signed verdict
     verdict = sign(api["approver"], cid).json()
     approved = gate("2")
-    assert (approved["status"], approved["stage"], approved["verdict"]["hash"]) == ("approved", "approved", verdict["hash"])
+    assert (approved["status"], approved["stage"], approved["verdict"]["hash"]) == (
+        "approved",
+        "approved",
+        verdict["hash"],
+    )
 
     other = create_campaign(api, loop_data, candidate="calc:1", baseline="calc:2")
     assert gate("1")["status"] == "pending"
@@ -465,19 +546,27 @@ def test_relinking_a_verdict_to_another_predecessor_breaks_the_chain(api, passed
 
 # --- production -------------------------------------------------------------------------------------------
 
+
 def test_approved_version_goes_to_production_by_a_recorded_act(api, users, passed_campaign):
     sign(api["approver"], passed_campaign)
-    response = api["approver2"].post("/api/v1/models/calc/versions/2/stage/", {"stage": "production", "reason": "release 2.0"}, format="json")
+    response = api["approver2"].post(
+        "/api/v1/models/calc/versions/2/stage/", {"stage": "production", "reason": "release 2.0"}, format="json"
+    )
     assert response.status_code == 200, response.json()
     assert response.json()["stage"] == "production"
-    assert [(t["from_stage"], t["to_stage"]) for t in response.json()["transitions"]] == [("candidate", "approved"), ("approved", "production")]
+    assert [(t["from_stage"], t["to_stage"]) for t in response.json()["transitions"]] == [
+        ("candidate", "approved"),
+        ("approved", "production"),
+    ]
     last = StageTransition.objects.order_by("id").last()
     assert (last.actor, last.reason, last.cause) == (users["approver2"], "release 2.0", "manual")
     assert api["ds"].get("/api/v1/gate/calc/2/").json()["stage"] == "production"
 
 
 def test_a_candidate_cannot_be_moved_to_production_directly(api, pairwise_campaign):
-    response = api["approver"].post("/api/v1/models/calc/versions/2/stage/", {"stage": "production", "reason": "skip review"}, format="json")
+    response = api["approver"].post(
+        "/api/v1/models/calc/versions/2/stage/", {"stage": "production", "reason": "skip review"}, format="json"
+    )
     assert response.status_code == 409 and response.json()["code"] == "needs_verdict"
     assert ModelVersion.objects.get(version="2").stage == "candidate"
     assert not StageTransition.objects.exists()
@@ -485,14 +574,18 @@ def test_a_candidate_cannot_be_moved_to_production_directly(api, pairwise_campai
 
 def test_a_rejected_version_cannot_be_moved_to_production(api, pairwise_campaign):
     sign(api["approver"], pairwise_campaign["id"], decision="reject")
-    response = api["approver"].post("/api/v1/models/calc/versions/2/stage/", {"stage": "production", "reason": "overrule"}, format="json")
+    response = api["approver"].post(
+        "/api/v1/models/calc/versions/2/stage/", {"stage": "production", "reason": "overrule"}, format="json"
+    )
     assert response.status_code == 409 and response.json()["code"] == "invalid_stage_transition"
     assert ModelVersion.objects.get(version="2").stage == "rejected"
 
 
 def test_move_to_production_needs_a_reason(api, passed_campaign):
     sign(api["approver"], passed_campaign)
-    response = api["approver2"].post("/api/v1/models/calc/versions/2/stage/", {"stage": "production", "reason": ""}, format="json")
+    response = api["approver2"].post(
+        "/api/v1/models/calc/versions/2/stage/", {"stage": "production", "reason": ""}, format="json"
+    )
     assert response.status_code == 400 and "reason" in response.json()["extra"]["fields"]
     assert ModelVersion.objects.get(version="2").stage == "approved"
 
@@ -582,8 +675,11 @@ def test_the_judgment_response_written_by_hand_is_what_drf_renders_from_the_docu
 
     cid = pairwise_campaign["id"]
     task = api["reviewer"].get(f"/api/v1/campaigns/{cid}/next/").json()
-    response = api["reviewer"].post(f"/api/v1/tasks/{task['task']}/judgments/", {
-        "choice": "A", "rationale": "clearer", "duration_ms": 1234, "client_id": "c-1"}, format="json")
+    response = api["reviewer"].post(
+        f"/api/v1/tasks/{task['task']}/judgments/",
+        {"choice": "A", "rationale": "clearer", "duration_ms": 1234, "client_id": "c-1"},
+        format="json",
+    )
     judgment = Judgment.objects.select_related("reviewer").get(pk=response.json()["id"])
     assert response.json() == by_drf(judgment)
     judgment.retracted_at = judgment.discarded_at = timezone.now()

@@ -1,4 +1,5 @@
 """The OpenAPI schema documents every endpoint without a warning, and is served."""
+
 from django.core.management import call_command
 
 
@@ -6,8 +7,13 @@ def test_openapi_schema_generates_without_warnings(tmp_path):
     # --fail-on-warn turns any warning (an undocumented field, an unresolvable view) into an error
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
     schema = (tmp_path / "schema.yml").read_text()
-    for path in ("/api/v1/campaigns/{id}/signoff/", "/api/v1/gate/{model}/{version}/", "/api/v1/webhooks/",
-                 "/api/v1/datasets/{name}/versions/", "/api/v1/tasks/{task}/judgments/"):
+    for path in (
+        "/api/v1/campaigns/{id}/signoff/",
+        "/api/v1/gate/{model}/{version}/",
+        "/api/v1/webhooks/",
+        "/api/v1/datasets/{name}/versions/",
+        "/api/v1/tasks/{task}/judgments/",
+    ):
         assert path in schema
 
 

@@ -1,4 +1,5 @@
 """The sequential gate's test (reviews/sequential.py): its arithmetic, its stopping rule, and its error rates."""
+
 import math
 
 import numpy as np
@@ -18,11 +19,15 @@ GATE = SequentialTest(p0=0.5, p1=0.6, alpha=0.05, beta=0.2)
 outcome_lists = st.lists(st.sampled_from([WIN, TIE, LOSS]), max_size=400)
 policies = st.builds(
     lambda p0, gap, alpha, beta: SequentialTest(p0=p0, p1=min(p0 + gap, 0.99), alpha=alpha, beta=beta),
-    p0=st.floats(0.05, 0.9), gap=st.floats(0.02, 0.3), alpha=st.floats(0.01, 0.2), beta=st.floats(0.05, 0.4),
+    p0=st.floats(0.05, 0.9),
+    gap=st.floats(0.02, 0.3),
+    alpha=st.floats(0.01, 0.2),
+    beta=st.floats(0.05, 0.4),
 )
 
 
 # --- arithmetic ---------------------------------------------------------------------------------------------
+
 
 def test_per_judgment_evidence_and_boundaries_follow_wald_and_ville():
     assert GATE.llr_win == pytest.approx(math.log(1.2))
@@ -69,27 +74,38 @@ def test_no_judgments_is_no_decision():
 def test_describe_says_the_hypotheses_and_thresholds_in_words():
     assert GATE.describe() == (
         "Sequential probability ratio test (Wald), win rate at most 0.50 vs at least 0.60, α = 0.05, power 0.80: "
-        "passes once the evidence ratio reaches 20, fails once it drops to 0.21.")
+        "passes once the evidence ratio reaches 20, fails once it drops to 0.21."
+    )
 
 
 def test_explain_gives_the_judgment_the_evidence_and_the_threshold():
     passed = GATE.path([WIN] * 17 + [LOSS] * 3).explain()
-    assert passed.startswith("Passed at judgment 17: the evidence ratio for a win rate of at least 0.60 "
-                             "over at most 0.50 reached 22.2 (threshold 20).")
+    assert passed.startswith(
+        "Passed at judgment 17: the evidence ratio for a win rate of at least 0.60 "
+        "over at most 0.50 reached 22.2 (threshold 20)."
+    )
     assert "3 later judgments do not change the decision" in passed
     failed = GATE.path([LOSS] * 7).explain()
     # 0.8^7 = 0.2097 just under 0.2105: shown with enough digits not to look equal to the threshold
-    assert failed == ("Failed at judgment 7: the evidence ratio for a win rate of at least 0.60 over at most 0.50 "
-                      "dropped to 0.21 (threshold 0.211).")
+    assert failed == (
+        "Failed at judgment 7: the evidence ratio for a win rate of at least 0.60 over at most 0.50 "
+        "dropped to 0.21 (threshold 0.211)."
+    )
     pending = GATE.path([WIN, LOSS, TIE]).explain()
     assert pending.startswith("No decision after 3 judgments") and "0.21 (fail) and 20 (pass)" in pending
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"p0": 0.6, "p1": 0.5}, {"p0": 0.0, "p1": 0.5}, {"p0": 0.5, "p1": 1.0},
-    {"p0": 0.5, "p1": 0.6, "alpha": 0.0}, {"p0": 0.5, "p1": 0.6, "alpha": 0.6, "beta": 0.5},
-    {"p0": 0.5, "p1": 0.6, "pass_boundary": "pocock"},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"p0": 0.6, "p1": 0.5},
+        {"p0": 0.0, "p1": 0.5},
+        {"p0": 0.5, "p1": 1.0},
+        {"p0": 0.5, "p1": 0.6, "alpha": 0.0},
+        {"p0": 0.5, "p1": 0.6, "alpha": 0.6, "beta": 0.5},
+        {"p0": 0.5, "p1": 0.6, "pass_boundary": "pocock"},
+    ],
+)
 def test_impossible_policies_are_rejected(kwargs):
     with pytest.raises(ValueError):
         SequentialTest(**kwargs)
@@ -107,6 +123,7 @@ def test_fixed_sample_size_is_the_one_sided_normal_approximation():
 
 
 # --- properties ---------------------------------------------------------------------------------------------
+
 
 @given(outcome_lists)
 def test_path_llr_is_the_sum_of_the_per_judgment_llrs(outcomes):
@@ -151,6 +168,7 @@ def test_batch_crossings_agree_with_one_path_at_a_time(rows):
 
 
 # --- error rates --------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("tie_rate", [0.0, 0.2, 0.6])
 @pytest.mark.parametrize("p0,p1", [(0.5, 0.6), (0.5, 0.55), (0.7, 0.8)])
@@ -201,6 +219,7 @@ def test_naive_peeking_at_a_wilson_bound_passes_an_equal_candidate_far_too_often
 
 # --- the bench's vectorised Wilson rules are the ones reviews.gate applies ----------------------------------
 
+
 def test_vectorised_wilson_bounds_equal_stats_wilson_interval():
     successes = np.array([0, 0.5, 3, 7.5, 12, 30])
     n = np.array([1, 3, 10, 15, 12, 64], dtype=float)
@@ -208,8 +227,6 @@ def test_vectorised_wilson_bounds_equal_stats_wilson_interval():
     for s, m, lo, hi in zip(successes, n, low, high):
         interval = wilson_interval(s, m)
         assert (lo, hi) == (interval.low, interval.high)
-
-
 
 
 def test_truncated_gate_simulation_agrees_with_its_exact_false_pass_and_always_ends():

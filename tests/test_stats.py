@@ -1,4 +1,5 @@
 """reviews.stats against reference libraries (scipy, scikit-learn, krippendorff, choix) and by its properties."""
+
 import itertools
 import math
 
@@ -128,11 +129,19 @@ def test_t_intervals_match_scipy():
     assert (one.low, one.high) == pytest.approx((ref.low, ref.high), abs=TOL)
     paired = paired_difference(c, b)
     ref = scipy_stats.ttest_rel(c, b).confidence_interval(0.95)
-    assert (paired.low, paired.high, paired.method) == (pytest.approx(ref.low, abs=TOL), pytest.approx(ref.high, abs=TOL), "paired")
+    assert (paired.low, paired.high, paired.method) == (
+        pytest.approx(ref.low, abs=TOL),
+        pytest.approx(ref.high, abs=TOL),
+        "paired",
+    )
     welch = welch_difference(c, b[:25])
     ref = scipy_stats.ttest_ind(c, b[:25], equal_var=False)
     ci = ref.confidence_interval(0.95)
-    assert (welch.low, welch.high, welch.df) == (pytest.approx(ci.low, abs=TOL), pytest.approx(ci.high, abs=TOL), pytest.approx(ref.df))
+    assert (welch.low, welch.high, welch.df) == (
+        pytest.approx(ci.low, abs=TOL),
+        pytest.approx(ci.high, abs=TOL),
+        pytest.approx(ref.df),
+    )
 
 
 # ---------------------------------------------------------------- rating
@@ -144,7 +153,9 @@ def test_rating_difference_is_paired_when_every_judgment_rated_both_else_welch()
     cand = np.clip(base + rng.integers(-1, 3, 30), 1, 5)
     judgments = np.arange(30)
     shuffled = rng.permutation(30)  # pairing is by judgment id, not by position
-    diff = rating_difference(cand[shuffled], base, candidate_judgments=judgments[shuffled], baseline_judgments=judgments)
+    diff = rating_difference(
+        cand[shuffled], base, candidate_judgments=judgments[shuffled], baseline_judgments=judgments
+    )
     ref = scipy_stats.ttest_rel(cand, base).confidence_interval(0.95)
     assert diff.method == "paired"
     assert (diff.low, diff.high) == (pytest.approx(ref.low, abs=TOL), pytest.approx(ref.high, abs=TOL))
@@ -152,7 +163,9 @@ def test_rating_difference_is_paired_when_every_judgment_rated_both_else_welch()
     ref = scipy_stats.ttest_ind(cand[:20], base, equal_var=False).confidence_interval(0.95)
     assert partial.method == "welch"
     assert (partial.low, partial.high) == (pytest.approx(ref.low, abs=TOL), pytest.approx(ref.high, abs=TOL))
-    forced = rating_difference(cand[:20], base, candidate_judgments=judgments[:20], baseline_judgments=judgments, paired=True)
+    forced = rating_difference(
+        cand[:20], base, candidate_judgments=judgments[:20], baseline_judgments=judgments, paired=True
+    )
     assert forced.method == "paired" and forced.estimate == pytest.approx((cand[:20] - base[:20]).mean())
 
 
@@ -167,8 +180,9 @@ def test_rating_differences_per_criterion_and_normalised():
     assert result["criteria"]["fluent"].estimate == pytest.approx(5 / 3)
     assert result["criteria"]["fluent"].method == "paired"
     assert result["criteria"]["safe"].estimate == pytest.approx(1 / 3)
-    assert result["normalised"].estimate == pytest.approx(np.mean([
-        stats.normalised_score(j[1], rubric) - stats.normalised_score(j[2], rubric) for j in ratings]))
+    assert result["normalised"].estimate == pytest.approx(
+        np.mean([stats.normalised_score(j[1], rubric) - stats.normalised_score(j[2], rubric) for j in ratings])
+    )
 
 
 # ---------------------------------------------------------------- pairwise
@@ -211,7 +225,9 @@ def test_bradley_terry_prior_is_choix_l2_penalty():
     first, second, outcome = simulate_pairwise(rng, n=400)
     for prior in (0.01, 1.0):
         fit = bradley_terry(first, second, outcome, prior=prior, bootstrap=0)
-        gradient = choix.opt.PairwiseFcts(as_choix_pairs(first, second, outcome), penalty=prior / 2).gradient(fit.scores.copy())
+        gradient = choix.opt.PairwiseFcts(as_choix_pairs(first, second, outcome), penalty=prior / 2).gradient(
+            fit.scores.copy()
+        )
         assert np.abs(gradient).max() < TOL
 
 
@@ -241,7 +257,9 @@ def test_bradley_terry_with_ties_solves_davidsons_equations():
     assert (nu * geo / denom).sum() == pytest.approx((outcome == TIE).sum(), abs=1e-8)
     # and an independent optimiser lands on the same point
     start = np.zeros(6)
-    ref = optimize.minimize(davidson_nll, start, args=(first, second, outcome, 5), method="BFGS", options={"gtol": 1e-9})
+    ref = optimize.minimize(
+        davidson_nll, start, args=(first, second, outcome, 5), method="BFGS", options={"gtol": 1e-9}
+    )
     theta = ref.x[:5] - ref.x[:5].mean()
     np.testing.assert_allclose(fit.scores, theta, atol=1e-5)
     assert math.log(fit.tie) == pytest.approx(ref.x[5], abs=1e-5)
@@ -309,7 +327,10 @@ def test_comparisons_from_ranks_agree_with_pairwise_from_rankings():
     mine = (first == 1) & (second == 2)
     counts = pairwise_from_rankings(rankings, candidate=1, opponents=[2])
     assert (np.sum(outcome[mine] == WIN), np.sum(outcome[mine] == LOSS), np.sum(outcome[mine] == TIE)) == (
-        counts.wins, counts.losses, counts.ties)
+        counts.wins,
+        counts.losses,
+        counts.ties,
+    )
     fit = bradley_terry(first, second, outcome, groups=group, bootstrap=50)
     assert fit.items == [1, 2, 3] and fit.bootstrap == 50
 
@@ -337,7 +358,9 @@ def test_plackett_luce_without_ties_matches_choix(seed):
     np.testing.assert_allclose(fit.scores, choix.mm_rankings(5, data, tol=1e-13, max_iter=100_000), atol=TOL)
     np.testing.assert_allclose(fit.scores, choix.ilsr_rankings(5, data, tol=1e-13), atol=TOL)
     regularised = plackett_luce(ranks, items, prior=0.5, bootstrap=0)
-    np.testing.assert_allclose(regularised.scores, choix.mm_rankings(5, data, alpha=0.5, tol=1e-13, max_iter=100_000), atol=TOL)
+    np.testing.assert_allclose(
+        regularised.scores, choix.mm_rankings(5, data, alpha=0.5, tol=1e-13, max_iter=100_000), atol=TOL
+    )
 
 
 def test_plackett_luce_reads_a_tie_as_every_order_equally_weighted():
@@ -406,8 +429,9 @@ def test_accuracy_confusion_precision_recall_match_sklearn():
     rng = np.random.default_rng(11)
     labels = ["a", "b", "c", "d"]
     gold = {k: str(rng.choice(labels[:3])) for k in range(200)}
-    predictions = {k: (v if v != "c" and rng.random() < 0.6 else str(rng.choice(["a", "b"])))
-                   for k, v in gold.items() if k % 10}
+    predictions = {
+        k: (v if v != "c" and rng.random() < 0.6 else str(rng.choice(["a", "b"]))) for k, v in gold.items() if k % 10
+    }
     accuracy = accuracy_vs_gold(gold, predictions)
     keys = [k for k in gold if k in predictions]
     y_true, y_pred = [gold[k] for k in keys], [predictions[k] for k in keys]
@@ -415,7 +439,9 @@ def test_accuracy_confusion_precision_recall_match_sklearn():
     assert accuracy.rate == wilson_interval(sum(a == b for a, b in zip(y_true, y_pred)), 180)
     cm = confusion(gold, predictions, labels=labels)
     np.testing.assert_array_equal(cm.matrix, confusion_matrix(y_true, y_pred, labels=labels))
-    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=np.nan)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=np.nan
+    )
     # c is never predicted (precision undefined), d is nowhere (all undefined)
     assert cm.precision[2] is None and cm.recall[3] is None and cm.f1[3] is None
     assert cm.precision == pytest.approx(nan_to_none(precision.tolist()), abs=TOL)
@@ -445,17 +471,20 @@ def test_krippendorff_alpha_matches_the_krippendorff_package(level, seed):
     assert ours == pytest.approx(ref, abs=TOL)
     noise = random_reliability(rng)
     assert krippendorff_alpha(noise, level) == pytest.approx(
-        krippendorff.alpha(reliability_data=noise, level_of_measurement=level), abs=TOL)
+        krippendorff.alpha(reliability_data=noise, level_of_measurement=level), abs=TOL
+    )
 
 
 def test_krippendorff_2011_worked_example():
     """The nominal example of Krippendorff (2011), section C: α = 0.743 (0.815 interval, 0.849 ratio is for E)."""
-    m = np.array([
-        [1, 2, 3, 3, 2, 1, 4, 1, 2, np.nan, np.nan, np.nan],
-        [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, np.nan, 3],
-        [np.nan, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, np.nan],
-        [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, np.nan],
-    ])
+    m = np.array(
+        [
+            [1, 2, 3, 3, 2, 1, 4, 1, 2, np.nan, np.nan, np.nan],
+            [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, np.nan, 3],
+            [np.nan, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, np.nan],
+            [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, np.nan],
+        ]
+    )
     assert krippendorff_alpha(m, "nominal") == pytest.approx(0.743, abs=5e-4)
     assert krippendorff_alpha(m, "ordinal") == pytest.approx(0.815, abs=5e-4)
     assert krippendorff_alpha(m, "interval") == pytest.approx(0.849, abs=5e-4)
@@ -468,7 +497,9 @@ def perfect_agreement(draw):
     values = draw(st.lists(st.integers(1, 5), min_size=units, max_size=units).filter(lambda v: len(set(v)) > 1))
     reviewers = draw(st.integers(2, 5))
     m = np.tile(np.array(values, dtype=float), (reviewers, 1))
-    seen = draw(st.lists(st.lists(st.booleans(), min_size=reviewers, max_size=reviewers), min_size=units, max_size=units))
+    seen = draw(
+        st.lists(st.lists(st.booleans(), min_size=reviewers, max_size=reviewers), min_size=units, max_size=units)
+    )
     for u, column in enumerate(seen):
         for r, keep in enumerate(column):
             if not keep and np.count_nonzero(~np.isnan(m[:, u])) > 2:
@@ -592,8 +623,13 @@ def test_importing_stats_loads_neither_django_nor_scipy():
     import sys
 
     code = "import sys, reviews.stats; print(sorted(m for m in ('django', 'scipy') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=str(
-        __import__("pathlib").Path(__file__).resolve().parent.parent))
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent),
+    )
     assert out.stdout.strip() == "[]"
 
 

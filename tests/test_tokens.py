@@ -1,5 +1,6 @@
 """API tokens: they expire by default, their owner lists, creates and revokes them (API and page), a key is shown
 once and stored only as a digest, someone else's token is "not found", and the token endpoints are throttled."""
+
 from datetime import timedelta
 
 import pytest
@@ -106,7 +107,10 @@ def test_anonymous_callers_may_not_touch_tokens(db):
 
 def test_the_token_endpoints_are_throttled_per_user_with_the_error_shape(users, settings):
     cache.clear()
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "100/minute", "tokens": "3/minute"}}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"anon": "100/minute", "tokens": "3/minute"},
+    }
     client = token_client(users["ds"])
     try:
         for _ in range(3):
@@ -173,7 +177,9 @@ def test_a_token_is_made_only_from_a_json_object(api):
     from knox.models import AuthToken
 
     before = AuthToken.objects.count()
-    garbage = api["ds"].generic("POST", "/api/v1/tokens/", b'--b\r\nTrue--b--\r\n', content_type="multipart/form-data; boundary=b")
+    garbage = api["ds"].generic(
+        "POST", "/api/v1/tokens/", b"--b\r\nTrue--b--\r\n", content_type="multipart/form-data; boundary=b"
+    )
     assert garbage.status_code == 415 and garbage.json()["code"]
     assert api["ds"].post("/api/v1/tokens/", "true", content_type="application/json").status_code == 400
     assert AuthToken.objects.count() == before

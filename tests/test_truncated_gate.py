@@ -1,6 +1,7 @@
 """The gate's test truncated at the campaign's planned end (reviews/sequential.py, reviews/lattice.py, reviews/plan.py):
 it always decides, its end bar keeps the false-pass rate at most alpha for every mix of ties, and its exact figures
 agree with brute force."""
+
 import itertools
 
 import numpy as np
@@ -17,7 +18,9 @@ TIE_RATES = np.linspace(0, 1, 11)
 
 
 def truncated(n: int, *, min_n: int = 30, per_item: int = 1, **kw) -> SequentialTest:
-    return SequentialTest(p0=0.5, p1=0.6, horizon=n, min_n=min_n, resolution=2 * per_item, per_item=per_item, unit="item", **kw)
+    return SequentialTest(
+        p0=0.5, p1=0.6, horizon=n, min_n=min_n, resolution=2 * per_item, per_item=per_item, unit="item", **kw
+    )
 
 
 @pytest.mark.parametrize("n", [6, 40, 100, 300])
@@ -75,10 +78,14 @@ def test_with_several_reviewers_per_item_the_bar_holds_for_independent_and_unani
 def test_outcomes_off_the_grid_of_ties_keep_alpha_too():
     """A ranking against three versions gives outcomes in sixths: uniform and two-point laws with mean 0.5."""
     test = SequentialTest(p0=0.5, p1=0.6, horizon=50, min_n=10, resolution=6)
-    laws = [np.full(7, 1 / 7), np.array([0.5, 0, 0, 0, 0, 0, 0.5]), np.array([0, 0.25, 0.25, 0, 0.25, 0.25, 0]),
-            np.array([0, 0, 0.5, 0, 0.5, 0, 0]),
-            # the worst law a search found for the half-win bar: mostly wins and losses, a few partial losses
-            np.array([1 - 0.047 - (0.5 - 0.047 / 6), 0.047, 0, 0, 0, 0, 0.5 - 0.047 / 6])]
+    laws = [
+        np.full(7, 1 / 7),
+        np.array([0.5, 0, 0, 0, 0, 0, 0.5]),
+        np.array([0, 0.25, 0.25, 0, 0.25, 0.25, 0]),
+        np.array([0, 0, 0.5, 0, 0.5, 0, 0]),
+        # the worst law a search found for the half-win bar: mostly wins and losses, a few partial losses
+        np.array([1 - 0.047 - (0.5 - 0.047 / 6), 0.047, 0, 0, 0, 0, 0.5 - 0.047 / 6]),
+    ]
     for law in laws:
         assert law @ np.arange(7) / 6 == pytest.approx(0.5)
         assert lattice.characteristics(test.lattice, law, horizon=50, bar=test.end_bar).passed <= 0.05
@@ -105,7 +112,9 @@ def test_the_end_says_how_it_decided():
     # 26 wins and 14 losses: a win rate of 0.65, not enough for the evidence ratio to reach 20, enough for the end
     path = test.path([WIN, LOSS] * 14 + [WIN] * 12)
     assert path.decision == "pass" and path.at_end and path.decided_at == 40
-    assert "Reached the planned end, 40 items" in path.explain() and "at least the 26 the end asks for" in path.explain()
+    assert (
+        "Reached the planned end, 40 items" in path.explain() and "at least the 26 the end asks for" in path.explain()
+    )
     short = test.path([WIN, LOSS] * 20)
     assert short.decision == "fail" and "short of the 26" in short.explain()
 
@@ -133,7 +142,9 @@ def test_the_plan_states_power_and_warns_in_words_when_the_campaign_is_small():
     assert plan["max_judgments"] == 40 and 0.25 < plan["power"] < 0.40
     assert plan["expected_judgments"]["null"] <= 40 and plan["p90_judgments"]["alternative"] <= 40
     (warning,) = plan["warnings"]
-    assert warning.startswith(f"With 40 items this test detects a 0.60 win rate {plan['power'] * 100:.0f} % of the time; about ")
+    assert warning.startswith(
+        f"With 40 items this test detects a 0.60 win rate {plan['power'] * 100:.0f} % of the time; about "
+    )
     needed = int(warning.split("about ")[1].split(" items")[0].replace(",", ""))
     assert gate_plan(GatePolicy.from_dict({}), items=needed, overlap=1, resolution=2)["power"] >= 0.8
     assert gate_plan(GatePolicy.from_dict({}), items=needed - 1, overlap=1, resolution=2)["power"] < 0.8

@@ -1,9 +1,10 @@
 """The diff of two dataset versions: which items were added, removed or changed (input, reference, tags, image),
 matched by external id and computed in SQL; the API pages through each list; the page shows old and new values,
 escaped."""
+
 import pytest
 
-from datasets.models import DatasetVersion, Item
+from datasets.models import DatasetVersion
 from datasets.selectors_diff import version_diff_counts, version_diff_page
 from tests.factories import jsonl_file, png_base64
 
@@ -95,7 +96,9 @@ def many_versions(api):
     """250 items, then the same ids with the even ones' tags changed, 120 removed and 130 added."""
     assert api["ds"].post("/api/v1/datasets/", {"name": "big"}, format="json").status_code == 201
     first = [{"id": f"k{i:04d}", "input": f"q{i}", "tags": ["t"]} for i in range(250)]
-    second = [{"id": f"k{i:04d}", "input": f"q{i}", "tags": ["t", "u"] if i % 2 == 0 else ["t"]} for i in range(120, 250)]
+    second = [
+        {"id": f"k{i:04d}", "input": f"q{i}", "tags": ["t", "u"] if i % 2 == 0 else ["t"]} for i in range(120, 250)
+    ]
     second += [{"id": f"n{i:04d}", "input": f"new {i}"} for i in range(130)]
     return upload(api["ds"], "big", first), upload(api["ds"], "big", second)
 
@@ -125,14 +128,17 @@ def test_selector_pages_any_size_and_reads_values_of_changed_items(many_versions
     assert version_diff_counts(old=old, new=new)["changed"] == 65
 
 
-@pytest.mark.parametrize("query, status, code", [
-    ("from=1&to=9", 404, "dataset_version_not_found"),
-    ("from=9&to=1", 404, "dataset_version_not_found"),
-    ("from=1", 400, "invalid"),
-    ("from=x&to=2", 400, "invalid"),
-    ("from=1&to=2&show=unchanged", 400, "invalid"),
-    ("from=1&to=2&show=added&offset=-1", 400, "invalid"),
-])
+@pytest.mark.parametrize(
+    "query, status, code",
+    [
+        ("from=1&to=9", 404, "dataset_version_not_found"),
+        ("from=9&to=1", 404, "dataset_version_not_found"),
+        ("from=1", 400, "invalid"),
+        ("from=x&to=2", 400, "invalid"),
+        ("from=1&to=2&show=unchanged", 400, "invalid"),
+        ("from=1&to=2&show=added&offset=-1", 400, "invalid"),
+    ],
+)
 def test_unknown_versions_and_bad_queries_answer_in_the_error_shape(api, two_versions, query, status, code):
     response = api["ds"].get(f"/api/v1/datasets/diffs/diff/?{query}")
     assert response.status_code == status and response.json()["code"] == code, response.json()
@@ -150,6 +156,7 @@ def test_dataset_readers_may_diff_and_reviewers_may_not(api, two_versions):
 
 
 # --- the page ----------------------------------------------------------------------------------------------
+
 
 def test_dataset_page_has_a_form_that_picks_two_versions(client, users, two_versions):
     client.force_login(users["ds"])

@@ -1,4 +1,5 @@
 """Outgoing webhooks: SSRF guard, secrets, the transactional outbox, signed delivery to a local receiver, retries."""
+
 import itertools
 import json
 import threading
@@ -17,7 +18,10 @@ from reviews.services.verdicts import verdict_sign
 from webhooks import tasks
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services import (
-    webhook_deliveries_due, webhook_delivery_attempt, webhook_endpoint_create, webhook_event_publish,
+    webhook_deliveries_due,
+    webhook_delivery_attempt,
+    webhook_endpoint_create,
+    webhook_event_publish,
 )
 
 Status = WebhookDelivery.Status
@@ -99,11 +103,20 @@ def assert_error_shape(body):
 
 # --- registering endpoints --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:8000/hook", "http://localhost/hook", "http://10.0.0.1/hook", "http://192.168.1.5/hook",
-    "http://169.254.169.254/latest/meta-data/", "http://[::1]:8000/hook", "http://[::ffff:127.0.0.1]/hook",
-    "http://0.0.0.0/hook",
-])
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/hook",
+        "http://localhost/hook",
+        "http://10.0.0.1/hook",
+        "http://192.168.1.5/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]:8000/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://0.0.0.0/hook",
+    ],
+)
 def test_webhook_to_a_private_address_is_refused(api, url):
     response = api["ds"].post("/api/v1/webhooks/", {"url": url, "events": ["verdict.signed"]}, format="json")
     assert response.status_code == 400
@@ -115,18 +128,25 @@ def test_webhook_to_a_private_address_is_refused(api, url):
 
 def test_private_host_is_allowed_once_listed_in_settings(api, settings):
     settings.SIGNOFF_WEBHOOK_ALLOW_HOSTS = ["127.0.0.1"]
-    response = api["ds"].post("/api/v1/webhooks/", {"url": "http://127.0.0.1:9/hook", "events": ["verdict.signed"]}, format="json")
+    response = api["ds"].post(
+        "/api/v1/webhooks/", {"url": "http://127.0.0.1:9/hook", "events": ["verdict.signed"]}, format="json"
+    )
     assert response.status_code == 201, response.json()
     # listing one host opens only that host
-    other = api["ds"].post("/api/v1/webhooks/", {"url": "http://10.0.0.1/hook", "events": ["verdict.signed"]}, format="json")
+    other = api["ds"].post(
+        "/api/v1/webhooks/", {"url": "http://10.0.0.1/hook", "events": ["verdict.signed"]}, format="json"
+    )
     assert other.status_code == 400 and other.json()["code"] == "webhook_url_private"
 
 
-@pytest.mark.parametrize("body, code", [
-    ({"url": "ftp://93.184.216.34/hook", "events": ["verdict.signed"]}, "invalid_webhook_url"),
-    ({"url": "http://93.184.216.34/hook", "events": ["model.deleted"]}, "invalid"),
-    ({"url": "http://93.184.216.34/hook", "events": []}, "invalid"),
-])
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        ({"url": "ftp://93.184.216.34/hook", "events": ["verdict.signed"]}, "invalid_webhook_url"),
+        ({"url": "http://93.184.216.34/hook", "events": ["model.deleted"]}, "invalid"),
+        ({"url": "http://93.184.216.34/hook", "events": []}, "invalid"),
+    ],
+)
 def test_webhook_needs_an_http_url_and_known_events(api, body, code):
     response = api["ds"].post("/api/v1/webhooks/", body, format="json")
     assert response.status_code == 400 and response.json()["code"] == code
@@ -134,7 +154,9 @@ def test_webhook_needs_an_http_url_and_known_events(api, body, code):
 
 
 def test_secret_is_shown_once_and_stored_only_encrypted(api):
-    response = api["ds"].post("/api/v1/webhooks/", {"url": "http://93.184.216.34/hook", "events": ["verdict.signed"]}, format="json")
+    response = api["ds"].post(
+        "/api/v1/webhooks/", {"url": "http://93.184.216.34/hook", "events": ["verdict.signed"]}, format="json"
+    )
     assert response.status_code == 201
     secret = response.json()["secret"]
     assert secret.startswith("whsec_") and len(secret) > 40
@@ -142,27 +164,36 @@ def test_secret_is_shown_once_and_stored_only_encrypted(api):
     assert stored.secret_encrypted != secret and secret not in stored.secret_encrypted
     assert secret.removeprefix("whsec_") not in stored.secret_encrypted
     assert decrypt(stored.secret_encrypted) == secret
-    for listed in (api["ds"].get(f"/api/v1/webhooks/{stored.pk}/").json(), api["ds"].get("/api/v1/webhooks/").json()[0]):
+    for listed in (
+        api["ds"].get(f"/api/v1/webhooks/{stored.pk}/").json(),
+        api["ds"].get("/api/v1/webhooks/").json()[0],
+    ):
         assert "secret" not in listed and "secret_encrypted" not in listed
         assert secret not in json.dumps(listed)
 
 
 # --- the outbox -------------------------------------------------------------------------------------------
 
+
 def _judge_all_for_candidate(client, cid):
     while (response := client.get(f"/api/v1/campaigns/{cid}/next/")).status_code == 200:
         task = response.json()
         want = str(2 * int(task["item"].split("-")[1]))
         slot = next(o["slot"] for o in task["outputs"] if o["output"] == want)
-        assert client.post(f"/api/v1/tasks/{task['task']}/judgments/", {"choice": slot}, format="json").status_code == 201
+        assert (
+            client.post(f"/api/v1/tasks/{task['task']}/judgments/", {"choice": slot}, format="json").status_code == 201
+        )
 
 
-def test_signoff_writes_both_deliveries_and_enqueues_them_on_commit(api, endpoint, no_broker, pairwise_campaign,
-                                                                    django_capture_on_commit_callbacks):
+def test_signoff_writes_both_deliveries_and_enqueues_them_on_commit(
+    api, endpoint, no_broker, pairwise_campaign, django_capture_on_commit_callbacks
+):
     cid = pairwise_campaign["id"]
     _judge_all_for_candidate(api["reviewer"], cid)
     with django_capture_on_commit_callbacks(execute=True):
-        verdict = api["approver"].post(f"/api/v1/campaigns/{cid}/signoff/", {"decision": "approve", "rationale": "ok"}, format="json")
+        verdict = api["approver"].post(
+            f"/api/v1/campaigns/{cid}/signoff/", {"decision": "approve", "rationale": "ok"}, format="json"
+        )
     assert verdict.status_code == 201
     deliveries = {d.event: d for d in WebhookDelivery.objects.all()}
     assert set(deliveries) == {"verdict.signed", "model_version.stage_changed"}
@@ -170,24 +201,36 @@ def test_signoff_writes_both_deliveries_and_enqueues_them_on_commit(api, endpoin
     assert signed["type"] == "verdict.signed" and signed["data"]["hash"] == verdict.json()["hash"]
     assert signed["data"]["model_version"]["stage"] == "approved" and signed["data"]["gate"]["status"] == "pass"
     stage = deliveries["model_version.stage_changed"].payload["data"]
-    assert (stage["from_stage"], stage["to_stage"], stage["cause"]) == ("candidate", "approved", f"verdict:{verdict.json()['id']}")
+    assert (stage["from_stage"], stage["to_stage"], stage["cause"]) == (
+        "candidate",
+        "approved",
+        f"verdict:{verdict.json()['id']}",
+    )
     assert all(d.status == Status.PENDING and d.message_id.startswith("msg_") for d in deliveries.values())
     assert sorted(call.args[0] for call in no_broker.call_args_list) == sorted(d.pk for d in deliveries.values())
 
 
 def test_endpoint_receives_only_the_events_it_subscribed_to(api, users, allow_loopback, no_broker, pairwise_campaign):
-    only_verdicts, _ = webhook_endpoint_create(url="http://127.0.0.1:9/a", events=["verdict.signed"], created_by=users["ds"])
+    only_verdicts, _ = webhook_endpoint_create(
+        url="http://127.0.0.1:9/a", events=["verdict.signed"], created_by=users["ds"]
+    )
     inactive, _ = webhook_endpoint_create(url="http://127.0.0.1:9/b", events=["verdict.signed"], created_by=users["ds"])
     assert api["ds"].delete(f"/api/v1/webhooks/{inactive.pk}/").status_code == 204
-    response = api["approver"].post(f"/api/v1/campaigns/{pairwise_campaign['id']}/signoff/",
-                                    {"decision": "reject", "rationale": "no"}, format="json")
+    response = api["approver"].post(
+        f"/api/v1/campaigns/{pairwise_campaign['id']}/signoff/",
+        {"decision": "reject", "rationale": "no"},
+        format="json",
+    )
     assert response.status_code == 201
     assert list(WebhookDelivery.objects.values_list("endpoint_id", "event")) == [(only_verdicts.pk, "verdict.signed")]
 
 
 def test_refused_signoff_leaves_no_delivery(api, endpoint, pairwise_campaign):
-    response = api["approver"].post(f"/api/v1/campaigns/{pairwise_campaign['id']}/signoff/",
-                                    {"decision": "approve", "rationale": "too early"}, format="json")
+    response = api["approver"].post(
+        f"/api/v1/campaigns/{pairwise_campaign['id']}/signoff/",
+        {"decision": "approve", "rationale": "too early"},
+        format="json",
+    )
     assert response.status_code == 409 and response.json()["code"] == "gate_not_passed"
     assert not WebhookDelivery.objects.exists()
 
@@ -214,6 +257,7 @@ def test_failure_late_in_the_signoff_rolls_back_verdict_stage_and_deliveries(use
 
 
 # --- delivering -------------------------------------------------------------------------------------------
+
 
 def test_delivery_is_signed_per_standard_webhooks_and_recorded(receiver, endpoint, delivery):
     _, secret = endpoint
@@ -267,7 +311,9 @@ def test_delivery_fails_for_good_after_the_maximum_attempts(receiver, delivery, 
     receiver.status = 503
     delays = []
     for _ in range(3):
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())  # as if the backoff had passed
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            next_attempt_at=timezone.now()
+        )  # as if the backoff had passed
         delays.append(webhook_delivery_attempt(delivery_id=delivery.pk))
     assert delays == [10, 20, None]
     delivery.refresh_from_db()
@@ -342,6 +388,7 @@ def test_retry_is_scheduled_by_the_task_with_the_backoff(receiver, delivery):
 
 # --- the sweeper and redelivery ---------------------------------------------------------------------------
 
+
 def test_sweeper_lists_due_pending_deliveries_only(endpoint):
     now = timezone.now()
     created, _ = endpoint
@@ -349,7 +396,9 @@ def test_sweeper_lists_due_pending_deliveries_only(endpoint):
 
     def make(**fields):
         fields = {"next_attempt_at": now - timedelta(seconds=1), **fields}
-        return WebhookDelivery.objects.create(endpoint=created, event="verdict.signed", message_id=f"msg_{next(ids)}", payload={}, **fields).pk
+        return WebhookDelivery.objects.create(
+            endpoint=created, event="verdict.signed", message_id=f"msg_{next(ids)}", payload={}, **fields
+        ).pk
 
     due = make()
     due_expired_lease = make(lease_until=now - timedelta(seconds=5))
@@ -365,7 +414,9 @@ def test_sweeper_task_enqueues_every_due_delivery(delivery, no_broker):
     no_broker.assert_called_once_with(delivery.pk)
 
 
-def test_redeliver_sends_the_same_message_again(api, receiver, endpoint, delivery, no_broker, django_capture_on_commit_callbacks):
+def test_redeliver_sends_the_same_message_again(
+    api, receiver, endpoint, delivery, no_broker, django_capture_on_commit_callbacks
+):
     _, secret = endpoint
     webhook_delivery_attempt(delivery_id=delivery.pk)
     with django_capture_on_commit_callbacks(execute=True):

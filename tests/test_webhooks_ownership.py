@@ -1,5 +1,6 @@
 """Webhook endpoints belong to their creator (admins see all), never show credentials, and a deactivated endpoint's
 pending deliveries stop, visibly, and can go out again once it is reactivated."""
+
 from datetime import timedelta
 from unittest import mock
 
@@ -46,12 +47,15 @@ def other_ds(users):
 @pytest.fixture
 def owned(users, receiver, no_broker):
     """The data scientist's endpoint, with one pending delivery."""
-    endpoint, _ = webhook_endpoint_create(url=f"{receiver.base}/mine", events=["verdict.signed"], created_by=users["ds"])
+    endpoint, _ = webhook_endpoint_create(
+        url=f"{receiver.base}/mine", events=["verdict.signed"], created_by=users["ds"]
+    )
     (delivery,) = webhook_event_publish(event="verdict.signed", payload={"n": 1})
     return endpoint, delivery
 
 
 # --- ownership --------------------------------------------------------------------------------------------------
+
 
 def test_another_data_scientist_gets_404_for_every_api_call_on_my_endpoint(api, owned, other_ds):
     endpoint, delivery = owned
@@ -73,7 +77,9 @@ def test_another_data_scientist_gets_404_for_every_api_call_on_my_endpoint(api, 
 
 def test_the_owner_and_admins_see_the_endpoint(api, owned, other_ds, no_broker):
     endpoint, delivery = owned
-    theirs, _ = webhook_endpoint_create(url="http://93.184.216.34/theirs", events=["verdict.signed"], created_by=other_ds)
+    theirs, _ = webhook_endpoint_create(
+        url="http://93.184.216.34/theirs", events=["verdict.signed"], created_by=other_ds
+    )
     assert [e["id"] for e in api["ds"].get("/api/v1/webhooks/").json()] == [endpoint.pk]
     assert sorted(e["id"] for e in api["admin"].get("/api/v1/webhooks/").json()) == sorted([endpoint.pk, theirs.pk])
     for client in (api["ds"], api["admin"]):
@@ -88,7 +94,11 @@ def test_another_data_scientist_gets_404_for_every_page_of_my_endpoint(users, ow
     other = page_client(other_ds)
     assert endpoint.url not in other.get("/webhooks/").content.decode()
     assert other.get(f"/webhooks/{endpoint.pk}/").status_code == 404
-    for path in (f"/webhooks/{endpoint.pk}/deactivate", f"/webhooks/{endpoint.pk}/reactivate", f"/deliveries/{delivery.pk}/redeliver"):
+    for path in (
+        f"/webhooks/{endpoint.pk}/deactivate",
+        f"/webhooks/{endpoint.pk}/reactivate",
+        f"/deliveries/{delivery.pk}/redeliver",
+    ):
         assert other.post(path).status_code == 404, path
     endpoint.refresh_from_db()
     assert endpoint.is_active
@@ -100,8 +110,11 @@ def test_another_data_scientist_gets_404_for_every_page_of_my_endpoint(users, ow
 
 # --- credentials in URLs ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("url", ["https://user:s3cret@93.184.216.34/hook", "https://token@93.184.216.34/hook",
-                                 "http://:s3cret@93.184.216.34/hook"])
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://user:s3cret@93.184.216.34/hook", "https://token@93.184.216.34/hook", "http://:s3cret@93.184.216.34/hook"],
+)
 def test_a_url_with_credentials_is_refused_with_a_pointer_to_the_signing_secret(api, users, url):
     response = api["ds"].post("/api/v1/webhooks/", {"url": url, "events": ["verdict.signed"]}, format="json")
     assert response.status_code == 400
@@ -114,8 +127,12 @@ def test_a_url_with_credentials_is_refused_with_a_pointer_to_the_signing_secret(
 
 
 def test_credentials_stored_before_are_never_shown(api, users):
-    legacy = WebhookEndpoint.objects.create(url="https://ci-bot:hunter2@93.184.216.34/hook?x=1", events=["verdict.signed"],
-                                            secret_encrypted="x", created_by=users["ds"])
+    legacy = WebhookEndpoint.objects.create(
+        url="https://ci-bot:hunter2@93.184.216.34/hook?x=1",
+        events=["verdict.signed"],
+        secret_encrypted="x",
+        created_by=users["ds"],
+    )
     shown = [
         api["ds"].get("/api/v1/webhooks/").content.decode(),
         api["ds"].get(f"/api/v1/webhooks/{legacy.pk}/").content.decode(),
@@ -131,6 +148,7 @@ def test_credentials_stored_before_are_never_shown(api, users):
 
 
 # --- deactivation stops pending deliveries ---------------------------------------------------------------------
+
 
 def test_deactivating_cancels_pending_retries_visibly(api, receiver, owned):
     endpoint, delivery = owned

@@ -1,5 +1,6 @@
 """The SSRF guard: every address that is not globally routable is refused, whatever form it takes, at registration and
 again at every delivery, and the connection goes to the address that was checked."""
+
 import ipaddress
 from unittest import mock
 
@@ -87,9 +88,9 @@ NUMERIC_SPELLINGS = [
 ACCEPTED = [
     PUBLIC,
     "2606:2800:220:1:248:1893:25c8:1946",
-    "::ffff:93.184.216.34",   # IPv4-mapped public address: it is that address
-    "64:ff9b::5db8:d822",     # well-known NAT64 of the public address
-    "2002:5db8:d822::1",      # 6to4 of the public address
+    "::ffff:93.184.216.34",  # IPv4-mapped public address: it is that address
+    "64:ff9b::5db8:d822",  # well-known NAT64 of the public address
+    "2002:5db8:d822::1",  # 6to4 of the public address
     "2001:4860:1::5efe:5db8:d822",  # ISATAP id carrying the public address
 ]
 
@@ -118,8 +119,10 @@ def dns(monkeypatch):
 @pytest.fixture
 def no_connection():
     """Fails the test if anything opens a connection: a refused address must be refused before connecting."""
-    with mock.patch.object(sender.urllib3, "HTTPConnectionPool") as http, \
-            mock.patch.object(sender.urllib3, "HTTPSConnectionPool") as https:
+    with (
+        mock.patch.object(sender.urllib3, "HTTPConnectionPool") as http,
+        mock.patch.object(sender.urllib3, "HTTPSConnectionPool") as https,
+    ):
         yield lambda: http.called or https.called
 
 
@@ -145,6 +148,7 @@ def assert_refused(response, address, reason):
 
 
 # --- at registration --------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("address, reason", REFUSED, ids=[a for a, _ in REFUSED])
 def test_registration_refuses_an_address_literal(api, dns, address, reason):
@@ -186,6 +190,7 @@ def test_the_allow_list_still_opens_a_listed_name(api, dns, settings):
 
 # --- at delivery ------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def registered(users, dns, no_broker):
     """An endpoint registered while its name pointed at a public address, with one delivery pending."""
@@ -198,9 +203,14 @@ def assert_attempt_refused(delivery, address, reason):
     attempt = WebhookAttempt.objects.get(delivery=delivery)
     assert attempt.status_code is None
     assert "non-public address" in attempt.error, attempt.error
-    assert f"{address}: {reason}" in attempt.error or f"{ipaddress.ip_address(address)}: {reason}" in attempt.error, attempt.error
+    assert f"{address}: {reason}" in attempt.error or f"{ipaddress.ip_address(address)}: {reason}" in attempt.error, (
+        attempt.error
+    )
     delivery.refresh_from_db()
-    assert (delivery.status, delivery.attempt_count) == (WebhookDelivery.Status.PENDING, 1)  # retried: DNS may come back
+    assert (delivery.status, delivery.attempt_count) == (
+        WebhookDelivery.Status.PENDING,
+        1,
+    )  # retried: DNS may come back
 
 
 @pytest.mark.parametrize("address, reason", REFUSED, ids=[a for a, _ in REFUSED])
@@ -214,8 +224,9 @@ def test_delivery_refuses_a_name_that_now_resolves_to_it(registered, dns, no_con
 @pytest.mark.parametrize("spelling, address", NUMERIC_SPELLINGS)
 def test_delivery_refuses_a_stored_numeric_spelling(users, dns, no_broker, no_connection, spelling, address):
     """An endpoint stored before the guard knew these spellings is refused when it is sent to."""
-    WebhookEndpoint.objects.create(url=f"http://{spelling}/hook", events=["verdict.signed"], secret_encrypted="x",
-                                   created_by=users["ds"])
+    WebhookEndpoint.objects.create(
+        url=f"http://{spelling}/hook", events=["verdict.signed"], secret_encrypted="x", created_by=users["ds"]
+    )
     (delivery,) = webhook_event_publish(event="verdict.signed", payload={})
     with mock.patch("webhooks.services.webhook_endpoint_secret", return_value="whsec_" + "A" * 44):
         webhook_delivery_attempt(delivery_id=delivery.pk)
@@ -231,7 +242,9 @@ def test_delivery_connects_to_the_checked_address_not_a_second_lookup(users, dns
     dns["hooks.example.test"] = ["127.0.0.1"]
     with Receiver() as receiver:
         port = receiver.server.server_address[1]
-        webhook_endpoint_create(url=f"http://hooks.example.test:{port}/hook", events=["verdict.signed"], created_by=users["ds"])
+        webhook_endpoint_create(
+            url=f"http://hooks.example.test:{port}/hook", events=["verdict.signed"], created_by=users["ds"]
+        )
         (delivery,) = webhook_event_publish(event="verdict.signed", payload={})
         dns["calls"].clear()
         assert webhook_delivery_attempt(delivery_id=delivery.pk) is None

@@ -1,4 +1,5 @@
 """A worker killed with SIGKILL in the middle of an ingest leaves nothing behind; the upload is retried whole."""
+
 import time
 from datetime import timedelta
 
@@ -32,7 +33,9 @@ def test_sigkill_mid_ingest_leaves_no_rows_and_the_retry_lands_everything(api, s
     ds = api["ds"]
     assert ds.post("/api/v1/datasets/", {"name": "big"}, format="json").status_code == 201
     content = jsonl([{"id": f"item-{n:07d}", "input": f"question number {n}"} for n in range(rows)])
-    response = ds.post("/api/v1/datasets/big/versions/", {"file": SimpleUploadedFile("big.jsonl", content)}, format="multipart")
+    response = ds.post(
+        "/api/v1/datasets/big/versions/", {"file": SimpleUploadedFile("big.jsonl", content)}, format="multipart"
+    )
     assert response.status_code == 202
     upload_id = Upload.objects.get().pk
 
@@ -75,17 +78,23 @@ def test_sigkill_mid_copy_of_predictions_leaves_no_set_and_the_retry_lands_every
     assert ds.post("/api/v1/datasets/big/versions/", {"file": small}, format="multipart").status_code == 201
     version = DatasetVersion.objects.get()
     with connection.cursor() as cursor:  # a large version, written directly: this test is about the predictions
-        cursor.execute("INSERT INTO datasets_item (version_id, external_id, input, reference, tags, image, thumbnail) "
-                       "SELECT %s, 'item-' || n, '\"q\"', NULL, '[]', '', '' FROM generate_series(1, %s) n",
-                       [version.pk, PREDICTION_ROWS - 1])
+        cursor.execute(
+            "INSERT INTO datasets_item (version_id, external_id, input, reference, tags, image, thumbnail) "
+            "SELECT %s, 'item-' || n, '\"q\"', NULL, '[]', '', '' FROM generate_series(1, %s) n",
+            [version.pk, PREDICTION_ROWS - 1],
+        )
         cursor.execute("ANALYZE datasets_item")
     DatasetVersion.objects.filter(pk=version.pk).update(item_count=PREDICTION_ROWS)
     assert ds.post("/api/v1/models/", {"name": "m"}, format="json").status_code == 201
     assert ds.post("/api/v1/models/m/versions/", {"version": "1"}, format="json").status_code == 201
-    rows = [{"id": "seed", "output": "s"}] + [{"id": f"item-{n}", "output": {"a": n}} for n in range(1, PREDICTION_ROWS)]
-    response = ds.post("/api/v1/models/m/versions/1/predictions/",
-                       {"dataset": "big", "dataset_version": 1, "file": SimpleUploadedFile("p.jsonl", jsonl(rows))},
-                       format="multipart")
+    rows = [{"id": "seed", "output": "s"}] + [
+        {"id": f"item-{n}", "output": {"a": n}} for n in range(1, PREDICTION_ROWS)
+    ]
+    response = ds.post(
+        "/api/v1/models/m/versions/1/predictions/",
+        {"dataset": "big", "dataset_version": 1, "file": SimpleUploadedFile("p.jsonl", jsonl(rows))},
+        format="multipart",
+    )
     assert response.status_code == 202
     upload_id = Upload.objects.get(kind="prediction_set").pk
 

@@ -1,4 +1,5 @@
 """Outgoing webhooks: endpoints, the transactional outbox of deliveries, and every attempt made."""
+
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings

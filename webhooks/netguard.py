@@ -1,4 +1,5 @@
 """Refuse outgoing requests to any address that is not globally routable (SSRF), however the address is spelt."""
+
 import ipaddress
 import socket
 from urllib.parse import urlsplit
@@ -11,39 +12,45 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # Ranges refused by name, so the error says why. Python's `is_global` is consulted as well, but it is not enough on its
 # own: 3.11 calls ::127.0.0.1, 64:ff9b::7f00:1 and 2002:7f00:1:: global, and ISATAP ids are invisible to it.
-_V4_RANGES = [(ipaddress.IPv4Network(net), reason) for net, reason in [
-    ("0.0.0.0/8", "'this network' (0.0.0.0/8)"),
-    ("10.0.0.0/8", "private (10.0.0.0/8)"),
-    ("100.64.0.0/10", "carrier-grade NAT (100.64.0.0/10)"),
-    ("127.0.0.0/8", "loopback (127.0.0.0/8)"),
-    ("169.254.0.0/16", "link-local (169.254.0.0/16)"),
-    ("172.16.0.0/12", "private (172.16.0.0/12)"),
-    ("192.0.0.0/24", "IETF protocol assignments (192.0.0.0/24)"),
-    ("192.0.2.0/24", "documentation (192.0.2.0/24)"),
-    ("192.88.99.0/24", "6to4 relay anycast (192.88.99.0/24)"),
-    ("192.168.0.0/16", "private (192.168.0.0/16)"),
-    ("198.18.0.0/15", "benchmarking (198.18.0.0/15)"),
-    ("198.51.100.0/24", "documentation (198.51.100.0/24)"),
-    ("203.0.113.0/24", "documentation (203.0.113.0/24)"),
-    ("255.255.255.255/32", "broadcast (255.255.255.255)"),
-    ("224.0.0.0/4", "multicast (224.0.0.0/4)"),
-    ("240.0.0.0/4", "reserved (240.0.0.0/4)"),
-]]
-_V6_RANGES: list[tuple[ipaddress.IPv6Network, str | None]] = [(ipaddress.IPv6Network(net), reason) for net, reason in [
-    ("::/128", "unspecified (::)"),
-    ("::1/128", "loopback (::1)"),
-    ("64:ff9b::/96", None),  # well-known NAT64: as global as the IPv4 address it carries (checked above)
-    ("64:ff9b:1::/48", "local-use NAT64 (64:ff9b:1::/48)"),
-    ("::/8", "reserved (::/8, which holds the deprecated IPv4-compatible and IPv4-translated forms)"),
-    ("100::/64", "discard-only (100::/64)"),
-    ("2001::/23", "IETF protocol assignments (2001::/23, Teredo included)"),
-    ("2001:db8::/32", "documentation (2001:db8::/32)"),
-    ("3fff::/20", "documentation (3fff::/20)"),
-    ("fc00::/7", "unique-local (fc00::/7)"),
-    ("fe80::/10", "link-local (fe80::/10)"),
-    ("fec0::/10", "site-local (fec0::/10)"),
-    ("ff00::/8", "multicast (ff00::/8)"),
-]]
+_V4_RANGES = [
+    (ipaddress.IPv4Network(net), reason)
+    for net, reason in [
+        ("0.0.0.0/8", "'this network' (0.0.0.0/8)"),
+        ("10.0.0.0/8", "private (10.0.0.0/8)"),
+        ("100.64.0.0/10", "carrier-grade NAT (100.64.0.0/10)"),
+        ("127.0.0.0/8", "loopback (127.0.0.0/8)"),
+        ("169.254.0.0/16", "link-local (169.254.0.0/16)"),
+        ("172.16.0.0/12", "private (172.16.0.0/12)"),
+        ("192.0.0.0/24", "IETF protocol assignments (192.0.0.0/24)"),
+        ("192.0.2.0/24", "documentation (192.0.2.0/24)"),
+        ("192.88.99.0/24", "6to4 relay anycast (192.88.99.0/24)"),
+        ("192.168.0.0/16", "private (192.168.0.0/16)"),
+        ("198.18.0.0/15", "benchmarking (198.18.0.0/15)"),
+        ("198.51.100.0/24", "documentation (198.51.100.0/24)"),
+        ("203.0.113.0/24", "documentation (203.0.113.0/24)"),
+        ("255.255.255.255/32", "broadcast (255.255.255.255)"),
+        ("224.0.0.0/4", "multicast (224.0.0.0/4)"),
+        ("240.0.0.0/4", "reserved (240.0.0.0/4)"),
+    ]
+]
+_V6_RANGES: list[tuple[ipaddress.IPv6Network, str | None]] = [
+    (ipaddress.IPv6Network(net), reason)
+    for net, reason in [
+        ("::/128", "unspecified (::)"),
+        ("::1/128", "loopback (::1)"),
+        ("64:ff9b::/96", None),  # well-known NAT64: as global as the IPv4 address it carries (checked above)
+        ("64:ff9b:1::/48", "local-use NAT64 (64:ff9b:1::/48)"),
+        ("::/8", "reserved (::/8, which holds the deprecated IPv4-compatible and IPv4-translated forms)"),
+        ("100::/64", "discard-only (100::/64)"),
+        ("2001::/23", "IETF protocol assignments (2001::/23, Teredo included)"),
+        ("2001:db8::/32", "documentation (2001:db8::/32)"),
+        ("3fff::/20", "documentation (3fff::/20)"),
+        ("fc00::/7", "unique-local (fc00::/7)"),
+        ("fe80::/10", "link-local (fe80::/10)"),
+        ("fec0::/10", "site-local (fec0::/10)"),
+        ("ff00::/8", "multicast (ff00::/8)"),
+    ]
+]
 _IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 _IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
@@ -131,7 +138,8 @@ def refuse_credentials(url: str) -> None:
             "Webhook URLs may not carry credentials (user:password@): they would be shown to everyone who can see the "
             "endpoint. Your receiver should verify the webhook-signature header with the signing secret instead; that "
             "is what Standard Webhooks signing is for.",
-            code="webhook_url_credentials", extra={"field": "url"},
+            code="webhook_url_credentials",
+            extra={"field": "url"},
         )
 
 
@@ -144,7 +152,9 @@ def resolve_allowed(url: str) -> tuple[str, str, int, list[str]]:
     except ValueError:
         port = None
     if parts.scheme not in ("http", "https") or not parts.hostname or port is None:
-        raise ApplicationError("Webhook URLs must be http(s) with a host name.", code="invalid_webhook_url", extra={"url": url})
+        raise ApplicationError(
+            "Webhook URLs must be http(s) with a host name.", code="invalid_webhook_url", extra={"url": url}
+        )
     host = parts.hostname
     literal = host_literal(host)
     if literal is not None:
@@ -153,7 +163,9 @@ def resolve_allowed(url: str) -> tuple[str, str, int, list[str]]:
         try:
             addresses = resolve_host(host, port)
         except (OSError, UnicodeError):
-            raise ApplicationError(f"The host {host!r} does not resolve.", code="webhook_host_unresolvable", extra={"url": url}) from None
+            raise ApplicationError(
+                f"The host {host!r} does not resolve.", code="webhook_host_unresolvable", extra={"url": url}
+            ) from None
     allowed_hosts = {h.lower() for h in settings.SIGNOFF_WEBHOOK_ALLOW_HOSTS}
     if host.lower() not in allowed_hosts:
         refusals = {a: reason for a in addresses if (reason := address_refusal(ipaddress.ip_address(a)))}
@@ -163,6 +175,7 @@ def resolve_allowed(url: str) -> tuple[str, str, int, list[str]]:
             raise ApplicationError(
                 f"The host {host!r} resolves to a non-public address ({why}); "
                 "list it in SIGNOFF_WEBHOOK_ALLOW_HOSTS to allow it.",
-                code="webhook_url_private", extra={"url": url, "addresses": blocked},
+                code="webhook_url_private",
+                extra={"url": url, "addresses": blocked},
             )
     return parts.scheme, host, port, addresses

@@ -1,4 +1,5 @@
 """Who may see which webhook endpoint: its creator, and admins. Anyone else is told it does not exist."""
+
 from django.db.models import QuerySet
 
 from core.errors import NotFoundError
@@ -20,7 +21,9 @@ def webhook_endpoint_get(*, user: User, pk: int) -> WebhookEndpoint:
 
 def webhook_delivery_get(*, user: User, pk: int) -> WebhookDelivery:
     delivery = (
-        WebhookDelivery.objects.filter(pk=pk, endpoint__in=webhook_endpoints_visible(user=user)).select_related("endpoint").first()
+        WebhookDelivery.objects.filter(pk=pk, endpoint__in=webhook_endpoints_visible(user=user))
+        .select_related("endpoint")
+        .first()
     )
     if delivery is None:
         raise NotFoundError("No such delivery.", code="delivery_not_found")

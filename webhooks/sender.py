@@ -1,10 +1,11 @@
 """Send one signed webhook request to an address we already checked, without following redirects."""
+
 import base64
 import json
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import urllib3
@@ -34,7 +35,7 @@ def new_secret() -> str:
 
 def signed_headers(*, secret: str, message_id: str, body: str, now: datetime | None = None) -> dict[str, str]:
     """The three Standard Webhooks headers for this body."""
-    now = now or datetime.now(tz=timezone.utc)
+    now = now or datetime.now(tz=UTC)
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(int(now.timestamp())),
@@ -48,7 +49,7 @@ def send(*, url: str, secret: str, message_id: str, payload: dict) -> SendResult
     try:
         # Checked again at delivery (DNS may have changed), and the connection goes to the checked address.
         scheme, host, port, addresses = resolve_allowed(url)
-    except Exception as exc:  # noqa: BLE001 - the reason is recorded on the attempt
+    except Exception as exc:
         return SendResult(None, getattr(exc, "message", str(exc)), "", 0)
     parts = urlsplit(url)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -60,11 +61,15 @@ def send(*, url: str, secret: str, message_id: str, payload: dict) -> SendResult
     }
     timeout = urllib3.Timeout(total=settings.SIGNOFF_WEBHOOK_TIMEOUT_SECONDS)
     if scheme == "https":
-        pool = urllib3.HTTPSConnectionPool(addresses[0], port, server_hostname=host, assert_hostname=host, timeout=timeout, retries=False)
+        pool = urllib3.HTTPSConnectionPool(
+            addresses[0], port, server_hostname=host, assert_hostname=host, timeout=timeout, retries=False
+        )
     else:
         pool = urllib3.HTTPConnectionPool(addresses[0], port, timeout=timeout, retries=False)
     try:
-        response = pool.urlopen("POST", path, body=body.encode(), headers=headers, redirect=False, preload_content=False)
+        response = pool.urlopen(
+            "POST", path, body=body.encode(), headers=headers, redirect=False, preload_content=False
+        )
         excerpt = response.read(1024, decode_content=True).decode("utf-8", "replace")
         response.release_conn()
         return SendResult(response.status, "", excerpt, int((time.monotonic() - started) * 1000))

@@ -1,5 +1,6 @@
 """Webhook verbs: register, deactivate and reactivate an endpoint, publish an event into the outbox, attempt a delivery,
 redeliver."""
+
 import secrets
 from datetime import timedelta
 
@@ -25,23 +26,33 @@ def retry_delay_seconds(attempt_count: int) -> int:
     return min(10 * 2 ** max(attempt_count - 1, 0), 3600)
 
 
-def webhook_endpoint_create(*, url: str, events: list[str], created_by: User, description: str = "") -> tuple[WebhookEndpoint, str]:
+def webhook_endpoint_create(
+    *, url: str, events: list[str], created_by: User, description: str = ""
+) -> tuple[WebhookEndpoint, str]:
     """Returns the endpoint and its secret, which is shown this once and stored only encrypted."""
     unknown = sorted(set(events) - set(WebhookEndpoint.Event.values))
     if not events or unknown:
         raise ApplicationError(
-            f"events must be a non-empty list of {', '.join(WebhookEndpoint.Event.values)}" + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
-            code="invalid_events", extra={"field": "events"},
+            f"events must be a non-empty list of {', '.join(WebhookEndpoint.Event.values)}"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
+            code="invalid_events",
+            extra={"field": "events"},
         )
     refuse_credentials(url)
     resolve_allowed(url)  # first, so a refused address is named as such however the URL spells it
     try:
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError:
-        raise ApplicationError("This is not a valid URL.", code="invalid_webhook_url", extra={"field": "url", "url": url}) from None
+        raise ApplicationError(
+            "This is not a valid URL.", code="invalid_webhook_url", extra={"field": "url", "url": url}
+        ) from None
     secret = new_secret()
     endpoint = WebhookEndpoint.objects.create(
-        url=url, events=sorted(set(events)), secret_encrypted=encrypt(secret), created_by=created_by, description=description
+        url=url,
+        events=sorted(set(events)),
+        secret_encrypted=encrypt(secret),
+        created_by=created_by,
+        description=description,
     )
     return endpoint, secret
 
@@ -61,7 +72,9 @@ def webhook_endpoint_deactivate(*, endpoint: WebhookEndpoint, by: User) -> int:
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .values_list("pk", flat=True)
     )
-    WebhookDelivery.objects.filter(pk__in=idle).update(status=WebhookDelivery.Status.CANCELLED, lease_until=None, updated_at=now)
+    WebhookDelivery.objects.filter(pk__in=idle).update(
+        status=WebhookDelivery.Status.CANCELLED, lease_until=None, updated_at=now
+    )
     WebhookAttempt.objects.bulk_create(
         WebhookAttempt(delivery_id=pk, error=f"Not sent: the endpoint was deactivated by {by.username}.") for pk in idle
     )
@@ -87,7 +100,11 @@ def webhook_event_publish(*, event: str, payload: dict) -> list[WebhookDelivery]
     body = {"type": event, "timestamp": now.isoformat(), "data": payload}
     deliveries = [
         WebhookDelivery.objects.create(
-            endpoint=endpoint, event=event, message_id=f"msg_{secrets.token_urlsafe(18)}", payload=body, next_attempt_at=now
+            endpoint=endpoint,
+            event=event,
+            message_id=f"msg_{secrets.token_urlsafe(18)}",
+            payload=body,
+            next_attempt_at=now,
         )
         for endpoint in WebhookEndpoint.objects.filter(is_active=True)
         if event in endpoint.events
@@ -124,11 +141,19 @@ def webhook_delivery_attempt(*, delivery_id: int) -> int | None:
                 status=WebhookDelivery.Status.CANCELLED, lease_until=None, updated_at=timezone.now()
             )
         return None
-    result = send(url=endpoint.url, secret=webhook_endpoint_secret(endpoint), message_id=delivery.message_id, payload=delivery.payload)
+    result = send(
+        url=endpoint.url,
+        secret=webhook_endpoint_secret(endpoint),
+        message_id=delivery.message_id,
+        payload=delivery.payload,
+    )
     with transaction.atomic():
         WebhookAttempt.objects.create(
-            delivery=delivery, status_code=result.status_code, error=result.error,
-            response_excerpt=result.response_excerpt, duration_ms=result.duration_ms,
+            delivery=delivery,
+            status_code=result.status_code,
+            error=result.error,
+            response_excerpt=result.response_excerpt,
+            duration_ms=result.duration_ms,
         )
         delivery.attempt_count += 1
         delivery.lease_until = None
@@ -141,7 +166,9 @@ def webhook_delivery_attempt(*, delivery_id: int) -> int | None:
         else:
             delay = retry_delay_seconds(delivery.attempt_count)
             delivery.next_attempt_at = timezone.now() + timedelta(seconds=delay)
-        delivery.save(update_fields=["attempt_count", "lease_until", "status", "delivered_at", "next_attempt_at", "updated_at"])
+        delivery.save(
+            update_fields=["attempt_count", "lease_until", "status", "delivered_at", "next_attempt_at", "updated_at"]
+        )
     return delay
 
 

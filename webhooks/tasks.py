@@ -1,4 +1,5 @@
 """Webhook delivery tasks: thin wrappers over the services."""
+
 from celery import shared_task
 
 from webhooks.services import webhook_deliveries_due, webhook_delivery_attempt

@@ -1,5 +1,6 @@
 """Webhook pages: endpoints (the secret is shown once, on creation) and each endpoint's delivery log.
 A data scientist sees only the endpoints they registered; admins see all."""
+
 from django import forms
 from django.contrib import messages
 from django.shortcuts import redirect, render
@@ -11,15 +12,19 @@ from core.views import role_required
 from webhooks.models import WebhookEndpoint
 from webhooks.selectors import webhook_delivery_get, webhook_endpoint_get, webhook_endpoints_visible
 from webhooks.services import (
-    webhook_delivery_redeliver, webhook_endpoint_create, webhook_endpoint_deactivate, webhook_endpoint_reactivate,
+    webhook_delivery_redeliver,
+    webhook_endpoint_create,
+    webhook_endpoint_deactivate,
+    webhook_endpoint_reactivate,
 )
 
 
 class WebhookEndpointForm(forms.Form):
     # a plain field: the service checks the URL, so a refused address is named as such however it is spelt
     url = forms.CharField(max_length=1000, label="URL", widget=forms.URLInput)
-    events = forms.MultipleChoiceField(choices=WebhookEndpoint.Event.choices, widget=forms.CheckboxSelectMultiple,
-                                       initial=WebhookEndpoint.Event.values)
+    events = forms.MultipleChoiceField(
+        choices=WebhookEndpoint.Event.choices, widget=forms.CheckboxSelectMultiple, initial=WebhookEndpoint.Event.values
+    )
     description = forms.CharField(max_length=255, required=False)
 
 
@@ -31,11 +36,15 @@ def webhook_list(request):
         try:
             created, secret = webhook_endpoint_create(created_by=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            form.add_error("url" if exc.code.startswith("webhook") or exc.code == "invalid_webhook_url" else None, exc.message)
+            form.add_error(
+                "url" if exc.code.startswith("webhook") or exc.code == "invalid_webhook_url" else None, exc.message
+            )
         else:
             form = WebhookEndpointForm()
     endpoints = webhook_endpoints_visible(user=request.user).select_related("created_by")
-    return render(request, "webhooks/list.html", {"form": form, "endpoints": endpoints, "created": created, "secret": secret})
+    return render(
+        request, "webhooks/list.html", {"form": form, "endpoints": endpoints, "created": created, "secret": secret}
+    )
 
 
 @role_required(User.Role.DATA_SCIENTIST)
@@ -49,8 +58,15 @@ def webhook_detail(request, pk):
 @role_required(User.Role.DATA_SCIENTIST)
 def webhook_deactivate(request, pk):
     cancelled = webhook_endpoint_deactivate(endpoint=webhook_endpoint_get(user=request.user, pk=pk), by=request.user)
-    messages.success(request, "Endpoint deactivated: nothing more will be sent to it"
-                     + (f"; {cancelled} pending {'delivery was' if cancelled == 1 else 'deliveries were'} cancelled." if cancelled else "."))
+    messages.success(
+        request,
+        "Endpoint deactivated: nothing more will be sent to it"
+        + (
+            f"; {cancelled} pending {'delivery was' if cancelled == 1 else 'deliveries were'} cancelled."
+            if cancelled
+            else "."
+        ),
+    )
     return redirect("webhook-detail", pk=pk)
 
 
@@ -64,7 +80,10 @@ def webhook_reactivate(request, pk):
             raise
         messages.error(request, exc.message)
     else:
-        messages.success(request, "Endpoint reactivated: new events will be sent to it. Cancelled deliveries can be redelivered below.")
+        messages.success(
+            request,
+            "Endpoint reactivated: new events will be sent to it. Cancelled deliveries can be redelivered below.",
+        )
     return redirect("webhook-detail", pk=pk)
 
 

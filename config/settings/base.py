@@ -1,4 +1,5 @@
 """Settings shared by every environment; each value can come from the environment (12-factor)."""
+
 from datetime import timedelta
 from pathlib import Path
 
@@ -76,9 +77,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions take the write lock up front, so a read-then-write transaction (claiming a task)
     # waits its turn instead of failing with "database is locked" when it tries to upgrade.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+    "DATABASE_PREPARED_STATEMENTS", default=True
+):
     # Server-side binding lets psycopg prepare a statement the second time a connection sends it, so
     # PostgreSQL stops planning get-next's and submit's statements afresh on every request (-15% of its CPU
     # per request, docs/bench-next-task.md). Behind PgBouncer, it needs 1.21+ with max_prepared_statements set;
@@ -139,10 +146,14 @@ SPECTACULAR_SETTINGS = {
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}},
 }
 # The API docs' scripts and styles come from drf-spectacular-sidecar: no CDN, so they work offline and under the CSP.
-SPECTACULAR_SETTINGS.update({
-    "SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR", "REDOC_DIST": "SIDECAR",
-    "SWAGGER_UI_SETTINGS": {"validatorUrl": None},  # no badge fetched from validator.swagger.io
-})
+SPECTACULAR_SETTINGS.update(
+    {
+        "SWAGGER_UI_DIST": "SIDECAR",
+        "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+        "REDOC_DIST": "SIDECAR",
+        "SWAGGER_UI_SETTINGS": {"validatorUrl": None},  # no badge fetched from validator.swagger.io
+    }
+)
 
 # Content-Security-Policy on every response (django-csp 4). Scripts and styles come from this site only; the one
 # kind of inline script allowed carries the request's nonce (django-csp adds it to the header only when a page
@@ -159,7 +170,10 @@ CONTENT_SECURITY_POLICY = {
         "form-action": [SELF],
     },
 }
-REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = ["rest_framework.renderers.JSONRenderer", "core.renderers.BrowsableAPIRenderer"]
+REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = [
+    "rest_framework.renderers.JSONRenderer",
+    "core.renderers.BrowsableAPIRenderer",
+]
 
 # Background work. The embedded default needs no server: kombu's filesystem transport.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
@@ -197,8 +211,10 @@ CELERY_BEAT_SCHEDULE = {
     # Expired API tokens are refused at once; their rows go hourly (see core/auth.py).
     "tokens-delete-expired": {"task": "core.tasks.tokens_delete_expired_task", "schedule": timedelta(hours=1)},
     # The whole verdict hash chain is walked and checked against its anchors (see reviews/services/chain.py).
-    "verdict-chain-check": {"task": "reviews.tasks.verdict_chain_check_task",
-                            "schedule": timedelta(seconds=env.int("SIGNOFF_CHAIN_CHECK_SECONDS", default=3600))},
+    "verdict-chain-check": {
+        "task": "reviews.tasks.verdict_chain_check_task",
+        "schedule": timedelta(seconds=env.int("SIGNOFF_CHAIN_CHECK_SECONDS", default=3600)),
+    },
 }
 # Heartbeats (core/heartbeat.py): beat records its own on every tick and sends the worker one to run; /healthz
 # and the admins' banner call a process dead when its heartbeat is older than the max age.
@@ -207,7 +223,9 @@ SIGNOFF_HEARTBEAT_MAX_AGE_SECONDS = env.float("SIGNOFF_HEARTBEAT_MAX_AGE_SECONDS
 CELERY_BEAT_SCHEDULE["worker-heartbeat"] = {
     "task": "core.tasks.heartbeat_worker_task",
     "schedule": timedelta(seconds=SIGNOFF_HEARTBEAT_SECONDS),
-    "options": {"expires": SIGNOFF_HEARTBEAT_SECONDS},  # heartbeats queued while no worker ran are dropped, not replayed
+    "options": {
+        "expires": SIGNOFF_HEARTBEAT_SECONDS
+    },  # heartbeats queued while no worker ran are dropped, not replayed
 }
 CELERY_BEAT_SCHEDULER = "core.beat.SingleHeartbeatScheduler"
 

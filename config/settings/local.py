@@ -1,7 +1,8 @@
 """The embedded default: SQLite and the filesystem broker, no variable required."""
+
 import secrets
 
-from .base import *  # noqa: F401,F403
+from .base import *  # noqa: F403
 from .base import VAR_DIR, env
 
 DEBUG = env.bool("DEBUG", default=True)

@@ -1,7 +1,8 @@
 """Tests: SQLite in a file (so a worker process can share it) unless DATABASE_URL names another."""
+
 import os
 
-from .base import *  # noqa: F401,F403
+from .base import *  # noqa: F403
 from .base import CELERY_BROKER_URL, DATABASES, REST_FRAMEWORK, VAR_DIR, filesystem_broker_options
 
 SECRET_KEY = "test-only-secret-key-not-for-production-0123456789"
@@ -20,6 +21,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 
 # The test client's login() and a bare authenticate() pass no request, which django-axes refuses; logins through
 # /login/ (the browser tests, tests/test_logins.py) still go through axes.
-AUTHENTICATION_BACKENDS = ["tests.support.axes_backend.RequestOptionalAxesBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "tests.support.axes_backend.RequestOptionalAxesBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 # Throttle counters live in the process's cache across tests; the throttling tests set their own rates.
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "100000/minute", "tokens": "100000/minute"}}

@@ -1,8 +1,9 @@
 """A worker started by the tests: the test settings, on the database and queue the test run hands it."""
-from .test import *  # noqa: F401,F403
+
 from pathlib import Path
 
 from .base import env
+from .test import *  # noqa: F403
 
 CELERY_TASK_DEFAULT_QUEUE = env.str("SIGNOFF_CELERY_QUEUE")
 if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405

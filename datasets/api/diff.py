@@ -1,4 +1,5 @@
 """The diff of two dataset versions: counts of added, removed, changed and unchanged items, and pages of their ids."""
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -11,8 +12,11 @@ from datasets.selectors_diff import CLASSES, FIELDS, PAGE_SIZE, version_diff_cou
 
 class VersionDiffQuerySerializer(serializers.Serializer):
     to = serializers.IntegerField(min_value=1, help_text="the newer version's number")
-    show = serializers.ChoiceField(choices=CLASSES, required=False,
-                                   help_text=f"only this class, one page of {PAGE_SIZE} from `offset` (default: the first page of each)")
+    show = serializers.ChoiceField(
+        choices=CLASSES,
+        required=False,
+        help_text=f"only this class, one page of {PAGE_SIZE} from `offset` (default: the first page of each)",
+    )
     offset = serializers.IntegerField(min_value=0, default=0, help_text="with `show`: where the page starts")
 
     def get_fields(self):
@@ -67,7 +71,7 @@ class DatasetVersionDiffView(APIView):
     @extend_schema(
         summary="What changed between two versions of a dataset, items matched by external id",
         description="An item is changed when its input, reference or tags differ, or it gained or lost an image. "
-                    f"Lists are in external id order, {PAGE_SIZE} per page; `show` and `offset` page through one of them.",
+        f"Lists are in external id order, {PAGE_SIZE} per page; `show` and `offset` page through one of them.",
         parameters=[VersionDiffQuerySerializer],
         responses=VersionDiffSerializer,
     )
@@ -79,5 +83,7 @@ class DatasetVersionDiffView(APIView):
         new = dataset_version_get(dataset_name=name, number=q["to"])
         body = {"dataset": name, "from": old.number, "to": new.number, "counts": version_diff_counts(old=old, new=new)}
         for kind in [q["show"]] if "show" in q else CLASSES:
-            body[kind] = version_diff_page(old=old, new=new, kind=kind, offset=q["offset"] if "show" in q else 0).as_dict()
+            body[kind] = version_diff_page(
+                old=old, new=new, kind=kind, offset=q["offset"] if "show" in q else 0
+            ).as_dict()
         return Response(body)

@@ -1,6 +1,7 @@
 """tus 1.0.0 endpoints: create a resumable upload, ask its offset, send bytes, give it up.
 
 The upload's URL is also its status URL: GET answers the JSON status as for any background upload."""
+
 from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -13,7 +14,12 @@ from core.errors import ApplicationError, NotFoundError
 from core.permissions import IsDataScientist
 from datasets.models import Upload
 from datasets.services.resumable import (
-    TUS_VERSION, parse_metadata, resumable_append, resumable_create, resumable_delete, resumable_offset,
+    TUS_VERSION,
+    parse_metadata,
+    resumable_append,
+    resumable_create,
+    resumable_delete,
+    resumable_offset,
 )
 
 TUS_HEADERS = [
@@ -42,18 +48,24 @@ class ResumableUploadCreateView(TusResponseMixin, APIView):
 
     @extend_schema(exclude=True)
     def options(self, request, *args, **kwargs):
-        return Response(status=status.HTTP_204_NO_CONTENT, headers={
-            "Tus-Version": TUS_VERSION, "Tus-Extension": "creation,termination", "Tus-Max-Size": str(settings.SIGNOFF_MAX_UPLOAD_BYTES),
-        })
+        return Response(
+            status=status.HTTP_204_NO_CONTENT,
+            headers={
+                "Tus-Version": TUS_VERSION,
+                "Tus-Extension": "creation,termination",
+                "Tus-Max-Size": str(settings.SIGNOFF_MAX_UPLOAD_BYTES),
+            },
+        )
 
     @extend_schema(
         summary="Create a resumable upload (tus 1.0.0 creation)",
         description="Headers: `Upload-Length` (bytes) and `Upload-Metadata` with base64 values: `kind` (dataset_version or "
-                    "prediction_set), `filename`, and the target: `dataset` for a dataset version; `model`, `version`, "
-                    "`dataset`, `dataset_version` for predictions. Answers 201 with `Location`: PATCH bytes there, HEAD for "
-                    "the offset, GET for the status once all bytes are in.",
+        "prediction_set), `filename`, and the target: `dataset` for a dataset version; `model`, `version`, "
+        "`dataset`, `dataset_version` for predictions. Answers 201 with `Location`: PATCH bytes there, HEAD for "
+        "the offset, GET for the status once all bytes are in.",
         request=None,
-        parameters=TUS_HEADERS + [
+        parameters=TUS_HEADERS
+        + [
             OpenApiParameter("Upload-Length", OpenApiTypes.INT, OpenApiParameter.HEADER, required=True),
             OpenApiParameter("Upload-Metadata", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True),
         ],
@@ -64,8 +76,9 @@ class ResumableUploadCreateView(TusResponseMixin, APIView):
             length = int(request.headers.get("Upload-Length", ""))
         except ValueError:
             raise ApplicationError("Upload-Length must be the file's size in bytes.", code="invalid_length") from None
-        upload = resumable_create(length=length, metadata=parse_metadata(request.headers.get("Upload-Metadata", "")),
-                                  created_by=request.user)
+        upload = resumable_create(
+            length=length, metadata=parse_metadata(request.headers.get("Upload-Metadata", "")), created_by=request.user
+        )
         url = reverse("api:upload-detail", args=[upload.pk])
         return Response(status=status.HTTP_201_CREATED, headers={"Location": url, "Upload-Offset": "0"})
 
@@ -80,32 +93,46 @@ def own_upload(request, pk) -> Upload:
 class ResumableUploadMixin(TusResponseMixin):
     """HEAD, PATCH and DELETE of tus on an upload's URL."""
 
-    @extend_schema(summary="Where to resume a resumable upload (tus HEAD)", parameters=TUS_HEADERS,
-                   responses={200: OpenApiResponse(description="Upload-Offset and Upload-Length headers")})
+    @extend_schema(
+        summary="Where to resume a resumable upload (tus HEAD)",
+        parameters=TUS_HEADERS,
+        responses={200: OpenApiResponse(description="Upload-Offset and Upload-Length headers")},
+    )
     def head(self, request, pk):
         upload = own_upload(request, pk)
-        return Response(status=status.HTTP_200_OK, headers={
-            "Upload-Offset": str(resumable_offset(upload)), "Upload-Length": str(upload.bytes_total),
-        })
+        return Response(
+            status=status.HTTP_200_OK,
+            headers={
+                "Upload-Offset": str(resumable_offset(upload)),
+                "Upload-Length": str(upload.bytes_total),
+            },
+        )
 
     @extend_schema(
         summary="Send bytes of a resumable upload (tus PATCH)",
         request={"application/offset+octet-stream": OpenApiTypes.BINARY},
-        parameters=TUS_HEADERS + [OpenApiParameter("Upload-Offset", OpenApiTypes.INT, OpenApiParameter.HEADER, required=True)],
+        parameters=TUS_HEADERS
+        + [OpenApiParameter("Upload-Offset", OpenApiTypes.INT, OpenApiParameter.HEADER, required=True)],
         responses={204: OpenApiResponse(description="accepted; Upload-Offset says how many bytes are in")},
     )
     def patch(self, request, pk):
         upload = own_upload(request, pk)
         if request.content_type != "application/offset+octet-stream":
-            raise ApplicationError("Send bytes as application/offset+octet-stream.", code="unsupported_media_type", status=415)
+            raise ApplicationError(
+                "Send bytes as application/offset+octet-stream.", code="unsupported_media_type", status=415
+            )
         try:
             offset = int(request.headers.get("Upload-Offset", ""))
         except ValueError:
-            raise ApplicationError("Upload-Offset must be the number of bytes already sent.", code="invalid_offset") from None
+            raise ApplicationError(
+                "Upload-Offset must be the number of bytes already sent.", code="invalid_offset"
+            ) from None
         new_offset = resumable_append(upload=upload, offset=offset, stream=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT, headers={"Upload-Offset": str(new_offset)})
 
-    @extend_schema(summary="Give up a resumable upload (tus termination)", parameters=TUS_HEADERS, responses={204: None})
+    @extend_schema(
+        summary="Give up a resumable upload (tus termination)", parameters=TUS_HEADERS, responses={204: None}
+    )
     def delete(self, request, pk):
         resumable_delete(upload=own_upload(request, pk))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -56,7 +56,18 @@ class UploadSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Upload
-        fields = ["id", "kind", "status", "source_name", "target", "progress", "result", "error", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "source_name",
+            "target",
+            "progress",
+            "result",
+            "error",
+            "created_at",
+            "updated_at",
+        ]
 
     @extend_schema_field(UploadProgressSerializer)
     def get_progress(self, upload: Upload) -> dict:

@@ -1,4 +1,5 @@
 """Dataset endpoints: create a dataset, upload a version (in the request, or in the background)."""
+
 from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -10,8 +11,13 @@ from rest_framework.views import APIView
 from core.permissions import CanSeeResults, IsDataScientist
 from datasets.api.resumable import ResumableUploadMixin, own_upload
 from datasets.api.serializers import (
-    DatasetCreateSerializer, DatasetSerializer, DatasetVersionSummarySerializer, FileUploadSerializer,
-    UploadAcceptedSerializer, UploadSerializer, VersionCreatedSerializer,
+    DatasetCreateSerializer,
+    DatasetSerializer,
+    DatasetVersionSummarySerializer,
+    FileUploadSerializer,
+    UploadAcceptedSerializer,
+    UploadSerializer,
+    VersionCreatedSerializer,
 )
 from datasets.models import Dataset, Upload
 from datasets.selectors import dataset_get, dataset_version_get
@@ -70,7 +76,8 @@ class DatasetVersionListCreateView(APIView):
         summary="Upload a dataset version (JSONL one item a line, or CSV with a header)",
         request={"multipart/form-data": FileUploadSerializer},
         responses={
-            201: VersionCreatedSerializer, 200: OpenApiResponse(VersionCreatedSerializer, "identical content: the existing version"),
+            201: VersionCreatedSerializer,
+            200: OpenApiResponse(VersionCreatedSerializer, "identical content: the existing version"),
             202: UploadAcceptedSerializer,
         },
     )
@@ -82,10 +89,18 @@ class DatasetVersionListCreateView(APIView):
         if file.size > settings.SIGNOFF_SYNC_UPLOAD_MAX_BYTES:
             from datasets.tasks import ingest_dataset_upload
 
-            upload = upload_accept(kind=Upload.Kind.DATASET_VERSION, file=file, fields=ITEM_FIELDS, target={"dataset": dataset.name},
-                                   created_by=request.user, enqueue=ingest_dataset_upload.delay)
+            upload = upload_accept(
+                kind=Upload.Kind.DATASET_VERSION,
+                file=file,
+                fields=ITEM_FIELDS,
+                target={"dataset": dataset.name},
+                created_by=request.user,
+                enqueue=ingest_dataset_upload.delay,
+            )
             return accepted_upload_response(upload)
-        version, created = dataset_version_ingest(dataset=dataset, file=file, source_name=file.name or "", created_by=request.user)
+        version, created = dataset_version_ingest(
+            dataset=dataset, file=file, source_name=file.name or "", created_by=request.user
+        )
         body = {"version": version.number, "sha256": version.sha256, "items": version.item_count}
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

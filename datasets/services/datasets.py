@@ -1,4 +1,5 @@
 """Creating datasets and ingesting their versions: streamed, staged (or COPYed), then published all or nothing."""
+
 from django.core.files import File
 from django.db import IntegrityError, connection, transaction
 
@@ -13,8 +14,14 @@ from datasets.services.ingest import ITEM_FIELDS, ProgressFn, StoredImages, no_p
 from datasets.services.item_copy import dataset_version_copy
 from datasets.services.versions import dataset_version_open
 
-ITEM_STAGE = [("line", "integer"), ("external_id", "text"), ("input", "json"), ("reference", "json"),
-              ("tags", "json"), ("image", "text")]
+ITEM_STAGE = [
+    ("line", "integer"),
+    ("external_id", "text"),
+    ("input", "json"),
+    ("reference", "json"),
+    ("tags", "json"),
+    ("image", "text"),
+]
 
 
 def dataset_create(*, name: str, description: str = "", created_by: User) -> Dataset:
@@ -26,7 +33,12 @@ def dataset_create(*, name: str, description: str = "", created_by: User) -> Dat
 
 
 def dataset_version_ingest(
-    *, dataset: Dataset, file: File, source_name: str, created_by: User, progress: ProgressFn = no_progress,
+    *,
+    dataset: Dataset,
+    file: File,
+    source_name: str,
+    created_by: User,
+    progress: ProgressFn = no_progress,
 ) -> tuple[DatasetVersion, bool]:
     """Read every row into a staging table, then publish the version and all its items in one transaction;
     on PostgreSQL a file whose rows are all valid and hold no image is COPYed straight into the items table.
@@ -39,8 +51,14 @@ def dataset_version_ingest(
         return existing, False
     if connection.vendor == "postgresql":
         with upload_errors_as_application_error():
-            copied = dataset_version_copy(dataset=dataset, file=file, sha256=sha256, source_name=source_name,
-                                          created_by=created_by, progress=progress)
+            copied = dataset_version_copy(
+                dataset=dataset,
+                file=file,
+                sha256=sha256,
+                source_name=source_name,
+                created_by=created_by,
+                progress=progress,
+            )
         if copied is not None:
             if copied[1]:
                 refresh_statistics(Item._meta.db_table)
@@ -63,10 +81,14 @@ def dataset_version_ingest(
     return version, created
 
 
-def _stage_items(file: File, errors: ErrorCollector, stage: Staging, images: StoredImages, progress: ProgressFn) -> None:
+def _stage_items(
+    file: File, errors: ErrorCollector, stage: Staging, images: StoredImages, progress: ProgressFn
+) -> None:
     counter = ByteCounter()
     records, store_image = read_records(file, errors, counter, ITEM_FIELDS, images)
-    stage_records(records, lambda line, record: validate_item(line, record, errors, store_image), stage, counter, progress)
+    stage_records(
+        records, lambda line, record: validate_item(line, record, errors, store_image), stage, counter, progress
+    )
     if errors.total:
         _add_repeats(stage, errors)  # one bad line does not hide the others
     elif not stage.count:
@@ -76,11 +98,14 @@ def _stage_items(file: File, errors: ErrorCollector, stage: Staging, images: Sto
 
 def _add_repeats(stage: Staging, errors: ErrorCollector) -> None:
     rows, total = repeated_ids(stage, "external_id", MAX_REPORTED_ERRORS)
-    errors.merge([RowError(line, "id", f"duplicates id {item_id!r} from line {first}") for line, item_id, first in rows], total)
+    errors.merge(
+        [RowError(line, "id", f"duplicates id {item_id!r} from line {first}") for line, item_id, first in rows], total
+    )
 
 
-def dataset_version_publish(dataset: Dataset, stage: Staging, errors: ErrorCollector, sha256: str, source_name: str,
-                            created_by: User) -> tuple[DatasetVersion, bool]:
+def dataset_version_publish(
+    dataset: Dataset, stage: Staging, errors: ErrorCollector, sha256: str, source_name: str, created_by: User
+) -> tuple[DatasetVersion, bool]:
     """Staged item rows become the next version of `dataset`, in one transaction; a repeated id raises with its lines.
     Returns (version, created): identical bytes published meanwhile return that version."""
     table = Item._meta.db_table

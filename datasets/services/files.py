@@ -1,7 +1,8 @@
 """Helpers for uploaded files: content hash, line iteration, and turning parse errors into API errors."""
+
 import hashlib
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from django.core.files import File
 

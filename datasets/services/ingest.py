@@ -1,10 +1,12 @@
 """What every ingest shares: reading records from a file of any accepted format, storing images, reporting
 progress, and turning a parse failure into the API's error."""
+
 from __future__ import annotations
 
 import time
 import uuid
-from typing import IO, Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -23,8 +25,9 @@ ITEM_FIELDS = {"id", "input", "reference", "tags"}
 PREDICTION_FIELDS = {"id", "output", "score"}
 
 
-def read_records(file: IO[bytes], errors: ErrorCollector, counter: ByteCounter, fields: set[str],
-                 images: "StoredImages | None" = None) -> tuple[Iterator[tuple[int, dict]], ImageStore | None]:
+def read_records(
+    file: IO[bytes], errors: ErrorCollector, counter: ByteCounter, fields: set[str], images: StoredImages | None = None
+) -> tuple[Iterator[tuple[int, dict]], ImageStore | None]:
     """(line, record) pairs from a JSONL, CSV or (for datasets) ZIP file, chosen by its name and first bytes,
     with the function that stores an item's image (base64 in the record, or a file in the archive)."""
     head = file.read(SNIFF_BYTES)
@@ -33,8 +36,11 @@ def read_records(file: IO[bytes], errors: ErrorCollector, counter: ByteCounter, 
     if fmt == "zip":
         if "input" not in fields:
             raise FileRejected(errors.filename, "is a ZIP archive; only a dataset version can be a ZIP of images")
-        limits = ArchiveLimits(max_total_bytes=settings.SIGNOFF_ZIP_MAX_BYTES,
-                               max_members=settings.SIGNOFF_ZIP_MAX_MEMBERS, max_ratio=settings.SIGNOFF_ZIP_MAX_RATIO)
+        limits = ArchiveLimits(
+            max_total_bytes=settings.SIGNOFF_ZIP_MAX_BYTES,
+            max_members=settings.SIGNOFF_ZIP_MAX_MEMBERS,
+            max_ratio=settings.SIGNOFF_ZIP_MAX_RATIO,
+        )
         archive = ImageArchive(file, errors.filename, limits)
         store = (lambda line, name: images.store_bytes(line, archive.read_image(name))) if images else None
         return archive.records(errors, counter, fields), store
@@ -42,8 +48,13 @@ def read_records(file: IO[bytes], errors: ErrorCollector, counter: ByteCounter, 
     return records, images.store_base64 if images else None
 
 
-def stage_records(records: Iterator[tuple[int, dict]], validate: Callable[[int, dict], tuple | None], stage: Staging,
-                  counter: ByteCounter, progress: "ProgressFn") -> None:
+def stage_records(
+    records: Iterator[tuple[int, dict]],
+    validate: Callable[[int, dict], tuple | None],
+    stage: Staging,
+    counter: ByteCounter,
+    progress: ProgressFn,
+) -> None:
     """Validate each record and stage the good ones; every bad one is reported, none stops the reading."""
     for line, record in records:
         row = validate(line, record)
@@ -99,8 +110,12 @@ class Progress:
         if not force and now - self._last < self.INTERVAL:
             return
         self._last = now
-        values = {"phase": phase, "rows_done": rows, "bytes_done": min(bytes_done, self.total_bytes),
-                  "heartbeat_at": timezone.now()}
+        values = {
+            "phase": phase,
+            "rows_done": rows,
+            "bytes_done": min(bytes_done, self.total_bytes),
+            "heartbeat_at": timezone.now(),
+        }
         if len(connection.atomic_blocks) > self._depth and connection.vendor == "postgresql":
             self._write_aside(values)
         else:
@@ -111,8 +126,9 @@ class Progress:
             self._side = connection.get_new_connection(connection.get_connection_params())
             self._side.autocommit = True
         assignments = ", ".join(f"{name} = %s" for name in values)
-        self._side.execute(f"UPDATE {Upload._meta.db_table} SET {assignments} WHERE id = %s",
-                           [*values.values(), self.upload_id])
+        self._side.execute(
+            f"UPDATE {Upload._meta.db_table} SET {assignments} WHERE id = %s", [*values.values(), self.upload_id]
+        )
 
     def close(self) -> None:
         if self._side is not None:

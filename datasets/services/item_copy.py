@@ -1,8 +1,10 @@
 """Items COPYed straight into their table (PostgreSQL), in the transaction that creates their version (see
 datasets/copyload.py). Images are not taken here: they must be stored, and the staging path does that."""
+
 from __future__ import annotations
 
-from typing import IO, Iterator
+from collections.abc import Iterator
+from typing import IO
 
 from django.db import transaction
 
@@ -23,8 +25,9 @@ EMPTY_TAGS = b"[]"
 Row = bytes
 
 
-def dataset_version_copy(*, dataset: Dataset, file: IO[bytes], sha256: str, source_name: str, created_by: User,
-                         progress: ProgressFn) -> tuple[DatasetVersion, bool] | None:
+def dataset_version_copy(
+    *, dataset: Dataset, file: IO[bytes], sha256: str, source_name: str, created_by: User, progress: ProgressFn
+) -> tuple[DatasetVersion, bool] | None:
     """(version, created) as the staging path answers, or None (nothing written) if a row is wrong or the file
     holds images."""
     counter = ByteCounter()
@@ -44,8 +47,9 @@ def dataset_version_copy(*, dataset: Dataset, file: IO[bytes], sha256: str, sour
             def to_text(batch: list[Row]) -> bytes:
                 return version_column + version_column.join(batch)
 
-            count = copy_rows(Item._meta.db_table, COLUMNS, rows, to_text,
-                              lambda done: progress("reading", done, counter.bytes))
+            count = copy_rows(
+                Item._meta.db_table, COLUMNS, rows, to_text, lambda done: progress("reading", done, counter.bytes)
+            )
             if not count:
                 raise NotClean
             progress("saving", count, counter.bytes, force=True)
@@ -76,8 +80,12 @@ def _jsonl_rows(file: IO[bytes], counter: ByteCounter) -> Iterator[Row]:
             tags_text = json_bytes(tags)
         else:
             raise NotClean
-        yield b"%b\t%b\t%b\t%b\t\t\n" % (_copy_text_id(clean_id(obj.get("id"))), json_bytes(value),
-                                       b"\\N" if reference is None else json_bytes(reference), tags_text)
+        yield b"%b\t%b\t%b\t%b\t\t\n" % (
+            _copy_text_id(clean_id(obj.get("id"))),
+            json_bytes(value),
+            b"\\N" if reference is None else json_bytes(reference),
+            tags_text,
+        )
 
 
 def _validated_rows(file: IO[bytes], name: str, counter: ByteCounter) -> Iterator[Row]:
@@ -89,7 +97,11 @@ def _validated_rows(file: IO[bytes], name: str, counter: ByteCounter) -> Iterato
         row = validate_item(line, record, errors, None)
         if row is None or errors.total:
             raise NotClean
-        yield b"%b\t%b\t%b\t%b\t\t\n" % (_copy_text_id(row.external_id), escape(row.input),
-                                       b"\\N" if row.reference is None else escape(row.reference), escape(row.tags))
+        yield b"%b\t%b\t%b\t%b\t\t\n" % (
+            _copy_text_id(row.external_id),
+            escape(row.input),
+            b"\\N" if row.reference is None else escape(row.reference),
+            escape(row.tags),
+        )
     if errors.total:
         raise NotClean

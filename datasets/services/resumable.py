@@ -7,6 +7,7 @@ as with `signoff push`. The client creates an upload (POST, with its length and 
 PATCH at the offset the server confirms, and after a dropped connection asks HEAD where to resume. The
 bytes go straight to a file on disk; once all have arrived the upload is checked and queued like any other.
 """
+
 from __future__ import annotations
 
 import base64
@@ -40,24 +41,38 @@ def parse_metadata(header: str) -> dict[str, str]:
         try:
             meta[key] = base64.b64decode(encoded, validate=True).decode() if encoded else ""
         except (binascii.Error, UnicodeDecodeError):
-            raise ApplicationError(f"Upload-Metadata value of {key!r} is not base64 of UTF-8 text.", code="invalid_metadata") from None
+            raise ApplicationError(
+                f"Upload-Metadata value of {key!r} is not base64 of UTF-8 text.", code="invalid_metadata"
+            ) from None
     return meta
 
 
 def resumable_create(*, length: int, metadata: dict[str, str], created_by: User) -> Upload:
     kind = upload_kinds.get(metadata.get("kind", ""))
     if kind is None:
-        raise ApplicationError(f"Upload-Metadata needs kind, one of {', '.join(upload_kinds.names())}.", code="invalid_metadata",
-                               extra={"field": "kind"})
+        raise ApplicationError(
+            f"Upload-Metadata needs kind, one of {', '.join(upload_kinds.names())}.",
+            code="invalid_metadata",
+            extra={"field": "kind"},
+        )
     if length <= 0:
         raise ApplicationError("Upload-Length must be a positive number of bytes.", code="invalid_length")
     if length > settings.SIGNOFF_MAX_UPLOAD_BYTES:
-        raise ApplicationError(f"Uploads are limited to {settings.SIGNOFF_MAX_UPLOAD_BYTES} bytes.", code="too_large", status=413)
+        raise ApplicationError(
+            f"Uploads are limited to {settings.SIGNOFF_MAX_UPLOAD_BYTES} bytes.", code="too_large", status=413
+        )
     target = kind.resolve_target(metadata)
     filename = os.path.basename(metadata.get("filename", "")) or "upload.jsonl"
     name = default_storage.save(f"uploads/resumable/{uuid.uuid4().hex}.part", ContentFile(b""))
-    return Upload.objects.create(kind=metadata["kind"], status=Upload.Status.RECEIVING, file=name, source_name=filename[:255],
-                                 target=target, bytes_total=length, created_by=created_by)
+    return Upload.objects.create(
+        kind=metadata["kind"],
+        status=Upload.Status.RECEIVING,
+        file=name,
+        source_name=filename[:255],
+        target=target,
+        bytes_total=length,
+        created_by=created_by,
+    )
 
 
 def resumable_offset(upload: Upload) -> int:
@@ -73,7 +88,9 @@ def resumable_offset(upload: Upload) -> int:
 def resumable_append(*, upload: Upload, offset: int, stream: IO[bytes]) -> int:
     """Append the request body at `offset`; returns the new offset. The last byte queues the ingest."""
     if upload.status != Upload.Status.RECEIVING:
-        raise ConflictError("This upload has all its bytes already.", code="upload_complete", extra={"status": upload.status})
+        raise ConflictError(
+            "This upload has all its bytes already.", code="upload_complete", extra={"status": upload.status}
+        )
     path = default_storage.path(upload.file.name)
     with open(path, "ab") as out:
         try:  # one writer at a time, across processes
@@ -84,8 +101,11 @@ def resumable_append(*, upload: Upload, offset: int, stream: IO[bytes]) -> int:
             raise ConflictError("This upload has all its bytes already.", code="upload_complete")
         current = out.seek(0, os.SEEK_END)
         if offset != current:
-            raise ConflictError(f"Upload-Offset {offset} does not match the {current} bytes received; resume from {current}.",
-                                code="offset_mismatch", extra={"offset": current})
+            raise ConflictError(
+                f"Upload-Offset {offset} does not match the {current} bytes received; resume from {current}.",
+                code="offset_mismatch",
+                extra={"offset": current},
+            )
         received = _copy(stream, out, upload.bytes_total - current)
         new_offset = current + received
     Upload.objects.filter(pk=upload.pk).update(bytes_done=new_offset, heartbeat_at=timezone.now())
@@ -120,7 +140,8 @@ def _complete(upload: Upload) -> None:
             upload_precheck(file, kind.fields, upload.source_name)
     except ApplicationError as exc:
         Upload.objects.filter(pk=upload.pk).update(
-            status=Upload.Status.FAILED, error={"message": exc.message, "code": exc.code, "extra": exc.extra})
+            status=Upload.Status.FAILED, error={"message": exc.message, "code": exc.code, "extra": exc.extra}
+        )
         upload.file.delete(save=False)
         raise
     with transaction.atomic():

@@ -1,4 +1,5 @@
 """Thumbnails of item images, made by the worker after a version lands (pages show the image until then)."""
+
 import io
 
 from django.core.files.base import ContentFile
@@ -22,7 +23,9 @@ def thumbnail_bytes(data: bytes) -> bytes:
 def version_thumbnails_make(*, version_id: int) -> int:
     """Make the missing thumbnails of a version's items; safe to run twice. Returns how many were made."""
     made = 0
-    pending = Item.objects.filter(version_id=version_id, thumbnail="").exclude(image="").only("id", "image", "version_id")
+    pending = (
+        Item.objects.filter(version_id=version_id, thumbnail="").exclude(image="").only("id", "image", "version_id")
+    )
     for item in pending.iterator(chunk_size=BATCH):
         with item.image.open("rb") as source:
             data = thumbnail_bytes(source.read())

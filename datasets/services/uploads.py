@@ -2,8 +2,10 @@
 
 A worker that dies mid-ingest leaves nothing behind (rows are staged in a TEMP table and published in one
 transaction); the upload's heartbeat stops, and `uploads_requeue_stale` hands it to another worker."""
+
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 from django.core.files import File
 from django.db import transaction
@@ -22,15 +24,21 @@ ABANDONED_AFTER = timedelta(hours=24)  # a resumable upload no byte has reached 
 
 def upload_store(*, kind: str, file: File, target: dict[str, Any], created_by: User) -> Upload:
     """Keep the file and record what it is for; the caller enqueues the ingest on commit."""
-    upload = Upload(kind=kind, target=target, source_name=(file.name or "upload")[:255], created_by=created_by,
-                    bytes_total=file.size or 0)
+    upload = Upload(
+        kind=kind,
+        target=target,
+        source_name=(file.name or "upload")[:255],
+        created_by=created_by,
+        bytes_total=file.size or 0,
+    )
     upload.file.save(file.name or "upload.jsonl", file, save=False)
     upload.save()
     return upload
 
 
-def upload_accept(*, kind: str, file: File, fields: set[str], target: dict[str, Any], created_by: User,
-                  enqueue: Callable[[int], Any]) -> Upload:
+def upload_accept(
+    *, kind: str, file: File, fields: set[str], target: dict[str, Any], created_by: User, enqueue: Callable[[int], Any]
+) -> Upload:
     """Check the file's start (a clear 400 now beats a failed upload later), keep it, and queue its ingest."""
     upload_precheck(file, fields, file.name or "upload")
     with transaction.atomic():
@@ -43,8 +51,13 @@ def upload_process(*, upload_id: int, ingest: Callable[[Upload, ProgressFn], dic
     """Run one ingest function over a stored upload and record ready (with its result) or failed (with why)."""
     now = timezone.now()
     claimed = Upload.objects.filter(pk=upload_id, status=Upload.Status.QUEUED).update(
-        status=Upload.Status.PROCESSING, phase="reading", started_at=now, heartbeat_at=now, attempts=F("attempts") + 1,
-        rows_done=0, bytes_done=0,
+        status=Upload.Status.PROCESSING,
+        phase="reading",
+        started_at=now,
+        heartbeat_at=now,
+        attempts=F("attempts") + 1,
+        rows_done=0,
+        bytes_done=0,
     )
     if not claimed:
         return  # already taken by another worker, or finished
@@ -53,11 +66,16 @@ def upload_process(*, upload_id: int, ingest: Callable[[Upload, ProgressFn], dic
     try:
         result = ingest(upload, progress)
     except ApplicationError as exc:
-        _finish(upload, status=Upload.Status.FAILED, error={"message": exc.message, "code": exc.code, "extra": exc.extra})
+        _finish(
+            upload, status=Upload.Status.FAILED, error={"message": exc.message, "code": exc.code, "extra": exc.extra}
+        )
         return
     except Exception as exc:
-        _finish(upload, status=Upload.Status.FAILED,
-                error={"message": f"Ingest failed: {exc.__class__.__name__}", "code": "internal", "extra": {}})
+        _finish(
+            upload,
+            status=Upload.Status.FAILED,
+            error={"message": f"Ingest failed: {exc.__class__.__name__}", "code": "internal", "extra": {}},
+        )
         raise
     finally:
         progress.close()
@@ -81,13 +99,17 @@ def uploads_requeue_stale(*, now=None) -> list[int]:
         with transaction.atomic():
             if upload.attempts >= MAX_ATTEMPTS:
                 Upload.objects.filter(pk=upload.pk, status=Upload.Status.PROCESSING).update(
-                    status=Upload.Status.FAILED, phase="",
-                    error={"message": f"The worker stopped {upload.attempts} times while reading this upload.",
-                           "code": "worker_lost", "extra": {}},
+                    status=Upload.Status.FAILED,
+                    phase="",
+                    error={
+                        "message": f"The worker stopped {upload.attempts} times while reading this upload.",
+                        "code": "worker_lost",
+                        "extra": {},
+                    },
                 )
-            elif Upload.objects.filter(pk=upload.pk, status=Upload.Status.PROCESSING, heartbeat_at=upload.heartbeat_at).update(
-                status=Upload.Status.QUEUED, phase=""
-            ):
+            elif Upload.objects.filter(
+                pk=upload.pk, status=Upload.Status.PROCESSING, heartbeat_at=upload.heartbeat_at
+            ).update(status=Upload.Status.QUEUED, phase=""):
                 requeued.append(upload.pk)
     return requeued
 

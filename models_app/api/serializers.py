@@ -35,7 +35,17 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ModelVersion
-        fields = ["model", "version", "stage", "git_sha", "params", "metrics", "artifact_uri", "created_by", "created_at"]
+        fields = [
+            "model",
+            "version",
+            "stage",
+            "git_sha",
+            "params",
+            "metrics",
+            "artifact_uri",
+            "created_by",
+            "created_at",
+        ]
 
 
 class ModelVersionDetailSerializer(ModelVersionSerializer):
@@ -64,5 +74,7 @@ class PredictionSetCreatedSerializer(serializers.Serializer):
 
 
 class StageChangeSerializer(serializers.Serializer):
-    stage = serializers.ChoiceField(choices=[ModelVersion.Stage.PRODUCTION, ModelVersion.Stage.APPROVED, ModelVersion.Stage.REJECTED])
+    stage = serializers.ChoiceField(
+        choices=[ModelVersion.Stage.PRODUCTION, ModelVersion.Stage.APPROVED, ModelVersion.Stage.REJECTED]
+    )
     reason = serializers.CharField(allow_blank=False)

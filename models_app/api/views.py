@@ -1,4 +1,5 @@
 """Registry endpoints: models, versions, prediction uploads, and the recorded move to production."""
+
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -15,8 +16,14 @@ from datasets.selectors import dataset_version_get
 from datasets.services.ingest import PREDICTION_FIELDS
 from datasets.services.uploads import upload_accept
 from models_app.api.serializers import (
-    ModelCreateSerializer, ModelVersionCreateSerializer, ModelVersionDetailSerializer, ModelVersionSerializer,
-    PredictionSetCreatedSerializer, PredictionUploadSerializer, RegisteredModelSerializer, StageChangeSerializer,
+    ModelCreateSerializer,
+    ModelVersionCreateSerializer,
+    ModelVersionDetailSerializer,
+    ModelVersionSerializer,
+    PredictionSetCreatedSerializer,
+    PredictionUploadSerializer,
+    RegisteredModelSerializer,
+    StageChangeSerializer,
 )
 from models_app.models import ModelVersion, RegisteredModel
 from models_app.selectors import model_version_get, registered_model_get
@@ -58,7 +65,11 @@ class ModelVersionListCreateView(APIView):
 
 def _version_detail(name: str, version: str) -> dict:
     found = model_version_get(model_name=name, version=version)
-    found = ModelVersion.objects.select_related("model", "created_by").prefetch_related("transitions__actor").get(pk=found.pk)
+    found = (
+        ModelVersion.objects.select_related("model", "created_by")
+        .prefetch_related("transitions__actor")
+        .get(pk=found.pk)
+    )
     return ModelVersionDetailSerializer(found).data
 
 
@@ -87,20 +98,40 @@ class PredictionUploadView(APIView):
         model_version = model_version_get(model_name=name, version=version)
         data = PredictionUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        dataset_version = dataset_version_get(dataset_name=data.validated_data["dataset"], number=data.validated_data["dataset_version"])
+        dataset_version = dataset_version_get(
+            dataset_name=data.validated_data["dataset"], number=data.validated_data["dataset_version"]
+        )
         file = data.validated_data["file"]
         if file.size > settings.SIGNOFF_SYNC_UPLOAD_MAX_BYTES:
             from models_app.tasks import ingest_prediction_upload
 
-            target = {"model": name, "version": version, "dataset": dataset_version.dataset.name, "dataset_version": dataset_version.number}
-            upload = upload_accept(kind=Upload.Kind.PREDICTION_SET, file=file, fields=PREDICTION_FIELDS, target=target,
-                                   created_by=request.user, enqueue=ingest_prediction_upload.delay)
+            target = {
+                "model": name,
+                "version": version,
+                "dataset": dataset_version.dataset.name,
+                "dataset_version": dataset_version.number,
+            }
+            upload = upload_accept(
+                kind=Upload.Kind.PREDICTION_SET,
+                file=file,
+                fields=PREDICTION_FIELDS,
+                target=target,
+                created_by=request.user,
+                enqueue=ingest_prediction_upload.delay,
+            )
             return accepted_upload_response(upload)
         prediction_set, created = prediction_set_ingest(
-            model_version=model_version, dataset_version=dataset_version, file=file,
-            source_name=file.name or "", created_by=request.user,
+            model_version=model_version,
+            dataset_version=dataset_version,
+            file=file,
+            source_name=file.name or "",
+            created_by=request.user,
         )
-        body = {"prediction_set": prediction_set.pk, "sha256": prediction_set.sha256, "predictions": prediction_set.prediction_count}
+        body = {
+            "prediction_set": prediction_set.pk,
+            "sha256": prediction_set.sha256,
+            "predictions": prediction_set.prediction_count,
+        }
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
@@ -116,6 +147,11 @@ class ModelVersionStageView(APIView):
         data.is_valid(raise_exception=True)
         if model_version.stage == ModelVersion.Stage.CANDIDATE:
             raise ConflictError("A candidate's stage is set by a signed verdict, not directly.", code="needs_verdict")
-        model_version_set_stage(version=model_version, to_stage=data.validated_data["stage"], actor=request.user,
-                                reason=data.validated_data["reason"], cause="manual")
+        model_version_set_stage(
+            version=model_version,
+            to_stage=data.validated_data["stage"],
+            actor=request.user,
+            reason=data.validated_data["reason"],
+            cause="manual",
+        )
         return Response(_version_detail(name, version))

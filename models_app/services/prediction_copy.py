@@ -1,8 +1,10 @@
 """Predictions COPYed straight into their table (PostgreSQL), in one transaction with their set (see
 datasets/copyload.py). The worker resolves each row's item itself, through the version's ItemIndex."""
+
 from __future__ import annotations
 
-from typing import IO, Iterator
+from collections.abc import Iterator
+from typing import IO
 
 from django.db import IntegrityError, transaction
 
@@ -23,8 +25,16 @@ Row = tuple[str, bytes]
 COLUMNS = ("prediction_set_id", "item_id", "output", "score")
 
 
-def prediction_set_copy(*, model_version: ModelVersion, dataset_version: DatasetVersion, file: IO[bytes], sha256: str,
-                        source_name: str, created_by: User, progress: ProgressFn) -> PredictionSet | None:
+def prediction_set_copy(
+    *,
+    model_version: ModelVersion,
+    dataset_version: DatasetVersion,
+    file: IO[bytes],
+    sha256: str,
+    source_name: str,
+    created_by: User,
+    progress: ProgressFn,
+) -> PredictionSet | None:
     """The new set with all its predictions, or None (nothing written) if a row is wrong or the version's ids
     do not fit the index."""
     index = ItemIndex.load(dataset_version.pk, dataset_version.item_count)
@@ -38,12 +48,18 @@ def prediction_set_copy(*, model_version: ModelVersion, dataset_version: Dataset
             bulk_transaction_settings()
             try:
                 prediction_set = PredictionSet.objects.create(
-                    model_version=model_version, dataset_version=dataset_version, sha256=sha256,
-                    prediction_count=0, source_name=source_name[:255], created_by=created_by,
+                    model_version=model_version,
+                    dataset_version=dataset_version,
+                    sha256=sha256,
+                    prediction_count=0,
+                    source_name=source_name[:255],
+                    created_by=created_by,
                 )
             except IntegrityError:
-                raise ConflictError(f"{model_version} received predictions on {dataset_version} at the same moment.",
-                                    code="prediction_set_exists") from None
+                raise ConflictError(
+                    f"{model_version} received predictions on {dataset_version} at the same moment.",
+                    code="prediction_set_exists",
+                ) from None
             set_column = b"%d\t" % prediction_set.pk
 
             def to_text(batch: list[Row]) -> bytes:
@@ -52,8 +68,9 @@ def prediction_set_copy(*, model_version: ModelVersion, dataset_version: Dataset
                     raise NotClean
                 return b"".join([b"%b%d\t%b" % (set_column, key, text) for (_, text), key in zip(batch, keys)])
 
-            count = copy_rows(Prediction._meta.db_table, COLUMNS, rows, to_text,
-                              lambda done: progress("reading", done, counter.bytes))
+            count = copy_rows(
+                Prediction._meta.db_table, COLUMNS, rows, to_text, lambda done: progress("reading", done, counter.bytes)
+            )
             if not count:
                 raise NotClean
             progress("saving", count, counter.bytes, force=True)

@@ -1,4 +1,5 @@
 """Ingesting a model version's predictions on a dataset version: streamed, staged, then published all or nothing."""
+
 from django.core.files import File
 from django.db import IntegrityError, connection, transaction
 
@@ -17,7 +18,12 @@ PREDICTION_STAGE = [("line", "integer"), ("item_id", "text"), ("output", "json")
 
 
 def prediction_set_ingest(
-    *, model_version: ModelVersion, dataset_version: DatasetVersion, file: File, source_name: str, created_by: User,
+    *,
+    model_version: ModelVersion,
+    dataset_version: DatasetVersion,
+    file: File,
+    source_name: str,
+    created_by: User,
     progress: ProgressFn = no_progress,
 ) -> tuple[PredictionSet, bool]:
     """Returns (prediction set, created). A version pair holds one immutable set; identical bytes return it.
@@ -33,19 +39,33 @@ def prediction_set_ingest(
     except ConflictError as exc:
         # another upload of this version pair committed while this one was read: if it held the same bytes,
         # this upload is a retry of it and gets its answer
-        existing = _existing_set(model_version, dataset_version, sha256) if exc.code == "prediction_set_exists" else None
+        existing = (
+            _existing_set(model_version, dataset_version, sha256) if exc.code == "prediction_set_exists" else None
+        )
         if existing:
             return existing, False
         raise
 
 
-def _ingest_new(model_version: ModelVersion, dataset_version: DatasetVersion, file: File, sha256: str, source_name: str,
-                created_by: User, progress: ProgressFn) -> PredictionSet:
+def _ingest_new(
+    model_version: ModelVersion,
+    dataset_version: DatasetVersion,
+    file: File,
+    sha256: str,
+    source_name: str,
+    created_by: User,
+    progress: ProgressFn,
+) -> PredictionSet:
     if connection.vendor == "postgresql":
         with upload_errors_as_application_error():
             prediction_set = prediction_set_copy(
-                model_version=model_version, dataset_version=dataset_version, file=file, sha256=sha256,
-                source_name=source_name, created_by=created_by, progress=progress,
+                model_version=model_version,
+                dataset_version=dataset_version,
+                file=file,
+                sha256=sha256,
+                source_name=source_name,
+                created_by=created_by,
+                progress=progress,
             )
         if prediction_set is not None:
             return prediction_set
@@ -75,27 +95,43 @@ def _existing_set(model_version: ModelVersion, dataset_version: DatasetVersion, 
 
 
 def _add_row_errors(stage: Staging, dataset_version: DatasetVersion, errors: ErrorCollector) -> None:
-    unknown = (f"SELECT s.line, s.item_id FROM {{stage}} s WHERE NOT EXISTS (SELECT 1 FROM {Item._meta.db_table} i "
-               "WHERE i.version_id = %s AND i.external_id = s.item_id)")
+    unknown = (
+        f"SELECT s.line, s.item_id FROM {{stage}} s WHERE NOT EXISTS (SELECT 1 FROM {Item._meta.db_table} i "
+        "WHERE i.version_id = %s AND i.external_id = s.item_id)"
+    )
     rows = stage.fetch(unknown + " ORDER BY s.line LIMIT %s", [dataset_version.pk, MAX_REPORTED_ERRORS])
     total = len(rows)
     if total == MAX_REPORTED_ERRORS:
         total = stage.fetch(f"SELECT COUNT(*) FROM ({unknown}) u", [dataset_version.pk])[0][0]
     errors.merge([RowError(line, "id", f"no item {item_id!r} in {dataset_version}") for line, item_id in rows], total)
     repeats, total = repeated_ids(stage, "item_id", MAX_REPORTED_ERRORS)
-    errors.merge([RowError(line, "id", f"duplicates id {item_id!r} from line {first}") for line, item_id, first in repeats], total)
+    errors.merge(
+        [RowError(line, "id", f"duplicates id {item_id!r} from line {first}") for line, item_id, first in repeats],
+        total,
+    )
 
 
-def prediction_set_publish(model_version: ModelVersion, dataset_version: DatasetVersion, stage: Staging, errors: ErrorCollector,
-                           sha256: str, source_name: str, created_by: User) -> PredictionSet:
+def prediction_set_publish(
+    model_version: ModelVersion,
+    dataset_version: DatasetVersion,
+    stage: Staging,
+    errors: ErrorCollector,
+    sha256: str,
+    source_name: str,
+    created_by: User,
+) -> PredictionSet:
     """Staged prediction rows become the set of this version pair, in one transaction; unknown or repeated
     item ids raise with their lines."""
     try:
         with transaction.atomic():
             bulk_transaction_settings()
             prediction_set = PredictionSet.objects.create(
-                model_version=model_version, dataset_version=dataset_version, sha256=sha256,
-                prediction_count=stage.count, source_name=source_name[:255], created_by=created_by,
+                model_version=model_version,
+                dataset_version=dataset_version,
+                sha256=sha256,
+                prediction_count=stage.count,
+                source_name=source_name[:255],
+                created_by=created_by,
             )
             try:
                 with transaction.atomic():
@@ -112,6 +148,8 @@ def prediction_set_publish(model_version: ModelVersion, dataset_version: Dataset
                 errors.raise_if_any()
                 raise ApplicationError("Some predictions could not be matched to items.", code="invalid_upload")
     except IntegrityError:
-        raise ConflictError(f"{model_version} received predictions on {dataset_version} at the same moment.",
-                            code="prediction_set_exists") from None
+        raise ConflictError(
+            f"{model_version} received predictions on {dataset_version} at the same moment.",
+            code="prediction_set_exists",
+        ) from None
     return prediction_set

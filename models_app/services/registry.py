@@ -1,4 +1,5 @@
 """Registering models and versions, and the rules for moving a version between stages."""
+
 from django.db import IntegrityError, transaction
 
 from core.errors import ApplicationError, ConflictError
@@ -26,17 +27,30 @@ def registered_model_create(*, name: str, description: str = "", created_by: Use
 
 
 def model_version_create(
-    *, model: RegisteredModel, version: str, created_by: User, git_sha: str = "", params: dict | None = None,
-    metrics: dict | None = None, artifact_uri: str = "",
+    *,
+    model: RegisteredModel,
+    version: str,
+    created_by: User,
+    git_sha: str = "",
+    params: dict | None = None,
+    metrics: dict | None = None,
+    artifact_uri: str = "",
 ) -> ModelVersion:
     try:
         with transaction.atomic():
             return ModelVersion.objects.create(
-                model=model, version=version, created_by=created_by, git_sha=git_sha,
-                params=params or {}, metrics=metrics or {}, artifact_uri=artifact_uri,
+                model=model,
+                version=version,
+                created_by=created_by,
+                git_sha=git_sha,
+                params=params or {},
+                metrics=metrics or {},
+                artifact_uri=artifact_uri,
             )
     except IntegrityError:
-        raise ConflictError(f"Model {model.name!r} already has a version {version!r}.", code="model_version_exists") from None
+        raise ConflictError(
+            f"Model {model.name!r} already has a version {version!r}.", code="model_version_exists"
+        ) from None
 
 
 def model_version_payload(version: ModelVersion) -> dict:
@@ -50,13 +64,17 @@ def model_version_payload(version: ModelVersion) -> dict:
 
 
 @transaction.atomic
-def model_version_set_stage(*, version: ModelVersion, to_stage: str, actor: User, reason: str = "", cause: str = "") -> StageTransition:
+def model_version_set_stage(
+    *, version: ModelVersion, to_stage: str, actor: User, reason: str = "", cause: str = ""
+) -> StageTransition:
     """Move a version to another stage, record the transition, and announce it, all or nothing."""
     locked = ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
     if to_stage not in ALLOWED_TRANSITIONS[locked.stage]:
         raise ApplicationError(
             f"{locked} is {locked.stage}; it cannot move to {to_stage}.",
-            code="invalid_stage_transition", status=409, extra={"from": locked.stage, "to": to_stage},
+            code="invalid_stage_transition",
+            status=409,
+            extra={"from": locked.stage, "to": to_stage},
         )
     transition = StageTransition.objects.create(
         model_version=locked, from_stage=locked.stage, to_stage=to_stage, actor=actor, reason=reason, cause=cause
@@ -66,7 +84,13 @@ def model_version_set_stage(*, version: ModelVersion, to_stage: str, actor: User
     version.stage = to_stage
     webhook_event_publish(
         event="model_version.stage_changed",
-        payload={**model_version_payload(locked), "from_stage": transition.from_stage, "to_stage": to_stage,
-                 "actor": actor.username, "reason": reason, "cause": cause},
+        payload={
+            **model_version_payload(locked),
+            "from_stage": transition.from_stage,
+            "to_stage": to_stage,
+            "actor": actor.username,
+            "reason": reason,
+            "cause": cause,
+        },
     )
     return transition

@@ -1,4 +1,5 @@
 """Verdict chain endpoints: run a check (and compare with what a client saw before), acknowledge a broken one."""
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -10,13 +11,18 @@ from reviews.services.chain import chain_check_acknowledge, verdict_chain_report
 
 
 class ChainVerifyQuerySerializer(serializers.Serializer):
-    head = serializers.RegexField(r"^[0-9a-f]{64}$", required=False,
-                                  error_messages={"invalid": "head must be a verdict hash: 64 lowercase hex digits."})
+    head = serializers.RegexField(
+        r"^[0-9a-f]{64}$",
+        required=False,
+        error_messages={"invalid": "head must be a verdict hash: 64 lowercase hex digits."},
+    )
     count = serializers.IntegerField(required=False, min_value=1)
 
     def validate(self, attrs):
         if ("head" in attrs) != ("count" in attrs):
-            raise serializers.ValidationError("Give head and count together: the chain of count verdicts ending in head.")
+            raise serializers.ValidationError(
+                "Give head and count together: the chain of count verdicts ending in head."
+            )
         return attrs
 
 
@@ -37,8 +43,19 @@ class ChainCheckSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ChainCheck
-        fields = ["id", "checked_at", "trigger", "ok", "count", "head", "broken_at", "reason",
-                  "acknowledged_by", "acknowledged_at", "acknowledgment_note"]
+        fields = [
+            "id",
+            "checked_at",
+            "trigger",
+            "ok",
+            "count",
+            "head",
+            "broken_at",
+            "reason",
+            "acknowledged_by",
+            "acknowledged_at",
+            "acknowledgment_note",
+        ]
 
 
 class ChainVerifyView(APIView):
@@ -51,7 +68,7 @@ class ChainVerifyView(APIView):
         ],
         responses=ChainVerifySerializer,
         description="Walk the verdict hash chain now and record the check. With head and count, also check that the "
-                    "chain of count verdicts ending in head is still the start of (or all of) the server's chain.",
+        "chain of count verdicts ending in head is still the start of (or all of) the server's chain.",
     )
     def get(self, request):
         query = ChainVerifyQuerySerializer(data=request.query_params)
@@ -62,11 +79,13 @@ class ChainVerifyView(APIView):
 class ChainAcknowledgeView(APIView):
     permission_classes = [IsAdmin]
 
-    @extend_schema(request=ChainAcknowledgeSerializer, responses=ChainCheckSerializer,
-                   description="Acknowledge the newest, broken check: sign-offs work again; 409 if there is none.")
+    @extend_schema(
+        request=ChainAcknowledgeSerializer,
+        responses=ChainCheckSerializer,
+        description="Acknowledge the newest, broken check: sign-offs work again; 409 if there is none.",
+    )
     def post(self, request):
         data = ChainAcknowledgeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         check = chain_check_acknowledge(admin=request.user, note=data.validated_data["note"])
         return Response(ChainCheckSerializer(check).data)
-

@@ -3,6 +3,7 @@
 The format is the URL's suffix (`judgments.csv`), not DRF's `?format=`: that one picks a DRF renderer, and these
 responses are streamed past the renderers. Errors are still the one JSON error shape.
 """
+
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -14,7 +15,12 @@ from rest_framework.views import APIView
 from core.permissions import CanSeeResults
 from reviews.selectors import campaign_get_for_user
 from reviews.services.exports import (
-    campaign_judgments_export, campaign_results_export, judgment_export_columns, result_export_columns, write_csv, write_jsonl,
+    campaign_judgments_export,
+    campaign_results_export,
+    judgment_export_columns,
+    result_export_columns,
+    write_csv,
+    write_jsonl,
 )
 
 CONTENT_TYPES = {"jsonl": "application/x-ndjson; charset=utf-8", "csv": "text/csv; charset=utf-8"}
@@ -33,9 +39,11 @@ class JSONErrorsOnly(BaseContentNegotiation):
 
 class JudgmentExportQuerySerializer(serializers.Serializer):
     include = serializers.ChoiceField(
-        choices=["counted", "all"], default="counted",
+        choices=["counted", "all"],
+        default="counted",
         help_text="counted (default): judgments that count in the results; all: undone and discarded ones too, excluded "
-                  "reviewers' and those on known-answer items")
+        "reviewers' and those on known-answer items",
+    )
 
 
 def _streamed(rows, *, fmt: str, columns: list[str], filename: str) -> StreamingHttpResponse:
@@ -59,13 +67,17 @@ JUDGMENT_FIELDS = (
     "`winner_version`; ranking `slots`, `ranking_as_shown`, `ranking` and `positions` by model version; rating `slots`, "
     "`ratings_as_shown`, `ratings` by model version; labeling `labels`, `suggestion` (the candidate's output); then "
     "`outcome` (the candidate's: 1 win, 0.5 tie, 0 loss), `comment`, `duration_ms`, `created_at`, `status` (counted, "
-    "retracted, discarded, excluded: the reviewer was excluded by the lead, known_answer: a known-answer item, unreadable: stored in a shape the results cannot read, so they leave it out and list it in their `problems`; its de-blinded fields are empty), `retracted_at`, `discarded_at`, `discarded_by`, `discard_reason`.")
+    "retracted, discarded, excluded: the reviewer was excluded by the lead, known_answer: a known-answer item, unreadable: stored in a shape the results cannot read, so they leave it out and list it in their `problems`; its de-blinded fields are empty), `retracted_at`, `discarded_at`, `discarded_by`, `discard_reason`."
+)
 RESULT_FIELDS = (
     "task, item (external id), tags, judgments (counted), `candidate_score` (mean outcome); pairwise `candidate_wins`, "
     "`candidate_losses`, `ties`, `both_bad`; ranking `mean_rank` per model version; rating `mean_ratings` per model "
     "version and criterion (Likert mean, or pass rate); labeling `consensus` (majority label set, null when tied), "
-    "`tied`, `votes`, `unanimous`, `candidate_agrees`.")
-CSV_NOTE = " In CSV, lists and objects are compact JSON, and text starting with = + - @ tab or CR gets a leading apostrophe."
+    "`tied`, `votes`, `unanimous`, `candidate_agrees`."
+)
+CSV_NOTE = (
+    " In CSV, lists and objects are compact JSON, and text starting with = + - @ tab or CR gets a leading apostrophe."
+)
 
 
 def _judgments_schema(fmt: str):
@@ -74,7 +86,11 @@ def _judgments_schema(fmt: str):
         summary=f"A campaign's judgments, de-blinded, one per {'line' if fmt == 'jsonl' else 'row'} ({fmt.upper()}, streamed)",
         description=JUDGMENT_FIELDS + (CSV_NOTE if fmt == "csv" else ""),
         parameters=[JudgmentExportQuerySerializer],
-        responses={(200, CONTENT_TYPES[fmt].split(";")[0]): OpenApiResponse(OpenApiTypes.STR, description="the export, as an attachment")},
+        responses={
+            (200, CONTENT_TYPES[fmt].split(";")[0]): OpenApiResponse(
+                OpenApiTypes.STR, description="the export, as an attachment"
+            )
+        },
     )
 
 
@@ -83,7 +99,11 @@ def _results_schema(fmt: str):
         operation_id=f"campaign_results_export_{fmt}",
         summary=f"A campaign's results per item, one per {'line' if fmt == 'jsonl' else 'row'} ({fmt.upper()}, streamed)",
         description=RESULT_FIELDS + (CSV_NOTE if fmt == "csv" else ""),
-        responses={(200, CONTENT_TYPES[fmt].split(";")[0]): OpenApiResponse(OpenApiTypes.STR, description="the export, as an attachment")},
+        responses={
+            (200, CONTENT_TYPES[fmt].split(";")[0]): OpenApiResponse(
+                OpenApiTypes.STR, description="the export, as an attachment"
+            )
+        },
     )
 
 
@@ -94,8 +114,12 @@ class CampaignJudgmentsExportView(_ExportView):
         query.is_valid(raise_exception=True)
         campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
         rows = campaign_judgments_export(campaign=campaign, include_all=query.validated_data["include"] == "all")
-        return _streamed(rows, fmt=self.fmt, columns=judgment_export_columns(campaign),
-                         filename=f"signoff-campaign-{campaign.pk}-judgments")
+        return _streamed(
+            rows,
+            fmt=self.fmt,
+            columns=judgment_export_columns(campaign),
+            filename=f"signoff-campaign-{campaign.pk}-judgments",
+        )
 
 
 class CampaignJudgmentsCsvExportView(CampaignJudgmentsExportView):
@@ -110,8 +134,12 @@ class CampaignResultsExportView(_ExportView):
     @_results_schema("jsonl")
     def get(self, request, pk):
         campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
-        return _streamed(campaign_results_export(campaign=campaign), fmt=self.fmt, columns=result_export_columns(campaign),
-                         filename=f"signoff-campaign-{campaign.pk}-results")
+        return _streamed(
+            campaign_results_export(campaign=campaign),
+            fmt=self.fmt,
+            columns=result_export_columns(campaign),
+            filename=f"signoff-campaign-{campaign.pk}-results",
+        )
 
 
 class CampaignResultsCsvExportView(CampaignResultsExportView):

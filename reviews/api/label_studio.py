@@ -1,4 +1,5 @@
 """Importing a Label Studio JSON export into a dataset: version, prediction sets and labeling campaign at once."""
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -17,9 +18,15 @@ MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 
 class LabelStudioImportSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="Label Studio's JSON export: an array of tasks with annotations and predictions")
-    model = serializers.SlugField(max_length=100, default=DEFAULT_MODEL, required=False,
-                                  help_text="the registered model the predictions' model versions belong to (created if missing)")
+    file = serializers.FileField(
+        help_text="Label Studio's JSON export: an array of tasks with annotations and predictions"
+    )
+    model = serializers.SlugField(
+        max_length=100,
+        default=DEFAULT_MODEL,
+        required=False,
+        help_text="the registered model the predictions' model versions belong to (created if missing)",
+    )
 
 
 class ImportedPredictionSetSerializer(serializers.Serializer):
@@ -32,7 +39,9 @@ class LabelStudioImportedSerializer(serializers.Serializer):
     version = serializers.IntegerField(help_text="the dataset version the tasks became")
     items = serializers.IntegerField()
     prediction_sets = ImportedPredictionSetSerializer(many=True)
-    campaign = serializers.IntegerField(allow_null=True, help_text="the labeling campaign the annotations became, if any")
+    campaign = serializers.IntegerField(
+        allow_null=True, help_text="the labeling campaign the annotations became, if any"
+    )
     judgments = serializers.IntegerField()
 
 
@@ -40,8 +49,10 @@ def imported_body(result: LabelStudioImport) -> dict:
     return {
         "version": result.version.number,
         "items": result.version.item_count,
-        "prediction_sets": [{"model": s.model_version.model.name, "version": s.model_version.version,
-                             "predictions": s.prediction_count} for s in result.prediction_sets],
+        "prediction_sets": [
+            {"model": s.model_version.model.name, "version": s.model_version.version, "predictions": s.prediction_count}
+            for s in result.prediction_sets
+        ],
         "campaign": result.campaign.pk if result.campaign else None,
         "judgments": result.judgments,
     }
@@ -73,8 +84,16 @@ class LabelStudioImportView(APIView):
         data.is_valid(raise_exception=True)
         file = data.validated_data["file"]
         if file.size > MAX_IMPORT_BYTES:
-            raise ApplicationError(f"The export is larger than {MAX_IMPORT_BYTES // 2**20} MB; split the Label Studio "
-                                   "project's export.", code="too_large", status=413)
-        result = label_studio_import(dataset=dataset, file=file, source_name=file.name or "", created_by=request.user,
-                                     model_name=data.validated_data.get("model") or DEFAULT_MODEL)
+            raise ApplicationError(
+                f"The export is larger than {MAX_IMPORT_BYTES // 2**20} MB; split the Label Studio project's export.",
+                code="too_large",
+                status=413,
+            )
+        result = label_studio_import(
+            dataset=dataset,
+            file=file,
+            source_name=file.name or "",
+            created_by=request.user,
+            model_name=data.validated_data.get("model") or DEFAULT_MODEL,
+        )
         return Response(imported_body(result), status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

@@ -1,5 +1,6 @@
 """A campaign's life through the API: pause, resume and close it; extend it; add reviewers; and tell a reviewer
 why their work has ended."""
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -8,7 +9,7 @@ from rest_framework.views import APIView
 from core.permissions import IsDataScientist, IsReviewer
 from datasets.selectors import dataset_version_get
 from reviews.selectors import campaign_get_for_reviewer, campaign_get_for_user, reviewer_campaign_state
-from reviews.services.lifecycle import campaign_extend, campaign_reviewers_add, campaign_status_set
+from reviews.services.lifecycle import campaign_extend, campaign_reviewers_add
 
 
 class CampaignStatusSerializer(serializers.Serializer):
@@ -44,13 +45,18 @@ class ReviewerStateSerializer(serializers.Serializer):
 class CampaignExtendView(APIView):
     permission_classes = [IsDataScientist]
 
-    @extend_schema(request=ExtendSerializer, responses=ExtendedSerializer,
-                   summary="Add the items of another version of the campaign's dataset (409 once the gate has decided)")
+    @extend_schema(
+        request=ExtendSerializer,
+        responses=ExtendedSerializer,
+        summary="Add the items of another version of the campaign's dataset (409 once the gate has decided)",
+    )
     def post(self, request, pk):
         campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
         data = ExtendSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        version = dataset_version_get(dataset_name=campaign.dataset_version.dataset.name, number=data.validated_data["dataset_version"])
+        version = dataset_version_get(
+            dataset_name=campaign.dataset_version.dataset.name, number=data.validated_data["dataset_version"]
+        )
         added = campaign_extend(campaign=campaign, actor=request.user, dataset_version=version)
         campaign.refresh_from_db(fields=["plan"])
         return Response({"tasks_added": added, "plan": campaign.plan})
@@ -59,20 +65,29 @@ class CampaignExtendView(APIView):
 class CampaignReviewersView(APIView):
     permission_classes = [IsDataScientist]
 
-    @extend_schema(request=ReviewersAddSerializer, responses=ReviewersSerializer, summary="Add reviewers to the campaign")
+    @extend_schema(
+        request=ReviewersAddSerializer, responses=ReviewersSerializer, summary="Add reviewers to the campaign"
+    )
     def post(self, request, pk):
         campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
         data = ReviewersAddSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response({"reviewers": campaign_reviewers_add(campaign=campaign, actor=request.user,
-                                                             usernames=data.validated_data["add"])})
+        return Response(
+            {
+                "reviewers": campaign_reviewers_add(
+                    campaign=campaign, actor=request.user, usernames=data.validated_data["add"]
+                )
+            }
+        )
 
 
 class CampaignReviewerStateView(APIView):
     permission_classes = [IsReviewer]
 
-    @extend_schema(responses=ReviewerStateSerializer,
-                   summary="The caller's progress in the campaign, and why work has ended when it has")
+    @extend_schema(
+        responses=ReviewerStateSerializer,
+        summary="The caller's progress in the campaign, and why work has ended when it has",
+    )
     def get(self, request, pk):
         campaign = campaign_get_for_reviewer(campaign_id=pk, user=request.user)
         return Response(reviewer_campaign_state(campaign=campaign, reviewer=request.user))

@@ -15,14 +15,25 @@ class CampaignCreateSerializer(serializers.Serializer):
     dataset = serializers.SlugField()
     dataset_version = serializers.IntegerField(min_value=1)
     candidate = serializers.CharField(help_text="model:version — the version the gate is about")
-    baseline = serializers.CharField(required=False, allow_null=True, default=None, help_text="model:version (pairwise; optional for ranking and rating)")
-    models = serializers.ListField(child=serializers.CharField(), required=False, default=list,
-                                   help_text="ranking/rating: further model:version refs shown side by side")
+    baseline = serializers.CharField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="model:version (pairwise; optional for ranking and rating)",
+    )
+    models = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        default=list,
+        help_text="ranking/rating: further model:version refs shown side by side",
+    )
     labels = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list)
     multi_label = serializers.BooleanField(required=False, default=False)
     show_suggestion = serializers.BooleanField(required=False, default=True)
     rubric = RubricCriterionSerializer(many=True, required=False, default=list)
-    content_format = serializers.ChoiceField(choices=Campaign.ContentFormat.choices, default=Campaign.ContentFormat.AUTO)
+    content_format = serializers.ChoiceField(
+        choices=Campaign.ContentFormat.choices, default=Campaign.ContentFormat.AUTO
+    )
     reviewers = serializers.ListField(child=serializers.CharField(max_length=150), allow_empty=False)
     overlap = serializers.IntegerField(min_value=1, default=1)
     sampling = serializers.ChoiceField(choices=Campaign.Sampling.choices, default=Campaign.Sampling.RANDOM)
@@ -31,21 +42,35 @@ class CampaignCreateSerializer(serializers.Serializer):
     gate = serializers.DictField(required=False, default=dict)
     guidelines = serializers.CharField(required=False, allow_blank=True, default="")
     known_answers = serializers.JSONField(
-        required=False, allow_null=True, default=None,
+        required=False,
+        allow_null=True,
+        default=None,
         help_text='known-answer items, mixed into every reviewer\'s queue to measure them: [{"item": "<item id>", "answer": ...}] '
-                  'with, by kind, pairwise "candidate" | "baseline" | "tie"; ranking the model:version ranked first; rating '
-                  '"acceptable" | "unacceptable" (the candidate\'s output); labeling a label or a list of labels. Labeling '
-                  'also takes "reference": every item whose reference is among the labels. They are not part of the '
-                  'campaign\'s work, results or gate.')
+        'with, by kind, pairwise "candidate" | "baseline" | "tie"; ranking the model:version ranked first; rating '
+        '"acceptable" | "unacceptable" (the candidate\'s output); labeling a label or a list of labels. Labeling '
+        'also takes "reference": every item whose reference is among the labels. They are not part of the '
+        "campaign's work, results or gate.",
+    )
     known_answer_rate = serializers.FloatField(
-        required=False, allow_null=True, default=None, min_value=0, max_value=0.5,
-        help_text="the share of each reviewer's tasks drawn from the known-answer items (0 to 0.5; 0.1 when known_answers are given, else 0)")
-    min_seconds = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1,
-                                           help_text="judgments faster than this are flagged to the lead")
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=0,
+        max_value=0.5,
+        help_text="the share of each reviewer's tasks drawn from the known-answer items (0 to 0.5; 0.1 when known_answers are given, else 0)",
+    )
+    min_seconds = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        help_text="judgments faster than this are flagged to the lead",
+    )
 
 
 class PlanSerializer(serializers.Serializer):
     """What the gate can do at the campaign's size (reviews/plan.py), in its unit: judged items."""
+
     unit = serializers.CharField()
     judgments_per_item = serializers.IntegerField()
     power = serializers.FloatField(help_text="the chance of a pass if the true win rate is the policy's alternative")
@@ -79,13 +104,41 @@ class CampaignSerializer(serializers.ModelSerializer):
     gate = serializers.JSONField(source="gate_policy")
     plan = PlanSerializer(read_only=True)
     gate_state = serializers.JSONField(read_only=True, help_text="the gate as its last check saw it")
-    decision = serializers.CharField(read_only=True, help_text="the gate's recorded decision: pass, fail, or empty while it has none")
+    decision = serializers.CharField(
+        read_only=True, help_text="the gate's recorded decision: pass, fail, or empty while it has none"
+    )
 
     class Meta:
         model = Campaign
-        fields = ["id", "name", "kind", "status", "status_reason", "dataset", "dataset_version", "candidate", "baseline",
-                  "models", "labels", "multi_label", "rubric", "content_format", "reviewers", "overlap", "sampling",
-                  "quota_per_reviewer", "lease_seconds", "gate", "plan", "gate_state", "decision", "guidelines", "known_answer_rate", "min_seconds", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "status",
+            "status_reason",
+            "dataset",
+            "dataset_version",
+            "candidate",
+            "baseline",
+            "models",
+            "labels",
+            "multi_label",
+            "rubric",
+            "content_format",
+            "reviewers",
+            "overlap",
+            "sampling",
+            "quota_per_reviewer",
+            "lease_seconds",
+            "gate",
+            "plan",
+            "gate_state",
+            "decision",
+            "guidelines",
+            "known_answer_rate",
+            "min_seconds",
+            "created_at",
+        ]
 
     def get_candidate(self, campaign) -> str:
         return _ref(campaign.candidate)
@@ -134,13 +187,26 @@ class TaskPayloadSerializer(serializers.Serializer):
 class JudgmentCreateSerializer(serializers.Serializer):
     choice = serializers.ChoiceField(choices=Judgment.Choice.choices, required=False, allow_null=True)
     labels = serializers.ListField(child=serializers.CharField(max_length=100), required=False, allow_null=True)
-    ranking = serializers.JSONField(required=False, allow_null=True, help_text='best first; tied slots share a list: [["B"], ["A", "C"]]')
-    ratings = serializers.JSONField(required=False, allow_null=True, help_text='{criterion: value}, or {slot: {criterion: value}} for several outputs')
+    ranking = serializers.JSONField(
+        required=False, allow_null=True, help_text='best first; tied slots share a list: [["B"], ["A", "C"]]'
+    )
+    ratings = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text="{criterion: value}, or {slot: {criterion: value}} for several outputs",
+    )
     rationale = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
-    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000, help_text="same as rationale")
+    comment = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=5000, help_text="same as rationale"
+    )
     duration_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
-    client_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=64,
-                                      help_text="the client's id for this submission: a retry with the same id counts once")
+    client_id = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=64,
+        help_text="the client's id for this submission: a retry with the same id counts once",
+    )
 
     def validate(self, attrs):
         if not any(attrs.get(name) for name in ("choice", "labels", "ranking", "ratings")):
@@ -162,19 +228,42 @@ class JudgmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Judgment
-        fields = ["id", "task", "reviewer", "choice", "labels", "ranking", "ratings", "rationale", "duration_ms", "client_id",
-                  "created_at", "retracted_at", "discarded_at", "discard_reason"]
+        fields = [
+            "id",
+            "task",
+            "reviewer",
+            "choice",
+            "labels",
+            "ranking",
+            "ratings",
+            "rationale",
+            "duration_ms",
+            "client_id",
+            "created_at",
+            "retracted_at",
+            "discarded_at",
+            "discard_reason",
+        ]
 
     def to_representation(self, judgment: Judgment) -> dict:
         """By hand: every submission answers with this, and DRF's field-by-field path took 1.5 ms, as much CPU as
         recording the judgment (docs/bench-next-task.md). The fields above still document it, and a test keeps
         the two equal."""
         return {
-            "id": judgment.pk, "task": judgment.task_id, "reviewer": judgment.reviewer.username, "choice": judgment.choice,
-            "labels": judgment.labels, "ranking": judgment.ranking, "ratings": judgment.ratings,
-            "rationale": judgment.rationale, "duration_ms": judgment.duration_ms, "client_id": judgment.client_id,
-            "created_at": _datetime(judgment.created_at), "retracted_at": _datetime(judgment.retracted_at),
-            "discarded_at": _datetime(judgment.discarded_at), "discard_reason": judgment.discard_reason,
+            "id": judgment.pk,
+            "task": judgment.task_id,
+            "reviewer": judgment.reviewer.username,
+            "choice": judgment.choice,
+            "labels": judgment.labels,
+            "ranking": judgment.ranking,
+            "ratings": judgment.ratings,
+            "rationale": judgment.rationale,
+            "duration_ms": judgment.duration_ms,
+            "client_id": judgment.client_id,
+            "created_at": _datetime(judgment.created_at),
+            "retracted_at": _datetime(judgment.retracted_at),
+            "discarded_at": _datetime(judgment.discarded_at),
+            "discard_reason": judgment.discard_reason,
         }
 
 
@@ -218,12 +307,21 @@ class CountsSerializer(serializers.Serializer):
 
 
 class GateEvaluationSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["pass", "fail", "pending"], help_text="pending: the sequential test says continue, or a floor of the policy is not met yet")
+    status = serializers.ChoiceField(
+        choices=["pass", "fail", "pending"],
+        help_text="pending: the sequential test says continue, or a floor of the policy is not met yet",
+    )
     reasons = serializers.ListField(child=serializers.CharField())
-    decided_at = serializers.IntegerField(allow_null=True, help_text="the number of outcomes at which the sequential test decided")
+    decided_at = serializers.IntegerField(
+        allow_null=True, help_text="the number of outcomes at which the sequential test decided"
+    )
     method = serializers.CharField(help_text="the test, in words")
-    unit = serializers.CharField(help_text="what one outcome of the test is: a judgment, or an item's mean when several reviewers judge it")
-    recorded = serializers.DictField(help_text="the decision as recorded on the campaign the first time the gate decided")
+    unit = serializers.CharField(
+        help_text="what one outcome of the test is: a judgment, or an item's mean when several reviewers judge it"
+    )
+    recorded = serializers.DictField(
+        help_text="the decision as recorded on the campaign the first time the gate decided"
+    )
 
 
 class SequenceSerializer(serializers.Serializer):
@@ -246,7 +344,9 @@ class AgreementSerializer(serializers.Serializer):
     metric = serializers.ChoiceField(choices=["nominal", "ordinal", "interval"])
     units = serializers.IntegerField(help_text="items judged by two or more reviewers")
     pairs = KappaPairSerializer(many=True, help_text="Cohen's kappa per reviewer pair")
-    consensus = serializers.ListField(child=serializers.DictField(), help_text="each reviewer's agreement with the others' majority")
+    consensus = serializers.ListField(
+        child=serializers.DictField(), help_text="each reviewer's agreement with the others' majority"
+    )
     outliers = serializers.DictField()
 
 
@@ -256,7 +356,9 @@ class ReviewerQualitySerializer(serializers.Serializer):
     judgments = serializers.IntegerField(help_text="counted judgments, known-answer items included")
     known_answered = serializers.IntegerField()
     known_correct = serializers.IntegerField()
-    accuracy = IntervalSerializer(help_text="share of known-answer items answered right, Wilson 95% interval (null with none answered)")
+    accuracy = IntervalSerializer(
+        help_text="share of known-answer items answered right, Wilson 95% interval (null with none answered)"
+    )
     median_seconds = serializers.FloatField(allow_null=True, help_text="median time per judgment (those with a time)")
     timed_judgments = serializers.IntegerField()
     fast_judgments = serializers.IntegerField(help_text="judgments faster than the campaign's min_seconds")
@@ -275,7 +377,9 @@ class ExclusionSerializer(serializers.Serializer):
     excluded_by = serializers.CharField()
     at = serializers.DateTimeField()
     after_results_visible = serializers.BooleanField(help_text="someone had opened the results before the exclusion")
-    note = serializers.CharField(help_text='"excluded after results were visible", or "excluded before anyone saw results"')
+    note = serializers.CharField(
+        help_text='"excluded after results were visible", or "excluded before anyone saw results"'
+    )
 
 
 class ExclusionCreateSerializer(serializers.Serializer):
@@ -284,7 +388,9 @@ class ExclusionCreateSerializer(serializers.Serializer):
 
 
 class ProblemSerializer(serializers.Serializer):
-    block = serializers.CharField(help_text="the part of the results concerned: judgments, versions, evidence, labeling, gate, ...")
+    block = serializers.CharField(
+        help_text="the part of the results concerned: judgments, versions, evidence, labeling, gate, ..."
+    )
     message = serializers.CharField(help_text="what is wrong and where, in words")
 
 
@@ -302,20 +408,44 @@ class ResultsSerializer(serializers.Serializer):
     agreement = AgreementSerializer(allow_null=True, help_text="null until items are judged by two or more reviewers")
     slices = serializers.DictField(help_text="per item tag (and 'all'): judgments and the win rate with its interval")
     timeline = serializers.DictField(help_text="cumulative judgments per hour or day")
-    disagreements = serializers.ListField(child=serializers.DictField(), help_text="contested items, most divided first")
+    disagreements = serializers.ListField(
+        child=serializers.DictField(), help_text="contested items, most divided first"
+    )
     versions = serializers.ListField(child=serializers.CharField())
-    position_bias = serializers.DictField(required=False, help_text="pairwise: how often the output shown as A won among decisive judgments")
-    mean_rank = serializers.DictField(required=False, help_text="ranking: mean rank per model version with a 95% interval")
-    plackett_luce = serializers.DictField(required=False, help_text="ranking: Plackett–Luce scores with bootstrap intervals")
-    bradley_terry = serializers.DictField(required=False, help_text="ranking of three or more versions: Bradley–Terry scores (Davidson ties) with bootstrap intervals")
-    criteria = serializers.DictField(required=False, help_text="rating: per model version and criterion, mean (Likert) or pass rate")
-    difference_to_baseline = serializers.DictField(required=False, help_text="rating: candidate minus baseline per criterion, 95% interval")
-    labeling = serializers.DictField(required=False, help_text="labeling: gold labels, accuracy per version, confusion matrix")
-    reviewers = ReviewerQualityBlockSerializer(help_text="each reviewer's quality: known-answer accuracy, time per judgment, fast judgments")
-    exclusions = ExclusionSerializer(many=True, help_text="reviewers the lead excluded: their judgments count nowhere in these results")
-    problems = ProblemSerializer(many=True, help_text="bad data in the campaign (judgments that cannot be read, labels outside "
-                                                      "its set, versions or prediction sets gone) and blocks that could not be "
-                                                      "computed because of it; empty when there is none")
+    position_bias = serializers.DictField(
+        required=False, help_text="pairwise: how often the output shown as A won among decisive judgments"
+    )
+    mean_rank = serializers.DictField(
+        required=False, help_text="ranking: mean rank per model version with a 95% interval"
+    )
+    plackett_luce = serializers.DictField(
+        required=False, help_text="ranking: Plackett–Luce scores with bootstrap intervals"
+    )
+    bradley_terry = serializers.DictField(
+        required=False,
+        help_text="ranking of three or more versions: Bradley–Terry scores (Davidson ties) with bootstrap intervals",
+    )
+    criteria = serializers.DictField(
+        required=False, help_text="rating: per model version and criterion, mean (Likert) or pass rate"
+    )
+    difference_to_baseline = serializers.DictField(
+        required=False, help_text="rating: candidate minus baseline per criterion, 95% interval"
+    )
+    labeling = serializers.DictField(
+        required=False, help_text="labeling: gold labels, accuracy per version, confusion matrix"
+    )
+    reviewers = ReviewerQualityBlockSerializer(
+        help_text="each reviewer's quality: known-answer accuracy, time per judgment, fast judgments"
+    )
+    exclusions = ExclusionSerializer(
+        many=True, help_text="reviewers the lead excluded: their judgments count nowhere in these results"
+    )
+    problems = ProblemSerializer(
+        many=True,
+        help_text="bad data in the campaign (judgments that cannot be read, labels outside "
+        "its set, versions or prediction sets gone) and blocks that could not be "
+        "computed because of it; empty when there is none",
+    )
 
 
 class SignoffSerializer(serializers.Serializer):
@@ -353,8 +483,6 @@ class GateVerdictSerializer(serializers.Serializer):
 
 
 GATE_VERDICT_FIELDS = ("id", "decision", "hash", "signed_at")
-
-
 
 
 class GateStatusSerializer(serializers.Serializer):

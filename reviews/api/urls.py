@@ -11,8 +11,16 @@ urlpatterns = [
     path("campaigns/<id:pk>/reviewers/", lifecycle.CampaignReviewersView.as_view(), name="campaign-reviewers"),
     path("campaigns/<id:pk>/results/", views.CampaignResultsView.as_view(), name="campaign-results"),
     path("campaigns/<id:pk>/exclusions/", views.CampaignExclusionsView.as_view(), name="campaign-exclusions"),
-    path("campaigns/<id:pk>/judgments.jsonl", exports.CampaignJudgmentsExportView.as_view(), name="campaign-judgments-jsonl"),
-    path("campaigns/<id:pk>/judgments.csv", exports.CampaignJudgmentsCsvExportView.as_view(), name="campaign-judgments-csv"),
+    path(
+        "campaigns/<id:pk>/judgments.jsonl",
+        exports.CampaignJudgmentsExportView.as_view(),
+        name="campaign-judgments-jsonl",
+    ),
+    path(
+        "campaigns/<id:pk>/judgments.csv",
+        exports.CampaignJudgmentsCsvExportView.as_view(),
+        name="campaign-judgments-csv",
+    ),
     path("campaigns/<id:pk>/results.jsonl", exports.CampaignResultsExportView.as_view(), name="campaign-results-jsonl"),
     path("campaigns/<id:pk>/results.csv", exports.CampaignResultsCsvExportView.as_view(), name="campaign-results-csv"),
     path("campaigns/<id:pk>/signoff/", views.CampaignSignoffView.as_view(), name="campaign-signoff"),
@@ -25,6 +33,9 @@ urlpatterns = [
     path("gate/<slug:model>/<str:version>/", views.GateView.as_view(), name="gate"),
     path("verdicts/verify/", chain.ChainVerifyView.as_view(), name="verdict-chain-verify"),
     path("verdicts/verify/acknowledge/", chain.ChainAcknowledgeView.as_view(), name="verdict-chain-acknowledge"),
-    path("datasets/<slug:name>/imports/label-studio/", label_studio.LabelStudioImportView.as_view(),
-         name="dataset-import-label-studio"),
+    path(
+        "datasets/<slug:name>/imports/label-studio/",
+        label_studio.LabelStudioImportView.as_view(),
+        name="dataset-import-label-studio",
+    ),
 ]

@@ -1,44 +1,65 @@
 """Campaign endpoints: create, hand out tasks, take judgments, show results, sign off; and the CI gate."""
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+
 from django.db.models import Prefetch
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import NotFoundError
 from core.models import User
-from core.schema import ErrorSerializer
 from core.permissions import CanSeeResults, IsApprover, IsDataScientist, IsReviewer
+from core.schema import ErrorSerializer
 from datasets.selectors import dataset_version_get
 from models_app.models import ModelVersion
 from models_app.selectors import model_version_get, model_version_get_by_ref
 from reviews.api.lifecycle import CampaignStatusSerializer
 from reviews.api.serializers import (
-    ApprovalPendingSerializer, AssignmentStatusSerializer, GoldVersionSerializer, ReasonSerializer, SkipSerializer,
-    ExclusionCreateSerializer, ExclusionSerializer,
-    BlindCampaignSerializer, CampaignCreatedSerializer, CampaignCreateSerializer, CampaignSerializer,
-    GATE_VERDICT_FIELDS, GateStatusSerializer, JudgmentCreateSerializer, JudgmentSerializer, ResultsSerializer, SignoffSerializer,
-    TaskPayloadSerializer, VerdictSerializer,
+    GATE_VERDICT_FIELDS,
+    ApprovalPendingSerializer,
+    AssignmentStatusSerializer,
+    BlindCampaignSerializer,
+    CampaignCreatedSerializer,
+    CampaignCreateSerializer,
+    CampaignSerializer,
+    ExclusionCreateSerializer,
+    ExclusionSerializer,
+    GateStatusSerializer,
+    GoldVersionSerializer,
+    JudgmentCreateSerializer,
+    JudgmentSerializer,
+    ReasonSerializer,
+    ResultsSerializer,
+    SignoffSerializer,
+    SkipSerializer,
+    TaskPayloadSerializer,
+    VerdictSerializer,
 )
 from reviews.gate import GatePolicy
 from reviews.models import Approval, Assignment, Judgment
+from reviews.quality import campaign_exclusions
 from reviews.results import campaign_results
 from reviews.selectors import (
+    assignment_payload,
+    campaign_get_for_reviewer,
+    campaign_get_for_user,
+    campaigns_visible_to,
+    gate_status_for_model_version,
     reviewer_progress,
-    assignment_payload, campaign_get_for_reviewer, campaign_get_for_user, campaigns_visible_to, gate_status_for_model_version,
 )
 from reviews.services.assignments import assignment_claim_next, assignment_skip
-from reviews.services.gold import gold_version_create
 from reviews.services.campaigns import campaign_create
-from reviews.services.lifecycle import campaign_status_set
+from reviews.services.gold import gold_version_create
 from reviews.services.judgments import judgment_discard, judgment_submit, judgment_undo
-from reviews.quality import campaign_exclusions
+from reviews.services.lifecycle import campaign_status_set
 from reviews.services.quality import campaign_results_viewed, campaign_reviewer_get, reviewer_exclude
 from reviews.services.verdicts import verdict_sign
 
 
 def campaign_serializer_for(user: User):
-    return CampaignSerializer if user.has_role(User.Role.DATA_SCIENTIST, User.Role.APPROVER) else BlindCampaignSerializer
+    return (
+        CampaignSerializer if user.has_role(User.Role.DATA_SCIENTIST, User.Role.APPROVER) else BlindCampaignSerializer
+    )
 
 
 class CampaignListCreateView(APIView):
@@ -50,7 +71,9 @@ class CampaignListCreateView(APIView):
         serializer = campaign_serializer_for(request.user)
         campaigns = campaigns_visible_to(request.user)
         if serializer is CampaignSerializer:
-            campaigns = campaigns.prefetch_related("reviewers", Prefetch("others", ModelVersion.objects.select_related("model")))
+            campaigns = campaigns.prefetch_related(
+                "reviewers", Prefetch("others", ModelVersion.objects.select_related("model"))
+            )
         return Response(serializer(campaigns, many=True).data)
 
     @extend_schema(request=CampaignCreateSerializer, responses={201: CampaignCreatedSerializer})
@@ -62,23 +85,46 @@ class CampaignListCreateView(APIView):
         reviewers = list(User.objects.filter(username__in=usernames, is_active=True))
         missing = sorted(set(usernames) - {u.username for u in reviewers})
         if missing:
-            raise NotFoundError(f"No such reviewers: {', '.join(missing)}.", code="reviewer_not_found", status=400,
-                                extra={"field": "reviewers"})
+            raise NotFoundError(
+                f"No such reviewers: {', '.join(missing)}.",
+                code="reviewer_not_found",
+                status=400,
+                extra={"field": "reviewers"},
+            )
         baseline = model_version_get_by_ref(ref=d["baseline"], field="baseline") if d["baseline"] else None
         campaign = campaign_create(
-            name=d["name"], kind=d["kind"],
+            name=d["name"],
+            kind=d["kind"],
             dataset_version=dataset_version_get(dataset_name=d["dataset"], number=d["dataset_version"]),
-            candidate=model_version_get_by_ref(ref=d["candidate"], field="candidate"), baseline=baseline,
+            candidate=model_version_get_by_ref(ref=d["candidate"], field="candidate"),
+            baseline=baseline,
             others=[model_version_get_by_ref(ref=ref, field="models") for ref in d["models"]],
-            labels=d["labels"], multi_label=d["multi_label"], show_suggestion=d["show_suggestion"], rubric=d["rubric"],
-            content_format=d["content_format"], reviewers=reviewers, overlap=d["overlap"], sampling=d["sampling"],
-            quota_per_reviewer=d["quota_per_reviewer"], lease_seconds=d["lease_seconds"], gate=d["gate"],
-            guidelines=d["guidelines"], created_by=request.user,
-            known_answers=d["known_answers"], known_answer_rate=d["known_answer_rate"], min_seconds=d["min_seconds"],
+            labels=d["labels"],
+            multi_label=d["multi_label"],
+            show_suggestion=d["show_suggestion"],
+            rubric=d["rubric"],
+            content_format=d["content_format"],
+            reviewers=reviewers,
+            overlap=d["overlap"],
+            sampling=d["sampling"],
+            quota_per_reviewer=d["quota_per_reviewer"],
+            lease_seconds=d["lease_seconds"],
+            gate=d["gate"],
+            guidelines=d["guidelines"],
+            created_by=request.user,
+            known_answers=d["known_answers"],
+            known_answer_rate=d["known_answer_rate"],
+            min_seconds=d["min_seconds"],
         )
-        return Response({"id": campaign.pk, "tasks": campaign.tasks.ordinary().count(),
-                         "known_answer_tasks": campaign.tasks.known().count(), "plan": campaign.plan},
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            {
+                "id": campaign.pk,
+                "tasks": campaign.tasks.ordinary().count(),
+                "known_answer_tasks": campaign.tasks.known().count(),
+                "plan": campaign.plan,
+            },
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class CampaignDetailView(APIView):
@@ -90,8 +136,11 @@ class CampaignDetailView(APIView):
         campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
         return Response(campaign_serializer_for(request.user)(campaign).data)
 
-    @extend_schema(request=CampaignStatusSerializer, responses=CampaignSerializer,
-                   summary="Pause, resume or close the campaign (its lead or an admin)")
+    @extend_schema(
+        request=CampaignStatusSerializer,
+        responses=CampaignSerializer,
+        summary="Pause, resume or close the campaign (its lead or an admin)",
+    )
     def patch(self, request, pk):
         campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
         data = CampaignStatusSerializer(data=request.data)
@@ -110,17 +159,28 @@ class CampaignNextTaskView(APIView):
 
     @extend_schema(
         summary="The caller's next task in this campaign (blind; output order drawn per assignment)",
-        parameters=[OpenApiParameter("exclude", str, description="task ids already on the reviewer's screen, comma "
-                                     "separated: asks for the one after them (prefetch)")],
+        parameters=[
+            OpenApiParameter(
+                "exclude",
+                str,
+                description="task ids already on the reviewer's screen, comma "
+                "separated: asks for the one after them (prefetch)",
+            )
+        ],
         responses={200: TaskPayloadSerializer, 204: OpenApiResponse(description="nothing left for this reviewer")},
     )
     def get(self, request, pk):
         campaign = campaign_get_for_reviewer(campaign_id=pk, user=request.user)  # no joins: get-next reads nothing else
-        assignment = assignment_claim_next(campaign=campaign, reviewer=request.user,
-                                           exclude_task_ids=_task_ids(request.query_params.get("exclude", "")))
+        assignment = assignment_claim_next(
+            campaign=campaign,
+            reviewer=request.user,
+            exclude_task_ids=_task_ids(request.query_params.get("exclude", "")),
+        )
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response({**assignment_payload(assignment, campaign), "progress": reviewer_progress(campaign, request.user)})
+        return Response(
+            {**assignment_payload(assignment, campaign), "progress": reviewer_progress(campaign, request.user)}
+        )
 
 
 class TaskDetailView(APIView):
@@ -130,24 +190,36 @@ class TaskDetailView(APIView):
 
     @extend_schema(responses=TaskPayloadSerializer)
     def get(self, request, task):
-        assignment = Assignment.objects.select_related("task__campaign").filter(
-            task_id=task, reviewer=request.user, status=Assignment.Status.OPEN).first()
+        assignment = (
+            Assignment.objects.select_related("task__campaign")
+            .filter(task_id=task, reviewer=request.user, status=Assignment.Status.OPEN)
+            .first()
+        )
         if assignment is None:
             raise NotFoundError("No open task of yours with that id.", code="task_not_found")
         campaign = assignment.task.campaign
-        return Response({**assignment_payload(assignment, campaign), "progress": reviewer_progress(campaign, request.user)})
+        return Response(
+            {**assignment_payload(assignment, campaign), "progress": reviewer_progress(campaign, request.user)}
+        )
 
 
 class JudgmentCreateView(APIView):
     permission_classes = [IsReviewer]
 
-    @extend_schema(request=JudgmentCreateSerializer, responses={
-        201: JudgmentSerializer, 200: OpenApiResponse(JudgmentSerializer, "this client_id was already recorded: the same judgment")})
+    @extend_schema(
+        request=JudgmentCreateSerializer,
+        responses={
+            201: JudgmentSerializer,
+            200: OpenApiResponse(JudgmentSerializer, "this client_id was already recorded: the same judgment"),
+        },
+    )
     def post(self, request, task):
         data = JudgmentCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         judgment, created = judgment_submit(task_id=task, reviewer=request.user, **data.validated_data)
-        return Response(JudgmentSerializer(judgment).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            JudgmentSerializer(judgment).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 class TaskSkipView(APIView):
@@ -164,11 +236,15 @@ class TaskSkipView(APIView):
 class JudgmentUndoView(APIView):
     permission_classes = [IsReviewer]
 
-    @extend_schema(request=None, responses=TaskPayloadSerializer, summary="Take back your judgment within the undo window")
+    @extend_schema(
+        request=None, responses=TaskPayloadSerializer, summary="Take back your judgment within the undo window"
+    )
     def post(self, request, pk):
         assignment = judgment_undo(judgment_id=pk, reviewer=request.user)
         campaign = assignment.task.campaign
-        return Response({**assignment_payload(assignment, campaign), "progress": reviewer_progress(campaign, request.user)})
+        return Response(
+            {**assignment_payload(assignment, campaign), "progress": reviewer_progress(campaign, request.user)}
+        )
 
 
 class JudgmentDiscardView(APIView):
@@ -192,7 +268,13 @@ class CampaignGoldView(APIView):
 
     permission_classes = [IsDataScientist]
 
-    @extend_schema(request=None, responses={201: GoldVersionSerializer, 200: OpenApiResponse(GoldVersionSerializer, "published before: the same version")})
+    @extend_schema(
+        request=None,
+        responses={
+            201: GoldVersionSerializer,
+            200: OpenApiResponse(GoldVersionSerializer, "published before: the same version"),
+        },
+    )
     def post(self, request, pk):
         campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
         gold = gold_version_create(campaign=campaign, actor=request.user)
@@ -220,14 +302,19 @@ class CampaignExclusionsView(APIView):
         campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
         return Response(campaign_exclusions(campaign))
 
-    @extend_schema(request=ExclusionCreateSerializer, responses={201: ExclusionSerializer},
-                   summary="Exclude a reviewer: their judgments stop counting, their items reopen, they get no more tasks")
+    @extend_schema(
+        request=ExclusionCreateSerializer,
+        responses={201: ExclusionSerializer},
+        summary="Exclude a reviewer: their judgments stop counting, their items reopen, they get no more tasks",
+    )
     def post(self, request, pk):
         campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
         data = ExclusionCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         reviewer = campaign_reviewer_get(campaign=campaign, username=data.validated_data["reviewer"])
-        exclusion = reviewer_exclude(campaign=campaign, reviewer=reviewer, reason=data.validated_data["reason"], actor=request.user)
+        exclusion = reviewer_exclude(
+            campaign=campaign, reviewer=reviewer, reason=data.validated_data["reason"], actor=request.user
+        )
         mine = next(e for e in campaign_exclusions(campaign) if e["reviewer"] == exclusion.reviewer.username)
         return Response(mine, status=status.HTTP_201_CREATED)
 
@@ -235,10 +322,13 @@ class CampaignExclusionsView(APIView):
 class CampaignSignoffView(APIView):
     permission_classes = [IsApprover]
 
-    @extend_schema(request=SignoffSerializer, responses={
-        201: VerdictSerializer,
-        202: OpenApiResponse(ApprovalPendingSerializer, "approval recorded; the policy needs more approvers"),
-    })
+    @extend_schema(
+        request=SignoffSerializer,
+        responses={
+            201: VerdictSerializer,
+            202: OpenApiResponse(ApprovalPendingSerializer, "approval recorded; the policy needs more approvers"),
+        },
+    )
     def post(self, request, pk):
         campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
         data = SignoffSerializer(data=request.data)
@@ -247,7 +337,9 @@ class CampaignSignoffView(APIView):
         if isinstance(signed, Approval):
             needed = GatePolicy.from_dict(campaign.gate_policy).approvers
             approvals = campaign.approvals.filter(decision="approve").count()
-            return Response({"approvals": approvals, "needed": needed, "decision": signed.decision}, status=status.HTTP_202_ACCEPTED)
+            return Response(
+                {"approvals": approvals, "needed": needed, "decision": signed.decision}, status=status.HTTP_202_ACCEPTED
+            )
         return Response(VerdictSerializer(signed).data, status=status.HTTP_201_CREATED)
 
 
@@ -261,11 +353,19 @@ class GateView(APIView):
     permission_classes = [CanSeeResults]
 
     @extend_schema(
-        parameters=[OpenApiParameter("evidence", bool, description="1: the whole verdict (signer, rationale, frozen "
-                                     "results); without it only id, decision, hash and signed_at")],
-        responses={200: GateStatusSerializer,
-                   403: OpenApiResponse(ErrorSerializer, "the caller's role may not read results (reviewers)"),
-                   404: OpenApiResponse(ErrorSerializer, "no such model version")},
+        parameters=[
+            OpenApiParameter(
+                "evidence",
+                bool,
+                description="1: the whole verdict (signer, rationale, frozen "
+                "results); without it only id, decision, hash and signed_at",
+            )
+        ],
+        responses={
+            200: GateStatusSerializer,
+            403: OpenApiResponse(ErrorSerializer, "the caller's role may not read results (reviewers)"),
+            404: OpenApiResponse(ErrorSerializer, "no such model version"),
+        },
     )
     def get(self, request, model, version):
         model_version = model_version_get(model_name=model, version=version)
@@ -277,6 +377,12 @@ class GateView(APIView):
             answer = VerdictSerializer(verdict).data
             if request.query_params.get("evidence", "").lower() not in ("1", "true", "yes"):
                 answer = {field: answer[field] for field in GATE_VERDICT_FIELDS}
-        return Response({
-            "model": model, "version": version, "stage": model_version.stage, "status": gate_status, "verdict": answer,
-        })
+        return Response(
+            {
+                "model": model,
+                "version": version,
+                "stage": model_version.stage,
+                "status": gate_status,
+                "verdict": answer,
+            }
+        )

@@ -1,5 +1,6 @@
 """The assignment engine: hand each reviewer their next task, never past the overlap, never the same item twice,
 and give abandoned work back to the pool when its lease runs out."""
+
 import random
 from datetime import timedelta
 
@@ -48,9 +49,11 @@ def _open_assignments(campaign: Campaign, reviewer: User) -> list[Assignment]:
 def _quota_reached(campaign: Campaign, reviewer: User) -> bool:
     if campaign.quota_per_reviewer is None:
         return False
-    taken = Assignment.objects.filter(campaign=campaign, reviewer=reviewer).exclude(
-        status__in=[Assignment.Status.SKIPPED, Assignment.Status.EXPIRED]
-    ).count()
+    taken = (
+        Assignment.objects.filter(campaign=campaign, reviewer=reviewer)
+        .exclude(status__in=[Assignment.Status.SKIPPED, Assignment.Status.EXPIRED])
+        .count()
+    )
     return taken >= campaign.quota_per_reviewer
 
 
@@ -92,7 +95,8 @@ def _insert_assignment(assignment: Assignment) -> Assignment:
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {Assignment._meta.db_table} ({', '.join(f.column for f in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id", values,
+            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id",
+            values,
         )
         assignment.pk = cursor.fetchone()[0]
     assignment._state.adding = False
@@ -111,7 +115,9 @@ def _claim_one_postgresql(campaign: Campaign, reviewer: User, known: bool = Fals
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            cursor.execute(_CLAIM_KNOWN_SQL if known else _CLAIM_SQL, [campaign.pk, reviewer.pk, campaign.pk, reviewer.pk])
+            cursor.execute(
+                _CLAIM_KNOWN_SQL if known else _CLAIM_SQL, [campaign.pk, reviewer.pk, campaign.pk, reviewer.pk]
+            )
             row = cursor.fetchone()
         if row is None:
             return None
@@ -120,10 +126,16 @@ def _claim_one_postgresql(campaign: Campaign, reviewer: User, known: bool = Fals
             return False
         slot_order, candidate_slot = _shuffled(list(versions), campaign.candidate_id)
         try:
-            return _insert_assignment(Assignment(
-                task_id=task_id, campaign=campaign, reviewer=reviewer, slot_order=slot_order, candidate_slot=candidate_slot,
-                lease_expires_at=now + timedelta(seconds=campaign.lease_seconds),
-            ))
+            return _insert_assignment(
+                Assignment(
+                    task_id=task_id,
+                    campaign=campaign,
+                    reviewer=reviewer,
+                    slot_order=slot_order,
+                    candidate_slot=candidate_slot,
+                    lease_expires_at=now + timedelta(seconds=campaign.lease_seconds),
+                )
+            )
         except IntegrityError:
             transaction.set_rollback(True)  # undo the increment too: this reviewer already has the task
             return False
@@ -156,13 +168,19 @@ def _claim_one_orm(campaign: Campaign, reviewer: User, known: bool = False) -> A
         )
         if task is None:
             return None
-        if not Task.objects.filter(pk=task.pk, assigned_count__lt=F("capacity")).update(assigned_count=F("assigned_count") + 1):
+        if not Task.objects.filter(pk=task.pk, assigned_count__lt=F("capacity")).update(
+            assigned_count=F("assigned_count") + 1
+        ):
             return False
         slot_order, candidate_slot = _slot_order(task.pk, campaign.candidate_id)
         try:
             with transaction.atomic():
                 return Assignment.objects.create(
-                    task_id=task.pk, campaign=campaign, reviewer=reviewer, slot_order=slot_order, candidate_slot=candidate_slot,
+                    task_id=task.pk,
+                    campaign=campaign,
+                    reviewer=reviewer,
+                    slot_order=slot_order,
+                    candidate_slot=candidate_slot,
                     lease_expires_at=now + timedelta(seconds=campaign.lease_seconds),
                 )
         except IntegrityError:
@@ -180,7 +198,9 @@ def assignment_claim_next(*, campaign: Campaign, reviewer: User, exclude_task_id
     existing = next((a for a in open_now if a.task_id not in excluded), None)
     if existing:
         existing.lease_expires_at = timezone.now() + timedelta(seconds=campaign.lease_seconds)
-        Assignment.objects.filter(pk=existing.pk, status=Assignment.Status.OPEN).update(lease_expires_at=existing.lease_expires_at)
+        Assignment.objects.filter(pk=existing.pk, status=Assignment.Status.OPEN).update(
+            lease_expires_at=existing.lease_expires_at
+        )
         return existing
     if len(open_now) >= MAX_OPEN_PER_REVIEWER or _quota_reached(campaign, reviewer) or _stopped_by_gate(campaign):
         return None
@@ -210,9 +230,9 @@ def assignments_expire(*, campaign: Campaign | None = None, now=None) -> int:
     expired = 0
     for assignment_id, task_id in stale.values_list("id", "task_id")[:REAP_BATCH]:
         with transaction.atomic():
-            if Assignment.objects.filter(pk=assignment_id, status=Assignment.Status.OPEN, lease_expires_at__lt=now).update(
-                status=Assignment.Status.EXPIRED
-            ):
+            if Assignment.objects.filter(
+                pk=assignment_id, status=Assignment.Status.OPEN, lease_expires_at__lt=now
+            ).update(status=Assignment.Status.EXPIRED):
                 Task.objects.filter(pk=task_id).update(assigned_count=F("assigned_count") - 1)
                 expired += 1
     return expired
@@ -232,7 +252,9 @@ def assignment_revive(*, assignment: Assignment) -> None:
             assigned_count=F("assigned_count") + 1
         ):
             # rolls the flip back too: the assignment stays expired
-            raise ConflictError("Your time on this task ran out and another reviewer has taken it.", code="lease_expired")
+            raise ConflictError(
+                "Your time on this task ran out and another reviewer has taken it.", code="lease_expired"
+            )
     assignment.status = Assignment.Status.OPEN
 
 
@@ -244,10 +266,17 @@ def assignment_skip(*, task_id: int, reviewer: User, reason: str, flag: bool = F
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError("Say why you skip this item.", code="invalid", extra={"field": "reason"})
-    fields = {"status": Assignment.Status.SKIPPED, "skip_reason": reason[:500], "flagged": flag, "completed_at": timezone.now()}
+    fields = {
+        "status": Assignment.Status.SKIPPED,
+        "skip_reason": reason[:500],
+        "flagged": flag,
+        "completed_at": timezone.now(),
+    }
     with transaction.atomic():
         if Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.OPEN).update(**fields):
-            Task.objects.filter(pk=assignment.task_id).update(assigned_count=F("assigned_count") - 1)  # room for another
+            Task.objects.filter(pk=assignment.task_id).update(
+                assigned_count=F("assigned_count") - 1
+            )  # room for another
         elif not Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.EXPIRED).update(**fields):
             raise ConflictError("This task is already judged or skipped.", code="not_open")
     assignment.refresh_from_db()

@@ -1,7 +1,8 @@
 """Creating a campaign: check its settings for its kind, then one task per item that has every output needed."""
+
 import random
 from collections import defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 from django.db import transaction
 
@@ -10,8 +11,8 @@ from core.models import User
 from datasets.models import DatasetVersion, Item
 from models_app.models import ModelVersion, Prediction
 from reviews.gate import GatePolicy, PolicyInvalid
-from reviews.plan import gate_plan, outcome_resolution
 from reviews.models import SLOTS, Campaign, Task, TaskOutput
+from reviews.plan import gate_plan, outcome_resolution
 from reviews.services.quality import campaign_known_answers_add
 
 TASK_BATCH = 5000
@@ -27,7 +28,11 @@ def _validated_rubric(rubric: list) -> list[dict]:
         raise _invalid("A rating campaign needs a rubric: a list of criteria.", "rubric")
     criteria, names = [], set()
     for index, criterion in enumerate(rubric):
-        if not isinstance(criterion, dict) or not isinstance(criterion.get("name"), str) or not criterion["name"].strip():
+        if (
+            not isinstance(criterion, dict)
+            or not isinstance(criterion.get("name"), str)
+            or not criterion["name"].strip()
+        ):
             raise _invalid(f"rubric[{index}] needs a non-empty name.", "rubric")
         name = criterion["name"].strip()
         scale = criterion.get("scale", "likert")
@@ -40,7 +45,9 @@ def _validated_rubric(rubric: list) -> list[dict]:
     return criteria
 
 
-def _versions_for_kind(kind: str, candidate: ModelVersion, baseline: ModelVersion | None, others: list[ModelVersion]) -> list[ModelVersion]:
+def _versions_for_kind(
+    kind: str, candidate: ModelVersion, baseline: ModelVersion | None, others: list[ModelVersion]
+) -> list[ModelVersion]:
     versions = [candidate] + ([baseline] if baseline else []) + list(others)
     if len({v.pk for v in versions}) != len(versions):
         raise _invalid("candidate, baseline and the other versions must all differ.", "models")
@@ -53,24 +60,32 @@ def _versions_for_kind(kind: str, candidate: ModelVersion, baseline: ModelVersio
         if not 2 <= len(versions) <= len(SLOTS):
             raise _invalid(f"A ranking campaign needs between 2 and {len(SLOTS)} model versions.", "models")
     elif kind == Campaign.Kind.LABELING and (baseline or others):
-        raise _invalid("A labeling campaign shows one model's suggestion: give only a candidate.",
-                       "baseline" if baseline else "models")
+        raise _invalid(
+            "A labeling campaign shows one model's suggestion: give only a candidate.",
+            "baseline" if baseline else "models",
+        )
     return versions
 
 
 def _predictions_by_item(model_version: ModelVersion, dataset_version: DatasetVersion) -> dict[int, Prediction]:
     found = {
         p.item_id: p
-        for p in Prediction.objects.filter(prediction_set__model_version=model_version, prediction_set__dataset_version=dataset_version)
-        .only("id", "item_id", "output")
+        for p in Prediction.objects.filter(
+            prediction_set__model_version=model_version, prediction_set__dataset_version=dataset_version
+        ).only("id", "item_id", "output")
     }
     if not found:
-        raise ApplicationError(f"{model_version} has no predictions on {dataset_version}; upload them first.",
-                               code="predictions_missing", extra={"field": "models"})
+        raise ApplicationError(
+            f"{model_version} has no predictions on {dataset_version}; upload them first.",
+            code="predictions_missing",
+            extra={"field": "models"},
+        )
     return found
 
 
-def _hand_out_order(sampling: str, item_ids: list[int], tags: dict[int, list[str]], outputs_differ: dict[int, bool]) -> dict[int, tuple[int, float]]:
+def _hand_out_order(
+    sampling: str, item_ids: list[int], tags: dict[int, list[str]], outputs_differ: dict[int, bool]
+) -> dict[int, tuple[int, float]]:
     """(priority, sort_key) per item: the order the assignment engine hands tasks out in."""
     rng = random.Random()
     if sampling == Campaign.Sampling.STRATIFIED:
@@ -91,17 +106,34 @@ def _hand_out_order(sampling: str, item_ids: list[int], tags: dict[int, list[str
 
 def _batches(values: list, size: int) -> Iterable[list]:
     for start in range(0, len(values), size):
-        yield values[start:start + size]
+        yield values[start : start + size]
 
 
 @transaction.atomic
 def campaign_create(
-    *, name: str, kind: str, dataset_version: DatasetVersion, candidate: ModelVersion, baseline: ModelVersion | None = None,
-    others: list[ModelVersion] = (), labels: list[str] = (), multi_label: bool = False, show_suggestion: bool = True,
-    rubric: list | None = None, content_format: str = Campaign.ContentFormat.AUTO, reviewers: list[User], overlap: int = 1,
-    sampling: str = Campaign.Sampling.RANDOM, quota_per_reviewer: int | None = None, lease_seconds: int = 600,
-    gate: dict | None = None, guidelines: str = "", created_by: User,
-    known_answers: list | str | None = None, known_answer_rate: float | None = None, min_seconds: int | None = None,
+    *,
+    name: str,
+    kind: str,
+    dataset_version: DatasetVersion,
+    candidate: ModelVersion,
+    baseline: ModelVersion | None = None,
+    others: list[ModelVersion] = (),
+    labels: list[str] = (),
+    multi_label: bool = False,
+    show_suggestion: bool = True,
+    rubric: list | None = None,
+    content_format: str = Campaign.ContentFormat.AUTO,
+    reviewers: list[User],
+    overlap: int = 1,
+    sampling: str = Campaign.Sampling.RANDOM,
+    quota_per_reviewer: int | None = None,
+    lease_seconds: int = 600,
+    gate: dict | None = None,
+    guidelines: str = "",
+    created_by: User,
+    known_answers: list | str | None = None,
+    known_answer_rate: float | None = None,
+    min_seconds: int | None = None,
 ) -> Campaign:
     if kind not in Campaign.Kind.values:
         raise _invalid(f"kind must be one of {', '.join(Campaign.Kind.values)}.", "kind")
@@ -119,8 +151,11 @@ def campaign_create(
     criteria = _validated_rubric(rubric or []) if kind == Campaign.Kind.RATING else []
     not_reviewers = [u.username for u in reviewers if not u.has_role(User.Role.REVIEWER)]
     if not reviewers or not_reviewers:
-        raise _invalid("reviewers must name at least one user with the reviewer role"
-                       + (f"; not reviewers: {', '.join(not_reviewers)}" if not_reviewers else ""), "reviewers")
+        raise _invalid(
+            "reviewers must name at least one user with the reviewer role"
+            + (f"; not reviewers: {', '.join(not_reviewers)}" if not_reviewers else ""),
+            "reviewers",
+        )
     if overlap < 1 or overlap > len(reviewers):
         raise _invalid(f"overlap must be between 1 and the number of reviewers ({len(reviewers)}).", "overlap")
     if quota_per_reviewer is not None and quota_per_reviewer < 1:
@@ -133,24 +168,49 @@ def campaign_create(
         raise _invalid(f"gate: {exc}", "gate") from None
 
     campaign = Campaign.objects.create(
-        name=name, kind=kind, dataset_version=dataset_version, candidate=candidate, baseline=baseline, labels=labels,
-        multi_label=multi_label, show_suggestion=show_suggestion, rubric=criteria, content_format=content_format,
-        overlap=overlap, sampling=sampling, quota_per_reviewer=quota_per_reviewer, lease_seconds=lease_seconds,
-        gate_policy=policy.as_dict(), guidelines=guidelines, created_by=created_by,
+        name=name,
+        kind=kind,
+        dataset_version=dataset_version,
+        candidate=candidate,
+        baseline=baseline,
+        labels=labels,
+        multi_label=multi_label,
+        show_suggestion=show_suggestion,
+        rubric=criteria,
+        content_format=content_format,
+        overlap=overlap,
+        sampling=sampling,
+        quota_per_reviewer=quota_per_reviewer,
+        lease_seconds=lease_seconds,
+        gate_policy=policy.as_dict(),
+        guidelines=guidelines,
+        created_by=created_by,
     )
     campaign.reviewers.set(reviewers)
     campaign.others.set(others)
     # Known-answer items (reviews.quality) become tasks of their own, apart from the campaign's work.
-    known = campaign_known_answers_add(campaign=campaign, versions=versions, known_answers=known_answers,
-                                       known_answer_rate=known_answer_rate, min_seconds=min_seconds)
-    if not campaign_tasks_add(campaign=campaign, versions=versions, dataset_version=dataset_version, skip_external_ids=known):
+    known = campaign_known_answers_add(
+        campaign=campaign,
+        versions=versions,
+        known_answers=known_answers,
+        known_answer_rate=known_answer_rate,
+        min_seconds=min_seconds,
+    )
+    if not campaign_tasks_add(
+        campaign=campaign, versions=versions, dataset_version=dataset_version, skip_external_ids=known
+    ):
         raise ApplicationError("No item has predictions from every model version in the campaign.", code="no_tasks")
     campaign_plan_update(campaign=campaign)
     return campaign
 
 
-def campaign_tasks_add(*, campaign: Campaign, versions: list[ModelVersion], dataset_version: DatasetVersion,
-                       skip_external_ids: set[str] = frozenset()) -> int:
+def campaign_tasks_add(
+    *,
+    campaign: Campaign,
+    versions: list[ModelVersion],
+    dataset_version: DatasetVersion,
+    skip_external_ids: set[str] = frozenset(),
+) -> int:
     """One task per item of `dataset_version` that every version has a prediction for (items whose external id is
     in `skip_external_ids` excepted), in the campaign's hand-out order. Returns how many."""
     predictions = [_predictions_by_item(version, dataset_version) for version in versions]
@@ -161,7 +221,11 @@ def campaign_tasks_add(*, campaign: Campaign, versions: list[ModelVersion], data
     if not item_ids:
         return 0
     sampling = campaign.sampling
-    tags = dict(Item.objects.filter(pk__in=item_ids).values_list("pk", "tags")) if sampling == Campaign.Sampling.STRATIFIED else {}
+    tags = (
+        dict(Item.objects.filter(pk__in=item_ids).values_list("pk", "tags"))
+        if sampling == Campaign.Sampling.STRATIFIED
+        else {}
+    )
     differ = {i: len({repr(p[i].output) for p in predictions}) > 1 for i in item_ids}
     order = _hand_out_order(sampling, item_ids, tags, differ)
     # Tasks are written in hand-out order, so their rows lie in it too: concurrent claims then update a few
@@ -174,22 +238,31 @@ def campaign_tasks_add(*, campaign: Campaign, versions: list[ModelVersion], data
         )
         TaskOutput.objects.bulk_create(
             TaskOutput(task=task, model_version=version, prediction=by_item[task.item_id])
-            for task in tasks for version, by_item in zip(versions, predictions)
+            for task in tasks
+            for version, by_item in zip(versions, predictions)
         )
     return len(item_ids)
 
 
 def campaign_plan_update(*, campaign: Campaign) -> dict:
     """State the gate's plan for the campaign's size now (at creation, and again when it is extended)."""
-    campaign.plan = gate_plan(GatePolicy.from_dict(campaign.gate_policy), items=campaign.tasks.ordinary().count(),
-                              overlap=campaign.overlap, resolution=campaign_outcome_resolution(campaign))
+    campaign.plan = gate_plan(
+        GatePolicy.from_dict(campaign.gate_policy),
+        items=campaign.tasks.ordinary().count(),
+        overlap=campaign.overlap,
+        resolution=campaign_outcome_resolution(campaign),
+    )
     Campaign.objects.filter(pk=campaign.pk).update(plan=campaign.plan)
     return campaign.plan
 
 
 def campaign_outcome_resolution(campaign: Campaign) -> int:
-    return outcome_resolution(kind=campaign.kind, overlap=campaign.overlap, compared_versions=len(campaign_versions(campaign)),
-                              has_baseline=campaign.baseline_id is not None)
+    return outcome_resolution(
+        kind=campaign.kind,
+        overlap=campaign.overlap,
+        compared_versions=len(campaign_versions(campaign)),
+        has_baseline=campaign.baseline_id is not None,
+    )
 
 
 def campaign_versions(campaign: Campaign) -> list[ModelVersion]:

@@ -36,6 +36,7 @@ What an attacker with write access to the database can and cannot hide:
   (no subscribed endpoint) ever saw, or changes outside the verdict table: a model version's stage, stage
   transitions, approvals, or the campaign a verdict points to. The chain vouches for the verdict record only.
 """
+
 import datetime
 import hashlib
 import json
@@ -83,7 +84,7 @@ PositionLookup = Callable[[int], tuple[int, str] | None]
 
 
 def _when(check: ChainCheck) -> str:
-    return f"check #{check.pk} at {check.checked_at.astimezone(datetime.timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+    return f"check #{check.pk} at {check.checked_at.astimezone(datetime.UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 def _plural(n: int, word: str) -> str:
@@ -101,27 +102,40 @@ def _own_problems(verdict: Verdict, *, previous: tuple[int, str] | None, linked_
         elif linked_to is not None:
             text = f"verdict {verdict.pk}: it follows verdict {linked_to}, not verdict {previous_id} just before it (relinked)"
         else:
-            text = (f"verdict {verdict.pk}: the verdict it follows (hash {verdict.previous_hash[:12]}…) is not in the "
-                    "chain: deleted, or this link was edited")
+            text = (
+                f"verdict {verdict.pk}: the verdict it follows (hash {verdict.previous_hash[:12]}…) is not in the "
+                "chain: deleted, or this link was edited"
+            )
         problems.append(Problem(text, verdict.pk))
     if verdict.hash != verdict_hash(verdict):
         problems.append(Problem(f"verdict {verdict.pk}: its content does not match its hash (edited)", verdict.pk))
     return problems
 
 
-def _anchor_problems(*, count: int, last_id: int | None, at: PositionLookup, anchor: ChainCheck | None) -> list[Problem]:
+def _anchor_problems(
+    *, count: int, last_id: int | None, at: PositionLookup, anchor: ChainCheck | None
+) -> list[Problem]:
     """The newest passing (or acknowledged) check saw `anchor.count` verdicts ending in `anchor.head`."""
     if anchor is None or anchor.count == 0:
         return []
     if count < anchor.count:
         where = f"after verdict {last_id}" if last_id else "(the chain is now empty)"
-        return [Problem(f"{_plural(anchor.count - count, 'verdict')} missing {where}: the chain had {anchor.count} "
-                        f"at the last check ({_when(anchor)}), ending in {anchor.head[:12]}…, and now it has {count}")]
+        return [
+            Problem(
+                f"{_plural(anchor.count - count, 'verdict')} missing {where}: the chain had {anchor.count} "
+                f"at the last check ({_when(anchor)}), ending in {anchor.head[:12]}…, and now it has {count}"
+            )
+        ]
     verdict_id, stored = at(anchor.count)  # type: ignore[misc]
     if stored != anchor.head:
-        return [Problem(f"verdict {verdict_id}: it is number {anchor.count} in the chain, but the last check "
-                        f"({_when(anchor)}) saw another verdict there (hash {anchor.head[:12]}…): the chain was "
-                        "rewritten at or before it", verdict_id)]
+        return [
+            Problem(
+                f"verdict {verdict_id}: it is number {anchor.count} in the chain, but the last check "
+                f"({_when(anchor)}) saw another verdict there (hash {anchor.head[:12]}…): the chain was "
+                "rewritten at or before it",
+                verdict_id,
+            )
+        ]
     return []
 
 
@@ -146,18 +160,32 @@ def _outbox_problems(*, count: int, last_id: int | None, at: PositionLookup, cla
     failing = []
     for delivery_id, claimed_count, claimed_head, verdict in claims:
         if claimed_count > count:
-            failing.append((claimed_count, Problem(
-                f"{_plural(claimed_count - count, 'verdict')} missing after verdict {last_id}: the webhook outbox "
-                f"(delivery {delivery_id}, verdict {verdict}) announced a chain of {claimed_count} ending in "
-                f"{claimed_head[:12]}…, and now it has {count}" if last_id else
-                f"all {claimed_count} verdicts the webhook outbox announced (delivery {delivery_id}) are missing")))
+            failing.append(
+                (
+                    claimed_count,
+                    Problem(
+                        f"{_plural(claimed_count - count, 'verdict')} missing after verdict {last_id}: the webhook outbox "
+                        f"(delivery {delivery_id}, verdict {verdict}) announced a chain of {claimed_count} ending in "
+                        f"{claimed_head[:12]}…, and now it has {count}"
+                        if last_id
+                        else f"all {claimed_count} verdicts the webhook outbox announced (delivery {delivery_id}) are missing"
+                    ),
+                )
+            )
         else:
             verdict_id, stored = at(claimed_count)  # type: ignore[misc]
             if stored != claimed_head:
-                failing.append((claimed_count, Problem(
-                    f"verdict {verdict_id}: it is number {claimed_count} in the chain, but the webhook outbox "
-                    f"(delivery {delivery_id}, verdict {verdict}) announced another verdict there (hash "
-                    f"{claimed_head[:12]}…): the chain was rewritten at or before it", verdict_id)))
+                failing.append(
+                    (
+                        claimed_count,
+                        Problem(
+                            f"verdict {verdict_id}: it is number {claimed_count} in the chain, but the webhook outbox "
+                            f"(delivery {delivery_id}, verdict {verdict}) announced another verdict there (hash "
+                            f"{claimed_head[:12]}…): the chain was rewritten at or before it",
+                            verdict_id,
+                        ),
+                    )
+                )
     return [max(failing, key=lambda pair: pair[0])[1]] if failing else []
 
 
@@ -173,8 +201,12 @@ def _anchors() -> Anchors:
     acknowledged = ChainCheck.objects.filter(acknowledged_at__isnull=False).first()
     if acknowledged is None or (passed is not None and passed.pk > acknowledged.pk):
         return Anchors(passed, acknowledged, frozenset())  # once a check passes again, any problem is new
-    reasons = (ChainCheck.objects.filter(acknowledged_at__isnull=False, pk__gt=passed.pk if passed else 0)
-               .order_by().values_list("reason", flat=True).distinct())
+    reasons = (
+        ChainCheck.objects.filter(acknowledged_at__isnull=False, pk__gt=passed.pk if passed else 0)
+        .order_by()
+        .values_list("reason", flat=True)
+        .distinct()
+    )
     return Anchors(acknowledged, acknowledged, frozenset(t for r in reasons for t in r.split(REASON_SEPARATOR) if t))
 
 
@@ -213,8 +245,14 @@ def verdict_chain_verify() -> Verdict | None:
 def _record(*, trigger: str, count: int, head: str, problems: list[Problem], anchors: Anchors | None) -> ChainCheck:
     texts = list(dict.fromkeys(p.text for p in problems))
     broken = [p.verdict_id for p in problems if p.verdict_id is not None]
-    check = ChainCheck(trigger=trigger, ok=not problems, count=count, head=head,
-                       broken_at=min(broken) if broken else None, reason=REASON_SEPARATOR.join(texts))
+    check = ChainCheck(
+        trigger=trigger,
+        ok=not problems,
+        count=count,
+        head=head,
+        broken_at=min(broken) if broken else None,
+        reason=REASON_SEPARATOR.join(texts),
+    )
     if problems and anchors and anchors.known and set(texts) <= anchors.known:
         # Nothing new since the admin's acknowledgment: it carries over (same admin, time and note), so a breakage
         # that cannot be repaired (an edited verdict stays edited) does not block sign-offs forever.
@@ -237,12 +275,13 @@ def verdict_chain_check(*, trigger: str) -> ChainCheck:
     count, last_id = len(walk.ids), (walk.ids[-1] if walk.ids else None)
     problems = walk.problems + _anchor_problems(count=count, last_id=last_id, at=walk.at, anchor=anchors.check)
     problems += _outbox_problems(count=count, last_id=last_id, at=walk.at, claims=claims)
-    return _record(trigger=trigger, count=count, head=walk.hashes[-1] if walk.hashes else "", problems=problems,
-                   anchors=anchors)
+    return _record(
+        trigger=trigger, count=count, head=walk.hashes[-1] if walk.hashes else "", problems=problems, anchors=anchors
+    )
 
 
 def _position_from_database(position: int) -> tuple[int, str] | None:
-    rows = list(Verdict.objects.order_by("id").values_list("id", "hash")[position - 1:position])
+    rows = list(Verdict.objects.order_by("id").values_list("id", "hash")[position - 1 : position])
     return (rows[0][0], rows[0][1]) if rows else None
 
 
@@ -256,7 +295,8 @@ def _blocked(check: ChainCheck) -> ConflictError:
     return ConflictError(
         f"Sign-offs are blocked: the verdict chain failed {_when(check)}: {check.reason}. "
         "An admin must look into it and acknowledge it (Verdict chain page, or POST /api/v1/verdicts/verify/acknowledge/).",
-        code="chain_broken", extra={"check": check.pk, "broken_at": check.broken_at, "reason": check.reason},
+        code="chain_broken",
+        extra={"check": check.pk, "broken_at": check.broken_at, "reason": check.reason},
     )
 
 
@@ -272,22 +312,32 @@ def verdict_chain_guard() -> None:
     if blocking:
         raise _blocked(blocking)
     anchors = _anchors()
-    claims = _outbox_claims(since=anchors.acknowledged.checked_at if anchors.acknowledged else None,
-                            limit=GUARD_OUTBOX_ROWS)
+    claims = _outbox_claims(
+        since=anchors.acknowledged.checked_at if anchors.acknowledged else None, limit=GUARD_OUTBOX_ROWS
+    )
     head = Verdict.objects.select_related("signer").order_by("-id").first()
     count = Verdict.objects.count()
     problems: list[Problem] = []
     if head:
         previous = Verdict.objects.filter(id__lt=head.pk).order_by("-id").values_list("id", "hash").first()
-        linked = Verdict.objects.filter(hash=head.previous_hash).exclude(pk=head.pk).values_list("id", flat=True).first()
+        linked = (
+            Verdict.objects.filter(hash=head.previous_hash).exclude(pk=head.pk).values_list("id", flat=True).first()
+        )
         problems += _own_problems(head, previous=previous, linked_to=linked)
     last_id = head.pk if head else None
     problems += _anchor_problems(count=count, last_id=last_id, at=_position_from_database, anchor=anchors.check)
     problems += _outbox_problems(count=count, last_id=last_id, at=_position_from_database, claims=claims)
     # A breakage an admin acknowledged is let through, and not recorded: nothing new was learnt.
     if problems and not {p.text for p in problems} <= anchors.known:
-        raise _blocked(_record(trigger=ChainCheck.Trigger.SIGNOFF, count=count, head=head.hash if head else "",
-                               problems=problems, anchors=None))
+        raise _blocked(
+            _record(
+                trigger=ChainCheck.Trigger.SIGNOFF,
+                count=count,
+                head=head.hash if head else "",
+                problems=problems,
+                anchors=None,
+            )
+        )
 
 
 def chain_prefix_problem(*, head: str, count: int) -> str | None:
@@ -295,17 +345,27 @@ def chain_prefix_problem(*, head: str, count: int) -> str | None:
     client (CI, a webhook receiver) saw before; None when it still does."""
     total = Verdict.objects.count()
     if total < count:
-        return (f"you saw a chain of {count} verdicts ending in {head[:12]}…, but the server has only {total}: "
-                f"{_plural(count - total, 'verdict')} deleted")
+        return (
+            f"you saw a chain of {count} verdicts ending in {head[:12]}…, but the server has only {total}: "
+            f"{_plural(count - total, 'verdict')} deleted"
+        )
     verdict_id, stored = _position_from_database(count)  # type: ignore[misc]
     if stored != head:
-        return (f"verdict {verdict_id} is number {count} in the server's chain, but you saw another verdict there "
-                f"(hash {head[:12]}…): the chain was rewritten at or before it")
+        return (
+            f"verdict {verdict_id} is number {count} in the server's chain, but you saw another verdict there "
+            f"(hash {head[:12]}…): the chain was rewritten at or before it"
+        )
     return None
 
 
 def chain_check_summary(check: ChainCheck) -> dict:
-    return {"ok": check.ok, "count": check.count, "head": check.head, "broken_at": check.broken_at, "reason": check.reason}
+    return {
+        "ok": check.ok,
+        "count": check.count,
+        "head": check.head,
+        "broken_at": check.broken_at,
+        "reason": check.reason,
+    }
 
 
 def verdict_chain_report(*, trigger: str, head: str | None = None, count: int | None = None) -> dict:
@@ -323,7 +383,9 @@ def verdict_chain_report(*, trigger: str, head: str | None = None, count: int | 
 def verdict_integrity_problems(verdict: Verdict) -> list[str]:
     """For the verdict's page: does its own hash hold, and does it link to the verdict before it?"""
     previous = Verdict.objects.filter(id__lt=verdict.pk).order_by("-id").values_list("id", "hash").first()
-    linked = Verdict.objects.filter(hash=verdict.previous_hash).exclude(pk=verdict.pk).values_list("id", flat=True).first()
+    linked = (
+        Verdict.objects.filter(hash=verdict.previous_hash).exclude(pk=verdict.pk).values_list("id", flat=True).first()
+    )
     return [p.text for p in _own_problems(verdict, previous=previous, linked_to=linked)]
 
 
@@ -334,11 +396,15 @@ def chain_check_acknowledge(*, admin: User, note: str) -> ChainCheck:
     if not admin.has_role(User.Role.ADMIN):
         raise ForbiddenError("Only an admin can acknowledge a broken verdict chain.", code="not_an_admin")
     if not note.strip():
-        raise ApplicationError("Say what you found and did: a note is required.", code="invalid", extra={"field": "note"})
+        raise ApplicationError(
+            "Say what you found and did: a note is required.", code="invalid", extra={"field": "note"}
+        )
     check = ChainCheck.objects.select_for_update().order_by("-id").first()
     if check is None or check.ok or check.acknowledged_at is not None:
-        raise ConflictError("The newest chain check is not broken, or is already acknowledged: nothing to acknowledge.",
-                            code="nothing_to_acknowledge")
+        raise ConflictError(
+            "The newest chain check is not broken, or is already acknowledged: nothing to acknowledge.",
+            code="nothing_to_acknowledge",
+        )
     check.acknowledged_by = admin
     check.acknowledged_at = timezone.now()
     check.acknowledgment_note = note.strip()

@@ -1,4 +1,5 @@
 """Recording the moment the gate decides: once, with the webhook that tells approvers, in one transaction."""
+
 import logging
 import time
 
@@ -19,7 +20,9 @@ def campaign_gate_check(*, campaign_id: int, force: bool = False) -> str:
     paused, closed, extended, or a reviewer excluded)."""
     from reviews.results import campaign_results
 
-    campaign = Campaign.objects.select_related("candidate__model", "baseline__model", "dataset_version__dataset").get(pk=campaign_id)
+    campaign = Campaign.objects.select_related("candidate__model", "baseline__model", "dataset_version__dataset").get(
+        pk=campaign_id
+    )
     if campaign.decision:
         return campaign.decision
     if hasattr(campaign, "verdict"):
@@ -32,9 +35,15 @@ def campaign_gate_check(*, campaign_id: int, force: bool = False) -> str:
         results = campaign_results(campaign=campaign)
     except DATA_ERRORS as exc:  # the results list bad data as problems; this is what slipped past them
         logger.exception("campaign %s: the gate check cannot read the campaign's results", campaign.pk)
-        state = {"status": "pending", "reasons": [f"The gate could not be checked: the campaign's data cannot be read "
-                                                  f"({type(exc).__name__}: {exc}). It is checked again after the next judgment."],
-                 "problems": [f"{type(exc).__name__}: {exc}"], "checked_at": timezone.now().isoformat()}
+        state = {
+            "status": "pending",
+            "reasons": [
+                f"The gate could not be checked: the campaign's data cannot be read "
+                f"({type(exc).__name__}: {exc}). It is checked again after the next judgment."
+            ],
+            "problems": [f"{type(exc).__name__}: {exc}"],
+            "checked_at": timezone.now().isoformat(),
+        }
         Campaign.objects.filter(pk=campaign.pk, decision="").update(gate_state=state)
         return "pending"  # stored where the lead sees it; a retry would fail the same way
     gate = results["gate"]
@@ -44,25 +53,42 @@ def campaign_gate_check(*, campaign_id: int, force: bool = False) -> str:
         return gate["status"]
     with transaction.atomic():
         decided = Campaign.objects.filter(pk=campaign.pk, decision="").update(
-            decision=gate["status"], decided_at=timezone.now(), decided_after=gate["judged"], gate_state=state,
+            decision=gate["status"],
+            decided_at=timezone.now(),
+            decided_after=gate["judged"],
+            gate_state=state,
         )
         if decided:  # only the first check to see the decision announces it
-            webhook_event_publish(event="campaign.decided", payload={
-                "campaign": {"id": campaign.pk, "name": campaign.name, "kind": campaign.kind},
-                "model_version": {"model": campaign.candidate.model.name, "version": campaign.candidate.version},
-                "decision": gate["status"], "reasons": gate["reasons"], "judgments": results["judgments"],
-                "judged_items": gate["judged"], "planned_items": gate["planned_end"], "win_rate": results["win_rate"],
-            })
+            webhook_event_publish(
+                event="campaign.decided",
+                payload={
+                    "campaign": {"id": campaign.pk, "name": campaign.name, "kind": campaign.kind},
+                    "model_version": {"model": campaign.candidate.model.name, "version": campaign.candidate.version},
+                    "decision": gate["status"],
+                    "reasons": gate["reasons"],
+                    "judgments": results["judgments"],
+                    "judged_items": gate["judged"],
+                    "planned_items": gate["planned_end"],
+                    "win_rate": results["win_rate"],
+                },
+            )
     return gate["status"]
 
 
 def gate_state_of(results: dict) -> dict:
     """The part of the results list pages show: small, and stored whenever the gate is checked."""
     gate = results["gate"]
-    return {"status": gate["status"], "reasons": gate["reasons"], "judged": gate["judged"], "planned_end": gate["planned_end"],
-            "horizon": gate.get("horizon"),  # where the test was truncated when it decided: read there ever after
-            "judgments": results["judgments"], "win_rate": results["win_rate"], "checked_at": timezone.now().isoformat(),
-            "problems": [problem["message"] for problem in results.get("problems", [])]}
+    return {
+        "status": gate["status"],
+        "reasons": gate["reasons"],
+        "judged": gate["judged"],
+        "planned_end": gate["planned_end"],
+        "horizon": gate.get("horizon"),  # where the test was truncated when it decided: read there ever after
+        "judgments": results["judgments"],
+        "win_rate": results["win_rate"],
+        "checked_at": timezone.now().isoformat(),
+        "problems": [problem["message"] for problem in results.get("problems", [])],
+    }
 
 
 # When the gate check this process last scheduled for each campaign will run. A judgment committed before
@@ -78,6 +104,7 @@ def campaign_gate_check_on_commit(campaign_id: int) -> None:
 
 def campaign_gate_recheck_on_commit(campaign_id: int) -> None:
     """After a change that is not a judgment (paused, closed, extended, a reviewer excluded), look at the gate again."""
+
     def schedule() -> None:
         from reviews.tasks import campaign_gate_check_task
 

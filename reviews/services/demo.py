@@ -11,6 +11,7 @@ the experts review: pairwise (2.0.0 against 1.0.0), ranking (all three), rating 
 answer as a suggestion).
 Idempotent: when the dataset "digits" exists, nothing is done.
 """
+
 from __future__ import annotations
 
 import base64
@@ -68,8 +69,11 @@ LABELING_NAME = "Digits: expert labels"
 RATING_QUOTA = 30  # images each reviewer rates: with two reviewers and overlap 1, the 60 items are shared out
 RATING_RUBRIC = [
     {"name": "correct", "scale": "pass_fail", "description": "The output names the digit in the image."},
-    {"name": "clarity", "scale": "likert",
-     "description": "How clearly the image shows the named digit (1 = cannot tell, 5 = unmistakable)."},
+    {
+        "name": "clarity",
+        "scale": "likert",
+        "description": "How clearly the image shows the named digit (1 = cannot tell, 5 = unmistakable).",
+    },
 ]
 
 PAIRWISE_GUIDELINES = """\
@@ -245,7 +249,7 @@ def _train() -> _Trained:
     split = {
         "data": "sklearn.datasets.load_digits (UCI ML handwritten digits, 8x8, 1797 images)",
         "split": f"stratified train_test_split, test_size={TEST_SIZE}, random_state={RANDOM_STATE}",
-        "train_size": int(len(y_train)),
+        "train_size": len(y_train),
         "sklearn_version": sklearn.__version__,
     }
     svc = candidate.estimator.get_params()
@@ -259,7 +263,10 @@ def _train() -> _Trained:
         MIDDLE_VERSION: {
             "model_class": "sklearn.linear_model.LogisticRegression",
             "hyperparameters": {
-                "solver": logistic["solver"], "C": logistic["C"], "max_iter": logistic["max_iter"], "tol": logistic["tol"],
+                "solver": logistic["solver"],
+                "C": logistic["C"],
+                "max_iter": logistic["max_iter"],
+                "tol": logistic["tol"],
                 "iterations_run": int(middle.n_iter_.max()),
             },
             **split,
@@ -268,14 +275,21 @@ def _train() -> _Trained:
             "model_class": "sklearn.calibration.CalibratedClassifierCV",
             "estimator": "sklearn.svm.SVC",
             "hyperparameters": {
-                "kernel": svc["kernel"], "gamma": svc["gamma"], "C": svc["C"],
-                "calibration_method": candidate.method, "calibration_cv": 5 if candidate.cv is None else candidate.cv,
+                "kernel": svc["kernel"],
+                "gamma": svc["gamma"],
+                "C": svc["C"],
+                "calibration_method": candidate.method,
+                "calibration_cv": 5 if candidate.cv is None else candidate.cv,
                 "ensemble": candidate.ensemble,
             },
             **split,
         },
     }
-    titles = {BASELINE_VERSION: "Gaussian naive Bayes", MIDDLE_VERSION: "logistic regression", CANDIDATE_VERSION: "calibrated SVC"}
+    titles = {
+        BASELINE_VERSION: "Gaussian naive Bayes",
+        MIDDLE_VERSION: "logistic regression",
+        CANDIDATE_VERSION: "calibrated SVC",
+    }
     fitted = {BASELINE_VERSION: baseline, MIDDLE_VERSION: middle, CANDIDATE_VERSION: candidate}
     proba = {version: model.predict_proba(x_test) for version, model in fitted.items()}
     pred = {version: fitted[version].classes_[p.argmax(axis=1)] for version, p in proba.items()}
@@ -288,7 +302,9 @@ def _train() -> _Trained:
     candidate_wrong = pred[CANDIDATE_VERSION] != y_test
     disagree = pred[CANDIDATE_VERSION] != pred[BASELINE_VERSION]
     max_hard = int(ITEM_COUNT * MAX_HARD_SHARE)
-    first = [p for p in positions if candidate_wrong[p]] + [p for p in positions if disagree[p] and not candidate_wrong[p]]
+    first = [p for p in positions if candidate_wrong[p]] + [
+        p for p in positions if disagree[p] and not candidate_wrong[p]
+    ]
     chosen = first[:max_hard]
     taken = set(chosen)
     rest = [p for p in positions if p not in taken]
@@ -302,12 +318,14 @@ def _train() -> _Trained:
         truth = str(int(y_test[p]))
         # the digit tag comes first: the ranking campaign's stratified sampling goes by the first tag
         tags = [f"digit-{truth}"] + (["hard"] if disagree[p] else [])
-        rows.append({
-            "id": item_id,
-            "input": {"image": _png_base64(digits.images[test_indices[p]]), "prompt": PROMPT},
-            "reference": truth,
-            "tags": tags,
-        })
+        rows.append(
+            {
+                "id": item_id,
+                "input": {"image": _png_base64(digits.images[test_indices[p]]), "prompt": PROMPT},
+                "reference": truth,
+                "tags": tags,
+            }
+        )
         for version in fitted:
             outputs[version].append(
                 {"id": item_id, "output": str(int(pred[version][p])), "score": round(float(proba[version][p].max()), 4)}
@@ -315,9 +333,12 @@ def _train() -> _Trained:
 
     versions = {
         version: _Version(
-            version=version, title=titles[version], params=params[version],
-            metrics={"test_accuracy": round(float((pred[version] == y_test).mean()), 4), "test_size": int(len(y_test))},
-            rows=outputs[version], wrong=int(sum(bool(pred[version][p] != y_test[p]) for p in chosen)),
+            version=version,
+            title=titles[version],
+            params=params[version],
+            metrics={"test_accuracy": round(float((pred[version] == y_test).mean()), 4), "test_size": len(y_test)},
+            rows=outputs[version],
+            wrong=int(sum(bool(pred[version][p] != y_test[p]) for p in chosen)),
         )
         for version in (BASELINE_VERSION, MIDDLE_VERSION, CANDIDATE_VERSION)
     }
@@ -362,10 +383,11 @@ def _load(trained: _Trained, saved_images: list[str]) -> dict[str, Any]:
     dana = users["dana"]
 
     dataset = dataset_create(
-        name=DATASET_NAME, created_by=dana,
+        name=DATASET_NAME,
+        created_by=dana,
         description="Handwritten digits (UCI, via scikit-learn's load_digits): held-out 8x8 scans, enlarged to "
-                    f"{IMAGE_SIZE}x{IMAGE_SIZE}. Reference = the true digit; first tag = digit-N, the true digit; "
-                    f"tag 'hard' = {MODEL_NAME} {BASELINE_VERSION} and {CANDIDATE_VERSION} disagree.",
+        f"{IMAGE_SIZE}x{IMAGE_SIZE}. Reference = the true digit; first tag = digit-N, the true digit; "
+        f"tag 'hard' = {MODEL_NAME} {BASELINE_VERSION} and {CANDIDATE_VERSION} disagree.",
     )
     version, _ = dataset_version_ingest(
         dataset=dataset, file=_jsonl_file(trained.rows, "digits.jsonl"), source_name="digits.jsonl", created_by=dana
@@ -373,14 +395,22 @@ def _load(trained: _Trained, saved_images: list[str]) -> dict[str, Any]:
     saved_images.extend(name for name in version.items.values_list("image", flat=True) if name)
 
     model = registered_model_create(
-        name=MODEL_NAME, created_by=dana, description="Classifies 8x8 handwritten digits (scikit-learn, trained by the demo loader)."
+        name=MODEL_NAME,
+        created_by=dana,
+        description="Classifies 8x8 handwritten digits (scikit-learn, trained by the demo loader).",
     )
     model_versions = {}
     for number, v in trained.versions.items():  # oldest first
-        model_version = model_version_create(model=model, version=number, created_by=dana, params=v.params, metrics=v.metrics)
+        model_version = model_version_create(
+            model=model, version=number, created_by=dana, params=v.params, metrics=v.metrics
+        )
         name = f"{MODEL_NAME}-{number}.jsonl"
         prediction_set_ingest(
-            model_version=model_version, dataset_version=version, file=_jsonl_file(v.rows, name), source_name=name, created_by=dana
+            model_version=model_version,
+            dataset_version=version,
+            file=_jsonl_file(v.rows, name),
+            source_name=name,
+            created_by=dana,
         )
         model_versions[number] = model_version
     baseline, middle, candidate = (model_versions[n] for n in (BASELINE_VERSION, MIDDLE_VERSION, CANDIDATE_VERSION))
@@ -388,23 +418,48 @@ def _load(trained: _Trained, saved_images: list[str]) -> dict[str, Any]:
     reviewers = [users["rita"], users["ravi"]]
     common = {"dataset_version": version, "reviewers": reviewers, "created_by": dana}
     pairwise = campaign_create(
-        name=PAIRWISE_NAME, kind=Campaign.Kind.PAIRWISE, candidate=candidate, baseline=baseline, overlap=2,
-        sampling=Campaign.Sampling.DISAGREEMENT, gate={"min_judgments": 20, "min_win_rate": 0.5},
-        guidelines=PAIRWISE_GUIDELINES, **common,
+        name=PAIRWISE_NAME,
+        kind=Campaign.Kind.PAIRWISE,
+        candidate=candidate,
+        baseline=baseline,
+        overlap=2,
+        sampling=Campaign.Sampling.DISAGREEMENT,
+        gate={"min_judgments": 20, "min_win_rate": 0.5},
+        guidelines=PAIRWISE_GUIDELINES,
+        **common,
     )
     ranking = campaign_create(
-        name=RANKING_NAME, kind=Campaign.Kind.RANKING, candidate=candidate, baseline=baseline, others=[middle], overlap=1,
-        sampling=Campaign.Sampling.STRATIFIED, gate={"min_judgments": 20, "min_win_rate": 0.5},
-        guidelines=RANKING_GUIDELINES, **common,
+        name=RANKING_NAME,
+        kind=Campaign.Kind.RANKING,
+        candidate=candidate,
+        baseline=baseline,
+        others=[middle],
+        overlap=1,
+        sampling=Campaign.Sampling.STRATIFIED,
+        gate={"min_judgments": 20, "min_win_rate": 0.5},
+        guidelines=RANKING_GUIDELINES,
+        **common,
     )
     rating = campaign_create(
-        name=RATING_NAME, kind=Campaign.Kind.RATING, candidate=candidate, rubric=RATING_RUBRIC, overlap=1,
-        quota_per_reviewer=RATING_QUOTA, gate={"min_judgments": 20, "min_win_rate": 0.8},
-        guidelines=RATING_GUIDELINES, **common,
+        name=RATING_NAME,
+        kind=Campaign.Kind.RATING,
+        candidate=candidate,
+        rubric=RATING_RUBRIC,
+        overlap=1,
+        quota_per_reviewer=RATING_QUOTA,
+        gate={"min_judgments": 20, "min_win_rate": 0.8},
+        guidelines=RATING_GUIDELINES,
+        **common,
     )
     labeling = campaign_create(
-        name=LABELING_NAME, kind=Campaign.Kind.LABELING, candidate=candidate, labels=LABELS, overlap=1,
-        gate={"min_judgments": 20, "min_win_rate": 0.8}, guidelines=LABELING_GUIDELINES, **common,
+        name=LABELING_NAME,
+        kind=Campaign.Kind.LABELING,
+        candidate=candidate,
+        labels=LABELS,
+        overlap=1,
+        gate={"min_judgments": 20, "min_win_rate": 0.8},
+        guidelines=LABELING_GUIDELINES,
+        **common,
     )
     judged = _judge_honestly(pairwise, users["ravi"], PRE_JUDGED)
 
@@ -412,14 +467,24 @@ def _load(trained: _Trained, saved_images: list[str]) -> dict[str, Any]:
         "created": True,
         "users": {username: user.role for username, user in users.items()},  # existing users keep their own role
         "created_users": created_users,
-        "dataset_version": {"dataset": DATASET_NAME, "number": version.number, "items": version.item_count, "sha256": version.sha256},
+        "dataset_version": {
+            "dataset": DATASET_NAME,
+            "number": version.number,
+            "items": version.item_count,
+            "sha256": version.sha256,
+        },
         "hard_items": trained.hard,
         "models": {number: v.title for number, v in trained.versions.items()},
         "wrong_on_items": {number: v.wrong for number, v in trained.versions.items()},
         "test_accuracy": {number: v.metrics["test_accuracy"] for number, v in trained.versions.items()},
         "test_size": trained.versions[CANDIDATE_VERSION].metrics["test_size"],
         "campaigns": {
-            campaign.name: {"id": campaign.pk, "kind": campaign.kind, "sampling": campaign.sampling, "tasks": campaign.tasks.count()}
+            campaign.name: {
+                "id": campaign.pk,
+                "kind": campaign.kind,
+                "sampling": campaign.sampling,
+                "tasks": campaign.tasks.count(),
+            }
             for campaign in (pairwise, ranking, rating, labeling)
         },
         "judgments": judged,
@@ -448,10 +513,14 @@ def _judge_honestly(campaign: Campaign, reviewer: User, count: int) -> dict[str,
         else:
             choice = Judgment.Choice.BOTH_BAD
         judgment_submit(
-            task_id=task.pk, reviewer=reviewer, choice=str(choice),
+            task_id=task.pk,
+            reviewer=reviewer,
+            choice=str(choice),
             rationale=f"Demo judgment, made by the demo loader by comparing both outputs with the true digit ({truth}).",
         )
-        key = {"tie": "tie", "both_bad": "both_bad"}.get(str(choice), "candidate" if choice == assignment.candidate_slot else "baseline")
+        key = {"tie": "tie", "both_bad": "both_bad"}.get(
+            str(choice), "candidate" if choice == assignment.candidate_slot else "baseline"
+        )
         tally[key] = tally.get(key, 0) + 1
     return tally
 
@@ -463,8 +532,10 @@ def _delete_files(names: list[str]) -> None:
 
 def _report(say, summary: dict[str, Any]) -> None:
     acc, wrong, dataset = summary["test_accuracy"], summary["wrong_on_items"], summary["dataset_version"]
-    say(f"Dataset {DATASET_NAME} v{dataset['number']}: {dataset['items']} digit images, {summary['hard_items']} on which "
-        f"{BASELINE_VERSION} and {CANDIDATE_VERSION} disagree (tagged 'hard').")
+    say(
+        f"Dataset {DATASET_NAME} v{dataset['number']}: {dataset['items']} digit images, {summary['hard_items']} on which "
+        f"{BASELINE_VERSION} and {CANDIDATE_VERSION} disagree (tagged 'hard')."
+    )
     say(f"Model {MODEL_NAME}, test accuracy on {summary['test_size']} held-out images (wrong on the demo items):")
     for number in sorted(acc, key=acc.get, reverse=True):
         say(f"  {number}  {summary['models'][number]:<21} {acc[number]:.4f}  ({wrong[number]} of {dataset['items']})")
@@ -472,8 +543,10 @@ def _report(say, summary: dict[str, Any]) -> None:
     for name, info in summary["campaigns"].items():
         say(f"Campaign #{info['id']} {name!r}: {info['kind']}, {info['tasks']} tasks, {info['sampling']} sampling.")
     done = sum(summary["judgments"].values())
-    say(f"ravi has judged {done} pairwise tasks ({', '.join(f'{k}: {v}' for k, v in sorted(summary['judgments'].items()))}); "
-        "the rest is waiting for rita and ravi.")
+    say(
+        f"ravi has judged {done} pairwise tasks ({', '.join(f'{k}: {v}' for k, v in sorted(summary['judgments'].items()))}); "
+        "the rest is waiting for rita and ravi."
+    )
     say("")
     say("Logins:")
     for username, role in summary["users"].items():

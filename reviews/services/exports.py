@@ -4,14 +4,15 @@ Rows are built once as dicts and written as JSON Lines or CSV, so the two format
 database is read through `.iterator()` in chunks and rows are written as they come: memory does not grow with
 the campaign. Reads only: the API's export views (reviews/api/exports.py) call it, and the results page links them.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import json
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from itertools import groupby
-from typing import Iterable, Iterator
 
 from django.db.models import BooleanField, Exists, ExpressionWrapper, FilteredRelation, OuterRef, Q, Subquery
 
@@ -32,8 +33,17 @@ JUDGMENT_KIND_COLUMNS = {
     Campaign.Kind.RATING: ["slots", "ratings_as_shown", "ratings"],
     Campaign.Kind.LABELING: ["labels", "suggestion"],
 }
-JUDGMENT_TAIL_COLUMNS = ["outcome", "comment", "duration_ms", "created_at", "status", "retracted_at", "discarded_at",
-                         "discarded_by", "discard_reason"]
+JUDGMENT_TAIL_COLUMNS = [
+    "outcome",
+    "comment",
+    "duration_ms",
+    "created_at",
+    "status",
+    "retracted_at",
+    "discarded_at",
+    "discarded_by",
+    "discard_reason",
+]
 
 RESULT_COLUMNS = ["task", "item", "tags", "judgments", "candidate_score"]
 RESULT_KIND_COLUMNS = {
@@ -70,14 +80,33 @@ def campaign_judgments_export(*, campaign: Campaign, include_all: bool = False) 
     if include_all:  # with why each one does not count: undone, discarded, excluded reviewer, known-answer item
         judgments = Judgment.objects.filter(task__campaign=campaign).annotate(
             known=ExpressionWrapper(Q(task__known_answer__isnull=False), output_field=BooleanField()),
-            excluded=Exists(ReviewerExclusion.objects.filter(campaign=campaign, reviewer=OuterRef("reviewer"))))
+            excluded=Exists(ReviewerExclusion.objects.filter(campaign=campaign, reviewer=OuterRef("reviewer"))),
+        )
     else:
         judgments = Judgment.objects.in_results_of(campaign)
     if campaign.kind == Campaign.Kind.LABELING:
-        judgments = judgments.annotate(suggestion=_candidate_output(campaign, "task_id"), has_suggestion=_candidate_shown(campaign, "task_id"))
-    fields = ["id", "task_id", "task__item__external_id", "reviewer__username", "choice", "labels", "ranking", "ratings",
-              "assignment__slot_order", "assignment__candidate_slot", "rationale", "duration_ms", "created_at",
-              "retracted_at", "discarded_at", "discarded_by__username", "discard_reason"]
+        judgments = judgments.annotate(
+            suggestion=_candidate_output(campaign, "task_id"), has_suggestion=_candidate_shown(campaign, "task_id")
+        )
+    fields = [
+        "id",
+        "task_id",
+        "task__item__external_id",
+        "reviewer__username",
+        "choice",
+        "labels",
+        "ranking",
+        "ratings",
+        "assignment__slot_order",
+        "assignment__candidate_slot",
+        "rationale",
+        "duration_ms",
+        "created_at",
+        "retracted_at",
+        "discarded_at",
+        "discarded_by__username",
+        "discard_reason",
+    ]
     if campaign.kind == Campaign.Kind.LABELING:
         fields += ["suggestion", "has_suggestion"]
     if include_all:
@@ -88,39 +117,105 @@ def campaign_judgments_export(*, campaign: Campaign, include_all: bool = False) 
 
 def _judgment_row(campaign: Campaign, names: dict[int, str], j: dict) -> dict:
     order = j["assignment__slot_order"] or []
-    row = {"judgment": j["id"], "task": j["task_id"], "item": j["task__item__external_id"], "reviewer": j["reviewer__username"]}
+    row = {
+        "judgment": j["id"],
+        "task": j["task_id"],
+        "item": j["task__item__external_id"],
+        "reviewer": j["reviewer__username"],
+    }
     slots = {SLOTS[k]: names.get(version, str(version)) for k, version in enumerate(order)}
     # the results leave out a judgment they cannot read (reviews.problems); the export keeps it as stored, unread
-    problem = judgment_problem(campaign, choice=j["choice"], labels=j["labels"], ranking=j["ranking"], ratings=j["ratings"],
-                               slot_order=order, candidate_slot=j["assignment__candidate_slot"],
-                               has_suggestion=j.get("has_suggestion", True))
+    problem = judgment_problem(
+        campaign,
+        choice=j["choice"],
+        labels=j["labels"],
+        ranking=j["ranking"],
+        ratings=j["ratings"],
+        slot_order=order,
+        candidate_slot=j["assignment__candidate_slot"],
+        has_suggestion=j.get("has_suggestion", True),
+    )
     if problem:
         value, outcome = None, None
     else:
         value, outcome = judgment_deblinded(
-            campaign, choice=j["choice"], labels=j["labels"], ranking=j["ranking"], ratings=j["ratings"], slot_order=order,
-            candidate_slot=j["assignment__candidate_slot"], suggestion=j.get("suggestion"))
+            campaign,
+            choice=j["choice"],
+            labels=j["labels"],
+            ranking=j["ranking"],
+            ratings=j["ratings"],
+            slot_order=order,
+            candidate_slot=j["assignment__candidate_slot"],
+            suggestion=j.get("suggestion"),
+        )
     if problem:
-        row.update({"slots": slots, "choice": j["choice"], "ranking_as_shown": j["ranking"], "ratings_as_shown": j["ratings"],
-                    "labels": j["labels"], "suggestion": j.get("suggestion")})
+        row.update(
+            {
+                "slots": slots,
+                "choice": j["choice"],
+                "ranking_as_shown": j["ranking"],
+                "ratings_as_shown": j["ratings"],
+                "labels": j["labels"],
+                "suggestion": j.get("suggestion"),
+            }
+        )
     elif campaign.kind == Campaign.Kind.PAIRWISE:
         winner = {"candidate": campaign.candidate_id, "baseline": campaign.baseline_id}.get(value)
-        row.update({"candidate": names[campaign.candidate_id], "baseline": names[campaign.baseline_id], "slots": slots,
-                    "choice": j["choice"], "winner": value, "winner_version": names[winner] if winner else None})
+        row.update(
+            {
+                "candidate": names[campaign.candidate_id],
+                "baseline": names[campaign.baseline_id],
+                "slots": slots,
+                "choice": j["choice"],
+                "winner": value,
+                "winner_version": names[winner] if winner else None,
+            }
+        )
     elif campaign.kind == Campaign.Kind.RANKING:
-        row.update({"slots": slots, "ranking_as_shown": j["ranking"], "ranking": [[names[v] for v in group] for group in value],
-                    "positions": {names[v]: place for v, place in stats.ranking_positions(value).items()}})
+        row.update(
+            {
+                "slots": slots,
+                "ranking_as_shown": j["ranking"],
+                "ranking": [[names[v] for v in group] for group in value],
+                "positions": {names[v]: place for v, place in stats.ranking_positions(value).items()},
+            }
+        )
     elif campaign.kind == Campaign.Kind.RATING:
-        row.update({"slots": slots, "ratings_as_shown": j["ratings"], "ratings": {names[v]: scores for v, scores in value.items()}})
+        row.update(
+            {
+                "slots": slots,
+                "ratings_as_shown": j["ratings"],
+                "ratings": {names[v]: scores for v, scores in value.items()},
+            }
+        )
     else:
         row.update({"labels": j["labels"], "suggestion": j.get("suggestion")})
-    status = ("retracted" if j["retracted_at"] else "discarded" if j["discarded_at"] else "excluded" if j.get("excluded")
-              else "known_answer" if j.get("known") else "unreadable" if problem else "counted")
-    row.update({
-        "outcome": outcome, "comment": j["rationale"], "duration_ms": j["duration_ms"], "created_at": _iso(j["created_at"]),
-        "status": status, "retracted_at": _iso(j["retracted_at"]), "discarded_at": _iso(j["discarded_at"]),
-        "discarded_by": j["discarded_by__username"], "discard_reason": j["discard_reason"],
-    })
+    status = (
+        "retracted"
+        if j["retracted_at"]
+        else "discarded"
+        if j["discarded_at"]
+        else "excluded"
+        if j.get("excluded")
+        else "known_answer"
+        if j.get("known")
+        else "unreadable"
+        if problem
+        else "counted"
+    )
+    row.update(
+        {
+            "outcome": outcome,
+            "comment": j["rationale"],
+            "duration_ms": j["duration_ms"],
+            "created_at": _iso(j["created_at"]),
+            "status": status,
+            "retracted_at": _iso(j["retracted_at"]),
+            "discarded_at": _iso(j["discarded_at"]),
+            "discarded_by": j["discarded_by__username"],
+            "discard_reason": j["discard_reason"],
+        }
+    )
     return row
 
 
@@ -136,11 +231,27 @@ def campaign_results_export(*, campaign: Campaign) -> Iterator[dict]:
     excluded = list(ReviewerExclusion.objects.filter(campaign=campaign).values_list("reviewer_id", flat=True))
     if excluded:  # as Judgment.objects.in_results_of: the lead's exclusions do not count
         condition &= ~Q(judgments__reviewer_id__in=excluded)
-    tasks = Task.objects.ordinary().filter(campaign=campaign).annotate(counted=FilteredRelation("judgments", condition=condition))
-    fields = ["id", "item__external_id", "item__tags", "counted__id", "counted__choice", "counted__labels", "counted__ranking",
-              "counted__ratings", "counted__assignment__slot_order", "counted__assignment__candidate_slot"]
+    tasks = (
+        Task.objects.ordinary()
+        .filter(campaign=campaign)
+        .annotate(counted=FilteredRelation("judgments", condition=condition))
+    )
+    fields = [
+        "id",
+        "item__external_id",
+        "item__tags",
+        "counted__id",
+        "counted__choice",
+        "counted__labels",
+        "counted__ranking",
+        "counted__ratings",
+        "counted__assignment__slot_order",
+        "counted__assignment__candidate_slot",
+    ]
     if campaign.kind == Campaign.Kind.LABELING:
-        tasks = tasks.annotate(suggestion=_candidate_output(campaign, "id"), has_suggestion=_candidate_shown(campaign, "id"))
+        tasks = tasks.annotate(
+            suggestion=_candidate_output(campaign, "id"), has_suggestion=_candidate_shown(campaign, "id")
+        )
         fields += ["suggestion", "has_suggestion"]
     # in the dataset's order (tasks are stored in hand-out order)
     rows = tasks.order_by("item_id", "id", "counted__id").values(*fields).iterator(chunk_size=CHUNK_ROWS)
@@ -151,41 +262,80 @@ def campaign_results_export(*, campaign: Campaign) -> Iterator[dict]:
 
 def _result_row(campaign: Campaign, names: dict[int, str], group: list[dict]) -> dict:
     first = group[0]
-    judged = [r for r in group if r["counted__id"] is not None  # the outer join gives a task without judgments one empty row
-              # and, as in the results, a judgment that cannot be read (reviews.problems) is left out
-              and not judgment_problem(campaign, choice=r["counted__choice"], labels=r["counted__labels"], ranking=r["counted__ranking"],
-                                       ratings=r["counted__ratings"], slot_order=r["counted__assignment__slot_order"],
-                                       candidate_slot=r["counted__assignment__candidate_slot"],
-                                       has_suggestion=first.get("has_suggestion", True))]
-    read = [judgment_deblinded(campaign, choice=r["counted__choice"], labels=r["counted__labels"], ranking=r["counted__ranking"],
-                               ratings=r["counted__ratings"], slot_order=r["counted__assignment__slot_order"],
-                               candidate_slot=r["counted__assignment__candidate_slot"], suggestion=first.get("suggestion"))
-            for r in judged]
+    judged = [
+        r
+        for r in group
+        if r["counted__id"] is not None  # the outer join gives a task without judgments one empty row
+        # and, as in the results, a judgment that cannot be read (reviews.problems) is left out
+        and not judgment_problem(
+            campaign,
+            choice=r["counted__choice"],
+            labels=r["counted__labels"],
+            ranking=r["counted__ranking"],
+            ratings=r["counted__ratings"],
+            slot_order=r["counted__assignment__slot_order"],
+            candidate_slot=r["counted__assignment__candidate_slot"],
+            has_suggestion=first.get("has_suggestion", True),
+        )
+    ]
+    read = [
+        judgment_deblinded(
+            campaign,
+            choice=r["counted__choice"],
+            labels=r["counted__labels"],
+            ranking=r["counted__ranking"],
+            ratings=r["counted__ratings"],
+            slot_order=r["counted__assignment__slot_order"],
+            candidate_slot=r["counted__assignment__candidate_slot"],
+            suggestion=first.get("suggestion"),
+        )
+        for r in judged
+    ]
     values, outcomes = [v for v, _ in read], [o for _, o in read]
-    row = {"task": first["id"], "item": first["item__external_id"], "tags": first["item__tags"] or [], "judgments": len(judged),
-           # the same per-item outcome the gate uses with several reviewers per item: the mean of its judgments
-           "candidate_score": sum(outcomes) / len(outcomes) if outcomes else None}
+    row = {
+        "task": first["id"],
+        "item": first["item__external_id"],
+        "tags": first["item__tags"] or [],
+        "judgments": len(judged),
+        # the same per-item outcome the gate uses with several reviewers per item: the mean of its judgments
+        "candidate_score": sum(outcomes) / len(outcomes) if outcomes else None,
+    }
     if campaign.kind == Campaign.Kind.PAIRWISE:
         counts = Counter(values)
-        row.update({"candidate_wins": counts["candidate"], "candidate_losses": counts["baseline"], "ties": counts["tie"],
-                    "both_bad": counts["both_bad"]})
+        row.update(
+            {
+                "candidate_wins": counts["candidate"],
+                "candidate_losses": counts["baseline"],
+                "ties": counts["tie"],
+                "both_bad": counts["both_bad"],
+            }
+        )
     elif campaign.kind == Campaign.Kind.RANKING:
         row["mean_rank"] = {names[v]: figures["mean"] for v, figures in stats.mean_ranks(values).items()}
     elif campaign.kind == Campaign.Kind.RATING:
         summary = stats.rating_summary(values, campaign.rubric)  # Likert mean, or the pass rate
-        row["mean_ratings"] = {names[v]: {criterion: figures["mean"] for criterion, figures in criteria.items()}
-                               for v, criteria in summary.items()}
+        row["mean_ratings"] = {
+            names[v]: {criterion: figures["mean"] for criterion, figures in criteria.items()}
+            for v, criteria in summary.items()
+        }
     else:
         label_sets = [r["counted__labels"] for r in judged]
         consensus = majority_labels(label_sets)  # as gold labels are published: None when the top sets tie
         if consensus is not None:
-            consensus = sorted(consensus, key=lambda x: (campaign.labels.index(x) if x in campaign.labels else len(campaign.labels), x))
-        row.update({
-            "consensus": consensus, "tied": bool(judged) and consensus is None,
-            "votes": dict(Counter("|".join(labels) for labels in label_sets)),
-            "unanimous": len({frozenset(labels) for labels in label_sets}) == 1 if len(judged) > 1 else None,
-            "candidate_agrees": frozenset(consensus) == _as_label_set(first.get("suggestion")) if consensus is not None else None,
-        })
+            consensus = sorted(
+                consensus, key=lambda x: (campaign.labels.index(x) if x in campaign.labels else len(campaign.labels), x)
+            )
+        row.update(
+            {
+                "consensus": consensus,
+                "tied": bool(judged) and consensus is None,
+                "votes": dict(Counter("|".join(labels) for labels in label_sets)),
+                "unanimous": len({frozenset(labels) for labels in label_sets}) == 1 if len(judged) > 1 else None,
+                "candidate_agrees": frozenset(consensus) == _as_label_set(first.get("suggestion"))
+                if consensus is not None
+                else None,
+            }
+        )
     return row
 
 

@@ -1,4 +1,5 @@
 """Gold labels: the experts' majority label per item, published as a new version of the campaign's dataset."""
+
 import base64
 import json
 from collections import Counter
@@ -49,6 +50,15 @@ def gold_version_create(*, campaign: Campaign, actor: User) -> dict:
         rows.append(row)
     content = b"".join(json.dumps(row, sort_keys=True).encode() + b"\n" for row in rows)
     name = f"gold-from-campaign-{campaign.pk}.jsonl"
-    version, created = dataset_version_ingest(dataset=source.dataset, file=ContentFile(content, name=name), source_name=name, created_by=actor)
-    return {"dataset": source.dataset.name, "version": version.number, "sha256": version.sha256, "items": version.item_count,
-            "labelled": labelled, "unresolved": unresolved, "created": created}
+    version, created = dataset_version_ingest(
+        dataset=source.dataset, file=ContentFile(content, name=name), source_name=name, created_by=actor
+    )
+    return {
+        "dataset": source.dataset.name,
+        "version": version.number,
+        "sha256": version.sha256,
+        "items": version.item_count,
+        "labelled": labelled,
+        "unresolved": unresolved,
+        "created": created,
+    }

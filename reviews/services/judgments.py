@@ -1,5 +1,6 @@
 """Recording an expert's judgment: validated against the campaign's kind, counted exactly once, undoable
 for a short while by its author, and discardable (with a reason) by the campaign's lead."""
+
 from datetime import timedelta
 from typing import Any
 
@@ -42,7 +43,9 @@ def _validated_ratings(ratings: Any, rubric: list[dict], slots: list[str]) -> di
     if len(slots) == 1 and set(ratings) <= set(names):
         ratings = {slots[0]: ratings}  # one output: {criterion: value} is enough
     if set(ratings) != set(slots):
-        raise _invalid(f"ratings must rate every output ({', '.join(slots)}), as {{slot: {{criterion: value}}}}.", "ratings")
+        raise _invalid(
+            f"ratings must rate every output ({', '.join(slots)}), as {{slot: {{criterion: value}}}}.", "ratings"
+        )
     for slot, scores in ratings.items():
         if not isinstance(scores, dict) or set(scores) != set(names):
             raise _invalid(f"ratings.{slot} must give every criterion: {', '.join(names)}.", "ratings")
@@ -56,7 +59,9 @@ def _validated_ratings(ratings: Any, rubric: list[dict], slots: list[str]) -> di
     return {slot: dict(ratings[slot]) for slot in slots}
 
 
-def validated_judgment(campaign: Campaign, assignment: Assignment, *, choice=None, labels=None, ranking=None, ratings=None) -> dict:
+def validated_judgment(
+    campaign: Campaign, assignment: Assignment, *, choice=None, labels=None, ranking=None, ratings=None
+) -> dict:
     """The judgment fields for this campaign's kind, or a 400 that says which field is wrong and why."""
     given = {"choice": choice, "labels": labels, "ranking": ranking, "ratings": ratings}
     slots = list(SLOTS[: len(assignment.slot_order)])
@@ -87,12 +92,18 @@ def campaign_not_active(campaign: Campaign | None) -> ConflictError:
     would make the results disagree with it); a paused one's lead stopped the work for now: the browser keeps the
     judgment and sends it again once the campaign is resumed."""
     if campaign is not None and campaign.status == Campaign.Status.PAUSED:
-        return ConflictError(f"This campaign is paused ({campaign.status_reason or 'by the lead'}); it takes no judgment "
-                             "until it is resumed.", code="campaign_not_active",
-                             extra={"status": campaign.status, "reason": campaign.status_reason})
+        return ConflictError(
+            f"This campaign is paused ({campaign.status_reason or 'by the lead'}); it takes no judgment "
+            "until it is resumed.",
+            code="campaign_not_active",
+            extra={"status": campaign.status, "reason": campaign.status_reason},
+        )
     reason = campaign.status_reason if campaign is not None else ""
-    return ConflictError(f"This campaign is closed ({reason or 'signed off'}); it takes no more judgments.",
-                         code="campaign_closed", extra={"status": "closed", "reason": reason})
+    return ConflictError(
+        f"This campaign is closed ({reason or 'signed off'}); it takes no more judgments.",
+        code="campaign_closed",
+        extra={"status": "closed", "reason": reason},
+    )
 
 
 def _campaign_in_transaction(campaign_id: int) -> Campaign | None:
@@ -152,8 +163,16 @@ class _FlippedFirst(Exception):
 
 
 def judgment_submit(
-    *, task_id: int, reviewer: User, choice: str | None = None, labels: list | None = None, ranking: list | None = None,
-    ratings: dict | None = None, rationale: str = "", duration_ms: int | None = None, client_id: str = "",
+    *,
+    task_id: int,
+    reviewer: User,
+    choice: str | None = None,
+    labels: list | None = None,
+    ranking: list | None = None,
+    ratings: dict | None = None,
+    rationale: str = "",
+    duration_ms: int | None = None,
+    client_id: str = "",
 ) -> tuple[Judgment, bool]:
     """Returns (judgment, created). The same client_id again returns the judgment already recorded."""
     client_id = (client_id or "")[:64]
@@ -180,10 +199,17 @@ def judgment_submit(
             campaign = _campaign_in_transaction(assignment.campaign_id)
             if campaign is None or campaign.status != Campaign.Status.ACTIVE:
                 raise campaign_not_active(campaign)
-            payload = validated_judgment(campaign, assignment, choice=choice, labels=labels, ranking=ranking, ratings=ratings)
+            payload = validated_judgment(
+                campaign, assignment, choice=choice, labels=labels, ranking=ranking, ratings=ratings
+            )
             judgment = Judgment.objects.create(
-                assignment=assignment, task_id=assignment.task_id, reviewer=reviewer, rationale=(rationale or "")[:5000],
-                duration_ms=duration_ms if duration_ms and duration_ms > 0 else None, client_id=client_id, **payload,
+                assignment=assignment,
+                task_id=assignment.task_id,
+                reviewer=reviewer,
+                rationale=(rationale or "")[:5000],
+                duration_ms=duration_ms if duration_ms and duration_ms > 0 else None,
+                client_id=client_id,
+                **payload,
             )
             if campaign.sampling == Campaign.Sampling.DISAGREEMENT and assignment.task_capacity > 1:
                 _raise_priority_if_reviewers_disagree(assignment.task_id)
@@ -205,12 +231,18 @@ def undo_window() -> timedelta:
 
 def judgment_undo(*, judgment_id: int, reviewer: User) -> Assignment:
     """The reviewer takes back their judgment within the undo window; the task is theirs to judge again."""
-    judgment = Judgment.objects.select_related("assignment", "task__campaign").filter(pk=judgment_id, reviewer=reviewer).first()
+    judgment = (
+        Judgment.objects.select_related("assignment", "task__campaign")
+        .filter(pk=judgment_id, reviewer=reviewer)
+        .first()
+    )
     if judgment is None or judgment.retracted_at or judgment.discarded_at:
         raise NotFoundError("No such judgment of yours to undo.", code="judgment_not_found")
     if timezone.now() - judgment.created_at > undo_window():
-        raise ConflictError(f"Judgments can be undone for {settings.SIGNOFF_UNDO_SECONDS} seconds; this one is older.",
-                            code="undo_window_passed")
+        raise ConflictError(
+            f"Judgments can be undone for {settings.SIGNOFF_UNDO_SECONDS} seconds; this one is older.",
+            code="undo_window_passed",
+        )
     campaign = judgment.task.campaign
     with transaction.atomic():
         current = _campaign_in_transaction(campaign.pk)
@@ -219,7 +251,8 @@ def judgment_undo(*, judgment_id: int, reviewer: User) -> Assignment:
         if not Judgment.objects.filter(pk=judgment.pk, retracted_at__isnull=True).update(retracted_at=timezone.now()):
             raise NotFoundError("No such judgment of yours to undo.", code="judgment_not_found")
         Assignment.objects.filter(pk=judgment.assignment_id, status=Assignment.Status.DONE).update(
-            status=Assignment.Status.OPEN, completed_at=None,
+            status=Assignment.Status.OPEN,
+            completed_at=None,
             lease_expires_at=timezone.now() + timedelta(seconds=campaign.lease_seconds),
         )
     judgment.assignment.refresh_from_db()
@@ -228,7 +261,9 @@ def judgment_undo(*, judgment_id: int, reviewer: User) -> Assignment:
 
 def campaign_lead_check(campaign: Campaign, user: User) -> None:
     if not (user.pk == campaign.created_by_id or user.has_role()):
-        raise ForbiddenError("Only the campaign's lead (its creator) or an admin can do this.", code="not_campaign_lead")
+        raise ForbiddenError(
+            "Only the campaign's lead (its creator) or an admin can do this.", code="not_campaign_lead"
+        )
 
 
 def judgment_discard(*, judgment: Judgment, actor: User, reason: str) -> Judgment:

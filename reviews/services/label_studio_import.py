@@ -6,12 +6,14 @@ the same path as any upload: validated by datasets.parsers, staged in TEMP table
 (ijson, one task at a time), then published in one transaction by the dataset and prediction publishers.
 The dataset version's sha256 is the export's, so the same bytes imported again return what the first import made.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import timezone as dt_timezone
-from typing import IO, Any, Callable
+from datetime import UTC
+from typing import IO, Any
 
 import ijson
 import orjson
@@ -27,15 +29,14 @@ from datasets.bulkload import Staging
 from datasets.models import Dataset, DatasetVersion, Item
 from datasets.parsers import ErrorCollector, validate_item, validate_prediction
 from datasets.readers import SNIFF_BYTES, FileRejected, check_text_head
+
 # The publishers behind dataset_version_ingest and prediction_set_ingest, reused so an import lands exactly as an
 # upload does (version numbering, the dataset lock, repeated ids reported by line); their readers take one file
 # of one kind, and an export is three kinds in one file.
-from datasets.services.datasets import ITEM_STAGE, _add_repeats
-from datasets.services.datasets import dataset_version_publish
+from datasets.services.datasets import ITEM_STAGE, _add_repeats, dataset_version_publish
 from datasets.services.files import file_sha256, upload_errors_as_application_error
-from models_app.models import ModelVersion, PredictionSet, RegisteredModel, Prediction
-from models_app.services.predictions import PREDICTION_STAGE
-from models_app.services.predictions import prediction_set_publish
+from models_app.models import ModelVersion, Prediction, PredictionSet, RegisteredModel
+from models_app.services.predictions import PREDICTION_STAGE, prediction_set_publish
 from models_app.services.registry import model_version_create, registered_model_create
 from reviews.gate import GatePolicy
 from reviews.models import Assignment, Campaign, Judgment, Task, TaskOutput
@@ -47,8 +48,15 @@ MAX_MODEL_VERSIONS = 50  # each has its own staging table while the file is read
 MAX_DURATION_MS = 2**31 - 1
 
 # An annotation waiting for its campaign: the task's position and the annotation's, who made it, what they chose.
-ANNOTATION_STAGE = [("line", "integer"), ("position", "integer"), ("item_id", "text"), ("annotator", "integer"),
-                    ("labels", "json"), ("duration_ms", "integer"), ("completed_at", "timestamp with time zone")]
+ANNOTATION_STAGE = [
+    ("line", "integer"),
+    ("position", "integer"),
+    ("item_id", "text"),
+    ("annotator", "integer"),
+    ("labels", "json"),
+    ("duration_ms", "integer"),
+    ("completed_at", "timestamp with time zone"),
+]
 
 
 @dataclass
@@ -116,8 +124,9 @@ class _Task:
         return row
 
 
-def label_studio_import(*, dataset: Dataset, file: File, source_name: str, model_name: str = DEFAULT_MODEL,
-                        created_by: User) -> LabelStudioImport:
+def label_studio_import(
+    *, dataset: Dataset, file: File, source_name: str, model_name: str = DEFAULT_MODEL, created_by: User
+) -> LabelStudioImport:
     """Read the export into staging tables, then publish the version, the prediction sets and the campaign in one
     transaction. The same bytes again return what they made the first time."""
     sha256 = file_sha256(file)
@@ -126,7 +135,9 @@ def label_studio_import(*, dataset: Dataset, file: File, source_name: str, model
         return _existing_import(existing)
     errors = ErrorCollector(source_name or "upload")
     with upload_errors_as_application_error(), ExitStack() as stack:
-        reading = _Reading(errors, stack.enter_context(Staging(ITEM_STAGE)), stack.enter_context(Staging(ANNOTATION_STAGE)), stack)
+        reading = _Reading(
+            errors, stack.enter_context(Staging(ITEM_STAGE)), stack.enter_context(Staging(ANNOTATION_STAGE)), stack
+        )
         _read(file, reading)
         for stage in [reading.items, reading.annotations, *(v.stage for v in reading.versions.values())]:
             stage.finish()
@@ -141,19 +152,26 @@ def label_studio_import(*, dataset: Dataset, file: File, source_name: str, model
             if not created:  # the same bytes, imported at the same moment, landed first
                 return _existing_import(version)
             model = RegisteredModel.objects.filter(name=model_name).first() or registered_model_create(
-                name=model_name, description="Predictions imported from Label Studio.", created_by=created_by)
+                name=model_name, description="Predictions imported from Label Studio.", created_by=created_by
+            )
             sets: dict[str, PredictionSet] = {}
             for seen in reading.versions.values():
-                model_version = ModelVersion.objects.filter(model=model, version=seen.name).first() or model_version_create(
-                    model=model, version=seen.name, created_by=created_by)
-                sets[seen.name] = prediction_set_publish(model_version, version, seen.stage, errors, sha256, source_name, created_by)
+                model_version = ModelVersion.objects.filter(
+                    model=model, version=seen.name
+                ).first() or model_version_create(model=model, version=seen.name, created_by=created_by)
+                sets[seen.name] = prediction_set_publish(
+                    model_version, version, seen.stage, errors, sha256, source_name, created_by
+                )
             campaign, judgments = None, 0
             if reading.annotations.count:
-                campaign, judgments = _campaign_create(reading, version, sets[candidate], sha256, source_name, created_by)
+                campaign, judgments = _campaign_create(
+                    reading, version, sets[candidate], sha256, source_name, created_by
+                )
     return LabelStudioImport(version, True, list(sets.values()), campaign, judgments)
 
 
 # --- reading ----------------------------------------------------------------------------------------------------
+
 
 def _read(file: IO[bytes], reading: _Reading) -> None:
     name = reading.errors.filename
@@ -183,11 +201,15 @@ def _read_task(reading: _Reading, number: int, task: Any) -> None:
     checker = _Task(reading, number, task.get("id"))
     data = task.get("data")
     if isinstance(data, dict) and "image" in data:
-        checker.error("data.image", "image tasks refer to files kept by Label Studio and cannot be imported here; "
-                                    "upload the images as a ZIP dataset version instead")
+        checker.error(
+            "data.image",
+            "image tasks refer to files kept by Label Studio and cannot be imported here; "
+            "upload the images as a ZIP dataset version instead",
+        )
         return
-    item = checker.check(lambda found: validate_item(number, {"id": task.get("id"), "input": data}, found, None),
-                         {"input": "data"})
+    item = checker.check(
+        lambda found: validate_item(number, {"id": task.get("id"), "input": data}, found, None), {"input": "data"}
+    )
     predictions = _task_predictions(checker, task.get("predictions") or [], item)
     annotations = _task_annotations(checker, task.get("annotations") or [])
     new = [name for name, *_ in predictions if name not in reading.versions]
@@ -210,8 +232,9 @@ def _read_task(reading: _Reading, number: int, task: Any) -> None:
         reading.multi_annotation |= len(labels) > 1
         # labels only ever join the end of the order, so sorting by it now sorts as the campaign will
         labels = sorted(labels, key=reading.labels.__getitem__)
-        reading.annotations.add((number, position, item.external_id, annotator, orjson.dumps(labels).decode(),
-                                 duration_ms, completed_at))
+        reading.annotations.add(
+            (number, position, item.external_id, annotator, orjson.dumps(labels).decode(), duration_ms, completed_at)
+        )
 
 
 def _task_predictions(checker: _Task, predictions: Any, item) -> list[tuple[str, Any, bool, bool]]:
@@ -245,8 +268,10 @@ def _task_predictions(checker: _Task, predictions: Any, item) -> list[tuple[str,
         output = (choices[0] if len(choices) == 1 else choices) if choices else result
         score = prediction.get("score")
         record = {"id": item.external_id if item else "-", "output": output, "score": score}
-        row = checker.check(lambda found: validate_prediction(checker.number, record, found),
-                            {"output": f"{path}.result", "score": f"{path}.score"})
+        row = checker.check(
+            lambda found: validate_prediction(checker.number, record, found),
+            {"output": f"{path}.result", "score": f"{path}.score"},
+        )
         if row is not None:
             rows.append((name, row, bool(choices), len(choices) > 1))
     return rows
@@ -270,8 +295,10 @@ def _task_annotations(checker: _Task, annotations: Any) -> list[tuple[int, list[
         if annotator is None or labels is None:
             continue
         if not labels:
-            checker.error(f"{path}.result", "holds no choices result; only classification (choices) annotations "
-                                            "can become judgments")
+            checker.error(
+                f"{path}.result",
+                "holds no choices result; only classification (choices) annotations can become judgments",
+            )
             continue
         if annotator in annotators:
             checker.error(f"{path}.completed_by", f"a second annotation by Label Studio user {annotator} on this task")
@@ -279,7 +306,11 @@ def _task_annotations(checker: _Task, annotations: Any) -> list[tuple[int, list[
         annotators.add(annotator)
         lead_time = annotation.get("lead_time")
         duration_ms = None
-        if isinstance(lead_time, (int, float)) and not isinstance(lead_time, bool) and 0 < lead_time < MAX_DURATION_MS / 1000:
+        if (
+            isinstance(lead_time, (int, float))
+            and not isinstance(lead_time, bool)
+            and 0 < lead_time < MAX_DURATION_MS / 1000
+        ):
             duration_ms = int(round(lead_time * 1000))
         kept.append((annotator, labels, duration_ms, _when(annotation.get("created_at"))))
     return kept
@@ -311,7 +342,11 @@ def _result_choices(checker: _Task, result: Any, path: str) -> list[str] | None:
     chosen: dict[str, None] = {}
     for index, region in enumerate(result):
         where = f"{path}[{index}]"
-        if not isinstance(region, dict) or not isinstance(region.get("type"), str) or not isinstance(region.get("value"), dict):
+        if (
+            not isinstance(region, dict)
+            or not isinstance(region.get("type"), str)
+            or not isinstance(region.get("value"), dict)
+        ):
             checker.error(where, "is not a Label Studio result: an object with a type and a value object")
             return None
         if region["type"] != "choices":
@@ -325,8 +360,11 @@ def _result_choices(checker: _Task, result: Any, path: str) -> list[str] | None:
         if reading.choice_control is None:
             reading.choice_control = (control, checker.number)
         elif reading.choice_control[0] != control:
-            checker.error(f"{where}.from_name", f"is a second choices control {control!r} (task #{reading.choice_control[1]} "
-                                                f"used {reading.choice_control[0]!r}); a campaign holds one label set")
+            checker.error(
+                f"{where}.from_name",
+                f"is a second choices control {control!r} (task #{reading.choice_control[1]} "
+                f"used {reading.choice_control[0]!r}); a campaign holds one label set",
+            )
             return None
         for choice in choices:
             chosen[choice] = None
@@ -338,16 +376,21 @@ def _candidate(reading: _Reading) -> str | None:
     """The model version whose suggestions the campaign shows: the one that labelled most annotated tasks."""
     if not reading.annotations.count:
         return None
-    best = max(reading.versions.values(), key=lambda v: v.annotated_tasks, default=None)  # max keeps the first of equals
+    best = max(
+        reading.versions.values(), key=lambda v: v.annotated_tasks, default=None
+    )  # max keeps the first of equals
     if best is None or not best.annotated_tasks:
         raise ApplicationError(
             "The export has annotations but no model's choices predictions on the annotated tasks; a labeling campaign "
             "compares annotators with a candidate model version's suggestions, so import predictions with them.",
-            code="campaign_needs_predictions", extra={"field": "predictions"})
+            code="campaign_needs_predictions",
+            extra={"field": "predictions"},
+        )
     return best.name
 
 
 # --- the campaign -----------------------------------------------------------------------------------------------
+
 
 def _reviewers(reading: _Reading) -> dict[int, User]:
     """Each annotator's Signoff reviewer: one with their email (or username), else an inactive stand-in
@@ -355,8 +398,11 @@ def _reviewers(reading: _Reading) -> dict[int, User]:
     found: dict[int, User] = {}
     for ls_id, annotator in reading.annotators.items():
         keys = [k for k in (annotator.email, annotator.username) if k]
-        matches = (User.objects.filter(Q(email__iexact=keys[0]) | Q(username__in=keys)).order_by("pk") if keys
-                   else User.objects.none())
+        matches = (
+            User.objects.filter(Q(email__iexact=keys[0]) | Q(username__in=keys)).order_by("pk")
+            if keys
+            else User.objects.none()
+        )
         user = next((u for u in matches if u.has_role(User.Role.REVIEWER)), None)
         if user is None:
             user = _stand_in(annotator)
@@ -364,8 +410,11 @@ def _reviewers(reading: _Reading) -> dict[int, User]:
     by_user: dict[int, int] = {}
     for ls_id, user in found.items():
         if user.pk in by_user:
-            raise ConflictError(f"Label Studio users {by_user[user.pk]} and {ls_id} are both Signoff user {user.username!r}.",
-                                code="annotators_merge", extra={"field": "annotations"})
+            raise ConflictError(
+                f"Label Studio users {by_user[user.pk]} and {ls_id} are both Signoff user {user.username!r}.",
+                code="annotators_merge",
+                extra={"field": "annotations"},
+            )
         by_user[user.pk] = ls_id
     return found
 
@@ -375,17 +424,30 @@ def _stand_in(annotator: _Annotator) -> User:
     user = User.objects.filter(username=username).first()
     if user is None:
         return User.objects.create_user(  # no password given: an unusable one
-            username=username, email=annotator.email, role=User.Role.REVIEWER, is_active=False,
-            first_name="Label Studio", last_name=f"annotator {annotator.ls_id}",
+            username=username,
+            email=annotator.email,
+            role=User.Role.REVIEWER,
+            is_active=False,
+            first_name="Label Studio",
+            last_name=f"annotator {annotator.ls_id}",
         )
     if user.is_active or user.has_usable_password() or user.role != User.Role.REVIEWER:
-        raise ConflictError(f"Signoff user {username!r} exists and is not an imported Label Studio annotator.",
-                            code="annotator_username_taken", extra={"field": "annotations"})
+        raise ConflictError(
+            f"Signoff user {username!r} exists and is not an imported Label Studio annotator.",
+            code="annotator_username_taken",
+            extra={"field": "annotations"},
+        )
     return user
 
 
-def _campaign_create(reading: _Reading, version: DatasetVersion, candidate_set: PredictionSet, sha256: str,
-                     source_name: str, created_by: User) -> tuple[Campaign, int]:
+def _campaign_create(
+    reading: _Reading,
+    version: DatasetVersion,
+    candidate_set: PredictionSet,
+    sha256: str,
+    source_name: str,
+    created_by: User,
+) -> tuple[Campaign, int]:
     """A labeling campaign whose every task is fully judged: each annotation is a done assignment and its judgment,
     and no task has room for more, so the engine hands nothing out and the results are the export's.
 
@@ -394,8 +456,13 @@ def _campaign_create(reading: _Reading, version: DatasetVersion, candidate_set: 
     reviewers = _reviewers(reading)
     candidate = candidate_set.model_version
     campaign = Campaign.objects.create(
-        name=f"{version} (Label Studio)"[:200], kind=Campaign.Kind.LABELING, dataset_version=version, candidate=candidate,
-        labels=list(reading.labels), overlap=reading.overlap, gate_policy=GatePolicy.from_dict({}).as_dict(),
+        name=f"{version} (Label Studio)"[:200],
+        kind=Campaign.Kind.LABELING,
+        dataset_version=version,
+        candidate=candidate,
+        labels=list(reading.labels),
+        overlap=reading.overlap,
+        gate_policy=GatePolicy.from_dict({}).as_dict(),
         multi_label=reading.multi_annotation or reading.versions[candidate.version].multi_on_annotated,
         guidelines=f"Imported from the Label Studio export `{source_name or 'upload'}` (sha256 `{sha256}`).",
         created_by=created_by,
@@ -406,8 +473,9 @@ def _campaign_create(reading: _Reading, version: DatasetVersion, candidate_set: 
     # a suggestion is a label or a list of labels; other result types are not one (and not shown as one)
     is_labels = (
         "(jsonb_typeof(p.output) = 'string' OR (jsonb_typeof(p.output) = 'array' AND NOT EXISTS "
-        "(SELECT 1 FROM jsonb_array_elements(p.output) e WHERE jsonb_typeof(e) <> 'string')))" if postgres else
-        "(json_type(p.output) = 'text' OR (json_type(p.output) = 'array' AND NOT EXISTS "
+        "(SELECT 1 FROM jsonb_array_elements(p.output) e WHERE jsonb_typeof(e) <> 'string')))"
+        if postgres
+        else "(json_type(p.output) = 'text' OR (json_type(p.output) = 'array' AND NOT EXISTS "
         "(SELECT 1 FROM json_each(p.output) e WHERE e.type <> 'text')))"
     )
     now = connection.ops.adapt_datetimefield_value(timezone.now())
@@ -419,32 +487,40 @@ def _campaign_create(reading: _Reading, version: DatasetVersion, candidate_set: 
         for ls_id, user in reviewers.items():
             people.add((ls_id, user.pk))
         people.finish()
-        joined = (f"FROM {{stage}} s JOIN {item} i ON i.version_id = %s AND i.external_id = s.item_id "
-                  f"JOIN {task} t ON t.campaign_id = %s AND t.item_id = i.id JOIN {people.table} r ON r.annotator = s.annotator ")
+        joined = (
+            f"FROM {{stage}} s JOIN {item} i ON i.version_id = %s AND i.external_id = s.item_id "
+            f"JOIN {task} t ON t.campaign_id = %s AND t.item_id = i.id JOIN {people.table} r ON r.annotator = s.annotator "
+        )
         annotations.execute(
             f"INSERT INTO {task} (campaign_id, item_id, capacity, assigned_count, priority, sort_key) "
             f"SELECT %s, i.id, COUNT(*), COUNT(*), 0, MIN(s.line) * 1.0 / %s FROM {{stage}} s "
             f"JOIN {item} i ON i.version_id = %s AND i.external_id = s.item_id GROUP BY i.id",
-            [campaign.pk, reading.tasks + 1, version.pk])
+            [campaign.pk, reading.tasks + 1, version.pk],
+        )
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {TaskOutput._meta.db_table} (task_id, model_version_id, prediction_id) "
                 f"SELECT t.id, %s, p.id FROM {task} t JOIN {Prediction._meta.db_table} p "
                 f"ON p.prediction_set_id = %s AND p.item_id = t.item_id WHERE t.campaign_id = %s AND {is_labels}",
-                [candidate.pk, candidate_set.pk, campaign.pk])
+                [candidate.pk, candidate_set.pk, campaign.pk],
+            )
         annotations.execute(
             f"INSERT INTO {assignment} (task_id, campaign_id, reviewer_id, status, slot_order, candidate_slot, skip_reason, "
             "flagged, created_at, completed_at) "
             f"SELECT t.id, %s, r.user_id, %s, CASE WHEN o.id IS NULL THEN {as_json} ELSE {as_json} END, "
             "CASE WHEN o.id IS NULL THEN '' ELSE 'A' END, '', %s, %s, COALESCE(s.completed_at, %s) "
-            + joined + f"LEFT JOIN {TaskOutput._meta.db_table} o ON o.task_id = t.id ORDER BY s.line, s.position",
-            [campaign.pk, Assignment.Status.DONE, "[]", f"[{candidate.pk}]", False, now, now, version.pk, campaign.pk])
+            + joined
+            + f"LEFT JOIN {TaskOutput._meta.db_table} o ON o.task_id = t.id ORDER BY s.line, s.position",
+            [campaign.pk, Assignment.Status.DONE, "[]", f"[{candidate.pk}]", False, now, now, version.pk, campaign.pk],
+        )
         judgments = annotations.execute(
             f"INSERT INTO {Judgment._meta.db_table} (assignment_id, task_id, reviewer_id, choice, labels, ranking, ratings, "
             "rationale, duration_ms, client_id, created_at, discard_reason) "
             f"SELECT a.id, t.id, r.user_id, '', s.labels, {as_json}, {as_json}, '', s.duration_ms, '', %s, '' "
-            + joined + f"JOIN {assignment} a ON a.task_id = t.id AND a.reviewer_id = r.user_id ORDER BY s.line, s.position",
-            ["[]", "{}", now, version.pk, campaign.pk])
+            + joined
+            + f"JOIN {assignment} a ON a.task_id = t.id AND a.reviewer_id = r.user_id ORDER BY s.line, s.position",
+            ["[]", "{}", now, version.pk, campaign.pk],
+        )
     if judgments != annotations.count:
         raise ApplicationError("Some annotations could not be matched to their tasks.", code="invalid_upload")
     campaign_gate_check_on_commit(campaign.pk)
@@ -460,16 +536,25 @@ def _when(text: Any) -> Any:
     if parsed is None:
         return None
     if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, dt_timezone.utc)
+        parsed = timezone.make_aware(parsed, UTC)
     return connection.ops.adapt_datetimefield_value(parsed)
 
 
 # --- the same bytes again ---------------------------------------------------------------------------------------
 
+
 def _existing_import(version: DatasetVersion) -> LabelStudioImport:
-    sets = list(PredictionSet.objects.filter(dataset_version=version, sha256=version.sha256)
-                .select_related("model_version__model").order_by("pk"))
-    campaign = (Campaign.objects.filter(dataset_version=version, kind=Campaign.Kind.LABELING,
-                                        guidelines__contains=f"`{version.sha256}`").order_by("pk").first())
+    sets = list(
+        PredictionSet.objects.filter(dataset_version=version, sha256=version.sha256)
+        .select_related("model_version__model")
+        .order_by("pk")
+    )
+    campaign = (
+        Campaign.objects.filter(
+            dataset_version=version, kind=Campaign.Kind.LABELING, guidelines__contains=f"`{version.sha256}`"
+        )
+        .order_by("pk")
+        .first()
+    )
     judgments = Judgment.objects.filter(task__campaign=campaign).count() if campaign else 0
     return LabelStudioImport(version, False, sets, campaign, judgments)

@@ -1,5 +1,6 @@
 """A campaign's life after creation: paused and resumed, closed, extended with more items, given more reviewers,
 and closed when a verdict on its candidate makes its work moot."""
+
 from django.db import transaction
 
 from core.errors import ApplicationError, ConflictError, NotFoundError
@@ -30,17 +31,23 @@ def _locked(campaign: Campaign) -> Campaign:
 def campaign_status_set(*, campaign: Campaign, actor: User, status: str, reason: str = "") -> Campaign:
     campaign_lead_check(campaign, actor)
     if status not in Campaign.Status.values:
-        raise ApplicationError(f"status must be one of {', '.join(Campaign.Status.values)}.", code="invalid",
-                               extra={"field": "status"})
+        raise ApplicationError(
+            f"status must be one of {', '.join(Campaign.Status.values)}.", code="invalid", extra={"field": "status"}
+        )
     campaign = _locked(campaign)
     if status == campaign.status:
         return campaign
     if status not in TRANSITIONS[campaign.status]:
-        raise ConflictError(f"A {campaign.status} campaign cannot become {status}.", code="invalid_transition",
-                            extra={"status": campaign.status})
+        raise ConflictError(
+            f"A {campaign.status} campaign cannot become {status}.",
+            code="invalid_transition",
+            extra={"status": campaign.status},
+        )
     reason = (reason or "").strip()[:400]
     campaign.status = status
-    campaign.status_reason = "" if status == Campaign.Status.ACTIVE else REASONS[status] + (f": {reason}" if reason else "")
+    campaign.status_reason = (
+        "" if status == Campaign.Status.ACTIVE else REASONS[status] + (f": {reason}" if reason else "")
+    )
     campaign.save(update_fields=["status", "status_reason", "updated_at"])
     campaign_gate_recheck_on_commit(campaign.pk)  # closing early decides the gate (it cannot pass without its evidence)
     return campaign
@@ -53,17 +60,31 @@ def campaign_extend(*, campaign: Campaign, actor: User, dataset_version: Dataset
     campaign_lead_check(campaign, actor)
     campaign = _locked(campaign)
     if campaign.decision:
-        raise ConflictError(f"The gate has decided ({campaign.decision}); a decided test is not reopened. "
-                            "Create a new campaign for the new items.", code="gate_decided")
+        raise ConflictError(
+            f"The gate has decided ({campaign.decision}); a decided test is not reopened. "
+            "Create a new campaign for the new items.",
+            code="gate_decided",
+        )
     if campaign.status == Campaign.Status.CLOSED:
         raise ConflictError("This campaign is closed.", code="campaign_closed")
     if dataset_version.dataset_id != campaign.dataset_version.dataset_id:
-        raise ApplicationError(f"The campaign reviews dataset {campaign.dataset_version.dataset.name}; "
-                               f"{dataset_version} is another dataset's version.", code="invalid", extra={"field": "dataset_version"})
-    present = set(Item.objects.filter(pk__in=Task.objects.filter(campaign=campaign).values("item_id"))
-                  .values_list("external_id", flat=True))
-    added = campaign_tasks_add(campaign=campaign, versions=campaign_versions(campaign), dataset_version=dataset_version,
-                               skip_external_ids=present)
+        raise ApplicationError(
+            f"The campaign reviews dataset {campaign.dataset_version.dataset.name}; "
+            f"{dataset_version} is another dataset's version.",
+            code="invalid",
+            extra={"field": "dataset_version"},
+        )
+    present = set(
+        Item.objects.filter(pk__in=Task.objects.filter(campaign=campaign).values("item_id")).values_list(
+            "external_id", flat=True
+        )
+    )
+    added = campaign_tasks_add(
+        campaign=campaign,
+        versions=campaign_versions(campaign),
+        dataset_version=dataset_version,
+        skip_external_ids=present,
+    )
     if added:
         campaign_plan_update(campaign=campaign)
         campaign_gate_recheck_on_commit(campaign.pk)
@@ -80,17 +101,23 @@ def campaign_reviewers_add(*, campaign: Campaign, actor: User, usernames: list[s
     users = list(User.objects.filter(username__in=wanted, is_active=True))
     missing = sorted(set(wanted) - {u.username for u in users})
     if missing:
-        raise NotFoundError(f"No such users: {', '.join(missing)}.", code="reviewer_not_found", status=400,
-                            extra={"field": "add"})
+        raise NotFoundError(
+            f"No such users: {', '.join(missing)}.", code="reviewer_not_found", status=400, extra={"field": "add"}
+        )
     not_reviewers = sorted(u.username for u in users if not u.has_role(User.Role.REVIEWER))
     if not_reviewers:
-        raise ApplicationError(f"Only users with the reviewer role can review; not reviewers: {', '.join(not_reviewers)}.",
-                               code="invalid", extra={"field": "add"})
+        raise ApplicationError(
+            f"Only users with the reviewer role can review; not reviewers: {', '.join(not_reviewers)}.",
+            code="invalid",
+            extra={"field": "add"},
+        )
     campaign.reviewers.add(*users)
     return sorted(campaign.reviewers.values_list("username", flat=True))
 
 
-def campaigns_close_for_candidate(*, candidate: ModelVersion, reason: str, except_campaign: Campaign | None = None) -> int:
+def campaigns_close_for_candidate(
+    *, candidate: ModelVersion, reason: str, except_campaign: Campaign | None = None
+) -> int:
     """A verdict on `candidate` makes every other open campaign on it moot: close them, saying why. Runs in the
     verdict's transaction, so reviewers never see work that can no longer count."""
     moot = Campaign.objects.filter(candidate=candidate).exclude(status=Campaign.Status.CLOSED)

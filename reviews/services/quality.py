@@ -1,5 +1,6 @@
 """Reviewer quality, the verbs: known-answer items set at campaign creation, a lead excluding a reviewer (on record),
 and noting when results were first seen. The figures are read by reviews.quality."""
+
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -35,24 +36,34 @@ def _label_answer(answer, labels: list[str], multi_label: bool) -> str | None:
     return "|".join(chosen)
 
 
-def _answer_for_kind(kind: str, answer, *, refs: dict[str, int], labels: list[str], multi_label: bool) -> tuple[object, str]:
+def _answer_for_kind(
+    kind: str, answer, *, refs: dict[str, int], labels: list[str], multi_label: bool
+) -> tuple[object, str]:
     """The de-blinded answer as Task.known_answer stores it, or (None, what a valid one looks like)."""
     if kind == Campaign.Kind.PAIRWISE:
         return (answer if answer in PAIRWISE_ANSWERS else None), "one of candidate, baseline, tie"
     if kind == Campaign.Kind.RANKING:
-        return (refs.get(answer) if isinstance(answer, str) else None), f"the model:version ranked first, one of {', '.join(refs)}"
+        return (
+            refs.get(answer) if isinstance(answer, str) else None
+        ), f"the model:version ranked first, one of {', '.join(refs)}"
     if kind == Campaign.Kind.RATING:
-        return (RATING_ANSWERS.get(answer) if isinstance(answer, str) else None), "acceptable or unacceptable (the candidate's output)"
+        return (
+            RATING_ANSWERS.get(answer) if isinstance(answer, str) else None
+        ), "acceptable or unacceptable (the candidate's output)"
     kind_of = "a label or a list of labels" if multi_label else "one label"
     return _label_answer(answer, labels, multi_label), f"{kind_of} from {labels}"
 
 
-def _from_references(dataset_version: DatasetVersion, labels: list[str], multi_label: bool, item_ids: list[int]) -> dict[int, str]:
+def _from_references(
+    dataset_version: DatasetVersion, labels: list[str], multi_label: bool, item_ids: list[int]
+) -> dict[int, str]:
     """Labeling: every item (that can be a task) whose reference is a label set of the campaign."""
     from reviews.results import _as_label_set
 
     found = {}
-    for item_id, reference in Item.objects.filter(version=dataset_version, pk__in=item_ids).values_list("pk", "reference"):
+    for item_id, reference in Item.objects.filter(version=dataset_version, pk__in=item_ids).values_list(
+        "pk", "reference"
+    ):
         if reference is None:
             continue
         answer = _label_answer(sorted(_as_label_set(reference)), labels, multi_label)
@@ -62,8 +73,14 @@ def _from_references(dataset_version: DatasetVersion, labels: list[str], multi_l
 
 
 def known_answers_resolve(
-    *, kind: str, dataset_version: DatasetVersion, versions: list[ModelVersion], labels: list[str], multi_label: bool,
-    known_answers, item_ids: list[int],
+    *,
+    kind: str,
+    dataset_version: DatasetVersion,
+    versions: list[ModelVersion],
+    labels: list[str],
+    multi_label: bool,
+    known_answers,
+    item_ids: list[int],
 ) -> dict[int, object]:
     """{item id: de-blinded answer} from the API's `known_answers` (a list of {"item", "answer"}, or "reference" for
     labeling), or a 400 naming the field, the entry and the item. `item_ids` are the items that can be tasks."""
@@ -71,19 +88,31 @@ def known_answers_resolve(
         return {}
     if known_answers == "reference":
         if kind != Campaign.Kind.LABELING:
-            raise _invalid('known_answers "reference" reads the items\' references as labels: labeling campaigns only; '
-                           'give a list of {"item", "answer"} instead.', "known_answers")
+            raise _invalid(
+                'known_answers "reference" reads the items\' references as labels: labeling campaigns only; '
+                'give a list of {"item", "answer"} instead.',
+                "known_answers",
+            )
         found = _from_references(dataset_version, labels, multi_label, item_ids)
         if not found:
-            raise _invalid(f"known_answers \"reference\": no item has a reference among the labels {labels}.", "known_answers")
+            raise _invalid(
+                f'known_answers "reference": no item has a reference among the labels {labels}.', "known_answers"
+            )
         return found
     if not isinstance(known_answers, list):
-        raise _invalid('known_answers must be a list of {"item": "<item id>", "answer": ...}'
-                       + (' or "reference"' if kind == Campaign.Kind.LABELING else "") + ".", "known_answers")
+        raise _invalid(
+            'known_answers must be a list of {"item": "<item id>", "answer": ...}'
+            + (' or "reference"' if kind == Campaign.Kind.LABELING else "")
+            + ".",
+            "known_answers",
+        )
     refs = {f"{v.model.name}:{v.version}": v.pk for v in versions}
     external = [entry.get("item") if isinstance(entry, dict) else None for entry in known_answers]
-    by_external = dict(Item.objects.filter(version=dataset_version, external_id__in=[e for e in external if isinstance(e, str)])
-                       .values_list("external_id", "pk"))
+    by_external = dict(
+        Item.objects.filter(
+            version=dataset_version, external_id__in=[e for e in external if isinstance(e, str)]
+        ).values_list("external_id", "pk")
+    )
     can_be_task = set(item_ids)
     answers: dict[int, object] = {}
     for index, (entry, item) in enumerate(zip(known_answers, external)):
@@ -91,18 +120,31 @@ def known_answers_resolve(
         if not isinstance(item, str) or "answer" not in entry:
             raise _invalid(f'{where} needs "item" (the item\'s id) and "answer".', "known_answers", index=index)
         if item not in by_external:
-            raise _invalid(f"{where}: no item {item!r} in {dataset_version.dataset.name} v{dataset_version.number}.",
-                           "known_answers", index=index, item=item)
+            raise _invalid(
+                f"{where}: no item {item!r} in {dataset_version.dataset.name} v{dataset_version.number}.",
+                "known_answers",
+                index=index,
+                item=item,
+            )
         item_id = by_external[item]
         if item_id in answers:
             raise _invalid(f"{where}: item {item!r} is given twice.", "known_answers", index=index, item=item)
         if item_id not in can_be_task:
-            raise _invalid(f"{where}: item {item!r} lacks an output from some model version of the campaign.",
-                           "known_answers", index=index, item=item)
+            raise _invalid(
+                f"{where}: item {item!r} lacks an output from some model version of the campaign.",
+                "known_answers",
+                index=index,
+                item=item,
+            )
         answer, expected = _answer_for_kind(kind, entry["answer"], refs=refs, labels=labels, multi_label=multi_label)
         if answer is None:
-            raise _invalid(f"{where}: {entry['answer']!r} is not an answer for item {item!r} of a {kind} campaign; "
-                           f"give {expected}.", "known_answers", index=index, item=item)
+            raise _invalid(
+                f"{where}: {entry['answer']!r} is not an answer for item {item!r} of a {kind} campaign; "
+                f"give {expected}.",
+                "known_answers",
+                index=index,
+                item=item,
+            )
         answers[item_id] = answer
     return answers
 
@@ -120,23 +162,41 @@ def known_answer_settings(*, rate: float | None, min_seconds: int | None, known:
     return float(rate)
 
 
-def known_tasks_create(*, campaign: Campaign, answers: dict[int, object], versions: list[ModelVersion],
-                       predictions: list[dict[int, Prediction]]) -> int:
+def known_tasks_create(
+    *,
+    campaign: Campaign,
+    answers: dict[int, object],
+    versions: list[ModelVersion],
+    predictions: list[dict[int, Prediction]],
+) -> int:
     """One known-answer task per item: after every ordinary task in hand-out order, with room for every reviewer."""
     tasks = Task.objects.bulk_create(
-        Task(campaign=campaign, item_id=item_id, capacity=KNOWN_CAPACITY, priority=KNOWN_PRIORITY, sort_key=_rng.random(),
-             known_answer=answer)
+        Task(
+            campaign=campaign,
+            item_id=item_id,
+            capacity=KNOWN_CAPACITY,
+            priority=KNOWN_PRIORITY,
+            sort_key=_rng.random(),
+            known_answer=answer,
+        )
         for item_id, answer in answers.items()
     )
     TaskOutput.objects.bulk_create(
         TaskOutput(task=task, model_version=version, prediction=by_item[task.item_id])
-        for task in tasks for version, by_item in zip(versions, predictions)
+        for task in tasks
+        for version, by_item in zip(versions, predictions)
     )
     return len(tasks)
 
 
-def campaign_known_answers_add(*, campaign: Campaign, versions: list[ModelVersion], known_answers, known_answer_rate: float | None,
-                               min_seconds: int | None) -> set[str]:
+def campaign_known_answers_add(
+    *,
+    campaign: Campaign,
+    versions: list[ModelVersion],
+    known_answers,
+    known_answer_rate: float | None,
+    min_seconds: int | None,
+) -> set[str]:
     """Check the campaign's known-answer settings, record them, and create its known-answer tasks. Returns the
     external ids of those items: they are not also ordinary tasks of the campaign."""
     from reviews.services.campaigns import _predictions_by_item
@@ -145,13 +205,22 @@ def campaign_known_answers_add(*, campaign: Campaign, versions: list[ModelVersio
         return set()  # the common case costs nothing
     predictions = [_predictions_by_item(version, campaign.dataset_version) for version in versions]
     item_ids = sorted(set.intersection(*(set(p) for p in predictions)))
-    answers = known_answers_resolve(kind=campaign.kind, dataset_version=campaign.dataset_version, versions=versions,
-                                    labels=campaign.labels, multi_label=campaign.multi_label, known_answers=known_answers,
-                                    item_ids=item_ids)
+    answers = known_answers_resolve(
+        kind=campaign.kind,
+        dataset_version=campaign.dataset_version,
+        versions=versions,
+        labels=campaign.labels,
+        multi_label=campaign.multi_label,
+        known_answers=known_answers,
+        item_ids=item_ids,
+    )
     rate = known_answer_settings(rate=known_answer_rate, min_seconds=min_seconds, known=answers)
     if answers and not set(item_ids) - set(answers):
-        raise ApplicationError("Every item would be a known-answer item: leave some for the campaign's work.",
-                               code="no_tasks", extra={"field": "known_answers"})
+        raise ApplicationError(
+            "Every item would be a known-answer item: leave some for the campaign's work.",
+            code="no_tasks",
+            extra={"field": "known_answers"},
+        )
     campaign.known_answer_rate, campaign.min_seconds = rate, min_seconds
     Campaign.objects.filter(pk=campaign.pk).update(known_answer_rate=rate, min_seconds=min_seconds)
     known_tasks_create(campaign=campaign, answers=answers, versions=versions, predictions=predictions)
@@ -161,8 +230,9 @@ def campaign_known_answers_add(*, campaign: Campaign, versions: list[ModelVersio
 def campaign_reviewer_get(*, campaign: Campaign, username: str) -> User:
     reviewer = campaign.reviewers.filter(username=username).first()
     if reviewer is None:
-        raise ApplicationError(f"{username!r} is not a reviewer of this campaign.", code="reviewer_not_found",
-                               extra={"field": "reviewer"})
+        raise ApplicationError(
+            f"{username!r} is not a reviewer of this campaign.", code="reviewer_not_found", extra={"field": "reviewer"}
+        )
     return reviewer
 
 
@@ -193,14 +263,24 @@ def reviewer_exclude(*, campaign: Campaign, reviewer: User, reason: str, actor: 
         try:
             with transaction.atomic():
                 exclusion = ReviewerExclusion.objects.create(
-                    campaign=campaign, reviewer=reviewer, reason=reason[:2000], excluded_by=actor,
+                    campaign=campaign,
+                    reviewer=reviewer,
+                    reason=reason[:2000],
+                    excluded_by=actor,
                     after_results_visible=locked.results_viewed_at is not None,
                 )
         except IntegrityError:
-            raise ConflictError(f"{reviewer.username} is already excluded from this campaign.", code="already_excluded") from None
-        judged = list(Judgment.objects.counted().filter(task__campaign=campaign, task__known_answer__isnull=True, reviewer=reviewer)
-                      .values_list("task_id", flat=True))
-        Task.objects.filter(pk__in=judged).update(assigned_count=F("assigned_count") - 1)  # one counted judgment per task
+            raise ConflictError(
+                f"{reviewer.username} is already excluded from this campaign.", code="already_excluded"
+            ) from None
+        judged = list(
+            Judgment.objects.counted()
+            .filter(task__campaign=campaign, task__known_answer__isnull=True, reviewer=reviewer)
+            .values_list("task_id", flat=True)
+        )
+        Task.objects.filter(pk__in=judged).update(
+            assigned_count=F("assigned_count") - 1
+        )  # one counted judgment per task
         campaign_gate_recheck_on_commit(campaign.pk)  # the evidence changed without a new judgment
     return exclusion
 

@@ -1,4 +1,5 @@
 """Sign-off: the approver's verdict, the stage change it causes and the webhooks it sends, all or nothing."""
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -10,10 +11,11 @@ from reviews.gate import GatePolicy
 from reviews.models import Approval, Campaign, Verdict
 from reviews.report import report_html
 from reviews.results import campaign_evidence
-from reviews.services.lifecycle import campaigns_close_for_candidate
+
 # The chain's hashing and checks live in chain.py; GENESIS_HASH, verdict_hash and verdict_chain_verify are
 # imported here too for callers that know them from this module.
 from reviews.services.chain import GENESIS_HASH, verdict_chain_guard, verdict_chain_verify, verdict_hash  # noqa: F401
+from reviews.services.lifecycle import campaigns_close_for_candidate
 from webhooks.services import webhook_event_publish
 
 CHAIN_RETRIES = 3
@@ -59,14 +61,18 @@ def verdict_payload(verdict: Verdict) -> dict:
 
 @transaction.atomic
 def _verdict_sign_once(*, campaign_id: int, signer: User, decision: str, rationale: str) -> Verdict | Approval:
-    campaign = Campaign.objects.select_for_update(of=("self",)).select_related(
-        "candidate__model", "created_by", "dataset_version__dataset", "baseline__model"
-    ).get(pk=campaign_id)
+    campaign = (
+        Campaign.objects.select_for_update(of=("self",))
+        .select_related("candidate__model", "created_by", "dataset_version__dataset", "baseline__model")
+        .get(pk=campaign_id)
+    )
     _check_signer(campaign, signer)
     if Verdict.objects.filter(campaign=campaign).exists():
         raise ConflictError("This campaign has already been signed off.", code="already_signed")
     if Approval.objects.filter(campaign=campaign, approver=signer).exists():
-        raise ConflictError("You have already signed this campaign; another approver must add theirs.", code="already_signed_by_you")
+        raise ConflictError(
+            "You have already signed this campaign; another approver must add theirs.", code="already_signed_by_you"
+        )
     if decision not in Verdict.Decision.values:
         raise ApplicationError("decision must be approve or reject.", code="invalid", extra={"field": "decision"})
     if not rationale.strip():
@@ -74,23 +80,38 @@ def _verdict_sign_once(*, campaign_id: int, signer: User, decision: str, rationa
     evidence = campaign_evidence(campaign=campaign)
     gate = evidence["results"]["gate"]
     if decision == Verdict.Decision.APPROVE and gate["status"] != "pass":
-        raise ConflictError("The gate has not passed, so the candidate cannot be approved yet: " + " ".join(gate["reasons"]),
-                            code="gate_not_passed", extra={"gate": gate})
-    approval = Approval.objects.create(campaign=campaign, approver=signer, decision=decision, rationale=rationale.strip())
+        raise ConflictError(
+            "The gate has not passed, so the candidate cannot be approved yet: " + " ".join(gate["reasons"]),
+            code="gate_not_passed",
+            extra={"gate": gate},
+        )
+    approval = Approval.objects.create(
+        campaign=campaign, approver=signer, decision=decision, rationale=rationale.strip()
+    )
     needed = GatePolicy.from_dict(campaign.gate_policy).approvers
     approvals = list(campaign.approvals.select_related("approver"))
     if decision == Verdict.Decision.APPROVE and len([a for a in approvals if a.decision == "approve"]) < needed:
         return approval  # waits for the other approvers
     evidence["report_html"] = report_html(campaign=campaign, evidence=evidence)
     evidence["approvals"] = [
-        {"approver": a.approver.username, "decision": a.decision, "rationale": a.rationale, "at": a.created_at.isoformat()}
+        {
+            "approver": a.approver.username,
+            "decision": a.decision,
+            "rationale": a.rationale,
+            "at": a.created_at.isoformat(),
+        }
         for a in approvals
     ]
     # the chain follows insertion order (ids), not clocks, which may differ between web servers
     head = Verdict.objects.order_by("-id").values_list("hash", flat=True).first()
     verdict = Verdict(
-        campaign=campaign, decision=decision, rationale=rationale.strip(), signer=signer, signed_at=timezone.now(),
-        evidence=evidence, previous_hash=head or GENESIS_HASH,
+        campaign=campaign,
+        decision=decision,
+        rationale=rationale.strip(),
+        signer=signer,
+        signed_at=timezone.now(),
+        evidence=evidence,
+        previous_hash=head or GENESIS_HASH,
     )
     verdict.hash = verdict_hash(verdict)
     verdict.save()
@@ -99,13 +120,20 @@ def _verdict_sign_once(*, campaign_id: int, signer: User, decision: str, rationa
     campaign.save(update_fields=["status", "status_reason", "updated_at"])
     # the candidate is decided: its other campaigns' work can no longer count
     # the reason reaches the sibling's reviewers: its id, never its name, which may name the models
-    campaigns_close_for_candidate(candidate=campaign.candidate, except_campaign=campaign, reason=(
-        f"Closed: campaign {campaign.pk} signed off this candidate as "
-        f"{'approved' if decision == Verdict.Decision.APPROVE else 'rejected'}."))
+    campaigns_close_for_candidate(
+        candidate=campaign.candidate,
+        except_campaign=campaign,
+        reason=(
+            f"Closed: campaign {campaign.pk} signed off this candidate as "
+            f"{'approved' if decision == Verdict.Decision.APPROVE else 'rejected'}."
+        ),
+    )
     model_version_set_stage(
         version=campaign.candidate,
         to_stage=ModelVersion.Stage.APPROVED if decision == Verdict.Decision.APPROVE else ModelVersion.Stage.REJECTED,
-        actor=signer, reason=verdict.rationale, cause=f"verdict:{verdict.pk}",
+        actor=signer,
+        reason=verdict.rationale,
+        cause=f"verdict:{verdict.pk}",
     )
     webhook_event_publish(event="verdict.signed", payload=verdict_payload(verdict))
     return verdict

@@ -1,4 +1,5 @@
 """Array plumbing shared by the statistics modules: turning labels into integer codes."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,6 +1,7 @@
 """Agreement between experts, over a reliability matrix (reviewers × units, NaN where a reviewer did not judge
 a unit): Krippendorff's alpha, Cohen's kappa per pair of reviewers, each reviewer's agreement with the
 consensus of the others, and outlier flags. Pure numpy, vectorised with bincount."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -136,8 +137,14 @@ class KappaTable:
             for b in range(a + 1, R):
                 if self.n[a, b]:
                     k = self.kappa[a, b]
-                    rows.append({"a": self.reviewers[a], "b": self.reviewers[b], "n": int(self.n[a, b]),
-                                 "kappa": None if np.isnan(k) else float(k)})
+                    rows.append(
+                        {
+                            "a": self.reviewers[a],
+                            "b": self.reviewers[b],
+                            "n": int(self.n[a, b]),
+                            "kappa": None if np.isnan(k) else float(k),
+                        }
+                    )
         return rows
 
 
@@ -208,9 +215,18 @@ class ConsensusAgreement:
         def value(x):
             return None if np.isnan(x) else float(x)
 
-        return [{"reviewer": r, "agreed": int(self.agreed[k]), "units": int(self.units[k]), "tied": int(self.tied[k]),
-                 "share": value(self.share[k]), "low": value(self.low[k]), "high": value(self.high[k])}
-                for k, r in enumerate(self.reviewers)]
+        return [
+            {
+                "reviewer": r,
+                "agreed": int(self.agreed[k]),
+                "units": int(self.units[k]),
+                "tied": int(self.tied[k]),
+                "share": value(self.share[k]),
+                "low": value(self.low[k]),
+                "high": value(self.high[k]),
+            }
+            for k, r in enumerate(self.reviewers)
+        ]
 
 
 def consensus_agreement(matrix, *, reviewers=None) -> ConsensusAgreement:
@@ -243,8 +259,9 @@ def consensus_agreement(matrix, *, reviewers=None) -> ConsensusAgreement:
     agreed = np.bincount(r_idx, weights=match, minlength=R)
     tied = np.bincount(r_idx, weights=judged & ~decided, minlength=R)
     share, low, high = wilson_bounds(agreed, units)
-    return ConsensusAgreement(list(reviewers), agreed.astype(np.int64), units.astype(np.int64),
-                              tied.astype(np.int64), share, low, high)
+    return ConsensusAgreement(
+        list(reviewers), agreed.astype(np.int64), units.astype(np.int64), tied.astype(np.int64), share, low, high
+    )
 
 
 @dataclass(frozen=True)
@@ -258,12 +275,25 @@ class OutlierReport:
     too_few_units: list = field(default_factory=list)  # reviewers not assessed
 
     def as_dict(self) -> dict:
-        return {"median": self.median, "mad": self.mad, "threshold": self.threshold, "floor": self.floor,
-                "min_units": self.min_units, "flagged": self.flagged, "too_few_units": self.too_few_units}
+        return {
+            "median": self.median,
+            "mad": self.mad,
+            "threshold": self.threshold,
+            "floor": self.floor,
+            "min_units": self.min_units,
+            "flagged": self.flagged,
+            "too_few_units": self.too_few_units,
+        }
 
 
-def flag_outliers(agreement: ConsensusAgreement, *, floor: float | None = None, min_units: int = 20,
-                  mads: float = 2.0, mad_scale: float = 1.0) -> OutlierReport:
+def flag_outliers(
+    agreement: ConsensusAgreement,
+    *,
+    floor: float | None = None,
+    min_units: int = 20,
+    mads: float = 2.0,
+    mad_scale: float = 1.0,
+) -> OutlierReport:
     """Reviewers with at least `min_units` assessed units whose agreement with the consensus is below the median
     minus `mads` MAD (median absolute deviation over those reviewers, times `mad_scale`; needs three of them), or
     below `floor`. The raw MAD is small when reviewers are alike, so the rule can flag an honest reviewer whose
@@ -284,7 +314,13 @@ def flag_outliers(agreement: ConsensusAgreement, *, floor: float | None = None, 
         if floor is not None and share < floor:
             reasons.append(f"below the floor ({floor:.3f})")
         if reasons:
-            flagged.append({"reviewer": agreement.reviewers[k], "share": share,
-                            "units": int(agreement.units[k]), "reasons": reasons})
+            flagged.append(
+                {
+                    "reviewer": agreement.reviewers[k],
+                    "share": share,
+                    "units": int(agreement.units[k]),
+                    "reasons": reasons,
+                }
+            )
     too_few = [agreement.reviewers[k] for k in np.flatnonzero(~eligible)]
     return OutlierReport(median, mad, threshold, floor, min_units, flagged, too_few)

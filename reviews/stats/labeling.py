@@ -1,10 +1,11 @@
 """Labeling: gold labels by majority of the experts, each model version's accuracy against them, and the
 confusion matrix with per-class precision and recall. Labels are any hashable values (a label set as a frozenset
 for multi-label campaigns). Pure numpy."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 
@@ -50,7 +51,11 @@ def gold_labels(items, labels, *, min_votes: int = 1) -> GoldLabels:
 
 def _aligned(gold: Mapping, predictions: Mapping) -> tuple[np.ndarray, np.ndarray, int]:
     keys = [k for k in gold if k in predictions]
-    return as_label_array([gold[k] for k in keys]), as_label_array([predictions[k] for k in keys]), len(gold) - len(keys)
+    return (
+        as_label_array([gold[k] for k in keys]),
+        as_label_array([predictions[k] for k in keys]),
+        len(gold) - len(keys),
+    )
 
 
 @dataclass(frozen=True)
@@ -81,9 +86,20 @@ class ConfusionMatrix:
     support: list  # gold count per label
 
     def as_dict(self) -> dict:
-        return {"labels": self.labels, "matrix": self.matrix.tolist(),
-                "per_label": [{"label": label, "precision": self.precision[k], "recall": self.recall[k],
-                               "f1": self.f1[k], "support": self.support[k]} for k, label in enumerate(self.labels)]}
+        return {
+            "labels": self.labels,
+            "matrix": self.matrix.tolist(),
+            "per_label": [
+                {
+                    "label": label,
+                    "precision": self.precision[k],
+                    "recall": self.recall[k],
+                    "f1": self.f1[k],
+                    "support": self.support[k],
+                }
+                for k, label in enumerate(self.labels)
+            ],
+        }
 
 
 def confusion(gold: Mapping, predictions: Mapping, labels=None) -> ConfusionMatrix:
@@ -101,5 +117,11 @@ def confusion(gold: Mapping, predictions: Mapping, labels=None) -> ConfusionMatr
     def ratio(num, den):
         return [float(n) / float(d) if d else None for n, d in zip(num, den)]
 
-    return ConfusionMatrix(names, matrix, ratio(tp, predicted), ratio(tp, actual),
-                           ratio(2 * tp, predicted + actual), [int(x) for x in actual])
+    return ConfusionMatrix(
+        names,
+        matrix,
+        ratio(tp, predicted),
+        ratio(tp, actual),
+        ratio(2 * tp, predicted + actual),
+        [int(x) for x in actual],
+    )

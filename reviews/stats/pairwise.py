@@ -1,5 +1,6 @@
 """Pairwise comparisons: the candidate's win rate, Bradley–Terry scores with ties (Davidson 1970) and bootstrap
 intervals, position bias, and de-blinded choices as nominal categories. Pure numpy."""
+
 from __future__ import annotations
 
 import math
@@ -68,8 +69,13 @@ class PositionBias:
     p_value: float | None  # exact two-sided binomial test of rate = 0.5
 
     def as_dict(self) -> dict:
-        return {"slot_a": self.slot_a, "slot_b": self.slot_b, "undecided": self.undecided,
-                **self.rate.as_dict(), "p_value": self.p_value}
+        return {
+            "slot_a": self.slot_a,
+            "slot_b": self.slot_b,
+            "undecided": self.undecided,
+            **self.rate.as_dict(),
+            "p_value": self.p_value,
+        }
 
 
 def position_bias(chosen_slots) -> PositionBias:
@@ -119,10 +125,19 @@ class BradleyTerryFit:
         def value(array, k):
             return None if array is None or np.isnan(array[k]) else float(array[k])
 
-        rows = [{"item": item, "score": value(self.scores, k), "low": value(self.low, k), "high": value(self.high, k)}
-                for k, item in enumerate(self.items)]
-        return {"scores": rows, "tie": self.tie, "tie_low": self.tie_low, "tie_high": self.tie_high,
-                "comparisons": self.comparisons, "bootstrap": self.bootstrap, "converged": self.converged}
+        rows = [
+            {"item": item, "score": value(self.scores, k), "low": value(self.low, k), "high": value(self.high, k)}
+            for k, item in enumerate(self.items)
+        ]
+        return {
+            "scores": rows,
+            "tie": self.tie,
+            "tie_low": self.tie_low,
+            "tie_high": self.tie_high,
+            "comparisons": self.comparisons,
+            "bootstrap": self.bootstrap,
+            "converged": self.converged,
+        }
 
 
 def _scatter(values: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:
@@ -132,8 +147,9 @@ def _scatter(values: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:
     return np.bincount(offsets, weights=values.ravel(), minlength=B * size).reshape(B, size)
 
 
-def _davidson_fit(Y: np.ndarray, pair_a: np.ndarray, pair_b: np.ndarray, n_items: int, prior: float,
-                  max_iter: int, tol: float):
+def _davidson_fit(
+    Y: np.ndarray, pair_a: np.ndarray, pair_b: np.ndarray, n_items: int, prior: float, max_iter: int, tol: float
+):
     """Newton–Raphson on the (concave) penalised Davidson log-likelihood, batched over replicates.
 
     Each pair is a three-way choice (a wins, b wins, tie) with logits θa, θb and log ν + (θa + θb)/2, so the
@@ -151,8 +167,19 @@ def _davidson_fit(Y: np.ndarray, pair_a: np.ndarray, pair_b: np.ndarray, n_items
     with np.errstate(divide="ignore"):
         params[:, K] = np.where(free_tie, np.log(2 * ties / np.maximum(decisive, 1)), 0.0)
     lam = np.full(len(pair_a), K)
-    flat = np.concatenate([pair_a * D + pair_a, pair_b * D + pair_b, pair_a * D + pair_b, pair_b * D + pair_a,
-                           pair_a * D + lam, lam * D + pair_a, pair_b * D + lam, lam * D + pair_b, lam * D + lam])
+    flat = np.concatenate(
+        [
+            pair_a * D + pair_a,
+            pair_b * D + pair_b,
+            pair_a * D + pair_b,
+            pair_b * D + pair_a,
+            pair_a * D + lam,
+            lam * D + pair_a,
+            pair_b * D + lam,
+            lam * D + pair_b,
+            lam * D + lam,
+        ]
+    )
     fixed = np.zeros((D, D))
     fixed[:K, :K] = 1.0 / K  # the scores' common shift is free: pin it (the iterate is centred anyway)
     fixed += np.diag(np.r_[np.full(K, prior), 0.0]) + 1e-9 * np.eye(D)
@@ -176,8 +203,11 @@ def _davidson_fit(Y: np.ndarray, pair_a: np.ndarray, pair_b: np.ndarray, n_items
         pa, pb, pt = prob[:, :, 0], prob[:, :, 1], prob[:, :, 2]
         r = Y - n[:, :, None] * prob
         grad = np.zeros((B, D))
-        grad[:, :K] = (_scatter(r[:, :, 0] + r[:, :, 2] / 2, pair_a, K) + _scatter(r[:, :, 1] + r[:, :, 2] / 2, pair_b, K)
-                       - prior * params[:, :K])
+        grad[:, :K] = (
+            _scatter(r[:, :, 0] + r[:, :, 2] / 2, pair_a, K)
+            + _scatter(r[:, :, 1] + r[:, :, 2] / 2, pair_b, K)
+            - prior * params[:, :K]
+        )
         grad[:, K] = np.where(free_tie, r[:, :, 2].sum(axis=1), 0.0)
         ea, eb = pa + pt / 2, pb + pt / 2
         aa, bb, ab = n * (pa + pt / 4 - ea * ea), n * (pb + pt / 4 - eb * eb), n * (pt / 4 - ea * eb)
@@ -234,8 +264,20 @@ def _bootstrap_counts(cells: np.ndarray, n_cells: int, groups, resamples: int, r
     return draws @ patterns
 
 
-def bradley_terry(first, second, outcome, *, items=None, groups=None, prior: float = 0.01, bootstrap: int = 200,
-                  seed: int = 0, confidence: float = 0.95, max_iter: int = 100, tol: float = 1e-10) -> BradleyTerryFit:
+def bradley_terry(
+    first,
+    second,
+    outcome,
+    *,
+    items=None,
+    groups=None,
+    prior: float = 0.01,
+    bootstrap: int = 200,
+    seed: int = 0,
+    confidence: float = 0.95,
+    max_iter: int = 100,
+    tol: float = 1e-10,
+) -> BradleyTerryFit:
     """Bradley–Terry scores with ties by Davidson's method, fitted by Newton–Raphson on a comparisons table.
 
     first, second: the two items of each comparison (any labels, e.g. model version ids); outcome: WIN (1) when
@@ -286,5 +328,6 @@ def bradley_terry(first, second, outcome, *, items=None, groups=None, prior: flo
         low, high = np.full(len(labels), np.nan), np.full(len(labels), np.nan)
         low[present], high[present] = np.quantile(theta_b, [tail, 1 - tail], axis=0)
         tie_low, tie_high = (float(v) for v in np.quantile(nu_b, [tail, 1 - tail], method="inverted_cdf"))
-    return BradleyTerryFit(labels, scores, low, high, float(nu[0]), tie_low, tie_high, N, resamples,
-                           iterations, bool(converged[0]))
+    return BradleyTerryFit(
+        labels, scores, low, high, float(nu[0]), tie_low, tie_high, N, resamples, iterations, bool(converged[0])
+    )

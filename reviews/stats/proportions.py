@@ -1,5 +1,6 @@
 """Shares and means with 95% intervals: Wilson for proportions, normal and t intervals for means, paired and
 Welch intervals for a difference of means. Pure (numpy; scipy.special imported lazily for t quantiles)."""
+
 from __future__ import annotations
 
 import math
@@ -92,8 +93,15 @@ class Difference:
     df: float | None = None
 
     def as_dict(self) -> dict:
-        return {"estimate": self.estimate, "low": self.low, "high": self.high, "method": self.method,
-                "n_candidate": self.n_candidate, "n_baseline": self.n_baseline, "df": self.df}
+        return {
+            "estimate": self.estimate,
+            "low": self.low,
+            "high": self.high,
+            "method": self.method,
+            "n_candidate": self.n_candidate,
+            "n_baseline": self.n_baseline,
+            "df": self.df,
+        }
 
 
 def paired_difference(candidate, baseline, confidence: float = 0.95) -> Difference:
@@ -102,8 +110,15 @@ def paired_difference(candidate, baseline, confidence: float = 0.95) -> Differen
     if c.shape != b.shape:
         raise ValueError("paired values must be aligned: one candidate and one baseline value per judgment")
     t = t_interval(c - b, confidence)
-    return Difference(t.estimate, t.low, t.high, "paired" if t.low is not None else None, c.size, b.size,
-                      float(c.size - 1) if c.size >= 2 else None)
+    return Difference(
+        t.estimate,
+        t.low,
+        t.high,
+        "paired" if t.low is not None else None,
+        c.size,
+        b.size,
+        float(c.size - 1) if c.size >= 2 else None,
+    )
 
 
 def welch_difference(candidate, baseline, confidence: float = 0.95) -> Difference:

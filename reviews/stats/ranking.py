@@ -1,5 +1,6 @@
 """Rankings: positions and mean ranks, a ranking read as pairwise comparisons, and Plackett–Luce scores (MM,
 Hunter 2004) with ties broken into every order, averaged. Pure numpy."""
+
 from __future__ import annotations
 
 import itertools
@@ -128,9 +129,15 @@ class PlackettLuceFit:
         def value(array, k):
             return None if array is None or np.isnan(array[k]) else float(array[k])
 
-        return {"scores": [{"item": item, "score": value(self.scores, k), "low": value(self.low, k),
-                            "high": value(self.high, k)} for k, item in enumerate(self.items)],
-                "rankings": self.rankings, "bootstrap": self.bootstrap, "converged": self.converged}
+        return {
+            "scores": [
+                {"item": item, "score": value(self.scores, k), "low": value(self.low, k), "high": value(self.high, k)}
+                for k, item in enumerate(self.items)
+            ],
+            "rankings": self.rankings,
+            "bootstrap": self.bootstrap,
+            "converged": self.converged,
+        }
 
 
 def _linear_extensions(ranks: np.ndarray, max_tied: int):
@@ -163,8 +170,9 @@ def _linear_extensions(ranks: np.ndarray, max_tied: int):
     return table, lengths, np.array(owner, dtype=np.int64), np.array(weight), counts
 
 
-def _pl_mm(weights: np.ndarray, orders: np.ndarray, lengths: np.ndarray, K: int, prior: float, max_iter: int,
-           tol: float):
+def _pl_mm(
+    weights: np.ndarray, orders: np.ndarray, lengths: np.ndarray, K: int, prior: float, max_iter: int, tol: float
+):
     """Hunter's MM for Plackett–Luce, batched over replicates: γ_i ← (w_i + prior) / (Σ 1/S + prior), with γ
     rescaled to mean 1 before each update (as choix.mm_rankings does, so a prior > 0 means the same as its alpha).
 
@@ -206,9 +214,18 @@ def _pl_mm(weights: np.ndarray, orders: np.ndarray, lengths: np.ndarray, K: int,
     return log_gamma, iterations, converged
 
 
-def plackett_luce(ranks: np.ndarray, items: list | None = None, *, prior: float = 0.01, bootstrap: int = 200,
-                  seed: int = 0, confidence: float = 0.95, max_iter: int = 10000, tol: float = 1e-10,
-                  max_tied: int = 6) -> PlackettLuceFit:
+def plackett_luce(
+    ranks: np.ndarray,
+    items: list | None = None,
+    *,
+    prior: float = 0.01,
+    bootstrap: int = 200,
+    seed: int = 0,
+    confidence: float = 0.95,
+    max_iter: int = 10000,
+    tol: float = 1e-10,
+    max_tied: int = 6,
+) -> PlackettLuceFit:
     """Plackett–Luce scores from a `rank_matrix` (judgments × items, lower is better, equal = tied, NaN = absent).
 
     Ties: a tied group is read as every order of its members, each with equal weight (the log-likelihood averaged
@@ -235,8 +252,9 @@ def plackett_luce(ranks: np.ndarray, items: list | None = None, *, prior: float 
     remap[keep] = np.arange(len(keep))
     local = np.where(orders >= 0, remap[np.maximum(orders, 0)], -1)
     K = len(keep)
-    log_gamma, iterations, converged = _pl_mm((counts[owner] * weight)[None, :], local, lengths, K, prior,
-                                              max_iter, tol)
+    log_gamma, iterations, converged = _pl_mm(
+        (counts[owner] * weight)[None, :], local, lengths, K, prior, max_iter, tol
+    )
     scores[keep] = log_gamma[0]
     low = high = None
     resamples = bootstrap if bootstrap > 0 and K > 2 else 0

@@ -1,5 +1,6 @@
 """Ratings on a rubric (Likert 1..5 or pass/fail per criterion): normalised scores, per-version means with
 intervals, and the candidate's difference to the baseline (paired when rated in the same judgment, else Welch)."""
+
 from __future__ import annotations
 
 import math
@@ -22,9 +23,7 @@ def normalised_score(scores: dict, rubric: list[dict]) -> float:
 
 def acceptable(scores: dict, rubric: list[dict]) -> bool:
     """Every pass/fail criterion passes and every Likert criterion is at least 4 ('agree')."""
-    return all(
-        (scores[c["name"]] >= 4) if c["scale"] == "likert" else (scores[c["name"]] == "pass") for c in rubric
-    )
+    return all((scores[c["name"]] >= 4) if c["scale"] == "likert" else (scores[c["name"]] == "pass") for c in rubric)
 
 
 def rating_summary(ratings: list[dict[int, dict]], rubric: list[dict]) -> dict[int, dict[str, dict[str, float]]]:
@@ -36,17 +35,26 @@ def rating_summary(ratings: list[dict[int, dict]], rubric: list[dict]) -> dict[i
         for judgment in ratings:
             for version, scores in judgment.items():
                 value = scores[name]
-                values.setdefault(version, []).append(float(value) if criterion["scale"] == "likert" else float(value == "pass"))
+                values.setdefault(version, []).append(
+                    float(value) if criterion["scale"] == "likert" else float(value == "pass")
+                )
         for version, series in values.items():
             if criterion["scale"] == "likert":
                 summary.setdefault(version, {})[name] = _mean_interval(series)
             else:
                 rate = wilson_interval(sum(series), len(series))
-                summary.setdefault(version, {})[name] = {"mean": rate.estimate, "low": rate.low, "high": rate.high, "n": len(series)}
+                summary.setdefault(version, {})[name] = {
+                    "mean": rate.estimate,
+                    "low": rate.low,
+                    "high": rate.high,
+                    "n": len(series),
+                }
     return summary
 
 
-def pairwise_from_ratings(ratings: list[dict[int, dict]], rubric: list[dict], candidate: int, baseline: int | None) -> PairwiseCounts:
+def pairwise_from_ratings(
+    ratings: list[dict[int, dict]], rubric: list[dict], candidate: int, baseline: int | None
+) -> PairwiseCounts:
     """With a baseline: the higher normalised score wins each judgment. Without: the candidate 'wins' a judgment
     when its output is acceptable (see `acceptable`)."""
     wins = losses = ties = 0
@@ -69,8 +77,15 @@ def pairwise_from_ratings(ratings: list[dict[int, dict]], rubric: list[dict], ca
     return PairwiseCounts(wins, losses, ties)
 
 
-def rating_difference(candidate, baseline, *, candidate_judgments=None, baseline_judgments=None,
-                      paired: bool | None = None, confidence: float = 0.95) -> Difference:
+def rating_difference(
+    candidate,
+    baseline,
+    *,
+    candidate_judgments=None,
+    baseline_judgments=None,
+    paired: bool | None = None,
+    confidence: float = 0.95,
+) -> Difference:
     """Mean of `candidate` minus mean of `baseline` (one value per rated output) with a 95% interval.
 
     With the judgment of each value given, and every judgment having rated both (paired=None decides so), the
@@ -90,11 +105,13 @@ def rating_difference(candidate, baseline, *, candidate_judgments=None, baseline
     return welch_difference(c, b, confidence)
 
 
-def rating_differences(ratings: list[dict[int, dict]], rubric: list[dict], candidate: int, baseline: int,
-                       confidence: float = 0.95) -> dict:
+def rating_differences(
+    ratings: list[dict[int, dict]], rubric: list[dict], candidate: int, baseline: int, confidence: float = 0.95
+) -> dict:
     """`rating_difference` per criterion (Likert points, or pass-rate difference for pass/fail) and for the
     normalised score, over judgments in the `rating_summary` format. {"criteria": {name: Difference},
     "normalised": Difference}."""
+
     def series(version, value_of):
         values, judgments = [], []
         for k, judgment in enumerate(ratings):

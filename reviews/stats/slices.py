@@ -1,9 +1,11 @@
 """Figures per slice: any statistic recomputed on the judgments that carry each tag, small slices skipped."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -19,8 +21,9 @@ class SliceFigure:
         return {"n": self.n, "figure": figure, "note": self.note}
 
 
-def by_slice(tags: list[list[str]], compute: Callable[[np.ndarray], Any], *, min_size: int = 30,
-             all_label: str = "all") -> dict[str, SliceFigure]:
+def by_slice(
+    tags: list[list[str]], compute: Callable[[np.ndarray], Any], *, min_size: int = 30, all_label: str = "all"
+) -> dict[str, SliceFigure]:
     """`compute(indices)` for every judgment (`all_label`, always computed) and for the judgments of each tag.
 
     tags: per judgment the list of its slice tags (a judgment may be in several slices, or none). compute receives
@@ -37,7 +40,7 @@ def by_slice(tags: list[list[str]], compute: Callable[[np.ndarray], Any], *, min
     result = {all_label: SliceFigure(n, compute(np.arange(n)))}
     for tag in sorted(index, key=str):
         k = index[tag]
-        members = owners[order[bounds[k]:bounds[k + 1]]]  # sorted
+        members = owners[order[bounds[k] : bounds[k + 1]]]  # sorted
         members = members[np.r_[True, members[1:] != members[:-1]]]  # a tag listed twice counts once
         if len(members) < min_size:
             result[tag] = SliceFigure(len(members), None, f"{len(members)} judgments, fewer than the {min_size} needed")

@@ -1,5 +1,6 @@
 """django-axes for the test suite: a call to authenticate() without a request (the test client's login()) skips
 the lockout check instead of raising; production keeps axes' own backend, which refuses such calls."""
+
 from axes.backends import AxesStandaloneBackend
 
 

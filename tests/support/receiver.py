@@ -1,4 +1,5 @@
 """A webhook receiver on 127.0.0.1 that records every request it gets."""
+
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """Start a real Celery worker process on this test run's database, broker and queue."""
+
 import os
 import subprocess
 import sys
@@ -40,10 +41,29 @@ def worker_environment(**extra: str) -> dict[str, str]:
 @contextmanager
 def celery_worker(**extra_env: str):
     """Yield a running worker; its log is kept for assertions and failure messages."""
-    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
-               "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--without-gossip", "--without-mingle", "--without-heartbeat"]
-    process = subprocess.Popen(command, cwd=BASE_DIR, env=worker_environment(**extra_env),
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--pool=solo",
+        "--loglevel=INFO",
+        "-Q",
+        settings.CELERY_TASK_DEFAULT_QUEUE,
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=BASE_DIR,
+        env=worker_environment(**extra_env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     log: list[str] = []
     ready = threading.Event()
 

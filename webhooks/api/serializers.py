@@ -6,7 +6,9 @@ from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 class WebhookEndpointCreateSerializer(serializers.Serializer):
     # Checked by the service (webhooks/netguard.py), so a refused address says why however the URL spells it.
     url = serializers.CharField(max_length=1000)
-    events = serializers.ListField(child=serializers.ChoiceField(choices=WebhookEndpoint.Event.choices), allow_empty=False)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WebhookEndpoint.Event.choices), allow_empty=False
+    )
     description = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
 
 
@@ -40,5 +42,15 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = WebhookDelivery
-        fields = ["id", "event", "message_id", "status", "attempt_count", "next_attempt_at", "delivered_at", "created_at",
-                  "payload", "attempts"]
+        fields = [
+            "id",
+            "event",
+            "message_id",
+            "status",
+            "attempt_count",
+            "next_attempt_at",
+            "delivered_at",
+            "created_at",
+            "payload",
+            "attempts",
+        ]

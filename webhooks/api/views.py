@@ -1,5 +1,6 @@
 """Webhook endpoints: register (secret shown once), list, deactivate or reactivate, see deliveries, redeliver.
 A data scientist sees only the endpoints they registered (anyone else's answer 404); admins see all."""
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -7,12 +8,18 @@ from rest_framework.views import APIView
 
 from core.permissions import IsDataScientist
 from webhooks.api.serializers import (
-    WebhookDeliverySerializer, WebhookEndpointCreatedSerializer, WebhookEndpointCreateSerializer, WebhookEndpointSerializer,
+    WebhookDeliverySerializer,
+    WebhookEndpointCreatedSerializer,
+    WebhookEndpointCreateSerializer,
+    WebhookEndpointSerializer,
     WebhookEndpointUpdateSerializer,
 )
 from webhooks.selectors import webhook_delivery_get, webhook_endpoint_get, webhook_endpoints_visible
 from webhooks.services import (
-    webhook_delivery_redeliver, webhook_endpoint_create, webhook_endpoint_deactivate, webhook_endpoint_reactivate,
+    webhook_delivery_redeliver,
+    webhook_endpoint_create,
+    webhook_endpoint_deactivate,
+    webhook_endpoint_reactivate,
 )
 
 

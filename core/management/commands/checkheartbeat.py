@@ -1,5 +1,6 @@
 """`manage.py checkheartbeat beat`: exit 0 when the component's heartbeat is fresh, 1 when not (a container's health
 check for beat, which has no port and no `celery inspect ping` of its own)."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from core.heartbeat import heartbeat_health

@@ -1,4 +1,5 @@
 """Print a new API token for a user; only its digest is stored."""
+
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
@@ -20,15 +21,23 @@ def _expires(value: str):
 
 
 class Command(BaseCommand):
-    help = ("Create an API token for USERNAME (printed once, alone on the last line). It expires after "
-            "SIGNOFF_TOKEN_TTL_DAYS (90) unless --expires says otherwise.")
+    help = (
+        "Create an API token for USERNAME (printed once, alone on the last line). It expires after "
+        "SIGNOFF_TOKEN_TTL_DAYS (90) unless --expires says otherwise."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("username")
         parser.add_argument("--role", choices=User.Role.values, help="set the user's role")
         parser.add_argument("--create-user", action="store_true", help="create the user if missing")
-        parser.add_argument("--expires", "--expires-in-days", dest="expires", default=None, metavar="DAYS|never",
-                            help="days until the token expires, or 'never' (for a CI bot whose token is rotated by hand)")
+        parser.add_argument(
+            "--expires",
+            "--expires-in-days",
+            dest="expires",
+            default=None,
+            metavar="DAYS|never",
+            help="days until the token expires, or 'never' (for a CI bot whose token is rotated by hand)",
+        )
         parser.add_argument("--name", default="", help="what the token is for, shown on the user's tokens page")
 
     def handle(self, *args, username, role, create_user, expires, name, **options):

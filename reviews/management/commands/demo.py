@@ -1,4 +1,5 @@
 """`python manage.py demo`: load the handwritten-digits demo once (users, dataset, three model versions, one campaign of each kind)."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from core.errors import ApplicationError
@@ -6,8 +7,10 @@ from reviews.services.demo import demo_load
 
 
 class Command(BaseCommand):
-    help = ("Load the demo: scikit-learn's handwritten digits, three classifiers trained on the spot, a pairwise, ranking, "
-            "rating and labeling campaign, and demo users. Does nothing when the dataset 'digits' already exists.")
+    help = (
+        "Load the demo: scikit-learn's handwritten digits, three classifiers trained on the spot, a pairwise, ranking, "
+        "rating and labeling campaign, and demo users. Does nothing when the dataset 'digits' already exists."
+    )
 
     def handle(self, *args, **options):
         try:

@@ -1,4 +1,5 @@
 """`python manage.py verifychain`: walk the verdict hash chain now, record the check, exit 1 if it is broken."""
+
 import json
 
 from django.core.management.base import BaseCommand, CommandError
@@ -8,9 +9,11 @@ from reviews.services.chain import verdict_chain_report
 
 
 class Command(BaseCommand):
-    help = ("Check the verdict hash chain (each verdict's hash, the links, and the anchors: the last passing check "
-            "and the webhook outbox) and record the check. Prints ok, count, head, broken_at and reason as JSON; "
-            "exits 0 when the chain holds, 1 when it is broken.")
+    help = (
+        "Check the verdict hash chain (each verdict's hash, the links, and the anchors: the last passing check "
+        "and the webhook outbox) and record the check. Prints ok, count, head, broken_at and reason as JSON; "
+        "exits 0 when the chain holds, 1 when it is broken."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--head", help="with --count: a head seen before, which must still be at that position")
