@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.permissions import CanSeeResults, IsDataScientist
+from datasets import upload_kinds
 from datasets.api.resumable import ResumableUploadMixin, own_upload
 from datasets.api.serializers import (
     DatasetCreateSerializer,
@@ -87,15 +88,13 @@ class DatasetVersionListCreateView(APIView):
         data.is_valid(raise_exception=True)
         file = data.validated_data["file"]
         if file.size > settings.SIGNOFF_SYNC_UPLOAD_MAX_BYTES:
-            from datasets.tasks import ingest_dataset_upload
-
             upload = upload_accept(
                 kind=Upload.Kind.DATASET_VERSION,
                 file=file,
                 fields=ITEM_FIELDS,
                 target={"dataset": dataset.name},
                 created_by=request.user,
-                enqueue=ingest_dataset_upload.delay,
+                enqueue=upload_kinds.get(Upload.Kind.DATASET_VERSION).enqueue,
             )
             return accepted_upload_response(upload)
         version, created = dataset_version_ingest(

@@ -5,6 +5,7 @@ from django.db import IntegrityError, connection, transaction
 
 from core.errors import ConflictError
 from core.models import User
+from core.queue import task_enqueue_on_commit
 from datasets.bulkload import Staging, bulk_transaction_settings, refresh_statistics, repeated_ids
 from datasets.models import Dataset, DatasetVersion, Item
 from datasets.parsers import MAX_REPORTED_ERRORS, ErrorCollector, RowError, validate_item
@@ -90,13 +91,14 @@ def _stage_items(
         records, lambda line, record: validate_item(line, record, errors, store_image), stage, counter, progress
     )
     if errors.total:
-        _add_repeats(stage, errors)  # one bad line does not hide the others
+        staged_repeats_report(stage, errors)  # one bad line does not hide the others
     elif not stage.count:
         errors.add(0, None, "holds no rows")
     errors.raise_if_any()
 
 
-def _add_repeats(stage: Staging, errors: ErrorCollector) -> None:
+def staged_repeats_report(stage: Staging, errors: ErrorCollector) -> None:
+    """Each repeated external id in the staged rows, as an error on its line naming the line it repeats."""
     rows, total = repeated_ids(stage, "external_id", MAX_REPORTED_ERRORS)
     errors.merge(
         [RowError(line, "id", f"duplicates id {item_id!r} from line {first}") for line, item_id, first in rows], total
@@ -122,11 +124,9 @@ def dataset_version_publish(
                     [version.pk],
                 )
         except IntegrityError:
-            _add_repeats(stage, errors)
+            staged_repeats_report(stage, errors)
             errors.raise_if_any()
             raise
         if stage.fetch("SELECT 1 FROM {stage} WHERE image <> '' LIMIT 1"):
-            from datasets.tasks import make_thumbnails
-
-            transaction.on_commit(lambda: make_thumbnails.delay(version.pk))
+            task_enqueue_on_commit("datasets.tasks.make_thumbnails", args=[version.pk])
     return version, True

@@ -3,14 +3,19 @@
 import logging
 import time
 
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
+from core.queue import task_enqueue, task_enqueue_on_commit
 from reviews.models import Campaign, Judgment
 from reviews.problems import DATA_ERRORS
+from reviews.results import campaign_results
 from webhooks.services import webhook_event_publish
 
 logger = logging.getLogger(__name__)
+
+GATE_CHECK_TASK = "reviews.tasks.campaign_gate_check_task"
 
 
 def campaign_gate_check(*, campaign_id: int, force: bool = False) -> str:
@@ -18,8 +23,6 @@ def campaign_gate_check(*, campaign_id: int, force: bool = False) -> str:
     first time it says pass or fail, record that and announce `campaign.decided`. Returns the gate's status.
     Safe to run many times and concurrently. `force`: look again although no judgment came in (the campaign was
     paused, closed, extended, or a reviewer excluded)."""
-    from reviews.results import campaign_results
-
     campaign = Campaign.objects.select_related("candidate__model", "baseline__model", "dataset_version__dataset").get(
         pk=campaign_id
     )
@@ -105,21 +108,14 @@ def campaign_gate_check_on_commit(campaign_id: int) -> None:
 def campaign_gate_recheck_on_commit(campaign_id: int) -> None:
     """After a change that is not a judgment (paused, closed, extended, a reviewer excluded), look at the gate again."""
 
-    def schedule() -> None:
-        from reviews.tasks import campaign_gate_check_task
-
-        campaign_gate_check_task.apply_async((campaign_id,), {"force": True})
-
-    transaction.on_commit(schedule)
+    task_enqueue_on_commit(GATE_CHECK_TASK, args=[campaign_id], kwargs={"force": True})
 
 
 def _gate_check_schedule(campaign_id: int) -> None:
-    from reviews.tasks import campaign_gate_check_task
-
     now = time.monotonic()
-    eager = campaign_gate_check_task.app.conf.task_always_eager  # runs at once: no check is pending
+    eager = current_app.conf.task_always_eager  # runs at once: no check is pending
     if not eager and _gate_check_due.get(campaign_id, 0.0) > now:
         return
-    campaign_gate_check_task.apply_async((campaign_id,), countdown=_GATE_CHECK_DELAY)
+    task_enqueue(GATE_CHECK_TASK, args=[campaign_id], countdown=_GATE_CHECK_DELAY)
     # a little earlier than the ETA, so the wall and monotonic clocks' drift cannot skip a judgment
     _gate_check_due[campaign_id] = now + _GATE_CHECK_DELAY - 0.1

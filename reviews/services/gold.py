@@ -25,7 +25,7 @@ def majority_labels(label_sets: list[list[str]]) -> list[str] | None:
 def gold_version_create(*, campaign: Campaign, actor: User) -> dict:
     """Every item of the dataset version again, with `reference` set to the experts' majority where there is one.
     Items left unlabelled or tied keep their reference and are listed, so nothing is silently decided."""
-    campaign_lead_check(campaign, actor)
+    campaign_lead_check(campaign=campaign, user=actor)
     if campaign.kind != Campaign.Kind.LABELING:
         raise ApplicationError("Only a labeling campaign produces gold labels.", code="not_labeling")
     by_item: dict[int, list[list[str]]] = {}

@@ -13,6 +13,7 @@ from core.errors import ApplicationError, ConflictError, ForbiddenError, NotFoun
 from core.models import User
 from core.rawsql import columns, fetch_models
 from reviews.models import SLOTS, Assignment, Campaign, Judgment, ReviewerExclusion, Task
+from reviews.selectors import campaign_user_is_lead
 from reviews.services.assignments import assignment_revive
 from reviews.services.decisions import campaign_gate_check_on_commit, campaign_gate_recheck_on_commit
 
@@ -259,8 +260,9 @@ def judgment_undo(*, judgment_id: int, reviewer: User) -> Assignment:
     return judgment.assignment
 
 
-def campaign_lead_check(campaign: Campaign, user: User) -> None:
-    if not (user.pk == campaign.created_by_id or user.has_role()):
+def campaign_lead_check(*, campaign: Campaign, user: User) -> None:
+    """Refuse anyone but the campaign's lead (reviews.selectors.campaign_user_is_lead, the one rule)."""
+    if not campaign_user_is_lead(campaign=campaign, user=user):
         raise ForbiddenError(
             "Only the campaign's lead (its creator) or an admin can do this.", code="not_campaign_lead"
         )
@@ -270,7 +272,7 @@ def judgment_discard(*, judgment: Judgment, actor: User, reason: str) -> Judgmen
     """The lead sets a judgment aside with a reason (kept, audited, no longer counted); the item gets room
     for another reviewer's judgment."""
     campaign = judgment.task.campaign
-    campaign_lead_check(campaign, actor)
+    campaign_lead_check(campaign=campaign, user=actor)
     if not (reason or "").strip():
         raise _invalid("Say why this judgment is discarded.", "reason")
     if campaign.status == Campaign.Status.CLOSED:  # a paused campaign's lead may still tidy its judgments

@@ -33,7 +33,7 @@ from datasets.readers import SNIFF_BYTES, FileRejected, check_text_head
 # The publishers behind dataset_version_ingest and prediction_set_ingest, reused so an import lands exactly as an
 # upload does (version numbering, the dataset lock, repeated ids reported by line); their readers take one file
 # of one kind, and an export is three kinds in one file.
-from datasets.services.datasets import ITEM_STAGE, _add_repeats, dataset_version_publish
+from datasets.services.datasets import ITEM_STAGE, dataset_version_publish, staged_repeats_report
 from datasets.services.files import file_sha256, upload_errors_as_application_error
 from models_app.models import ModelVersion, Prediction, PredictionSet, RegisteredModel
 from models_app.services.predictions import PREDICTION_STAGE, prediction_set_publish
@@ -142,7 +142,7 @@ def label_studio_import(
         for stage in [reading.items, reading.annotations, *(v.stage for v in reading.versions.values())]:
             stage.finish()
         if errors.total:
-            _add_repeats(reading.items, errors)  # one bad task does not hide the others
+            staged_repeats_report(reading.items, errors)  # one bad task does not hide the others
         elif not reading.items.count:
             errors.add(0, None, "holds no tasks")
         errors.raise_if_any()

@@ -133,7 +133,7 @@ def _verdict_sign_once(*, campaign_id: int, signer: User, decision: str, rationa
         to_stage=ModelVersion.Stage.APPROVED if decision == Verdict.Decision.APPROVE else ModelVersion.Stage.REJECTED,
         actor=signer,
         reason=verdict.rationale,
-        cause=f"verdict:{verdict.pk}",
+        verdict_id=verdict.pk,
     )
     webhook_event_publish(event="verdict.signed", payload=verdict_payload(verdict))
     return verdict
