@@ -538,3 +538,12 @@ def item_get_for_user(*, item_id: int, user: User) -> Item:
     ):
         raise NotFoundError("No such item.", code="item_not_found")
     return item
+
+
+def campaign_reviewer_get(*, campaign: Campaign, username: str) -> User:
+    reviewer = campaign.reviewers.filter(username=username).first()
+    if reviewer is None:
+        raise ApplicationError(
+            f"{username!r} is not a reviewer of this campaign.", code="reviewer_not_found", extra={"field": "reviewer"}
+        )
+    return reviewer

@@ -24,6 +24,7 @@ from reviews.selectors import (
     campaign_item_judgments,
     campaign_lead_controls,
     campaign_plan_preview,
+    campaign_reviewer_get,
     campaign_user_is_lead,
     campaign_verdict,
     campaigns_visible_to,
@@ -35,8 +36,8 @@ from reviews.services.campaigns import campaign_create
 from reviews.services.chain import chain_check_acknowledge, verdict_chain_check, verdict_integrity_problems
 from reviews.services.gold import gold_version_create
 from reviews.services.judgments import judgment_discard
-from reviews.services.quality import campaign_results_viewed, campaign_reviewer_get, reviewer_exclude
-from reviews.services.verdicts import signer_problem, verdict_sign
+from reviews.services.quality import campaign_results_viewed, reviewer_exclude
+from reviews.services.verdicts import campaign_signer_problem, verdict_sign
 
 
 @login_required
@@ -131,7 +132,7 @@ def campaign_detail(request, pk):
         "plotly_style_ids": plotly_style_ids(),
         "approvals": campaign.approvals.select_related("approver"),
         "signoff_form": SignoffForm(),
-        "signoff_problem": None if verdict else signer_problem(campaign, request.user),
+        "signoff_problem": None if verdict else campaign_signer_problem(campaign=campaign, signer=request.user),
         "lead": campaign_lead_controls(campaign=campaign, user=request.user),
     }
     return render(request, "reviews/campaign_detail.html", context)

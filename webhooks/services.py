@@ -171,16 +171,6 @@ def webhook_delivery_attempt(*, delivery_id: int) -> int | None:
     return delay
 
 
-def webhook_deliveries_due(*, limit: int = 500) -> list[int]:
-    now = timezone.now()
-    return list(
-        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-
-
 @transaction.atomic
 def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send the same message (same webhook-id, so receivers can deduplicate) again now, with a fresh set of retries.

@@ -137,7 +137,7 @@ def _complete(upload: Upload) -> None:
     kind = upload_kinds.get(upload.kind)
     try:
         with upload.file.open("rb") as file:
-            upload_precheck(file, kind.fields, upload.source_name)
+            upload_precheck(file=file, fields=kind.fields, filename=upload.source_name)
     except ApplicationError as exc:
         Upload.objects.filter(pk=upload.pk).update(
             status=Upload.Status.FAILED, error={"message": exc.message, "code": exc.code, "extra": exc.extra}

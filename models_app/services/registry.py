@@ -53,7 +53,7 @@ def model_version_create(
         ) from None
 
 
-def model_version_payload(version: ModelVersion) -> dict:
+def model_version_payload(*, version: ModelVersion) -> dict:
     return {
         "model": version.model.name,
         "version": version.version,
@@ -96,7 +96,7 @@ def model_version_set_stage(
     webhook_event_publish(
         event="model_version.stage_changed",
         payload={
-            **model_version_payload(locked),
+            **model_version_payload(version=locked),
             "from_stage": transition.from_stage,
             "to_stage": to_stage,
             "actor": actor.username,

@@ -42,6 +42,7 @@ from reviews.selectors import (
     campaign_approval_count,
     campaign_get_for_reviewer,
     campaign_get_for_user,
+    campaign_reviewer_get,
     campaigns_visible_to,
     gate_status_for_model_version,
     judgment_get,
@@ -53,7 +54,7 @@ from reviews.services.campaigns import campaign_create
 from reviews.services.gold import gold_version_create
 from reviews.services.judgments import judgment_discard, judgment_submit, judgment_undo
 from reviews.services.lifecycle import campaign_status_set
-from reviews.services.quality import campaign_results_viewed, campaign_reviewer_get, reviewer_exclude
+from reviews.services.quality import campaign_results_viewed, reviewer_exclude
 from reviews.services.verdicts import verdict_sign
 
 

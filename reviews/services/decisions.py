@@ -100,12 +100,12 @@ _GATE_CHECK_DELAY = 1.0
 _gate_check_due: dict[int, float] = {}
 
 
-def campaign_gate_check_on_commit(campaign_id: int) -> None:
+def campaign_gate_check_on_commit(*, campaign_id: int) -> None:
     """After a judgment commits, look at the gate in the background (the worker), not in the reviewer's request."""
     transaction.on_commit(lambda: _gate_check_schedule(campaign_id))
 
 
-def campaign_gate_recheck_on_commit(campaign_id: int) -> None:
+def campaign_gate_recheck_on_commit(*, campaign_id: int) -> None:
     """After a change that is not a judgment (paused, closed, extended, a reviewer excluded), look at the gate again."""
 
     task_enqueue_on_commit(GATE_CHECK_TASK, args=[campaign_id], kwargs={"force": True})

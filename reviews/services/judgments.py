@@ -60,8 +60,8 @@ def _validated_ratings(ratings: Any, rubric: list[dict], slots: list[str]) -> di
     return {slot: dict(ratings[slot]) for slot in slots}
 
 
-def validated_judgment(
-    campaign: Campaign, assignment: Assignment, *, choice=None, labels=None, ranking=None, ratings=None
+def judgment_validate(
+    *, campaign: Campaign, assignment: Assignment, choice=None, labels=None, ranking=None, ratings=None
 ) -> dict:
     """The judgment fields for this campaign's kind, or a 400 that says which field is wrong and why."""
     given = {"choice": choice, "labels": labels, "ranking": ranking, "ratings": ratings}
@@ -200,8 +200,8 @@ def judgment_submit(
             campaign = _campaign_in_transaction(assignment.campaign_id)
             if campaign is None or campaign.status != Campaign.Status.ACTIVE:
                 raise campaign_not_active(campaign)
-            payload = validated_judgment(
-                campaign, assignment, choice=choice, labels=labels, ranking=ranking, ratings=ratings
+            payload = judgment_validate(
+                campaign=campaign, assignment=assignment, choice=choice, labels=labels, ranking=ranking, ratings=ratings
             )
             judgment = Judgment.objects.create(
                 assignment=assignment,
@@ -214,7 +214,7 @@ def judgment_submit(
             )
             if campaign.sampling == Campaign.Sampling.DISAGREEMENT and assignment.task_capacity > 1:
                 _raise_priority_if_reviewers_disagree(assignment.task_id)
-            campaign_gate_check_on_commit(campaign.pk)
+            campaign_gate_check_on_commit(campaign_id=campaign.pk)
             return judgment, True
     except (_FlippedFirst, IntegrityError):
         # Another submission for this assignment committed first: the flip waited for its row lock (PostgreSQL)
@@ -286,6 +286,6 @@ def judgment_discard(*, judgment: Judgment, actor: User, reason: str) -> Judgmen
         ):
             raise ConflictError("This judgment is already discarded or undone.", code="not_counted")
         Task.objects.filter(pk=judgment.task_id).update(assigned_count=F("assigned_count") - 1)
-        campaign_gate_recheck_on_commit(campaign.pk)  # no new judgment: the debounced check would skip it
+        campaign_gate_recheck_on_commit(campaign_id=campaign.pk)  # no new judgment: the debounced check would skip it
     judgment.refresh_from_db()
     return judgment

@@ -142,13 +142,20 @@ def label_studio_import(
         for stage in [reading.items, reading.annotations, *(v.stage for v in reading.versions.values())]:
             stage.finish()
         if errors.total:
-            staged_repeats_report(reading.items, errors)  # one bad task does not hide the others
+            staged_repeats_report(stage=reading.items, errors=errors)  # one bad task does not hide the others
         elif not reading.items.count:
             errors.add(0, None, "holds no tasks")
         errors.raise_if_any()
         candidate = _candidate(reading)
         with transaction.atomic():
-            version, created = dataset_version_publish(dataset, reading.items, errors, sha256, source_name, created_by)
+            version, created = dataset_version_publish(
+                dataset=dataset,
+                stage=reading.items,
+                errors=errors,
+                sha256=sha256,
+                source_name=source_name,
+                created_by=created_by,
+            )
             if not created:  # the same bytes, imported at the same moment, landed first
                 return _existing_import(version)
             model = RegisteredModel.objects.filter(name=model_name).first() or registered_model_create(
@@ -160,7 +167,13 @@ def label_studio_import(
                     model=model, version=seen.name
                 ).first() or model_version_create(model=model, version=seen.name, created_by=created_by)
                 sets[seen.name] = prediction_set_publish(
-                    model_version, version, seen.stage, errors, sha256, source_name, created_by
+                    model_version=model_version,
+                    dataset_version=version,
+                    stage=seen.stage,
+                    errors=errors,
+                    sha256=sha256,
+                    source_name=source_name,
+                    created_by=created_by,
                 )
             campaign, judgments = None, 0
             if reading.annotations.count:
@@ -523,7 +536,7 @@ def _campaign_create(
         )
     if judgments != annotations.count:
         raise ApplicationError("Some annotations could not be matched to their tasks.", code="invalid_upload")
-    campaign_gate_check_on_commit(campaign.pk)
+    campaign_gate_check_on_commit(campaign_id=campaign.pk)
     return campaign, judgments
 
 

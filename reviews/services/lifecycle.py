@@ -51,7 +51,9 @@ def campaign_status_set(*, campaign: Campaign, actor: User, status: str, reason:
         "" if status == Campaign.Status.ACTIVE else REASONS[status] + (f": {reason}" if reason else "")
     )
     campaign.save(update_fields=["status", "status_reason", "updated_at"])
-    campaign_gate_recheck_on_commit(campaign.pk)  # closing early decides the gate (it cannot pass without its evidence)
+    campaign_gate_recheck_on_commit(
+        campaign_id=campaign.pk
+    )  # closing early decides the gate (it cannot pass without its evidence)
     return campaign
 
 
@@ -89,7 +91,7 @@ def campaign_extend(*, campaign: Campaign, actor: User, dataset_version: Dataset
     )
     if added:
         campaign_plan_update(campaign=campaign)
-        campaign_gate_recheck_on_commit(campaign.pk)
+        campaign_gate_recheck_on_commit(campaign_id=campaign.pk)
     return added
 
 

@@ -227,15 +227,6 @@ def campaign_known_answers_add(
     return set(Item.objects.filter(pk__in=list(answers)).values_list("external_id", flat=True))
 
 
-def campaign_reviewer_get(*, campaign: Campaign, username: str) -> User:
-    reviewer = campaign.reviewers.filter(username=username).first()
-    if reviewer is None:
-        raise ApplicationError(
-            f"{username!r} is not a reviewer of this campaign.", code="reviewer_not_found", extra={"field": "reviewer"}
-        )
-    return reviewer
-
-
 def reviewer_exclude(*, campaign: Campaign, reviewer: User, reason: str, actor: User) -> ReviewerExclusion:
     """The lead takes a reviewer out of the campaign, on record: their judgments stop counting everywhere results are
     computed, the items they judged get room for another reviewer, they are handed nothing more, and the gate looks
@@ -281,7 +272,7 @@ def reviewer_exclude(*, campaign: Campaign, reviewer: User, reason: str, actor: 
         Task.objects.filter(pk__in=judged).update(
             assigned_count=F("assigned_count") - 1
         )  # one counted judgment per task
-        campaign_gate_recheck_on_commit(campaign.pk)  # the evidence changed without a new judgment
+        campaign_gate_recheck_on_commit(campaign_id=campaign.pk)  # the evidence changed without a new judgment
     return exclusion
 
 
