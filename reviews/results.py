@@ -1,4 +1,6 @@
-"""A campaign's results: every figure, the gate, and the evidence frozen into a verdict. Reads only.
+"""A campaign's results: every figure, the gate, each reviewer's quality figures, and the evidence frozen into a
+verdict; and the versions a campaign compares, which services read from here. Reads only: nothing here imports a
+service, so services, selectors and the gate check import it without a cycle.
 
 The database is read once (one row per counted judgment, in arrival order); everything after that is the pure
 statistics of reviews.stats and the sequential gate of reviews.gate.

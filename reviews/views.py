@@ -33,7 +33,12 @@ from reviews.selectors import (
     judgment_get,
 )
 from reviews.services.campaigns import campaign_create
-from reviews.services.chain import chain_check_acknowledge, verdict_chain_check, verdict_integrity_problems
+from reviews.services.chain import (
+    chain_blocking_check,
+    chain_check_acknowledge,
+    verdict_chain_check,
+    verdict_integrity_problems,
+)
 from reviews.services.gold import gold_version_create
 from reviews.services.judgments import judgment_discard
 from reviews.services.quality import campaign_results_viewed, reviewer_exclude
@@ -279,7 +284,7 @@ def verdict_detail(request, pk):
     return render(
         request,
         "reviews/verdict_detail.html",
-        {"verdict": verdict, "integrity_problems": verdict_integrity_problems(verdict)},
+        {"verdict": verdict, "integrity_problems": verdict_integrity_problems(verdict=verdict)},
     )
 
 
@@ -287,12 +292,8 @@ def verdict_detail(request, pk):
 def chain_status(request):
     """The verdict chain's recent checks; approvers run one, admins acknowledge a broken one."""
     checks = list(ChainCheck.objects.select_related("acknowledged_by")[:20])
-    newest = checks[0] if checks else None
-    acknowledgeable = (
-        newest
-        if newest and not newest.ok and newest.acknowledged_at is None and request.user.has_role(User.Role.ADMIN)
-        else None
-    )
+    # the check that blocks sign-offs is the one an admin may acknowledge (the service's own rule)
+    acknowledgeable = chain_blocking_check() if request.user.has_role(User.Role.ADMIN) else None
     return render(request, "reviews/chain.html", {"checks": checks, "acknowledgeable": acknowledgeable})
 
 

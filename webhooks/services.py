@@ -92,7 +92,7 @@ def webhook_endpoint_reactivate(*, endpoint: WebhookEndpoint) -> WebhookEndpoint
     return endpoint
 
 
-def webhook_endpoint_secret(endpoint: WebhookEndpoint) -> str:
+def webhook_endpoint_secret(*, endpoint: WebhookEndpoint) -> str:
     return decrypt(endpoint.secret_encrypted)
 
 
@@ -142,7 +142,7 @@ def webhook_delivery_attempt(*, delivery_id: int) -> int | None:
         return None
     result = send(
         url=endpoint.url,
-        secret=webhook_endpoint_secret(endpoint),
+        secret=webhook_endpoint_secret(endpoint=endpoint),
         message_id=delivery.message_id,
         payload=delivery.payload,
     )

@@ -20,8 +20,8 @@ from datasets.api.serializers import (
     UploadSerializer,
     VersionCreatedSerializer,
 )
-from datasets.models import Dataset, Upload
-from datasets.selectors import dataset_get, dataset_version_get
+from datasets.models import Upload
+from datasets.selectors import dataset_get, dataset_version_get, datasets_with_versions
 from datasets.services.datasets import dataset_create, dataset_version_ingest
 from datasets.services.ingest import ITEM_FIELDS
 from datasets.services.uploads import upload_accept
@@ -46,7 +46,7 @@ class DatasetListCreateView(APIView):
 
     @extend_schema(responses=DatasetSerializer(many=True))
     def get(self, request):
-        datasets = Dataset.objects.prefetch_related("versions").order_by("name")
+        datasets = datasets_with_versions()
         return Response(DatasetSerializer(datasets, many=True).data)
 
     @extend_schema(request=DatasetCreateSerializer, responses={201: DatasetSerializer})

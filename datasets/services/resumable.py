@@ -75,7 +75,7 @@ def resumable_create(*, length: int, metadata: dict[str, str], created_by: User)
     )
 
 
-def resumable_offset(upload: Upload) -> int:
+def resumable_offset(*, upload: Upload) -> int:
     """The bytes on disk are the truth: a PATCH cut short keeps what arrived."""
     if upload.status != Upload.Status.RECEIVING:
         return upload.bytes_total

@@ -26,7 +26,11 @@ from models_app.api.serializers import (
     StageChangeSerializer,
 )
 from models_app.models import RegisteredModel
-from models_app.selectors import model_version_get, model_version_get_with_history, registered_model_get
+from models_app.selectors import (
+    model_version_get,
+    model_version_get_with_history,
+    registered_model_get,
+)
 from models_app.services.predictions import prediction_set_ingest
 from models_app.services.registry import model_version_create, model_version_set_stage, registered_model_create
 

@@ -50,7 +50,7 @@ def campaign_gate_check(*, campaign_id: int, force: bool = False) -> str:
         Campaign.objects.filter(pk=campaign.pk, decision="").update(gate_state=state)
         return "pending"  # stored where the lead sees it; a retry would fail the same way
     gate = results["gate"]
-    state = gate_state_of(results)
+    state = gate_state_of(results=results)
     if gate["status"] not in ("pass", "fail"):
         Campaign.objects.filter(pk=campaign.pk, decision="").update(gate_state=state)
         return gate["status"]
@@ -78,7 +78,7 @@ def campaign_gate_check(*, campaign_id: int, force: bool = False) -> str:
     return gate["status"]
 
 
-def gate_state_of(results: dict) -> dict:
+def gate_state_of(*, results: dict) -> dict:
     """The part of the results list pages show: small, and stored whenever the gate is checked."""
     gate = results["gate"]
     return {

@@ -69,7 +69,7 @@ def _candidate_shown(campaign: Campaign, task_ref: str) -> Exists:
     return Exists(TaskOutput.objects.filter(task=OuterRef(task_ref), model_version_id=campaign.candidate_id))
 
 
-def judgment_export_columns(campaign: Campaign) -> list[str]:
+def judgment_export_columns(*, campaign: Campaign) -> list[str]:
     return JUDGMENT_COLUMNS + JUDGMENT_KIND_COLUMNS[campaign.kind] + JUDGMENT_TAIL_COLUMNS
 
 
@@ -219,7 +219,7 @@ def _judgment_row(campaign: Campaign, names: dict[int, str], j: dict) -> dict:
     return row
 
 
-def result_export_columns(campaign: Campaign) -> list[str]:
+def result_export_columns(*, campaign: Campaign) -> list[str]:
     return RESULT_COLUMNS + RESULT_KIND_COLUMNS[campaign.kind]
 
 

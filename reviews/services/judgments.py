@@ -88,7 +88,7 @@ def judgment_validate(
     return {"labels": sorted(set(labels), key=campaign.labels.index)}
 
 
-def campaign_not_active(campaign: Campaign | None) -> ConflictError:
+def campaign_not_active(*, campaign: Campaign | None) -> ConflictError:
     """Why a paused or closed campaign takes no judgment. A closed one's verdict froze the evidence (a late judgment
     would make the results disagree with it); a paused one's lead stopped the work for now: the browser keeps the
     judgment and sends it again once the campaign is resumed."""
@@ -199,7 +199,7 @@ def judgment_submit(
                     raise _FlippedFirst
             campaign = _campaign_in_transaction(assignment.campaign_id)
             if campaign is None or campaign.status != Campaign.Status.ACTIVE:
-                raise campaign_not_active(campaign)
+                raise campaign_not_active(campaign=campaign)
             payload = judgment_validate(
                 campaign=campaign, assignment=assignment, choice=choice, labels=labels, ranking=ranking, ratings=ratings
             )
@@ -248,7 +248,7 @@ def judgment_undo(*, judgment_id: int, reviewer: User) -> Assignment:
     with transaction.atomic():
         current = _campaign_in_transaction(campaign.pk)
         if current is None or current.status != Campaign.Status.ACTIVE:
-            raise campaign_not_active(current)
+            raise campaign_not_active(campaign=current)
         if not Judgment.objects.filter(pk=judgment.pk, retracted_at__isnull=True).update(retracted_at=timezone.now()):
             raise NotFoundError("No such judgment of yours to undo.", code="judgment_not_found")
         Assignment.objects.filter(pk=judgment.assignment_id, status=Assignment.Status.DONE).update(

@@ -113,7 +113,7 @@ def _verdict_sign_once(*, campaign_id: int, signer: User, decision: str, rationa
         evidence=evidence,
         previous_hash=head or GENESIS_HASH,
     )
-    verdict.hash = verdict_hash(verdict)
+    verdict.hash = verdict_hash(verdict=verdict)
     verdict.save()
     campaign.status = Campaign.Status.CLOSED
     campaign.status_reason = f"Signed off: {'approved' if decision == Verdict.Decision.APPROVE else 'rejected'}"
