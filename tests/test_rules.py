@@ -135,3 +135,12 @@ def test_an_inactive_reviewer_is_refused_when_creating_and_when_adding(users, ap
     assert created.json()["extra"]["field"] == "reviewers"
     added = api["ds"].post(f"/api/v1/campaigns/{pairwise_campaign['id']}/reviewers/", {"add": ["rev2"]}, format="json")
     assert added.status_code == 400 and added.json()["code"] == "reviewer_not_found"
+
+
+# --- the guidelines filter moved from core to reviews (core imports no app); the review page still renders it ------
+
+
+def test_the_review_page_renders_the_guidelines_as_sanitised_markdown(users, pairwise_campaign):
+    Campaign.objects.filter(pk=pairwise_campaign["id"]).update(guidelines="Rate **helpfulness**<script>x()</script>")
+    html = page(users["reviewer"]).get(f"/campaigns/{pairwise_campaign['id']}/review/").content.decode()
+    assert "<strong>helpfulness</strong>" in html and "<script>x()" not in html
