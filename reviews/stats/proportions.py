@@ -63,7 +63,7 @@ def mean_interval(values: list[float]) -> dict[str, float]:
 
 
 def _t_quantile(df: float, confidence: float) -> float:
-    from scipy.special import stdtrit
+    from scipy.special import stdtrit  # lazy on purpose: scipy loads only when a result needs it (test_layering)
 
     return float(stdtrit(df, 0.5 + confidence / 2))
 
