@@ -41,7 +41,29 @@ def fetch_models(model, sql: str, params, *, extra: tuple[str, ...] = ()) -> lis
                 for function in functions:
                     values[index] = function(values[index], col, connection)
         instance = model.from_db(connection.alias, None, values)
-        for name, value in zip(extra, row[width:]):
+        for name, value in zip(extra, row[width:], strict=False):
             setattr(instance, name, value)
         instances.append(instance)
     return instances
+
+
+class _Names:
+    """`{Model}` formats as the model's quoted table name and `{Model.field}` as that field's quoted column."""
+
+    __slots__ = ("_model",)
+
+    def __init__(self, model) -> None:
+        self._model = model
+
+    def __format__(self, spec: str) -> str:
+        return connection.ops.quote_name(self._model._meta.db_table)
+
+    def __getattr__(self, name: str) -> str:
+        return connection.ops.quote_name(self._model._meta.get_field(name).column)
+
+
+def sql_naming(template: str, **models) -> str:
+    """`template` with `{Task}` and `{Task.campaign}` replaced by the table and column names the models declare,
+    so that a renamed table or column, here or in another app, cannot leave a hand-written statement behind.
+    Values (enum members included) stay `%s` parameters."""
+    return template.format(**{name: _Names(model) for name, model in models.items()})
