@@ -26,7 +26,10 @@ from datasets.readers import ByteCounter
 from datasets.services.ingest import ITEM_FIELDS, ProgressFn, read_records
 from datasets.services.versions import dataset_version_open
 
-COLUMNS = ("version_id", "external_id", "input", "reference", "tags", "image", "thumbnail")
+COLUMNS = tuple(
+    Item._meta.get_field(name).column
+    for name in ("version", "external_id", "input", "reference", "tags", "image", "thumbnail")
+)
 EMPTY_TAGS = b"[]"
 
 # A row as COPY text, from the external id on. Made in the loop: orjson's bytes keep a 4 KB buffer each, and a

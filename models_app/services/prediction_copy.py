@@ -31,7 +31,7 @@ from models_app.models import ModelVersion, Prediction, PredictionSet
 # (item id, "output<TAB>score<NL>" as COPY text). The text is made in the loop: orjson's bytes keep a 4 KB buffer
 # each, and a batch of them held until its COPY took 32 MB.
 Row = tuple[str, bytes]
-COLUMNS = ("prediction_set_id", "item_id", "output", "score")
+COLUMNS = tuple(Prediction._meta.get_field(name).column for name in ("prediction_set", "item", "output", "score"))
 
 
 def prediction_set_copy(
