@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
+from core.rawsql import column_name
 from datasets.models import DatasetVersion, Item
 
 PAGE_SIZE = 100
@@ -65,7 +66,7 @@ def _sql() -> dict[str, str]:
     table = qn(Item._meta.db_table)
 
     def column(name: str) -> str:
-        return qn(Item._meta.get_field(name).column)
+        return qn(column_name(Item, name))
 
     if connection.vendor == "postgresql":
         json_differs = "n.{0} IS DISTINCT FROM o.{0}"

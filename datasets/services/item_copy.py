@@ -9,6 +9,7 @@ from typing import IO
 from django.db import transaction
 
 from core.models import User
+from core.rawsql import column_name
 from datasets.bulkload import bulk_transaction_settings
 from datasets.copyload import (
     COPY_NULL,
@@ -27,8 +28,7 @@ from datasets.services.ingest import ITEM_FIELDS, ProgressFn, read_records
 from datasets.services.versions import dataset_version_open
 
 COLUMNS = tuple(
-    Item._meta.get_field(name).column
-    for name in ("version", "external_id", "input", "reference", "tags", "image", "thumbnail")
+    column_name(Item, name) for name in ("version", "external_id", "input", "reference", "tags", "image", "thumbnail")
 )
 EMPTY_TAGS = b"[]"
 

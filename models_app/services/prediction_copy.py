@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 
 from core.errors import ConflictError
 from core.models import User
+from core.rawsql import column_name
 from datasets.bulkload import bulk_transaction_settings
 from datasets.copyload import (
     COPY_NULL,
@@ -31,7 +32,7 @@ from models_app.models import ModelVersion, Prediction, PredictionSet
 # (item id, "output<TAB>score<NL>" as COPY text). The text is made in the loop: orjson's bytes keep a 4 KB buffer
 # each, and a batch of them held until its COPY took 32 MB.
 Row = tuple[str, bytes]
-COLUMNS = tuple(Prediction._meta.get_field(name).column for name in ("prediction_set", "item", "output", "score"))
+COLUMNS = tuple(column_name(Prediction, name) for name in ("prediction_set", "item", "output", "score"))
 
 
 def prediction_set_copy(

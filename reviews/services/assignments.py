@@ -2,8 +2,10 @@
 and give abandoned work back to the pool when its lease runs out."""
 
 import random
-from datetime import timedelta
+from collections.abc import Collection
+from datetime import datetime, timedelta
 from functools import cache
+from typing import Literal
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -11,7 +13,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError, ConflictError, NotFoundError
 from core.models import User
-from core.rawsql import columns, fetch_models, sql_naming
+from core.rawsql import column_name, columns, fetch_models, sql_naming
 from reviews.claimable import claimable_params, claimable_tasks_sql
 from reviews.models import SLOTS, Assignment, Campaign, Task, TaskOutput
 from reviews.quality import known_answer_drawn
@@ -91,7 +93,7 @@ def _insert_assignment(assignment: Assignment) -> Assignment:
     values = [f.get_db_prep_save(f.pre_save(assignment, add=True), connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {Assignment._meta.db_table} ({', '.join(f.column for f in fields)}) "
+            f"INSERT INTO {Assignment._meta.db_table} ({', '.join(column_name(Assignment, f.name) for f in fields)}) "
             f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {Assignment._meta.pk.column}",
             values,
         )
@@ -100,9 +102,11 @@ def _insert_assignment(assignment: Assignment) -> Assignment:
     return assignment
 
 
-def _assign(campaign: Campaign, reviewer: User, task_id: int, versions: list[int]) -> Assignment | bool:
+def _assign(
+    campaign: Campaign, reviewer: User, task_id: int, versions: list[int], claimed_at: datetime
+) -> Assignment | Literal[False]:
     """The assignment of a task just counted in, its slot order drawn here; False (and the count undone by the
-    caller's transaction) if this reviewer already has the task."""
+    caller's transaction) if this reviewer already has the task. The lease runs from the claim."""
     slot_order, candidate_slot = _shuffled(versions, campaign.candidate_id)
     try:
         return _insert_assignment(
@@ -112,7 +116,7 @@ def _assign(campaign: Campaign, reviewer: User, task_id: int, versions: list[int
                 reviewer=reviewer,
                 slot_order=slot_order,
                 candidate_slot=candidate_slot,
-                lease_expires_at=timezone.now() + timedelta(seconds=campaign.lease_seconds),
+                lease_expires_at=claimed_at + timedelta(seconds=campaign.lease_seconds),
             )
         )
     except IntegrityError:
@@ -120,13 +124,16 @@ def _assign(campaign: Campaign, reviewer: User, task_id: int, versions: list[int
         return False
 
 
-def _claim_one_postgresql(campaign: Campaign, reviewer: User, known: bool = False) -> Assignment | bool | None:
+def _claim_one_postgresql(
+    campaign: Campaign, reviewer: User, known: bool = False
+) -> Assignment | Literal[False] | None:
     """_claim_one in two statements: the claim, then the assignment.
 
     The commit does not wait for the WAL to reach the disk (synchronous_commit off for this transaction only):
     that wait was get-next's slowest part under load (fsync stalls of up to ~0.5 s on the benchmark's VM). A
     claim lost in a database crash is lost whole, count and assignment together, and only until the reviewer
     asks again; a judgment's commit waits for the disk as always, and with it for the claim before it."""
+    now = timezone.now()
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
@@ -139,11 +146,12 @@ def _claim_one_postgresql(campaign: Campaign, reviewer: User, known: bool = Fals
         task_id, counted, versions = row
         if not counted:
             return False
-        return _assign(campaign, reviewer, task_id, list(versions))
+        return _assign(campaign, reviewer, task_id, list(versions), now)
 
 
-def _claim_one_portable(campaign: Campaign, reviewer: User, known: bool = False) -> Assignment | bool | None:
+def _claim_one_portable(campaign: Campaign, reviewer: User, known: bool = False) -> Assignment | Literal[False] | None:
     """_claim_one on any database, one statement a step."""
+    now = timezone.now()
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
@@ -160,10 +168,10 @@ def _claim_one_portable(campaign: Campaign, reviewer: User, known: bool = False)
             return False
         # by version: the order the PostgreSQL path reads them in
         versions = TaskOutput.objects.filter(task_id=task_id).order_by("model_version_id")
-        return _assign(campaign, reviewer, task_id, list(versions.values_list("model_version_id", flat=True)))
+        return _assign(campaign, reviewer, task_id, list(versions.values_list("model_version_id", flat=True)), now)
 
 
-def _claim_one(campaign: Campaign, reviewer: User, known: bool = False) -> Assignment | bool | None:
+def _claim_one(campaign: Campaign, reviewer: User, known: bool = False) -> Assignment | Literal[False] | None:
     """Claim the first claimable task (reviews.claimable) for this reviewer.
 
     Rows locked by another reviewer's claim are skipped (FOR UPDATE SKIP LOCKED on PostgreSQL); the
@@ -190,7 +198,9 @@ def _claim_ordinary(campaign: Campaign, reviewer: User) -> Assignment | None:
     return None
 
 
-def assignment_claim_next(*, campaign: Campaign, reviewer: User, exclude_task_ids: list[int] = ()) -> Assignment | None:
+def assignment_claim_next(
+    *, campaign: Campaign, reviewer: User, exclude_task_ids: Collection[int] = ()
+) -> Assignment | None:
     """The reviewer's open assignment (other than those excluded, e.g. the one on screen), or a newly claimed
     one; None when nothing is left for them. Asking again renews the lease of what is returned."""
     if campaign.status != Campaign.Status.ACTIVE:
