@@ -5,9 +5,12 @@ items kept apart, excluded reviewers; and, on PostgreSQL, a random campaign is c
 must come out the same."""
 
 import random
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.utils import timezone
@@ -212,3 +215,31 @@ def test_both_paths_claim_a_random_campaign_through_alike(api, loop_data, users)
     claimed = [entry for entry in runs["portable"][:-1] if entry[2]]
     assert len(claimed) > 20 and any(known for _, known, _ in claimed)  # the run did claim, both kinds
     assert all(entry[2] is None for entry in runs["portable"][:-1] if entry[0] == reviewers[-1].pk)  # excluded
+
+
+# --- the hand-written SQL names nothing by hand ------------------------------------------------------------
+
+RAW_SQL_MODULES = [
+    "core/rawsql.py",
+    "datasets/copyload.py",
+    "datasets/item_index.py",
+    "datasets/selectors_diff.py",
+    "datasets/services/datasets.py",
+    "datasets/services/item_copy.py",
+    "models_app/services/prediction_copy.py",
+    "models_app/services/predictions.py",
+    "reviews/claimable.py",
+    "reviews/selectors.py",
+    "reviews/services/assignments.py",
+    "reviews/services/judgments.py",
+    "reviews/services/label_studio_import.py",
+]
+
+
+@pytest.mark.parametrize("path", RAW_SQL_MODULES)
+def test_raw_sql_takes_table_names_from_the_models_and_statuses_as_parameters(path):
+    source = (Path(__file__).resolve().parent.parent / path).read_text()
+    tables = [model._meta.db_table for model in apps.get_models(include_auto_created=True)]
+    assert [table for table in tables if re.search(rf"\b{table}\b", source)] == []
+    statuses = [*Assignment.Status.values, *Campaign.Status.values]
+    assert [status for status in statuses if f"'{status}'" in source] == []

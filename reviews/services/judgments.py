@@ -106,12 +106,15 @@ def campaign_not_active(campaign: Campaign | None) -> ConflictError:
     )
 
 
+_CAMPAIGN_SQL = sql_naming("SELECT {{columns}} FROM {Campaign} c WHERE c.{Campaign.id} = %s", Campaign=Campaign)
+
+
 def _campaign_in_transaction(campaign_id: int) -> Campaign | None:
     """Read the campaign inside the judgment's transaction, so a judgment and a sign-off cannot interleave:
     on PostgreSQL a shared row lock (judgments don't block one another, the sign-off's FOR UPDATE waits for
     them and they for it); on SQLite the transaction already holds the write lock (callers write first)."""
     lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
-    sql = f"SELECT {columns(Campaign, 'c')} FROM {Campaign._meta.db_table} c WHERE c.{Campaign._meta.pk.column} = %s{lock}"
+    sql = _CAMPAIGN_SQL.format(columns=columns(Campaign, "c")) + lock
     return next(iter(fetch_models(Campaign, sql, [campaign_id])), None)
 
 
