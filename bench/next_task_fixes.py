@@ -2,7 +2,7 @@
 without editing the app.
 
     BENCH_FIX=before .venv/bin/python bench/next_task.py --reuse --gunicorn-config bench/next_task_fixes.py
-    BENCH_FIX=orm_claim .venv/bin/python bench/next_task.py --reuse --gunicorn-config bench/next_task_fixes.py
+    BENCH_FIX=portable_claim .venv/bin/python bench/next_task.py --reuse --gunicorn-config bench/next_task_fixes.py
 
 The default run (no --gunicorn-config) measures the app as it is. The earlier variants of this file are in the
 app now: the capped "left" count, the campaign column on assignments and the claim index with id (commit
@@ -11,9 +11,9 @@ read once, the payload reusing the campaign).
 
 BENCH_FIX is a comma-separated list of what to swap in, in each worker, once the app is loaded:
 
-  orm_claim      the claim through the ORM, as on SQLite (reviews/services/assignments.py `_claim_one_orm`):
-                 BEGIN, SELECT ... FOR UPDATE SKIP LOCKED, UPDATE, outputs, SAVEPOINT, INSERT, RELEASE, COMMIT,
-                 instead of the PostgreSQL path (BEGIN, one CTE, INSERT, COMMIT)
+  portable_claim the claim as on SQLite (reviews/services/assignments.py `_claim_one_portable`): BEGIN, the
+                 claimable-task SELECT ... FOR UPDATE SKIP LOCKED, UPDATE, outputs, INSERT, COMMIT, instead of
+                 the PostgreSQL path (BEGIN, the same SELECT inside one CTE, INSERT, COMMIT)
   orm_progress   reviewer_progress as two ORM queries (status counts, then the capped "left"), instead of one
                  statement of SQL
   orm_reads      the campaign, the reviewer's open assignments and the task payload read through the ORM
@@ -30,7 +30,7 @@ BENCH_LEFT_CAP=N sets reviews.selectors.LEFT_COUNT_CAP (the app's is 100) in any
 
 import os
 
-VARIANTS = {"orm_claim", "orm_progress", "orm_reads", "before", "prepared", "none"}
+VARIANTS = {"portable_claim", "orm_progress", "orm_reads", "before", "prepared", "none"}
 
 
 def orm_reviewer_progress(campaign, reviewer) -> dict:
@@ -98,11 +98,11 @@ def apply(variant: str) -> list[str]:
     if not parts <= VARIANTS:
         raise SystemExit(f"BENCH_FIX={variant!r}: a comma-separated list of {', '.join(sorted(VARIANTS))}")
     if "before" in parts:
-        parts |= {"orm_claim", "orm_progress", "orm_reads"}
+        parts |= {"portable_claim", "orm_progress", "orm_reads"}
     swapped = []
-    if "orm_claim" in parts:
-        engine._claim_one = engine._claim_one_orm  # assignment_claim_next looks it up at each call
-        swapped.append("orm_claim")
+    if "portable_claim" in parts:
+        engine._claim_one = engine._claim_one_portable  # assignment_claim_next looks it up at each call
+        swapped.append("portable_claim")
     if "orm_progress" in parts:
         views.reviewer_progress = orm_reviewer_progress  # the view imported it by name
         swapped.append("orm_progress")

@@ -7,6 +7,7 @@ model, and a statement selects `columns(Model, alias)` first, in field order, th
 from functools import cache
 
 from django.db import connection
+from django.db.models import Field, Model
 
 
 @cache
@@ -41,7 +42,37 @@ def fetch_models(model, sql: str, params, *, extra: tuple[str, ...] = ()) -> lis
                 for function in functions:
                     values[index] = function(values[index], col, connection)
         instance = model.from_db(connection.alias, None, values)
-        for name, value in zip(extra, row[width:]):
+        for name, value in zip(extra, row[width:], strict=False):
             setattr(instance, name, value)
         instances.append(instance)
     return instances
+
+
+def column_name(model: type[Model], name: str) -> str:
+    """The column of a model's field (unquoted)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field) or field.column is None:
+        raise ValueError(f"{model.__name__}.{name} has no column")
+    return field.column
+
+
+class _Names:
+    """`{Model}` formats as the model's quoted table name and `{Model.field}` as that field's quoted column."""
+
+    __slots__ = ("_model",)
+
+    def __init__(self, model: type[Model]) -> None:
+        self._model = model
+
+    def __format__(self, spec: str) -> str:
+        return connection.ops.quote_name(self._model._meta.db_table)
+
+    def __getattr__(self, name: str) -> str:
+        return connection.ops.quote_name(column_name(self._model, name))
+
+
+def sql_naming(template: str, **models: type[Model]) -> str:
+    """`template` with `{Task}` and `{Task.campaign}` replaced by the table and column names the models declare,
+    so that a renamed table or column, here or in another app, cannot leave a hand-written statement behind.
+    Values (enum members included) stay `%s` parameters."""
+    return template.format(**{name: _Names(model) for name, model in models.items()})

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 from django.db import connection
 
+from core.rawsql import sql_naming
 from datasets.models import Item
 
 FETCH_ROWS = 100_000
@@ -24,9 +25,11 @@ SEPARATOR = "\x1f"  # joins a chunk's ids into one string; an id holding it send
 
 # One chunk in one row: the ids joined and the keys as an array cost psycopg two values, not a tuple per item.
 # Keyset on the unique (version, external_id) index; both aggregates read the ordered subquery in one pass.
-CHUNK_SQL = (
-    f"SELECT string_agg(external_id, E'\\x1f'), array_agg(id) FROM (SELECT external_id, id FROM {Item._meta.db_table} "
-    "WHERE version_id = %s AND external_id > %s ORDER BY external_id LIMIT %s) chunk"
+CHUNK_SQL = sql_naming(
+    "SELECT string_agg({Item.external_id}, E'\\x1f'), array_agg({Item.id}) FROM ("
+    "SELECT {Item.external_id}, {Item.id} FROM {Item} WHERE {Item.version} = %s AND {Item.external_id} > %s "
+    "ORDER BY {Item.external_id} LIMIT %s) chunk",
+    Item=Item,
 )
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
+from core.rawsql import column_name
 from datasets.models import DatasetVersion, Item
 
 PAGE_SIZE = 100
@@ -63,16 +64,20 @@ class DiffPage:
 def _sql() -> dict[str, str]:
     qn = connection.ops.quote_name
     table = qn(Item._meta.db_table)
+
+    def column(name: str) -> str:
+        return qn(column_name(Item, name))
+
     if connection.vendor == "postgresql":
         json_differs = "n.{0} IS DISTINCT FROM o.{0}"
     else:  # SQLite: `IS NOT` is its null-safe inequality; json() minifies, so spacing alone is no change (and it
         # is only parsed when the texts differ: equal text is the common case)
         json_differs = "n.{0} IS NOT o.{0} AND json(n.{0}) IS NOT json(o.{0})"
-    differs = {name: json_differs.format(qn(name)) for name in ("input", "reference", "tags")}
-    differs["image"] = f"(n.{qn('image')} = '') <> (o.{qn('image')} = '')"
+    differs = {name: json_differs.format(column(name)) for name in ("input", "reference", "tags")}
+    differs["image"] = f"(n.{column('image')} = '') <> (o.{column('image')} = '')"
     any_differs = " OR ".join(f"({condition})" for condition in differs.values())
     flags = ", ".join(f"CASE WHEN {condition} THEN 1 ELSE 0 END" for condition in differs.values())
-    eid, version = qn("external_id"), qn("version_id")
+    eid, version = column("external_id"), column("version")
     matched = f"{table} n JOIN {table} o ON o.{eid} = n.{eid} AND o.{version} = %(old)s WHERE n.{version} = %(new)s"
     only_in = (
         f"SELECT a.{eid} FROM {table} a WHERE a.{version} = %(a)s AND NOT EXISTS "

@@ -5,12 +5,13 @@ from django.db.models import Count
 
 from core.errors import ApplicationError, NotFoundError
 from core.models import User
-from core.rawsql import columns, fetch_models
+from core.rawsql import columns, fetch_models, sql_naming
 from datasets.models import Dataset, DatasetVersion, Item
 from models_app.models import ModelVersion, Prediction
+from reviews.claimable import claimable_params, claimable_tasks_sql
 from reviews.content import render_content
 from reviews.gate import GatePolicy
-from reviews.models import SLOTS, Assignment, Campaign, Judgment, ReviewerExclusion, TaskOutput, Verdict
+from reviews.models import SLOTS, Assignment, Campaign, Judgment, ReviewerExclusion, Task, TaskOutput, Verdict
 from reviews.plan import gate_plan, outcome_resolution
 from reviews.problems import judgment_problem
 from reviews.results import campaign_version_names, item_rows_with_quality
@@ -36,10 +37,16 @@ def campaign_get_for_user(*, campaign_id: int | str, user: User) -> Campaign:
 
 # get-next runs the reads below once per judgment. They are SQL rather than querysets because building these
 # queries cost the ORM 3-7 times as much CPU as running them (docs/bench-next-task.md).
-_REVIEWER_CAMPAIGN_SQL = """
-SELECT {columns} FROM reviews_campaign c
-WHERE c.id = %s AND EXISTS (SELECT 1 FROM reviews_campaign_reviewers r WHERE r.campaign_id = c.id AND r.user_id = %s)
-"""
+_REVIEWER_CAMPAIGN_SQL = sql_naming(
+    """
+SELECT {{columns}} FROM {Campaign} c
+WHERE c.{Campaign.id} = %s AND EXISTS (
+    SELECT 1 FROM {Reviewer} r WHERE r.{Reviewer.campaign} = c.{Campaign.id} AND r.{Reviewer.user} = %s
+)
+""",
+    Campaign=Campaign,
+    Reviewer=Campaign.reviewers.through,
+)
 
 
 def campaign_get_for_reviewer(*, campaign_id: int, user: User) -> Campaign:
@@ -56,14 +63,20 @@ def item_image_url(item) -> str | None:
 
 
 # The task's item and its outputs, one row per output (a single row of NULLs if it has none).
-_TASK_CONTENT_SQL = """
-SELECT i.id, i.external_id, i.input, i.image, o.model_version_id, p.output
-FROM reviews_task t
-JOIN datasets_item i ON i.id = t.item_id
-LEFT JOIN reviews_taskoutput o ON o.task_id = t.id
-LEFT JOIN models_app_prediction p ON p.id = o.prediction_id
-WHERE t.id = %s
-"""
+_TASK_CONTENT_SQL = sql_naming(
+    """
+SELECT i.{Item.id}, i.{Item.external_id}, i.{Item.input}, i.{Item.image}, o.{Output.model_version}, p.{Prediction.output}
+FROM {Task} t
+JOIN {Item} i ON i.{Item.id} = t.{Task.item}
+LEFT JOIN {Output} o ON o.{Output.task} = t.{Task.id}
+LEFT JOIN {Prediction} p ON p.{Prediction.id} = o.{Output.prediction}
+WHERE t.{Task.id} = %s
+""",
+    Task=Task,
+    Item=Item,
+    Output=TaskOutput,
+    Prediction=Prediction,
+)
 
 
 def _task_content(task_id: int) -> tuple[Item, dict]:
@@ -108,44 +121,39 @@ def assignment_payload(assignment: Assignment, campaign: Campaign | None = None)
 LEFT_COUNT_CAP = 100  # beyond this, "100+ left" says enough; each one counted is an index probe on every get-next
 
 
-# The reviewer's assignments by status, and (status NULL) the tasks still open to them in hand-out order, up to
-# the cap: one round trip and no ORM query building, since get-next asks for this on every judgment. Only ordinary
-# work is claimable, and nothing by an excluded reviewer.
-# The tasks still open to a reviewer in hand-out order, up to the cap (params: campaign, reviewer, campaign,
-# reviewer, cap): get-next's progress and the reviewer's home both count them this way.
-_CLAIMABLE_SQL = """
-    SELECT t.id FROM reviews_task t
-    WHERE t.campaign_id = %s AND t.assigned_count < t.capacity AND t.known_answer IS NULL
-      AND NOT EXISTS (SELECT 1 FROM reviews_assignment a WHERE a.task_id = t.id AND a.reviewer_id = %s)
-      AND NOT EXISTS (SELECT 1 FROM reviews_reviewerexclusion e WHERE e.campaign_id = %s AND e.reviewer_id = %s)
-    ORDER BY t.priority, t.sort_key, t.id
-    LIMIT %s
-"""
-_PROGRESS_SQL = (
+# The reviewer's assignments by status, and (status NULL) how many tasks are still claimable by them
+# (reviews.claimable), up to the cap: one round trip and no ORM query building, since get-next asks for this on every
+# judgment. Parameters: campaign, reviewer, then the claimable statement's.
+_PROGRESS_SQL = sql_naming(
     """
-SELECT a.status, COUNT(*) FROM reviews_assignment a WHERE a.campaign_id = %s AND a.reviewer_id = %s GROUP BY a.status
+SELECT a.{Assignment.status}, COUNT(*) FROM {Assignment} a
+WHERE a.{Assignment.campaign} = %s AND a.{Assignment.reviewer} = %s GROUP BY a.{Assignment.status}
 UNION ALL
-SELECT NULL, COUNT(*) FROM ("""
-    + _CLAIMABLE_SQL
-    + """) claimable
-"""
-)
+SELECT NULL, COUNT(*) FROM ({{claimable}}) claimable
+""",
+    Assignment=Assignment,
+).format(claimable=claimable_tasks_sql())
 # With known-answer items: also how many the reviewer has been handed (whatever became of them).
-_PROGRESS_KNOWN_SQL = (
-    _PROGRESS_SQL
-    + """
+_PROGRESS_KNOWN_SQL = _PROGRESS_SQL + sql_naming(
+    """
 UNION ALL
-SELECT 'known', COUNT(*) FROM reviews_assignment a JOIN reviews_task t ON t.id = a.task_id
-WHERE a.campaign_id = %s AND a.reviewer_id = %s AND t.known_answer IS NOT NULL
-"""
+SELECT 'known', COUNT(*) FROM {Assignment} a JOIN {Task} t ON t.{Task.id} = a.{Assignment.task}
+WHERE a.{Assignment.campaign} = %s AND a.{Assignment.reviewer} = %s AND t.{Task.known_answer} IS NOT NULL
+""",
+    Assignment=Assignment,
+    Task=Task,
 )
 
 
 def reviewer_progress(campaign: Campaign, reviewer: User) -> dict:
-    params = [campaign.pk, reviewer.pk, campaign.pk, reviewer.pk, campaign.pk, reviewer.pk, LEFT_COUNT_CAP]
+    params = [
+        campaign.pk,
+        reviewer.pk,
+        *claimable_params(campaign_id=campaign.pk, reviewer_id=reviewer.pk, limit=LEFT_COUNT_CAP),
+    ]
     with connection.cursor() as cursor:
         if campaign.known_answer_rate:
-            cursor.execute(_PROGRESS_KNOWN_SQL, params + [campaign.pk, reviewer.pk])
+            cursor.execute(_PROGRESS_KNOWN_SQL, [*params, campaign.pk, reviewer.pk])
         else:
             cursor.execute(_PROGRESS_SQL, params)
         counts = dict(cursor.fetchall())
@@ -198,7 +206,7 @@ def reviewer_may_see_item(*, reviewer: User, item) -> bool:
 
 # reviewer_progress for many campaigns in three round trips, however many there are (the reviewer's home page):
 # each campaign's claimable count is still a LIMITed subquery, so a large campaign costs no more than in get-next.
-_CLAIMABLE_ONE_SQL = "SELECT %s, COUNT(*) FROM (" + _CLAIMABLE_SQL + ") claimable"
+_CLAIMABLE_ONE_SQL = "SELECT %s, COUNT(*) FROM (" + claimable_tasks_sql() + ") claimable"
 
 
 def reviewer_progress_many(campaigns: list[Campaign], reviewer: User) -> dict[int, dict]:
@@ -216,7 +224,12 @@ def reviewer_progress_many(campaigns: list[Campaign], reviewer: User) -> dict[in
         counts[campaign_id][status] = count
     sql = " UNION ALL ".join(f"SELECT * FROM ({_CLAIMABLE_ONE_SQL}) c{k}" for k in range(len(ids)))
     with connection.cursor() as cursor:
-        cursor.execute(sql, [value for pk in ids for value in (pk, pk, reviewer.pk, pk, reviewer.pk, LEFT_COUNT_CAP)])
+        params = [
+            value
+            for pk in ids
+            for value in (pk, *claimable_params(campaign_id=pk, reviewer_id=reviewer.pk, limit=LEFT_COUNT_CAP))
+        ]
+        cursor.execute(sql, params)
         claimable = dict(cursor.fetchall())
     known_taken = (
         dict(

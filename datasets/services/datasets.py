@@ -6,6 +6,7 @@ from django.db import IntegrityError, connection, transaction
 from core.errors import ConflictError
 from core.models import User
 from core.queue import task_enqueue_on_commit
+from core.rawsql import sql_naming
 from datasets.bulkload import Staging, bulk_transaction_settings, refresh_statistics, repeated_ids
 from datasets.models import Dataset, DatasetVersion, Item
 from datasets.parsers import MAX_REPORTED_ERRORS, ErrorCollector, RowError, validate_item
@@ -121,7 +122,6 @@ def dataset_version_publish(
 ) -> tuple[DatasetVersion, bool]:
     """Staged item rows become the next version of `dataset`, in one transaction; a repeated id raises with its lines.
     Returns (version, created): identical bytes published meanwhile return that version."""
-    table = Item._meta.db_table
     with transaction.atomic():
         bulk_transaction_settings()
         version, created = dataset_version_open(
@@ -132,8 +132,12 @@ def dataset_version_publish(
         try:
             with transaction.atomic():
                 stage.execute(
-                    f"INSERT INTO {table} (version_id, external_id, input, reference, tags, image, thumbnail) "
-                    "SELECT %s, external_id, input, reference, tags, image, '' FROM {stage} ORDER BY line",
+                    sql_naming(
+                        "INSERT INTO {Item} ({Item.version}, {Item.external_id}, {Item.input}, {Item.reference}, "
+                        "{Item.tags}, {Item.image}, {Item.thumbnail}) "
+                        "SELECT %s, external_id, input, reference, tags, image, '' FROM {{stage}} ORDER BY line",
+                        Item=Item,
+                    ),
                     [version.pk],
                 )
         except IntegrityError:

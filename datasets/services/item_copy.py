@@ -9,15 +9,27 @@ from typing import IO
 from django.db import transaction
 
 from core.models import User
+from core.rawsql import column_name
 from datasets.bulkload import bulk_transaction_settings
-from datasets.copyload import NotClean, clean_id, copy_rows, file_format, json_bytes, json_objects
+from datasets.copyload import (
+    COPY_NULL,
+    NotClean,
+    clean_id,
+    copy_rows,
+    copy_text,
+    file_format,
+    json_bytes,
+    json_objects,
+)
 from datasets.models import Dataset, DatasetVersion, Item
 from datasets.parsers import ErrorCollector, validate_item
 from datasets.readers import ByteCounter
 from datasets.services.ingest import ITEM_FIELDS, ProgressFn, read_records
 from datasets.services.versions import dataset_version_open
 
-COLUMNS = ("version_id", "external_id", "input", "reference", "tags", "image", "thumbnail")
+COLUMNS = tuple(
+    column_name(Item, name) for name in ("version", "external_id", "input", "reference", "tags", "image", "thumbnail")
+)
 EMPTY_TAGS = b"[]"
 
 # A row as COPY text, from the external id on. Made in the loop: orjson's bytes keep a 4 KB buffer each, and a
@@ -85,7 +97,7 @@ def _jsonl_rows(file: IO[bytes], counter: ByteCounter) -> Iterator[Row]:
         yield b"%b\t%b\t%b\t%b\t\t\n" % (
             _copy_text_id(clean_id(obj.get("id"))),
             json_bytes(value),
-            b"\\N" if reference is None else json_bytes(reference),
+            COPY_NULL if reference is None else json_bytes(reference),
             tags_text,
         )
 
@@ -94,7 +106,10 @@ def _validated_rows(file: IO[bytes], name: str, counter: ByteCounter) -> Iterato
     """Any other format (CSV), through the readers and validate_item; NotClean at the first error."""
     errors = ErrorCollector(name)
     records, _ = read_records(file=file, errors=errors, counter=counter, fields=ITEM_FIELDS)
-    escape = lambda text: text.encode().replace(b"\\", b"\\\\")  # noqa: E731
+
+    def escape(text: str) -> bytes:
+        return copy_text(text.encode(), is_json=True)  # validate_item's columns are JSON text
+
     for line, record in records:
         row = validate_item(line, record, errors, None)
         if row is None or errors.total:
@@ -102,7 +117,7 @@ def _validated_rows(file: IO[bytes], name: str, counter: ByteCounter) -> Iterato
         yield b"%b\t%b\t%b\t%b\t\t\n" % (
             _copy_text_id(row.external_id),
             escape(row.input),
-            b"\\N" if row.reference is None else escape(row.reference),
+            COPY_NULL if row.reference is None else escape(row.reference),
             escape(row.tags),
         )
     if errors.total:

@@ -10,8 +10,18 @@ from django.db import IntegrityError, transaction
 
 from core.errors import ConflictError
 from core.models import User
+from core.rawsql import column_name
 from datasets.bulkload import bulk_transaction_settings
-from datasets.copyload import NotClean, clean_id, copy_rows, file_format, json_bytes, json_objects
+from datasets.copyload import (
+    COPY_NULL,
+    NotClean,
+    clean_id,
+    copy_rows,
+    copy_text,
+    file_format,
+    json_bytes,
+    json_objects,
+)
 from datasets.item_index import ItemIndex
 from datasets.models import DatasetVersion
 from datasets.parsers import ErrorCollector, validate_prediction
@@ -22,7 +32,7 @@ from models_app.models import ModelVersion, Prediction, PredictionSet
 # (item id, "output<TAB>score<NL>" as COPY text). The text is made in the loop: orjson's bytes keep a 4 KB buffer
 # each, and a batch of them held until its COPY took 32 MB.
 Row = tuple[str, bytes]
-COLUMNS = ("prediction_set_id", "item_id", "output", "score")
+COLUMNS = tuple(column_name(Prediction, name) for name in ("prediction_set", "item", "output", "score"))
 
 
 def prediction_set_copy(
@@ -92,7 +102,7 @@ def _jsonl_rows(file: IO[bytes], counter: ByteCounter) -> Iterator[Row]:
             score = float(score)
         elif score is not None and type(score) is not float:
             raise NotClean
-        yield clean_id(obj.get("id")), b"%b\t%b\n" % (json_bytes(output), b"\\N" if score is None else b"%r" % score)
+        yield clean_id(obj.get("id")), b"%b\t%b\n" % (json_bytes(output), COPY_NULL if score is None else b"%r" % score)
 
 
 def _validated_rows(file: IO[bytes], name: str, counter: ByteCounter) -> Iterator[Row]:
@@ -103,7 +113,7 @@ def _validated_rows(file: IO[bytes], name: str, counter: ByteCounter) -> Iterato
         row = validate_prediction(line, record, errors)
         if row is None or errors.total:
             raise NotClean
-        output = row.output.encode().replace(b"\\", b"\\\\")
-        yield row.item_id, b"%b\t%b\n" % (output, b"\\N" if row.score is None else b"%r" % row.score)
+        output = copy_text(row.output.encode(), is_json=True)  # validate_prediction's output is JSON text
+        yield row.item_id, b"%b\t%b\n" % (output, COPY_NULL if row.score is None else b"%r" % row.score)
     if errors.total:
         raise NotClean

@@ -5,6 +5,7 @@ from django.db import IntegrityError, connection, transaction
 
 from core.errors import ApplicationError, ConflictError
 from core.models import User
+from core.rawsql import sql_naming
 from datasets.bulkload import Staging, bulk_transaction_settings, repeated_ids
 from datasets.models import DatasetVersion, Item
 from datasets.parsers import MAX_REPORTED_ERRORS, ErrorCollector, RowError, validate_prediction
@@ -109,9 +110,10 @@ def _existing_set(model_version: ModelVersion, dataset_version: DatasetVersion, 
 
 
 def _add_row_errors(stage: Staging, dataset_version: DatasetVersion, errors: ErrorCollector) -> None:
-    unknown = (
-        f"SELECT s.line, s.item_id FROM {{stage}} s WHERE NOT EXISTS (SELECT 1 FROM {Item._meta.db_table} i "
-        "WHERE i.version_id = %s AND i.external_id = s.item_id)"
+    unknown = sql_naming(
+        "SELECT s.line, s.item_id FROM {{stage}} s WHERE NOT EXISTS (SELECT 1 FROM {Item} i "
+        "WHERE i.{Item.version} = %s AND i.{Item.external_id} = s.item_id)",
+        Item=Item,
     )
     rows = stage.fetch(unknown + " ORDER BY s.line LIMIT %s", [dataset_version.pk, MAX_REPORTED_ERRORS])
     total = len(rows)
@@ -123,6 +125,16 @@ def _add_row_errors(stage: Staging, dataset_version: DatasetVersion, errors: Err
         [RowError(line, "id", f"duplicates id {item_id!r} from line {first}") for line, item_id, first in repeats],
         total,
     )
+
+
+# Ordered by item: the unique index then grows at its end.
+_PUBLISH_SQL = sql_naming(
+    "INSERT INTO {P} ({P.prediction_set}, {P.item}, {P.output}, {P.score}) "
+    "SELECT %s, i.{Item.id}, s.output, s.score FROM {{stage}} s JOIN {Item} i "
+    "ON i.{Item.version} = %s AND i.{Item.external_id} = s.item_id ORDER BY i.{Item.id}",
+    P=Prediction,
+    Item=Item,
+)
 
 
 def prediction_set_publish(
@@ -150,12 +162,7 @@ def prediction_set_publish(
             )
             try:
                 with transaction.atomic():
-                    inserted = stage.execute(
-                        f"INSERT INTO {Prediction._meta.db_table} (prediction_set_id, item_id, output, score) "
-                        f"SELECT %s, i.id, s.output, s.score FROM {{stage}} s JOIN {Item._meta.db_table} i "
-                        "ON i.version_id = %s AND i.external_id = s.item_id ORDER BY i.id",  # the unique index then grows at its end
-                        [prediction_set.pk, dataset_version.pk],
-                    )
+                    inserted = stage.execute(_PUBLISH_SQL, [prediction_set.pk, dataset_version.pk])
             except IntegrityError:
                 inserted = -1  # an item id repeated
             if inserted != stage.count:

@@ -2,16 +2,20 @@
 and give abandoned work back to the pool when its lease runs out."""
 
 import random
-from datetime import timedelta
+from collections.abc import Collection
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Literal
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F
+from django.db.models import F
 from django.utils import timezone
 
 from core.errors import ApplicationError, ConflictError, NotFoundError
 from core.models import User
-from core.rawsql import columns, fetch_models
-from reviews.models import SLOTS, Assignment, Campaign, ReviewerExclusion, Task, TaskOutput
+from core.rawsql import column_name, columns, fetch_models, sql_naming
+from reviews.claimable import claimable_params, claimable_tasks_sql
+from reviews.models import SLOTS, Assignment, Campaign, Task, TaskOutput
 from reviews.quality import known_answer_drawn
 
 # The task on screen and the one prefetched behind it: more would hoard work other reviewers could do.
@@ -26,24 +30,23 @@ def _shuffled(versions: list[int], candidate_id: int) -> tuple[list[int], str]:
     return versions, candidate_slot
 
 
-def _slot_order(task_id: int, candidate_id: int) -> tuple[list[int], str]:
-    # by version: the order PostgreSQL gave before it was asked for (its unique index), and the SQL path's
-    outputs = TaskOutput.objects.filter(task_id=task_id).order_by("model_version_id")
-    versions = list(outputs.values_list("model_version_id", flat=True))
-    return _shuffled(versions, candidate_id)
-
-
 # In SQL because get-next reads these once per judgment, and the ORM took ~4x as long to build the query as to
 # run it. Up to MAX_OPEN_PER_REVIEWER + 1 rows: what to hand back, and whether the reviewer may claim more.
 _OPEN_SQL = """
-SELECT {columns} FROM reviews_assignment a
-WHERE a.campaign_id = %s AND a.reviewer_id = %s AND a.status = %s ORDER BY a.id LIMIT %s
+SELECT {{columns}} FROM {Assignment} a
+WHERE a.{Assignment.campaign} = %s AND a.{Assignment.reviewer} = %s AND a.{Assignment.status} = %s
+ORDER BY a.{Assignment.id} LIMIT %s
 """
+
+
+@cache
+def _open_sql() -> str:
+    return sql_naming(_OPEN_SQL, Assignment=Assignment).format(columns=columns(Assignment, "a"))
 
 
 def _open_assignments(campaign: Campaign, reviewer: User) -> list[Assignment]:
     params = [campaign.pk, reviewer.pk, Assignment.Status.OPEN, MAX_OPEN_PER_REVIEWER + 1]
-    return fetch_models(Assignment, _OPEN_SQL.format(columns=columns(Assignment, "a")), params)
+    return fetch_models(Assignment, _open_sql(), params)
 
 
 def _quota_reached(campaign: Campaign, reviewer: User) -> bool:
@@ -62,30 +65,26 @@ def _stopped_by_gate(campaign: Campaign) -> bool:
     return bool(campaign.decision) and campaign.gate_policy.get("stop_when_decided", True)
 
 
-# PostgreSQL: pick the task, count it in and read its outputs in one round trip. It is the ORM path below in
-# SQL (same order, same conditions); the ORM path costs 8 statements and ~4 ms of Python per claim.
-# Ordinary work and known-answer items (reviews.quality) are claimed apart, and nothing by an excluded reviewer
-# (an uncorrelated test: PostgreSQL runs it once per claim, as a one-time filter).
-_CLAIM_SQL_FOR = """
-WITH picked AS MATERIALIZED (
-    SELECT t.id FROM reviews_task t
-    WHERE t.campaign_id = %s AND t.assigned_count < t.capacity AND t.known_answer IS {known}
-      AND NOT EXISTS (SELECT 1 FROM reviews_assignment a WHERE a.task_id = t.id AND a.reviewer_id = %s)
-      AND NOT EXISTS (SELECT 1 FROM reviews_reviewerexclusion e WHERE e.campaign_id = %s AND e.reviewer_id = %s)
-    ORDER BY t.priority, t.sort_key, t.id
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-), counted AS (
-    UPDATE reviews_task t SET assigned_count = t.assigned_count + 1
-    FROM picked WHERE t.id = picked.id AND t.assigned_count < t.capacity
-    RETURNING t.id
+# PostgreSQL: the claimable-task statement (reviews.claimable, row-locked), the count and the task's outputs in
+# one round trip; the portable path below sends the same statement, then the count and the outputs apart.
+_CLAIM_CTE = """
+WITH picked AS MATERIALIZED ({{claimable}}), counted AS (
+    UPDATE {Task} t SET {Task.assigned_count} = t.{Task.assigned_count} + 1
+    FROM picked WHERE t.{Task.id} = picked.{Task.id} AND t.{Task.assigned_count} < t.{Task.capacity}
+    RETURNING t.{Task.id}
 )
-SELECT picked.id, EXISTS (SELECT 1 FROM counted),
-       ARRAY(SELECT o.model_version_id FROM reviews_taskoutput o WHERE o.task_id = picked.id ORDER BY o.model_version_id)
+SELECT picked.{Task.id}, EXISTS (SELECT 1 FROM counted), ARRAY(
+    SELECT o.{Output.model_version} FROM {Output} o WHERE o.{Output.task} = picked.{Task.id}
+    ORDER BY o.{Output.model_version}
+)
 FROM picked
 """
-_CLAIM_SQL = _CLAIM_SQL_FOR.format(known="NULL")
-_CLAIM_KNOWN_SQL = _CLAIM_SQL_FOR.format(known="NOT NULL")
+
+
+@cache
+def _claim_cte(known: bool) -> str:
+    claimable = claimable_tasks_sql(known=known, lock=True)
+    return sql_naming(_CLAIM_CTE, Task=Task, Output=TaskOutput).format(claimable=claimable)
 
 
 def _insert_assignment(assignment: Assignment) -> Assignment:
@@ -94,8 +93,8 @@ def _insert_assignment(assignment: Assignment) -> Assignment:
     values = [f.get_db_prep_save(f.pre_save(assignment, add=True), connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {Assignment._meta.db_table} ({', '.join(f.column for f in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id",
+            f"INSERT INTO {Assignment._meta.db_table} ({', '.join(column_name(Assignment, f.name) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {Assignment._meta.pk.column}",
             values,
         )
         assignment.pk = cursor.fetchone()[0]
@@ -103,9 +102,32 @@ def _insert_assignment(assignment: Assignment) -> Assignment:
     return assignment
 
 
-def _claim_one_postgresql(campaign: Campaign, reviewer: User, known: bool = False) -> Assignment | None | bool:
-    """_claim_one in two statements: the claim, then the assignment with the slot order drawn here (in Python,
-    as on SQLite). The transaction undoes the increment if the insert fails.
+def _assign(
+    campaign: Campaign, reviewer: User, task_id: int, versions: list[int], claimed_at: datetime
+) -> Assignment | Literal[False]:
+    """The assignment of a task just counted in, its slot order drawn here; False (and the count undone by the
+    caller's transaction) if this reviewer already has the task. The lease runs from the claim."""
+    slot_order, candidate_slot = _shuffled(versions, campaign.candidate_id)
+    try:
+        return _insert_assignment(
+            Assignment(
+                task_id=task_id,
+                campaign=campaign,
+                reviewer=reviewer,
+                slot_order=slot_order,
+                candidate_slot=candidate_slot,
+                lease_expires_at=claimed_at + timedelta(seconds=campaign.lease_seconds),
+            )
+        )
+    except IntegrityError:
+        transaction.set_rollback(True)  # undo the increment too: this reviewer already has the task
+        return False
+
+
+def _claim_one_postgresql(
+    campaign: Campaign, reviewer: User, known: bool = False
+) -> Assignment | Literal[False] | None:
+    """_claim_one in two statements: the claim, then the assignment.
 
     The commit does not wait for the WAL to reach the disk (synchronous_commit off for this transaction only):
     that wait was get-next's slowest part under load (fsync stalls of up to ~0.5 s on the benchmark's VM). A
@@ -116,7 +138,7 @@ def _claim_one_postgresql(campaign: Campaign, reviewer: User, known: bool = Fals
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
             cursor.execute(
-                _CLAIM_KNOWN_SQL if known else _CLAIM_SQL, [campaign.pk, reviewer.pk, campaign.pk, reviewer.pk]
+                _claim_cte(known), claimable_params(campaign_id=campaign.pk, reviewer_id=reviewer.pk, limit=1)
             )
             row = cursor.fetchone()
         if row is None:
@@ -124,25 +146,33 @@ def _claim_one_postgresql(campaign: Campaign, reviewer: User, known: bool = Fals
         task_id, counted, versions = row
         if not counted:
             return False
-        slot_order, candidate_slot = _shuffled(list(versions), campaign.candidate_id)
-        try:
-            return _insert_assignment(
-                Assignment(
-                    task_id=task_id,
-                    campaign=campaign,
-                    reviewer=reviewer,
-                    slot_order=slot_order,
-                    candidate_slot=candidate_slot,
-                    lease_expires_at=now + timedelta(seconds=campaign.lease_seconds),
-                )
+        return _assign(campaign, reviewer, task_id, list(versions), now)
+
+
+def _claim_one_portable(campaign: Campaign, reviewer: User, known: bool = False) -> Assignment | Literal[False] | None:
+    """_claim_one on any database, one statement a step."""
+    now = timezone.now()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                claimable_tasks_sql(known=known, lock=True),
+                claimable_params(campaign_id=campaign.pk, reviewer_id=reviewer.pk, limit=1),
             )
-        except IntegrityError:
-            transaction.set_rollback(True)  # undo the increment too: this reviewer already has the task
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        task_id = row[0]
+        if not Task.objects.filter(pk=task_id, assigned_count__lt=F("capacity")).update(
+            assigned_count=F("assigned_count") + 1
+        ):
             return False
+        # by version: the order the PostgreSQL path reads them in
+        versions = TaskOutput.objects.filter(task_id=task_id).order_by("model_version_id")
+        return _assign(campaign, reviewer, task_id, list(versions.values_list("model_version_id", flat=True)), now)
 
 
-def _claim_one(campaign: Campaign, reviewer: User, known: bool = False) -> Assignment | None | bool:
-    """Claim the first task in hand-out order that has room and that this reviewer has never had.
+def _claim_one(campaign: Campaign, reviewer: User, known: bool = False) -> Assignment | Literal[False] | None:
+    """Claim the first claimable task (reviews.claimable) for this reviewer.
 
     Rows locked by another reviewer's claim are skipped (FOR UPDATE SKIP LOCKED on PostgreSQL); the
     conditional increment and the check constraint keep the count within capacity where that lock does
@@ -151,44 +181,26 @@ def _claim_one(campaign: Campaign, reviewer: User, known: bool = False) -> Assig
     `known`: a known-answer item rather than ordinary work (the two are never mixed up)."""
     if connection.vendor == "postgresql":
         return _claim_one_postgresql(campaign, reviewer, known)
-    return _claim_one_orm(campaign, reviewer, known)
+    return _claim_one_portable(campaign, reviewer, known)
 
 
-def _claim_one_orm(campaign: Campaign, reviewer: User, known: bool = False) -> Assignment | None | bool:
-    now = timezone.now()
-    with transaction.atomic():
-        task = (
-            Task.objects.select_for_update(skip_locked=True)
-            .filter(campaign=campaign, assigned_count__lt=F("capacity"), known_answer__isnull=not known)
-            .exclude(assignments__reviewer=reviewer)
-            .exclude(Exists(ReviewerExclusion.objects.filter(campaign=campaign, reviewer=reviewer)))
-            .order_by("priority", "sort_key", "id")
-            .only("id")
-            .first()
-        )
-        if task is None:
-            return None
-        if not Task.objects.filter(pk=task.pk, assigned_count__lt=F("capacity")).update(
-            assigned_count=F("assigned_count") + 1
-        ):
-            return False
-        slot_order, candidate_slot = _slot_order(task.pk, campaign.candidate_id)
-        try:
-            with transaction.atomic():
-                return Assignment.objects.create(
-                    task_id=task.pk,
-                    campaign=campaign,
-                    reviewer=reviewer,
-                    slot_order=slot_order,
-                    candidate_slot=candidate_slot,
-                    lease_expires_at=now + timedelta(seconds=campaign.lease_seconds),
-                )
-        except IntegrityError:
-            transaction.set_rollback(True)  # undo the increment too: this reviewer already has the task
-            return False
+def _claim_ordinary(campaign: Campaign, reviewer: User) -> Assignment | None:
+    """Ordinary work, trying again after a lost race, and once more after giving run-out leases back."""
+    reaped = False
+    for _ in range(CLAIM_ATTEMPTS):
+        claimed = _claim_one(campaign, reviewer)
+        if claimed:
+            return claimed
+        if claimed is None:
+            if reaped or not assignments_expire(campaign=campaign):
+                return None
+            reaped = True  # expired leases gave tasks back: look once more
+    return None
 
 
-def assignment_claim_next(*, campaign: Campaign, reviewer: User, exclude_task_ids: list[int] = ()) -> Assignment | None:
+def assignment_claim_next(
+    *, campaign: Campaign, reviewer: User, exclude_task_ids: Collection[int] = ()
+) -> Assignment | None:
     """The reviewer's open assignment (other than those excluded, e.g. the one on screen), or a newly claimed
     one; None when nothing is left for them. Asking again renews the lease of what is returned."""
     if campaign.status != Campaign.Status.ACTIVE:
@@ -209,16 +221,7 @@ def assignment_claim_next(*, campaign: Campaign, reviewer: User, exclude_task_id
         known = _claim_one(campaign, reviewer, known=True)
         if known:
             return known
-    reaped = False
-    for _ in range(CLAIM_ATTEMPTS):
-        claimed = _claim_one(campaign, reviewer)
-        if claimed:
-            return claimed
-        if claimed is None:
-            if reaped or not assignments_expire(campaign=campaign):
-                return None
-            reaped = True  # expired leases gave tasks back: look once more
-    return None
+    return _claim_ordinary(campaign, reviewer)
 
 
 def assignments_expire(*, campaign: Campaign | None = None, now=None) -> int:

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError, ConflictError, ForbiddenError, NotFoundError
 from core.models import User
-from core.rawsql import columns, fetch_models
+from core.rawsql import columns, fetch_models, sql_naming
 from reviews.models import SLOTS, Assignment, Campaign, Judgment, ReviewerExclusion, Task
 from reviews.selectors import campaign_user_is_lead
 from reviews.services.assignments import assignment_revive
@@ -107,12 +107,15 @@ def campaign_not_active(*, campaign: Campaign | None) -> ConflictError:
     )
 
 
+_CAMPAIGN_SQL = sql_naming("SELECT {{columns}} FROM {Campaign} c WHERE c.{Campaign.id} = %s", Campaign=Campaign)
+
+
 def _campaign_in_transaction(campaign_id: int) -> Campaign | None:
     """Read the campaign inside the judgment's transaction, so a judgment and a sign-off cannot interleave:
     on PostgreSQL a shared row lock (judgments don't block one another, the sign-off's FOR UPDATE waits for
     them and they for it); on SQLite the transaction already holds the write lock (callers write first)."""
     lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
-    sql = f"SELECT {columns(Campaign, 'c')} FROM reviews_campaign c WHERE c.id = %s{lock}"
+    sql = _CAMPAIGN_SQL.format(columns=columns(Campaign, "c")) + lock
     return next(iter(fetch_models(Campaign, sql, [campaign_id])), None)
 
 
@@ -137,12 +140,19 @@ def _raise_priority_if_reviewers_disagree(task_id: int) -> None:
 
 # Submit is, with get-next, the reviewers' hottest path: its statements are written out rather than built by
 # the ORM for each request (that took most of the request's CPU; docs/bench-next-task.md).
-_ASSIGNMENT_SQL = """
-SELECT {columns}, t.capacity
-FROM reviews_assignment a JOIN reviews_task t ON t.id = a.task_id
-WHERE a.task_id = %s AND a.reviewer_id = %s
-"""
-_MARK_DONE_SQL = "UPDATE reviews_assignment SET status = 'done', completed_at = %s WHERE id = %s AND status = 'open'"
+_ASSIGNMENT_SQL = sql_naming(
+    """
+SELECT {{columns}}, t.{Task.capacity}
+FROM {Assignment} a JOIN {Task} t ON t.{Task.id} = a.{Assignment.task}
+WHERE a.{Assignment.task} = %s AND a.{Assignment.reviewer} = %s
+""",
+    Assignment=Assignment,
+    Task=Task,
+)
+# params: done, completed at, assignment id, open
+_MARK_DONE_SQL = sql_naming(
+    "UPDATE {A} SET {A.status} = %s, {A.completed_at} = %s WHERE {A.id} = %s AND {A.status} = %s", A=Assignment
+)
 
 
 def _assignment_for(*, task_id: int, reviewer: User) -> Assignment | None:
@@ -194,7 +204,9 @@ def judgment_submit(
         with transaction.atomic():
             # Flip open -> done first: of two concurrent submissions exactly one sees rowcount 1.
             with connection.cursor() as cursor:
-                cursor.execute(_MARK_DONE_SQL, [timezone.now(), assignment.pk])
+                cursor.execute(
+                    _MARK_DONE_SQL, [Assignment.Status.DONE, timezone.now(), assignment.pk, Assignment.Status.OPEN]
+                )
                 if cursor.rowcount != 1:
                     raise _FlippedFirst
             campaign = _campaign_in_transaction(assignment.campaign_id)

@@ -25,6 +25,7 @@ from django.utils.dateparse import parse_datetime
 
 from core.errors import ApplicationError, ConflictError
 from core.models import User
+from core.rawsql import sql_naming
 from datasets.bulkload import Staging
 from datasets.models import Dataset, DatasetVersion, Item
 from datasets.parsers import ErrorCollector, validate_item, validate_prediction
@@ -39,7 +40,7 @@ from models_app.models import ModelVersion, Prediction, PredictionSet, Registere
 from models_app.services.predictions import PREDICTION_STAGE, prediction_set_publish
 from models_app.services.registry import model_version_create, registered_model_create
 from reviews.gate import GatePolicy
-from reviews.models import Assignment, Campaign, Judgment, Task, TaskOutput
+from reviews.models import SLOTS, Assignment, Campaign, Judgment, Task, TaskOutput
 from reviews.services.decisions import campaign_gate_check_on_commit
 
 DEFAULT_MODEL = "label-studio"
@@ -484,15 +485,16 @@ def _campaign_create(
     postgres = connection.vendor == "postgresql"
     as_json = "CAST(%s AS jsonb)" if postgres else "%s"
     # a suggestion is a label or a list of labels; other result types are not one (and not shown as one)
-    is_labels = (
-        "(jsonb_typeof(p.output) = 'string' OR (jsonb_typeof(p.output) = 'array' AND NOT EXISTS "
-        "(SELECT 1 FROM jsonb_array_elements(p.output) e WHERE jsonb_typeof(e) <> 'string')))"
+    is_labels = sql_naming(
+        "(jsonb_typeof(p.{P.output}) = 'string' OR (jsonb_typeof(p.{P.output}) = 'array' AND NOT EXISTS "
+        "(SELECT 1 FROM jsonb_array_elements(p.{P.output}) e WHERE jsonb_typeof(e) <> 'string')))"
         if postgres
-        else "(json_type(p.output) = 'text' OR (json_type(p.output) = 'array' AND NOT EXISTS "
-        "(SELECT 1 FROM json_each(p.output) e WHERE e.type <> 'text')))"
+        else "(json_type(p.{P.output}) = 'text' OR (json_type(p.{P.output}) = 'array' AND NOT EXISTS "
+        "(SELECT 1 FROM json_each(p.{P.output}) e WHERE e.type <> 'text')))",
+        P=Prediction,
     )
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    task, item, assignment = Task._meta.db_table, Item._meta.db_table, Assignment._meta.db_table
+    names = {"Task": Task, "Item": Item, "Output": TaskOutput, "P": Prediction, "A": Assignment, "J": Judgment}
     annotations = reading.annotations
     # without statistics (PostgreSQL has ANALYZE, SQLite none) a planner may scan the stage once per item
     annotations.execute(f"CREATE INDEX {annotations.table}_item ON {{stage}} (item_id)")
@@ -501,37 +503,70 @@ def _campaign_create(
             people.add((ls_id, user.pk))
         people.finish()
         joined = (
-            f"FROM {{stage}} s JOIN {item} i ON i.version_id = %s AND i.external_id = s.item_id "
-            f"JOIN {task} t ON t.campaign_id = %s AND t.item_id = i.id JOIN {people.table} r ON r.annotator = s.annotator "
+            sql_naming(
+                "FROM {{stage}} s JOIN {Item} i ON i.{Item.version} = %s AND i.{Item.external_id} = s.item_id "
+                "JOIN {Task} t ON t.{Task.campaign} = %s AND t.{Task.item} = i.{Item.id} ",
+                **names,
+            )
+            + f"JOIN {people.table} r ON r.annotator = s.annotator "
         )
         annotations.execute(
-            f"INSERT INTO {task} (campaign_id, item_id, capacity, assigned_count, priority, sort_key) "
-            f"SELECT %s, i.id, COUNT(*), COUNT(*), 0, MIN(s.line) * 1.0 / %s FROM {{stage}} s "
-            f"JOIN {item} i ON i.version_id = %s AND i.external_id = s.item_id GROUP BY i.id",
+            sql_naming(
+                "INSERT INTO {Task} ({Task.campaign}, {Task.item}, {Task.capacity}, {Task.assigned_count}, "
+                "{Task.priority}, {Task.sort_key}) "
+                "SELECT %s, i.{Item.id}, COUNT(*), COUNT(*), 0, MIN(s.line) * 1.0 / %s FROM {{stage}} s "
+                "JOIN {Item} i ON i.{Item.version} = %s AND i.{Item.external_id} = s.item_id GROUP BY i.{Item.id}",
+                **names,
+            ),
             [campaign.pk, reading.tasks + 1, version.pk],
         )
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {TaskOutput._meta.db_table} (task_id, model_version_id, prediction_id) "
-                f"SELECT t.id, %s, p.id FROM {task} t JOIN {Prediction._meta.db_table} p "
-                f"ON p.prediction_set_id = %s AND p.item_id = t.item_id WHERE t.campaign_id = %s AND {is_labels}",
+                sql_naming(
+                    "INSERT INTO {Output} ({Output.task}, {Output.model_version}, {Output.prediction}) "
+                    "SELECT t.{Task.id}, %s, p.{P.id} FROM {Task} t JOIN {P} p "
+                    "ON p.{P.prediction_set} = %s AND p.{P.item} = t.{Task.item} WHERE t.{Task.campaign} = %s AND ",
+                    **names,
+                )
+                + is_labels,
                 [candidate.pk, candidate_set.pk, campaign.pk],
             )
         annotations.execute(
-            f"INSERT INTO {assignment} (task_id, campaign_id, reviewer_id, status, slot_order, candidate_slot, skip_reason, "
-            "flagged, created_at, completed_at) "
-            f"SELECT t.id, %s, r.user_id, %s, CASE WHEN o.id IS NULL THEN {as_json} ELSE {as_json} END, "
-            "CASE WHEN o.id IS NULL THEN '' ELSE 'A' END, '', %s, %s, COALESCE(s.completed_at, %s) "
+            sql_naming(
+                "INSERT INTO {A} ({A.task}, {A.campaign}, {A.reviewer}, {A.status}, {A.slot_order}, {A.candidate_slot}, "
+                "{A.skip_reason}, {A.flagged}, {A.created_at}, {A.completed_at}) "
+                "SELECT t.{Task.id}, %s, r.user_id, %s, CASE WHEN o.{Output.id} IS NULL THEN {{as_json}} ELSE {{as_json}} END, "
+                "CASE WHEN o.{Output.id} IS NULL THEN '' ELSE %s END, '', %s, %s, COALESCE(s.completed_at, %s) ",
+                **names,
+            ).replace("{as_json}", as_json)
             + joined
-            + f"LEFT JOIN {TaskOutput._meta.db_table} o ON o.task_id = t.id ORDER BY s.line, s.position",
-            [campaign.pk, Assignment.Status.DONE, "[]", f"[{candidate.pk}]", False, now, now, version.pk, campaign.pk],
+            + sql_naming("LEFT JOIN {Output} o ON o.{Output.task} = t.{Task.id} ORDER BY s.line, s.position", **names),
+            [
+                campaign.pk,
+                Assignment.Status.DONE,
+                "[]",
+                f"[{candidate.pk}]",
+                SLOTS[0],  # the candidate is the only output shown, in the first slot
+                False,
+                now,
+                now,
+                version.pk,
+                campaign.pk,
+            ],
         )
         judgments = annotations.execute(
-            f"INSERT INTO {Judgment._meta.db_table} (assignment_id, task_id, reviewer_id, choice, labels, ranking, ratings, "
-            "rationale, duration_ms, client_id, created_at, discard_reason) "
-            f"SELECT a.id, t.id, r.user_id, '', s.labels, {as_json}, {as_json}, '', s.duration_ms, '', %s, '' "
+            sql_naming(
+                "INSERT INTO {J} ({J.assignment}, {J.task}, {J.reviewer}, {J.choice}, {J.labels}, {J.ranking}, "
+                "{J.ratings}, {J.rationale}, {J.duration_ms}, {J.client_id}, {J.created_at}, {J.discard_reason}) "
+                "SELECT a.{A.id}, t.{Task.id}, r.user_id, '', s.labels, {{as_json}}, {{as_json}}, '', s.duration_ms, '', "
+                "%s, '' ",
+                **names,
+            ).replace("{as_json}", as_json)
             + joined
-            + f"JOIN {assignment} a ON a.task_id = t.id AND a.reviewer_id = r.user_id ORDER BY s.line, s.position",
+            + sql_naming(
+                "JOIN {A} a ON a.{A.task} = t.{Task.id} AND a.{A.reviewer} = r.user_id ORDER BY s.line, s.position",
+                **names,
+            ),
             ["[]", "{}", now, version.pk, campaign.pk],
         )
     if judgments != annotations.count:
