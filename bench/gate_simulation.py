@@ -242,8 +242,10 @@ def check_targets(tie_rate: float, runs: dict[float, dict[str, Outcome]]) -> lis
             lines.append(
                 (
                     rate <= ALPHA,
-                    f"false pass <= {ALPHA} under continuous monitoring at {p:.2f}: "
-                    f"{rate:.4f} (SE {seq[p].se(rate):.4f}; exact {runs[p]['exact'].passed:.4f})",
+                    (
+                        f"false pass <= {ALPHA} under continuous monitoring at {p:.2f}: "
+                        f"{rate:.4f} (SE {seq[p].se(rate):.4f}; exact {runs[p]['exact'].passed:.4f})"
+                    ),
                 )
             )
     if 0.60 in seq:
@@ -251,8 +253,10 @@ def check_targets(tie_rate: float, runs: dict[float, dict[str, Outcome]]) -> lis
         lines.append(
             (
                 rate >= 1 - BETA,
-                f"power >= {1 - BETA:.2f} at 0.60: {rate:.4f} (SE {seq[0.60].se(rate):.4f}; "
-                f"exact {runs[0.60]['exact'].passed:.4f})",
+                (
+                    f"power >= {1 - BETA:.2f} at 0.60: {rate:.4f} (SE {seq[0.60].se(rate):.4f}; "
+                    f"exact {runs[0.60]['exact'].passed:.4f})"
+                ),
             )
         )
     for p in (0.50, 0.60):
@@ -261,8 +265,10 @@ def check_targets(tie_rate: float, runs: dict[float, dict[str, Outcome]]) -> lis
             lines.append(
                 (
                     abs(change) <= 0.10,
-                    f"mean judgments within 10% of Wald's SPRT at {p:.2f}: "
-                    f"{seq[p].mean_n:.1f} vs {wald[p].mean_n:.1f} ({change:+.1%})",
+                    (
+                        f"mean judgments within 10% of Wald's SPRT at {p:.2f}: "
+                        f"{seq[p].mean_n:.1f} vs {wald[p].mean_n:.1f} ({change:+.1%})"
+                    ),
                 )
             )
     for p in (0.40, 0.70):
@@ -271,8 +277,10 @@ def check_targets(tie_rate: float, runs: dict[float, dict[str, Outcome]]) -> lis
             lines.append(
                 (
                     saving >= 0.60,
-                    f"at least 60% fewer mean judgments than fixed N = {n_fixed} at {p:.2f}: "
-                    f"{seq[p].mean_n:.1f} ({saving:.1%} fewer)",
+                    (
+                        f"at least 60% fewer mean judgments than fixed N = {n_fixed} at {p:.2f}: "
+                        f"{seq[p].mean_n:.1f} ({saving:.1%} fewer)"
+                    ),
                 )
             )
     return lines
@@ -550,19 +558,23 @@ def check_truncated(
             lines.append(
                 (
                     ok,
-                    f"N = {horizon}: false pass <= {ALPHA} at {p:.2f}: exact {exact.passed:.4f}, simulated "
-                    f"{sim.passed:.4f} (<= α + 3 SE = {ALPHA + noise:.4f})",
+                    (
+                        f"N = {horizon}: false pass <= {ALPHA} at {p:.2f}: exact {exact.passed:.4f}, simulated "
+                        f"{sim.passed:.4f} (<= α + 3 SE = {ALPHA + noise:.4f})"
+                    ),
                 )
             )
         undecided = max(
-            max(r["simulated"].undecided for r in by_p.values()), max(r["exact"].undecided for r in by_p.values())
+            *(r["simulated"].undecided for r in by_p.values()), *(r["exact"].undecided for r in by_p.values())
         )
         lines.append(
             (
                 undecided == 0 or undecided < 1e-12,
-                f"N = {horizon}: P(undecided) = 0 at every win rate: simulated "
-                f"{sum(round(r['simulated'].undecided * campaigns) for r in by_p.values())} of "
-                f"{campaigns * len(by_p)} campaigns undecided, exact largest 1 - P(pass) - P(fail) {undecided:.1e}",
+                (
+                    f"N = {horizon}: P(undecided) = 0 at every win rate: simulated "
+                    f"{sum(round(r['simulated'].undecided * campaigns) for r in by_p.values())} of "
+                    f"{campaigns * len(by_p)} campaigns undecided, exact largest 1 - P(pass) - P(fail) {undecided:.1e}"
+                ),
             )
         )
         if 0.60 in by_p:
@@ -585,8 +597,10 @@ def worst_over_tie_rates(min_n: int | None, horizons: tuple[int, ...]) -> list[t
         lines.append(
             (
                 rates[t] <= ALPHA + 1e-12,
-                f"N = {horizon}: worst false pass at 0.50 over tie rates 0, 0.1, ..., 1 "
-                f"(exact) {rates[t]:.4f} at tie rate {t:.1f}",
+                (
+                    f"N = {horizon}: worst false pass at 0.50 over tie rates 0, 0.1, ..., 1 "
+                    f"(exact) {rates[t]:.4f} at tie rate {t:.1f}"
+                ),
             )
         )
     return lines

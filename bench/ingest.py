@@ -349,9 +349,11 @@ def start_stack(args, work: Path) -> Stack:
     for name, cmd in (("web", web_cmd), ("worker", worker_cmd)):
         log = work / f"{name}.log"
         stack.logs[name] = str(log)
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True
-        )
+        # The child keeps its own copy of the descriptor; ours is closed as soon as it has started.
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         setattr(stack, name, proc)
     http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=1.0, read=5.0))
     deadline = time.monotonic() + HEALTH_WAIT_SECONDS
@@ -461,7 +463,7 @@ def postgres_pids() -> list[int]:
 
 def machine_busy() -> float:
     stat = Path("/proc/stat").read_text().split("\n")[0].split()[1:]
-    user, nice, system, idle, iowait, irq, softirq, steal = (int(x) / CLK_TCK for x in stat[:8])
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) / CLK_TCK for x in stat[:8])
     return user + nice + system + irq + softirq + steal
 
 
@@ -746,26 +748,27 @@ def start_py_spy(binary: str, stack: Stack) -> Spy:
     env = dict(os.environ)
     if binary.startswith("/tmp/pyspy-inst/"):
         env["PYTHONPATH"] = "/tmp/pyspy-inst"
-    proc = subprocess.Popen(
-        [
-            binary,
-            "record",
-            "--pid",
-            str(stack.worker.pid),
-            "--subprocesses",
-            "--idle",
-            "--rate",
-            "100",
-            "--format",
-            "raw",
-            "--output",
-            str(out),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(stack.work / "py-spy.log", "wb"),
-        start_new_session=True,
-    )
+    with open(stack.work / "py-spy.log", "wb") as log:  # the child holds its own descriptor
+        proc = subprocess.Popen(
+            [
+                binary,
+                "record",
+                "--pid",
+                str(stack.worker.pid),
+                "--subprocesses",
+                "--idle",
+                "--rate",
+                "100",
+                "--format",
+                "raw",
+                "--output",
+                str(out),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
     time.sleep(1.0)  # attach before the upload starts
     return Spy(proc, out)
 
@@ -850,11 +853,14 @@ def copy_baseline(db: str, predictions: Path) -> float:
         conn.commit()
         checkpoint()
         started = time.perf_counter()
-        with conn.cursor() as cur, cur.copy("COPY bench_copy_baseline (item_id, output, score) FROM STDIN") as copy:
-            with open(predictions, "rb") as f:
-                for line in f:
-                    obj = orjson.loads(line)
-                    copy.write_row((obj["id"], orjson.dumps(obj["output"]).decode(), obj["score"]))
+        with (
+            conn.cursor() as cur,
+            cur.copy("COPY bench_copy_baseline (item_id, output, score) FROM STDIN") as copy,
+            open(predictions, "rb") as f,
+        ):
+            for line in f:
+                obj = orjson.loads(line)
+                copy.write_row((obj["id"], orjson.dumps(obj["output"]).decode(), obj["score"]))
         conn.commit()
         elapsed = time.perf_counter() - started
         n = conn.execute("SELECT count(*) FROM bench_copy_baseline").fetchone()[0]
@@ -1079,9 +1085,10 @@ def profile_predictions(args, n: int, predictions: Path) -> None:
     parsed = rows()
     size = copyload.BATCH_ROWS
     batches = [parsed[i : i + size] for i in range(0, len(parsed), size)]
+    # Bound as a default: a closure over `batches` would read a name that the `del` below unbinds.
     alone(
         "item keys (ItemIndex.lookup per batch), in memory",
-        lambda: [index.lookup([item_id for item_id, _ in batch]) for batch in batches],
+        lambda batches=batches: [index.lookup([item_id for item_id, _ in batch]) for batch in batches],
     )
     del parsed, batches
 

@@ -503,8 +503,9 @@ def start_gunicorn(env: dict[str, str], *, workers: int, worker_class: str, thre
     ]  # gunicorn 27's default control socket is per user: leave other servers' alone
     if config:
         cmd += ["--config", config]
-    log = tempfile.NamedTemporaryFile(prefix="signoff-bench-gunicorn-", suffix=".log", delete=False)
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # Kept after the run for the report; the server writes through its own descriptor once started.
+    with tempfile.NamedTemporaryFile(prefix="signoff-bench-gunicorn-", suffix=".log", delete=False) as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     describe = f"gunicorn {worker_class}, {workers} workers x {threads} thread{'s' if threads > 1 else ''}"
     if config:
         describe += f", --config {os.path.relpath(config, ROOT)}"
@@ -675,17 +676,17 @@ def run_phase(
             target=reviewer_loop,
             name=f"reviewer-{i}",
             daemon=True,
-            kwargs=dict(
-                base=server.base,
-                campaign_id=fixture.campaign_id,
-                reviewer=fixture.reviewers[i],
-                paced=paced,
-                retry_rate=retry_rate,
-                start=start,
-                deadline_box=deadline_box,
-                tally=tallies[i],
-                seed=seed * 1000 + i,
-            ),
+            kwargs={
+                "base": server.base,
+                "campaign_id": fixture.campaign_id,
+                "reviewer": fixture.reviewers[i],
+                "paced": paced,
+                "retry_rate": retry_rate,
+                "start": start,
+                "deadline_box": deadline_box,
+                "tally": tallies[i],
+                "seed": seed * 1000 + i,
+            },
         )
         for i in range(n)
     ]
@@ -768,7 +769,7 @@ def cpu_snapshot(server: Server) -> dict[str, float]:
     """Busy CPU seconds of the whole machine and of each party, to tell our load from anyone else's."""
     stat = Path("/proc/stat").read_text().split("\n")[0].split()[1:]
     user, nice, system, idle, iowait, irq, softirq, steal = (int(x) / CLK_TCK for x in stat[:8])
-    gunicorn = [server.proc.pid] + _proc_children(server.proc.pid)
+    gunicorn = [server.proc.pid, *_proc_children(server.proc.pid)]
     t = os.times()
     return {
         "busy": user + nice + system + irq + softirq + steal,
@@ -980,10 +981,10 @@ def explain_get_next(campaign_id: int) -> None:
         except Rollback:
             pass
 
-        def timing(label: str) -> float:
+        def timing(plan: list[str], label: str) -> float:
             return next((float(line.split(":")[1].split()[0]) for line in plan if line.startswith(label)), float("nan"))
 
-        ms, planning = timing("Execution Time"), timing("Planning Time")
+        ms, planning = timing(plan, "Execution Time"), timing(plan, "Planning Time")
         plans.append((ms + planning, sql, plan))
         print(f"  {ms:9.2f}{planning:9.2f}  {plan[0].split('  (')[0].strip()[:44]:<44} {' '.join(sql.split())[:150]}")
     for ms, sql, plan in sorted(plans, key=lambda p: -p[0])[:2]:
@@ -1086,6 +1087,7 @@ def code_summary() -> str:
             capture_output=True,
             text=True,
             timeout=10,
+            check=True,  # a failing git says "?" below rather than an empty summary
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
@@ -1093,6 +1095,7 @@ def code_summary() -> str:
             capture_output=True,
             text=True,
             timeout=10,
+            check=True,
         ).stdout.splitlines()
     except (OSError, subprocess.SubprocessError):
         return "?"
@@ -1159,7 +1162,7 @@ def machine_summary() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global DB_NAME
+    global DB_NAME  # noqa: PLW0603 -- set once from --db-name before any function reads it
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=1_000_000)
     parser.add_argument("--reviewers", type=int, default=32)

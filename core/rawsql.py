@@ -41,7 +41,7 @@ def fetch_models(model, sql: str, params, *, extra: tuple[str, ...] = ()) -> lis
                 for function in functions:
                     values[index] = function(values[index], col, connection)
         instance = model.from_db(connection.alias, None, values)
-        for name, value in zip(extra, row[width:]):
+        for name, value in zip(extra, row[width:], strict=True):
             setattr(instance, name, value)
         instances.append(instance)
     return instances

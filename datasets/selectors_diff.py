@@ -133,7 +133,7 @@ def version_diff_page(
         next_offset=offset + limit if more else None,
     )
     if kind == "changed":
-        page.fields = {row[0]: [name for name, flag in zip(FIELDS, row[1:]) if flag] for row in rows}
+        page.fields = {row[0]: [name for name, flag in zip(FIELDS, row[1:], strict=True) if flag] for row in rows}
         if with_values and page.ids:
             page.values = _changed_values(old, new, page.fields)
     return page

@@ -70,8 +70,8 @@ def _interval_points(names, estimates, lows, highs, *, color=BLUE, hover="%{x:.3
         error_x={
             "type": "data",
             "symmetric": False,
-            "array": [h - e for e, h in zip(estimates, highs)],
-            "arrayminus": [e - lo for e, lo in zip(estimates, lows)],
+            "array": [h - e for e, h in zip(estimates, highs, strict=True)],
+            "arrayminus": [e - lo for e, lo in zip(estimates, lows, strict=True)],
             "thickness": 2.5,
             "width": 8,
         },

@@ -113,10 +113,12 @@ class GatePolicy:
 
     def describe(self) -> str:
         parts = [
-            f"Pass when the candidate's win rate is shown to be above {self.min_win_rate:.2f} by a sequential test "
-            f"that may be checked after every judgment (false pass at most {self.alpha:.0%}; power {self.power:.0%} "
-            f"if the true rate is {self.alternative:.2f}), deciding nothing before {self.min_judgments} judged items "
-            f"and always deciding at the campaign's planned end",
+            (
+                f"Pass when the candidate's win rate is shown to be above {self.min_win_rate:.2f} by a sequential test "
+                f"that may be checked after every judgment (false pass at most {self.alpha:.0%}; power {self.power:.0%} "
+                f"if the true rate is {self.alternative:.2f}), deciding nothing before {self.min_judgments} judged items "
+                f"and always deciding at the campaign's planned end"
+            ),
         ]
         if self.min_agreement is not None:
             parts.append(f"and reviewers agreeing with Krippendorff's alpha of at least {self.min_agreement:.2f}")

@@ -126,7 +126,7 @@ def prediction_set_deleted_by_a_dba(api, data):
 def rubric_changed_after_judgments(api, data):
     cid = create_campaign(api, data, kind="rating", rubric=RUBRIC)
     judge_all(api["reviewer"], cid, lambda task, k: full_ratings(task))
-    Campaign.objects.filter(pk=cid).update(rubric=RUBRIC + [{"name": "tone", "scale": "likert", "description": ""}])
+    Campaign.objects.filter(pk=cid).update(rubric=[*RUBRIC, {"name": "tone", "scale": "likert", "description": ""}])
     return cid, ["tone"]
 
 

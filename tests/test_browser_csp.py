@@ -171,7 +171,7 @@ def pages(api, users, settings):
         {"id": "e0", "input": {"image": png_base64(), "q": "What is drawn?"}, "tags": ["pics"]},
         {"id": "e1", "input": "Describe the sky."},
     ]
-    for version in (items, items + [{"id": "e2", "input": "Describe the sea."}]):  # two versions: a diff to show
+    for version in (items, [*items, {"id": "e2", "input": "Describe the sea."}]):  # two versions: a diff to show
         assert (
             ds.post("/api/v1/datasets/essays/versions/", {"file": jsonl_file(version)}, format="multipart").status_code
             == 201

@@ -139,7 +139,7 @@ def test_an_edited_verdict_with_a_recomputed_hash_breaks_the_next_link(sign_verd
 
 
 def test_deleting_a_verdict_from_the_middle_is_found_at_the_one_after_it(sign_verdicts):
-    first, middle, last = sign_verdicts(3)
+    _first, middle, last = sign_verdicts(3)
     Verdict.objects.filter(pk=middle.pk).delete()
     result = check()
     assert not result.ok and result.broken_at == last.pk and result.count == 2

@@ -1,5 +1,6 @@
 """`signoff push` of a large file: chunks over tus, a connection cut mid-chunk, resumed, ingested whole."""
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -56,10 +57,8 @@ class CuttingProxy:
             pass
         finally:
             for s in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     s.close()
-                except OSError:
-                    pass
 
     def close(self):
         self.listener.close()

@@ -422,7 +422,7 @@ def test_the_lead_discards_a_judgment_and_the_item_gets_room_for_another_reviewe
 
 
 def test_only_the_campaigns_creator_or_an_admin_may_discard(api, judged_twice):
-    cid, first, (mine, theirs) = judged_twice
+    _cid, first, (mine, theirs) = judged_twice
     other_ds = token_client(UserFactory(username="ds2", role=User.Role.DATA_SCIENTIST))
     response = discard(other_ds, mine, {"reason": "I disagree"})
     assert response.status_code == 403 and response.json()["code"] == "not_campaign_lead"
@@ -445,7 +445,7 @@ def test_a_discard_needs_a_reason_and_an_active_campaign(api, judged_twice):
 
 
 def test_an_undone_judgment_cannot_be_discarded(api, judged_twice):
-    cid, first, (mine, _) = judged_twice
+    _cid, first, (mine, _) = judged_twice
     assert api["reviewer"].post(f"/api/v1/judgments/{mine}/undo/").status_code == 200
     response = discard(api["ds"], mine, {"reason": "x"})
     assert response.status_code == 409 and assigned(first) == 2  # the reviewer still holds the slot

@@ -268,7 +268,7 @@ def test_a_clean_dataset_is_copied_in_file_order_with_every_field(postgres, item
     assert created and item_copy_results == [(version, True)] and version.item_count == ROWS and version.number == 1
     items = list(Item.objects.filter(version=version).order_by("pk"))
     assert [item.external_id for item in items] == [str(row["id"]) for row in rows]  # keys follow the file
-    for item, row in zip(items, rows):
+    for item, row in zip(items, rows, strict=True):
         assert (item.input, item.reference, item.tags, item.image.name) == (
             row["input"],
             row.get("reference"),

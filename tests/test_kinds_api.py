@@ -522,7 +522,7 @@ def test_gold_labels_of_a_multi_label_campaign_are_label_lists(api, loop_data):
     response = api["ds"].post(f"/api/v1/campaigns/{cid}/gold/")
     assert response.status_code == 201, response.json()
     version = DatasetVersion.objects.get(dataset__name="arith", number=response.json()["version"])
-    assert set(tuple(r) for r in version.items.values_list("reference", flat=True)) == {("correct", "wrong")}
+    assert {tuple(r) for r in version.items.values_list("reference", flat=True)} == {("correct", "wrong")}
 
 
 def test_gold_labels_ignore_discarded_judgments(api, loop_data):

@@ -162,7 +162,7 @@ def test_batch_crossings_agree_with_one_path_at_a_time(rows):
     width = max(map(len, rows))
     matrix = np.array([row + [TIE] * (width - len(row)) for row in rows])
     decided_at, passed = GATE.first_crossings(matrix)
-    for row, at, p in zip(matrix, decided_at, passed):
+    for row, at, p in zip(matrix, decided_at, passed, strict=True):
         path = GATE.path(row)
         assert (path.decided_at or 0, path.decision == "pass") == (at, p)
 
@@ -224,7 +224,7 @@ def test_vectorised_wilson_bounds_equal_stats_wilson_interval():
     successes = np.array([0, 0.5, 3, 7.5, 12, 30])
     n = np.array([1, 3, 10, 15, 12, 64], dtype=float)
     low, high = wilson_bounds(successes, n)
-    for s, m, lo, hi in zip(successes, n, low, high):
+    for s, m, lo, hi in zip(successes, n, low, high, strict=True):
         interval = wilson_interval(s, m)
         assert (lo, hi) == (interval.low, interval.high)
 

@@ -72,7 +72,9 @@ class Accuracy:
 def accuracy_vs_gold(gold: Mapping, predictions: Mapping) -> Accuracy:
     """Share of gold items where the version's prediction equals the gold label, with a Wilson 95% interval."""
     g, p, missing = _aligned(gold, predictions)
-    correct = int(sum(a == b for a, b in zip(g, p))) if g.dtype == object else int(np.count_nonzero(g == p))
+    correct = (
+        int(sum(a == b for a, b in zip(g, p, strict=True))) if g.dtype == object else int(np.count_nonzero(g == p))
+    )
     return Accuracy(correct, len(g), missing, wilson_interval(correct, len(g)))
 
 
@@ -115,7 +117,7 @@ def confusion(gold: Mapping, predictions: Mapping, labels=None) -> ConfusionMatr
     predicted, actual = matrix.sum(axis=0), matrix.sum(axis=1)
 
     def ratio(num, den):
-        return [float(n) / float(d) if d else None for n, d in zip(num, den)]
+        return [float(n) / float(d) if d else None for n, d in zip(num, den, strict=True)]
 
     return ConfusionMatrix(
         names,
