@@ -106,7 +106,7 @@ def steps(lattice: Lattice, kernels: np.ndarray, n_max: int) -> Iterator[Step]:
         if keep.size:
             alive, lo = grown[:, keep[0] : keep[-1] + 1], lo + int(keep[0])
         else:
-            alive, lo = np.zeros((models, 0)), lo
+            alive = np.zeros((models, 0))
         yield Step(n, alive, lo, passed, failed)
 
 

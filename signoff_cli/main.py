@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,7 +19,7 @@ EXIT_OK, EXIT_BROKEN = 0, 1  # chain verify
 GATE_EXIT = {"approved": EXIT_APPROVED, "rejected": EXIT_REJECTED, "pending": EXIT_PENDING, "none": EXIT_PENDING}
 UPLOAD_POLL_SECONDS = 1.0
 # Larger files go as a resumable upload (tus) in chunks; SIGNOFF_RESUMABLE_ABOVE_BYTES sets the threshold.
-RESUMABLE_ABOVE_BYTES = int(os.environ.get("SIGNOFF_RESUMABLE_ABOVE_BYTES", 16 * 1024 * 1024))
+RESUMABLE_ABOVE_BYTES = int(os.environ.get("SIGNOFF_RESUMABLE_ABOVE_BYTES", str(16 * 1024 * 1024)))
 
 
 class Failure(Exception):
@@ -149,7 +150,7 @@ def cmd_push_predictions(client: Client, args: argparse.Namespace) -> int:
 def cmd_campaign_create(client: Client, args: argparse.Namespace) -> int:
     source = args.spec
     try:
-        text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
         spec = json.loads(text)
     except OSError as exc:
         raise Failure(f"cannot read {source}: {exc.strerror}") from None

@@ -279,7 +279,7 @@ def test_every_page_type_runs_under_the_csp_without_a_violation(pages, users, li
     lead.page.select_option("#id_dataset_version", label="essays v1")
     lead.page.select_option("#id_candidate", label="writer:2")
     lead.page.select_option("#id_baseline", label="writer:1")
-    lead.page.check("input[name=reviewers][value='%d']" % users["reviewer"].pk)
+    lead.page.check(f"input[name=reviewers][value='{users['reviewer'].pk}']")
     lead.page.fill("#id_min_judgments", "1")
     lead.page.dispatch_event("#id_min_judgments", "change")
     lead.page.wait_for_selector("#plan-summary")

@@ -83,6 +83,7 @@ def test_push_resumes_after_the_connection_drops_mid_upload(live_server, users, 
         with celery_worker():
             result = subprocess.run(
                 [sys.executable, "-m", "signoff_cli.main", "push", "dataset", "big", str(path), "--create"],
+                check=False,  # the exit code and output are asserted below
                 env=env,
                 capture_output=True,
                 text=True,

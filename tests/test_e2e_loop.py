@@ -27,7 +27,12 @@ QUESTIONS = [(a, b) for a, b in ((2, 3), (4, 4), (7, 5), (9, 1), (6, 8))]
 def run_cli(live_server, token: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     env = {"SIGNOFF_URL": live_server.url, "SIGNOFF_TOKEN": token, "PATH": "/usr/bin:/bin"}
     return subprocess.run(
-        [sys.executable, "-m", "signoff_cli.main", *args], env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "signoff_cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,  # callers assert the exit code the CLI promises
     )
 
 

@@ -77,7 +77,6 @@ def test_creation_states_the_plan_and_warns_in_words_when_underpowered(api):
     )
     campaign = api["ds"].get(f"/api/v1/campaigns/{created['id']}/").json()
     assert campaign["plan"] == plan and campaign["status"] == "active"
-    page = api["ds"].get(f"/campaigns/{created['id']}/")  # token clients cannot see pages; use a session below
 
 
 @pytest.mark.parametrize("seed", range(4))

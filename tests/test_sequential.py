@@ -42,8 +42,8 @@ def test_per_judgment_evidence_and_boundaries_follow_wald_and_ville():
 
 def test_path_adds_up_the_log_likelihood_ratio_judgment_by_judgment():
     path = GATE.path([WIN, LOSS, TIE, WIN])
-    w, l = math.log(1.2), math.log(0.8)
-    expected = [w, w + l, w + l + (w + l) / 2, 2 * w + l + (w + l) / 2]
+    win, loss = math.log(1.2), math.log(0.8)
+    expected = [win, win + loss, win + loss + (win + loss) / 2, 2 * win + loss + (win + loss) / 2]
     assert path.llr_series == pytest.approx(expected, abs=1e-12)
     assert path.llr == pytest.approx(expected[-1], abs=1e-12)
     assert (path.decision, path.decided_at, path.boundaries) == ("continue", None, (GATE.log_pass, GATE.log_fail))

@@ -33,12 +33,12 @@ def gold_labels(items, labels, *, min_votes: int = 1) -> GoldLabels:
     label_names, lc = factorize(labels)
     if len(ic) != len(lc):
         raise ValueError("items and labels must have one entry per judgment")
-    I, L = len(item_names), len(label_names)
-    counts = np.bincount(ic * L + lc, minlength=I * L).reshape(I, L)
+    n_items, n_labels = len(item_names), len(label_names)
+    counts = np.bincount(ic * n_labels + lc, minlength=n_items * n_labels).reshape(n_items, n_labels)
     top = counts.max(axis=1, initial=0)
     tied = (counts == top[:, None]).sum(axis=1) > 1
     enough = top >= min_votes
-    best = counts.argmax(axis=1) if L else np.zeros(I, dtype=np.int64)
+    best = counts.argmax(axis=1) if n_labels else np.zeros(n_items, dtype=np.int64)
     total = counts.sum(axis=1)
     has_gold = ~tied & enough
     return GoldLabels(

@@ -198,7 +198,7 @@ def _davidson_fit(
     ll = loglik(params, logp)
     converged = np.zeros(B, dtype=bool)
     iterations = 0
-    for iterations in range(1, max_iter + 1):
+    for iterations in range(1, max_iter + 1):  # noqa: B007 -- the count is returned after the loop
         prob = np.exp(logp)
         pa, pb, pt = prob[:, :, 0], prob[:, :, 1], prob[:, :, 2]
         r = Y - n[:, :, None] * prob

@@ -190,7 +190,7 @@ def _pl_mm(
     log_gamma = np.zeros((B, K))
     converged = np.zeros(B, dtype=bool)
     iterations = 0
-    for iterations in range(1, max_iter + 1):
+    for iterations in range(1, max_iter + 1):  # noqa: B007 -- the count is returned after the loop
         gamma = np.exp(log_gamma)
         gamma *= K / gamma.sum(axis=1, keepdims=True)
         gamma = np.concatenate([gamma, np.zeros((B, 1))], axis=1)
