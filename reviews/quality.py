@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from statistics import median
+from typing import Any
 
 from reviews import stats
 from reviews.models import Campaign, Judgment, ReviewerExclusion, Task
@@ -27,7 +28,7 @@ def known_answer_drawn(campaign: Campaign) -> bool:
     return _rng.random() < campaign.known_answer_rate
 
 
-def known_answer_correct(campaign: Campaign, answer, value) -> bool:
+def known_answer_correct(campaign: Campaign, answer: Any, value: Any) -> bool:
     """Whether a de-blinded judgment (`reviews.results.judgment_deblinded`'s value) gives the known answer.
 
     pairwise: the same "candidate" / "baseline" / "tie"; labeling: the same label set; ranking: the answer's version
@@ -41,7 +42,7 @@ def known_answer_correct(campaign: Campaign, answer, value) -> bool:
     return value == answer
 
 
-def known_answer_text(campaign: Campaign, answer, names: dict[int, str]) -> str:
+def known_answer_text(campaign: Campaign, answer: Any, names: dict[int, str]) -> str:
     """The known answer in words, for the campaign's lead."""
     if campaign.kind == Campaign.Kind.RANKING:
         return f"{names.get(answer, answer)} ranked first"
@@ -50,7 +51,7 @@ def known_answer_text(campaign: Campaign, answer, names: dict[int, str]) -> str:
     if campaign.kind == Campaign.Kind.PAIRWISE:
         return {
             "candidate": f"{names.get(campaign.candidate_id)} is better",
-            "baseline": f"{names.get(campaign.baseline_id)} is better",
+            "baseline": f"{names.get(campaign.baseline_id) if campaign.baseline_id is not None else None} is better",
             "tie": "tie",
         }.get(answer, str(answer))
     return ", ".join(str(answer).split("|"))
@@ -60,14 +61,14 @@ def _fast(duration_ms: int | None, min_seconds: int | None) -> bool:
     return min_seconds is not None and duration_ms is not None and duration_ms < min_seconds * 1000
 
 
-def reviewer_quality(campaign: Campaign) -> dict:
+def reviewer_quality(campaign: Campaign) -> dict[str, Any]:
     """Per reviewer: known-answer items answered and right (accuracy, Wilson 95% interval), the median time per
     judgment and how many judgments were faster than `min_seconds`, over their counted judgments of every task."""
     from reviews.problems import judgment_problem
     from reviews.results import judgment_deblinded
 
     excluded = set(ReviewerExclusion.objects.filter(campaign=campaign).values_list("reviewer__username", flat=True))
-    figures: dict[str, dict] = {
+    figures: dict[str, dict[str, Any]] = {
         name: {"judgments": 0, "known": 0, "correct": 0, "durations": [], "fast": 0}
         for name in campaign.reviewers.values_list("username", flat=True)
     }
@@ -136,7 +137,7 @@ def reviewer_quality(campaign: Campaign) -> dict:
 EXCLUDED_AFTER_RESULTS = "excluded after results were visible"
 
 
-def campaign_exclusions(campaign: Campaign) -> list[dict]:
+def campaign_exclusions(campaign: Campaign) -> list[dict[str, Any]]:
     """The lead's exclusions, on record, as the results and the verdict's evidence carry them."""
     return [
         {
@@ -151,7 +152,9 @@ def campaign_exclusions(campaign: Campaign) -> list[dict]:
     ]
 
 
-def item_rows_with_quality(campaign: Campaign, rows: list[dict], names: dict[int, str]) -> list[dict]:
+def item_rows_with_quality(
+    campaign: Campaign, rows: list[dict[str, Any]], names: dict[int, str]
+) -> list[dict[str, Any]]:
     """The lead's per-item rows (reviews.selectors.campaign_item_judgments) with what quality adds: the known
     answer and whether each judgment gave it, and judgments faster than `min_seconds`."""
     from reviews.problems import judgment_problem

@@ -351,6 +351,11 @@ def test_margin_sets_the_rate_to_beat():
         {"alternative": 0.4},
         {"approvers": 0},
         {"colour": "red"},
+        # a null where the field has a default used to be kept (alpha, power) or to raise a TypeError
+        {"alpha": None},
+        {"power": None},
+        {"margin": None},
+        {"alternative": None},
     ],
 )
 def test_gate_policy_refuses_nonsense(policy):
