@@ -46,11 +46,11 @@ def _db_datetime(value):
 class TokenAuthentication(KnoxTokenAuthentication):
     def authenticate_credentials(self, token: bytes):
         try:
-            token = token.decode("utf-8")
-            digest = hash_token(token)
+            text = token.decode("utf-8")
+            digest = hash_token(text)
         except (TypeError, ValueError):
             raise exceptions.AuthenticationFailed("Invalid token.") from None
-        key = token[: CONSTANTS.TOKEN_KEY_LENGTH]
+        key = text[: CONSTANTS.TOKEN_KEY_LENGTH]
         for user in fetch_models(
             get_user_model(), _token_sql(), [key], extra=("token_digest", "token_created", "token_expiry")
         ):

@@ -12,7 +12,9 @@ so the same object written with its keys in another order counts as changed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import connection
 
@@ -143,7 +145,9 @@ def _changed_values(old: DatasetVersion, new: DatasetVersion, fields: dict[str, 
     items = Item.objects.filter(version__in=[old, new], external_id__in=list(fields)).values(
         "version_id", "external_id", "input", "reference", "tags", "image"
     )
-    by_key = {(item["version_id"], item["external_id"]): item for item in items}
+    by_key: dict[tuple[int, str], Mapping[str, Any]] = {
+        (item["version_id"], item["external_id"]): item for item in items
+    }
     values = {}
     for external_id, names in fields.items():
         before, after = by_key[(old.pk, external_id)], by_key[(new.pk, external_id)]

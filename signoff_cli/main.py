@@ -67,8 +67,11 @@ def upload(client: Client, path: str, filename: str, fields: dict[str, str], met
         else:
             with open(filename, "rb") as file:
                 data = file.read()
-            fields = {**fields, "file": (os.path.basename(filename), data, "application/octet-stream")}
-            status, body = client.request("POST", path, fields=fields)
+            form: dict[str, str | tuple[str, bytes, str]] = {
+                **fields,
+                "file": (os.path.basename(filename), data, "application/octet-stream"),
+            }
+            status, body = client.request("POST", path, fields=form)
             if status != 202:
                 return body
             status_url = body["status_url"]
@@ -415,8 +418,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.reconfigure(line_buffering=True)
     parser = build_parser()
     args = parser.parse_args(argv)
-    url = args.url or os.environ.get("SIGNOFF_URL")
-    token = args.token or os.environ.get("SIGNOFF_TOKEN")
+    url: str = args.url or os.environ.get("SIGNOFF_URL") or ""
+    token: str = args.token or os.environ.get("SIGNOFF_TOKEN") or ""
     if not url:
         parser.error("no server: set SIGNOFF_URL or pass --url")
     if not token:
