@@ -21,7 +21,6 @@ the median milliseconds per part and their total per campaign. Pure: no Django, 
 from __future__ import annotations
 
 import argparse
-import inspect
 import platform
 import statistics
 import sys
@@ -33,11 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from reviews import stats
-
-try:
-    from reviews.gate import GatePolicy, gate_evaluate
-except ImportError:  # the gate is optional here
-    GatePolicy = gate_evaluate = None
+from reviews.gate import GatePolicy, gate_evaluate
 
 VERSIONS = [101, 102, 103, 104]  # model version ids: 101 the baseline, 102 the candidate
 BASELINE, CANDIDATE = 101, 102
@@ -156,15 +151,10 @@ def synth_labeling(rng, items, overlap, reviewers):
 # ------------------------------------------------------------------ the statistics, part by part
 
 
-def gate_call(outcomes: np.ndarray, counts: stats.PairwiseCounts, alpha):
-    """reviews.gate as it stands: the sequential version takes outcomes in arrival order, the older one counts."""
-    if gate_evaluate is None:
-        return "reviews.gate not importable"
-    params = list(inspect.signature(gate_evaluate).parameters)
-    if params[1] == "outcomes":
-        policy = GatePolicy.from_dict({"min_judgments": 100, "min_agreement": 0.3})
-        return gate_evaluate(policy, outcomes, agreement=alpha).status
-    return gate_evaluate(GatePolicy.from_dict({"min_judgments": 100}), counts).status
+def gate_call(outcomes: np.ndarray, alpha: float | None) -> str:
+    """The gate's sequential test over the outcomes in arrival order."""
+    policy = GatePolicy.from_dict({"min_judgments": 100, "min_agreement": 0.3})
+    return gate_evaluate(policy, outcomes, agreement=alpha).status
 
 
 def run_pairwise(d, timer):
@@ -196,7 +186,7 @@ def run_pairwise(d, timer):
             tags_mine, lambda idx: stats.wilson_interval(points[idx_mine[idx]].sum(), len(idx)), min_size=SLICE_MIN
         )
     with timer("gate (reviews.gate)"):
-        verdict = gate_call(points[mine], counts, alpha)
+        verdict = gate_call(points[mine], alpha)
     return {
         "judgments": len(codes),
         "win rate": f"{rate.estimate:.3f} [{rate.low:.3f}, {rate.high:.3f}] over {counts.total}",
@@ -247,7 +237,7 @@ def run_ranking(d, timer):
         )
     with timer("gate (reviews.gate)"):
         points = np.where(c < b, 1.0, np.where(c > b, 0.0, 0.5))
-        verdict = gate_call(points, counts, alpha)
+        verdict = gate_call(points, alpha)
     return {
         "judgments": n,
         "mean rank": {v: round(f["mean"], 3) for v, f in mean.items()},
@@ -294,8 +284,7 @@ def run_labeling(d, timer):
     with timer("gate (reviews.gate)"):
         suggestion = np.array([candidate[i] for i in range(len(d["item_tags"]))], dtype=object)
         points = (suggestion[d["item"]] == d["label"]).astype(float)
-        counts = stats.PairwiseCounts(wins=int(points.sum()), losses=int(len(points) - points.sum()))
-        verdict = gate_call(points, counts, alpha)
+        verdict = gate_call(points, alpha)
     return {
         "judgments": len(d["item"]),
         "gold": f"{len(gold.gold)} items, {len(gold.tied)} tied (no gold)",

@@ -12,6 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from reviews.sequential import SequentialPath, SequentialTest
 
 POLICY_FIELDS = {
@@ -147,7 +150,7 @@ class GateResult:
 
 def gate_evaluate(
     policy: GatePolicy,
-    outcomes: Sequence[float],
+    outcomes: Sequence[float] | NDArray[np.float64],
     *,
     judgments: int | None = None,
     agreement: float | None = None,

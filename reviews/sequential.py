@@ -216,7 +216,7 @@ class SequentialTest:
             down[:, -1] |= ~end_pass
         return _first_decisions(up, down)
 
-    def path(self, outcomes: Sequence[float]) -> SequentialPath:
+    def path(self, outcomes: Sequence[float] | NDArray[np.float64]) -> SequentialPath:
         """The evidence over units in arrival order and the decision it has reached."""
         y = np.asarray(outcomes, dtype=float).reshape(-1)
         series = self.llr_cumulative(y)

@@ -29,7 +29,7 @@ def logged_in(client: Client) -> bool:
 
 @pytest.fixture
 def dana(db):
-    return UserFactory(username="dana", role=User.Role.DATA_SCIENTIST)
+    return UserFactory.create(username="dana", role=User.Role.DATA_SCIENTIST)
 
 
 def test_the_right_password_still_logs_in_after_a_few_typos(dana):
@@ -48,7 +48,7 @@ def test_thirty_wrong_passwords_lock_the_account_even_from_addresses_never_seen(
     assert not logged_in(client)
     assert LOCKED_OUT in response.content.decode()
     assert 'name="password"' in response.content.decode()  # the login page, not a bare error
-    other = UserFactory(username="other")
+    other = UserFactory.create(username="other")
     client, response = attempt(other.username, "pw-for-tests", address="10.2.0.1")
     assert response.status_code == 302 and logged_in(client)  # the address is not locked
 

@@ -255,9 +255,9 @@ def world(api, users, loop_data, pairwise_campaign):
     users["admin"].save()
     people = {
         "rev_on": users["reviewer"],
-        "rev_off": UserFactory(username="outsider"),
+        "rev_off": UserFactory.create(username="outsider"),
         "lead": users["ds"],
-        "other_ds": UserFactory(username="ds2", role=User.Role.DATA_SCIENTIST),
+        "other_ds": UserFactory.create(username="ds2", role=User.Role.DATA_SCIENTIST),
         "approver": users["approver"],
         "admin": users["admin"],
     }

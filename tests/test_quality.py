@@ -286,7 +286,7 @@ def exclude(client, cid, reviewer="rev", reason="answers without reading"):
 
 def test_only_the_campaigns_lead_or_an_admin_may_exclude_a_reviewer(api, loop_data):
     cid = create(api, loop_data)["id"]
-    other_ds = token_client(UserFactory(username="ds2", role="data_scientist"))
+    other_ds = token_client(UserFactory.create(username="ds2", role="data_scientist"))
     assert exclude(other_ds, cid).status_code == 403
     assert exclude(api["reviewer2"], cid).status_code == 403
     assert exclude(api["approver"], cid).status_code == 403

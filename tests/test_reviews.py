@@ -130,7 +130,7 @@ def test_candidate_side_is_drawn_at_random(api, pairwise_campaign, monkeypatch):
 
 
 def test_overlap_is_never_exceeded_and_no_reviewer_gets_a_task_twice(api, loop_data):
-    rev3 = token_client(UserFactory(username="rev3"))
+    rev3 = token_client(UserFactory.create(username="rev3"))
     cid = create_campaign(api, loop_data, reviewers=["rev", "rev2", "rev3"], overlap=2)
     seen = {
         role: [t["task"] for t in judge_all(client, cid, lambda t: {"choice": "tie"})]

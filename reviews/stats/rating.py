@@ -4,7 +4,7 @@ intervals, and the candidate's difference to the baseline (paired when rated in 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -91,8 +91,8 @@ def rating_difference(
     candidate: ArrayLike,
     baseline: ArrayLike,
     *,
-    candidate_judgments: Sequence[int] | None = None,
-    baseline_judgments: Sequence[int] | None = None,
+    candidate_judgments: ArrayLike | None = None,
+    baseline_judgments: ArrayLike | None = None,
     paired: bool | None = None,
     confidence: float = 0.95,
 ) -> Difference:
