@@ -1,10 +1,16 @@
 """API rate limits. Rates are read from settings at each request, not frozen when DRF is imported, so an
 environment variable or a test's settings override takes effect."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from rest_framework import throttling
-from rest_framework.request import Request
 from rest_framework.settings import api_settings
-from rest_framework.views import APIView
+
+if TYPE_CHECKING:  # DRF imports the throttles while rest_framework.views is still loading
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
 
 
 class _RateFromSettings(throttling.SimpleRateThrottle):

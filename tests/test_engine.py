@@ -71,7 +71,7 @@ def next_id(client, cid, exclude=()) -> int | None:
 
 def claim(client, cid, exclude=()) -> int:
     """The task id /next/ hands out, which must be one."""
-    task_id = claim(client, cid, exclude)
+    task_id = next_id(client, cid, exclude)
     assert task_id is not None, "no task handed out"
     return task_id
 
