@@ -350,9 +350,9 @@ def start_stack(args, work: Path) -> Stack:
         log = work / f"{name}.log"
         stack.logs[name] = str(log)
         # The child keeps its own copy of the descriptor; ours is closed as soon as it has started.
-        with open(log, "wb") as out:
+        with open(log, "wb") as log_file:
             proc = subprocess.Popen(
-                cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                cmd, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
             )
         setattr(stack, name, proc)
     http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=1.0, read=5.0))

@@ -187,6 +187,7 @@ def run_pairwise(d, timer):
         )
     with timer("gate (reviews.gate)"):
         verdict = gate_call(points[mine], alpha)
+    assert bt.low is not None and bt.high is not None  # bootstrapped: more than two versions compared
     return {
         "judgments": len(codes),
         "win rate": f"{rate.estimate:.3f} [{rate.low:.3f}, {rate.high:.3f}] over {counts.total}",
@@ -238,6 +239,7 @@ def run_ranking(d, timer):
     with timer("gate (reviews.gate)"):
         points = np.where(c < b, 1.0, np.where(c > b, 0.0, 0.5))
         verdict = gate_call(points, alpha)
+    assert pl.low is not None and pl.high is not None  # bootstrapped: more than two versions ranked
     return {
         "judgments": n,
         "mean rank": {v: round(f["mean"], 3) for v, f in mean.items()},
@@ -289,7 +291,9 @@ def run_labeling(d, timer):
         "judgments": len(d["item"]),
         "gold": f"{len(gold.gold)} items, {len(gold.tied)} tied (no gold)",
         "accuracy": {v: f"{a.rate.estimate:.3f} [{a.rate.low:.3f}, {a.rate.high:.3f}]" for v, a in accuracy.items()},
-        "recall (candidate)": dict(zip(LABELS, (round(r, 3) for r in matrices[CANDIDATE].recall), strict=True)),
+        "recall (candidate)": dict(
+            zip(LABELS, (None if r is None else round(r, 3) for r in matrices[CANDIDATE].recall), strict=True)
+        ),
         "alpha": f"{alpha:.3f}",
         "kappa pairs": f"{len(kappa.pairs())}, median {np.nanmedian(kappa.kappa):.3f}",
         "outliers": [(row["reviewer"], round(row["share"], 3)) for row in outliers.flagged],

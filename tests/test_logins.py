@@ -4,6 +4,7 @@ page; the lock clears after the cool-off or when an admin resets it. Anonymous A
 import json
 import time
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 from django.core.cache import cache
@@ -13,12 +14,15 @@ from django.test import Client, override_settings
 from core.models import User
 from tests.factories import UserFactory
 
+if TYPE_CHECKING:  # the test client's response type exists in django-stubs only
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
+
 LOCKED_OUT = (
     "Too many failed attempts for this account or address; try again in 15 minutes, or ask an admin to unlock it."
 )
 
 
-def attempt(username: str, password: str, address: str = "10.0.0.1", **headers) -> tuple[Client, object]:
+def attempt(username: str, password: str, address: str = "10.0.0.1", **headers) -> tuple[Client, "TestResponse"]:
     client = Client(REMOTE_ADDR=address, **headers)
     return client, client.post("/login/", {"username": username, "password": password})
 
