@@ -128,14 +128,15 @@ class SequentialTest:
     @property
     def end_bar(self) -> int | None:
         """The sum of outcomes, in lattice steps, that passes an undecided test at its horizon (None: no horizon)."""
-        return None if self.horizon is None else self._bar_at(self.horizon)
+        return None if self.horizon is None else self.end_bar_at(self.horizon)
 
     @property
     def end_bar_win_rate(self) -> float | None:
         """The end's bar as a win rate over the horizon."""
-        return None if self.horizon is None else self._bar_at(self.horizon) / self.resolution / self.horizon
+        return None if self.horizon is None else self.end_bar_at(self.horizon) / self.resolution / self.horizon
 
-    def _bar_at(self, horizon: int) -> int:
+    def end_bar_at(self, horizon: int) -> int:
+        """`end_bar` for a test truncated at `horizon` units."""
         return _end_bar(self.lattice, self.p0, self.alpha, horizon, self.per_item)
 
     def characteristics(self, p: float, *, tie_rate: float = 0.0) -> lattice_mod.Characteristics:
@@ -145,7 +146,9 @@ class SequentialTest:
         kernel = lattice_mod.outcome_kernels(
             p, resolution=self.resolution, per_item=self.per_item, tie_rates=[tie_rate]
         )[0]
-        return lattice_mod.characteristics(self.lattice, kernel, horizon=self.horizon, bar=self._bar_at(self.horizon))
+        return lattice_mod.characteristics(
+            self.lattice, kernel, horizon=self.horizon, bar=self.end_bar_at(self.horizon)
+        )
 
     @property
     def llr_win(self) -> float:
@@ -211,7 +214,7 @@ class SequentialTest:
         up, down = (llr >= self.log_pass), (llr <= self.log_fail)
         up[:, : self.floor - 1] = down[:, : self.floor - 1] = False
         if self.horizon is not None and y.shape[-1] == self.horizon:
-            end_pass = h[:, -1] >= self._bar_at(self.horizon)
+            end_pass = h[:, -1] >= self.end_bar_at(self.horizon)
             up[:, -1] |= end_pass
             down[:, -1] |= ~end_pass
         return _first_decisions(up, down)
@@ -278,7 +281,7 @@ class SequentialPath:
         if self.at_end:
             # path() sets at_end only at the horizon, with the sum of the outcomes up to there
             assert t.horizon is not None and self.sum_at_decision is not None
-            needed = t._bar_at(t.horizon) / t.resolution
+            needed = t.end_bar_at(t.horizon) / t.resolution
             verb = "passes" if self.decision == "pass" else "fails"
             relation = "at least" if self.decision == "pass" else "short of"
             text = (
