@@ -217,6 +217,7 @@ def test_signoff_is_refused_while_the_chain_is_broken_until_an_admin_acknowledge
     assert reject(api, campaign_for(api, loop_data)).status_code == 201
     # a new, different breakage does
     newest = Verdict.objects.order_by("-id").first()
+    assert newest is not None
     Verdict.objects.filter(pk=newest.pk).update(decision="approve")
     assert check().acknowledged_at is None
     assert reject(api, campaign_for(api, loop_data)).json()["code"] == "chain_broken"
@@ -250,6 +251,7 @@ def test_a_signoff_refuses_to_chain_onto_a_cut_head_before_any_new_check(api, lo
     refused = reject(api, campaign_for(api, loop_data))
     assert refused.status_code == 409 and refused.json()["code"] == "chain_broken"
     recorded = ChainCheck.objects.first()
+    assert recorded is not None
     assert recorded.trigger == "signoff" and not recorded.ok and "1 verdict missing" in recorded.reason
 
 

@@ -538,6 +538,7 @@ def test_editing_a_signed_verdict_breaks_the_chain(api, loop_data, passed_campai
     sign(api["approver"], other, decision="reject", rationale="worse")
     assert verdict_chain_verify() is None
     first = Verdict.objects.order_by("id").first()
+    assert first is not None
     Verdict.objects.filter(pk=first.pk).update(rationale="quietly rewritten")
     assert verdict_chain_verify() == first
 
@@ -564,6 +565,7 @@ def test_approved_version_goes_to_production_by_a_recorded_act(api, users, passe
         ("approved", "production"),
     ]
     last = StageTransition.objects.order_by("id").last()
+    assert last is not None
     assert (last.actor, last.reason, last.cause) == (users["approver2"], "release 2.0", "manual")
     assert api["ds"].get("/api/v1/gate/calc/2/").json()["stage"] == "production"
 
