@@ -219,6 +219,13 @@ class Stack:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def pid(self, name: str) -> int:
+        """The pid of the started web server ("web") or worker ("worker")."""
+        proc = getattr(self, name)
+        if proc is None:
+            raise RuntimeError(f"the {name} is not running")
+        return proc.pid
+
 
 def stack_env(args, work: Path, queue: str) -> tuple[dict[str, str], str, Path | None]:
     env = {
@@ -632,7 +639,7 @@ class UploadResult:
 def upload_and_wait(
     stack: Stack, what: str, path: str, fields: dict[str, str], file_path: Path, rows: int, py_spy: str = ""
 ) -> UploadResult:
-    groups = {"web": stack.web.pid, "worker": stack.worker.pid}
+    groups = {"web": stack.pid("web"), "worker": stack.pid("worker")}
     if not stack.sqlite:
         checkpoint()
     spy = start_py_spy(py_spy, stack) if py_spy else None
@@ -754,7 +761,7 @@ def start_py_spy(binary: str, stack: Stack) -> Spy:
                 binary,
                 "record",
                 "--pid",
-                str(stack.worker.pid),
+                str(stack.pid("worker")),
                 "--subprocesses",
                 "--idle",
                 "--rate",
@@ -836,6 +843,7 @@ def db_counts(stack: Stack, dataset_version: int, prediction_set: int) -> tuple[
     )
     sql = sql.format(v=int(dataset_version), p=int(prediction_set))
     if stack.sqlite:
+        assert stack.sqlite_path is not None  # every SQLite stack has its file
         with sqlite3.connect(stack.sqlite_path) as conn:
             return tuple(conn.execute(sql).fetchone())
     with pg_connect(stack.db) as conn:
@@ -874,7 +882,7 @@ def run_size(args, n: int, items: Path, predictions: Path) -> SizeResult:
     work = Path(tempfile.mkdtemp(prefix=f"stack-{n}-", dir=args.tmp))
     stack = start_stack(args, work)
     try:
-        nprocs = f"web {len(process_tree(stack.web.pid))} processes, worker {len(process_tree(stack.worker.pid))}"
+        nprocs = f"web {len(process_tree(stack.pid('web')))} processes, worker {len(process_tree(stack.pid('worker')))}"
         print(f"  stack up on :{stack.port} ({nprocs}); load1 {load1():.2f}", flush=True)
         code, body = api(stack, "POST", "/api/v1/datasets/", {"name": "bench-items", "description": "ingest benchmark"})
         assert code == 201, (code, body)
@@ -1080,6 +1088,7 @@ def profile_predictions(args, n: int, predictions: Path) -> None:
     with open(predictions, "rb") as f:
         alone("sha256 of the file", lambda: file_sha256(File(f)))
     index = ItemIndex.load(dataset_version.pk, dataset_version.item_count)
+    assert index is not None  # the version was ingested above
     alone("ItemIndex.load (the version's ids and keys)", lambda: ItemIndex.load(dataset_version.pk, n))
     alone("read + orjson.loads + check + orjson.dumps (_jsonl_rows)", rows)
     parsed = rows()
