@@ -44,6 +44,11 @@ def test_the_end_bar_is_the_lowest_whole_number_of_wins_that_keeps_alpha(n):
     assert lattice.characteristics(test.lattice, no_ties, horizon=n, bar=bar - 2).passed > 0.05
 
 
+def test_a_bar_for_no_units_is_refused_in_words():
+    with pytest.raises(ValueError, match="at least one unit"):
+        lattice.design_bar(truncated(10).lattice, p0=0.5, alpha=0.05, horizon=0, per_item=1)
+
+
 @pytest.mark.parametrize("n", [23, 37, 53, 62])
 def test_a_few_ties_never_lift_the_false_pass_rate_above_alpha(n):
     """Between the design's tie rates a bar at half a win leaked (0.0554 at N = 37, tie rate 0.028, found by
