@@ -154,7 +154,7 @@ def test_ids_that_share_a_hash_take_the_exact_path_and_still_land_right(setup, c
 
 def test_the_index_finds_each_item_and_refuses_any_other_id(setup):
     index = ItemIndex.load(setup["version"].pk, setup["version"].item_count)
-    assert len(index) == ROWS
+    assert index is not None and len(index) == ROWS
     wanted = ["it-5", "42", "it-19998", "it-0"]
     expected = dict(
         Item.objects.filter(version=setup["version"], external_id__in=wanted).values_list("external_id", "pk")
