@@ -242,8 +242,10 @@ def check_targets(tie_rate: float, runs: dict[float, dict[str, Outcome]]) -> lis
             lines.append(
                 (
                     rate <= ALPHA,
-                    f"false pass <= {ALPHA} under continuous monitoring at {p:.2f}: "
-                    f"{rate:.4f} (SE {seq[p].se(rate):.4f}; exact {runs[p]['exact'].passed:.4f})",
+                    (
+                        f"false pass <= {ALPHA} under continuous monitoring at {p:.2f}: "
+                        f"{rate:.4f} (SE {seq[p].se(rate):.4f}; exact {runs[p]['exact'].passed:.4f})"
+                    ),
                 )
             )
     if 0.60 in seq:
@@ -251,8 +253,10 @@ def check_targets(tie_rate: float, runs: dict[float, dict[str, Outcome]]) -> lis
         lines.append(
             (
                 rate >= 1 - BETA,
-                f"power >= {1 - BETA:.2f} at 0.60: {rate:.4f} (SE {seq[0.60].se(rate):.4f}; "
-                f"exact {runs[0.60]['exact'].passed:.4f})",
+                (
+                    f"power >= {1 - BETA:.2f} at 0.60: {rate:.4f} (SE {seq[0.60].se(rate):.4f}; "
+                    f"exact {runs[0.60]['exact'].passed:.4f})"
+                ),
             )
         )
     for p in (0.50, 0.60):
@@ -261,8 +265,10 @@ def check_targets(tie_rate: float, runs: dict[float, dict[str, Outcome]]) -> lis
             lines.append(
                 (
                     abs(change) <= 0.10,
-                    f"mean judgments within 10% of Wald's SPRT at {p:.2f}: "
-                    f"{seq[p].mean_n:.1f} vs {wald[p].mean_n:.1f} ({change:+.1%})",
+                    (
+                        f"mean judgments within 10% of Wald's SPRT at {p:.2f}: "
+                        f"{seq[p].mean_n:.1f} vs {wald[p].mean_n:.1f} ({change:+.1%})"
+                    ),
                 )
             )
     for p in (0.40, 0.70):
@@ -271,8 +277,10 @@ def check_targets(tie_rate: float, runs: dict[float, dict[str, Outcome]]) -> lis
             lines.append(
                 (
                     saving >= 0.60,
-                    f"at least 60% fewer mean judgments than fixed N = {n_fixed} at {p:.2f}: "
-                    f"{seq[p].mean_n:.1f} ({saving:.1%} fewer)",
+                    (
+                        f"at least 60% fewer mean judgments than fixed N = {n_fixed} at {p:.2f}: "
+                        f"{seq[p].mean_n:.1f} ({saving:.1%} fewer)"
+                    ),
                 )
             )
     return lines
@@ -335,21 +343,30 @@ def truncated_test(horizon: int, min_n: int | None, *, per_item: int = 1) -> Seq
     )
 
 
+def _horizon(test: SequentialTest) -> int:
+    """The planned end of a truncated test (every test here has one)."""
+    if test.horizon is None:
+        raise ValueError("a truncated test needs a horizon")
+    return test.horizon
+
+
 def simulate_truncated(test: SequentialTest, *, p: float, tie_rate: float, campaigns: int, seed: int) -> Outcome:
     """Campaigns of test.horizon items (one judgment each), looked at after every item, seeded by (seed, p, tie rate,
     horizon). An undecided campaign would count at the horizon; the truncated test leaves none."""
-    rng = np.random.default_rng([seed, round(p * 1000), round(tie_rate * 1000), test.horizon, 7])
+    horizon = _horizon(test)
+    rng = np.random.default_rng([seed, round(p * 1000), round(tie_rate * 1000), horizon, 7])
     return _summarise_campaigns(
-        test, campaigns, lambda n: draw_outcomes(rng, p=p, tie_rate=tie_rate, campaigns=n, max_n=test.horizon)
+        test, campaigns, lambda n: draw_outcomes(rng, p=p, tie_rate=tie_rate, campaigns=n, max_n=horizon)
     )
 
 
 def simulate_kernel(test: SequentialTest, kernel: np.ndarray, *, campaigns: int, seed: int) -> Outcome:
     """Campaigns whose items' outcomes are drawn from `kernel` (a distribution on 0, 1/r, ..., 1; r = test.resolution)."""
-    rng = np.random.default_rng([seed, test.horizon, test.resolution, 11])
+    horizon = _horizon(test)
+    rng = np.random.default_rng([seed, horizon, test.resolution, 11])
     values = np.arange(kernel.size) / test.resolution
     return _summarise_campaigns(
-        test, campaigns, lambda n: rng.choice(values, size=(n, test.horizon), p=kernel / kernel.sum())
+        test, campaigns, lambda n: rng.choice(values, size=(n, horizon), p=kernel / kernel.sum())
     )
 
 
@@ -361,7 +378,7 @@ def _summarise_campaigns(test: SequentialTest, campaigns: int, draw) -> Outcome:
         passed_parts.append(passed)
     decided_at, passed = np.concatenate(decided_parts), np.concatenate(passed_parts)
     undecided = decided_at == 0
-    judgments = np.where(undecided, test.horizon, decided_at)
+    judgments = np.where(undecided, _horizon(test), decided_at)
     return Outcome(
         passed=float(np.mean(passed & ~undecided)),
         failed=float(np.mean(~passed & ~undecided)),
@@ -386,11 +403,13 @@ def exact_truncated(test: SequentialTest, *, p: float, tie_rate: float) -> Outco
 def exact_pass_rates(test: SequentialTest, kernels: np.ndarray) -> np.ndarray:
     """P(pass) of the truncated test for many outcome distributions at once (rows of `kernels` on 0..resolution):
     the lattice recursion (reviews/lattice.py) run to the horizon, early passes plus undecided mass at the end's bar."""
+    horizon = _horizon(test)
     early, step = np.zeros(kernels.shape[0]), None
-    for step in lattice_mod.steps(test.lattice, kernels, test.horizon):
+    for step in lattice_mod.steps(test.lattice, kernels, horizon):
         early = early + step.passed
+    assert step is not None  # a horizon is at least one unit
     h = step.lo + np.arange(step.alive.shape[1])
-    return early + step.alive[:, h >= test.end_bar].sum(axis=1)
+    return early + step.alive[:, h >= test.end_bar_at(horizon)].sum(axis=1)
 
 
 def _judgment(q: float, tie_rate: float) -> np.ndarray | None:
@@ -404,8 +423,8 @@ def two_difficulty_kernels(per_item: int, *, p: float = P0) -> np.ndarray:
     resolution, rows = 2 * per_item, []
     for d in (0.1, 0.2, 0.3, 0.4, 0.5):
         for t in np.linspace(0.0, 1.0, 21):
-            parts = [_judgment(q, t) for q in (p - d, p + d)]
-            if any(j is None for j in parts):
+            parts = [j for q in (p - d, p + d) if (j := _judgment(q, t)) is not None]
+            if len(parts) < 2:
                 continue
             row = np.zeros(resolution + 1)
             for j in parts:
@@ -492,7 +511,7 @@ def off_grid(horizon: int, min_n: int | None, per_item: int, *, campaigns: int, 
     return OffGrid(
         horizon=horizon,
         per_item=per_item,
-        end_bar=test.end_bar_win_rate,
+        end_bar=test.end_bar_at(horizon) / test.resolution / horizon,
         design=float(design),
         fine=float(fine),
         two_difficulties=float(two),
@@ -550,19 +569,23 @@ def check_truncated(
             lines.append(
                 (
                     ok,
-                    f"N = {horizon}: false pass <= {ALPHA} at {p:.2f}: exact {exact.passed:.4f}, simulated "
-                    f"{sim.passed:.4f} (<= α + 3 SE = {ALPHA + noise:.4f})",
+                    (
+                        f"N = {horizon}: false pass <= {ALPHA} at {p:.2f}: exact {exact.passed:.4f}, simulated "
+                        f"{sim.passed:.4f} (<= α + 3 SE = {ALPHA + noise:.4f})"
+                    ),
                 )
             )
         undecided = max(
-            max(r["simulated"].undecided for r in by_p.values()), max(r["exact"].undecided for r in by_p.values())
+            *(r["simulated"].undecided for r in by_p.values()), *(r["exact"].undecided for r in by_p.values())
         )
         lines.append(
             (
                 undecided == 0 or undecided < 1e-12,
-                f"N = {horizon}: P(undecided) = 0 at every win rate: simulated "
-                f"{sum(round(r['simulated'].undecided * campaigns) for r in by_p.values())} of "
-                f"{campaigns * len(by_p)} campaigns undecided, exact largest 1 - P(pass) - P(fail) {undecided:.1e}",
+                (
+                    f"N = {horizon}: P(undecided) = 0 at every win rate: simulated "
+                    f"{sum(round(r['simulated'].undecided * campaigns) for r in by_p.values())} of "
+                    f"{campaigns * len(by_p)} campaigns undecided, exact largest 1 - P(pass) - P(fail) {undecided:.1e}"
+                ),
             )
         )
         if 0.60 in by_p:
@@ -581,12 +604,14 @@ def worst_over_tie_rates(min_n: int | None, horizons: tuple[int, ...]) -> list[t
         rates = {
             t: test.characteristics(P0, tie_rate=t).passed for t in np.linspace(0.0, 1.0, lattice_mod.NULL_TIE_RATES)
         }
-        t = max(rates, key=rates.get)
+        t = max(rates, key=rates.__getitem__)
         lines.append(
             (
                 rates[t] <= ALPHA + 1e-12,
-                f"N = {horizon}: worst false pass at 0.50 over tie rates 0, 0.1, ..., 1 "
-                f"(exact) {rates[t]:.4f} at tie rate {t:.1f}",
+                (
+                    f"N = {horizon}: worst false pass at 0.50 over tie rates 0, 0.1, ..., 1 "
+                    f"(exact) {rates[t]:.4f} at tie rate {t:.1f}"
+                ),
             )
         )
     return lines

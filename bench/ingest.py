@@ -219,6 +219,13 @@ class Stack:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def pid(self, name: str) -> int:
+        """The pid of the started web server ("web") or worker ("worker")."""
+        proc = getattr(self, name)
+        if proc is None:
+            raise RuntimeError(f"the {name} is not running")
+        return proc.pid
+
 
 def stack_env(args, work: Path, queue: str) -> tuple[dict[str, str], str, Path | None]:
     env = {
@@ -349,9 +356,11 @@ def start_stack(args, work: Path) -> Stack:
     for name, cmd in (("web", web_cmd), ("worker", worker_cmd)):
         log = work / f"{name}.log"
         stack.logs[name] = str(log)
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True
-        )
+        # The child keeps its own copy of the descriptor; ours is closed as soon as it has started.
+        with open(log, "wb") as log_file:
+            proc = subprocess.Popen(
+                cmd, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+            )
         setattr(stack, name, proc)
     http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=1.0, read=5.0))
     deadline = time.monotonic() + HEALTH_WAIT_SECONDS
@@ -461,7 +470,7 @@ def postgres_pids() -> list[int]:
 
 def machine_busy() -> float:
     stat = Path("/proc/stat").read_text().split("\n")[0].split()[1:]
-    user, nice, system, idle, iowait, irq, softirq, steal = (int(x) / CLK_TCK for x in stat[:8])
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) / CLK_TCK for x in stat[:8])
     return user + nice + system + irq + softirq + steal
 
 
@@ -630,7 +639,7 @@ class UploadResult:
 def upload_and_wait(
     stack: Stack, what: str, path: str, fields: dict[str, str], file_path: Path, rows: int, py_spy: str = ""
 ) -> UploadResult:
-    groups = {"web": stack.web.pid, "worker": stack.worker.pid}
+    groups = {"web": stack.pid("web"), "worker": stack.pid("worker")}
     if not stack.sqlite:
         checkpoint()
     spy = start_py_spy(py_spy, stack) if py_spy else None
@@ -746,26 +755,27 @@ def start_py_spy(binary: str, stack: Stack) -> Spy:
     env = dict(os.environ)
     if binary.startswith("/tmp/pyspy-inst/"):
         env["PYTHONPATH"] = "/tmp/pyspy-inst"
-    proc = subprocess.Popen(
-        [
-            binary,
-            "record",
-            "--pid",
-            str(stack.worker.pid),
-            "--subprocesses",
-            "--idle",
-            "--rate",
-            "100",
-            "--format",
-            "raw",
-            "--output",
-            str(out),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(stack.work / "py-spy.log", "wb"),
-        start_new_session=True,
-    )
+    with open(stack.work / "py-spy.log", "wb") as log:  # the child holds its own descriptor
+        proc = subprocess.Popen(
+            [
+                binary,
+                "record",
+                "--pid",
+                str(stack.pid("worker")),
+                "--subprocesses",
+                "--idle",
+                "--rate",
+                "100",
+                "--format",
+                "raw",
+                "--output",
+                str(out),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
     time.sleep(1.0)  # attach before the upload starts
     return Spy(proc, out)
 
@@ -833,6 +843,7 @@ def db_counts(stack: Stack, dataset_version: int, prediction_set: int) -> tuple[
     )
     sql = sql.format(v=int(dataset_version), p=int(prediction_set))
     if stack.sqlite:
+        assert stack.sqlite_path is not None  # every SQLite stack has its file
         with sqlite3.connect(stack.sqlite_path) as conn:
             return tuple(conn.execute(sql).fetchone())
     with pg_connect(stack.db) as conn:
@@ -850,11 +861,14 @@ def copy_baseline(db: str, predictions: Path) -> float:
         conn.commit()
         checkpoint()
         started = time.perf_counter()
-        with conn.cursor() as cur, cur.copy("COPY bench_copy_baseline (item_id, output, score) FROM STDIN") as copy:
-            with open(predictions, "rb") as f:
-                for line in f:
-                    obj = orjson.loads(line)
-                    copy.write_row((obj["id"], orjson.dumps(obj["output"]).decode(), obj["score"]))
+        with (
+            conn.cursor() as cur,
+            cur.copy("COPY bench_copy_baseline (item_id, output, score) FROM STDIN") as copy,
+            open(predictions, "rb") as f,
+        ):
+            for line in f:
+                obj = orjson.loads(line)
+                copy.write_row((obj["id"], orjson.dumps(obj["output"]).decode(), obj["score"]))
         conn.commit()
         elapsed = time.perf_counter() - started
         n = conn.execute("SELECT count(*) FROM bench_copy_baseline").fetchone()[0]
@@ -868,7 +882,7 @@ def run_size(args, n: int, items: Path, predictions: Path) -> SizeResult:
     work = Path(tempfile.mkdtemp(prefix=f"stack-{n}-", dir=args.tmp))
     stack = start_stack(args, work)
     try:
-        nprocs = f"web {len(process_tree(stack.web.pid))} processes, worker {len(process_tree(stack.worker.pid))}"
+        nprocs = f"web {len(process_tree(stack.pid('web')))} processes, worker {len(process_tree(stack.pid('worker')))}"
         print(f"  stack up on :{stack.port} ({nprocs}); load1 {load1():.2f}", flush=True)
         code, body = api(stack, "POST", "/api/v1/datasets/", {"name": "bench-items", "description": "ingest benchmark"})
         assert code == 201, (code, body)
@@ -1074,14 +1088,16 @@ def profile_predictions(args, n: int, predictions: Path) -> None:
     with open(predictions, "rb") as f:
         alone("sha256 of the file", lambda: file_sha256(File(f)))
     index = ItemIndex.load(dataset_version.pk, dataset_version.item_count)
+    assert index is not None  # the version was ingested above
     alone("ItemIndex.load (the version's ids and keys)", lambda: ItemIndex.load(dataset_version.pk, n))
     alone("read + orjson.loads + check + orjson.dumps (_jsonl_rows)", rows)
     parsed = rows()
     size = copyload.BATCH_ROWS
     batches = [parsed[i : i + size] for i in range(0, len(parsed), size)]
+    # Bound as a default: a closure over `batches` would read a name that the `del` below unbinds.
     alone(
         "item keys (ItemIndex.lookup per batch), in memory",
-        lambda: [index.lookup([item_id for item_id, _ in batch]) for batch in batches],
+        lambda batches=batches: [index.lookup([item_id for item_id, _ in batch]) for batch in batches],
     )
     del parsed, batches
 

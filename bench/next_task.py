@@ -43,6 +43,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import urllib3
@@ -57,7 +58,8 @@ BROKER_DB = 15  # redis://127.0.0.1:6379/15
 BROKER_QUEUE = "signoff"  # CELERY_TASK_DEFAULT_QUEUE
 OVERLAP = 2
 LEASE_SECONDS = 600
-HTTP_TIMEOUT = urllib3.Timeout(connect=5.0, read=30.0)
+READ_TIMEOUT = 30.0
+HTTP_TIMEOUT = urllib3.Timeout(connect=5.0, read=READ_TIMEOUT)
 HEALTH_WAIT_SECONDS = 60
 # The gunicorn shape measured best on a 2-core machine (see docs/bench-next-task.md): sync workers, one
 # request each, about twice the cores; PostgreSQL runs on the same two cores.
@@ -503,8 +505,9 @@ def start_gunicorn(env: dict[str, str], *, workers: int, worker_class: str, thre
     ]  # gunicorn 27's default control socket is per user: leave other servers' alone
     if config:
         cmd += ["--config", config]
-    log = tempfile.NamedTemporaryFile(prefix="signoff-bench-gunicorn-", suffix=".log", delete=False)
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # Kept after the run for the report; the server writes through its own descriptor once started.
+    with tempfile.NamedTemporaryFile(prefix="signoff-bench-gunicorn-", suffix=".log", delete=False) as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     describe = f"gunicorn {worker_class}, {workers} workers x {threads} thread{'s' if threads > 1 else ''}"
     if config:
         describe += f", --config {os.path.relpath(config, ROOT)}"
@@ -579,8 +582,9 @@ def _request(http: urllib3.PoolManager, method: str, url: str, headers: dict, bo
     """(status or 'exc:Name', response or the exception, milliseconds)."""
     started = time.perf_counter()
     try:
-        response = http.request(method, url, headers=headers, body=body, retries=False, timeout=HTTP_TIMEOUT)
-        status: int | str = response.status
+        answer = http.request(method, url, headers=headers, body=body, retries=False, timeout=HTTP_TIMEOUT)
+        response: urllib3.BaseHTTPResponse | urllib3.exceptions.HTTPError = answer
+        status: int | str = answer.status
     except urllib3.exceptions.HTTPError as exc:
         response, status = exc, f"exc:{type(exc).__name__}"
     return status, response, (time.perf_counter() - started) * 1000.0
@@ -675,17 +679,17 @@ def run_phase(
             target=reviewer_loop,
             name=f"reviewer-{i}",
             daemon=True,
-            kwargs=dict(
-                base=server.base,
-                campaign_id=fixture.campaign_id,
-                reviewer=fixture.reviewers[i],
-                paced=paced,
-                retry_rate=retry_rate,
-                start=start,
-                deadline_box=deadline_box,
-                tally=tallies[i],
-                seed=seed * 1000 + i,
-            ),
+            kwargs={
+                "base": server.base,
+                "campaign_id": fixture.campaign_id,
+                "reviewer": fixture.reviewers[i],
+                "paced": paced,
+                "retry_rate": retry_rate,
+                "start": start,
+                "deadline_box": deadline_box,
+                "tally": tallies[i],
+                "seed": seed * 1000 + i,
+            },
         )
         for i in range(n)
     ]
@@ -694,7 +698,7 @@ def run_phase(
     deadline_box[0] = time.monotonic() + seconds
     began = time.perf_counter()
     start.wait()
-    hard_stop = time.monotonic() + seconds + 2 * HTTP_TIMEOUT.read_timeout + 10
+    hard_stop = time.monotonic() + seconds + 2 * READ_TIMEOUT + 10
     for t in threads:
         t.join(timeout=max(0.1, hard_stop - time.monotonic()))
     elapsed = time.perf_counter() - began
@@ -764,11 +768,11 @@ def _postgres_pids() -> list[int]:
     return pids
 
 
-def cpu_snapshot(server: Server) -> dict[str, float]:
+def cpu_snapshot(server: Server) -> dict[str, Any]:  # "postgres": {pid: seconds}, the rest seconds
     """Busy CPU seconds of the whole machine and of each party, to tell our load from anyone else's."""
     stat = Path("/proc/stat").read_text().split("\n")[0].split()[1:]
     user, nice, system, idle, iowait, irq, softirq, steal = (int(x) / CLK_TCK for x in stat[:8])
-    gunicorn = [server.proc.pid] + _proc_children(server.proc.pid)
+    gunicorn = [server.proc.pid, *_proc_children(server.proc.pid)]
     t = os.times()
     return {
         "busy": user + nice + system + irq + softirq + steal,
@@ -780,7 +784,7 @@ def cpu_snapshot(server: Server) -> dict[str, float]:
     }
 
 
-def cpu_report(before: dict[str, float], after: dict[str, float], elapsed: float, requests: int) -> str:
+def cpu_report(before: dict[str, Any], after: dict[str, Any], elapsed: float, requests: int) -> str:
     d = {k: after[k] - before[k] for k in before if k != "postgres"}
     # per backend: one that exited during the phase took its CPU time with it, one that started counts in full
     d["postgres"] = sum(cpu - before["postgres"].get(pid, 0.0) for pid, cpu in after["postgres"].items())
@@ -980,10 +984,10 @@ def explain_get_next(campaign_id: int) -> None:
         except Rollback:
             pass
 
-        def timing(label: str) -> float:
+        def timing(plan: list[str], label: str) -> float:
             return next((float(line.split(":")[1].split()[0]) for line in plan if line.startswith(label)), float("nan"))
 
-        ms, planning = timing("Execution Time"), timing("Planning Time")
+        ms, planning = timing(plan, "Execution Time"), timing(plan, "Planning Time")
         plans.append((ms + planning, sql, plan))
         print(f"  {ms:9.2f}{planning:9.2f}  {plan[0].split('  (')[0].strip()[:44]:<44} {' '.join(sql.split())[:150]}")
     for ms, sql, plan in sorted(plans, key=lambda p: -p[0])[:2]:
@@ -1025,14 +1029,14 @@ def print_phase(
     created = tally.submit_status.get(201, 0)
     requests = sum(tally.next_status.values()) + sum(tally.submit_status.values()) + sum(tally.retry_status.values())
     ok_next = {200, 204}
-    errors = collections.Counter()
-    for label, counter, ok in (
+    errors: collections.Counter[str] = collections.Counter()
+    for label, counter, ok_codes in (
         ("get-next", tally.next_status, ok_next),
         ("submit", tally.submit_status, {201}),
         ("retry", tally.retry_status, {200}),
     ):
         for status, count in counter.items():
-            if status not in ok:
+            if status not in ok_codes:
                 errors[f"{label} {status}"] += count
     p99 = pct(sorted(tally.next_ms), 99)
     print(f"\n=== phase {name}: {description}")
@@ -1086,6 +1090,7 @@ def code_summary() -> str:
             capture_output=True,
             text=True,
             timeout=10,
+            check=True,  # a failing git says "?" below rather than an empty summary
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
@@ -1093,6 +1098,7 @@ def code_summary() -> str:
             capture_output=True,
             text=True,
             timeout=10,
+            check=True,
         ).stdout.splitlines()
     except (OSError, subprocess.SubprocessError):
         return "?"
@@ -1142,8 +1148,8 @@ def machine_summary() -> list[str]:
     except (OSError, ValueError, IndexError):
         pass
     with admin_connect() as conn:
-        server_version = conn.execute("SHOW server_version").fetchone()[0]
-        settings = dict(
+        (server_version,) = conn.execute("SHOW server_version").fetchone() or ("?",)
+        settings: dict[str, str] = dict(
             conn.execute("""SELECT name, current_setting(name) FROM pg_settings WHERE name IN
             ('shared_buffers', 'work_mem', 'autovacuum', 'synchronous_commit', 'max_connections')""").fetchall()
         )
@@ -1159,7 +1165,7 @@ def machine_summary() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global DB_NAME
+    global DB_NAME  # noqa: PLW0603 -- set once from --db-name before any function reads it
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=1_000_000)
     parser.add_argument("--reviewers", type=int, default=32)

@@ -21,7 +21,6 @@ the median milliseconds per part and their total per campaign. Pure: no Django, 
 from __future__ import annotations
 
 import argparse
-import inspect
 import platform
 import statistics
 import sys
@@ -33,11 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from reviews import stats
-
-try:
-    from reviews.gate import GatePolicy, gate_evaluate
-except ImportError:  # the gate is optional here
-    GatePolicy = gate_evaluate = None
+from reviews.gate import GatePolicy, gate_evaluate
 
 VERSIONS = [101, 102, 103, 104]  # model version ids: 101 the baseline, 102 the candidate
 BASELINE, CANDIDATE = 101, 102
@@ -65,7 +60,8 @@ def item_tags(rng, items: int) -> list[list[str]]:
     domain = rng.choice(len(DOMAINS), items)
     hard = rng.random(items) < 0.12
     tags = [
-        [f"lang:{LANGS[a]}", f"domain:{DOMAINS[b]}"] + (["hard"] if h else []) for a, b, h in zip(lang, domain, hard)
+        [f"lang:{LANGS[a]}", f"domain:{DOMAINS[b]}"] + (["hard"] if h else [])
+        for a, b, h in zip(lang, domain, hard, strict=True)
     ]
     for k in rng.choice(items, 15, replace=False):  # a slice too small to report
         tags[k].append("new-domain")
@@ -126,7 +122,7 @@ def synth_ranking(rng, items, overlap, reviewers):
     order = np.argsort(-utility, axis=1)
     tie_next = rng.random((len(item), 3)) < 0.15
     rankings = []
-    for row, ties in zip(order.tolist(), tie_next.tolist()):
+    for row, ties in zip(order.tolist(), tie_next.tolist(), strict=True):
         groups = [[VERSIONS[row[0]]]]
         for k in range(1, 4):
             if ties[k - 1]:
@@ -145,9 +141,9 @@ def synth_labeling(rng, items, overlap, reviewers):
     label = np.where(rng.random(len(item)) < right[reviewer], truth[item], rng.integers(0, len(LABELS), len(item)))
     labels = np.array(LABELS, dtype=object)
     predictions = {}
-    for version, accuracy in zip(VERSIONS[:3], (0.78, 0.86, 0.7)):
+    for version, accuracy in zip(VERSIONS[:3], (0.78, 0.86, 0.7), strict=True):
         guess = np.where(rng.random(items) < accuracy, truth, (truth + rng.integers(1, 3, items)) % len(LABELS))
-        predictions[version] = dict(zip(range(items), labels[guess].tolist()))
+        predictions[version] = dict(zip(range(items), labels[guess].tolist(), strict=True))
     tags = item_tags(rng, items)
     return {"item": item, "reviewer": reviewer, "label": labels[label], "predictions": predictions, "item_tags": tags}
 
@@ -155,15 +151,10 @@ def synth_labeling(rng, items, overlap, reviewers):
 # ------------------------------------------------------------------ the statistics, part by part
 
 
-def gate_call(outcomes: np.ndarray, counts: stats.PairwiseCounts, alpha):
-    """reviews.gate as it stands: the sequential version takes outcomes in arrival order, the older one counts."""
-    if gate_evaluate is None:
-        return "reviews.gate not importable"
-    params = list(inspect.signature(gate_evaluate).parameters)
-    if params[1] == "outcomes":
-        policy = GatePolicy.from_dict({"min_judgments": 100, "min_agreement": 0.3})
-        return gate_evaluate(policy, outcomes, agreement=alpha).status
-    return gate_evaluate(GatePolicy.from_dict({"min_judgments": 100}), counts).status
+def gate_call(outcomes: np.ndarray, alpha: float | None) -> str:
+    """The gate's sequential test over the outcomes in arrival order."""
+    policy = GatePolicy.from_dict({"min_judgments": 100, "min_agreement": 0.3})
+    return gate_evaluate(policy, outcomes, agreement=alpha).status
 
 
 def run_pairwise(d, timer):
@@ -195,12 +186,14 @@ def run_pairwise(d, timer):
             tags_mine, lambda idx: stats.wilson_interval(points[idx_mine[idx]].sum(), len(idx)), min_size=SLICE_MIN
         )
     with timer("gate (reviews.gate)"):
-        verdict = gate_call(points[mine], counts, alpha)
+        verdict = gate_call(points[mine], alpha)
+    assert bt.low is not None and bt.high is not None  # bootstrapped: more than two versions compared
     return {
         "judgments": len(codes),
         "win rate": f"{rate.estimate:.3f} [{rate.low:.3f}, {rate.high:.3f}] over {counts.total}",
         "BT scores": ", ".join(
-            f"{v}: {s:+.3f} [{lo:+.3f}, {hi:+.3f}]" for v, s, lo, hi in zip(bt.items, bt.scores, bt.low, bt.high)
+            f"{v}: {s:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+            for v, s, lo, hi in zip(bt.items, bt.scores, bt.low, bt.high, strict=True)
         ),
         "BT tie ν": f"{bt.tie:.3f} [{bt.tie_low:.3f}, {bt.tie_high:.3f}], {bt.iterations} Newton steps",
         "position bias": f"A wins {bias.rate.estimate:.3f} [{bias.rate.low:.3f}, {bias.rate.high:.3f}] of {bias.slot_a + bias.slot_b} decisive",
@@ -245,15 +238,18 @@ def run_ranking(d, timer):
         )
     with timer("gate (reviews.gate)"):
         points = np.where(c < b, 1.0, np.where(c > b, 0.0, 0.5))
-        verdict = gate_call(points, counts, alpha)
+        verdict = gate_call(points, alpha)
+    assert pl.low is not None and pl.high is not None  # bootstrapped: more than two versions ranked
     return {
         "judgments": n,
         "mean rank": {v: round(f["mean"], 3) for v, f in mean.items()},
         "PL scores": ", ".join(
-            f"{v}: {s:+.3f} [{lo:+.3f}, {hi:+.3f}]" for v, s, lo, hi in zip(pl.items, pl.scores, pl.low, pl.high)
+            f"{v}: {s:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+            for v, s, lo, hi in zip(pl.items, pl.scores, pl.low, pl.high, strict=True)
         ),
         "PL iterations": pl.iterations,
-        "BT scores": ", ".join(f"{v}: {s:+.3f}" for v, s in zip(bt.items, bt.scores)) + f", tie ν {bt.tie:.3f}",
+        "BT scores": ", ".join(f"{v}: {s:+.3f}" for v, s in zip(bt.items, bt.scores, strict=True))
+        + f", tie ν {bt.tie:.3f}",
         "win rate": f"{rate.estimate:.3f} [{rate.low:.3f}, {rate.high:.3f}] over {counts.total}",
         "alpha": f"{alpha:.3f}",
         "kappa pairs": f"{len(kappa.pairs())}, median {np.nanmedian(kappa.kappa):.3f}",
@@ -290,13 +286,14 @@ def run_labeling(d, timer):
     with timer("gate (reviews.gate)"):
         suggestion = np.array([candidate[i] for i in range(len(d["item_tags"]))], dtype=object)
         points = (suggestion[d["item"]] == d["label"]).astype(float)
-        counts = stats.PairwiseCounts(wins=int(points.sum()), losses=int(len(points) - points.sum()))
-        verdict = gate_call(points, counts, alpha)
+        verdict = gate_call(points, alpha)
     return {
         "judgments": len(d["item"]),
         "gold": f"{len(gold.gold)} items, {len(gold.tied)} tied (no gold)",
         "accuracy": {v: f"{a.rate.estimate:.3f} [{a.rate.low:.3f}, {a.rate.high:.3f}]" for v, a in accuracy.items()},
-        "recall (candidate)": dict(zip(LABELS, (round(r, 3) for r in matrices[CANDIDATE].recall))),
+        "recall (candidate)": dict(
+            zip(LABELS, (None if r is None else round(r, 3) for r in matrices[CANDIDATE].recall), strict=True)
+        ),
         "alpha": f"{alpha:.3f}",
         "kappa pairs": f"{len(kappa.pairs())}, median {np.nanmedian(kappa.kappa):.3f}",
         "outliers": [(row["reviewer"], round(row["share"], 3)) for row in outliers.flagged],

@@ -6,6 +6,6 @@ from core.models import User
 
 @admin.register(User)
 class SignoffUserAdmin(UserAdmin):
-    fieldsets = UserAdmin.fieldsets + (("Signoff", {"fields": ("role",)}),)
+    fieldsets = (*(UserAdmin.fieldsets or ()), ("Signoff", {"fields": ("role",)}))
     list_display = ("username", "email", "role", "is_active")
     list_filter = ("role", "is_active")

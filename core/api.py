@@ -40,8 +40,10 @@ def exception_handler(exc, context):
             "code": codes if isinstance(codes, str) else "error",
             "extra": {},
         }
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            body["extra"] = {"retry_after": int(exc.wait)}  # seconds, as in the Retry-After header
+        if isinstance(exc, exceptions.Throttled):
+            wait = exc.wait  # type: ignore[attr-defined]  # set by Throttled.__init__; drf-stubs leave it out
+            if wait is not None:
+                body["extra"] = {"retry_after": int(wait)}  # seconds, as in the Retry-After header
     response.data = body
     return response
 

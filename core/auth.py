@@ -7,7 +7,7 @@ says so (401 `token_expired`); unlike knox, its row is kept for EXPIRED_TOKENS_K
 is told its token expired rather than that it is invalid, and its owner sees it on the tokens page; beat then
 sweeps it (`tokens_delete_expired`)."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from hmac import compare_digest
 
 from django.contrib.auth import get_user_model
@@ -34,7 +34,7 @@ def _token_sql() -> str:
     )
 
 
-def _db_datetime(value):
+def _db_datetime(value: datetime | str | None) -> datetime | None:
     """An extra column of a raw query is not converted by a model field: SQLite gives naive UTC (or text)."""
     if isinstance(value, str):
         value = parse_datetime(value)
@@ -46,11 +46,11 @@ def _db_datetime(value):
 class TokenAuthentication(KnoxTokenAuthentication):
     def authenticate_credentials(self, token: bytes):
         try:
-            token = token.decode("utf-8")
-            digest = hash_token(token)
+            text = token.decode("utf-8")
+            digest = hash_token(text)
         except (TypeError, ValueError):
             raise exceptions.AuthenticationFailed("Invalid token.") from None
-        key = token[: CONSTANTS.TOKEN_KEY_LENGTH]
+        key = text[: CONSTANTS.TOKEN_KEY_LENGTH]
         for user in fetch_models(
             get_user_model(), _token_sql(), [key], extra=("token_digest", "token_created", "token_expiry")
         ):

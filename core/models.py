@@ -1,5 +1,7 @@
 """What every app shares: the user with a role, and a base model with timestamps."""
 
+from typing import ClassVar
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 
@@ -27,7 +29,7 @@ class User(AbstractUser):
 
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.REVIEWER)
 
-    objects = SignoffUserManager()
+    objects: ClassVar[SignoffUserManager] = SignoffUserManager()
 
     def has_role(self, *roles: str) -> bool:
         """Admins may do everything; everyone else only what their role allows."""

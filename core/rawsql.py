@@ -5,15 +5,16 @@ about as much CPU as running the statement (docs/bench-next-task.md). Here that 
 model, and a statement selects `columns(Model, alias)` first, in field order, then any extra columns."""
 
 from functools import cache
+from typing import Any, cast
 
 from django.db import connection
 from django.db.models import Field, Model
 
 
 @cache
-def _converters(model) -> tuple:
+def _converters(model: type[Model]) -> tuple[tuple[Any, tuple[Any, ...]] | None, ...]:
     """Per concrete field, the converters the ORM would apply to its column (JSON text, SQLite's datetimes...)."""
-    result = []
+    result: list[tuple[Any, tuple[Any, ...]] | None] = []
     for field in model._meta.concrete_fields:
         col = field.get_col(model._meta.db_table)
         functions = tuple(connection.ops.get_db_converters(col) + field.get_db_converters(connection))
@@ -22,13 +23,15 @@ def _converters(model) -> tuple:
 
 
 @cache
-def columns(model, alias: str) -> str:
-    return ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields)
+def columns(model: type[Model], alias: str) -> str:
+    # a concrete field always has a column; the stub's Optional is for the others
+    return ", ".join(f"{alias}.{connection.ops.quote_name(cast(str, f.column))}" for f in model._meta.concrete_fields)
 
 
-def fetch_models(model, sql: str, params, *, extra: tuple[str, ...] = ()) -> list:
+def fetch_models(model: type[Model], sql: str, params: Any, *, extra: tuple[str, ...] = ()) -> list[Any]:
     """Run `sql` (SELECT columns(model, alias), extra...) and build one instance per row; the values of the
-    extra columns become attributes named by `extra`, unconverted."""
+    extra columns become attributes named by `extra`, unconverted (so the instances are typed Any: no static type
+    has those attributes)."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -41,8 +44,9 @@ def fetch_models(model, sql: str, params, *, extra: tuple[str, ...] = ()) -> lis
                 col, functions = conversion
                 for function in functions:
                     values[index] = function(values[index], col, connection)
-        instance = model.from_db(connection.alias, None, values)
-        for name, value in zip(extra, row[width:], strict=False):
+        # Django reads field_names only when values lack a field; the stub does not allow its None
+        instance = model.from_db(connection.alias, None, values)  # type: ignore[arg-type]
+        for name, value in zip(extra, row[width:], strict=True):
             setattr(instance, name, value)
         instances.append(instance)
     return instances

@@ -20,7 +20,7 @@ def token_default_ttl() -> timedelta | None:
 
 @transaction.atomic
 def token_create(
-    *, user: User, name: str = "", expires_in: timedelta | None | object = DEFAULT_TTL
+    *, user: User, name: str = "", expires_in: timedelta | object | None = DEFAULT_TTL
 ) -> tuple[TokenLabel, str]:
     """A new token for `user`; returns its label and the key, which exists nowhere else from now on."""
     ttl = token_default_ttl() if expires_in is DEFAULT_TTL else expires_in

@@ -12,7 +12,9 @@ so the same object written with its keys in another order counts as changed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import connection
 
@@ -138,7 +140,7 @@ def version_diff_page(
         next_offset=offset + limit if more else None,
     )
     if kind == "changed":
-        page.fields = {row[0]: [name for name, flag in zip(FIELDS, row[1:]) if flag] for row in rows}
+        page.fields = {row[0]: [name for name, flag in zip(FIELDS, row[1:], strict=True) if flag] for row in rows}
         if with_values and page.ids:
             page.values = _changed_values(old, new, page.fields)
     return page
@@ -148,7 +150,9 @@ def _changed_values(old: DatasetVersion, new: DatasetVersion, fields: dict[str, 
     items = Item.objects.filter(version__in=[old, new], external_id__in=list(fields)).values(
         "version_id", "external_id", "input", "reference", "tags", "image"
     )
-    by_key = {(item["version_id"], item["external_id"]): item for item in items}
+    by_key: dict[tuple[int, str], Mapping[str, Any]] = {
+        (item["version_id"], item["external_id"]): item for item in items
+    }
     values = {}
     for external_id, names in fields.items():
         before, after = by_key[(old.pk, external_id)], by_key[(new.pk, external_id)]

@@ -35,7 +35,7 @@ def requeue_stale_uploads() -> int:
     uploads_delete_abandoned()
     requeued = uploads_requeue_stale()
     for upload in Upload.objects.filter(pk__in=requeued):
-        upload_kinds.get(upload.kind).enqueue(upload.pk)
+        upload_kinds.registered(upload.kind).enqueue(upload.pk)
     return len(requeued)
 
 

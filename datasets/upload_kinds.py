@@ -31,7 +31,13 @@ def register(kind: str, upload_kind: UploadKind) -> None:
 
 
 def get(kind: str) -> UploadKind | None:
+    """The kind a client names, None when there is no such kind."""
     return _KINDS.get(kind)
+
+
+def registered(kind: str) -> UploadKind:
+    """The kind of a stored upload: one that was registered when the upload was made (KeyError if not)."""
+    return _KINDS[kind]
 
 
 def names() -> list[str]:

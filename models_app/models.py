@@ -61,6 +61,9 @@ class StageTransition(models.Model):
     class Meta:
         ordering = ["model_version", "created_at", "id"]
 
+    def __str__(self) -> str:
+        return f"model version {self.model_version_id}: {self.from_stage} → {self.to_stage}"
+
 
 class PredictionSet(BaseModel):
     """One model version's outputs on one dataset version."""
@@ -98,3 +101,6 @@ class Prediction(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["prediction_set", "item"], name="one_prediction_per_item"),
         ]
+
+    def __str__(self) -> str:
+        return f"prediction for item {self.item_id} in set {self.prediction_set_id}"

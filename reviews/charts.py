@@ -11,7 +11,9 @@ the report frozen into a verdict, need no inline script and no nonce.
 import html
 import math
 import re
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -40,7 +42,7 @@ def plotly_style_ids() -> tuple[str, ...]:
     return ("plotly.js-style-global", *dict.fromkeys(skipped_when_present))
 
 
-def _label(text) -> str:
+def _label(text: object) -> str:
     return html.escape(str(text), quote=False)
 
 
@@ -61,7 +63,15 @@ def _html(figure: go.Figure, div_id: str, height: int) -> str:
     )
 
 
-def _interval_points(names, estimates, lows, highs, *, color=BLUE, hover="%{x:.3f}") -> go.Scatter:
+def _interval_points(
+    names: Sequence[object],
+    estimates: Sequence[float],
+    lows: Sequence[float],
+    highs: Sequence[float],
+    *,
+    color: str = BLUE,
+    hover: str = "%{x:.3f}",
+) -> go.Scatter:
     return go.Scatter(
         x=estimates,
         y=[_label(n) for n in names],
@@ -70,8 +80,8 @@ def _interval_points(names, estimates, lows, highs, *, color=BLUE, hover="%{x:.3
         error_x={
             "type": "data",
             "symmetric": False,
-            "array": [h - e for e, h in zip(estimates, highs)],
-            "arrayminus": [e - lo for e, lo in zip(estimates, lows)],
+            "array": [h - e for e, h in zip(estimates, highs, strict=True)],
+            "arrayminus": [e - lo for e, lo in zip(estimates, lows, strict=True)],
             "thickness": 2.5,
             "width": 8,
         },
@@ -79,7 +89,7 @@ def _interval_points(names, estimates, lows, highs, *, color=BLUE, hover="%{x:.3
     )
 
 
-def win_rate_chart(results: dict) -> str | None:
+def win_rate_chart(results: dict[str, Any]) -> str | None:
     rate = results["win_rate"]
     if rate["estimate"] is None:
         return None
@@ -97,7 +107,7 @@ def win_rate_chart(results: dict) -> str | None:
     return _html(figure, "win-rate-chart", 190)
 
 
-def slices_chart(results: dict) -> str | None:
+def slices_chart(results: dict[str, Any]) -> str | None:
     rows = [
         (tag, s["figure"])
         for tag, s in results["slices"].items()
@@ -120,7 +130,7 @@ def slices_chart(results: dict) -> str | None:
     return _html(figure, "slices-chart", 80 + 28 * len(rows))
 
 
-def sequence_chart(results: dict) -> str | None:
+def sequence_chart(results: dict[str, Any]) -> str | None:
     """The gate's evidence over time: the log evidence ratio after each outcome, with both decision boundaries."""
     sequence = results.get("sequence")
     if not sequence or not sequence["n"]:
@@ -161,7 +171,7 @@ def sequence_chart(results: dict) -> str | None:
     return _html(figure, "sequence-chart", 280)
 
 
-def agreement_chart(results: dict) -> str | None:
+def agreement_chart(results: dict[str, Any]) -> str | None:
     """Cohen's kappa for every pair of reviewers, as a matrix."""
     agreement = results.get("agreement")
     if not agreement or not agreement["pairs"]:
@@ -188,7 +198,7 @@ def agreement_chart(results: dict) -> str | None:
     return _html(figure, "agreement-chart", 120 + 30 * len(reviewers))
 
 
-def position_bias_chart(results: dict) -> str | None:
+def position_bias_chart(results: dict[str, Any]) -> str | None:
     bias = results.get("position_bias")
     if not bias or bias.get("estimate") is None:
         return None
@@ -198,7 +208,7 @@ def position_bias_chart(results: dict) -> str | None:
     return _html(figure, "position-bias-chart", 170)
 
 
-def timeline_chart(results: dict) -> str | None:
+def timeline_chart(results: dict[str, Any]) -> str | None:
     timeline = results.get("timeline") or {}
     if len(timeline.get("times", [])) < 2:
         return None
@@ -215,7 +225,7 @@ def timeline_chart(results: dict) -> str | None:
     return _html(figure, "timeline-chart", 220)
 
 
-def scores_chart(results: dict) -> str | None:
+def scores_chart(results: dict[str, Any]) -> str | None:
     """Ranking: each version's Plackett–Luce score with its bootstrap interval."""
     fit = results.get("plackett_luce")
     if not fit:
@@ -232,7 +242,7 @@ def scores_chart(results: dict) -> str | None:
     return _html(figure, "scores-chart", 100 + 36 * len(rows))
 
 
-def results_charts(results: dict) -> dict[str, str]:
+def results_charts(results: dict[str, Any]) -> dict[str, str]:
     """Every chart that has something to show, by name."""
     charts = {
         "win_rate": win_rate_chart(results),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 from typing import Any
@@ -213,10 +214,8 @@ def _code(text: str) -> Content:
     if fence:
         source = fence.group(2)
         if fence.group(1):
-            try:
+            with contextlib.suppress(ClassNotFound):
                 lexer = get_lexer_by_name(fence.group(1))
-            except ClassNotFound:
-                pass
     if lexer is None and _looks_like_json(source):
         lexer = JsonLexer()
     if lexer is None:

@@ -90,7 +90,7 @@ class CampaignForm(forms.Form):
 
     def clean_rubric(self) -> list[dict]:
         criteria = []
-        for number, line in enumerate(self.cleaned_data["rubric"].splitlines(), start=1):
+        for line in self.cleaned_data["rubric"].splitlines():
             if not line.strip():
                 continue
             name, _, scale = line.partition(":")

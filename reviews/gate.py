@@ -8,8 +8,12 @@ decides nothing, and enough agreement between reviewers is a further condition f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from reviews.sequential import SequentialPath, SequentialTest
 
@@ -30,13 +34,16 @@ class PolicyInvalid(ValueError):
     pass
 
 
-def _number(data: dict, name: str, low: float, high: float, default):
+def _number(data: Mapping[str, Any], name: str, low: float, high: float, default: float) -> float:
+    # An explicit null is refused like any other non-number: a field with a default has no "unset" value.
     value = data.get(name, default)
-    if value is None:
-        return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
         raise PolicyInvalid(f"{name} must be a number from {low} to {high}")
     return value
+
+
+def _optional_number(data: Mapping[str, Any], name: str, low: float, high: float) -> float | None:
+    return None if data.get(name) is None else _number(data, name, low, high, 0.0)
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,7 @@ class GatePolicy:
     stop_when_decided: bool = True
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> GatePolicy:
+    def from_dict(cls, data: Mapping[str, Any] | None) -> GatePolicy:
         data = dict(data or {})
         unknown = set(data) - POLICY_FIELDS
         if unknown:
@@ -88,12 +95,12 @@ class GatePolicy:
             alternative=p1,
             alpha=_number(data, "alpha", 0.001, 0.2, 0.05),
             power=_number(data, "power", 0.5, 0.99, 0.8),
-            min_agreement=_number(data, "min_agreement", -1, 1, None),
+            min_agreement=_optional_number(data, "min_agreement", -1, 1),
             approvers=approvers,
             stop_when_decided=stop,
         )
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def test(
@@ -113,10 +120,12 @@ class GatePolicy:
 
     def describe(self) -> str:
         parts = [
-            f"Pass when the candidate's win rate is shown to be above {self.min_win_rate:.2f} by a sequential test "
-            f"that may be checked after every judgment (false pass at most {self.alpha:.0%}; power {self.power:.0%} "
-            f"if the true rate is {self.alternative:.2f}), deciding nothing before {self.min_judgments} judged items "
-            f"and always deciding at the campaign's planned end",
+            (
+                f"Pass when the candidate's win rate is shown to be above {self.min_win_rate:.2f} by a sequential test "
+                f"that may be checked after every judgment (false pass at most {self.alpha:.0%}; power {self.power:.0%} "
+                f"if the true rate is {self.alternative:.2f}), deciding nothing before {self.min_judgments} judged items "
+                f"and always deciding at the campaign's planned end"
+            ),
         ]
         if self.min_agreement is not None:
             parts.append(f"and reviewers agreeing with Krippendorff's alpha of at least {self.min_agreement:.2f}")
@@ -135,13 +144,13 @@ class GateResult:
     decided_at: int | None = None  # the judgment count at which the sequential test decided
     path: SequentialPath | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"status": self.status, "reasons": list(self.reasons), "decided_at": self.decided_at}
 
 
 def gate_evaluate(
     policy: GatePolicy,
-    outcomes: Sequence[float],
+    outcomes: Sequence[float] | NDArray[np.float64],
     *,
     judgments: int | None = None,
     agreement: float | None = None,

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 NULL_TIE_RATES = 11
 NEGLIGIBLE = 1e-15  # undecided mass below this, for every model, ends a recursion early
@@ -40,14 +42,14 @@ class Lattice:
     resolution: int  # outcomes are multiples of 1/resolution
     min_n: int  # no decision before this many units
 
-    def llr(self, h, n):
+    def llr(self, h: ArrayLike, n: int | NDArray[np.integer[Any]]) -> NDArray[np.float64]:
         """The evidence at sum h/resolution after n units. The one formula both the recursion and a campaign's path use,
         so a state sits on the same side of a boundary in both."""
         s = np.asarray(h, dtype=float) / self.resolution
         return s * self.llr_win + (n - s) * self.llr_loss
 
 
-def outcome_kernels(p: float, *, resolution: int, per_item: int, tie_rates: list[float]) -> np.ndarray:
+def outcome_kernels(p: float, *, resolution: int, per_item: int, tie_rates: list[float]) -> NDArray[np.float64]:
     """One row per model: the distribution of an outcome on 0..resolution with mean p. Each judgment is a win, a
     tie or a loss (tie rate t); an item's outcome is the mean of `per_item` judgments, all alike (unanimous
     reviewers) or, when per_item > 1, independent as well."""
@@ -78,13 +80,13 @@ def null_tie_rates(p0: float) -> list[float]:
 @dataclass
 class Step:
     n: int
-    alive: np.ndarray  # (models, band): mass still undecided after unit n, at h = lo, lo + 1, ...
+    alive: NDArray[np.float64]  # (models, band): mass still undecided after unit n, at h = lo, lo + 1, ...
     lo: int
-    passed: np.ndarray  # (models,): mass that passed at unit n
-    failed: np.ndarray
+    passed: NDArray[np.float64]  # (models,): mass that passed at unit n
+    failed: NDArray[np.float64]
 
 
-def steps(lattice: Lattice, kernels: np.ndarray, n_max: int) -> Iterator[Step]:
+def steps(lattice: Lattice, kernels: NDArray[np.float64], n_max: int) -> Iterator[Step]:
     """The recursion, one unit at a time, for every model (row of `kernels`) at once."""
     models, width = kernels.shape[0], kernels.shape[1] - 1
     alive, lo = np.ones((models, 1)), 0
@@ -106,11 +108,11 @@ def steps(lattice: Lattice, kernels: np.ndarray, n_max: int) -> Iterator[Step]:
         if keep.size:
             alive, lo = grown[:, keep[0] : keep[-1] + 1], lo + int(keep[0])
         else:
-            alive, lo = np.zeros((models, 0)), lo
+            alive = np.zeros((models, 0))
         yield Step(n, alive, lo, passed, failed)
 
 
-def end_bar(step: Step, early_pass: np.ndarray, alpha: float) -> int:
+def end_bar(step: Step, early_pass: NDArray[np.float64], alpha: float) -> int:
     """The smallest h at the end (step.n) such that, for every model, early passes plus undecided states at or above
     h pass at most alpha of the time."""
     bars = []
@@ -143,6 +145,8 @@ def design_bar(lattice: Lattice, *, p0: float, alpha: float, horizon: int, per_i
             # next to nothing is left to decide at the end, so any bar keeps alpha: take the natural one (pass when
             # the evidence favours p1 over p0)
             return whole_wins(_natural_bar(lattice, horizon), lattice.resolution)
+    if step is None:
+        raise ValueError("a truncated test needs a horizon of at least one unit")
     return whole_wins(end_bar(step, early, alpha), lattice.resolution)
 
 
@@ -160,7 +164,7 @@ def _natural_bar(lattice: Lattice, n: int) -> int:
     return int(favours_p1[0]) if favours_p1.size else lattice.resolution * n + 1
 
 
-def characteristics(lattice: Lattice, kernel: np.ndarray, *, horizon: int, bar: int) -> Characteristics:
+def characteristics(lattice: Lattice, kernel: NDArray[np.float64], *, horizon: int, bar: int) -> Characteristics:
     """Pass and fail probabilities, mean and 90th-percentile units to a decision, for one outcome distribution."""
     passed = failed = mean = 0.0
     cumulative, p90 = 0.0, None

@@ -141,6 +141,9 @@ class Task(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"task {self.pk} (campaign {self.campaign_id}, item {self.item_id})"
+
 
 class TaskOutput(models.Model):
     """One model version's output shown in a task (two for pairwise, N for ranking, one or more for rating)."""
@@ -153,6 +156,9 @@ class TaskOutput(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["task", "model_version"], name="one_output_per_version_per_task"),
         ]
+
+    def __str__(self) -> str:
+        return f"output of model version {self.model_version_id} in task {self.task_id}"
 
 
 SLOTS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -191,6 +197,9 @@ class Assignment(models.Model):
             # the lease reaper: open assignments whose lease has run out
             models.Index(fields=["lease_expires_at"], name="assignment_lease_idx", condition=models.Q(status="open")),
         ]
+
+    def __str__(self) -> str:
+        return f"assignment {self.pk}: task {self.task_id} to reviewer {self.reviewer_id} ({self.status})"
 
     def slot_of(self, model_version_id: int) -> str:
         return SLOTS[self.slot_order.index(model_version_id)]
@@ -261,6 +270,9 @@ class Judgment(models.Model):
             models.Index(fields=["task", "created_at"], name="judgment_task_idx"),
         ]
 
+    def __str__(self) -> str:
+        return f"judgment {self.pk} by reviewer {self.reviewer_id} on task {self.task_id}"
+
 
 class ReviewerExclusion(models.Model):
     """The lead takes a reviewer's judgments out of a campaign's results, with a reason, on record."""
@@ -279,6 +291,9 @@ class ReviewerExclusion(models.Model):
             models.UniqueConstraint(fields=["campaign", "reviewer"], name="one_exclusion_per_reviewer_per_campaign"),
         ]
 
+    def __str__(self) -> str:
+        return f"reviewer {self.reviewer_id} excluded from campaign {self.campaign_id}"
+
 
 class Approval(models.Model):
     """One approver's sign-off. A verdict is written once enough approvals agree (the policy's `approvers`),
@@ -295,6 +310,9 @@ class Approval(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["campaign", "approver"], name="one_approval_per_approver_per_campaign"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.decision} by approver {self.approver_id} on campaign {self.campaign_id}"
 
 
 class Verdict(models.Model):
@@ -315,6 +333,9 @@ class Verdict(models.Model):
 
     class Meta:
         ordering = ["-signed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.decision} of campaign {self.campaign_id}"
 
 
 class ChainCheck(models.Model):
@@ -343,3 +364,6 @@ class ChainCheck(models.Model):
 
     class Meta:
         ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"chain check {self.pk} ({self.trigger}): {'ok' if self.ok else f'broken at {self.broken_at}'}"

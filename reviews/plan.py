@@ -8,6 +8,8 @@ in words when the campaign is too small for what the policy asks.
 
 from __future__ import annotations
 
+from typing import Any
+
 from reviews import lattice
 from reviews.gate import GatePolicy
 
@@ -21,7 +23,7 @@ def outcome_resolution(*, kind: str, overlap: int, compared_versions: int, has_b
     return per_judgment * overlap
 
 
-def gate_plan(policy: GatePolicy, *, items: int, overlap: int, resolution: int) -> dict:
+def gate_plan(policy: GatePolicy, *, items: int, overlap: int, resolution: int) -> dict[str, Any]:
     """The plan for a campaign of `items` items judged by `overlap` reviewers each."""
     warnings: list[str] = []
     if items < 1:
@@ -36,6 +38,8 @@ def gate_plan(policy: GatePolicy, *, items: int, overlap: int, resolution: int) 
             "warnings": ["The campaign has no items: the gate cannot decide anything."],
         }
     test = policy.test(planned_end=items, per_item=overlap, resolution=resolution, unit="item")
+    end_bar_win_rate = test.end_bar_win_rate
+    assert end_bar_win_rate is not None  # the test ends at `items`
     at_null, at_alt = test.characteristics(policy.min_win_rate), test.characteristics(policy.alternative)
     if policy.min_judgments > items:
         warnings.append(
@@ -69,7 +73,7 @@ def gate_plan(policy: GatePolicy, *, items: int, overlap: int, resolution: int) 
         "max_judgments": items,
         "expected_judgments": {"null": round(at_null.mean_n, 1), "alternative": round(at_alt.mean_n, 1)},
         "p90_judgments": {"null": at_null.p90_n, "alternative": at_alt.p90_n},
-        "end_bar_win_rate": round(test.end_bar_win_rate, 4),
+        "end_bar_win_rate": round(end_bar_win_rate, 4),
         "warnings": warnings,
     }
 

@@ -8,6 +8,7 @@ the exports or the gold labels (`Judgment.objects.in_results_of`), and the ordin
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from reviews import stats
 from reviews.models import Campaign
@@ -26,7 +27,7 @@ def known_answer_drawn(campaign: Campaign) -> bool:
     return known_answer_rng.random() < campaign.known_answer_rate
 
 
-def known_answer_correct(campaign: Campaign, answer, value) -> bool:
+def known_answer_correct(campaign: Campaign, answer: Any, value: Any) -> bool:
     """Whether a de-blinded judgment (`reviews.results.judgment_deblinded`'s value) gives the known answer.
 
     pairwise: the same "candidate" / "baseline" / "tie"; labeling: the same label set; ranking: the answer's version
@@ -40,7 +41,7 @@ def known_answer_correct(campaign: Campaign, answer, value) -> bool:
     return value == answer
 
 
-def known_answer_text(campaign: Campaign, answer, names: dict[int, str]) -> str:
+def known_answer_text(campaign: Campaign, answer: Any, names: dict[int, str]) -> str:
     """The known answer in words, for the campaign's lead."""
     if campaign.kind == Campaign.Kind.RANKING:
         return f"{names.get(answer, answer)} ranked first"
@@ -49,7 +50,7 @@ def known_answer_text(campaign: Campaign, answer, names: dict[int, str]) -> str:
     if campaign.kind == Campaign.Kind.PAIRWISE:
         return {
             "candidate": f"{names.get(campaign.candidate_id)} is better",
-            "baseline": f"{names.get(campaign.baseline_id)} is better",
+            "baseline": f"{names.get(campaign.baseline_id) if campaign.baseline_id is not None else None} is better",
             "tie": "tie",
         }.get(answer, str(answer))
     return ", ".join(str(answer).split("|"))

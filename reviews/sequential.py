@@ -80,6 +80,7 @@ from functools import lru_cache
 from typing import Literal
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from scipy.stats import norm
 
 from reviews import lattice as lattice_mod
@@ -127,14 +128,16 @@ class SequentialTest:
     @property
     def end_bar(self) -> int | None:
         """The sum of outcomes, in lattice steps, that passes an undecided test at its horizon (None: no horizon)."""
-        if self.horizon is None:
-            return None
-        return _end_bar(self.lattice, self.p0, self.alpha, self.horizon, self.per_item)
+        return None if self.horizon is None else self.end_bar_at(self.horizon)
 
     @property
     def end_bar_win_rate(self) -> float | None:
         """The end's bar as a win rate over the horizon."""
-        return None if self.horizon is None else self.end_bar / self.resolution / self.horizon
+        return None if self.horizon is None else self.end_bar_at(self.horizon) / self.resolution / self.horizon
+
+    def end_bar_at(self, horizon: int) -> int:
+        """`end_bar` for a test truncated at `horizon` units."""
+        return _end_bar(self.lattice, self.p0, self.alpha, horizon, self.per_item)
 
     def characteristics(self, p: float, *, tie_rate: float = 0.0) -> lattice_mod.Characteristics:
         """Exact pass and fail rates and units to a decision at a true win rate p (unanimous reviewers)."""
@@ -143,7 +146,9 @@ class SequentialTest:
         kernel = lattice_mod.outcome_kernels(
             p, resolution=self.resolution, per_item=self.per_item, tie_rates=[tie_rate]
         )[0]
-        return lattice_mod.characteristics(self.lattice, kernel, horizon=self.horizon, bar=self.end_bar)
+        return lattice_mod.characteristics(
+            self.lattice, kernel, horizon=self.horizon, bar=self.end_bar_at(self.horizon)
+        )
 
     @property
     def llr_win(self) -> float:
@@ -175,7 +180,7 @@ class SequentialTest:
             f"{_ratio(math.exp(self.log_pass))}, fails once it drops to {_ratio(math.exp(self.log_fail))}."
         )
 
-    def llr_cumulative(self, outcomes: np.ndarray) -> np.ndarray:
+    def llr_cumulative(self, outcomes: ArrayLike) -> NDArray[np.float64]:
         """Cumulative log-LR along the last axis. Computed from the running sum S of outcomes as
         S log(p1/p0) + (n - S) log((1-p1)/(1-p0)): with outcomes in halves S is exact, so the result does
         not depend on the order of the terms and carries no accumulated rounding."""
@@ -186,7 +191,7 @@ class SequentialTest:
         n = np.arange(1, y.shape[-1] + 1, dtype=float)
         return wins * self.llr_win + (n - wins) * self.llr_loss
 
-    def lattice_sums(self, outcomes: np.ndarray) -> np.ndarray:
+    def lattice_sums(self, outcomes: ArrayLike) -> NDArray[np.float64]:
         """Running sums of outcomes along the last axis, in lattice steps (exact integers)."""
         y = np.asarray(outcomes, dtype=float)
         steps = np.rint(y * self.resolution)
@@ -194,7 +199,7 @@ class SequentialTest:
             raise ValueError(f"outcomes must be multiples of 1/{self.resolution}")
         return np.cumsum(steps, axis=-1)
 
-    def first_crossings(self, outcomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def first_crossings(self, outcomes: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
         """Many campaigns at once, one per row of `outcomes` (units in arrival order along each row).
         Returns (decided_at, passed): the 1-based unit count at the decision (0 if none yet) and whether it was
         a pass. Boundaries count from the floor on; at the horizon an undecided row is decided by the end's bar."""
@@ -209,12 +214,12 @@ class SequentialTest:
         up, down = (llr >= self.log_pass), (llr <= self.log_fail)
         up[:, : self.floor - 1] = down[:, : self.floor - 1] = False
         if self.horizon is not None and y.shape[-1] == self.horizon:
-            end_pass = h[:, -1] >= self.end_bar
+            end_pass = h[:, -1] >= self.end_bar_at(self.horizon)
             up[:, -1] |= end_pass
             down[:, -1] |= ~end_pass
         return _first_decisions(up, down)
 
-    def path(self, outcomes: Sequence[float]) -> SequentialPath:
+    def path(self, outcomes: Sequence[float] | NDArray[np.float64]) -> SequentialPath:
         """The evidence over units in arrival order and the decision it has reached."""
         y = np.asarray(outcomes, dtype=float).reshape(-1)
         series = self.llr_cumulative(y)
@@ -244,7 +249,7 @@ class SequentialPath:
     decision: Decision
     decided_at: int | None  # 1-based judgment count at the first crossing
     llr: float  # after every judgment so far, including any after the decision
-    llr_series: np.ndarray = field(repr=False)
+    llr_series: NDArray[np.float64] = field(repr=False)
     boundaries: tuple[float, float]  # (log_pass, log_fail)
     at_end: bool = False  # decided by the end's bar at the horizon, not by crossing a boundary
     sum_at_decision: float | None = None
@@ -274,7 +279,9 @@ class SequentialPath:
                 text += f" At the planned end ({t.horizon} {_plural(unit, t.horizon)}) it decides either way."
             return text
         if self.at_end:
-            needed = t.end_bar / t.resolution
+            # path() sets at_end only at the horizon, with the sum of the outcomes up to there
+            assert t.horizon is not None and self.sum_at_decision is not None
+            needed = t.end_bar_at(t.horizon) / t.resolution
             verb = "passes" if self.decision == "pass" else "fails"
             relation = "at least" if self.decision == "pass" else "short of"
             text = (
@@ -284,7 +291,8 @@ class SequentialPath:
             )
         else:
             boundary = t.log_pass if self.decision == "pass" else t.log_fail
-            ratio, threshold = _ratio_beside(math.exp(self.llr_at_decision), math.exp(boundary))
+            at_decision = float(self.llr_series[self.decided_at - 1])
+            ratio, threshold = _ratio_beside(math.exp(at_decision), math.exp(boundary))
             if self.decision == "pass":
                 text = f"Passed at {unit} {self.decided_at}: {evidence} reached {ratio} (threshold {threshold})."
             else:
@@ -306,9 +314,9 @@ def fixed_sample_size(p0: float, p1: float, alpha: float = 0.05, beta: float = 0
     return math.ceil(n - 1e-9)
 
 
-def _first_decisions(up: np.ndarray, down: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _first_decisions(up: NDArray[np.bool_], down: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
     if up.shape[-1] == 0:
-        empty = np.zeros(up.shape[0], dtype=int)
+        empty = np.zeros(up.shape[0], dtype=np.int64)
         return empty, empty.astype(bool)
     decided = up | down
     first = decided.argmax(axis=1)

@@ -85,9 +85,8 @@ def raw_request(
     """A request whose answer is in its headers (tus HEAD/PATCH): errors raised as for JSON calls."""
     url = urljoin(client.base_url + "/", url)
     try:
-        response = client.http.request(
-            method, url, headers={**client.headers, **headers}, body=body, **({"timeout": timeout} if timeout else {})
-        )
+        options: dict[str, Any] = {"timeout": timeout} if timeout else {}  # else urllib3's default, not "none"
+        response = client.http.request(method, url, headers={**client.headers, **headers}, body=body, **options)
     except urllib3.exceptions.HTTPError as exc:
         raise TransportError(f"cannot reach {url}: {exc}") from None
     if response.status >= 300:

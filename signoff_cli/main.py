@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,7 +19,7 @@ EXIT_OK, EXIT_BROKEN = 0, 1  # chain verify
 GATE_EXIT = {"approved": EXIT_APPROVED, "rejected": EXIT_REJECTED, "pending": EXIT_PENDING, "none": EXIT_PENDING}
 UPLOAD_POLL_SECONDS = 1.0
 # Larger files go as a resumable upload (tus) in chunks; SIGNOFF_RESUMABLE_ABOVE_BYTES sets the threshold.
-RESUMABLE_ABOVE_BYTES = int(os.environ.get("SIGNOFF_RESUMABLE_ABOVE_BYTES", 16 * 1024 * 1024))
+RESUMABLE_ABOVE_BYTES = int(os.environ.get("SIGNOFF_RESUMABLE_ABOVE_BYTES", str(16 * 1024 * 1024)))
 
 
 class Failure(Exception):
@@ -66,8 +67,11 @@ def upload(client: Client, path: str, filename: str, fields: dict[str, str], met
         else:
             with open(filename, "rb") as file:
                 data = file.read()
-            fields = {**fields, "file": (os.path.basename(filename), data, "application/octet-stream")}
-            status, body = client.request("POST", path, fields=fields)
+            form: dict[str, str | tuple[str, bytes, str]] = {
+                **fields,
+                "file": (os.path.basename(filename), data, "application/octet-stream"),
+            }
+            status, body = client.request("POST", path, fields=form)
             if status != 202:
                 return body
             status_url = body["status_url"]
@@ -149,7 +153,7 @@ def cmd_push_predictions(client: Client, args: argparse.Namespace) -> int:
 def cmd_campaign_create(client: Client, args: argparse.Namespace) -> int:
     source = args.spec
     try:
-        text = sys.stdin.read() if source == "-" else open(source, encoding="utf-8").read()
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
         spec = json.loads(text)
     except OSError as exc:
         raise Failure(f"cannot read {source}: {exc.strerror}") from None
@@ -414,8 +418,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.reconfigure(line_buffering=True)
     parser = build_parser()
     args = parser.parse_args(argv)
-    url = args.url or os.environ.get("SIGNOFF_URL")
-    token = args.token or os.environ.get("SIGNOFF_TOKEN")
+    url: str = args.url or os.environ.get("SIGNOFF_URL") or ""
+    token: str = args.token or os.environ.get("SIGNOFF_TOKEN") or ""
     if not url:
         parser.error("no server: set SIGNOFF_URL or pass --url")
     if not token:

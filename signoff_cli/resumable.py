@@ -15,7 +15,7 @@ from pathlib import Path
 
 from signoff_cli.client import ApiError, Client, TransportError, raw_request
 
-CHUNK_BYTES = int(os.environ.get("SIGNOFF_CHUNK_BYTES", 8 * 1024 * 1024))
+CHUNK_BYTES = int(os.environ.get("SIGNOFF_CHUNK_BYTES", str(8 * 1024 * 1024)))
 MAX_RETRIES = 12
 TUS = {"Tus-Resumable": "1.0.0"}
 

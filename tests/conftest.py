@@ -24,12 +24,12 @@ def _fresh_gate_check_schedule():
 @pytest.fixture
 def users(db):
     return {
-        "admin": UserFactory(username="admin", role=User.Role.ADMIN),
-        "ds": UserFactory(username="ds", role=User.Role.DATA_SCIENTIST),
-        "reviewer": UserFactory(username="rev", role=User.Role.REVIEWER),
-        "reviewer2": UserFactory(username="rev2", role=User.Role.REVIEWER),
-        "approver": UserFactory(username="approver", role=User.Role.APPROVER),
-        "approver2": UserFactory(username="approver2", role=User.Role.APPROVER),
+        "admin": UserFactory.create(username="admin", role=User.Role.ADMIN),
+        "ds": UserFactory.create(username="ds", role=User.Role.DATA_SCIENTIST),
+        "reviewer": UserFactory.create(username="rev", role=User.Role.REVIEWER),
+        "reviewer2": UserFactory.create(username="rev2", role=User.Role.REVIEWER),
+        "approver": UserFactory.create(username="approver", role=User.Role.APPROVER),
+        "approver2": UserFactory.create(username="approver2", role=User.Role.APPROVER),
     }
 
 

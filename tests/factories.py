@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from core.models import User
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ("username",)

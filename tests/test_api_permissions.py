@@ -155,7 +155,7 @@ def test_webhooks_are_managed_by_data_scientists(clients):
 
 def test_gate_is_closed_to_reviewers_whose_pending_would_name_the_blind_candidate(clients, pairwise_campaign):
     # the reviewer judges this campaign; reviewer2 is on it too; an outsider reviewer is refused the same way
-    outsider = token_client(UserFactory(username="outsider"))
+    outsider = token_client(UserFactory.create(username="outsider"))
     for client in (clients["reviewer"], clients["reviewer2"], outsider):
         for url in ("/api/v1/gate/calc/2/", "/api/v1/gate/calc/1/", "/api/v1/gate/calc/2/?evidence=1"):
             response = client.get(url)
@@ -199,7 +199,7 @@ def test_gate_answers_ci_with_the_decision_only_and_evidence_on_request(clients,
 
 
 def test_reviewer_outside_a_campaign_gets_404_not_403(api, users, pairwise_campaign):
-    outsider = token_client(UserFactory(username="outsider"))
+    outsider = token_client(UserFactory.create(username="outsider"))
     cid = pairwise_campaign["id"]
     for url in (f"/api/v1/campaigns/{cid}/next/", f"/api/v1/campaigns/{cid}/"):
         response = outsider.get(url)

@@ -126,7 +126,7 @@ def prediction_set_deleted_by_a_dba(api, data):
 def rubric_changed_after_judgments(api, data):
     cid = create_campaign(api, data, kind="rating", rubric=RUBRIC)
     judge_all(api["reviewer"], cid, lambda task, k: full_ratings(task))
-    Campaign.objects.filter(pk=cid).update(rubric=RUBRIC + [{"name": "tone", "scale": "likert", "description": ""}])
+    Campaign.objects.filter(pk=cid).update(rubric=[*RUBRIC, {"name": "tone", "scale": "likert", "description": ""}])
     return cid, ["tone"]
 
 
@@ -134,6 +134,7 @@ def ratings_missing_a_criterion(api, data):
     cid = create_campaign(api, data, kind="rating", baseline=None, rubric=RUBRIC)
     judge_all(api["reviewer"], cid, lambda task, k: full_ratings(task))
     first = Judgment.objects.filter(task__campaign_id=cid).order_by("id").first()
+    assert first is not None
     Judgment.objects.filter(pk=first.pk).update(ratings={"A": {"accuracy": 4}})
     return cid, [f"judgment {first.pk}", "safe"]
 
@@ -153,6 +154,7 @@ def labeling_judgment_without_labels(api, data):
     for role in ("reviewer", "reviewer2"):
         judge_all(api[role], cid, lambda task, k: {"labels": ["0"]})
     first = Judgment.objects.filter(task__campaign_id=cid).order_by("id").first()
+    assert first is not None
     Judgment.objects.filter(pk=first.pk).update(labels=JSON_NULL)
     return cid, [f"judgment {first.pk}"]
 
@@ -162,6 +164,7 @@ def pairwise_judgment_without_choice(api, data):
     for role in ("reviewer", "reviewer2"):
         judge_all(api[role], cid, lambda task, k: {"choice": any_slot(task)})
     first = Judgment.objects.filter(task__campaign_id=cid).order_by("id").first()
+    assert first is not None
     Judgment.objects.filter(pk=first.pk).update(choice="")
     first.assignment.__class__.objects.filter(pk=first.assignment_id).update(slot_order=[])
     return cid, [f"judgment {first.pk}"]

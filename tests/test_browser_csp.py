@@ -171,7 +171,7 @@ def pages(api, users, settings):
         {"id": "e0", "input": {"image": png_base64(), "q": "What is drawn?"}, "tags": ["pics"]},
         {"id": "e1", "input": "Describe the sky."},
     ]
-    for version in (items, items + [{"id": "e2", "input": "Describe the sea."}]):  # two versions: a diff to show
+    for version in (items, [*items, {"id": "e2", "input": "Describe the sea."}]):  # two versions: a diff to show
         assert (
             ds.post("/api/v1/datasets/essays/versions/", {"file": jsonl_file(version)}, format="multipart").status_code
             == 201
@@ -279,7 +279,7 @@ def test_every_page_type_runs_under_the_csp_without_a_violation(pages, users, li
     lead.page.select_option("#id_dataset_version", label="essays v1")
     lead.page.select_option("#id_candidate", label="writer:2")
     lead.page.select_option("#id_baseline", label="writer:1")
-    lead.page.check("input[name=reviewers][value='%d']" % users["reviewer"].pk)
+    lead.page.check(f"input[name=reviewers][value='{users['reviewer'].pk}']")
     lead.page.fill("#id_min_judgments", "1")
     lead.page.dispatch_event("#id_min_judgments", "change")
     lead.page.wait_for_selector("#plan-summary")

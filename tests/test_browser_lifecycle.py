@@ -53,7 +53,7 @@ def test_forty_items_planned_in_the_form_judged_to_the_end_show_pass_or_fail(api
     lead.select_option("#id_dataset_version", label="forty v1")
     lead.select_option("#id_candidate", label="adder:2")
     lead.select_option("#id_baseline", label="adder:1")
-    lead.check("input[name=reviewers][value='%d']" % users["reviewer"].pk)
+    lead.check(f"input[name=reviewers][value='{users['reviewer'].pk}']")
     lead.fill("#id_min_judgments", "10")
     lead.dispatch_event("#id_min_judgments", "change")
     # the plan is stated while the form is filled in, before anything is created

@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_a_locked_out_person_is_told_why_and_then_the_right_password_is_refused(live_server, new_page, settings):
     settings.AXES_FAILURE_LIMIT = 3
-    UserFactory(username="dana", role=User.Role.DATA_SCIENTIST)
+    UserFactory.create(username="dana", role=User.Role.DATA_SCIENTIST)
     page = new_page()
     for _ in range(3):
         page.goto(f"{live_server.url}/login/")
@@ -31,7 +31,7 @@ def test_a_locked_out_person_is_told_why_and_then_the_right_password_is_refused(
 
 
 def test_a_person_creates_a_token_from_the_header_sees_it_once_and_revokes_it(live_server, new_page):
-    UserFactory(username="rita", role=User.Role.REVIEWER)
+    UserFactory.create(username="rita", role=User.Role.REVIEWER)
     page = new_page()
     browser_login(page, live_server, "rita")
     page.click("header >> text=API tokens")

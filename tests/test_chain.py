@@ -139,7 +139,7 @@ def test_an_edited_verdict_with_a_recomputed_hash_breaks_the_next_link(sign_verd
 
 
 def test_deleting_a_verdict_from_the_middle_is_found_at_the_one_after_it(sign_verdicts):
-    first, middle, last = sign_verdicts(3)
+    _first, middle, last = sign_verdicts(3)
     Verdict.objects.filter(pk=middle.pk).delete()
     result = check()
     assert not result.ok and result.broken_at == last.pk and result.count == 2
@@ -217,6 +217,7 @@ def test_signoff_is_refused_while_the_chain_is_broken_until_an_admin_acknowledge
     assert reject(api, campaign_for(api, loop_data)).status_code == 201
     # a new, different breakage does
     newest = Verdict.objects.order_by("-id").first()
+    assert newest is not None
     Verdict.objects.filter(pk=newest.pk).update(decision="approve")
     assert check().acknowledged_at is None
     assert reject(api, campaign_for(api, loop_data)).json()["code"] == "chain_broken"
@@ -250,6 +251,7 @@ def test_a_signoff_refuses_to_chain_onto_a_cut_head_before_any_new_check(api, lo
     refused = reject(api, campaign_for(api, loop_data))
     assert refused.status_code == 409 and refused.json()["code"] == "chain_broken"
     recorded = ChainCheck.objects.first()
+    assert recorded is not None
     assert recorded.trigger == "signoff" and not recorded.ok and "1 verdict missing" in recorded.reason
 
 

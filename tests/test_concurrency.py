@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_concurrent_reviewers_never_over_assign_or_double_count(api, loop_data):
-    reviewers = [UserFactory(username=f"crowd{i}", role=User.Role.REVIEWER) for i in range(6)]
+    reviewers = [UserFactory.create(username=f"crowd{i}", role=User.Role.REVIEWER) for i in range(6)]
     response = api["ds"].post(
         "/api/v1/campaigns/",
         {

@@ -27,7 +27,12 @@ QUESTIONS = [(a, b) for a, b in ((2, 3), (4, 4), (7, 5), (9, 1), (6, 8))]
 def run_cli(live_server, token: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     env = {"SIGNOFF_URL": live_server.url, "SIGNOFF_TOKEN": token, "PATH": "/usr/bin:/bin"}
     return subprocess.run(
-        [sys.executable, "-m", "signoff_cli.main", *args], env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "signoff_cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,  # callers assert the exit code the CLI promises
     )
 
 
@@ -41,9 +46,9 @@ def api_post(live_server, token: str, path: str, body: dict) -> dict:
 
 def test_upload_review_signoff_webhook_and_gate(live_server, new_page, tmp_path, settings):
     settings.SIGNOFF_WEBHOOK_ALLOW_HOSTS = ["127.0.0.1"]
-    UserFactory(username="dana", role=User.Role.DATA_SCIENTIST)
-    UserFactory(username="rita", role=User.Role.REVIEWER)
-    UserFactory(username="alex", role=User.Role.APPROVER)
+    UserFactory.create(username="dana", role=User.Role.DATA_SCIENTIST)
+    UserFactory.create(username="rita", role=User.Role.REVIEWER)
+    UserFactory.create(username="alex", role=User.Role.APPROVER)
     ds_token = AuthToken.objects.create(user=User.objects.get(username="dana"), expiry=None)[1]
 
     with webhook_receiver() as receiver, celery_worker(SIGNOFF_WEBHOOK_ALLOW_HOSTS="127.0.0.1") as worker:

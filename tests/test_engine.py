@@ -40,7 +40,7 @@ def clock(monkeypatch):
 
 @pytest.fixture
 def rev3(users):
-    user = UserFactory(username="rev3", role=User.Role.REVIEWER)
+    user = UserFactory.create(username="rev3", role=User.Role.REVIEWER)
     return token_client(user)
 
 
@@ -67,6 +67,13 @@ def next_id(client, cid, exclude=()) -> int | None:
         return None
     assert response.status_code == 200, response.json()
     return response.json()["task"]
+
+
+def claim(client, cid, exclude=()) -> int:
+    """The task id /next/ hands out, which must be one."""
+    task_id = next_id(client, cid, exclude)
+    assert task_id is not None, "no task handed out"
+    return task_id
 
 
 def judge(client, task_id: int, body=None):
@@ -112,7 +119,7 @@ def expire_now(task_id: int, reviewer: User) -> None:
 
 def test_an_expired_lease_gives_the_task_back_to_another_reviewer(api, users, loop_data):
     cid = create_campaign(api, loop_data, lease_seconds=10)
-    first = next_id(api["reviewer"], cid)
+    first = claim(api["reviewer"], cid)
     assert assigned(first) == 1
     assert assignments_expire() == 0  # still within its lease
     expire_now(first, users["reviewer"])
@@ -127,7 +134,7 @@ def test_an_expired_lease_gives_the_task_back_to_another_reviewer(api, users, lo
 def test_the_lease_runs_for_lease_seconds_on_the_clock(api, users, loop_data, clock):
     cid = create_campaign(api, loop_data, lease_seconds=10)
     claimed_at = timezone.now()
-    first = next_id(api["reviewer"], cid)
+    first = claim(api["reviewer"], cid)
     assignment = Assignment.objects.get(task_id=first)
     assert abs(assignment.lease_expires_at - (claimed_at + timedelta(seconds=10))) < timedelta(seconds=1)
     clock.advance(9)
@@ -139,7 +146,7 @@ def test_the_lease_runs_for_lease_seconds_on_the_clock(api, users, loop_data, cl
 
 def test_next_reaps_run_out_leases_when_nothing_else_is_left(api, users, loop_data, clock):
     cid = create_campaign(api, loop_data, lease_seconds=10)
-    abandoned = next_id(api["reviewer"], cid)
+    abandoned = claim(api["reviewer"], cid)
     assert len(judge_all(api["reviewer2"], cid)) == 5  # everything but the leased task
     clock.advance(11)
     assert next_id(api["reviewer2"], cid) == abandoned
@@ -149,7 +156,7 @@ def test_next_reaps_run_out_leases_when_nothing_else_is_left(api, users, loop_da
 
 def test_a_late_submission_is_accepted_when_nobody_took_the_task(api, users, loop_data):
     cid = create_campaign(api, loop_data, lease_seconds=10)
-    first = next_id(api["reviewer"], cid)
+    first = claim(api["reviewer"], cid)
     expire_now(first, users["reviewer"])
     assert assignments_expire() == 1
     response = judge(api["reviewer"], first, {"choice": "A"})
@@ -160,7 +167,7 @@ def test_a_late_submission_is_accepted_when_nobody_took_the_task(api, users, loo
 
 def test_a_late_submission_is_accepted_while_the_task_has_room_for_both(api, users, loop_data):
     cid = create_campaign(api, loop_data, lease_seconds=10, overlap=2)
-    first = next_id(api["reviewer"], cid)
+    first = claim(api["reviewer"], cid)
     expire_now(first, users["reviewer"])
     assert assignments_expire() == 1
     assert next_id(api["reviewer2"], cid) == first
@@ -171,7 +178,7 @@ def test_a_late_submission_is_accepted_while_the_task_has_room_for_both(api, use
 
 def test_a_late_submission_is_refused_when_another_reviewer_took_the_last_slot(api, users, loop_data):
     cid = create_campaign(api, loop_data, lease_seconds=10)
-    first = next_id(api["reviewer"], cid)
+    first = claim(api["reviewer"], cid)
     expire_now(first, users["reviewer"])
     assert assignments_expire() == 1
     assert next_id(api["reviewer2"], cid) == first
@@ -185,7 +192,7 @@ def test_a_late_submission_is_refused_when_another_reviewer_took_the_last_slot(a
 def test_two_late_submissions_at_once_revive_the_assignment_once(api, users, loop_data, monkeypatch):
     """Both requests read the assignment as expired; the one that lands second must not take a second slot."""
     cid = create_campaign(api, loop_data, lease_seconds=10, overlap=2)
-    first = next_id(api["reviewer"], cid)
+    first = claim(api["reviewer"], cid)
     expire_now(first, users["reviewer"])
     assert assignments_expire() == 1
     read_assignment, landed = judgments._assignment_for, []
@@ -207,7 +214,7 @@ def test_two_late_submissions_at_once_revive_the_assignment_once(api, users, loo
 
 def test_a_revived_assignment_gets_a_fresh_lease(api, users, loop_data):
     cid = create_campaign(api, loop_data, lease_seconds=10)
-    first = next_id(api["reviewer"], cid)
+    first = claim(api["reviewer"], cid)
     expire_now(first, users["reviewer"])
     assert assignments_expire() == 1
     assignment_revive(assignment=Assignment.objects.get(task_id=first))
@@ -219,7 +226,7 @@ def test_a_revived_assignment_gets_a_fresh_lease(api, users, loop_data):
 
 def test_skipping_after_the_lease_ran_out_gives_nothing_back_twice(api, users, loop_data):
     cid = create_campaign(api, loop_data, lease_seconds=10)
-    first = next_id(api["reviewer"], cid)
+    first = claim(api["reviewer"], cid)
     expire_now(first, users["reviewer"])
     assert assignments_expire() == 1
     assert skip(api["reviewer"], first, {"reason": "came back too late"}).status_code == 200
@@ -229,7 +236,7 @@ def test_skipping_after_the_lease_ran_out_gives_nothing_back_twice(api, users, l
 
 def test_the_beat_task_expires_run_out_leases_in_every_campaign(api, users, loop_data):
     campaigns = [create_campaign(api, loop_data, lease_seconds=10) for _ in range(2)]
-    claimed = [next_id(api["reviewer"], cid) for cid in campaigns]
+    claimed = [claim(api["reviewer"], cid) for cid in campaigns]
     next_id(api["reviewer2"], campaigns[0])  # a lease still running is left alone
     for task_id in claimed:
         expire_now(task_id, users["reviewer"])
@@ -245,8 +252,8 @@ def test_the_beat_task_expires_run_out_leases_in_every_campaign(api, users, loop
 def test_prefetch_hands_out_a_second_task_and_no_more_than_two(api, users, loop_data):
     cid = create_campaign(api, loop_data)
     client = api["reviewer"]
-    first = next_id(client, cid)
-    second = next_id(client, cid, exclude=[first])
+    first = claim(client, cid)
+    second = claim(client, cid, exclude=[first])
     assert second not in (None, first)
     assert next_id(client, cid, exclude=[first]) == second  # asking again returns the same prefetched task
     assert next_id(client, cid, exclude=[first, second]) is None
@@ -254,14 +261,14 @@ def test_prefetch_hands_out_a_second_task_and_no_more_than_two(api, users, loop_
     open_now = Assignment.objects.filter(reviewer=users["reviewer"], status=Assignment.Status.OPEN)
     assert open_now.count() == MAX_OPEN_PER_REVIEWER == 2
     assert judge(client, first).status_code == 201
-    third = next_id(client, cid, exclude=[second])
+    third = claim(client, cid, exclude=[second])
     assert third not in (None, first, second)
     assert sorted(open_now.values_list("task_id", flat=True)) == sorted([second, third])
 
 
 def test_a_task_detail_returns_an_open_task_of_the_caller_only(api, loop_data):
     cid = create_campaign(api, loop_data)
-    first = next_id(api["reviewer"], cid)
+    first = claim(api["reviewer"], cid)
     response = api["reviewer"].get(f"/api/v1/tasks/{first}/")
     assert response.status_code == 200 and response.json()["task"] == first
     assert api["reviewer2"].get(f"/api/v1/tasks/{first}/").status_code == 404
@@ -274,7 +281,7 @@ def test_a_task_detail_returns_an_open_task_of_the_caller_only(api, loop_data):
 
 def test_a_skip_needs_a_reason(api, users, loop_data):
     cid = create_campaign(api, loop_data)
-    first = next_id(api["reviewer"], cid)
+    first = claim(api["reviewer"], cid)
     for body in ({}, {"reason": ""}, {"reason": "   "}):
         response = skip(api["reviewer"], first, body)
         assert response.status_code == 400 and error_field(response) == "reason", (body, response.json())
@@ -283,7 +290,7 @@ def test_a_skip_needs_a_reason(api, users, loop_data):
 
 def test_a_skip_gives_the_slot_to_another_reviewer_and_never_back_to_the_skipper(api, users, loop_data):
     cid = create_campaign(api, loop_data)
-    first = next_id(api["reviewer"], cid)
+    first = claim(api["reviewer"], cid)
     response = skip(api["reviewer"], first, {"reason": "the question is garbled", "flag": True})
     assert response.status_code == 200, response.json()
     assert response.json() == {
@@ -301,19 +308,19 @@ def test_a_skip_gives_the_slot_to_another_reviewer_and_never_back_to_the_skipper
 
 def test_a_skip_without_flag_is_not_flagged(api, loop_data):
     cid = create_campaign(api, loop_data)
-    first = next_id(api["reviewer"], cid)
+    first = claim(api["reviewer"], cid)
     assert skip(api["reviewer"], first, {"reason": "not my field"}).json()["flagged"] is False
 
 
 def test_skipping_a_judged_or_foreign_task_is_refused(api, loop_data):
     cid = create_campaign(api, loop_data)
-    first = next_id(api["reviewer"], cid)
+    first = claim(api["reviewer"], cid)
     assert judge(api["reviewer"], first).status_code == 201
     response = skip(api["reviewer"], first, {"reason": "changed my mind"})
     assert response.status_code == 409 and response.json()["code"] == "not_open"
     assert assigned(first) == 1 and counted(cid) == 1
     assert skip(api["reviewer2"], first, {"reason": "not mine"}).status_code == 404
-    second = next_id(api["reviewer"], cid)
+    second = claim(api["reviewer"], cid)
     assert skip(api["reviewer"], second, {"reason": "once"}).status_code == 200
     assert skip(api["reviewer"], second, {"reason": "twice"}).status_code == 409
     assert assigned(second) == 0
@@ -324,7 +331,7 @@ def test_skipping_a_judged_or_foreign_task_is_refused(api, loop_data):
 
 def test_undo_within_the_window_reopens_the_task_and_only_the_new_judgment_counts(api, users, loop_data):
     cid = create_campaign(api, loop_data)
-    first = next_id(api["reviewer"], cid)
+    first = claim(api["reviewer"], cid)
     judgment_id = judge(api["reviewer"], first, {"choice": "A"}).json()["id"]
     response = api["reviewer"].post(f"/api/v1/judgments/{judgment_id}/undo/")
     assert response.status_code == 200, response.json()
@@ -349,7 +356,7 @@ def test_undo_within_the_window_reopens_the_task_and_only_the_new_judgment_count
 def test_undo_after_the_window_is_refused(api, loop_data, clock, settings):
     settings.SIGNOFF_UNDO_SECONDS = 30
     cid = create_campaign(api, loop_data)
-    first = next_id(api["reviewer"], cid)
+    first = claim(api["reviewer"], cid)
     judgment_id = judge(api["reviewer"], first).json()["id"]
     clock.advance(29)
     assert api["reviewer"].post(f"/api/v1/judgments/{judgment_id}/undo/").status_code == 200
@@ -362,7 +369,7 @@ def test_undo_after_the_window_is_refused(api, loop_data, clock, settings):
 
 def test_undo_of_another_reviewers_or_an_undone_judgment_is_not_found(api, loop_data):
     cid = create_campaign(api, loop_data)
-    first = next_id(api["reviewer"], cid)
+    first = claim(api["reviewer"], cid)
     judgment_id = judge(api["reviewer"], first).json()["id"]
     response = api["reviewer2"].post(f"/api/v1/judgments/{judgment_id}/undo/")
     assert response.status_code == 404 and response.json()["code"] == "judgment_not_found"
@@ -374,7 +381,7 @@ def test_undo_of_another_reviewers_or_an_undone_judgment_is_not_found(api, loop_
 
 def test_undo_after_sign_off_is_refused(api, loop_data):
     cid = create_campaign(api, loop_data)
-    first = next_id(api["reviewer"], cid)
+    first = claim(api["reviewer"], cid)
     judgment_id = judge(api["reviewer"], first).json()["id"]
     signed = api["approver"].post(
         f"/api/v1/campaigns/{cid}/signoff/", {"decision": "reject", "rationale": "too few"}, format="json"
@@ -392,7 +399,7 @@ def test_undo_after_sign_off_is_refused(api, loop_data):
 def judged_twice(api, loop_data, rev3):
     """Overlap 2 with three reviewers: rev and rev2 both judged the first task in hand-out order."""
     cid = create_campaign(api, loop_data, reviewers=["rev", "rev2", "rev3"], overlap=2)
-    first = next_id(api["reviewer"], cid)
+    first = claim(api["reviewer"], cid)
     assert next_id(api["reviewer2"], cid) == first
     ids = [judge(api[role], first, {"choice": "A"}).json()["id"] for role in ("reviewer", "reviewer2")]
     assert assigned(first) == 2
@@ -422,8 +429,8 @@ def test_the_lead_discards_a_judgment_and_the_item_gets_room_for_another_reviewe
 
 
 def test_only_the_campaigns_creator_or_an_admin_may_discard(api, judged_twice):
-    cid, first, (mine, theirs) = judged_twice
-    other_ds = token_client(UserFactory(username="ds2", role=User.Role.DATA_SCIENTIST))
+    _cid, first, (mine, theirs) = judged_twice
+    other_ds = token_client(UserFactory.create(username="ds2", role=User.Role.DATA_SCIENTIST))
     response = discard(other_ds, mine, {"reason": "I disagree"})
     assert response.status_code == 403 and response.json()["code"] == "not_campaign_lead"
     assert discard(api["reviewer2"], mine, {"reason": "I disagree"}).status_code == 403
@@ -445,7 +452,7 @@ def test_a_discard_needs_a_reason_and_an_active_campaign(api, judged_twice):
 
 
 def test_an_undone_judgment_cannot_be_discarded(api, judged_twice):
-    cid, first, (mine, _) = judged_twice
+    _cid, first, (mine, _) = judged_twice
     assert api["reviewer"].post(f"/api/v1/judgments/{mine}/undo/").status_code == 200
     response = discard(api["ds"], mine, {"reason": "x"})
     assert response.status_code == 409 and assigned(first) == 2  # the reviewer still holds the slot
@@ -457,8 +464,8 @@ def test_an_undone_judgment_cannot_be_discarded(api, judged_twice):
 def test_a_reviewer_stops_at_the_quota_while_tasks_remain_for_others(api, loop_data):
     cid = create_campaign(api, loop_data, quota_per_reviewer=2)
     client = api["reviewer"]
-    first = next_id(client, cid)
-    second = next_id(client, cid, exclude=[first])
+    first = claim(client, cid)
+    second = claim(client, cid, exclude=[first])
     assert next_id(client, cid, exclude=[first, second]) is None
     assert judge(client, first).status_code == 201 and judge(client, second).status_code == 201
     assert next_id(client, cid) is None
@@ -469,9 +476,9 @@ def test_a_reviewer_stops_at_the_quota_while_tasks_remain_for_others(api, loop_d
 def test_skipped_and_run_out_tasks_do_not_count_against_the_quota(api, users, loop_data):
     cid = create_campaign(api, loop_data, quota_per_reviewer=2)
     client = api["reviewer"]
-    skipped = next_id(client, cid)
+    skipped = claim(client, cid)
     assert skip(client, skipped, {"reason": "unclear"}).status_code == 200
-    abandoned = next_id(client, cid)
+    abandoned = claim(client, cid)
     expire_now(abandoned, users["reviewer"])
     assert assignments_expire() == 1
     judged = judge_all(client, cid)
@@ -563,7 +570,7 @@ def test_an_item_reviewers_disagree_on_jumps_the_queue_for_its_last_slot(api, lo
 
 def test_reviewers_agreeing_on_a_tie_do_not_raise_the_priority(api, loop_data, rev3):
     cid = create_campaign(api, loop_data, sampling="disagreement", reviewers=["rev", "rev2", "rev3"], overlap=3)
-    first = next_id(api["reviewer"], cid)
+    first = claim(api["reviewer"], cid)
     assert next_id(api["reviewer2"], cid) == first
     judge(api["reviewer"], first, {"choice": "tie"})
     judge(api["reviewer2"], first, {"choice": "tie"})

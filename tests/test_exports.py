@@ -108,7 +108,7 @@ def test_judgments_csv_parses_back_to_the_jsonl_rows(api, judged_pairwise):
     from_jsonl = jsonl_rows(api["ds"].get(f"/api/v1/campaigns/{cid}/judgments.jsonl"))
     assert len(from_csv) == len(from_jsonl) == 4
     assert list(from_csv[0]) == list(from_jsonl[0])  # same columns, same order
-    for cells, row in zip(from_csv, from_jsonl):
+    for cells, row in zip(from_csv, from_jsonl, strict=True):
         assert cells["judgment"] == str(row["judgment"]) and cells["item"] == row["item"]
         assert json.loads(cells["slots"]) == row["slots"]  # objects are compact JSON in a cell
         assert cells["winner_version"] == (row["winner_version"] or "")

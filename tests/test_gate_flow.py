@@ -117,7 +117,7 @@ def test_two_approvers_are_needed_when_the_policy_says_so_and_one_rejection_reje
 
     rejected = create(api, loop_data, approvers=2)
     judge(api["reviewer2"], rejected, "candidate", 6)
-    third = token_client(UserFactory(username="approver3", role="approver"))
+    third = token_client(UserFactory.create(username="approver3", role="approver"))
     response = third.post(
         f"/api/v1/campaigns/{rejected}/signoff/", {"decision": "reject", "rationale": "not convinced"}, format="json"
     )

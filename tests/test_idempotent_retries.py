@@ -67,6 +67,7 @@ def test_a_different_client_id_for_a_judged_task_is_still_a_409(users, api, pair
 
     campaign = Campaign.objects.get(pk=pairwise_campaign["id"])
     assignment = assignment_claim_next(campaign=campaign, reviewer=users["reviewer"])
+    assert assignment is not None
     url = f"/api/v1/tasks/{assignment.task_id}/judgments/"
     assert api["reviewer"].post(url, {"choice": "A", "client_id": "first"}, format="json").status_code == 201
     response = api["reviewer"].post(url, {"choice": "B", "client_id": "second"}, format="json")

@@ -44,7 +44,7 @@ def make_version(ids: list[str], user: User):
 
 @pytest.fixture
 def setup(postgres):
-    user = UserFactory(username="ds-copy", role=User.Role.DATA_SCIENTIST)
+    user = UserFactory.create(username="ds-copy", role=User.Role.DATA_SCIENTIST)
     ids = [f"it-{n}" for n in range(ROWS - 1)] + ["42"]
     version = make_version(ids, user)
     model = registered_model_create(name="copy-model", created_by=user)
@@ -154,7 +154,7 @@ def test_ids_that_share_a_hash_take_the_exact_path_and_still_land_right(setup, c
 
 def test_the_index_finds_each_item_and_refuses_any_other_id(setup):
     index = ItemIndex.load(setup["version"].pk, setup["version"].item_count)
-    assert len(index) == ROWS
+    assert index is not None and len(index) == ROWS
     wanted = ["it-5", "42", "it-19998", "it-0"]
     expected = dict(
         Item.objects.filter(version=setup["version"], external_id__in=wanted).values_list("external_id", "pk")
@@ -164,7 +164,7 @@ def test_the_index_finds_each_item_and_refuses_any_other_id(setup):
 
 
 def test_an_id_holding_the_index_separator_takes_the_exact_path(postgres):
-    user = UserFactory(username="ds-sep", role=User.Role.DATA_SCIENTIST)
+    user = UserFactory.create(username="ds-sep", role=User.Role.DATA_SCIENTIST)
     version = make_version(["plain", "unit\x1fseparator"], user)
     assert ItemIndex.load(version.pk) is None
 
@@ -255,7 +255,7 @@ def item_copy_results(monkeypatch):
 
 
 def test_a_clean_dataset_is_copied_in_file_order_with_every_field(postgres, item_copy_results):
-    user = UserFactory(username="ds-items", role=User.Role.DATA_SCIENTIST)
+    user = UserFactory.create(username="ds-items", role=User.Role.DATA_SCIENTIST)
     rows = [
         {"id": f"x{n}", "input": {"text": f"back\\slash \t «{n}»", "n": n}, "tags": ["a", "b c"], "reference": [n]}
         for n in range(ROWS)
@@ -268,7 +268,7 @@ def test_a_clean_dataset_is_copied_in_file_order_with_every_field(postgres, item
     assert created and item_copy_results == [(version, True)] and version.item_count == ROWS and version.number == 1
     items = list(Item.objects.filter(version=version).order_by("pk"))
     assert [item.external_id for item in items] == [str(row["id"]) for row in rows]  # keys follow the file
-    for item, row in zip(items, rows):
+    for item, row in zip(items, rows, strict=True):
         assert (item.input, item.reference, item.tags, item.image.name) == (
             row["input"],
             row.get("reference"),
@@ -283,7 +283,7 @@ def test_a_clean_dataset_is_copied_in_file_order_with_every_field(postgres, item
 
 
 def test_a_dataset_with_a_repeated_id_is_named_by_line_and_nothing_stays(postgres, item_copy_results):
-    user = UserFactory(username="ds-items2", role=User.Role.DATA_SCIENTIST)
+    user = UserFactory.create(username="ds-items2", role=User.Role.DATA_SCIENTIST)
     rows = [{"id": f"x{n}", "input": "q"} for n in range(ROWS)]
     rows[-1] = {"id": "x3", "input": "again"}  # the unique index refuses it in the last batch
     dataset = dataset_create(name="repeated", created_by=user)
@@ -299,7 +299,7 @@ def test_a_dataset_with_a_repeated_id_is_named_by_line_and_nothing_stays(postgre
 
 
 def test_ids_copy_would_have_to_escape_take_the_staging_path_and_land_exactly(postgres, item_copy_results):
-    user = UserFactory(username="ds-items3", role=User.Role.DATA_SCIENTIST)
+    user = UserFactory.create(username="ds-items3", role=User.Role.DATA_SCIENTIST)
     ids = ["tab\there", "back\\slash", "new\nline", "plain"]
     version = make_version(ids, user)
     assert item_copy_results == [None]

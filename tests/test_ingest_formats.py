@@ -270,9 +270,11 @@ def test_a_failure_while_publishing_leaves_no_version_no_rows_and_no_images(api,
 
     rows = [{"id": f"i{n}", "input": {"text": "t", "image": png_base64()}} for n in range(3)]
     assert post_version(api["ds"], jsonl(rows)).status_code == 202
-    with mock.patch.object(service.DatasetVersion.objects, "create", side_effect=RuntimeError("disk gone")):
-        with pytest.raises(RuntimeError):
-            tasks.ingest_dataset_upload(Upload.objects.get().pk)
+    with (
+        mock.patch.object(service.DatasetVersion.objects, "create", side_effect=RuntimeError("disk gone")),
+        pytest.raises(RuntimeError),
+    ):
+        tasks.ingest_dataset_upload(Upload.objects.get().pk)
     assert DatasetVersion.objects.count() == 0 and Item.objects.count() == 0
     images_dir = os.path.join(settings.MEDIA_ROOT, "items")
     assert not os.path.exists(images_dir) or not any(files for _, _, files in os.walk(images_dir))

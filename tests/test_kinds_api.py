@@ -467,7 +467,7 @@ def test_rating_results_with_baseline_compare_normalised_scores_per_judgment(api
 
 @pytest.fixture
 def rev3(users):
-    return token_client(UserFactory(username="rev3"))
+    return token_client(UserFactory.create(username="rev3"))
 
 
 GOLD_PLAN = {  # item -> the labels rev, rev2 and rev3 give
@@ -522,7 +522,7 @@ def test_gold_labels_of_a_multi_label_campaign_are_label_lists(api, loop_data):
     response = api["ds"].post(f"/api/v1/campaigns/{cid}/gold/")
     assert response.status_code == 201, response.json()
     version = DatasetVersion.objects.get(dataset__name="arith", number=response.json()["version"])
-    assert set(tuple(r) for r in version.items.values_list("reference", flat=True)) == {("correct", "wrong")}
+    assert {tuple(r) for r in version.items.values_list("reference", flat=True)} == {("correct", "wrong")}
 
 
 def test_gold_labels_ignore_discarded_judgments(api, loop_data):
@@ -541,7 +541,7 @@ def test_gold_labels_ignore_discarded_judgments(api, loop_data):
 def test_gold_labels_need_the_campaign_lead(api, loop_data):
     cid = create_campaign(api, loop_data, kind="labeling", baseline=None, labels=["correct", "wrong"])
     judge_all(api["reviewer"], cid, lambda task, k: {"labels": ["correct"]}, limit=1)
-    other_ds = token_client(UserFactory(username="ds2", role="data_scientist"))
+    other_ds = token_client(UserFactory.create(username="ds2", role="data_scientist"))
     response = other_ds.post(f"/api/v1/campaigns/{cid}/gold/")
     assert response.status_code == 403 and response.json()["code"] == "not_campaign_lead"
     assert api["reviewer"].post(f"/api/v1/campaigns/{cid}/gold/").status_code == 403

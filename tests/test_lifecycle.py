@@ -77,7 +77,6 @@ def test_creation_states_the_plan_and_warns_in_words_when_underpowered(api):
     )
     campaign = api["ds"].get(f"/api/v1/campaigns/{created['id']}/").json()
     assert campaign["plan"] == plan and campaign["status"] == "active"
-    page = api["ds"].get(f"/campaigns/{created['id']}/")  # token clients cannot see pages; use a session below
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -110,7 +109,7 @@ def test_min_judgments_is_a_floor_for_fail_too(api):
 
 def test_the_lead_pauses_resumes_and_closes_and_others_may_not(api, users, loop_data):
     cid = create(api, loop_data)["id"]
-    other_ds = token_client(UserFactory(username="ds2", role="data_scientist"))
+    other_ds = token_client(UserFactory.create(username="ds2", role="data_scientist"))
     assert other_ds.patch(f"/api/v1/campaigns/{cid}/", {"status": "paused"}, format="json").status_code == 403
     assert api["reviewer"].patch(f"/api/v1/campaigns/{cid}/", {"status": "paused"}, format="json").status_code == 403
     assert api["approver"].patch(f"/api/v1/campaigns/{cid}/", {"status": "paused"}, format="json").status_code == 403
@@ -168,7 +167,7 @@ def test_extend_adds_the_new_items_and_moves_the_planned_end(api):
         api["ds"].post(f"/api/v1/campaigns/{cid}/extend/", {"dataset_version": 2}, format="json").json()["tasks_added"]
         == 0
     )
-    other = token_client(UserFactory(username="ds2", role="data_scientist"))
+    other = token_client(UserFactory.create(username="ds2", role="data_scientist"))
     assert other.post(f"/api/v1/campaigns/{cid}/extend/", {"dataset_version": 2}, format="json").status_code == 403
     judged = judge(api["reviewer"], cid, win=lambda i: True)
     assert judged == 15  # the new items are handed out too
@@ -191,7 +190,7 @@ def test_extend_refuses_another_datasets_version(api, loop_data):
 
 def test_the_lead_adds_reviewers(api, users, loop_data):
     cid = create(api, loop_data)["id"]
-    newcomer = UserFactory(username="rev3", role="reviewer")
+    newcomer = UserFactory.create(username="rev3", role="reviewer")
     response = api["ds"].post(f"/api/v1/campaigns/{cid}/reviewers/", {"add": ["rev3"]}, format="json")
     assert response.status_code == 200 and response.json()["reviewers"] == ["rev", "rev2", "rev3"]
     assert token_client(newcomer).get(f"/api/v1/campaigns/{cid}/next/").status_code == 200

@@ -4,6 +4,7 @@ page; the lock clears after the cool-off or when an admin resets it. Anonymous A
 import json
 import time
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 from django.core.cache import cache
@@ -13,12 +14,15 @@ from django.test import Client, override_settings
 from core.models import User
 from tests.factories import UserFactory
 
+if TYPE_CHECKING:  # the test client's response type exists in django-stubs only
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
+
 LOCKED_OUT = (
     "Too many failed attempts for this account or address; try again in 15 minutes, or ask an admin to unlock it."
 )
 
 
-def attempt(username: str, password: str, address: str = "10.0.0.1", **headers) -> tuple[Client, object]:
+def attempt(username: str, password: str, address: str = "10.0.0.1", **headers) -> tuple[Client, "TestResponse"]:
     client = Client(REMOTE_ADDR=address, **headers)
     return client, client.post("/login/", {"username": username, "password": password})
 
@@ -29,7 +33,7 @@ def logged_in(client: Client) -> bool:
 
 @pytest.fixture
 def dana(db):
-    return UserFactory(username="dana", role=User.Role.DATA_SCIENTIST)
+    return UserFactory.create(username="dana", role=User.Role.DATA_SCIENTIST)
 
 
 def test_the_right_password_still_logs_in_after_a_few_typos(dana):
@@ -48,7 +52,7 @@ def test_thirty_wrong_passwords_lock_the_account_even_from_addresses_never_seen(
     assert not logged_in(client)
     assert LOCKED_OUT in response.content.decode()
     assert 'name="password"' in response.content.decode()  # the login page, not a bare error
-    other = UserFactory(username="other")
+    other = UserFactory.create(username="other")
     client, response = attempt(other.username, "pw-for-tests", address="10.2.0.1")
     assert response.status_code == 302 and logged_in(client)  # the address is not locked
 

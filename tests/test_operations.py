@@ -196,7 +196,10 @@ def process_groups() -> dict[int, int]:
 
 
 def children_of(pid: int) -> dict[str, int]:
-    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    # ps exits 1 when `pid` has no children, which is an answer here (none yet, or none left), not a failure
+    out = subprocess.run(
+        ["ps", "-o", "pid=,args=", "--ppid", str(pid)], capture_output=True, text=True, check=False
+    ).stdout
     found = {}
     for line in out.splitlines():
         child, args = line.strip().split(maxsplit=1)
@@ -251,9 +254,9 @@ def test_make_run_restarts_a_killed_worker_beat_or_web_and_ctrl_c_leaves_no_proc
             killed_at = timezone.now()
             os.kill(children[name], signal.SIGKILL)
             wait_for(
-                lambda: children_of(supervisor.pid).get(name) not in (None, children[name]),
+                lambda name=name: children_of(supervisor.pid).get(name) not in (None, children[name]),
                 10,
-                lambda: f"no new {name} process within 10 s of the kill:\n" + log(),
+                lambda name=name: f"no new {name} process within 10 s of the kill:\n" + log(),
             )
             new_pid = children_of(supervisor.pid)[name]
             if name == "web":
@@ -262,9 +265,11 @@ def test_make_run_restarts_a_killed_worker_beat_or_web_and_ctrl_c_leaves_no_proc
                 )
             else:
                 row = wait_for(
-                    lambda: heartbeat_from(name, not_pid=children[name], after=killed_at),
+                    lambda name=name, killed_at=killed_at: heartbeat_from(
+                        name, not_pid=children[name], after=killed_at
+                    ),
                     30,
-                    lambda: f"the new {name} did no work:\n" + log(),
+                    lambda name=name: f"the new {name} did no work:\n" + log(),
                 )
                 assert row.pid == new_pid
             groups.add(new_pid)

@@ -255,9 +255,9 @@ def world(api, users, loop_data, pairwise_campaign):
     users["admin"].save()
     people = {
         "rev_on": users["reviewer"],
-        "rev_off": UserFactory(username="outsider"),
+        "rev_off": UserFactory.create(username="outsider"),
         "lead": users["ds"],
-        "other_ds": UserFactory(username="ds2", role=User.Role.DATA_SCIENTIST),
+        "other_ds": UserFactory.create(username="ds2", role=User.Role.DATA_SCIENTIST),
         "approver": users["approver"],
         "admin": users["admin"],
     }
@@ -486,7 +486,7 @@ def test_every_route_has_expected_statuses_for_every_role(world):
         for method, statuses in expected.items():
             codes = statuses.split()
             assert len(codes) == len(ROLES), f"{key} {method}: {len(codes)} statuses for {len(ROLES)} roles"
-            for role, code in zip(ROLES, codes):
+            for role, code in zip(ROLES, codes, strict=True):
                 cells += 1
                 kwargs = body(key) if method in ("POST", "PUT", "PATCH") else {}
                 with transaction.atomic():  # each request sees the same world: an allowed write is undone

@@ -2,6 +2,7 @@
 tell, kept out of everything the campaign's results count; each reviewer's accuracy, time and fast judgments; and
 the lead's exclusion of a reviewer, on record."""
 
+import itertools
 import json
 import math
 import random
@@ -210,7 +211,7 @@ def test_the_payload_does_not_tell_a_known_answer_item_from_ordinary_work(api, l
     first, second = ([t["progress"]["left"] for t in run] for run in runs)
     assert [t["item"] in ("item-0", "item-1") for t in runs[0]] != [t["item"] in ("item-0", "item-1") for t in runs[1]]
     assert first == second  # "left" says nothing about where the checks were
-    assert all(b <= a for a, b in zip(first, first[1:]))
+    assert all(b <= a for a, b in itertools.pairwise(first))
 
 
 def test_known_answer_items_count_nowhere_in_the_results(api, loop_data, monkeypatch):
@@ -287,7 +288,7 @@ def exclude(client, cid, reviewer="rev", reason="answers without reading"):
 
 def test_only_the_campaigns_lead_or_an_admin_may_exclude_a_reviewer(api, loop_data):
     cid = create(api, loop_data)["id"]
-    other_ds = token_client(UserFactory(username="ds2", role="data_scientist"))
+    other_ds = token_client(UserFactory.create(username="ds2", role="data_scientist"))
     assert exclude(other_ds, cid).status_code == 403
     assert exclude(api["reviewer2"], cid).status_code == 403
     assert exclude(api["approver"], cid).status_code == 403
@@ -331,7 +332,7 @@ def test_an_excluded_reviewer_stops_counting_their_items_reopen_and_they_get_not
     assert figures["judgments"] == 1 and figures["candidate"]["losses"] == 1
     assert [r["excluded"] for r in figures["reviewers"]["by_reviewer"] if r["reviewer"] == "rev"] == [True]
     assert figures["exclusions"][0]["reviewer"] == "rev" and figures["exclusions"][0]["excluded_by"] == "ds"
-    assert all(t.assigned_count == 0 for t in Task.objects.filter(pk__in=rev_tasks + [open_task]))
+    assert all(t.assigned_count == 0 for t in Task.objects.filter(pk__in=[*rev_tasks, open_task]))
     assert Assignment.objects.get(task_id=open_task, reviewer=users["reviewer"]).status == Assignment.Status.SKIPPED
     assert api["reviewer"].get(f"/api/v1/campaigns/{cid}/next/").status_code == 204
     assert Campaign.objects.get(pk=cid).gate_checked_through == 0  # the gate looks again

@@ -189,7 +189,7 @@ def test_only_data_scientists_create_and_only_the_owner_sends(api, users, datase
     from tests.conftest import token_client
     from tests.factories import UserFactory
 
-    other = token_client(UserFactory(username="other-ds", role="data_scientist"))
+    other = token_client(UserFactory.create(username="other-ds", role="data_scientist"))
     assert patch(other, url, 0, CONTENT).status_code == 404 and other.head(url).status_code == 404
     assert api["ds"].delete(url).status_code == 204 and Upload.objects.count() == 0
 

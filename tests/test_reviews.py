@@ -130,7 +130,7 @@ def test_candidate_side_is_drawn_at_random(api, pairwise_campaign, monkeypatch):
 
 
 def test_overlap_is_never_exceeded_and_no_reviewer_gets_a_task_twice(api, loop_data):
-    rev3 = token_client(UserFactory(username="rev3"))
+    rev3 = token_client(UserFactory.create(username="rev3"))
     cid = create_campaign(api, loop_data, reviewers=["rev", "rev2", "rev3"], overlap=2)
     seen = {
         role: [t["task"] for t in judge_all(client, cid, lambda t: {"choice": "tie"})]
@@ -351,6 +351,11 @@ def test_margin_sets_the_rate_to_beat():
         {"alternative": 0.4},
         {"approvers": 0},
         {"colour": "red"},
+        # a null where the field has a default used to be kept (alpha, power) or to raise a TypeError
+        {"alpha": None},
+        {"power": None},
+        {"margin": None},
+        {"alternative": None},
     ],
 )
 def test_gate_policy_refuses_nonsense(policy):
@@ -533,6 +538,7 @@ def test_editing_a_signed_verdict_breaks_the_chain(api, loop_data, passed_campai
     sign(api["approver"], other, decision="reject", rationale="worse")
     assert verdict_chain_verify() is None
     first = Verdict.objects.order_by("id").first()
+    assert first is not None
     Verdict.objects.filter(pk=first.pk).update(rationale="quietly rewritten")
     assert verdict_chain_verify() == first
 
@@ -559,6 +565,7 @@ def test_approved_version_goes_to_production_by_a_recorded_act(api, users, passe
         ("approved", "production"),
     ]
     last = StageTransition.objects.order_by("id").last()
+    assert last is not None
     assert (last.actor, last.reason, last.cause) == (users["approver2"], "release 2.0", "manual")
     assert api["ds"].get("/api/v1/gate/calc/2/").json()["stage"] == "production"
 

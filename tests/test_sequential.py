@@ -42,8 +42,8 @@ def test_per_judgment_evidence_and_boundaries_follow_wald_and_ville():
 
 def test_path_adds_up_the_log_likelihood_ratio_judgment_by_judgment():
     path = GATE.path([WIN, LOSS, TIE, WIN])
-    w, l = math.log(1.2), math.log(0.8)
-    expected = [w, w + l, w + l + (w + l) / 2, 2 * w + l + (w + l) / 2]
+    win, loss = math.log(1.2), math.log(0.8)
+    expected = [win, win + loss, win + loss + (win + loss) / 2, 2 * win + loss + (win + loss) / 2]
     assert path.llr_series == pytest.approx(expected, abs=1e-12)
     assert path.llr == pytest.approx(expected[-1], abs=1e-12)
     assert (path.decision, path.decided_at, path.boundaries) == ("continue", None, (GATE.log_pass, GATE.log_fail))
@@ -162,7 +162,7 @@ def test_batch_crossings_agree_with_one_path_at_a_time(rows):
     width = max(map(len, rows))
     matrix = np.array([row + [TIE] * (width - len(row)) for row in rows])
     decided_at, passed = GATE.first_crossings(matrix)
-    for row, at, p in zip(matrix, decided_at, passed):
+    for row, at, p in zip(matrix, decided_at, passed, strict=True):
         path = GATE.path(row)
         assert (path.decided_at or 0, path.decision == "pass") == (at, p)
 
@@ -224,7 +224,7 @@ def test_vectorised_wilson_bounds_equal_stats_wilson_interval():
     successes = np.array([0, 0.5, 3, 7.5, 12, 30])
     n = np.array([1, 3, 10, 15, 12, 64], dtype=float)
     low, high = wilson_bounds(successes, n)
-    for s, m, lo, hi in zip(successes, n, low, high):
+    for s, m, lo, hi in zip(successes, n, low, high, strict=True):
         interval = wilson_interval(s, m)
         assert (lo, hi) == (interval.low, interval.high)
 

@@ -66,7 +66,10 @@ def simulate_pairwise(rng, n_items=5, n=3000, tie_share=0.0):
 
 
 def as_choix_pairs(first, second, outcome):
-    return [(a, b) if o == WIN else (b, a) for a, b, o in zip(first.tolist(), second.tolist(), outcome.tolist())]
+    return [
+        (a, b) if o == WIN else (b, a)
+        for a, b, o in zip(first.tolist(), second.tolist(), outcome.tolist(), strict=True)
+    ]
 
 
 def simulate_rankings(rng, n_items=5, n=400, min_shown=2):
@@ -436,7 +439,7 @@ def test_accuracy_confusion_precision_recall_match_sklearn():
     keys = [k for k in gold if k in predictions]
     y_true, y_pred = [gold[k] for k in keys], [predictions[k] for k in keys]
     assert accuracy.missing == 20 and accuracy.n == 180
-    assert accuracy.rate == wilson_interval(sum(a == b for a, b in zip(y_true, y_pred)), 180)
+    assert accuracy.rate == wilson_interval(sum(a == b for a, b in zip(y_true, y_pred, strict=True)), 180)
     cm = confusion(gold, predictions, labels=labels)
     np.testing.assert_array_equal(cm.matrix, confusion_matrix(y_true, y_pred, labels=labels))
     precision, recall, f1, support = precision_recall_fscore_support(

@@ -37,10 +37,16 @@ def test_the_end_bar_keeps_the_false_pass_rate_at_most_alpha_for_every_tie_rate(
 def test_the_end_bar_is_the_lowest_whole_number_of_wins_that_keeps_alpha(n):
     """One win lower and the false-pass rate without ties exceeds alpha: the bar is exact, not padded."""
     test = truncated(n)
-    assert test.end_bar % test.resolution == 0
+    bar = test.end_bar_at(n)
+    assert test.end_bar == bar and bar % test.resolution == 0
     no_ties = lattice.outcome_kernels(0.5, resolution=2, per_item=1, tie_rates=[0.0])[0]
-    assert lattice.characteristics(test.lattice, no_ties, horizon=n, bar=test.end_bar).passed <= 0.05
-    assert lattice.characteristics(test.lattice, no_ties, horizon=n, bar=test.end_bar - 2).passed > 0.05
+    assert lattice.characteristics(test.lattice, no_ties, horizon=n, bar=bar).passed <= 0.05
+    assert lattice.characteristics(test.lattice, no_ties, horizon=n, bar=bar - 2).passed > 0.05
+
+
+def test_a_bar_for_no_units_is_refused_in_words():
+    with pytest.raises(ValueError, match="at least one unit"):
+        lattice.design_bar(truncated(10).lattice, p0=0.5, alpha=0.05, horizon=0, per_item=1)
 
 
 @pytest.mark.parametrize("n", [23, 37, 53, 62])
@@ -49,7 +55,7 @@ def test_a_few_ties_never_lift_the_false_pass_rate_above_alpha(n):
     bench/gate_simulation.py); a whole-number bar does not, at any tie rate."""
     test = truncated(n)
     fine = lattice.outcome_kernels(0.5, resolution=2, per_item=1, tie_rates=list(np.linspace(0, 0.1, 101)))
-    assert max(lattice.characteristics(test.lattice, k, horizon=n, bar=test.end_bar).passed for k in fine) <= 0.05
+    assert max(lattice.characteristics(test.lattice, k, horizon=n, bar=test.end_bar_at(n)).passed for k in fine) <= 0.05
 
 
 def test_exact_figures_agree_with_every_sequence_enumerated():
@@ -71,7 +77,7 @@ def test_with_several_reviewers_per_item_the_bar_holds_for_independent_and_unani
     test = truncated(60, per_item=per_item)
     kernels = lattice.outcome_kernels(0.5, resolution=2 * per_item, per_item=per_item, tie_rates=list(TIE_RATES))
     assert len(kernels) == 2 * len(TIE_RATES)
-    worst = max(lattice.characteristics(test.lattice, k, horizon=60, bar=test.end_bar).passed for k in kernels)
+    worst = max(lattice.characteristics(test.lattice, k, horizon=60, bar=test.end_bar_at(60)).passed for k in kernels)
     assert worst <= 0.05
 
 
@@ -88,7 +94,7 @@ def test_outcomes_off_the_grid_of_ties_keep_alpha_too():
     ]
     for law in laws:
         assert law @ np.arange(7) / 6 == pytest.approx(0.5)
-        assert lattice.characteristics(test.lattice, law, horizon=50, bar=test.end_bar).passed <= 0.05
+        assert lattice.characteristics(test.lattice, law, horizon=50, bar=test.end_bar_at(50)).passed <= 0.05
 
 
 def test_no_decision_before_the_floor_even_when_a_boundary_is_crossed():
@@ -133,7 +139,7 @@ def test_a_campaign_that_runs_out_of_work_decides_at_what_it_has():
     outcomes = [WIN, LOSS] * 8
     assert gate_evaluate(policy, outcomes, planned_end=40).status == "pending"
     ended = gate_evaluate(policy, outcomes, planned_end=40, more_to_come=False)
-    assert ended.status == "fail" and ended.path.test.horizon == 16
+    assert ended.status == "fail" and ended.path is not None and ended.path.test.horizon == 16
 
 
 def test_the_plan_states_power_and_warns_in_words_when_the_campaign_is_small():

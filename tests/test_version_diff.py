@@ -74,7 +74,7 @@ def test_a_version_compared_with_itself_has_no_changes(api, two_versions):
 
 def test_items_uploaded_again_are_unchanged_including_missing_references_and_tags(api, two_versions):
     """NULL against NULL is no change: the comparison is null-safe."""
-    v3 = upload(api["ds"], "diffs", V1 + [{"id": "extra", "input": "makes the bytes differ"}])
+    v3 = upload(api["ds"], "diffs", [*V1, {"id": "extra", "input": "makes the bytes differ"}])
     body = api["ds"].get(f"/api/v1/datasets/diffs/diff/?from=1&to={v3}").json()
     assert body["counts"] == {"added": 1, "removed": 0, "changed": 0, "unchanged": 8}
     assert body["added"]["items"] == ["extra"] and body["changed"]["items"] == []

@@ -247,9 +247,11 @@ def test_failure_late_in_the_signoff_rolls_back_verdict_stage_and_deliveries(use
         return real_publish(event=event, payload=payload)
 
     campaign = Campaign.objects.get(pk=pairwise_campaign["id"])
-    with mock.patch("reviews.services.verdicts.webhook_event_publish", publish_then_fail):
-        with pytest.raises(RuntimeError):
-            verdict_sign(campaign=campaign, signer=users["approver"], decision="reject", rationale="no")
+    with (
+        mock.patch("reviews.services.verdicts.webhook_event_publish", publish_then_fail),
+        pytest.raises(RuntimeError),
+    ):
+        verdict_sign(campaign=campaign, signer=users["approver"], decision="reject", rationale="no")
     assert not WebhookDelivery.objects.exists()
     assert not Verdict.objects.exists() and not StageTransition.objects.exists()
     assert ModelVersion.objects.get(version="2").stage == "candidate"

@@ -41,7 +41,7 @@ def receiver(settings):
 
 @pytest.fixture
 def other_ds(users):
-    return UserFactory(username="ds2", role=User.Role.DATA_SCIENTIST)
+    return UserFactory.create(username="ds2", role=User.Role.DATA_SCIENTIST)
 
 
 @pytest.fixture

@@ -77,3 +77,6 @@ class WebhookAttempt(models.Model):
 
     class Meta:
         ordering = ["attempted_at", "id"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.pk} of delivery {self.delivery_id}: {self.status_code or self.error or 'no answer'}"

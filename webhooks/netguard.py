@@ -128,7 +128,8 @@ def host_literal(host: str) -> IPAddress | None:
 
 def resolve_host(host: str, port: int) -> list[str]:
     """DNS lookup: every address the name has now. Tests replace this function; there is no DNS server there."""
-    return sorted({info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
+    # the address is a string for every IP family (the stub allows an int for families without addresses)
+    return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
 
 
 def refuse_credentials(url: str) -> None:

@@ -60,6 +60,7 @@ def send(*, url: str, secret: str, message_id: str, payload: dict) -> SendResult
         "host": parts.netloc.rsplit("@", 1)[-1],
     }
     timeout = urllib3.Timeout(total=settings.SIGNOFF_WEBHOOK_TIMEOUT_SECONDS)
+    pool: urllib3.HTTPConnectionPool  # the HTTPS pool is a subclass
     if scheme == "https":
         pool = urllib3.HTTPSConnectionPool(
             addresses[0], port, server_hostname=host, assert_hostname=host, timeout=timeout, retries=False

@@ -80,7 +80,7 @@ def resumable_offset(*, upload: Upload) -> int:
     if upload.status != Upload.Status.RECEIVING:
         return upload.bytes_total
     try:
-        return os.path.getsize(default_storage.path(upload.file.name))
+        return os.path.getsize(upload.file.path)
     except FileNotFoundError:
         return 0
 
@@ -91,8 +91,7 @@ def resumable_append(*, upload: Upload, offset: int, stream: IO[bytes]) -> int:
         raise ConflictError(
             "This upload has all its bytes already.", code="upload_complete", extra={"status": upload.status}
         )
-    path = default_storage.path(upload.file.name)
-    with open(path, "ab") as out:
+    with open(upload.file.path, "ab") as out:
         try:  # one writer at a time, across processes
             fcntl.flock(out, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -134,7 +133,7 @@ def _copy(stream: IO[bytes], out: IO[bytes], room: int) -> int:
 
 def _complete(upload: Upload) -> None:
     """All bytes are in: check the file's start (a clear 400 now), then hand it to the worker."""
-    kind = upload_kinds.get(upload.kind)
+    kind = upload_kinds.registered(upload.kind)
     try:
         with upload.file.open("rb") as file:
             upload_precheck(file=file, fields=kind.fields, filename=upload.source_name)

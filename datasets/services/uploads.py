@@ -4,7 +4,7 @@ A worker that dies mid-ingest leaves nothing behind (rows are staged in a TEMP t
 transaction); the upload's heartbeat stops, and `uploads_requeue_stale` hands it to another worker."""
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.files import File
@@ -82,19 +82,19 @@ def upload_process(*, upload_id: int, ingest: Callable[[Upload, ProgressFn], dic
     _finish(upload, status=Upload.Status.READY, result=result)
 
 
-def _finish(upload: Upload, **fields) -> None:
+def _finish(upload: Upload, **fields: Any) -> None:
     Upload.objects.filter(pk=upload.pk).update(phase="", heartbeat_at=timezone.now(), **fields)
     upload.file.delete(save=False)  # what was wrong is in the error; the bytes are the client's to fix
 
 
-def uploads_requeue_stale(*, now=None) -> list[int]:
+def uploads_requeue_stale(*, now: datetime | None = None) -> list[int]:
     """Uploads whose worker stopped reporting: back to the queue, or failed after MAX_ATTEMPTS. Returns the
     ids to enqueue again."""
     now = now or timezone.now()
     stale = Upload.objects.filter(status=Upload.Status.PROCESSING).filter(
         Q(heartbeat_at__lt=now - STALE_AFTER) | Q(heartbeat_at__isnull=True)
     )
-    requeued = []
+    requeued: list[int] = []
     for upload in stale:
         with transaction.atomic():
             if upload.attempts >= MAX_ATTEMPTS:
@@ -114,7 +114,7 @@ def uploads_requeue_stale(*, now=None) -> list[int]:
     return requeued
 
 
-def uploads_delete_abandoned(*, now=None) -> int:
+def uploads_delete_abandoned(*, now: datetime | None = None) -> int:
     """Resumable uploads whose client stopped sending a day ago: their partial files go. Returns how many."""
     now = now or timezone.now()
     abandoned = Upload.objects.filter(status=Upload.Status.RECEIVING).filter(

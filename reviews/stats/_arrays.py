@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable, Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import NDArray
+
+# Labels of any hashable kind, one per entry (model version ids, strings, label sets as frozensets...).
+LabelsLike = Iterable[Hashable] | NDArray[Any]
 
 
-def as_label_array(values) -> np.ndarray:
+def as_label_array(values: LabelsLike) -> NDArray[Any]:
     """A 1-D array of labels that never turns a mix of numbers and strings into strings."""
     if isinstance(values, np.ndarray):
         return values.ravel()
@@ -17,14 +24,16 @@ def as_label_array(values) -> np.ndarray:
     return arr
 
 
-def factorize(values, labels=None) -> tuple[list, np.ndarray]:
+def factorize(values: LabelsLike, labels: Iterable[Hashable] | None = None) -> tuple[list[Any], NDArray[np.int64]]:
     """(labels, codes) with labels[codes[k]] == values[k]. Labels are sorted when they are all numbers or all
     strings, else in order of first appearance; with `labels` given they are kept as given (a value outside
     them is an error)."""
     arr = as_label_array(values)
+    uniques: list[Any]
+    inverse: NDArray[np.intp] | NDArray[np.int64]
     if arr.dtype.kind in "iufbUS":
-        uniques, inverse = np.unique(arr, return_inverse=True)
-        uniques = uniques.tolist()
+        unique_values, inverse = np.unique(arr, return_inverse=True)
+        uniques = unique_values.tolist()
     else:
         index: dict = {}
         inverse = np.fromiter((index.setdefault(v, len(index)) for v in arr), dtype=np.int64, count=len(arr))
@@ -35,19 +44,19 @@ def factorize(values, labels=None) -> tuple[list, np.ndarray]:
             rank = np.empty(len(order), dtype=np.int64)
             rank[order] = np.arange(len(order))
             uniques, inverse = [uniques[k] for k in order], rank[inverse] if len(order) else inverse
-    inverse = np.asarray(inverse, dtype=np.int64).ravel()
+    codes = np.asarray(inverse, dtype=np.int64).ravel()
     if labels is None:
-        return uniques, inverse
-    labels = list(labels)
-    position = {label: k for k, label in enumerate(labels)}
+        return uniques, codes
+    given = list(labels)
+    position = {label: k for k, label in enumerate(given)}
     try:
         remap = np.array([position[u] for u in uniques], dtype=np.int64)
     except KeyError as missing:
         raise ValueError(f"{missing.args[0]!r} is not one of the given labels") from None
-    return labels, (remap[inverse] if len(remap) else inverse)
+    return given, (remap[codes] if len(remap) else codes)
 
 
-def distinct_count(values: np.ndarray) -> int:
+def distinct_count(values: NDArray[Any] | Sequence[Any]) -> int:
     """How many distinct values (by sorting: numpy 2's hash-based np.unique is slower on large integer arrays)."""
     if len(values) == 0:
         return 0
@@ -55,7 +64,7 @@ def distinct_count(values: np.ndarray) -> int:
     return int(np.count_nonzero(s[1:] != s[:-1])) + 1
 
 
-def unique_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def unique_rows(matrix: NDArray[Any]) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
     """(index of one occurrence of each distinct row, inverse, counts), rows in a fixed order.
 
     Each row becomes one int64 key (mixed radix over each column's distinct values), so this is one 1-D sort

@@ -4,11 +4,14 @@ consensus of the others, and outlier flags. Pure numpy, vectorised with bincount
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
-from reviews.stats._arrays import as_label_array, distinct_count, factorize
+from reviews.stats._arrays import LabelsLike, as_label_array, distinct_count, factorize
 from reviews.stats.proportions import wilson_bounds
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
@@ -16,26 +19,33 @@ LEVELS = ("nominal", "ordinal", "interval", "ratio")
 
 @dataclass(frozen=True, eq=False)
 class ReliabilityData:
-    matrix: np.ndarray  # reviewers × units, float, NaN = not judged
-    reviewers: list
-    units: list
-    categories: list | None  # for non-numeric values: categories[int(code)] is the value a code stands for
+    matrix: NDArray[np.float64]  # reviewers × units, float, NaN = not judged
+    reviewers: list[Any]
+    units: list[Any]
+    categories: list[Any] | None  # for non-numeric values: categories[int(code)] is the value a code stands for
 
 
-def reliability_matrix(reviewers, units, values, *, reviewer_labels=None, unit_labels=None) -> ReliabilityData:
+def reliability_matrix(
+    reviewers: LabelsLike,
+    units: LabelsLike,
+    values: LabelsLike,
+    *,
+    reviewer_labels: Iterable[Hashable] | None = None,
+    unit_labels: Iterable[Hashable] | None = None,
+) -> ReliabilityData:
     """From one row per judgment (who, which unit, what value) to the reviewers × units matrix. Numeric values are
     kept (so ordinal and interval levels see them); anything else (strings, `pairwise_categories` names) becomes
     category codes. A reviewer judging a unit twice is an error."""
     reviewer_names, r = factorize(reviewers, reviewer_labels)
     unit_names, u = factorize(units, unit_labels)
-    values = as_label_array(values)
-    if not (len(r) == len(u) == len(values)):
+    given = as_label_array(values)
+    if not (len(r) == len(u) == len(given)):
         raise ValueError("reviewers, units and values must have one entry per judgment")
     categories = None
-    if values.dtype.kind in "iufb":
-        numeric = values.astype(float)
+    if given.dtype.kind in "iufb":
+        numeric = given.astype(float)
     else:
-        categories, codes = factorize(values)
+        categories, codes = factorize(given)
         numeric = codes.astype(float)
     R, U = len(reviewer_names), len(unit_names)
     cell = r * U + u
@@ -46,7 +56,7 @@ def reliability_matrix(reviewers, units, values, *, reviewer_labels=None, unit_l
     return ReliabilityData(matrix, reviewer_names, unit_names, categories)
 
 
-def _codes(matrix) -> tuple[np.ndarray, np.ndarray]:
+def _codes(matrix: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """(domain of observed values sorted, integer codes with -1 where missing)."""
     m = np.asarray(matrix, dtype=float)
     if m.ndim != 2:
@@ -58,7 +68,7 @@ def _codes(matrix) -> tuple[np.ndarray, np.ndarray]:
     return domain, codes
 
 
-def coincidence_matrix(matrix) -> tuple[np.ndarray, np.ndarray]:
+def coincidence_matrix(matrix: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Krippendorff's coincidence matrix o (values × values) over pairable units, and the value domain.
 
     o_ck = Σ_u (n_uc · n_uk − [c = k] · n_uc) / (m_u − 1), with n_uc the reviewers giving value c to unit u and m_u
@@ -86,7 +96,7 @@ def coincidence_matrix(matrix) -> tuple[np.ndarray, np.ndarray]:
     return o, domain
 
 
-def _distances(level: str, domain: np.ndarray, n_c: np.ndarray) -> np.ndarray:
+def _distances(level: str, domain: NDArray[np.float64], n_c: NDArray[np.float64]) -> NDArray[np.float64]:
     """Squared difference δ²(c, k) for the level of measurement (Krippendorff 2011, section E)."""
     if level == "nominal":
         return 1.0 - np.eye(len(domain))
@@ -105,7 +115,7 @@ def _distances(level: str, domain: np.ndarray, n_c: np.ndarray) -> np.ndarray:
     raise ValueError(f"level must be one of {', '.join(LEVELS)}")
 
 
-def krippendorff_alpha(matrix, level: str = "nominal") -> float | None:
+def krippendorff_alpha(matrix: ArrayLike, level: str = "nominal") -> float | None:
     """Krippendorff's alpha, α = 1 − (n − 1) Σ o_ck δ²_ck / Σ n_c n_k δ²_ck, by the coincidence-matrix method
     (Krippendorff 2011, "Computing Krippendorff's Alpha-Reliability"). None when undefined: no pairable values,
     or no variation at all (every value the same)."""
@@ -125,11 +135,13 @@ def krippendorff_alpha(matrix, level: str = "nominal") -> float | None:
 
 @dataclass(frozen=True, eq=False)
 class KappaTable:
-    reviewers: list
-    kappa: np.ndarray  # reviewers × reviewers, symmetric; NaN where undefined or fewer than min_units in common
-    n: np.ndarray  # units both reviewers judged
+    reviewers: list[Any]
+    kappa: NDArray[
+        np.float64
+    ]  # reviewers × reviewers, symmetric; NaN where undefined or fewer than min_units in common
+    n: NDArray[np.int64]  # units both reviewers judged
 
-    def pairs(self) -> list[dict]:
+    def pairs(self) -> list[dict[str, Any]]:
         """One row per pair of reviewers with units in common, kappa None where undefined."""
         rows = []
         R = len(self.reviewers)
@@ -148,7 +160,7 @@ class KappaTable:
         return rows
 
 
-def _co_ratings(codes: np.ndarray, V: int) -> np.ndarray:
+def _co_ratings(codes: NDArray[np.int64], V: int) -> NDArray[np.int64]:
     """joint[a, b, c, k]: units where reviewer a gave value c and reviewer b gave value k.
 
     Walks the judgments sorted by unit and pairs each with the ones d places later in the same unit, for
@@ -168,7 +180,9 @@ def _co_ratings(codes: np.ndarray, V: int) -> np.ndarray:
     return joint.reshape(R, R, V, V)
 
 
-def cohen_kappa_pairs(matrix, *, reviewers=None, weights: str | None = None, min_units: int = 1) -> KappaTable:
+def cohen_kappa_pairs(
+    matrix: ArrayLike, *, reviewers: Sequence[Any] | None = None, weights: str | None = None, min_units: int = 1
+) -> KappaTable:
     """Cohen's kappa for every pair of reviewers over the units both judged.
 
     weights: None (nominal), "linear" or "quadratic" (weighted kappa for ordinal values; the distance is the
@@ -203,16 +217,16 @@ def cohen_kappa_pairs(matrix, *, reviewers=None, weights: str | None = None, min
 class ConsensusAgreement:
     """Per reviewer: on how many units they matched the plurality of the other reviewers."""
 
-    reviewers: list
-    agreed: np.ndarray
-    units: np.ndarray  # units with at least one other reviewer and a single most common answer among them
-    tied: np.ndarray  # units left out because the other reviewers' top answers tied
-    share: np.ndarray  # agreed / units, NaN with no units
-    low: np.ndarray  # Wilson 95% interval of the share
-    high: np.ndarray
+    reviewers: list[Any]
+    agreed: NDArray[np.int64]
+    units: NDArray[np.int64]  # units with at least one other reviewer and a single most common answer among them
+    tied: NDArray[np.int64]  # units left out because the other reviewers' top answers tied
+    share: NDArray[np.float64]  # agreed / units, NaN with no units
+    low: NDArray[np.float64]  # Wilson 95% interval of the share
+    high: NDArray[np.float64]
 
-    def rows(self) -> list[dict]:
-        def value(x):
+    def rows(self) -> list[dict[str, Any]]:
+        def value(x: float) -> float | None:
             return None if np.isnan(x) else float(x)
 
         return [
@@ -229,7 +243,7 @@ class ConsensusAgreement:
         ]
 
 
-def consensus_agreement(matrix, *, reviewers=None) -> ConsensusAgreement:
+def consensus_agreement(matrix: ArrayLike, *, reviewers: Sequence[Any] | None = None) -> ConsensusAgreement:
     """Each reviewer's share of units where their answer equals the most common answer of the OTHER reviewers of
     the unit (nominal). A unit where the others' top answers tie, or no one else judged it, is left out."""
     domain, codes = _codes(matrix)
@@ -271,10 +285,10 @@ class OutlierReport:
     threshold: float | None  # median − mads · MAD (None with fewer than three eligible reviewers)
     floor: float | None
     min_units: int
-    flagged: list = field(default_factory=list)  # {"reviewer", "share", "units", "reasons"}
-    too_few_units: list = field(default_factory=list)  # reviewers not assessed
+    flagged: list[dict[str, Any]] = field(default_factory=list)  # {"reviewer", "share", "units", "reasons"}
+    too_few_units: list[Any] = field(default_factory=list)  # reviewers not assessed
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "median": self.median,
             "mad": self.mad,
@@ -306,9 +320,10 @@ def flag_outliers(
         median = float(np.median(shares))
         mad = float(np.median(np.abs(shares - median))) * mad_scale
         threshold = median - mads * mad
-    flagged = []
+    flagged: list[dict[str, Any]] = []
     for k in np.flatnonzero(eligible):
-        share, reasons = float(agreement.share[k]), []
+        share = float(agreement.share[k])
+        reasons: list[str] = []
         if threshold is not None and share < threshold:
             reasons.append(f"below the median minus {mads:g} MAD ({threshold:.3f})")
         if floor is not None and share < floor:

@@ -4,27 +4,29 @@ for multi-label campaigns). Pure numpy."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from reviews.stats._arrays import as_label_array, factorize
+from reviews.stats._arrays import LabelsLike, as_label_array, factorize
 from reviews.stats.proportions import Interval, wilson_interval
 
 
 @dataclass(frozen=True)
 class GoldLabels:
-    gold: dict  # item -> label chosen by a plurality of its experts
-    tied: list  # items whose top labels tied: no gold
-    too_few: list  # items whose top label had fewer than min_votes votes
-    support: dict  # item -> (votes for its top label, votes cast)
+    gold: dict[Any, Any]  # item -> label chosen by a plurality of its experts
+    tied: list[Any]  # items whose top labels tied: no gold
+    too_few: list[Any]  # items whose top label had fewer than min_votes votes
+    support: dict[Any, tuple[int, int]]  # item -> (votes for its top label, votes cast)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"gold": self.gold, "tied": self.tied, "too_few": self.too_few}
 
 
-def gold_labels(items, labels, *, min_votes: int = 1) -> GoldLabels:
+def gold_labels(items: LabelsLike, labels: LabelsLike, *, min_votes: int = 1) -> GoldLabels:
     """Gold label per item: the label most of its judgments gave (plurality). A tie for the top gives no gold and
     the item is listed in `tied`; so is a top label with fewer than `min_votes` votes, in `too_few`.
 
@@ -33,12 +35,12 @@ def gold_labels(items, labels, *, min_votes: int = 1) -> GoldLabels:
     label_names, lc = factorize(labels)
     if len(ic) != len(lc):
         raise ValueError("items and labels must have one entry per judgment")
-    I, L = len(item_names), len(label_names)
-    counts = np.bincount(ic * L + lc, minlength=I * L).reshape(I, L)
+    n_items, n_labels = len(item_names), len(label_names)
+    counts = np.bincount(ic * n_labels + lc, minlength=n_items * n_labels).reshape(n_items, n_labels)
     top = counts.max(axis=1, initial=0)
     tied = (counts == top[:, None]).sum(axis=1) > 1
     enough = top >= min_votes
-    best = counts.argmax(axis=1) if L else np.zeros(I, dtype=np.int64)
+    best = counts.argmax(axis=1) if n_labels else np.zeros(n_items, dtype=np.int64)
     total = counts.sum(axis=1)
     has_gold = ~tied & enough
     return GoldLabels(
@@ -49,7 +51,7 @@ def gold_labels(items, labels, *, min_votes: int = 1) -> GoldLabels:
     )
 
 
-def _aligned(gold: Mapping, predictions: Mapping) -> tuple[np.ndarray, np.ndarray, int]:
+def _aligned(gold: Mapping[Any, Any], predictions: Mapping[Any, Any]) -> tuple[NDArray[Any], NDArray[Any], int]:
     keys = [k for k in gold if k in predictions]
     return (
         as_label_array([gold[k] for k in keys]),
@@ -65,27 +67,29 @@ class Accuracy:
     missing: int  # gold items without a prediction, left out
     rate: Interval
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"correct": self.correct, "n": self.n, "missing": self.missing, **self.rate.as_dict()}
 
 
-def accuracy_vs_gold(gold: Mapping, predictions: Mapping) -> Accuracy:
+def accuracy_vs_gold(gold: Mapping[Any, Any], predictions: Mapping[Any, Any]) -> Accuracy:
     """Share of gold items where the version's prediction equals the gold label, with a Wilson 95% interval."""
     g, p, missing = _aligned(gold, predictions)
-    correct = int(sum(a == b for a, b in zip(g, p))) if g.dtype == object else int(np.count_nonzero(g == p))
+    correct = (
+        int(sum(a == b for a, b in zip(g, p, strict=True))) if g.dtype == object else int(np.count_nonzero(g == p))
+    )
     return Accuracy(correct, len(g), missing, wilson_interval(correct, len(g)))
 
 
 @dataclass(frozen=True, eq=False)
 class ConfusionMatrix:
-    labels: list
-    matrix: np.ndarray  # rows: gold label, columns: the model's label (sklearn's layout)
-    precision: list  # per label; None where the model never gave the label
-    recall: list  # per label; None where the label is never gold
-    f1: list  # 2tp / (2tp + fp + fn); None where the label appears on neither side
-    support: list  # gold count per label
+    labels: list[Any]
+    matrix: NDArray[np.intp]  # rows: gold label, columns: the model's label (sklearn's layout)
+    precision: list[float | None]  # per label; None where the model never gave the label
+    recall: list[float | None]  # per label; None where the label is never gold
+    f1: list[float | None]  # 2tp / (2tp + fp + fn); None where the label appears on neither side
+    support: list[int]  # gold count per label
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "labels": self.labels,
             "matrix": self.matrix.tolist(),
@@ -102,7 +106,9 @@ class ConfusionMatrix:
         }
 
 
-def confusion(gold: Mapping, predictions: Mapping, labels=None) -> ConfusionMatrix:
+def confusion(
+    gold: Mapping[Any, Any], predictions: Mapping[Any, Any], labels: Iterable[Hashable] | None = None
+) -> ConfusionMatrix:
     """Confusion matrix (gold × model) over the gold items the version predicted, and per-label precision, recall
     and F1 with division by zero reported as None. labels: the order of rows and columns (default: sorted union)."""
     g, p, _ = _aligned(gold, predictions)
@@ -114,8 +120,8 @@ def confusion(gold: Mapping, predictions: Mapping, labels=None) -> ConfusionMatr
     tp = np.diag(matrix)
     predicted, actual = matrix.sum(axis=0), matrix.sum(axis=1)
 
-    def ratio(num, den):
-        return [float(n) / float(d) if d else None for n, d in zip(num, den)]
+    def ratio(num: NDArray[np.intp], den: NDArray[np.intp]) -> list[float | None]:
+        return [float(n) / float(d) if d else None for n, d in zip(num, den, strict=True)]
 
     return ConfusionMatrix(
         names,

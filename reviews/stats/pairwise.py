@@ -4,11 +4,14 @@ intervals, position bias, and de-blinded choices as nominal categories. Pure num
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
-from reviews.stats._arrays import as_label_array, factorize, unique_rows
+from reviews.stats._arrays import LabelsLike, as_label_array, factorize, unique_rows
 from reviews.stats.proportions import Interval, wilson_interval
 
 WIN, TIE, LOSS = 1, 0, -1  # a comparison's outcome from the first item's side
@@ -32,7 +35,9 @@ class PairwiseCounts:
         return wilson_interval(self.wins + 0.5 * (self.ties + self.both_bad), self.total)
 
 
-def pairwise_categories(chosen, candidate, baseline) -> np.ndarray:
+def pairwise_categories(
+    chosen: LabelsLike, candidate: Hashable | LabelsLike, baseline: Hashable | LabelsLike
+) -> NDArray[np.int8]:
     """De-blinded choices as codes into PAIRWISE_CATEGORIES (0 candidate, 1 baseline, 2 tie, 3 both_bad).
 
     `chosen` holds, per judgment, the version preferred, or "tie" / "both_bad". `candidate` and `baseline` are the
@@ -52,7 +57,7 @@ def pairwise_categories(chosen, candidate, baseline) -> np.ndarray:
     return codes
 
 
-def pairwise_counts(categories) -> PairwiseCounts:
+def pairwise_counts(categories: ArrayLike) -> PairwiseCounts:
     """Counts from `pairwise_categories` codes."""
     c = np.bincount(np.asarray(categories, dtype=np.int64), minlength=4)
     return PairwiseCounts(int(c[0]), int(c[1]), int(c[2]), int(c[3]))
@@ -68,7 +73,7 @@ class PositionBias:
     rate: Interval
     p_value: float | None  # exact two-sided binomial test of rate = 0.5
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "slot_a": self.slot_a,
             "slot_b": self.slot_b,
@@ -78,11 +83,11 @@ class PositionBias:
         }
 
 
-def position_bias(chosen_slots) -> PositionBias:
+def position_bias(chosen_slots: Sequence[str] | NDArray[Any]) -> PositionBias:
     """`chosen_slots`: per judgment the slot chosen ("A" / "B") or "tie" / "both_bad" (before de-blinding)."""
     slots = as_label_array(chosen_slots)
     a, b = int(np.count_nonzero(slots == "A")), int(np.count_nonzero(slots == "B"))
-    p_value = None
+    p_value: float | None = None
     if a + b:
         from scipy.special import bdtr  # lazy on purpose: scipy loads only when a result needs it (test_layering)
 
@@ -97,10 +102,10 @@ class BradleyTerryFit:
 
     P(i beats j) = πi / (πi + πj + ν√(πiπj)), P(tie) = ν√(πiπj) / (same), with πi = exp(score_i)."""
 
-    items: list
-    scores: np.ndarray
-    low: np.ndarray | None  # bootstrap percentile interval, None when not computed
-    high: np.ndarray | None
+    items: list[Any]
+    scores: NDArray[np.float64]
+    low: NDArray[np.float64] | None  # bootstrap percentile interval, None when not computed
+    high: NDArray[np.float64] | None
     tie: float  # Davidson's ν: 0 when no comparison tied, inf when none was decisive
     tie_low: float | None
     tie_high: float | None
@@ -109,10 +114,10 @@ class BradleyTerryFit:
     iterations: int
     converged: bool
 
-    def score(self, item) -> float:
+    def score(self, item: Hashable) -> float:
         return float(self.scores[self.items.index(item)])
 
-    def probabilities(self, first, second) -> tuple[float, float, float]:
+    def probabilities(self, first: Hashable, second: Hashable) -> tuple[float, float, float]:
         """(first wins, tie, second wins) under the fitted model."""
         s1, s2 = self.score(first), self.score(second)
         if math.isinf(self.tie):
@@ -121,8 +126,8 @@ class BradleyTerryFit:
         total = math.exp(s1) + math.exp(s2) + tie
         return math.exp(s1) / total, tie / total, math.exp(s2) / total
 
-    def as_dict(self) -> dict:
-        def value(array, k):
+    def as_dict(self) -> dict[str, Any]:
+        def value(array: NDArray[np.float64] | None, k: int) -> float | None:
             return None if array is None or np.isnan(array[k]) else float(array[k])
 
         rows = [
@@ -140,16 +145,23 @@ class BradleyTerryFit:
         }
 
 
-def _scatter(values: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:
+def _scatter(values: NDArray[np.float64], index: NDArray[np.int64], size: int) -> NDArray[np.float64]:
     """Per replicate b: out[b, k] = Σ values[b, j] over j with index[j] == k (one bincount for all replicates)."""
     B = values.shape[0]
     offsets = (np.arange(B)[:, None] * size + index[None, :]).ravel()
-    return np.bincount(offsets, weights=values.ravel(), minlength=B * size).reshape(B, size)
+    # numpy's stub types bincount as intp whatever the weights; with float weights it returns float64
+    return np.bincount(offsets, weights=values.ravel(), minlength=B * size).reshape(B, size)  # type: ignore[return-value]
 
 
 def _davidson_fit(
-    Y: np.ndarray, pair_a: np.ndarray, pair_b: np.ndarray, n_items: int, prior: float, max_iter: int, tol: float
-):
+    Y: NDArray[np.float64],
+    pair_a: NDArray[np.int64],
+    pair_b: NDArray[np.int64],
+    n_items: int,
+    prior: float,
+    max_iter: int,
+    tol: float,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], int, NDArray[np.bool_]]:
     """Newton–Raphson on the (concave) penalised Davidson log-likelihood, batched over replicates.
 
     Each pair is a three-way choice (a wins, b wins, tie) with logits θa, θb and log ν + (θa + θb)/2, so the
@@ -184,21 +196,21 @@ def _davidson_fit(
     fixed[:K, :K] = 1.0 / K  # the scores' common shift is free: pin it (the iterate is centred anyway)
     fixed += np.diag(np.r_[np.full(K, prior), 0.0]) + 1e-9 * np.eye(D)
 
-    def logits(p):
+    def logits(p: NDArray[np.float64]) -> NDArray[np.float64]:
         ta, tb = p[:, pair_a], p[:, pair_b]
         tie = np.where(free_tie[:, None], p[:, K:] + (ta + tb) / 2, -np.inf)
         eta = np.stack([ta, tb, tie], axis=2)
         top = eta.max(axis=2, keepdims=True)
         return eta - (top + np.log(np.exp(eta - top).sum(axis=2, keepdims=True)))
 
-    def loglik(p, logp):
+    def loglik(p: NDArray[np.float64], logp: NDArray[np.float64]) -> NDArray[np.float64]:
         return (Y * np.where(Y > 0, logp, 0.0)).sum(axis=(1, 2)) - 0.5 * prior * (p[:, :K] ** 2).sum(axis=1)
 
     logp = logits(params)
     ll = loglik(params, logp)
     converged = np.zeros(B, dtype=bool)
     iterations = 0
-    for iterations in range(1, max_iter + 1):
+    for iterations in range(1, max_iter + 1):  # noqa: B007 -- the count is returned after the loop
         prob = np.exp(logp)
         pa, pb, pt = prob[:, :, 0], prob[:, :, 1], prob[:, :, 2]
         r = Y - n[:, :, None] * prob
@@ -238,7 +250,9 @@ def _davidson_fit(
     return params[:, :K], nu, iterations, converged
 
 
-def _bootstrap_counts(cells: np.ndarray, n_cells: int, groups, resamples: int, rng: np.random.Generator):
+def _bootstrap_counts(
+    cells: NDArray[np.int64], n_cells: int, groups: LabelsLike | None, resamples: int, rng: np.random.Generator
+) -> NDArray[np.int64]:
     """Cell counts of `resamples` bootstrap replicates, resampling judgments (or whole `groups`) with replacement.
 
     Identical judgments (same cells) are collapsed into patterns first, so one replicate is one multinomial draw
@@ -265,12 +279,12 @@ def _bootstrap_counts(cells: np.ndarray, n_cells: int, groups, resamples: int, r
 
 
 def bradley_terry(
-    first,
-    second,
-    outcome,
+    first: LabelsLike,
+    second: LabelsLike,
+    outcome: ArrayLike,
     *,
-    items=None,
-    groups=None,
+    items: Sequence[Hashable] | None = None,
+    groups: LabelsLike | None = None,
     prior: float = 0.01,
     bootstrap: int = 200,
     seed: int = 0,

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 Z_95 = 1.959963984540054
 
@@ -36,10 +37,12 @@ def wilson_interval(successes: float, n: float, z: float = Z_95) -> Interval:
     return Interval(p, low, high)
 
 
-def wilson_bounds(successes, n, z: float = Z_95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def wilson_bounds(
+    successes: ArrayLike, n: ArrayLike, z: float = Z_95
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """`wilson_interval` elementwise over arrays: (estimate, low, high), NaN where n is 0."""
-    successes = np.asarray(successes, dtype=float)
-    n = np.asarray(n, dtype=float)
+    successes = np.asarray(successes, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = successes / n
         denom = 1 + z * z / n
@@ -68,7 +71,7 @@ def _t_quantile(df: float, confidence: float) -> float:
     return float(stdtrit(df, 0.5 + confidence / 2))
 
 
-def t_interval(values, confidence: float = 0.95) -> Interval:
+def t_interval(values: ArrayLike, confidence: float = 0.95) -> Interval:
     """Mean ± t(n-1) · sd / √n. Fewer than two values: the mean without bounds."""
     x = np.asarray(values, dtype=float)
     if x.size == 0:
@@ -92,7 +95,7 @@ class Difference:
     n_baseline: int
     df: float | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, float | str | int | None]:
         return {
             "estimate": self.estimate,
             "low": self.low,
@@ -104,7 +107,7 @@ class Difference:
         }
 
 
-def paired_difference(candidate, baseline, confidence: float = 0.95) -> Difference:
+def paired_difference(candidate: ArrayLike, baseline: ArrayLike, confidence: float = 0.95) -> Difference:
     """Mean of the per-judgment differences with a t interval (the two arrays are aligned by judgment)."""
     c, b = np.asarray(candidate, dtype=float), np.asarray(baseline, dtype=float)
     if c.shape != b.shape:
@@ -121,7 +124,7 @@ def paired_difference(candidate, baseline, confidence: float = 0.95) -> Differen
     )
 
 
-def welch_difference(candidate, baseline, confidence: float = 0.95) -> Difference:
+def welch_difference(candidate: ArrayLike, baseline: ArrayLike, confidence: float = 0.95) -> Difference:
     """Difference of means with Welch's unequal-variance t interval (independent samples)."""
     c, b = np.asarray(candidate, dtype=float), np.asarray(baseline, dtype=float)
     if c.size == 0 or b.size == 0:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from reviews.stats._arrays import as_label_array, unique_rows
 from reviews.stats.pairwise import LOSS, TIE, WIN, PairwiseCounts
@@ -16,7 +19,8 @@ from reviews.stats.proportions import Z_95, mean_interval
 
 def ranking_positions(ranking: list[list[int]]) -> dict[int, float]:
     """1-based rank of each version in one ranking; tied versions share the mean of the places they span."""
-    positions, place = {}, 1
+    positions: dict[int, float] = {}
+    place = 1
     for group in ranking:
         shared = place + (len(group) - 1) / 2
         for version in group:
@@ -51,11 +55,13 @@ def mean_ranks(rankings: list[list[list[int]]]) -> dict[int, dict[str, float]]:
     return {version: mean_interval(values) for version, values in by_version.items()}
 
 
-def rank_matrix(rankings: list[list[list]], items=None) -> tuple[np.ndarray, list]:
+def rank_matrix(
+    rankings: list[list[list[Any]]], items: Sequence[Hashable] | None = None
+) -> tuple[NDArray[np.float64], list[Any]]:
     """Rankings (each a list of tied groups, best first) as a judgments × items array of positions as in
     `ranking_positions` (tied items share the mean place), NaN where an item was not ranked. Returns (ranks, items);
     items default to every item ranked, sorted. Identical rankings are laid out once (a campaign has few)."""
-    patterns: dict[tuple, int] = {}
+    patterns: dict[tuple[tuple[Any, ...], ...], int] = {}
     which = [patterns.setdefault(tuple(map(tuple, ranking)), len(patterns)) for ranking in rankings]
     if items is None:
         items = sorted({v for pattern in patterns for group in pattern for v in group})
@@ -71,11 +77,11 @@ def rank_matrix(rankings: list[list[list]], items=None) -> tuple[np.ndarray, lis
     return rows[np.asarray(which, dtype=np.int64)] if which else np.full((0, len(items)), np.nan), list(items)
 
 
-def mean_rank_intervals(ranks: np.ndarray, items: list) -> dict:
+def mean_rank_intervals(ranks: ArrayLike, items: Sequence[Hashable]) -> dict[Any, dict[str, float]]:
     """`mean_ranks` over a `rank_matrix`: per item the mean position with a normal-approximation 95% interval."""
-    ranks = np.asarray(ranks, dtype=float)
+    ranks = np.asarray(ranks, dtype=np.float64)
     n = np.count_nonzero(~np.isnan(ranks), axis=0)
-    out = {}
+    out: dict[Any, dict[str, float]] = {}
     for k, item in enumerate(items):
         if n[k] == 0:
             continue
@@ -86,25 +92,31 @@ def mean_rank_intervals(ranks: np.ndarray, items: list) -> dict:
     return out
 
 
-def comparisons_from_ranks(ranks: np.ndarray, items: list | None = None):
+def comparisons_from_ranks(
+    ranks: ArrayLike, items: Sequence[Hashable] | None = None
+) -> tuple[NDArray[Any], NDArray[Any], NDArray[np.int64], NDArray[np.int64]]:
     """Every ranking read as all its pairwise comparisons, for `bradley_terry(..., groups=group)`.
 
     Returns (first, second, outcome, group): item labels (column indices when `items` is None), WIN / LOSS / TIE
     from `first`'s side (a lower position wins), and the ranking (row) each comparison came from."""
-    ranks = np.asarray(ranks, dtype=float)
-    firsts, seconds, outcomes, groups = [], [], [], []
+    ranks = np.asarray(ranks, dtype=np.float64)
+    firsts: list[NDArray[np.int64]] = []
+    seconds: list[NDArray[np.int64]] = []
+    outcomes: list[NDArray[np.int64]] = []
+    groups: list[NDArray[np.int64]] = []
     for a, b in itertools.combinations(range(ranks.shape[1]), 2):
         rows = np.flatnonzero(~np.isnan(ranks[:, a]) & ~np.isnan(ranks[:, b]))
         diff = ranks[rows, b] - ranks[rows, a]
-        firsts.append(np.full(len(rows), a))
-        seconds.append(np.full(len(rows), b))
+        firsts.append(np.full(len(rows), a, dtype=np.int64))
+        seconds.append(np.full(len(rows), b, dtype=np.int64))
         outcomes.append(np.select([diff > 0, diff < 0], [WIN, LOSS], TIE))
         groups.append(rows)
-    first, second = (np.concatenate(x) if x else np.zeros(0, dtype=np.int64) for x in (firsts, seconds))
-    outcome, group = (np.concatenate(x) if x else np.zeros(0, dtype=np.int64) for x in (outcomes, groups))
+    first, second, outcome, group = (
+        np.concatenate(x) if x else np.zeros(0, dtype=np.int64) for x in (firsts, seconds, outcomes, groups)
+    )
     if items is not None:
         labels = as_label_array(items)
-        first, second = labels[first], labels[second]
+        return labels[first], labels[second], outcome, group
     return first, second, outcome, group
 
 
@@ -113,20 +125,20 @@ class PlackettLuceFit:
     """Log-strengths (mean 0 over the items ranked) under Plackett–Luce: the best of a set S is i with probability
     exp(score_i) / Σ_{j∈S} exp(score_j). NaN for an item never ranked with another."""
 
-    items: list
-    scores: np.ndarray
-    low: np.ndarray | None
-    high: np.ndarray | None
+    items: list[Any]
+    scores: NDArray[np.float64]
+    low: NDArray[np.float64] | None
+    high: NDArray[np.float64] | None
     rankings: int
     bootstrap: int
     iterations: int
     converged: bool
 
-    def score(self, item) -> float:
+    def score(self, item: Hashable) -> float:
         return float(self.scores[self.items.index(item)])
 
-    def as_dict(self) -> dict:
-        def value(array, k):
+    def as_dict(self) -> dict[str, Any]:
+        def value(array: NDArray[np.float64] | None, k: int) -> float | None:
             return None if array is None or np.isnan(array[k]) else float(array[k])
 
         return {
@@ -140,14 +152,18 @@ class PlackettLuceFit:
         }
 
 
-def _linear_extensions(ranks: np.ndarray, max_tied: int):
+def _linear_extensions(
+    ranks: NDArray[np.float64], max_tied: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.intp]]:
     """Distinct rankings (ties as equal positions) expanded into every strict order their ties allow, each weighted
     1 / (number of orders). Returns (orders (E × L, -1 padded), lengths, pattern of each order, its weight,
     pattern counts)."""
     codes = np.where(np.isnan(ranks), -1.0, ranks)
     first, _, counts = unique_rows(codes)
     patterns = codes[first]
-    orders, owner, weight = [], [], []
+    orders: list[list[int]] = []
+    owner: list[int] = []
+    weight: list[float] = []
     for u, row in enumerate(patterns):
         present = np.flatnonzero(row >= 0)
         if len(present) < 2:
@@ -171,8 +187,14 @@ def _linear_extensions(ranks: np.ndarray, max_tied: int):
 
 
 def _pl_mm(
-    weights: np.ndarray, orders: np.ndarray, lengths: np.ndarray, K: int, prior: float, max_iter: int, tol: float
-):
+    weights: NDArray[np.float64],
+    orders: NDArray[np.int64],
+    lengths: NDArray[np.int64],
+    K: int,
+    prior: float,
+    max_iter: int,
+    tol: float,
+) -> tuple[NDArray[np.float64], int, NDArray[np.bool_]]:
     """Hunter's MM for Plackett–Luce, batched over replicates: γ_i ← (w_i + prior) / (Σ 1/S + prior), with γ
     rescaled to mean 1 before each update (as choix.mm_rankings does, so a prior > 0 means the same as its alpha).
 
@@ -190,7 +212,7 @@ def _pl_mm(
     log_gamma = np.zeros((B, K))
     converged = np.zeros(B, dtype=bool)
     iterations = 0
-    for iterations in range(1, max_iter + 1):
+    for iterations in range(1, max_iter + 1):  # noqa: B007 -- the count is returned after the loop
         gamma = np.exp(log_gamma)
         gamma *= K / gamma.sum(axis=1, keepdims=True)
         gamma = np.concatenate([gamma, np.zeros((B, 1))], axis=1)
@@ -215,8 +237,8 @@ def _pl_mm(
 
 
 def plackett_luce(
-    ranks: np.ndarray,
-    items: list | None = None,
+    ranks: ArrayLike,
+    items: Sequence[Hashable] | None = None,
     *,
     prior: float = 0.01,
     bootstrap: int = 200,
@@ -235,20 +257,18 @@ def plackett_luce(
     size; averaging was chosen because its scores stay comparable with the untied case and with choix.
     prior: pseudo-count added to each item's wins and its MM denominator (choix's alpha); it keeps an item that is
     always last finite. bootstrap: seeded percentile intervals over resampled rankings when more than two items."""
-    ranks = np.asarray(ranks, dtype=float)
-    if items is None:
-        items = list(range(ranks.shape[1]))
-    items = list(items)
+    ranks = np.asarray(ranks, dtype=np.float64)
+    labels: list[Any] = list(range(ranks.shape[1])) if items is None else list(items)
     orders, lengths, owner, weight, counts = _linear_extensions(ranks, max_tied)
-    present = np.zeros(len(items), dtype=bool)
+    present = np.zeros(len(labels), dtype=bool)
     present[orders[orders >= 0]] = True
-    scores = np.full(len(items), np.nan)
+    scores = np.full(len(labels), np.nan)
     used = int(counts[np.unique(owner)].sum()) if len(owner) else 0
     if present.sum() < 2:
-        return PlackettLuceFit(items, scores, None, None, used, 0, 0, True)
+        return PlackettLuceFit(labels, scores, None, None, used, 0, 0, True)
     # the fit runs over the items that were ranked with another
     keep = np.flatnonzero(present)
-    remap = np.full(len(items), -1, dtype=np.int64)
+    remap = np.full(len(labels), -1, dtype=np.int64)
     remap[keep] = np.arange(len(keep))
     local = np.where(orders >= 0, remap[np.maximum(orders, 0)], -1)
     K = len(keep)
@@ -266,6 +286,6 @@ def plackett_luce(
         draws[:, used_patterns] = rng.multinomial(used, p, size=resamples)
         boot, _, _ = _pl_mm(draws[:, owner] * weight, local, lengths, K, prior, max_iter, max(tol, 1e-8))
         tail = (1 - confidence) / 2
-        low, high = np.full(len(items), np.nan), np.full(len(items), np.nan)
+        low, high = np.full(len(labels), np.nan), np.full(len(labels), np.nan)
         low[keep], high[keep] = np.quantile(boot, [tail, 1 - tail], axis=0)
-    return PlackettLuceFit(items, scores, low, high, used, resamples, iterations, bool(converged[0]))
+    return PlackettLuceFit(labels, scores, low, high, used, resamples, iterations, bool(converged[0]))

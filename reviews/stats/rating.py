@@ -4,15 +4,21 @@ intervals, and the candidate's difference to the baseline (paired when rated in 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from reviews.stats._arrays import distinct_count
 from reviews.stats.pairwise import PairwiseCounts
 from reviews.stats.proportions import Difference, mean_interval, paired_difference, welch_difference, wilson_interval
 
+# One output's scores by criterion name: an int (Likert 1..5) or "pass" / "fail".
+Scores = dict[str, Any]
 
-def normalised_score(scores: dict, rubric: list[dict]) -> float:
+
+def normalised_score(scores: Scores, rubric: list[dict[str, Any]]) -> float:
     """One output's rating on [0, 1]: Likert 1..5 maps to 0..1, pass to 1 and fail to 0, averaged over criteria."""
     parts = []
     for criterion in rubric:
@@ -21,12 +27,14 @@ def normalised_score(scores: dict, rubric: list[dict]) -> float:
     return sum(parts) / len(parts)
 
 
-def acceptable(scores: dict, rubric: list[dict]) -> bool:
+def acceptable(scores: Scores, rubric: list[dict[str, Any]]) -> bool:
     """Every pass/fail criterion passes and every Likert criterion is at least 4 ('agree')."""
     return all((scores[c["name"]] >= 4) if c["scale"] == "likert" else (scores[c["name"]] == "pass") for c in rubric)
 
 
-def rating_summary(ratings: list[dict[int, dict]], rubric: list[dict]) -> dict[int, dict[str, dict[str, float]]]:
+def rating_summary(
+    ratings: list[dict[int, Scores]], rubric: list[dict[str, Any]]
+) -> dict[int, dict[str, dict[str, float]]]:
     """Per version and criterion: the mean Likert score, or the pass rate, with a 95% interval."""
     summary: dict[int, dict[str, dict[str, float]]] = {}
     for criterion in rubric:
@@ -43,6 +51,8 @@ def rating_summary(ratings: list[dict[int, dict]], rubric: list[dict]) -> dict[i
                 summary.setdefault(version, {})[name] = mean_interval(series)
             else:
                 rate = wilson_interval(sum(series), len(series))
+                # never empty, so every figure is a number
+                assert rate.estimate is not None and rate.low is not None and rate.high is not None
                 summary.setdefault(version, {})[name] = {
                     "mean": rate.estimate,
                     "low": rate.low,
@@ -53,7 +63,7 @@ def rating_summary(ratings: list[dict[int, dict]], rubric: list[dict]) -> dict[i
 
 
 def pairwise_from_ratings(
-    ratings: list[dict[int, dict]], rubric: list[dict], candidate: int, baseline: int | None
+    ratings: list[dict[int, Scores]], rubric: list[dict[str, Any]], candidate: int, baseline: int | None
 ) -> PairwiseCounts:
     """With a baseline: the higher normalised score wins each judgment. Without: the candidate 'wins' a judgment
     when its output is acceptable (see `acceptable`)."""
@@ -78,11 +88,11 @@ def pairwise_from_ratings(
 
 
 def rating_difference(
-    candidate,
-    baseline,
+    candidate: ArrayLike,
+    baseline: ArrayLike,
     *,
-    candidate_judgments=None,
-    baseline_judgments=None,
+    candidate_judgments: ArrayLike | None = None,
+    baseline_judgments: ArrayLike | None = None,
     paired: bool | None = None,
     confidence: float = 0.95,
 ) -> Difference:
@@ -106,27 +116,35 @@ def rating_difference(
 
 
 def rating_differences(
-    ratings: list[dict[int, dict]], rubric: list[dict], candidate: int, baseline: int, confidence: float = 0.95
-) -> dict:
+    ratings: list[dict[int, Scores]],
+    rubric: list[dict[str, Any]],
+    candidate: int,
+    baseline: int,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
     """`rating_difference` per criterion (Likert points, or pass-rate difference for pass/fail) and for the
     normalised score, over judgments in the `rating_summary` format. {"criteria": {name: Difference},
     "normalised": Difference}."""
 
-    def series(version, value_of):
-        values, judgments = [], []
+    def series(version: int, value_of: Callable[[Scores], float]) -> tuple[list[float], list[int]]:
+        values: list[float] = []
+        judgments: list[int] = []
         for k, judgment in enumerate(ratings):
             if version in judgment:
                 values.append(value_of(judgment[version]))
                 judgments.append(k)
         return values, judgments
 
-    def difference(value_of):
+    def difference(value_of: Callable[[Scores], float]) -> Difference:
         cv, cj = series(candidate, value_of)
         bv, bj = series(baseline, value_of)
         return rating_difference(cv, bv, candidate_judgments=cj, baseline_judgments=bj, confidence=confidence)
 
-    criteria = {}
+    def criterion_value(name: str, likert: bool) -> Callable[[Scores], float]:
+        return (lambda s: float(s[name])) if likert else (lambda s: float(s[name] == "pass"))
+
+    criteria: dict[str, Difference] = {}
     for criterion in rubric:
-        name, likert = criterion["name"], criterion["scale"] == "likert"
-        criteria[name] = difference(lambda s, n=name, lk=likert: float(s[n]) if lk else float(s[n] == "pass"))
+        name = criterion["name"]
+        criteria[name] = difference(criterion_value(name, criterion["scale"] == "likert"))
     return {"criteria": criteria, "normalised": difference(lambda s: normalised_score(s, rubric))}

@@ -8,6 +8,7 @@ from itertools import chain
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 
 @dataclass(frozen=True)
@@ -16,13 +17,13 @@ class SliceFigure:
     figure: Any  # what `compute` returned; None when skipped
     note: str | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         figure = self.figure.as_dict() if hasattr(self.figure, "as_dict") else self.figure
         return {"n": self.n, "figure": figure, "note": self.note}
 
 
 def by_slice(
-    tags: list[list[str]], compute: Callable[[np.ndarray], Any], *, min_size: int = 30, all_label: str = "all"
+    tags: list[list[str]], compute: Callable[[NDArray[np.int64]], Any], *, min_size: int = 30, all_label: str = "all"
 ) -> dict[str, SliceFigure]:
     """`compute(indices)` for every judgment (`all_label`, always computed) and for the judgments of each tag.
 
@@ -32,7 +33,7 @@ def by_slice(
     n = len(tags)
     lengths = np.fromiter(map(len, tags), dtype=np.int64, count=n)
     flat = list(chain.from_iterable(tags))
-    index: dict = {}
+    index: dict[str, int] = {}
     codes = np.fromiter((index.setdefault(t, len(index)) for t in flat), dtype=np.int64, count=len(flat))
     owners = np.repeat(np.arange(n), lengths)
     order = np.lexsort((owners, codes))  # by tag, then by judgment
