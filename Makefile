@@ -6,8 +6,8 @@ BIN := $(VENV)/bin
 UV := $(BIN)/uv
 PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Into .venv whatever VIRTUAL_ENV says; copies, because the package cache is often on another filesystem.
-UV_INSTALL := $(UV) pip install --quiet --python $(BIN)/python --link-mode copy
+# Into .venv whatever VIRTUAL_ENV says. Files are hard-linked from uv's cache (copied where it is on another disk).
+UV_INSTALL := $(UV) pip install --quiet --python $(BIN)/python
 UV_COMPILE := $(UV) pip compile --quiet --generate-hashes --python-version 3.11 --python-platform linux \
 	--custom-compile-command "make lock"
 # One BLAS thread per process: on a busy 2-core machine OpenBLAS's spinning threads made the demo's training 10x slower.
