@@ -16,10 +16,17 @@ export OPENBLAS_NUM_THREADS ?= 1
 .PHONY: install run test lint lock chromium schema clean
 
 # The venv grows by layers, each a marker file: runtime (make run), + tests (make test), + dev tools (make lint).
-# uv itself comes from PyPI through pip, pinned with hashes like everything else.
+# uv itself comes from PyPI through pip, pinned with hashes like everything else. The venv is made without pip
+# (ensurepip took longer than installing every runtime package with uv): the interpreter's own pip installs uv into
+# it, or, where the interpreter has no pip (22.3+), the venv gets one from ensurepip. The test lock brings pip back.
+PIP_UV := install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/uv.txt
 $(VENV)/.uv: requirements/uv.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/uv.txt
+	$(PYTHON) -m venv --without-pip $(VENV)
+	if $(PYTHON) -m pip --python $(BIN)/python --version >/dev/null 2>&1; then \
+		$(PYTHON) -m pip --python $(BIN)/python $(PIP_UV); \
+	else \
+		$(BIN)/python -m ensurepip --default-pip >/dev/null && $(BIN)/python -m pip $(PIP_UV); \
+	fi
 	touch $@
 
 $(VENV)/.runtime: $(VENV)/.uv requirements/runtime.txt pyproject.toml
