@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import DATABASES, env
 
 for _required in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CELERY_BROKER_URL"):
     if not env.str(_required, default=""):
@@ -11,7 +11,8 @@ for _required in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CELERY_BROKER_
 
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY")
-DATABASES = {"default": env.db("DATABASE_URL")}
+# base.py has already parsed DATABASE_URL and added the engine's OPTIONS (PostgreSQL's prepared statements); keep
+# them and add only what production changes.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
