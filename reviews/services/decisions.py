@@ -1,9 +1,11 @@
 """Recording the moment the gate decides: once, with the webhook that tells approvers, in one transaction."""
 
 import logging
-import time
+from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from reviews.models import Campaign, Judgment
@@ -91,10 +93,13 @@ def gate_state_of(results: dict) -> dict:
     }
 
 
-# When the gate check this process last scheduled for each campaign will run. A judgment committed before
-# then is seen by that check, so a burst of judgments sends one message rather than one each.
+# A check scheduled for a campaign runs _GATE_CHECK_DELAY after the judgment that scheduled it, so it sees every
+# judgment committed before then: a burst of judgments sends one message rather than one each. When that check
+# is due lives on the campaign row (gate_check_due_at), so all web processes share one debounce.
 _GATE_CHECK_DELAY = 1.0
-_gate_check_due: dict[int, float] = {}
+# The row's due time is set a little earlier than the task's ETA, so clock drift between the database, the web
+# process that sends the task and the worker cannot let a skipped judgment miss the check.
+_GATE_CHECK_MARGIN = 0.1
 
 
 def campaign_gate_check_on_commit(campaign_id: int) -> None:
@@ -116,10 +121,21 @@ def campaign_gate_recheck_on_commit(campaign_id: int) -> None:
 def _gate_check_schedule(campaign_id: int) -> None:
     from reviews.tasks import campaign_gate_check_task
 
-    now = time.monotonic()
     eager = campaign_gate_check_task.app.conf.task_always_eager  # runs at once: no check is pending
-    if not eager and _gate_check_due.get(campaign_id, 0.0) > now:
-        return
-    campaign_gate_check_task.apply_async((campaign_id,), countdown=_GATE_CHECK_DELAY)
-    # a little earlier than the ETA, so the wall and monotonic clocks' drift cannot skip a judgment
-    _gate_check_due[campaign_id] = now + _GATE_CHECK_DELAY - 0.1
+    if not eager and not _gate_check_claim(campaign_id):
+        return  # a check that will see this judgment is already scheduled, by this process or another
+    try:
+        campaign_gate_check_task.apply_async((campaign_id,), countdown=_GATE_CHECK_DELAY)
+    except Exception:
+        # the message did not leave: give the window back so the next judgment schedules the check
+        Campaign.objects.filter(pk=campaign_id).update(gate_check_due_at=None)
+        raise
+
+
+def _gate_check_claim(campaign_id: int) -> bool:
+    """Whether this caller schedules the campaign's next check. One conditional UPDATE decides, so of several
+    processes committing judgments at once exactly one wins per window; the database's clock is the only one
+    compared, whichever host asks."""
+    due = Q(gate_check_due_at__isnull=True) | Q(gate_check_due_at__lte=Now())
+    window = timedelta(seconds=_GATE_CHECK_DELAY - _GATE_CHECK_MARGIN)
+    return Campaign.objects.filter(due, pk=campaign_id).update(gate_check_due_at=Now() + window) == 1
