@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import IO, Any
 
 import orjson
@@ -150,6 +150,12 @@ def _give_up_if_hopeless(errors: ErrorCollector, good: int) -> None:
 
 CsvColumn = tuple[str, str | None, bool]  # (field, key inside an object field, cell is JSON)
 
+# The csv module's field limit belongs to the whole process (the stdlib has no per-reader limit). It is raised
+# here, once, when the module is imported, to the most any upload may hold (a cell is at most a line), and no
+# call ever changes it again: each call bounds its own cells (`max_line`), so one upload's bound cannot leak
+# into another's read running at the same time in the same process.
+csv.field_size_limit(max(csv.field_size_limit(), MAX_LINE_BYTES + 1))
+
 
 def _csv_columns(header: list[str], allowed: set[str], filename: str) -> list[CsvColumn]:
     columns: list[CsvColumn] = []
@@ -195,11 +201,13 @@ def _csv_columns(header: list[str], allowed: set[str], filename: str) -> list[Cs
 def iter_csv(
     stream: IO[bytes], errors: ErrorCollector, counter: ByteCounter, allowed: set[str], max_line: int = MAX_LINE_BYTES
 ) -> Iterator[tuple[int, dict]]:
-    """CSV with a header row; yields records shaped like the JSONL ones, numbered by their first line."""
+    """CSV with a header row; yields records shaped like the JSONL ones, numbered by their first line. A cell
+    longer than `max_line` characters (at most MAX_LINE_BYTES) is an error on its line."""
+    if max_line > MAX_LINE_BYTES:
+        raise ValueError(f"max_line {max_line} is above the csv module's limit for this process, {MAX_LINE_BYTES}")
     check_text_head(stream.read(SNIFF_BYTES), errors.filename)
     stream.seek(0)
     text = io.TextIOWrapper(_CountingReader(stream, counter), encoding="utf-8-sig", errors="strict", newline="")
-    csv.field_size_limit(max_line)
     reader = csv.reader(text, strict=True)
     try:
         header = next(reader, None)
@@ -214,13 +222,24 @@ def iter_csv(
             if len(cells) != len(columns):
                 errors.add(number, None, f"has {len(cells)} cells; the header has {len(columns)}")
                 continue
+            too_long = next((index for index, cell in enumerate(cells, start=1) if len(cell) > max_line), None)
+            if too_long is not None:
+                errors.add(number, None, f"has a cell longer than the limit of {_size(max_line)}", column=too_long)
+                continue
             record = _csv_record(number, cells, columns, errors)
             if record is not None:
                 yield number, record
     except csv.Error as exc:
-        errors.add(reader.line_num, None, f"is not valid CSV: {exc}")
+        if "field larger than field limit" in str(exc):  # past the process-wide bound: the reader cannot go on
+            errors.add(reader.line_num, None, f"has a cell longer than the limit of {_size(max_line)}; stopped reading")
+        else:
+            errors.add(reader.line_num, None, f"is not valid CSV: {exc}")
     except UnicodeDecodeError:
         errors.add(reader.line_num + 1, None, "is not valid UTF-8 text")
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit} characters"
 
 
 def _csv_record(number: int, cells: list[str], columns: list[CsvColumn], errors: ErrorCollector) -> dict | None:
@@ -276,6 +295,3 @@ def sniff_format(filename: str, head: bytes) -> str:
     if lower.endswith(".csv"):
         return "csv"
     return "jsonl"
-
-
-RecordReader = Callable[[IO[bytes], ErrorCollector, ByteCounter], Iterator[tuple[int, dict]]]
