@@ -195,9 +195,6 @@ class Assignment(models.Model):
             models.Index(fields=["lease_expires_at"], name="assignment_lease_idx", condition=models.Q(status="open")),
         ]
 
-    def slot_of(self, model_version_id: int) -> str:
-        return SLOTS[self.slot_order.index(model_version_id)]
-
     def version_in(self, slot: str) -> int:
         return self.slot_order[SLOTS.index(slot)]
 

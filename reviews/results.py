@@ -287,10 +287,6 @@ def _agreement(campaign: Campaign, rows: list[Row]) -> dict | None:
     }
 
 
-def _win_rate(outcomes: np.ndarray) -> dict:
-    return stats.wilson_interval(float(outcomes.sum()), len(outcomes)).as_dict()
-
-
 def _counts(campaign: Campaign, rows: list[Row]) -> stats.PairwiseCounts:
     if campaign.kind == Campaign.Kind.PAIRWISE:
         return stats.PairwiseCounts(
