@@ -160,42 +160,59 @@ csv.field_size_limit(max(csv.field_size_limit(), MAX_LINE_BYTES + 1))
 def _csv_columns(header: list[str], allowed: set[str], filename: str) -> list[CsvColumn]:
     columns: list[CsvColumn] = []
     seen: dict[tuple[str, str | None], tuple[int, str]] = {}  # (field, key) -> (column, header name)
-    for index, name in enumerate(header, start=1):
-        name = name.strip().lstrip("\ufeff")
-        is_json = name.endswith(":json")
-        base = name[: -len(":json")] if is_json else name
-        field, dot, key = base.partition(".")
-        if field not in allowed or (dot and field not in {"input", "output"}):
-            expected = ", ".join(sorted(allowed))
-            raise FileRejected(
-                filename,
-                f"column {name!r} is not a known field (expected {expected}, "
-                "input.<key>, output.<key>, or a name ending in :json)",
-                1,
-                index,
-            )
-        if dot and not key:
-            raise FileRejected(filename, f"column {name!r} has an empty key after '{field}.'", 1, index)
-        # A cell may set a whole field or one key of it, never both: `input` and `input.k` cannot both hold.
-        same = seen.get((field, key or None))
-        whole = seen.get((field, None))
-        keyed = next((v for (f, k), v in seen.items() if f == field and k), None)
-        clash = same or (whole if key else keyed)
-        if clash:
-            other_index, other_name = clash
-            what = "repeats" if same else "conflicts with"
-            raise FileRejected(
-                filename,
-                f"column {name!r} (column {index}) {what} column {other_name!r} "
-                f"(column {other_index}): both set the field {field!r}",
-                1,
-                index,
-            )
-        seen[(field, key or None)] = (index, name)
-        columns.append((field, key or None, is_json))
+    for index, raw_name in enumerate(header, start=1):
+        name = raw_name.strip().lstrip("\ufeff")
+        field, key, is_json = _csv_column(name, index, allowed, filename)
+        _check_csv_clash(seen, name, index, field, key, filename)
+        seen[(field, key)] = (index, name)
+        columns.append((field, key, is_json))
     if "id" not in {c[0] for c in columns}:
         raise FileRejected(filename, "has no 'id' column", 1)
     return columns
+
+
+def _csv_column(name: str, index: int, allowed: set[str], filename: str) -> CsvColumn:
+    """What one header name sets: a field, or one key of `input` / `output`, and whether its cells are JSON."""
+    is_json = name.endswith(":json")
+    base = name[: -len(":json")] if is_json else name
+    field, dot, key = base.partition(".")
+    if field not in allowed or (dot and field not in {"input", "output"}):
+        expected = ", ".join(sorted(allowed))
+        raise FileRejected(
+            filename,
+            f"column {name!r} is not a known field (expected {expected}, "
+            "input.<key>, output.<key>, or a name ending in :json)",
+            1,
+            index,
+        )
+    if dot and not key:
+        raise FileRejected(filename, f"column {name!r} has an empty key after '{field}.'", 1, index)
+    return field, key or None, is_json
+
+
+def _check_csv_clash(
+    seen: dict[tuple[str, str | None], tuple[int, str]],
+    name: str,
+    index: int,
+    field: str,
+    key: str | None,
+    filename: str,
+) -> None:
+    """A cell may set a whole field or one key of it, never both: `input` and `input.k` cannot both hold."""
+    same = seen.get((field, key))
+    whole = seen.get((field, None))
+    keyed = next((v for (f, k), v in seen.items() if f == field and k), None)
+    clash = same or (whole if key else keyed)
+    if clash:
+        other_index, other_name = clash
+        what = "repeats" if same else "conflicts with"
+        raise FileRejected(
+            filename,
+            f"column {name!r} (column {index}) {what} column {other_name!r} "
+            f"(column {other_index}): both set the field {field!r}",
+            1,
+            index,
+        )
 
 
 def iter_csv(
