@@ -120,7 +120,7 @@ def _write_archive(spool: IO[bytes], rows: Iterable[tuple[dict, FieldFile | None
         for number, (row, image) in enumerate(rows, start=1):
             record = row
             if image is not None:
-                member = f"images/{number}{posixpath.splitext(image.name)[1]}"
+                member = f"images/{number}{posixpath.splitext(image.name or '')[1]}"
                 with image.open("rb") as stored, archive.open(zipfile.ZipInfo(member, _ZIP_TIME), "w") as copy:
                     shutil.copyfileobj(stored, copy)
                 record = {**row, "image": member}

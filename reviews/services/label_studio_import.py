@@ -255,7 +255,8 @@ def _task_predictions(checker: _Task, predictions: Any, item) -> list[tuple[str,
     if not isinstance(predictions, list):
         checker.error("predictions", "must be a list")
         return []
-    rows, seen = [], set()
+    rows = []
+    seen: set[str] = set()
     for index, prediction in enumerate(predictions):
         path = f"predictions[{index}]"
         if not isinstance(prediction, dict):

@@ -121,8 +121,9 @@ def _known_from_list(
         where = f"known_answers[{index}]"
         if not isinstance(item, str) or "answer" not in entry:
             raise _invalid(f'{where} needs "item" (the item\'s id) and "answer".', "known_answers", index=index)
-        item_id = by_external.get(item)
-        _check_known_item(where, index, item, item_id, dataset_version, given=answers, can_be_task=can_be_task)
+        item_id = _known_item_id(
+            where, index, item, by_external, dataset_version, given=answers, can_be_task=can_be_task
+        )
         answer, expected = _answer_for_kind(kind, entry["answer"], refs=refs, labels=labels, multi_label=multi_label)
         if answer is None:
             raise _invalid(
@@ -154,17 +155,19 @@ def _known_from_references(
     return found
 
 
-def _check_known_item(
+def _known_item_id(
     where: str,
     index: int,
     item: str,
-    item_id: int | None,
+    by_external: dict[str, int],
     dataset_version: DatasetVersion,
     *,
     given: dict[int, object],
     can_be_task: set[int],
-) -> None:
-    """A known-answer entry names an item of the dataset version, once, that can be one of the campaign's tasks."""
+) -> int:
+    """The item a known-answer entry names: one of the dataset version's, named once, that can be one of the
+    campaign's tasks."""
+    item_id = by_external.get(item)
     if item_id is None:
         raise _invalid(
             f"{where}: no item {item!r} in {dataset_version.dataset.name} v{dataset_version.number}.",
@@ -181,6 +184,7 @@ def _check_known_item(
             index=index,
             item=item,
         )
+    return item_id
 
 
 def known_answer_settings(*, rate: float | None, min_seconds: int | None, known: dict) -> float:
