@@ -3,9 +3,7 @@
 import logging
 from datetime import timedelta
 
-from django.db import transaction
-from django.db.models import Q
-from django.db.models.functions import Now
+from django.db import connection, transaction
 from django.utils import timezone
 
 from reviews.models import Campaign, Judgment
@@ -97,8 +95,8 @@ def gate_state_of(results: dict) -> dict:
 # judgment committed before then: a burst of judgments sends one message rather than one each. When that check
 # is due lives on the campaign row (gate_check_due_at), so all web processes share one debounce.
 _GATE_CHECK_DELAY = 1.0
-# The row's due time is set a little earlier than the task's ETA, so clock drift between the database, the web
-# process that sends the task and the worker cannot let a skipped judgment miss the check.
+# The row's due time is set a little earlier than the task's ETA, so clock drift between the web processes and the
+# worker (the ETA is the sender's clock, read by the worker's) cannot let a skipped judgment miss the check.
 _GATE_CHECK_MARGIN = 0.1
 
 
@@ -134,8 +132,19 @@ def _gate_check_schedule(campaign_id: int) -> None:
 
 def _gate_check_claim(campaign_id: int) -> bool:
     """Whether this caller schedules the campaign's next check. One conditional UPDATE decides, so of several
-    processes committing judgments at once exactly one wins per window; the database's clock is the only one
-    compared, whichever host asks."""
-    due = Q(gate_check_due_at__isnull=True) | Q(gate_check_due_at__lte=Now())
-    window = timedelta(seconds=_GATE_CHECK_DELAY - _GATE_CHECK_MARGIN)
-    return Campaign.objects.filter(due, pk=campaign_id).update(gate_check_due_at=Now() + window) == 1
+    processes committing judgments at once exactly one wins per window. It runs after every judgment, so it is
+    written out rather than built by the ORM each time (building it cost more than running it; figures:
+    docs/bench-next-task.md, "Figures the code's comments point to")."""
+    now = timezone.now()
+    due = now + timedelta(seconds=_GATE_CHECK_DELAY - _GATE_CHECK_MARGIN)
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL, [adapt(due), campaign_id, adapt(now)])
+        return cursor.rowcount == 1
+
+
+_DUE = Campaign._meta.get_field("gate_check_due_at").column
+_CLAIM_SQL = (
+    f"UPDATE {Campaign._meta.db_table} SET {_DUE} = %s "
+    f"WHERE {Campaign._meta.pk.column} = %s AND ({_DUE} IS NULL OR {_DUE} <= %s)"
+)
