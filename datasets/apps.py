@@ -5,7 +5,10 @@ class DatasetsConfig(AppConfig):
     name = "datasets"
 
     def ready(self) -> None:
-        from datasets import upload_kinds
+        from datasets import (
+            tasks,  # noqa: F401  registers the tasks enqueued by name (core.queue, upload_kinds)
+            upload_kinds,
+        )
         from datasets.selectors import dataset_get
         from datasets.services.ingest import ITEM_FIELDS
 

@@ -8,6 +8,11 @@ from core.errors import NotFoundError
 from datasets.models import Dataset, DatasetVersion, Upload
 
 
+def datasets_with_versions():
+    """Every dataset, by name, with its versions (the datasets page and the API's list)."""
+    return Dataset.objects.prefetch_related("versions").order_by("name")
+
+
 def dataset_get(*, name: str) -> Dataset:
     dataset = Dataset.objects.filter(name=name).first()
     if dataset is None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from celery import current_app
+from core.queue import task_enqueue
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class UploadKind:
     task_name: str
 
     def enqueue(self, upload_id: int) -> None:
-        current_app.send_task(self.task_name, args=[upload_id])
+        task_enqueue(self.task_name, args=[upload_id])
 
 
 _KINDS: dict[str, UploadKind] = {}

@@ -1,13 +1,12 @@
 """Dataset pages: datasets, their versions, a preview of items, and the diff of two versions."""
 
 from django.http import Http404
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 
 from core.errors import NotFoundError
 from core.models import User
 from core.views import role_required
-from datasets.models import Dataset
-from datasets.selectors import dataset_version_get
+from datasets.selectors import dataset_get, dataset_version_get, datasets_with_versions
 from datasets.selectors_diff import CLASSES, PAGE_SIZE, version_diff_counts, version_diff_page
 
 ITEM_PREVIEW = 50
@@ -15,13 +14,13 @@ ITEM_PREVIEW = 50
 
 @role_required(User.Role.DATA_SCIENTIST, User.Role.APPROVER)
 def dataset_list(request):
-    datasets = Dataset.objects.prefetch_related("versions").order_by("name")
+    datasets = datasets_with_versions()
     return render(request, "datasets/list.html", {"datasets": datasets})
 
 
 @role_required(User.Role.DATA_SCIENTIST, User.Role.APPROVER)
 def dataset_detail(request, name):
-    dataset = get_object_or_404(Dataset, name=name)
+    dataset = dataset_get(name=name)
     versions = list(dataset.versions.select_related("created_by"))
     shown = versions[0] if versions else None
     if "version" in request.GET and versions:
@@ -35,7 +34,7 @@ def dataset_detail(request, name):
 @role_required(User.Role.DATA_SCIENTIST, User.Role.APPROVER)
 def dataset_diff(request, name):
     """Two versions side by side: counts, then a page of each list (or one list paged with `show` and `offset`)."""
-    dataset = get_object_or_404(Dataset, name=name)
+    dataset = dataset_get(name=name)
     numbers = list(dataset.versions.values_list("number", flat=True))  # newest first
     context = {"dataset": dataset, "numbers": numbers, "page_size": PAGE_SIZE}
     if "from" not in request.GET or "to" not in request.GET:

@@ -8,6 +8,7 @@ class ModelsAppConfig(AppConfig):
     def ready(self) -> None:
         from datasets import upload_kinds
         from datasets.services.ingest import PREDICTION_FIELDS
+        from models_app import tasks  # noqa: F401  registers the tasks enqueued by name (core.queue, upload_kinds)
 
         upload_kinds.register(
             "prediction_set",

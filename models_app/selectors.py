@@ -1,7 +1,8 @@
 """Reads of the registry."""
 
-from core.errors import NotFoundError
-from models_app.models import ModelVersion, RegisteredModel
+from core.errors import ApplicationError, NotFoundError
+from datasets.models import DatasetVersion
+from models_app.models import ModelVersion, Prediction, RegisteredModel
 
 
 def registered_model_get(*, name: str) -> RegisteredModel:
@@ -22,6 +23,21 @@ def model_version_get(*, model_name: str, version: str) -> ModelVersion:
     return found
 
 
+def registered_models_with_versions():
+    """Every model, by name, with its versions (the registry page and the API's model list)."""
+    return RegisteredModel.objects.prefetch_related("versions").order_by("name")
+
+
+def model_version_get_with_history(*, model_name: str, version: str) -> ModelVersion:
+    """A version with its stage history's actors, for a detail page or answer."""
+    found = model_version_get(model_name=model_name, version=version)
+    return (
+        ModelVersion.objects.select_related("model", "created_by")
+        .prefetch_related("transitions__actor")
+        .get(pk=found.pk)
+    )
+
+
 def model_version_get_by_ref(*, ref: str, field: str) -> ModelVersion:
     """Resolve 'model:version' as the API writes it."""
     name, sep, version = (ref or "").partition(":")
@@ -30,3 +46,20 @@ def model_version_get_by_ref(*, ref: str, field: str) -> ModelVersion:
             f"{field} must look like 'model:version', got {ref!r}.", code="invalid_reference", status=400
         )
     return model_version_get(model_name=name, version=version)
+
+
+def predictions_by_item(*, model_version: ModelVersion, dataset_version: DatasetVersion) -> dict[int, Prediction]:
+    """A version's predictions on a dataset version by item id; refused when it has none there."""
+    found = {
+        p.item_id: p
+        for p in Prediction.objects.filter(
+            prediction_set__model_version=model_version, prediction_set__dataset_version=dataset_version
+        ).only("id", "item_id", "output")
+    }
+    if not found:
+        raise ApplicationError(
+            f"{model_version} has no predictions on {dataset_version}; upload them first.",
+            code="predictions_missing",
+            extra={"field": "models"},
+        )
+    return found

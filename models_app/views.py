@@ -1,28 +1,27 @@
 """Registry pages: models, versions with their stage history (verdicts appear as its causes), and the move to production."""
 
 from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError
 from core.models import User
 from core.views import role_required
 from datasets.models import DatasetVersion
-from models_app.models import ModelVersion, RegisteredModel
+from models_app.models import ModelVersion
+from models_app.selectors import model_version_get, registered_models_with_versions
 from models_app.services.registry import model_version_set_stage
 
 
 @role_required(User.Role.DATA_SCIENTIST, User.Role.APPROVER)
 def registry(request):
-    models = RegisteredModel.objects.prefetch_related("versions").order_by("name")
+    models = registered_models_with_versions()
     return render(request, "models_app/registry.html", {"models": models})
 
 
 @role_required(User.Role.DATA_SCIENTIST, User.Role.APPROVER)
 def model_version_detail(request, name, version):
-    model_version = get_object_or_404(
-        ModelVersion.objects.select_related("model", "created_by"), model__name=name, version=version
-    )
+    model_version = model_version_get(model_name=name, version=version)
     context = {
         "mv": model_version,
         "transitions": model_version.transitions.select_related("actor"),
@@ -40,17 +39,14 @@ def model_version_detail(request, name, version):
 @require_POST
 @role_required(User.Role.APPROVER)
 def model_version_promote(request, name, version):
-    model_version = get_object_or_404(ModelVersion, model__name=name, version=version)
-    reason = request.POST.get("reason", "").strip()
+    model_version = model_version_get(model_name=name, version=version)
+    reason = request.POST.get("reason", "")
     try:
-        if not reason:
-            raise ApplicationError("A reason is required to move a version to production.")
         model_version_set_stage(
             version=model_version,
             to_stage=ModelVersion.Stage.PRODUCTION,
             actor=request.user,
             reason=reason,
-            cause="manual",
         )
         messages.success(request, f"{model_version} is now in production.")
     except ApplicationError as exc:

@@ -1,4 +1,6 @@
-"""A campaign's results: every figure, the gate, and the evidence frozen into a verdict. Reads only.
+"""A campaign's results: every figure, the gate, each reviewer's quality figures, and the evidence frozen into a
+verdict; and the versions a campaign compares, which services read from here. Reads only: nothing here imports a
+service, so services, selectors and the gate check import it without a cycle.
 
 The database is read once (one row per counted judgment, in arrival order); everything after that is the pure
 statistics of reviews.stats and the sequential gate of reviews.gate.
@@ -9,14 +11,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from statistics import median
 
 import numpy as np
 from django.db.models import Count, F
 
-from models_app.models import PredictionSet
+from models_app.models import ModelVersion, PredictionSet
 from reviews import stats
 from reviews.gate import GatePolicy, GateResult, gate_evaluate
-from reviews.models import SLOTS, Assignment, Campaign, Judgment, Task, TaskOutput
+from reviews.models import SLOTS, Assignment, Campaign, Judgment, ReviewerExclusion, Task, TaskOutput
+from reviews.plan import outcome_resolution
 from reviews.problems import (
     DATA_ERRORS,
     Problems,
@@ -29,7 +33,7 @@ from reviews.problems import (
     stray_versions_message,
     unreadable_message,
 )
-from reviews.services.campaigns import campaign_outcome_resolution, campaign_versions
+from reviews.quality import judgment_too_fast, known_answer_correct, known_answer_text
 
 SEQUENCE_POINTS = 400  # the gate's path is thinned to this many points for charts
 
@@ -50,22 +54,35 @@ class Row:
     outcome: float  # the candidate's result: 1 win, 0.5 tie, 0 loss (or a share, against several versions)
 
 
-def _version_names(campaign: Campaign) -> dict[int, str]:
-    from reviews.services.campaigns import campaign_versions
+def campaign_versions(campaign: Campaign) -> list[ModelVersion]:
+    """Candidate, baseline, then the others: the versions every task of the campaign shows."""
+    others = sorted(campaign.others.all(), key=lambda v: v.pk)
+    return [campaign.candidate] + ([campaign.baseline] if campaign.baseline else []) + others
 
+
+def campaign_version_names(campaign: Campaign) -> dict[int, str]:
     return {v.pk: str(v) for v in campaign_versions(campaign)}
 
 
-def _as_label_set(output) -> frozenset:
+def campaign_outcome_resolution(campaign: Campaign) -> int:
+    return outcome_resolution(
+        kind=campaign.kind,
+        overlap=campaign.overlap,
+        compared_versions=len(campaign_versions(campaign)),
+        has_baseline=campaign.baseline_id is not None,
+    )
+
+
+def as_label_set(output) -> frozenset:
     """A model's output read as the labels it gives: a label, a list of them, or {"label"|"labels": ...}. Nothing
     (null, "", {}, [], a dict without a label) is the empty set; any other value is the label its text spells."""
     if output is None or output == "":
         return frozenset()
     if isinstance(output, list):
-        return frozenset().union(*(_as_label_set(x) for x in output))
+        return frozenset().union(*(as_label_set(x) for x in output))
     if isinstance(output, dict):
         output = output.get("label", output.get("labels"))
-        return _as_label_set(output) if output is not None else frozenset()
+        return as_label_set(output) if output is not None else frozenset()
     return frozenset([str(output)])
 
 
@@ -99,7 +116,7 @@ def _pairwise_deblinded(choice: str, candidate_slot: str) -> tuple[str, float]:
 
 
 def _labeling_deblinded(labels: list, suggestion: object) -> tuple[str, float]:
-    return "|".join(labels), 1.0 if frozenset(labels) == _as_label_set(suggestion) else 0.0
+    return "|".join(labels), 1.0 if frozenset(labels) == as_label_set(suggestion) else 0.0
 
 
 def _ranking_deblinded(campaign: Campaign, ranking: list, slot_order: list) -> tuple[list, float]:
@@ -314,7 +331,7 @@ def _counts(campaign: Campaign, rows: list[Row]) -> stats.PairwiseCounts:
         opponents = (
             [campaign.baseline_id]
             if campaign.baseline_id
-            else [v for v in _version_names(campaign) if v != campaign.candidate_id]
+            else [v for v in campaign_version_names(campaign) if v != campaign.candidate_id]
         )
         return stats.pairwise_from_rankings([r.value for r in rows], campaign.candidate_id, opponents)
     return stats.PairwiseCounts(
@@ -428,7 +445,7 @@ def _labeling_block(
         "task_id", "task__item__external_id", "model_version_id", "prediction__output"
     )
     for task, item, version, output in shown.order_by("task__item_id", "task_id"):  # in the dataset's order
-        given = _as_label_set(output)
+        given = as_label_set(output)
         outputs[version][task] = "|".join(
             sorted(given, key=lambda x: (campaign.labels.index(x) if x in campaign.labels else 999, x))
         )
@@ -538,8 +555,6 @@ def campaign_progress(campaign: Campaign) -> dict:
 
 
 def campaign_results(*, campaign: Campaign) -> dict:
-    from reviews.quality import campaign_exclusions, reviewer_quality
-
     # Bad data never fails the results: a judgment they cannot read is left out (and holds the gate), a block they
     # cannot compute is left empty, and `problems` says which and why (reviews.problems).
     problems, unreadable = Problems(), []
@@ -717,3 +732,129 @@ def campaign_evidence(*, campaign: Campaign) -> dict:
             for mv in versions
         ],
     }
+
+
+# --- each reviewer's figures (known-answer items, time per judgment) and the lead's exclusions ---------------
+
+
+def reviewer_quality(campaign: Campaign) -> dict:
+    """Per reviewer: known-answer items answered and right (accuracy, Wilson 95% interval), the median time per
+    judgment and how many judgments were faster than `min_seconds`, over their counted judgments of every task."""
+    excluded = set(ReviewerExclusion.objects.filter(campaign=campaign).values_list("reviewer__username", flat=True))
+    figures: dict[str, dict] = {
+        name: {"judgments": 0, "known": 0, "correct": 0, "durations": [], "fast": 0}
+        for name in campaign.reviewers.values_list("username", flat=True)
+    }
+    judgments = (
+        Judgment.objects.counted()
+        .filter(task__campaign=campaign)
+        .values_list(
+            "reviewer__username",
+            "task__known_answer",
+            "duration_ms",
+            "choice",
+            "labels",
+            "ranking",
+            "ratings",
+            "assignment__slot_order",
+            "assignment__candidate_slot",
+        )
+    )
+    for reviewer, answer, duration, choice, labels, ranking, ratings, order, cslot in judgments:
+        mine = figures.setdefault(reviewer, {"judgments": 0, "known": 0, "correct": 0, "durations": [], "fast": 0})
+        mine["judgments"] += 1
+        if duration is not None:
+            mine["durations"].append(duration)
+        mine["fast"] += judgment_too_fast(duration, campaign.min_seconds)
+        if answer is not None and not judgment_problem(
+            campaign,
+            choice=choice,
+            labels=labels,
+            ranking=ranking,
+            ratings=ratings,
+            slot_order=order or [],
+            candidate_slot=cslot,
+        ):
+            value, _ = judgment_deblinded(
+                campaign,
+                choice=choice,
+                labels=labels,
+                ranking=ranking,
+                ratings=ratings,
+                slot_order=order or [],
+                candidate_slot=cslot,
+            )
+            mine["known"] += 1
+            mine["correct"] += known_answer_correct(campaign, answer, value)
+    return {
+        "known_answer_items": Task.objects.known().filter(campaign=campaign).count(),
+        "known_answer_rate": campaign.known_answer_rate,
+        "min_seconds": campaign.min_seconds,
+        "by_reviewer": [
+            {
+                "reviewer": name,
+                "excluded": name in excluded,
+                "judgments": f["judgments"],
+                "known_answered": f["known"],
+                "known_correct": f["correct"],
+                "accuracy": stats.wilson_interval(f["correct"], f["known"]).as_dict(),
+                "median_seconds": round(median(f["durations"]) / 1000, 3) if f["durations"] else None,
+                "timed_judgments": len(f["durations"]),
+                "fast_judgments": f["fast"],
+            }
+            for name, f in sorted(figures.items())
+        ],
+    }
+
+
+EXCLUDED_AFTER_RESULTS = "excluded after results were visible"
+
+
+def campaign_exclusions(campaign: Campaign) -> list[dict]:
+    """The lead's exclusions, on record, as the results and the verdict's evidence carry them."""
+    return [
+        {
+            "reviewer": e.reviewer.username,
+            "reason": e.reason,
+            "excluded_by": e.excluded_by.username,
+            "at": e.created_at.isoformat(),
+            "after_results_visible": e.after_results_visible,
+            "note": EXCLUDED_AFTER_RESULTS if e.after_results_visible else "excluded before anyone saw results",
+        }
+        for e in ReviewerExclusion.objects.filter(campaign=campaign).select_related("reviewer", "excluded_by")
+    ]
+
+
+def item_rows_with_quality(campaign: Campaign, rows: list[dict], names: dict[int, str]) -> list[dict]:
+    """The lead's per-item rows (reviews.selectors.campaign_item_judgments) with what quality adds: the known
+    answer and whether each judgment gave it, and judgments faster than `min_seconds`."""
+    for row in rows:
+        tasks = [entry["judgment"].task for entry in row["judgments"]] + [skip.task for skip in row["skips"]]
+        answer = tasks[0].known_answer if tasks else None
+        row["known_answer"] = None
+        for entry in row["judgments"]:
+            judgment = entry["judgment"]
+            entry["fast"] = judgment_too_fast(judgment.duration_ms, campaign.min_seconds)
+            entry["correct"] = None
+            if answer is not None and not judgment_problem(
+                campaign,
+                choice=judgment.choice,
+                labels=judgment.labels,
+                ranking=judgment.ranking,
+                ratings=judgment.ratings,
+                slot_order=judgment.assignment.slot_order,
+                candidate_slot=judgment.assignment.candidate_slot,
+            ):
+                value, _ = judgment_deblinded(
+                    campaign,
+                    choice=judgment.choice,
+                    labels=judgment.labels,
+                    ranking=judgment.ranking,
+                    ratings=judgment.ratings,
+                    slot_order=judgment.assignment.slot_order,
+                    candidate_slot=judgment.assignment.candidate_slot,
+                )
+                entry["correct"] = known_answer_correct(campaign, answer, value)
+        if answer is not None:
+            row["known_answer"] = known_answer_text(campaign, answer, names)
+    return rows

@@ -3,16 +3,17 @@
 from django.db import connection
 from django.db.models import Count
 
-from core.errors import NotFoundError
+from core.errors import ApplicationError, NotFoundError
 from core.models import User
 from core.rawsql import columns, fetch_models
-from datasets.models import Item
+from datasets.models import Dataset, DatasetVersion, Item
 from models_app.models import ModelVersion, Prediction
+from reviews.content import render_content
 from reviews.gate import GatePolicy
 from reviews.models import SLOTS, Assignment, Campaign, Judgment, ReviewerExclusion, TaskOutput, Verdict
 from reviews.plan import gate_plan, outcome_resolution
 from reviews.problems import judgment_problem
-from reviews.results import _version_names
+from reviews.results import campaign_version_names, item_rows_with_quality
 
 
 def campaigns_visible_to(user: User):
@@ -78,8 +79,6 @@ def _task_content(task_id: int) -> tuple[Item, dict]:
 
 def assignment_payload(assignment: Assignment, campaign: Campaign | None = None) -> dict:
     """What the reviewer sees: the item and the outputs, blind (no model names), in the order drawn for them."""
-    from reviews.content import render_content
-
     campaign = campaign or Campaign.objects.get(pk=assignment.campaign_id)
     item, by_version = _task_content(assignment.task_id)
     fmt = campaign.content_format
@@ -270,8 +269,6 @@ def home_summary(*, user: User) -> dict:
     if user.has_role(User.Role.REVIEWER) and user.role in (User.Role.REVIEWER, User.Role.ADMIN):
         summary["queue"] = reviewer_queue(reviewer=user)
     if user.has_role(User.Role.DATA_SCIENTIST, User.Role.APPROVER):
-        from datasets.models import Dataset
-
         # the gate as its last check stored it: a list never computes results (one query for all the rows)
         campaigns = list(campaigns_visible_to(user).select_related("verdict")[:20])
         summary["campaigns"] = [
@@ -326,14 +323,12 @@ def judgment_answer(judgment: Judgment, names: dict[int, str]) -> str:
 
 def campaign_item_judgments(*, campaign: Campaign, contested_only: bool = False, limit: int = 100) -> list[dict]:
     """Per item: every judgment (counted, undone or discarded) and every skip, side by side, for the lead."""
-    names = _version_names(campaign)
+    names = campaign_version_names(campaign)
     items = _items_judged(campaign, names)
     if contested_only:
         items = [row for row in items if row["contested"] or row["flagged"]]
     items = items[:limit]
     _add_content_shown(campaign, items, names)
-    from reviews.quality import item_rows_with_quality
-
     return item_rows_with_quality(campaign, items, names)
 
 
@@ -380,8 +375,6 @@ def _items_judged(campaign: Campaign, names: dict[int, str]) -> list[dict]:
 
 def _add_content_shown(campaign: Campaign, items: list[dict], names: dict[int, str]) -> None:
     """Each item's input and the outputs its reviewers were shown, rendered as the review page shows them."""
-    from reviews.content import render_content
-
     outputs: dict[int, list] = {}
     shown = (
         TaskOutput.objects.filter(task_id__in=[row["task"] for row in items])
@@ -459,3 +452,110 @@ def campaign_plan_preview(
         "items": items,
         "plan": gate_plan(GatePolicy.from_dict(gate), items=items, overlap=overlap, resolution=resolution),
     }
+
+
+# --- the rules pages and the API share: who leads a campaign, who may be named, what a user may open ----------------
+
+
+def campaign_user_is_lead(*, campaign: Campaign, user: User) -> bool:
+    """The campaign's lead is its creator; an admin may act as any campaign's lead."""
+    return user.pk == campaign.created_by_id or user.has_role()
+
+
+def campaign_lead_controls(*, campaign: Campaign, user: User) -> dict | None:
+    """What the campaign page offers its lead (or an admin): the dataset's other versions, the reviewers to add."""
+    if not campaign_user_is_lead(campaign=campaign, user=user) or campaign.status == Campaign.Status.CLOSED:
+        return None
+    return {
+        "versions": (
+            DatasetVersion.objects.filter(dataset_id=campaign.dataset_version.dataset_id)
+            .exclude(pk=campaign.dataset_version_id)
+            .order_by("-number")
+        )
+        if not campaign.decision
+        else [],
+        "reviewers": User.objects.filter(is_active=True, role=User.Role.REVIEWER)
+        .exclude(pk__in=campaign.reviewers.values("pk"))
+        .order_by("username"),
+    }
+
+
+def campaign_dataset_version_get(*, campaign: Campaign, dataset_version_id: int | str | None) -> DatasetVersion:
+    """A version of the campaign's own dataset, by id (the page's choice), or an error naming the field."""
+    try:
+        pk = int(dataset_version_id or 0)
+    except (TypeError, ValueError):
+        pk = 0
+    version = DatasetVersion.objects.filter(dataset_id=campaign.dataset_version.dataset_id, pk=pk).first()
+    if version is None:
+        raise ApplicationError(
+            "Choose a version of the campaign's dataset.", code="invalid", extra={"field": "dataset_version"}
+        )
+    return version
+
+
+def users_active_by_username(*, usernames: list[str], field: str) -> list[User]:
+    """The active users with these usernames, in the order given (duplicates once); 400 naming any that is not."""
+    wanted = list(dict.fromkeys(usernames))
+    found = {u.username: u for u in User.objects.filter(username__in=wanted, is_active=True)}
+    missing = [name for name in wanted if name not in found]
+    if missing:
+        raise NotFoundError(
+            f"No such users: {', '.join(sorted(missing))}.",
+            code="reviewer_not_found",
+            status=400,
+            extra={"field": field},
+        )
+    return [found[name] for name in wanted]
+
+
+def assignment_open_get(*, task_id: int, reviewer: User) -> Assignment:
+    """The reviewer's open assignment of a task (after an undo, or a reload); anyone else's answers not found."""
+    assignment = (
+        Assignment.objects.select_related("task__campaign")
+        .filter(task_id=task_id, reviewer=reviewer, status=Assignment.Status.OPEN)
+        .first()
+    )
+    if assignment is None:
+        raise NotFoundError("No open task of yours with that id.", code="task_not_found")
+    return assignment
+
+
+def judgment_get(*, judgment_id: int) -> Judgment:
+    """A judgment with its campaign, for its lead's discard (the service checks that the caller leads it)."""
+    judgment = Judgment.objects.select_related("task__campaign", "reviewer").filter(pk=judgment_id).first()
+    if judgment is None:
+        raise NotFoundError("No such judgment.", code="judgment_not_found")
+    return judgment
+
+
+def campaign_verdict(*, campaign: Campaign) -> Verdict | None:
+    return Verdict.objects.filter(campaign=campaign).select_related("signer").first()
+
+
+def campaign_approval_count(*, campaign: Campaign) -> dict:
+    """How many approvers have approved a campaign still waiting for a verdict, and how many its policy needs."""
+    return {
+        "approvals": campaign.approvals.filter(decision="approve").count(),
+        "needed": GatePolicy.from_dict(campaign.gate_policy).approvers,
+    }
+
+
+def item_get_for_user(*, item_id: int, user: User) -> Item:
+    """An item whose image the user may see: readers of datasets see every item, a reviewer only items assigned to
+    them. Missing and not-yours answer alike."""
+    item = Item.objects.filter(pk=item_id).first()
+    if item is None or not (
+        user.has_role(User.Role.DATA_SCIENTIST, User.Role.APPROVER) or reviewer_may_see_item(reviewer=user, item=item)
+    ):
+        raise NotFoundError("No such item.", code="item_not_found")
+    return item
+
+
+def campaign_reviewer_get(*, campaign: Campaign, username: str) -> User:
+    reviewer = campaign.reviewers.filter(username=username).first()
+    if reviewer is None:
+        raise ApplicationError(
+            f"{username!r} is not a reviewer of this campaign.", code="reviewer_not_found", extra={"field": "reviewer"}
+        )
+    return reviewer

@@ -12,29 +12,37 @@ from django.views.decorators.http import require_GET, require_POST
 from core.errors import ApplicationError
 from core.models import User
 from core.views import role_required
-from datasets.models import Item
 from reviews.charts import plotly_bundle, plotly_style_ids, results_charts
 from reviews.forms import CampaignForm, SignoffForm
 from reviews.gate import GatePolicy, PolicyInvalid
-from reviews.lifecycle_views import lead_controls
-from reviews.models import ChainCheck, Judgment, Verdict
-from reviews.quality import reviewer_quality
+from reviews.models import ChainCheck, Verdict
 from reviews.report import REPORT_CSP, report_html
-from reviews.results import campaign_evidence, campaign_results
+from reviews.results import campaign_evidence, campaign_results, reviewer_quality
 from reviews.selectors import (
+    campaign_get_for_reviewer,
     campaign_get_for_user,
     campaign_item_judgments,
+    campaign_lead_controls,
     campaign_plan_preview,
+    campaign_reviewer_get,
+    campaign_user_is_lead,
+    campaign_verdict,
     campaigns_visible_to,
     home_summary,
-    reviewer_may_see_item,
+    item_get_for_user,
+    judgment_get,
 )
 from reviews.services.campaigns import campaign_create
-from reviews.services.chain import chain_check_acknowledge, verdict_chain_check, verdict_integrity_problems
+from reviews.services.chain import (
+    chain_blocking_check,
+    chain_check_acknowledge,
+    verdict_chain_check,
+    verdict_integrity_problems,
+)
 from reviews.services.gold import gold_version_create
 from reviews.services.judgments import judgment_discard
-from reviews.services.quality import campaign_results_viewed, campaign_reviewer_get, reviewer_exclude
-from reviews.services.verdicts import signer_problem, verdict_sign
+from reviews.services.quality import campaign_results_viewed, reviewer_exclude
+from reviews.services.verdicts import campaign_signer_problem, verdict_sign
 
 
 @login_required
@@ -120,7 +128,7 @@ def campaign_detail(request, pk):
     campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
     campaign_results_viewed(campaign=campaign)
     results = campaign_results(campaign=campaign)
-    verdict = Verdict.objects.filter(campaign=campaign).select_related("signer").first()
+    verdict = campaign_verdict(campaign=campaign)
     context = {
         "campaign": campaign,
         "results": results,
@@ -129,8 +137,8 @@ def campaign_detail(request, pk):
         "plotly_style_ids": plotly_style_ids(),
         "approvals": campaign.approvals.select_related("approver"),
         "signoff_form": SignoffForm(),
-        "signoff_problem": None if verdict else signer_problem(campaign, request.user),
-        "lead": lead_controls(campaign, request.user),
+        "signoff_problem": None if verdict else campaign_signer_problem(campaign=campaign, signer=request.user),
+        "lead": campaign_lead_controls(campaign=campaign, user=request.user),
     }
     return render(request, "reviews/campaign_detail.html", context)
 
@@ -141,7 +149,7 @@ def campaign_report(request, pk, fmt):
     if fmt not in ("json", "html"):
         raise Http404
     campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
-    verdict = Verdict.objects.filter(campaign=campaign).first()
+    verdict = campaign_verdict(campaign=campaign)
     if verdict is None:
         campaign_results_viewed(campaign=campaign)  # the report as it stands shows the results
     evidence = verdict.evidence if verdict else campaign_evidence(campaign=campaign)
@@ -174,7 +182,7 @@ def campaign_judgments(request, pk):
         "campaign": campaign,
         "rows": campaign_item_judgments(campaign=campaign, contested_only=contested_only),
         "contested_only": contested_only,
-        "is_lead": request.user.pk == campaign.created_by_id or request.user.has_role(),
+        "is_lead": campaign_user_is_lead(campaign=campaign, user=request.user),
         "quality": reviewer_quality(campaign),
         "exclusions": campaign.exclusions.select_related("reviewer", "excluded_by"),
     }
@@ -203,7 +211,7 @@ def reviewer_exclude_view(request, pk):
 @require_POST
 @role_required(User.Role.DATA_SCIENTIST)
 def judgment_discard_view(request, pk):
-    judgment = get_object_or_404(Judgment.objects.select_related("task__campaign"), pk=pk)
+    judgment = judgment_get(judgment_id=pk)
     try:
         judgment_discard(judgment=judgment, actor=request.user, reason=request.POST.get("reason", ""))
     except ApplicationError as exc:
@@ -253,21 +261,15 @@ def campaign_signoff(request, pk):
 
 @role_required(User.Role.REVIEWER)
 def campaign_review(request, pk):
-    campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
-    if not campaign.reviewers.filter(pk=request.user.pk).exists():
-        raise Http404("No such campaign.")
+    campaign = campaign_get_for_reviewer(campaign_id=pk, user=request.user)
     return render(request, "reviews/review.html", {"campaign": campaign, "undo_seconds": settings.SIGNOFF_UNDO_SECONDS})
 
 
 @login_required
 def item_image(request, pk):
     """Readers of datasets see every image; a reviewer only those of items assigned to them."""
-    item = get_object_or_404(Item, pk=pk)
+    item = item_get_for_user(item_id=pk, user=request.user)
     if not item.image:
-        raise Http404
-    if not request.user.has_role(User.Role.DATA_SCIENTIST, User.Role.APPROVER) and not reviewer_may_see_item(
-        reviewer=request.user, item=item
-    ):
         raise Http404
     image = item.thumbnail if request.GET.get("size") == "thumb" and item.thumbnail else item.image
     content_type = "image/png" if image.name.endswith(".png") else "image/jpeg"
@@ -282,7 +284,7 @@ def verdict_detail(request, pk):
     return render(
         request,
         "reviews/verdict_detail.html",
-        {"verdict": verdict, "integrity_problems": verdict_integrity_problems(verdict)},
+        {"verdict": verdict, "integrity_problems": verdict_integrity_problems(verdict=verdict)},
     )
 
 
@@ -290,12 +292,8 @@ def verdict_detail(request, pk):
 def chain_status(request):
     """The verdict chain's recent checks; approvers run one, admins acknowledge a broken one."""
     checks = list(ChainCheck.objects.select_related("acknowledged_by")[:20])
-    newest = checks[0] if checks else None
-    acknowledgeable = (
-        newest
-        if newest and not newest.ok and newest.acknowledged_at is None and request.user.has_role(User.Role.ADMIN)
-        else None
-    )
+    # the check that blocks sign-offs is the one an admin may acknowledge (the service's own rule)
+    acknowledgeable = chain_blocking_check() if request.user.has_role(User.Role.ADMIN) else None
     return render(request, "reviews/chain.html", {"checks": checks, "acknowledgeable": acknowledgeable})
 
 

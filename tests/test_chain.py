@@ -132,7 +132,7 @@ def test_editing_any_field_of_a_verdict_is_found_at_that_verdict(sign_verdicts, 
 def test_an_edited_verdict_with_a_recomputed_hash_breaks_the_next_link(sign_verdicts):
     first, second, _ = sign_verdicts(3)
     first.rationale = "rewritten, hash and all"
-    Verdict.objects.filter(pk=first.pk).update(rationale=first.rationale, hash=verdict_hash(first))
+    Verdict.objects.filter(pk=first.pk).update(rationale=first.rationale, hash=verdict_hash(verdict=first))
     result = check()
     assert not result.ok and result.broken_at == second.pk
     assert f"verdict {second.pk}: the verdict it follows" in result.reason and "is not in the chain" in result.reason
@@ -175,7 +175,7 @@ def test_a_tail_rewritten_with_fresh_hashes_is_found_by_the_anchors(sign_verdict
     check()
     last = verdicts[-1]
     last.rationale = "a different story, rehashed"
-    Verdict.objects.filter(pk=last.pk).update(rationale=last.rationale, hash=verdict_hash(last))
+    Verdict.objects.filter(pk=last.pk).update(rationale=last.rationale, hash=verdict_hash(verdict=last))
     result = check()
     assert not result.ok and result.broken_at == last.pk
     assert "the last check" in result.reason and "the webhook outbox" in result.reason and "rewritten" in result.reason

@@ -296,7 +296,7 @@ def test_chain_verify_exits_1_when_the_server_no_longer_has_the_head_ci_saw(cli,
 
     # Rewritten with a fresh hash, and the server's own anchors wiped: the server sees a consistent chain ...
     verdict.rationale = "it was always a rejection"
-    Verdict.objects.filter(pk=verdict.pk).update(rationale=verdict.rationale, hash=verdict_hash(verdict))
+    Verdict.objects.filter(pk=verdict.pk).update(rationale=verdict.rationale, hash=verdict_hash(verdict=verdict))
     ChainCheck.objects.all().delete()
     assert cli("chain", "verify", user="approver").returncode == 0
     # ... but not the one CI saw

@@ -183,7 +183,7 @@ def test_a_line_past_the_limit_is_refused_without_reading_it_into_memory(tmp_pat
     started = time.monotonic()
     try:
         with open(path, "rb") as file, pytest.raises(ApplicationError) as raised:
-            upload_precheck(file, ITEM_FIELDS, "huge.jsonl")
+            upload_precheck(file=file, fields=ITEM_FIELDS, filename="huge.jsonl")
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

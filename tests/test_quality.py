@@ -168,7 +168,9 @@ def test_labeling_without_known_answers_does_not_read_references(api, loop_data)
 
 
 def test_the_draw_follows_the_campaigns_rate(monkeypatch):
-    monkeypatch.setattr(quality, "_rng", random.Random(20261206))  # seeded: the count below is fixed, never flaky
+    monkeypatch.setattr(
+        quality, "known_answer_rng", random.Random(20261206)
+    )  # seeded: the count below is fixed, never flaky
     n = 20000
     drawn = sum(quality.known_answer_drawn(Campaign(known_answer_rate=0.2)) for _ in range(n))
     assert abs(drawn / n - 0.2) < 3 * math.sqrt(0.2 * 0.8 / n)
@@ -177,7 +179,7 @@ def test_the_draw_follows_the_campaigns_rate(monkeypatch):
 def test_a_known_answer_item_is_claimed_when_drawn_and_ordinary_work_otherwise(api, loop_data, monkeypatch):
     cid = create(api, loop_data, reviewers=["rev"], known_answers=KNOWN, known_answer_rate=0.5)["id"]
     # drawn, not drawn, drawn, then drawn again once both known items are had: ordinary work then
-    monkeypatch.setattr(quality, "_rng", ScriptedDraws([0.1, 0.9, 0.4, 0.9, 0.1, 0.9]))
+    monkeypatch.setattr(quality, "known_answer_rng", ScriptedDraws([0.1, 0.9, 0.4, 0.9, 0.1, 0.9]))
     seen = work_through(api["reviewer"], cid)
     items = [task["item"] for task in seen]
     known_ids = {"item-0", "item-1"}
@@ -187,7 +189,7 @@ def test_a_known_answer_item_is_claimed_when_drawn_and_ordinary_work_otherwise(a
 
 def test_without_a_rate_no_known_answer_item_is_ever_handed_out(api, loop_data, monkeypatch):
     cid = create(api, loop_data, reviewers=["rev"], known_answers=KNOWN, known_answer_rate=0)["id"]
-    monkeypatch.setattr(quality, "_rng", ScriptedDraws([0.0] * 10))
+    monkeypatch.setattr(quality, "known_answer_rng", ScriptedDraws([0.0] * 10))
     assert {task["item"] for task in work_through(api["reviewer"], cid)} == {f"item-{i}" for i in range(2, 6)}
 
 
@@ -198,7 +200,7 @@ def test_the_payload_does_not_tell_a_known_answer_item_from_ordinary_work(api, l
         cid = create(
             api, loop_data, name=f"run {len(runs)}", reviewers=["rev"], known_answers=KNOWN, known_answer_rate=0.5
         )["id"]
-        monkeypatch.setattr(quality, "_rng", ScriptedDraws(draws))
+        monkeypatch.setattr(quality, "known_answer_rng", ScriptedDraws(draws))
         runs.append(work_through(api["reviewer"], cid))
     known = [t for run in runs for t in run if t["item"] in ("item-0", "item-1")]
     ordinary = [t for run in runs for t in run if t["item"] not in ("item-0", "item-1")]
@@ -213,7 +215,7 @@ def test_the_payload_does_not_tell_a_known_answer_item_from_ordinary_work(api, l
 
 def test_known_answer_items_count_nowhere_in_the_results(api, loop_data, monkeypatch):
     cid = create(api, loop_data, reviewers=["rev"], known_answers=KNOWN, known_answer_rate=0.5)["id"]
-    monkeypatch.setattr(quality, "_rng", ScriptedDraws([0.1, 0.1]))
+    monkeypatch.setattr(quality, "known_answer_rng", ScriptedDraws([0.1, 0.1]))
     seen = work_through(api["reviewer"], cid, body=lambda task: {"choice": baseline_slot(task)})
     assert len(seen) == 6
     figures = results(api, cid)
@@ -240,7 +242,7 @@ def test_known_answer_items_count_nowhere_in_the_results(api, loop_data, monkeyp
 
 def test_reviewer_accuracy_and_its_interval_match_a_hand_computation(api, loop_data, monkeypatch):
     cid = create(api, loop_data, reviewers=["rev"], known_answers=KNOWN, known_answer_rate=0.5, min_seconds=2)["id"]
-    monkeypatch.setattr(quality, "_rng", ScriptedDraws([0.1, 0.1]))
+    monkeypatch.setattr(quality, "known_answer_rng", ScriptedDraws([0.1, 0.1]))
     durations = iter([500, 3000, 4000, 1000, 6000, 8000])
 
     def right_once(task):  # item-0 right (candidate), item-1 wrong; ordinary items whatever
@@ -264,7 +266,7 @@ def test_reviewer_accuracy_and_its_interval_match_a_hand_computation(api, loop_d
 
 def test_the_leads_view_shows_each_reviewers_quality_and_flags_fast_judgments(api, users, loop_data, monkeypatch):
     cid = create(api, loop_data, reviewers=["rev"], known_answers=KNOWN, known_answer_rate=0.5, min_seconds=2)["id"]
-    monkeypatch.setattr(quality, "_rng", ScriptedDraws([0.1]))
+    monkeypatch.setattr(quality, "known_answer_rng", ScriptedDraws([0.1]))
     work_through(api["reviewer"], cid, body=lambda task: {"choice": candidate_slot(task), "duration_ms": 700})
     browser = Client()
     browser.force_login(users["ds"])

@@ -17,8 +17,8 @@ from reviews.models import Campaign, Verdict
 from reviews.services.verdicts import verdict_sign
 from webhooks import tasks
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from webhooks.selectors import webhook_deliveries_due
 from webhooks.services import (
-    webhook_deliveries_due,
     webhook_delivery_attempt,
     webhook_endpoint_create,
     webhook_event_publish,

@@ -1,6 +1,7 @@
 """Who may see which webhook endpoint: its creator, and admins. Anyone else is told it does not exist."""
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from core.errors import NotFoundError
 from core.models import User
@@ -28,3 +29,14 @@ def webhook_delivery_get(*, user: User, pk: int) -> WebhookDelivery:
     if delivery is None:
         raise NotFoundError("No such delivery.", code="delivery_not_found")
     return delivery
+
+
+def webhook_deliveries_due(*, limit: int = 500) -> list[int]:
+    """The outbox rows due now and not leased, oldest first: what the beat sweep sends."""
+    now = timezone.now()
+    return list(
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )

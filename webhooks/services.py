@@ -14,11 +14,13 @@ from django.utils import timezone
 from core.crypto import decrypt, encrypt
 from core.errors import ApplicationError, ConflictError
 from core.models import User
+from core.queue import task_enqueue_on_commit
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.netguard import refuse_credentials, resolve_allowed
 from webhooks.sender import new_secret, send
 
 LEASE = timedelta(seconds=60)
+DELIVER_TASK = "webhooks.tasks.deliver_webhook"
 
 
 def retry_delay_seconds(attempt_count: int) -> int:
@@ -90,7 +92,7 @@ def webhook_endpoint_reactivate(*, endpoint: WebhookEndpoint) -> WebhookEndpoint
     return endpoint
 
 
-def webhook_endpoint_secret(endpoint: WebhookEndpoint) -> str:
+def webhook_endpoint_secret(*, endpoint: WebhookEndpoint) -> str:
     return decrypt(endpoint.secret_encrypted)
 
 
@@ -109,11 +111,8 @@ def webhook_event_publish(*, event: str, payload: dict) -> list[WebhookDelivery]
         for endpoint in WebhookEndpoint.objects.filter(is_active=True)
         if event in endpoint.events
     ]
-    if deliveries:
-        from webhooks.tasks import deliver_webhook
-
-        ids = [d.pk for d in deliveries]
-        transaction.on_commit(lambda: [deliver_webhook.delay(pk) for pk in ids])
+    for delivery in deliveries:
+        task_enqueue_on_commit(DELIVER_TASK, args=[delivery.pk])
     return deliveries
 
 
@@ -143,7 +142,7 @@ def webhook_delivery_attempt(*, delivery_id: int) -> int | None:
         return None
     result = send(
         url=endpoint.url,
-        secret=webhook_endpoint_secret(endpoint),
+        secret=webhook_endpoint_secret(endpoint=endpoint),
         message_id=delivery.message_id,
         payload=delivery.payload,
     )
@@ -172,16 +171,6 @@ def webhook_delivery_attempt(*, delivery_id: int) -> int | None:
     return delay
 
 
-def webhook_deliveries_due(*, limit: int = 500) -> list[int]:
-    now = timezone.now()
-    return list(
-        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-
-
 @transaction.atomic
 def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send the same message (same webhook-id, so receivers can deduplicate) again now, with a fresh set of retries.
@@ -196,8 +185,6 @@ def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
     )
     if not updated:
         raise ConflictError("This delivery is being sent right now; try again in a minute.", code="delivery_in_flight")
-    from webhooks.tasks import deliver_webhook
-
-    transaction.on_commit(lambda: deliver_webhook.delay(delivery.pk))
+    task_enqueue_on_commit(DELIVER_TASK, args=[delivery.pk])
     delivery.refresh_from_db()
     return delivery

@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from webhooks.services import webhook_deliveries_due, webhook_delivery_attempt
+from webhooks.selectors import webhook_deliveries_due
+from webhooks.services import webhook_delivery_attempt
 
 
 @shared_task(ignore_result=True)

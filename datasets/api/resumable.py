@@ -103,7 +103,7 @@ class ResumableUploadMixin(TusResponseMixin):
         return Response(
             status=status.HTTP_200_OK,
             headers={
-                "Upload-Offset": str(resumable_offset(upload)),
+                "Upload-Offset": str(resumable_offset(upload=upload)),
                 "Upload-Length": str(upload.bytes_total),
             },
         )

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.permissions import CanSeeResults, IsDataScientist
+from datasets import upload_kinds
 from datasets.api.resumable import ResumableUploadMixin, own_upload
 from datasets.api.serializers import (
     DatasetCreateSerializer,
@@ -19,8 +20,8 @@ from datasets.api.serializers import (
     UploadSerializer,
     VersionCreatedSerializer,
 )
-from datasets.models import Dataset, Upload
-from datasets.selectors import dataset_get, dataset_version_get
+from datasets.models import Upload
+from datasets.selectors import dataset_get, dataset_version_get, datasets_with_versions
 from datasets.services.datasets import dataset_create, dataset_version_ingest
 from datasets.services.ingest import ITEM_FIELDS
 from datasets.services.uploads import upload_accept
@@ -45,7 +46,7 @@ class DatasetListCreateView(APIView):
 
     @extend_schema(responses=DatasetSerializer(many=True))
     def get(self, request):
-        datasets = Dataset.objects.prefetch_related("versions").order_by("name")
+        datasets = datasets_with_versions()
         return Response(DatasetSerializer(datasets, many=True).data)
 
     @extend_schema(request=DatasetCreateSerializer, responses={201: DatasetSerializer})
@@ -87,15 +88,13 @@ class DatasetVersionListCreateView(APIView):
         data.is_valid(raise_exception=True)
         file = data.validated_data["file"]
         if file.size > settings.SIGNOFF_SYNC_UPLOAD_MAX_BYTES:
-            from datasets.tasks import ingest_dataset_upload
-
             upload = upload_accept(
                 kind=Upload.Kind.DATASET_VERSION,
                 file=file,
                 fields=ITEM_FIELDS,
                 target={"dataset": dataset.name},
                 created_by=request.user,
-                enqueue=ingest_dataset_upload.delay,
+                enqueue=upload_kinds.get(Upload.Kind.DATASET_VERSION).enqueue,
             )
             return accepted_upload_response(upload)
         version, created = dataset_version_ingest(

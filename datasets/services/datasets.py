@@ -5,6 +5,7 @@ from django.db import IntegrityError, connection, transaction
 
 from core.errors import ConflictError
 from core.models import User
+from core.queue import task_enqueue_on_commit
 from datasets.bulkload import Staging, bulk_transaction_settings, refresh_statistics, repeated_ids
 from datasets.models import Dataset, DatasetVersion, Item
 from datasets.parsers import MAX_REPORTED_ERRORS, ErrorCollector, RowError, validate_item
@@ -70,7 +71,14 @@ def dataset_version_ingest(
         with upload_errors_as_application_error(), Staging(ITEM_STAGE) as stage:
             _stage_items(file, errors, stage, images, progress)
             progress("saving", stage.count, file.size or 0, force=True)
-            version, created = dataset_version_publish(dataset, stage, errors, sha256, source_name, created_by)
+            version, created = dataset_version_publish(
+                dataset=dataset,
+                stage=stage,
+                errors=errors,
+                sha256=sha256,
+                source_name=source_name,
+                created_by=created_by,
+            )
         if created:
             refresh_statistics(Item._meta.db_table)  # predictions on this version join against it next
     except BaseException:
@@ -85,18 +93,23 @@ def _stage_items(
     file: File, errors: ErrorCollector, stage: Staging, images: StoredImages, progress: ProgressFn
 ) -> None:
     counter = ByteCounter()
-    records, store_image = read_records(file, errors, counter, ITEM_FIELDS, images)
+    records, store_image = read_records(file=file, errors=errors, counter=counter, fields=ITEM_FIELDS, images=images)
     stage_records(
-        records, lambda line, record: validate_item(line, record, errors, store_image), stage, counter, progress
+        records=records,
+        validate=lambda line, record: validate_item(line, record, errors, store_image),
+        stage=stage,
+        counter=counter,
+        progress=progress,
     )
     if errors.total:
-        _add_repeats(stage, errors)  # one bad line does not hide the others
+        staged_repeats_report(stage=stage, errors=errors)  # one bad line does not hide the others
     elif not stage.count:
         errors.add(0, None, "holds no rows")
     errors.raise_if_any()
 
 
-def _add_repeats(stage: Staging, errors: ErrorCollector) -> None:
+def staged_repeats_report(*, stage: Staging, errors: ErrorCollector) -> None:
+    """Each repeated external id in the staged rows, as an error on its line naming the line it repeats."""
     rows, total = repeated_ids(stage, "external_id", MAX_REPORTED_ERRORS)
     errors.merge(
         [RowError(line, "id", f"duplicates id {item_id!r} from line {first}") for line, item_id, first in rows], total
@@ -104,14 +117,16 @@ def _add_repeats(stage: Staging, errors: ErrorCollector) -> None:
 
 
 def dataset_version_publish(
-    dataset: Dataset, stage: Staging, errors: ErrorCollector, sha256: str, source_name: str, created_by: User
+    *, dataset: Dataset, stage: Staging, errors: ErrorCollector, sha256: str, source_name: str, created_by: User
 ) -> tuple[DatasetVersion, bool]:
     """Staged item rows become the next version of `dataset`, in one transaction; a repeated id raises with its lines.
     Returns (version, created): identical bytes published meanwhile return that version."""
     table = Item._meta.db_table
     with transaction.atomic():
         bulk_transaction_settings()
-        version, created = dataset_version_open(dataset, sha256, stage.count, source_name, created_by)
+        version, created = dataset_version_open(
+            dataset=dataset, sha256=sha256, item_count=stage.count, source_name=source_name, created_by=created_by
+        )
         if not created:
             return version, False
         try:
@@ -122,11 +137,9 @@ def dataset_version_publish(
                     [version.pk],
                 )
         except IntegrityError:
-            _add_repeats(stage, errors)
+            staged_repeats_report(stage=stage, errors=errors)
             errors.raise_if_any()
             raise
         if stage.fetch("SELECT 1 FROM {stage} WHERE image <> '' LIMIT 1"):
-            from datasets.tasks import make_thumbnails
-
-            transaction.on_commit(lambda: make_thumbnails.delay(version.pk))
+            task_enqueue_on_commit("datasets.tasks.make_thumbnails", args=[version.pk])
     return version, True

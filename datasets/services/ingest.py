@@ -26,7 +26,12 @@ PREDICTION_FIELDS = {"id", "output", "score"}
 
 
 def read_records(
-    file: IO[bytes], errors: ErrorCollector, counter: ByteCounter, fields: set[str], images: StoredImages | None = None
+    *,
+    file: IO[bytes],
+    errors: ErrorCollector,
+    counter: ByteCounter,
+    fields: set[str],
+    images: StoredImages | None = None,
 ) -> tuple[Iterator[tuple[int, dict]], ImageStore | None]:
     """(line, record) pairs from a JSONL, CSV or (for datasets) ZIP file, chosen by its name and first bytes,
     with the function that stores an item's image (base64 in the record, or a file in the archive)."""
@@ -49,6 +54,7 @@ def read_records(
 
 
 def stage_records(
+    *,
     records: Iterator[tuple[int, dict]],
     validate: Callable[[int, dict], tuple | None],
     stage: Staging,
@@ -143,13 +149,13 @@ def no_progress(phase: str, rows: int, bytes_done: int, force: bool = False) -> 
     return None
 
 
-def upload_precheck(file: IO[bytes], fields: set[str], filename: str) -> None:
+def upload_precheck(*, file: IO[bytes], fields: set[str], filename: str) -> None:
     """Refuse at once, before anything is queued, a file whose start already shows it cannot be read: binary
     data, another encoding, a line beyond the limit, a CSV without the columns it needs. The rest of the
     file is checked by the worker."""
     errors = ErrorCollector(filename)
     with upload_errors_as_application_error():
-        records, _ = read_records(file, errors, ByteCounter(), fields)
+        records, _ = read_records(file=file, errors=errors, counter=ByteCounter(), fields=fields)
         if next(records, None) is None:
             if not errors.total:
                 errors.add(0, None, "holds no rows")

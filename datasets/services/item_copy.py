@@ -39,7 +39,9 @@ def dataset_version_copy(
     try:
         with transaction.atomic():
             bulk_transaction_settings()
-            version, created = dataset_version_open(dataset, sha256, 0, source_name, created_by)
+            version, created = dataset_version_open(
+                dataset=dataset, sha256=sha256, item_count=0, source_name=source_name, created_by=created_by
+            )
             if not created:
                 return version, False
             version_column = b"%d\t" % version.pk
@@ -91,7 +93,7 @@ def _jsonl_rows(file: IO[bytes], counter: ByteCounter) -> Iterator[Row]:
 def _validated_rows(file: IO[bytes], name: str, counter: ByteCounter) -> Iterator[Row]:
     """Any other format (CSV), through the readers and validate_item; NotClean at the first error."""
     errors = ErrorCollector(name)
-    records, _ = read_records(file, errors, counter, ITEM_FIELDS)
+    records, _ = read_records(file=file, errors=errors, counter=counter, fields=ITEM_FIELDS)
     escape = lambda text: text.encode().replace(b"\\", b"\\\\")  # noqa: E731
     for line, record in records:
         row = validate_item(line, record, errors, None)

@@ -75,7 +75,7 @@ def resumable_create(*, length: int, metadata: dict[str, str], created_by: User)
     )
 
 
-def resumable_offset(upload: Upload) -> int:
+def resumable_offset(*, upload: Upload) -> int:
     """The bytes on disk are the truth: a PATCH cut short keeps what arrived."""
     if upload.status != Upload.Status.RECEIVING:
         return upload.bytes_total
@@ -137,7 +137,7 @@ def _complete(upload: Upload) -> None:
     kind = upload_kinds.get(upload.kind)
     try:
         with upload.file.open("rb") as file:
-            upload_precheck(file, kind.fields, upload.source_name)
+            upload_precheck(file=file, fields=kind.fields, filename=upload.source_name)
     except ApplicationError as exc:
         Upload.objects.filter(pk=upload.pk).update(
             status=Upload.Status.FAILED, error={"message": exc.message, "code": exc.code, "extra": exc.extra}

@@ -40,7 +40,7 @@ def upload_accept(
     *, kind: str, file: File, fields: set[str], target: dict[str, Any], created_by: User, enqueue: Callable[[int], Any]
 ) -> Upload:
     """Check the file's start (a clear 400 now beats a failed upload later), keep it, and queue its ingest."""
-    upload_precheck(file, fields, file.name or "upload")
+    upload_precheck(file=file, fields=fields, filename=file.name or "upload")
     with transaction.atomic():
         upload = upload_store(kind=kind, file=file, target=target, created_by=created_by)
         transaction.on_commit(lambda: enqueue(upload.pk))

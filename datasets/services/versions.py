@@ -9,7 +9,7 @@ from datasets.models import Dataset, DatasetVersion
 
 
 def dataset_version_open(
-    dataset: Dataset, sha256: str, item_count: int, source_name: str, created_by: User
+    *, dataset: Dataset, sha256: str, item_count: int, source_name: str, created_by: User
 ) -> tuple[DatasetVersion, bool]:
     """Inside the publishing transaction: the next version of `dataset`, or (version, False) if identical bytes
     were published meanwhile."""

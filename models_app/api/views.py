@@ -7,8 +7,8 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import ConflictError
 from core.permissions import CanSeeResults, IsApprover, IsDataScientist
+from datasets import upload_kinds
 from datasets.api.serializers import UploadAcceptedSerializer
 from datasets.api.views import accepted_upload_response, read_permissions_or
 from datasets.models import Upload
@@ -25,8 +25,12 @@ from models_app.api.serializers import (
     RegisteredModelSerializer,
     StageChangeSerializer,
 )
-from models_app.models import ModelVersion, RegisteredModel
-from models_app.selectors import model_version_get, registered_model_get
+from models_app.models import RegisteredModel
+from models_app.selectors import (
+    model_version_get,
+    model_version_get_with_history,
+    registered_model_get,
+)
 from models_app.services.predictions import prediction_set_ingest
 from models_app.services.registry import model_version_create, model_version_set_stage, registered_model_create
 
@@ -64,13 +68,7 @@ class ModelVersionListCreateView(APIView):
 
 
 def _version_detail(name: str, version: str) -> dict:
-    found = model_version_get(model_name=name, version=version)
-    found = (
-        ModelVersion.objects.select_related("model", "created_by")
-        .prefetch_related("transitions__actor")
-        .get(pk=found.pk)
-    )
-    return ModelVersionDetailSerializer(found).data
+    return ModelVersionDetailSerializer(model_version_get_with_history(model_name=name, version=version)).data
 
 
 class ModelVersionDetailView(APIView):
@@ -103,8 +101,6 @@ class PredictionUploadView(APIView):
         )
         file = data.validated_data["file"]
         if file.size > settings.SIGNOFF_SYNC_UPLOAD_MAX_BYTES:
-            from models_app.tasks import ingest_prediction_upload
-
             target = {
                 "model": name,
                 "version": version,
@@ -117,7 +113,7 @@ class PredictionUploadView(APIView):
                 fields=PREDICTION_FIELDS,
                 target=target,
                 created_by=request.user,
-                enqueue=ingest_prediction_upload.delay,
+                enqueue=upload_kinds.get(Upload.Kind.PREDICTION_SET).enqueue,
             )
             return accepted_upload_response(upload)
         prediction_set, created = prediction_set_ingest(
@@ -145,13 +141,10 @@ class ModelVersionStageView(APIView):
         model_version = model_version_get(model_name=name, version=version)
         data = StageChangeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        if model_version.stage == ModelVersion.Stage.CANDIDATE:
-            raise ConflictError("A candidate's stage is set by a signed verdict, not directly.", code="needs_verdict")
         model_version_set_stage(
             version=model_version,
             to_stage=data.validated_data["stage"],
             actor=request.user,
             reason=data.validated_data["reason"],
-            cause="manual",
         )
         return Response(_version_detail(name, version))

@@ -98,7 +98,7 @@ def _jsonl_rows(file: IO[bytes], counter: ByteCounter) -> Iterator[Row]:
 def _validated_rows(file: IO[bytes], name: str, counter: ByteCounter) -> Iterator[Row]:
     """Any other format (CSV), through the readers and validate_prediction; NotClean at the first error."""
     errors = ErrorCollector(name)
-    records, _ = read_records(file, errors, counter, PREDICTION_FIELDS)
+    records, _ = read_records(file=file, errors=errors, counter=counter, fields=PREDICTION_FIELDS)
     for line, record in records:
         row = validate_prediction(line, record, errors)
         if row is None or errors.total:

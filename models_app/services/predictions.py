@@ -73,15 +73,29 @@ def _ingest_new(
     errors = ErrorCollector(source_name or "upload")
     with upload_errors_as_application_error(), Staging(PREDICTION_STAGE) as stage:
         counter = ByteCounter()
-        records, _ = read_records(file, errors, counter, PREDICTION_FIELDS)
-        stage_records(records, lambda line, record: validate_prediction(line, record, errors), stage, counter, progress)
+        records, _ = read_records(file=file, errors=errors, counter=counter, fields=PREDICTION_FIELDS)
+        stage_records(
+            records=records,
+            validate=lambda line, record: validate_prediction(line, record, errors),
+            stage=stage,
+            counter=counter,
+            progress=progress,
+        )
         if errors.total:
             _add_row_errors(stage, dataset_version, errors)  # one bad line does not hide the others
         elif not stage.count:
             errors.add(0, None, "holds no rows")
         errors.raise_if_any()
         progress("saving", stage.count, counter.bytes, force=True)
-        return prediction_set_publish(model_version, dataset_version, stage, errors, sha256, source_name, created_by)
+        return prediction_set_publish(
+            model_version=model_version,
+            dataset_version=dataset_version,
+            stage=stage,
+            errors=errors,
+            sha256=sha256,
+            source_name=source_name,
+            created_by=created_by,
+        )
 
 
 def _existing_set(model_version: ModelVersion, dataset_version: DatasetVersion, sha256: str) -> PredictionSet | None:
@@ -112,6 +126,7 @@ def _add_row_errors(stage: Staging, dataset_version: DatasetVersion, errors: Err
 
 
 def prediction_set_publish(
+    *,
     model_version: ModelVersion,
     dataset_version: DatasetVersion,
     stage: Staging,

@@ -53,7 +53,7 @@ def model_version_create(
         ) from None
 
 
-def model_version_payload(version: ModelVersion) -> dict:
+def model_version_payload(*, version: ModelVersion) -> dict:
     return {
         "model": version.model.name,
         "version": version.version,
@@ -65,10 +65,21 @@ def model_version_payload(version: ModelVersion) -> dict:
 
 @transaction.atomic
 def model_version_set_stage(
-    *, version: ModelVersion, to_stage: str, actor: User, reason: str = "", cause: str = ""
+    *, version: ModelVersion, to_stage: str, actor: User, reason: str = "", verdict_id: int | None = None
 ) -> StageTransition:
-    """Move a version to another stage, record the transition, and announce it, all or nothing."""
+    """Move a version to another stage, record the transition, and announce it, all or nothing.
+
+    `verdict_id` names the signed verdict that causes the move; without one the move is a person's manual act, which
+    needs a reason and may not decide a candidate (that takes a verdict, whoever calls this)."""
+    cause = f"verdict:{verdict_id}" if verdict_id is not None else "manual"
+    reason = reason.strip()
+    if verdict_id is None and not reason.strip():
+        raise ApplicationError(
+            "A reason is required to change a version's stage by hand.", code="invalid", extra={"field": "reason"}
+        )
     locked = ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
+    if locked.stage == Stage.CANDIDATE and verdict_id is None:
+        raise ConflictError("A candidate's stage is set by a signed verdict, not directly.", code="needs_verdict")
     if to_stage not in ALLOWED_TRANSITIONS[locked.stage]:
         raise ApplicationError(
             f"{locked} is {locked.stage}; it cannot move to {to_stage}.",
@@ -85,7 +96,7 @@ def model_version_set_stage(
     webhook_event_publish(
         event="model_version.stage_changed",
         payload={
-            **model_version_payload(locked),
+            **model_version_payload(version=locked),
             "from_stage": transition.from_stage,
             "to_stage": to_stage,
             "actor": actor.username,

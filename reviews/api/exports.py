@@ -117,7 +117,7 @@ class CampaignJudgmentsExportView(_ExportView):
         return _streamed(
             rows,
             fmt=self.fmt,
-            columns=judgment_export_columns(campaign),
+            columns=judgment_export_columns(campaign=campaign),
             filename=f"signoff-campaign-{campaign.pk}-judgments",
         )
 
@@ -137,7 +137,7 @@ class CampaignResultsExportView(_ExportView):
         return _streamed(
             campaign_results_export(campaign=campaign),
             fmt=self.fmt,
-            columns=result_export_columns(campaign),
+            columns=result_export_columns(campaign=campaign),
             filename=f"signoff-campaign-{campaign.pk}-results",
         )
 

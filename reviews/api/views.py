@@ -6,7 +6,6 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import NotFoundError
 from core.models import User
 from core.permissions import CanSeeResults, IsApprover, IsDataScientist, IsReviewer
 from core.schema import ErrorSerializer
@@ -35,24 +34,27 @@ from reviews.api.serializers import (
     TaskPayloadSerializer,
     VerdictSerializer,
 )
-from reviews.gate import GatePolicy
-from reviews.models import Approval, Assignment, Judgment
-from reviews.quality import campaign_exclusions
-from reviews.results import campaign_results
+from reviews.models import Approval
+from reviews.results import campaign_exclusions, campaign_results
 from reviews.selectors import (
+    assignment_open_get,
     assignment_payload,
+    campaign_approval_count,
     campaign_get_for_reviewer,
     campaign_get_for_user,
+    campaign_reviewer_get,
     campaigns_visible_to,
     gate_status_for_model_version,
+    judgment_get,
     reviewer_progress,
+    users_active_by_username,
 )
 from reviews.services.assignments import assignment_claim_next, assignment_skip
 from reviews.services.campaigns import campaign_create
 from reviews.services.gold import gold_version_create
 from reviews.services.judgments import judgment_discard, judgment_submit, judgment_undo
 from reviews.services.lifecycle import campaign_status_set
-from reviews.services.quality import campaign_results_viewed, campaign_reviewer_get, reviewer_exclude
+from reviews.services.quality import campaign_results_viewed, reviewer_exclude
 from reviews.services.verdicts import verdict_sign
 
 
@@ -81,16 +83,7 @@ class CampaignListCreateView(APIView):
         data = CampaignCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         d = data.validated_data
-        usernames = list(dict.fromkeys(d["reviewers"]))
-        reviewers = list(User.objects.filter(username__in=usernames, is_active=True))
-        missing = sorted(set(usernames) - {u.username for u in reviewers})
-        if missing:
-            raise NotFoundError(
-                f"No such reviewers: {', '.join(missing)}.",
-                code="reviewer_not_found",
-                status=400,
-                extra={"field": "reviewers"},
-            )
+        reviewers = users_active_by_username(usernames=d["reviewers"], field="reviewers")
         baseline = model_version_get_by_ref(ref=d["baseline"], field="baseline") if d["baseline"] else None
         campaign = campaign_create(
             name=d["name"],
@@ -190,13 +183,7 @@ class TaskDetailView(APIView):
 
     @extend_schema(responses=TaskPayloadSerializer)
     def get(self, request, task):
-        assignment = (
-            Assignment.objects.select_related("task__campaign")
-            .filter(task_id=task, reviewer=request.user, status=Assignment.Status.OPEN)
-            .first()
-        )
-        if assignment is None:
-            raise NotFoundError("No open task of yours with that id.", code="task_not_found")
+        assignment = assignment_open_get(task_id=task, reviewer=request.user)
         campaign = assignment.task.campaign
         return Response(
             {**assignment_payload(assignment, campaign), "progress": reviewer_progress(campaign, request.user)}
@@ -254,9 +241,7 @@ class JudgmentDiscardView(APIView):
 
     @extend_schema(request=ReasonSerializer, responses=JudgmentSerializer)
     def post(self, request, pk):
-        judgment = Judgment.objects.select_related("task__campaign", "reviewer").filter(pk=pk).first()
-        if judgment is None:
-            raise NotFoundError("No such judgment.", code="judgment_not_found")
+        judgment = judgment_get(judgment_id=pk)
         data = ReasonSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         judgment = judgment_discard(judgment=judgment, actor=request.user, reason=data.validated_data["reason"])
@@ -335,10 +320,9 @@ class CampaignSignoffView(APIView):
         data.is_valid(raise_exception=True)
         signed = verdict_sign(campaign=campaign, signer=request.user, **data.validated_data)
         if isinstance(signed, Approval):
-            needed = GatePolicy.from_dict(campaign.gate_policy).approvers
-            approvals = campaign.approvals.filter(decision="approve").count()
             return Response(
-                {"approvals": approvals, "needed": needed, "decision": signed.decision}, status=status.HTTP_202_ACCEPTED
+                {**campaign_approval_count(campaign=campaign), "decision": signed.decision},
+                status=status.HTTP_202_ACCEPTED,
             )
         return Response(VerdictSerializer(signed).data, status=status.HTTP_201_CREATED)
 

@@ -9,10 +9,12 @@ from django.db import transaction
 from core.errors import ApplicationError
 from core.models import User
 from datasets.models import DatasetVersion, Item
-from models_app.models import ModelVersion, Prediction
+from models_app.models import ModelVersion
+from models_app.selectors import predictions_by_item
 from reviews.gate import GatePolicy, PolicyInvalid
 from reviews.models import SLOTS, Campaign, Task, TaskOutput
-from reviews.plan import gate_plan, outcome_resolution
+from reviews.plan import gate_plan
+from reviews.results import campaign_outcome_resolution
 from reviews.services.quality import campaign_known_answers_add
 
 TASK_BATCH = 5000
@@ -105,22 +107,6 @@ def _versions_for_kind(
             "baseline" if baseline else "models",
         )
     return versions
-
-
-def _predictions_by_item(model_version: ModelVersion, dataset_version: DatasetVersion) -> dict[int, Prediction]:
-    found = {
-        p.item_id: p
-        for p in Prediction.objects.filter(
-            prediction_set__model_version=model_version, prediction_set__dataset_version=dataset_version
-        ).only("id", "item_id", "output")
-    }
-    if not found:
-        raise ApplicationError(
-            f"{model_version} has no predictions on {dataset_version}; upload them first.",
-            code="predictions_missing",
-            extra={"field": "models"},
-        )
-    return found
 
 
 def _hand_out_order(
@@ -231,7 +217,7 @@ def campaign_tasks_add(
 ) -> int:
     """One task per item of `dataset_version` that every version has a prediction for (items whose external id is
     in `skip_external_ids` excepted), in the campaign's hand-out order. Returns how many."""
-    predictions = [_predictions_by_item(version, dataset_version) for version in versions]
+    predictions = [predictions_by_item(model_version=version, dataset_version=dataset_version) for version in versions]
     item_ids = sorted(set.intersection(*(set(p) for p in predictions)))
     if skip_external_ids:
         external = dict(Item.objects.filter(pk__in=item_ids).values_list("pk", "external_id"))
@@ -272,18 +258,3 @@ def campaign_plan_update(*, campaign: Campaign) -> dict:
     )
     Campaign.objects.filter(pk=campaign.pk).update(plan=campaign.plan)
     return campaign.plan
-
-
-def campaign_outcome_resolution(campaign: Campaign) -> int:
-    return outcome_resolution(
-        kind=campaign.kind,
-        overlap=campaign.overlap,
-        compared_versions=len(campaign_versions(campaign)),
-        has_baseline=campaign.baseline_id is not None,
-    )
-
-
-def campaign_versions(campaign: Campaign) -> list[ModelVersion]:
-    """Candidate, baseline, then the others: the versions every task of the campaign shows."""
-    others = sorted(campaign.others.all(), key=lambda v: v.pk)
-    return [campaign.candidate] + ([campaign.baseline] if campaign.baseline else []) + others

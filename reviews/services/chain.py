@@ -59,7 +59,7 @@ REASON_SEPARATOR = "; "
 GUARD_OUTBOX_ROWS = 50
 
 
-def verdict_hash(verdict: Verdict) -> str:
+def verdict_hash(*, verdict: Verdict) -> str:
     """SHA-256 over the verdict's content and its predecessor's hash: editing any past verdict breaks the chain."""
     content = {
         "campaign": verdict.campaign_id,
@@ -107,7 +107,7 @@ def _own_problems(verdict: Verdict, *, previous: tuple[int, str] | None, linked_
                 "chain: deleted, or this link was edited"
             )
         problems.append(Problem(text, verdict.pk))
-    if verdict.hash != verdict_hash(verdict):
+    if verdict.hash != verdict_hash(verdict=verdict):
         problems.append(Problem(f"verdict {verdict.pk}: its content does not match its hash (edited)", verdict.pk))
     return problems
 
@@ -358,7 +358,7 @@ def chain_prefix_problem(*, head: str, count: int) -> str | None:
     return None
 
 
-def chain_check_summary(check: ChainCheck) -> dict:
+def chain_check_summary(*, check: ChainCheck) -> dict:
     return {
         "ok": check.ok,
         "count": check.count,
@@ -372,7 +372,7 @@ def verdict_chain_report(*, trigger: str, head: str | None = None, count: int | 
     """Run and record a check; with head and count, also whether the server's chain still starts with what the
     caller saw. That comparison is the caller's claim, so it is answered but not recorded: a wrong or stale
     value from one client must not block everyone's sign-offs."""
-    summary = chain_check_summary(verdict_chain_check(trigger=trigger))
+    summary = chain_check_summary(check=verdict_chain_check(trigger=trigger))
     problem = chain_prefix_problem(head=head, count=count) if head is not None and count is not None else None
     if problem:
         summary["ok"] = False
@@ -380,7 +380,7 @@ def verdict_chain_report(*, trigger: str, head: str | None = None, count: int | 
     return summary
 
 
-def verdict_integrity_problems(verdict: Verdict) -> list[str]:
+def verdict_integrity_problems(*, verdict: Verdict) -> list[str]:
     """For the verdict's page: does its own hash hold, and does it link to the verdict before it?"""
     previous = Verdict.objects.filter(id__lt=verdict.pk).order_by("-id").values_list("id", "hash").first()
     linked = (

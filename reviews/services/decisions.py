@@ -3,14 +3,19 @@
 import logging
 from datetime import timedelta
 
+from celery import current_app
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.queue import task_enqueue, task_enqueue_on_commit
 from reviews.models import Campaign, Judgment
 from reviews.problems import DATA_ERRORS
+from reviews.results import campaign_results
 from webhooks.services import webhook_event_publish
 
 logger = logging.getLogger(__name__)
+
+GATE_CHECK_TASK = "reviews.tasks.campaign_gate_check_task"
 
 
 def campaign_gate_check(*, campaign_id: int, force: bool = False) -> str:
@@ -18,8 +23,6 @@ def campaign_gate_check(*, campaign_id: int, force: bool = False) -> str:
     first time it says pass or fail, record that and announce `campaign.decided`. Returns the gate's status.
     Safe to run many times and concurrently. `force`: look again although no judgment came in (the campaign was
     paused, closed, extended, or a reviewer excluded)."""
-    from reviews.results import campaign_results
-
     campaign = Campaign.objects.select_related("candidate__model", "baseline__model", "dataset_version__dataset").get(
         pk=campaign_id
     )
@@ -47,7 +50,7 @@ def campaign_gate_check(*, campaign_id: int, force: bool = False) -> str:
         Campaign.objects.filter(pk=campaign.pk, decision="").update(gate_state=state)
         return "pending"  # stored where the lead sees it; a retry would fail the same way
     gate = results["gate"]
-    state = gate_state_of(results)
+    state = gate_state_of(results=results)
     if gate["status"] not in ("pass", "fail"):
         Campaign.objects.filter(pk=campaign.pk, decision="").update(gate_state=state)
         return gate["status"]
@@ -75,7 +78,7 @@ def campaign_gate_check(*, campaign_id: int, force: bool = False) -> str:
     return gate["status"]
 
 
-def gate_state_of(results: dict) -> dict:
+def gate_state_of(*, results: dict) -> dict:
     """The part of the results list pages show: small, and stored whenever the gate is checked."""
     gate = results["gate"]
     return {
@@ -100,30 +103,23 @@ _GATE_CHECK_DELAY = 1.0
 _GATE_CHECK_MARGIN = 0.1
 
 
-def campaign_gate_check_on_commit(campaign_id: int) -> None:
+def campaign_gate_check_on_commit(*, campaign_id: int) -> None:
     """After a judgment commits, look at the gate in the background (the worker), not in the reviewer's request."""
     transaction.on_commit(lambda: _gate_check_schedule(campaign_id))
 
 
-def campaign_gate_recheck_on_commit(campaign_id: int) -> None:
+def campaign_gate_recheck_on_commit(*, campaign_id: int) -> None:
     """After a change that is not a judgment (paused, closed, extended, a reviewer excluded), look at the gate again."""
 
-    def schedule() -> None:
-        from reviews.tasks import campaign_gate_check_task
-
-        campaign_gate_check_task.apply_async((campaign_id,), {"force": True})
-
-    transaction.on_commit(schedule)
+    task_enqueue_on_commit(GATE_CHECK_TASK, args=[campaign_id], kwargs={"force": True})
 
 
 def _gate_check_schedule(campaign_id: int) -> None:
-    from reviews.tasks import campaign_gate_check_task
-
-    eager = campaign_gate_check_task.app.conf.task_always_eager  # runs at once: no check is pending
+    eager = current_app.conf.task_always_eager  # runs at once: no check is pending
     if not eager and not _gate_check_claim(campaign_id):
         return  # a check that will see this judgment is already scheduled, by this process or another
     try:
-        campaign_gate_check_task.apply_async((campaign_id,), countdown=_GATE_CHECK_DELAY)
+        task_enqueue(GATE_CHECK_TASK, args=[campaign_id], countdown=_GATE_CHECK_DELAY)
     except Exception:
         # the message did not leave: give the window back so the next judgment schedules the check
         Campaign.objects.filter(pk=campaign_id).update(gate_check_due_at=None)

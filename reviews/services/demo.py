@@ -226,6 +226,7 @@ def demo_load(*, stdout: TextIO | None = None) -> dict[str, Any]:
 
 
 def _train() -> _Trained:
+    # lazy on purpose: sklearn loads only when the demo is built, never in a web or worker process (test_layering)
     import numpy as np
     import sklearn
     from sklearn.calibration import CalibratedClassifierCV
@@ -361,6 +362,7 @@ def _chosen_positions(y_test, pred: dict) -> tuple[list[int], Any]:
 
 def _png_base64(image) -> str:
     """An 8x8 digit (0 = blank .. 16 = full ink) as a base64 PNG: dark ink on white, enlarged without smoothing."""
+    # lazy on purpose, as in _train: only the demo draws digits
     import numpy as np
     from PIL import Image
 

@@ -20,7 +20,7 @@ from django.db.models import BooleanField, Exists, ExpressionWrapper, FilteredRe
 from reviews import stats
 from reviews.models import SLOTS, Campaign, Judgment, ReviewerExclusion, Task, TaskOutput
 from reviews.problems import VersionNames, judgment_problem
-from reviews.results import _as_label_set, _version_names, judgment_deblinded
+from reviews.results import as_label_set, campaign_version_names, judgment_deblinded
 from reviews.services.gold import majority_labels
 
 CHUNK_ROWS = 2000  # rows fetched per round trip (and per server-side cursor fetch on PostgreSQL)
@@ -70,14 +70,14 @@ def _candidate_shown(campaign: Campaign, task_ref: str) -> Exists:
     return Exists(TaskOutput.objects.filter(task=OuterRef(task_ref), model_version_id=campaign.candidate_id))
 
 
-def judgment_export_columns(campaign: Campaign) -> list[str]:
+def judgment_export_columns(*, campaign: Campaign) -> list[str]:
     return JUDGMENT_COLUMNS + JUDGMENT_KIND_COLUMNS[campaign.kind] + JUDGMENT_TAIL_COLUMNS
 
 
 def campaign_judgments_export(*, campaign: Campaign, include_all: bool = False) -> Iterator[dict]:
     """One dict per judgment, oldest first, with model versions named where the reviewer saw only slots.
     Counted judgments only, unless `include_all` (then undone and discarded ones too, with `status` saying which)."""
-    names = VersionNames(_version_names(campaign))  # a version no longer in the campaign is still named
+    names = VersionNames(campaign_version_names(campaign))  # a version no longer in the campaign is still named
     if include_all:  # with why each one does not count: undone, discarded, excluded reviewer, known-answer item
         judgments = Judgment.objects.filter(task__campaign=campaign).annotate(
             known=ExpressionWrapper(Q(task__known_answer__isnull=False), output_field=BooleanField()),
@@ -232,14 +232,14 @@ _JUDGMENT_KIND_COLUMNS: dict[str, Callable[[Campaign, dict, dict, dict, Any], di
 }
 
 
-def result_export_columns(campaign: Campaign) -> list[str]:
+def result_export_columns(*, campaign: Campaign) -> list[str]:
     return RESULT_COLUMNS + RESULT_KIND_COLUMNS[campaign.kind]
 
 
 def campaign_results_export(*, campaign: Campaign) -> Iterator[dict]:
     """One dict per item of the campaign (in task order, judged or not) with the outcome of its counted judgments,
     read as reviews.results reads them. One query: each task joined to its counted judgments, grouped as it streams."""
-    names = VersionNames(_version_names(campaign))
+    names = VersionNames(campaign_version_names(campaign))
     condition = Q(judgments__retracted_at__isnull=True, judgments__discarded_at__isnull=True)
     excluded = list(ReviewerExclusion.objects.filter(campaign=campaign).values_list("reviewer_id", flat=True))
     if excluded:  # as Judgment.objects.in_results_of: the lead's exclusions do not count
@@ -353,7 +353,7 @@ def _labeling_result_columns(campaign: Campaign, names: dict, values: list, judg
         "votes": dict(Counter("|".join(labels) for labels in label_sets)),
         "unanimous": len({frozenset(labels) for labels in label_sets}) == 1 if len(judged) > 1 else None,
         "candidate_agrees": (
-            frozenset(consensus) == _as_label_set(first.get("suggestion")) if consensus is not None else None
+            frozenset(consensus) == as_label_set(first.get("suggestion")) if consensus is not None else None
         ),
     }
 

@@ -48,7 +48,7 @@ def gold_version_create(*, campaign: Campaign, actor: User) -> dict:
     The new version's file is written row by row to a temporary file and ingested like an upload, so memory does
     not grow with the dataset: a JSONL file, or, when items have images, a ZIP whose members are the stored image
     files copied byte for byte (never decoded and encoded again)."""
-    campaign_lead_check(campaign, actor)
+    campaign_lead_check(campaign=campaign, user=actor)
     if campaign.kind != Campaign.Kind.LABELING:
         raise ApplicationError("Only a labeling campaign produces gold labels.", code="not_labeling")
     if not Judgment.objects.in_results_of(campaign).exists():

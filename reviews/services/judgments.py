@@ -13,6 +13,7 @@ from core.errors import ApplicationError, ConflictError, ForbiddenError, NotFoun
 from core.models import User
 from core.rawsql import columns, fetch_models
 from reviews.models import SLOTS, Assignment, Campaign, Judgment, ReviewerExclusion, Task
+from reviews.selectors import campaign_user_is_lead
 from reviews.services.assignments import assignment_revive
 from reviews.services.decisions import campaign_gate_check_on_commit, campaign_gate_recheck_on_commit
 
@@ -62,8 +63,8 @@ def _check_score(where: str, scale: str, value: Any) -> None:
         raise _invalid(f"{where} must be 'pass' or 'fail'.", "ratings")
 
 
-def validated_judgment(
-    campaign: Campaign, assignment: Assignment, *, choice=None, labels=None, ranking=None, ratings=None
+def judgment_validate(
+    *, campaign: Campaign, assignment: Assignment, choice=None, labels=None, ranking=None, ratings=None
 ) -> dict:
     """The judgment fields for this campaign's kind, or a 400 that says which field is wrong and why."""
     given = {"choice": choice, "labels": labels, "ranking": ranking, "ratings": ratings}
@@ -90,7 +91,7 @@ def validated_judgment(
     return {"labels": sorted(set(labels), key=campaign.labels.index)}
 
 
-def campaign_not_active(campaign: Campaign | None) -> ConflictError:
+def campaign_not_active(*, campaign: Campaign | None) -> ConflictError:
     """Why a paused or closed campaign takes no judgment. A closed one's verdict froze the evidence (a late judgment
     would make the results disagree with it); a paused one's lead stopped the work for now: the browser keeps the
     judgment and sends it again once the campaign is resumed."""
@@ -208,9 +209,9 @@ def judgment_submit(
                     raise _FlippedFirst
             campaign = _campaign_in_transaction(assignment.campaign_id)
             if campaign is None or campaign.status != Campaign.Status.ACTIVE:
-                raise campaign_not_active(campaign)
-            payload = validated_judgment(
-                campaign, assignment, choice=choice, labels=labels, ranking=ranking, ratings=ratings
+                raise campaign_not_active(campaign=campaign)
+            payload = judgment_validate(
+                campaign=campaign, assignment=assignment, choice=choice, labels=labels, ranking=ranking, ratings=ratings
             )
             judgment = Judgment.objects.create(
                 assignment=assignment,
@@ -223,7 +224,7 @@ def judgment_submit(
             )
             if campaign.sampling == Campaign.Sampling.DISAGREEMENT and assignment.task_capacity > 1:
                 _raise_priority_if_reviewers_disagree(assignment.task_id)
-            campaign_gate_check_on_commit(campaign.pk)
+            campaign_gate_check_on_commit(campaign_id=campaign.pk)
             return judgment, True
     except (_FlippedFirst, IntegrityError):
         # Another submission for this assignment committed first: the flip waited for its row lock (PostgreSQL)
@@ -257,7 +258,7 @@ def judgment_undo(*, judgment_id: int, reviewer: User) -> Assignment:
     with transaction.atomic():
         current = _campaign_in_transaction(campaign.pk)
         if current is None or current.status != Campaign.Status.ACTIVE:
-            raise campaign_not_active(current)
+            raise campaign_not_active(campaign=current)
         if not Judgment.objects.filter(pk=judgment.pk, retracted_at__isnull=True).update(retracted_at=timezone.now()):
             raise NotFoundError("No such judgment of yours to undo.", code="judgment_not_found")
         Assignment.objects.filter(pk=judgment.assignment_id, status=Assignment.Status.DONE).update(
@@ -269,8 +270,9 @@ def judgment_undo(*, judgment_id: int, reviewer: User) -> Assignment:
     return judgment.assignment
 
 
-def campaign_lead_check(campaign: Campaign, user: User) -> None:
-    if not (user.pk == campaign.created_by_id or user.has_role()):
+def campaign_lead_check(*, campaign: Campaign, user: User) -> None:
+    """Refuse anyone but the campaign's lead (reviews.selectors.campaign_user_is_lead, the one rule)."""
+    if not campaign_user_is_lead(campaign=campaign, user=user):
         raise ForbiddenError(
             "Only the campaign's lead (its creator) or an admin can do this.", code="not_campaign_lead"
         )
@@ -280,7 +282,7 @@ def judgment_discard(*, judgment: Judgment, actor: User, reason: str) -> Judgmen
     """The lead sets a judgment aside with a reason (kept, audited, no longer counted); the item gets room
     for another reviewer's judgment."""
     campaign = judgment.task.campaign
-    campaign_lead_check(campaign, actor)
+    campaign_lead_check(campaign=campaign, user=actor)
     if not (reason or "").strip():
         raise _invalid("Say why this judgment is discarded.", "reason")
     if campaign.status == Campaign.Status.CLOSED:  # a paused campaign's lead may still tidy its judgments
@@ -294,6 +296,6 @@ def judgment_discard(*, judgment: Judgment, actor: User, reason: str) -> Judgmen
         ):
             raise ConflictError("This judgment is already discarded or undone.", code="not_counted")
         Task.objects.filter(pk=judgment.task_id).update(assigned_count=F("assigned_count") - 1)
-        campaign_gate_recheck_on_commit(campaign.pk)  # no new judgment: the debounced check would skip it
+        campaign_gate_recheck_on_commit(campaign_id=campaign.pk)  # no new judgment: the debounced check would skip it
     judgment.refresh_from_db()
     return judgment

@@ -33,7 +33,7 @@ from datasets.readers import SNIFF_BYTES, FileRejected, check_text_head
 # The publishers behind dataset_version_ingest and prediction_set_ingest, reused so an import lands exactly as an
 # upload does (version numbering, the dataset lock, repeated ids reported by line); their readers take one file
 # of one kind, and an export is three kinds in one file.
-from datasets.services.datasets import ITEM_STAGE, _add_repeats, dataset_version_publish
+from datasets.services.datasets import ITEM_STAGE, dataset_version_publish, staged_repeats_report
 from datasets.services.files import file_sha256, upload_errors_as_application_error
 from models_app.models import ModelVersion, Prediction, PredictionSet, RegisteredModel
 from models_app.services.predictions import PREDICTION_STAGE, prediction_set_publish
@@ -142,13 +142,20 @@ def label_studio_import(
         for stage in [reading.items, reading.annotations, *(v.stage for v in reading.versions.values())]:
             stage.finish()
         if errors.total:
-            _add_repeats(reading.items, errors)  # one bad task does not hide the others
+            staged_repeats_report(stage=reading.items, errors=errors)  # one bad task does not hide the others
         elif not reading.items.count:
             errors.add(0, None, "holds no tasks")
         errors.raise_if_any()
         candidate = _candidate(reading)
         with transaction.atomic():
-            version, created = dataset_version_publish(dataset, reading.items, errors, sha256, source_name, created_by)
+            version, created = dataset_version_publish(
+                dataset=dataset,
+                stage=reading.items,
+                errors=errors,
+                sha256=sha256,
+                source_name=source_name,
+                created_by=created_by,
+            )
             if not created:  # the same bytes, imported at the same moment, landed first
                 return _existing_import(version)
             model = RegisteredModel.objects.filter(name=model_name).first() or registered_model_create(
@@ -160,7 +167,13 @@ def label_studio_import(
                     model=model, version=seen.name
                 ).first() or model_version_create(model=model, version=seen.name, created_by=created_by)
                 sets[seen.name] = prediction_set_publish(
-                    model_version, version, seen.stage, errors, sha256, source_name, created_by
+                    model_version=model_version,
+                    dataset_version=version,
+                    stage=seen.stage,
+                    errors=errors,
+                    sha256=sha256,
+                    source_name=source_name,
+                    created_by=created_by,
                 )
             campaign, judgments = None, 0
             if reading.annotations.count:
@@ -556,7 +569,7 @@ def _campaign_create(
         )
     if judgments != annotations.count:
         raise ApplicationError("Some annotations could not be matched to their tasks.", code="invalid_upload")
-    campaign_gate_check_on_commit(campaign.pk)
+    campaign_gate_check_on_commit(campaign_id=campaign.pk)
     return campaign, judgments
 
 

@@ -3,12 +3,14 @@ and closed when a verdict on its candidate makes its work moot."""
 
 from django.db import transaction
 
-from core.errors import ApplicationError, ConflictError, NotFoundError
+from core.errors import ApplicationError, ConflictError
 from core.models import User
 from datasets.models import DatasetVersion, Item
 from models_app.models import ModelVersion
 from reviews.models import Campaign, Task
-from reviews.services.campaigns import campaign_plan_update, campaign_tasks_add, campaign_versions
+from reviews.results import campaign_versions
+from reviews.selectors import users_active_by_username
+from reviews.services.campaigns import campaign_plan_update, campaign_tasks_add
 from reviews.services.decisions import campaign_gate_recheck_on_commit
 from reviews.services.judgments import campaign_lead_check
 
@@ -29,7 +31,7 @@ def _locked(campaign: Campaign) -> Campaign:
 
 @transaction.atomic
 def campaign_status_set(*, campaign: Campaign, actor: User, status: str, reason: str = "") -> Campaign:
-    campaign_lead_check(campaign, actor)
+    campaign_lead_check(campaign=campaign, user=actor)
     if status not in Campaign.Status.values:
         raise ApplicationError(
             f"status must be one of {', '.join(Campaign.Status.values)}.", code="invalid", extra={"field": "status"}
@@ -49,7 +51,9 @@ def campaign_status_set(*, campaign: Campaign, actor: User, status: str, reason:
         "" if status == Campaign.Status.ACTIVE else REASONS[status] + (f": {reason}" if reason else "")
     )
     campaign.save(update_fields=["status", "status_reason", "updated_at"])
-    campaign_gate_recheck_on_commit(campaign.pk)  # closing early decides the gate (it cannot pass without its evidence)
+    campaign_gate_recheck_on_commit(
+        campaign_id=campaign.pk
+    )  # closing early decides the gate (it cannot pass without its evidence)
     return campaign
 
 
@@ -57,7 +61,7 @@ def campaign_status_set(*, campaign: Campaign, actor: User, status: str, reason:
 def campaign_extend(*, campaign: Campaign, actor: User, dataset_version: DatasetVersion) -> int:
     """Add a task for every item of `dataset_version` (the campaign's dataset) whose id the campaign does not have yet,
     and move the planned end with it. A decided gate is not reopened: that takes a new campaign."""
-    campaign_lead_check(campaign, actor)
+    campaign_lead_check(campaign=campaign, user=actor)
     campaign = _locked(campaign)
     if campaign.decision:
         raise ConflictError(
@@ -87,23 +91,17 @@ def campaign_extend(*, campaign: Campaign, actor: User, dataset_version: Dataset
     )
     if added:
         campaign_plan_update(campaign=campaign)
-        campaign_gate_recheck_on_commit(campaign.pk)
+        campaign_gate_recheck_on_commit(campaign_id=campaign.pk)
     return added
 
 
 @transaction.atomic
 def campaign_reviewers_add(*, campaign: Campaign, actor: User, usernames: list[str]) -> list[str]:
     """Add reviewers by username; returns every reviewer of the campaign afterwards."""
-    campaign_lead_check(campaign, actor)
+    campaign_lead_check(campaign=campaign, user=actor)
     if campaign.status == Campaign.Status.CLOSED:
         raise ConflictError("This campaign is closed.", code="campaign_closed")
-    wanted = list(dict.fromkeys(usernames))
-    users = list(User.objects.filter(username__in=wanted, is_active=True))
-    missing = sorted(set(wanted) - {u.username for u in users})
-    if missing:
-        raise NotFoundError(
-            f"No such users: {', '.join(missing)}.", code="reviewer_not_found", status=400, extra={"field": "add"}
-        )
+    users = users_active_by_username(usernames=usernames, field="add")
     not_reviewers = sorted(u.username for u in users if not u.has_role(User.Role.REVIEWER))
     if not_reviewers:
         raise ApplicationError(

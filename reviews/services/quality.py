@@ -9,8 +9,10 @@ from core.errors import ApplicationError, ConflictError
 from core.models import User
 from datasets.models import DatasetVersion, Item
 from models_app.models import ModelVersion, Prediction
+from models_app.selectors import predictions_by_item
 from reviews.models import Assignment, Campaign, Judgment, ReviewerExclusion, Task, TaskOutput
-from reviews.quality import KNOWN_CAPACITY, KNOWN_PRIORITY, _rng
+from reviews.quality import KNOWN_CAPACITY, KNOWN_PRIORITY, known_answer_rng
+from reviews.results import as_label_set
 from reviews.services.decisions import campaign_gate_recheck_on_commit
 from reviews.services.judgments import campaign_lead_check
 
@@ -58,15 +60,13 @@ def _from_references(
     dataset_version: DatasetVersion, labels: list[str], multi_label: bool, item_ids: list[int]
 ) -> dict[int, str]:
     """Labeling: every item (that can be a task) whose reference is a label set of the campaign."""
-    from reviews.results import _as_label_set
-
     found = {}
     for item_id, reference in Item.objects.filter(version=dataset_version, pk__in=item_ids).values_list(
         "pk", "reference"
     ):
         if reference is None:
             continue
-        answer = _label_answer(sorted(_as_label_set(reference)), labels, multi_label)
+        answer = _label_answer(sorted(as_label_set(reference)), labels, multi_label)
         if answer is not None:
             found[item_id] = answer
     return found
@@ -214,7 +214,7 @@ def known_tasks_create(
             item_id=item_id,
             capacity=KNOWN_CAPACITY,
             priority=KNOWN_PRIORITY,
-            sort_key=_rng.random(),
+            sort_key=known_answer_rng.random(),
             known_answer=answer,
         )
         for item_id, answer in answers.items()
@@ -237,11 +237,11 @@ def campaign_known_answers_add(
 ) -> set[str]:
     """Check the campaign's known-answer settings, record them, and create its known-answer tasks. Returns the
     external ids of those items: they are not also ordinary tasks of the campaign."""
-    from reviews.services.campaigns import _predictions_by_item
-
     if known_answers in (None, []) and known_answer_rate is None and min_seconds is None:
         return set()  # the common case costs nothing
-    predictions = [_predictions_by_item(version, campaign.dataset_version) for version in versions]
+    predictions = [
+        predictions_by_item(model_version=version, dataset_version=campaign.dataset_version) for version in versions
+    ]
     item_ids = sorted(set.intersection(*(set(p) for p in predictions)))
     answers = known_answers_resolve(
         kind=campaign.kind,
@@ -265,20 +265,11 @@ def campaign_known_answers_add(
     return set(Item.objects.filter(pk__in=list(answers)).values_list("external_id", flat=True))
 
 
-def campaign_reviewer_get(*, campaign: Campaign, username: str) -> User:
-    reviewer = campaign.reviewers.filter(username=username).first()
-    if reviewer is None:
-        raise ApplicationError(
-            f"{username!r} is not a reviewer of this campaign.", code="reviewer_not_found", extra={"field": "reviewer"}
-        )
-    return reviewer
-
-
 def reviewer_exclude(*, campaign: Campaign, reviewer: User, reason: str, actor: User) -> ReviewerExclusion:
     """The lead takes a reviewer out of the campaign, on record: their judgments stop counting everywhere results are
     computed, the items they judged get room for another reviewer, they are handed nothing more, and the gate looks
     again. `after_results_visible` records whether anyone had opened the results by then."""
-    campaign_lead_check(campaign, actor)
+    campaign_lead_check(campaign=campaign, user=actor)
     reason = (reason or "").strip()
     if not reason:
         raise _invalid("Say why this reviewer is excluded.", "reason")
@@ -319,7 +310,7 @@ def reviewer_exclude(*, campaign: Campaign, reviewer: User, reason: str, actor: 
         Task.objects.filter(pk__in=judged).update(
             assigned_count=F("assigned_count") - 1
         )  # one counted judgment per task
-        campaign_gate_recheck_on_commit(campaign.pk)  # the evidence changed without a new judgment
+        campaign_gate_recheck_on_commit(campaign_id=campaign.pk)  # the evidence changed without a new judgment
     return exclusion
 
 

@@ -21,7 +21,7 @@ from webhooks.services import webhook_event_publish
 CHAIN_RETRIES = 3
 
 
-def signer_problem(campaign: Campaign, signer: User) -> str | None:
+def campaign_signer_problem(*, campaign: Campaign, signer: User) -> str | None:
     """Why this user may not sign this campaign off, or None if they may (separation of duties)."""
     if not signer.has_role(User.Role.APPROVER):
         return "Only an approver can sign off."
@@ -33,13 +33,13 @@ def signer_problem(campaign: Campaign, signer: User) -> str | None:
 
 
 def _check_signer(campaign: Campaign, signer: User) -> None:
-    problem = signer_problem(campaign, signer)
+    problem = campaign_signer_problem(campaign=campaign, signer=signer)
     if problem:
         code = "not_an_approver" if not signer.has_role(User.Role.APPROVER) else "separation_of_duties"
         raise ForbiddenError(problem, code=code)
 
 
-def verdict_payload(verdict: Verdict) -> dict:
+def verdict_payload(*, verdict: Verdict) -> dict:
     campaign = verdict.campaign
     return {
         "verdict": verdict.pk,
@@ -54,7 +54,7 @@ def verdict_payload(verdict: Verdict) -> dict:
         "chain_head": verdict.hash,
         "chain_count": Verdict.objects.filter(pk__lte=verdict.pk).count(),
         "campaign": {"id": campaign.pk, "name": campaign.name, "kind": campaign.kind},
-        "model_version": model_version_payload(campaign.candidate),
+        "model_version": model_version_payload(version=campaign.candidate),
         "gate": verdict.evidence["results"]["gate"],
     }
 
@@ -127,7 +127,7 @@ def _verdict_chained(
         evidence=evidence,
         previous_hash=head or GENESIS_HASH,
     )
-    verdict.hash = verdict_hash(verdict)
+    verdict.hash = verdict_hash(verdict=verdict)
     verdict.save()
     return verdict
 
@@ -153,9 +153,9 @@ def _verdict_carry_out(campaign: Campaign, verdict: Verdict, signer: User) -> No
         to_stage=ModelVersion.Stage.APPROVED if approved else ModelVersion.Stage.REJECTED,
         actor=signer,
         reason=verdict.rationale,
-        cause=f"verdict:{verdict.pk}",
+        verdict_id=verdict.pk,
     )
-    webhook_event_publish(event="verdict.signed", payload=verdict_payload(verdict))
+    webhook_event_publish(event="verdict.signed", payload=verdict_payload(verdict=verdict))
 
 
 def verdict_sign(*, campaign: Campaign, signer: User, decision: str, rationale: str) -> Verdict | Approval:

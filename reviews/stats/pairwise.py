@@ -84,7 +84,7 @@ def position_bias(chosen_slots) -> PositionBias:
     a, b = int(np.count_nonzero(slots == "A")), int(np.count_nonzero(slots == "B"))
     p_value = None
     if a + b:
-        from scipy.special import bdtr
+        from scipy.special import bdtr  # lazy on purpose: scipy loads only when a result needs it (test_layering)
 
         p_value = 1.0 if a == b else min(1.0, 2.0 * float(bdtr(min(a, b), a + b, 0.5)))
     return PositionBias(a, b, len(slots) - a - b, wilson_interval(a, a + b), p_value)

@@ -51,7 +51,7 @@ def wilson_bounds(successes, n, z: float = Z_95) -> tuple[np.ndarray, np.ndarray
     return np.where(empty, np.nan, p), np.where(empty, np.nan, low), np.where(empty, np.nan, high)
 
 
-def _mean_interval(values: list[float]) -> dict[str, float]:
+def mean_interval(values: list[float]) -> dict[str, float]:
     """Mean with a normal-approximation 95% interval (what `mean_ranks` and `rating_summary` report)."""
     n = len(values)
     mean = sum(values) / n
@@ -63,7 +63,7 @@ def _mean_interval(values: list[float]) -> dict[str, float]:
 
 
 def _t_quantile(df: float, confidence: float) -> float:
-    from scipy.special import stdtrit
+    from scipy.special import stdtrit  # lazy on purpose: scipy loads only when a result needs it (test_layering)
 
     return float(stdtrit(df, 0.5 + confidence / 2))
 

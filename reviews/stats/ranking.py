@@ -11,7 +11,7 @@ import numpy as np
 
 from reviews.stats._arrays import as_label_array, unique_rows
 from reviews.stats.pairwise import LOSS, TIE, WIN, PairwiseCounts
-from reviews.stats.proportions import Z_95, _mean_interval
+from reviews.stats.proportions import Z_95, mean_interval
 
 
 def ranking_positions(ranking: list[list[int]]) -> dict[int, float]:
@@ -48,7 +48,7 @@ def mean_ranks(rankings: list[list[list[int]]]) -> dict[int, dict[str, float]]:
     for ranking in rankings:
         for version, position in ranking_positions(ranking).items():
             by_version.setdefault(version, []).append(position)
-    return {version: _mean_interval(values) for version, values in by_version.items()}
+    return {version: mean_interval(values) for version, values in by_version.items()}
 
 
 def rank_matrix(rankings: list[list[list]], items=None) -> tuple[np.ndarray, list]:

@@ -9,7 +9,7 @@ import numpy as np
 
 from reviews.stats._arrays import distinct_count
 from reviews.stats.pairwise import PairwiseCounts
-from reviews.stats.proportions import Difference, _mean_interval, paired_difference, welch_difference, wilson_interval
+from reviews.stats.proportions import Difference, mean_interval, paired_difference, welch_difference, wilson_interval
 
 
 def normalised_score(scores: dict, rubric: list[dict]) -> float:
@@ -40,7 +40,7 @@ def rating_summary(ratings: list[dict[int, dict]], rubric: list[dict]) -> dict[i
                 )
         for version, series in values.items():
             if criterion["scale"] == "likert":
-                summary.setdefault(version, {})[name] = _mean_interval(series)
+                summary.setdefault(version, {})[name] = mean_interval(series)
             else:
                 rate = wilson_interval(sum(series), len(series))
                 summary.setdefault(version, {})[name] = {
