@@ -2,7 +2,7 @@
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -46,7 +46,3 @@ def exception_handler(exc, context):
                 body["extra"] = {"retry_after": int(wait)}  # seconds, as in the Retry-After header
     response.data = body
     return response
-
-
-def error_response(message: str, code: str, status_code: int = status.HTTP_400_BAD_REQUEST, **extra) -> Response:
-    return Response({"message": message, "code": code, "extra": extra}, status=status_code)

@@ -1,11 +1,11 @@
 """API token authentication: knox's tokens and hashing, read in one hand-written statement.
 
-get-next and submit are the reviewers' hottest requests, and knox's own lookup took two ORM queries (the
-token with its user, then all the user's tokens to delete expired ones): ~3 ms of a ~10 ms request. Here
-a request reads its own token with its user in one statement. An expired token is refused with a message that
-says so (401 `token_expired`); unlike knox, its row is kept for EXPIRED_TOKENS_KEPT, so a job that runs once a week
-is told its token expired rather than that it is invalid, and its owner sees it on the tokens page; beat then
-sweeps it (`tokens_delete_expired`)."""
+get-next and submit are the reviewers' hottest requests, and knox's own lookup took two ORM queries (the token with its
+user, then all the user's tokens to delete expired ones), a large share of such a request (figures:
+docs/bench-next-task.md, "Figures the code's comments point to"). Here a request reads its own token with its user in
+one statement. An expired token is refused with a message that says so (401 `token_expired`); unlike knox, its row is
+kept for EXPIRED_TOKENS_KEPT, so a job that runs once a week is told its token expired rather than that it is invalid,
+and its owner sees it on the tokens page; beat then sweeps it (`tokens_delete_expired`)."""
 
 from datetime import datetime, timedelta
 from hmac import compare_digest

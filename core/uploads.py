@@ -1,7 +1,7 @@
 """Upload handlers that read large request bodies in 1 MiB pieces instead of Django's 64 KiB.
 
-Django's multipart parser walks every piece through several Python layers; a 134 MB upload is ~2,000
-pieces at 64 KiB and ~130 at 1 MiB. Small bodies are unaffected: they stay in memory below
+Django's multipart parser walks every piece through several Python layers, and 1 MiB pieces are 16 times fewer (figures:
+docs/bench-ingest.md, "Figures the code's comments point to"). Small bodies are unaffected: they stay in memory below
 FILE_UPLOAD_MAX_MEMORY_SIZE as before."""
 
 from django.core.files.uploadhandler import MemoryFileUploadHandler, TemporaryFileUploadHandler

@@ -1,13 +1,13 @@
 """A dataset version's item ids in worker memory, compact enough for millions, so that predictions can be
 COPYed straight into their table with their item's key (models_app/services/prediction_copy.py).
 
-A dict of a million ids costs ~130 MB; this holds each item in 12 bytes: its id's 64-bit `hash()` in a sorted
-array and its primary key beside it. Python's str hash is SipHash, keyed at random per process unless
-PYTHONHASHSEED fixes the key. Two items of the version whose hashes collide make `load` return None and the
-caller takes the exact path. A wrong id could still meet an item's hash: for one such id the chance is
-(items in the version) / 2**64, 5e-14 for a million items, and every other wrong id of the file must meet one too
-or the upload goes the exact way. The uploader names the items anyway, so a collision could not reach data they
-could not already write.
+A dict of the ids costs about ten times as much (docs/bench-ingest.md, "Figures the code's comments point to"); this
+holds each item in 12 bytes: its id's 64-bit `hash()` in a sorted array and its primary key beside it. Python's str hash
+is SipHash, keyed at random per process unless PYTHONHASHSEED fixes the key. Two items of the version whose hashes
+collide make `load` return None and the caller takes the exact path. A wrong id could still meet an item's hash: for one
+such id the chance is (items in the version) / 2**64, 5e-14 for a million items, and every other wrong id of the file
+must meet one too or the upload goes the exact way. The uploader names the items anyway, so a collision could not reach
+data they could not already write.
 """
 
 from __future__ import annotations

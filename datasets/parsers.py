@@ -127,17 +127,10 @@ def validate_item(number: int, obj: dict, errors: ErrorCollector, store_image: I
         return None
     if external_id is None:
         return None
-    image = ""
-    if isinstance(value, dict) and "image" in value:
-        if store_image is None:
-            errors.add(number, "input.image", "images are not accepted here")
-            return None
-        try:
-            image = store_image(number, value["image"])
-        except ValueError as exc:
-            errors.add(number, "input.image", str(exc))
-            return None
-        value = {k: v for k, v in value.items() if k != "image"}
+    stored = _input_image_stored(number, value, errors, store_image)
+    if stored is None:
+        return None
+    value, image = stored
     input_text = _json_text(number, "input", value, errors)
     reference = obj.get("reference")
     reference_text = None if reference is None else _json_text(number, "reference", reference, errors)
@@ -145,6 +138,24 @@ def validate_item(number: int, obj: dict, errors: ErrorCollector, store_image: I
     if input_text is None or (reference is not None and reference_text is None) or tags_text is None:
         return None
     return ItemRow(number, external_id, input_text, reference_text, tags_text, image)
+
+
+def _input_image_stored(
+    number: int, value: str | dict, errors: ErrorCollector, store_image: ImageStore | None
+) -> tuple[str | dict, str] | None:
+    """The input without its image, and the stored image's name ("" when there is none); None when the image is
+    refused (reported to `errors`)."""
+    if not isinstance(value, dict) or "image" not in value:
+        return value, ""
+    if store_image is None:
+        errors.add(number, "input.image", "images are not accepted here")
+        return None
+    try:
+        image = store_image(number, value["image"])
+    except ValueError as exc:
+        errors.add(number, "input.image", str(exc))
+        return None
+    return {k: v for k, v in value.items() if k != "image"}, image
 
 
 def validate_prediction(number: int, obj: dict, errors: ErrorCollector) -> PredictionRow | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import IO, Any
 
 import orjson
@@ -150,56 +150,81 @@ def _give_up_if_hopeless(errors: ErrorCollector, good: int) -> None:
 
 CsvColumn = tuple[str, str | None, bool]  # (field, key inside an object field, cell is JSON)
 
+# The csv module's field limit belongs to the whole process (the stdlib has no per-reader limit). It is raised
+# here, once, when the module is imported, to the most any upload may hold (a cell is at most a line), and no
+# call ever changes it again: each call bounds its own cells (`max_line`), so one upload's bound cannot leak
+# into another's read running at the same time in the same process.
+csv.field_size_limit(max(csv.field_size_limit(), MAX_LINE_BYTES + 1))
+
 
 def _csv_columns(header: list[str], allowed: set[str], filename: str) -> list[CsvColumn]:
     columns: list[CsvColumn] = []
     seen: dict[tuple[str, str | None], tuple[int, str]] = {}  # (field, key) -> (column, header name)
-    for index, name in enumerate(header, start=1):
-        name = name.strip().lstrip("\ufeff")
-        is_json = name.endswith(":json")
-        base = name[: -len(":json")] if is_json else name
-        field, dot, key = base.partition(".")
-        if field not in allowed or (dot and field not in {"input", "output"}):
-            expected = ", ".join(sorted(allowed))
-            raise FileRejected(
-                filename,
-                f"column {name!r} is not a known field (expected {expected}, "
-                "input.<key>, output.<key>, or a name ending in :json)",
-                1,
-                index,
-            )
-        if dot and not key:
-            raise FileRejected(filename, f"column {name!r} has an empty key after '{field}.'", 1, index)
-        # A cell may set a whole field or one key of it, never both: `input` and `input.k` cannot both hold.
-        same = seen.get((field, key or None))
-        whole = seen.get((field, None))
-        keyed = next((v for (f, k), v in seen.items() if f == field and k), None)
-        clash = same or (whole if key else keyed)
-        if clash:
-            other_index, other_name = clash
-            what = "repeats" if same else "conflicts with"
-            raise FileRejected(
-                filename,
-                f"column {name!r} (column {index}) {what} column {other_name!r} "
-                f"(column {other_index}): both set the field {field!r}",
-                1,
-                index,
-            )
-        seen[(field, key or None)] = (index, name)
-        columns.append((field, key or None, is_json))
+    for index, raw_name in enumerate(header, start=1):
+        name = raw_name.strip().lstrip("\ufeff")
+        field, key, is_json = _csv_column(name, index, allowed, filename)
+        _check_csv_clash(seen, name, index, field, key, filename)
+        seen[(field, key)] = (index, name)
+        columns.append((field, key, is_json))
     if "id" not in {c[0] for c in columns}:
         raise FileRejected(filename, "has no 'id' column", 1)
     return columns
 
 
+def _csv_column(name: str, index: int, allowed: set[str], filename: str) -> CsvColumn:
+    """What one header name sets: a field, or one key of `input` / `output`, and whether its cells are JSON."""
+    is_json = name.endswith(":json")
+    base = name[: -len(":json")] if is_json else name
+    field, dot, key = base.partition(".")
+    if field not in allowed or (dot and field not in {"input", "output"}):
+        expected = ", ".join(sorted(allowed))
+        raise FileRejected(
+            filename,
+            f"column {name!r} is not a known field (expected {expected}, "
+            "input.<key>, output.<key>, or a name ending in :json)",
+            1,
+            index,
+        )
+    if dot and not key:
+        raise FileRejected(filename, f"column {name!r} has an empty key after '{field}.'", 1, index)
+    return field, key or None, is_json
+
+
+def _check_csv_clash(
+    seen: dict[tuple[str, str | None], tuple[int, str]],
+    name: str,
+    index: int,
+    field: str,
+    key: str | None,
+    filename: str,
+) -> None:
+    """A cell may set a whole field or one key of it, never both: `input` and `input.k` cannot both hold."""
+    same = seen.get((field, key))
+    whole = seen.get((field, None))
+    keyed = next((v for (f, k), v in seen.items() if f == field and k), None)
+    clash = same or (whole if key else keyed)
+    if clash:
+        other_index, other_name = clash
+        what = "repeats" if same else "conflicts with"
+        raise FileRejected(
+            filename,
+            f"column {name!r} (column {index}) {what} column {other_name!r} "
+            f"(column {other_index}): both set the field {field!r}",
+            1,
+            index,
+        )
+
+
 def iter_csv(
     stream: IO[bytes], errors: ErrorCollector, counter: ByteCounter, allowed: set[str], max_line: int = MAX_LINE_BYTES
 ) -> Iterator[tuple[int, dict]]:
-    """CSV with a header row; yields records shaped like the JSONL ones, numbered by their first line."""
+    """CSV with a header row; yields records shaped like the JSONL ones, numbered by their first line. A cell
+    longer than `max_line` characters (at most MAX_LINE_BYTES) is an error on its line."""
+    if max_line > MAX_LINE_BYTES:
+        raise ValueError(f"max_line {max_line} is above the csv module's limit for this process, {MAX_LINE_BYTES}")
     check_text_head(stream.read(SNIFF_BYTES), errors.filename)
     stream.seek(0)
     text = io.TextIOWrapper(_CountingReader(stream, counter), encoding="utf-8-sig", errors="strict", newline="")
-    csv.field_size_limit(max_line)
     reader = csv.reader(text, strict=True)
     try:
         header = next(reader, None)
@@ -214,13 +239,24 @@ def iter_csv(
             if len(cells) != len(columns):
                 errors.add(number, None, f"has {len(cells)} cells; the header has {len(columns)}")
                 continue
+            too_long = next((index for index, cell in enumerate(cells, start=1) if len(cell) > max_line), None)
+            if too_long is not None:
+                errors.add(number, None, f"has a cell longer than the limit of {_size(max_line)}", column=too_long)
+                continue
             record = _csv_record(number, cells, columns, errors)
             if record is not None:
                 yield number, record
     except csv.Error as exc:
-        errors.add(reader.line_num, None, f"is not valid CSV: {exc}")
+        if "field larger than field limit" in str(exc):  # past the process-wide bound: the reader cannot go on
+            errors.add(reader.line_num, None, f"has a cell longer than the limit of {_size(max_line)}; stopped reading")
+        else:
+            errors.add(reader.line_num, None, f"is not valid CSV: {exc}")
     except UnicodeDecodeError:
         errors.add(reader.line_num + 1, None, "is not valid UTF-8 text")
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit} characters"
 
 
 def _csv_record(number: int, cells: list[str], columns: list[CsvColumn], errors: ErrorCollector) -> dict | None:
@@ -276,6 +312,3 @@ def sniff_format(filename: str, head: bytes) -> str:
     if lower.endswith(".csv"):
         return "csv"
     return "jsonl"
-
-
-RecordReader = Callable[[IO[bytes], ErrorCollector, ByteCounter], Iterator[tuple[int, dict]]]

@@ -39,13 +39,8 @@ def upload_progress(upload: Upload, now: datetime | None = None) -> dict:
     total = upload.bytes_total or 0
     fraction = 1.0 if upload.status == Upload.Status.READY else (min(upload.bytes_done / total, 1.0) if total else 0.0)
     elapsed = (now - upload.started_at).total_seconds() if upload.started_at else 0.0
-    rows = upload.rows_done
-    if upload.status == Upload.Status.READY and upload.result:
-        rows = upload.result.get("items", upload.result.get("predictions", rows))
-    rate = rows / elapsed if elapsed > 0 and upload.status == Upload.Status.PROCESSING else None
-    seconds_left = None
-    if upload.status == Upload.Status.PROCESSING and 0 < fraction < 1 and elapsed > 0:
-        seconds_left = round(elapsed * (1 - fraction) / fraction, 1)
+    rows = _upload_rows(upload)
+    rate, seconds_left = _upload_pace(upload, rows, fraction, elapsed)
     return {
         "phase": upload.phase or upload.status,
         "rows": rows,
@@ -55,3 +50,18 @@ def upload_progress(upload: Upload, now: datetime | None = None) -> dict:
         "rows_per_second": round(rate, 1) if rate is not None else None,
         "seconds_left": seconds_left,
     }
+
+
+def _upload_rows(upload: Upload) -> int:
+    """Rows read so far; once ready, the rows the version or set holds."""
+    if upload.status == Upload.Status.READY and upload.result:
+        return upload.result.get("items", upload.result.get("predictions", upload.rows_done))
+    return upload.rows_done
+
+
+def _upload_pace(upload: Upload, rows: int, fraction: float, elapsed: float) -> tuple[float | None, float | None]:
+    """(rows per second, seconds left) while the upload is being read; neither before or after."""
+    if upload.status != Upload.Status.PROCESSING or elapsed <= 0:
+        return None, None
+    seconds_left = round(elapsed * (1 - fraction) / fraction, 1) if 0 < fraction < 1 else None
+    return rows / elapsed, seconds_left

@@ -62,6 +62,9 @@ class Campaign(BaseModel):
     decided_after = models.PositiveIntegerField(null=True, blank=True)  # judgments in when it decided
     # The newest judgment id the last gate check saw: a burst of judgments triggers one check, not one each.
     gate_checked_through = models.BigIntegerField(default=0)
+    # Until when a gate check already scheduled will see a newly committed judgment. Kept in the row, not in a
+    # process, so every web process and worker shares one debounce (reviews.services.decisions).
+    gate_check_due_at = models.DateTimeField(null=True, blank=True)
     # Why the campaign is paused or closed, in words reviewers and leads are shown ("paused by the lead", ...).
     status_reason = models.CharField(max_length=500, blank=True)
     # The test's design for the campaign's size, stated at creation and restated when it is extended
@@ -200,9 +203,6 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"assignment {self.pk}: task {self.task_id} to reviewer {self.reviewer_id} ({self.status})"
-
-    def slot_of(self, model_version_id: int) -> str:
-        return SLOTS[self.slot_order.index(model_version_id)]
 
     def version_in(self, slot: str) -> int:
         return self.slot_order[SLOTS.index(slot)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from models_app.models import ModelVersion, PredictionSet
 from reviews.gate import GateResult
@@ -51,6 +51,18 @@ def _slots_shown(slot_order: Any) -> list[str] | None:
     return list(SLOTS[: len(slot_order)]) if isinstance(slot_order, list) else None
 
 
+class _Stored(NamedTuple):
+    """A judgment's fields as stored, and what its assignment recorded: whatever shape an older version wrote."""
+
+    choice: Any
+    labels: Any
+    ranking: Any
+    ratings: Any
+    slot_order: Any
+    candidate_slot: Any
+    has_suggestion: bool
+
+
 def judgment_problem(
     campaign: Campaign,
     *,
@@ -64,57 +76,100 @@ def judgment_problem(
 ) -> str | None:
     """Why the results cannot read this judgment as its kind means it (an older version wrote it, or its data was
     edited), or None when they can. The API refuses all of these on the way in; rows already stored may hold them."""
-    kind = campaign.kind
-    if kind == Campaign.Kind.PAIRWISE:
-        if choice not in ("A", "B", "tie", "both_bad"):
-            return f"its choice {choice!r} is not A, B, tie or both bad"
-        if choice in ("A", "B") and candidate_slot not in ("A", "B"):
-            return "it does not record which side showed the candidate"
+    stored = _Stored(choice, labels, ranking, ratings, slot_order, candidate_slot, has_suggestion)
+    return _KIND_PROBLEMS[campaign.kind](campaign, stored)
+
+
+def _pairwise_problem(campaign: Campaign, stored: _Stored) -> str | None:
+    if stored.choice not in ("A", "B", "tie", "both_bad"):
+        return f"its choice {stored.choice!r} is not A, B, tie or both bad"
+    if stored.choice in ("A", "B") and stored.candidate_slot not in ("A", "B"):
+        return "it does not record which side showed the candidate"
+    return None
+
+
+def _labeling_problem(campaign: Campaign, stored: _Stored) -> str | None:
+    if not isinstance(stored.labels, list) or not all(isinstance(label, str) for label in stored.labels):
+        return f"its labels {stored.labels!r} are not a list of labels"
+    if not stored.has_suggestion:
+        return "the candidate has no output on its item any more (removed from the database), so nothing says whether it agreed"
+    return None
+
+
+_NO_SLOT_ORDER = "its assignment does not record which model version each output was"
+
+
+def _shown(campaign: Campaign, stored: _Stored) -> list[str] | None:
+    """The output slots the reviewer was shown, or None when the assignment does not say which version each was."""
+    shown = _slots_shown(stored.slot_order)
+    if not shown or campaign.candidate_id not in stored.slot_order:
         return None
-    if kind == Campaign.Kind.LABELING:
-        if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
-            return f"its labels {labels!r} are not a list of labels"
-        if not has_suggestion:
-            return "the candidate has no output on its item any more (removed from the database), so nothing says whether it agreed"
-        return None
-    shown = _slots_shown(slot_order)
-    if not shown or campaign.candidate_id not in slot_order:
-        return "its assignment does not record which model version each output was"
-    if kind == Campaign.Kind.RANKING:
-        if not isinstance(ranking, list) or not all(isinstance(group, list) for group in ranking):
-            return f"its ranking {ranking!r} is not a list of groups of outputs"
-        placed = [slot for group in ranking for slot in group]
-        strange = sorted({str(slot) for slot in placed} - set(shown))
-        if strange:
-            return f"its ranking names output {listed(strange)}, which was not shown (outputs {', '.join(shown)} were)"
-        missing = sorted(set(shown) - set(placed))
-        if missing or len(placed) != len(set(placed)):
-            return (
-                f"its ranking leaves out output {', '.join(missing)}"
-                if missing
-                else "its ranking places an output twice"
-            )
-        return None
+    return shown
+
+
+def _ranking_problem(campaign: Campaign, stored: _Stored) -> str | None:
+    shown = _shown(campaign, stored)
+    if shown is None:
+        return _NO_SLOT_ORDER
+    ranking = stored.ranking
+    if not isinstance(ranking, list) or not all(isinstance(group, list) for group in ranking):
+        return f"its ranking {ranking!r} is not a list of groups of outputs"
+    placed = [slot for group in ranking for slot in group]
+    strange = sorted({str(slot) for slot in placed} - set(shown))
+    if strange:
+        return f"its ranking names output {listed(strange)}, which was not shown (outputs {', '.join(shown)} were)"
+    missing = sorted(set(shown) - set(placed))
+    if missing:
+        return f"its ranking leaves out output {', '.join(missing)}"
+    if len(placed) != len(set(placed)):
+        return "its ranking places an output twice"
+    return None
+
+
+def _rating_problem(campaign: Campaign, stored: _Stored) -> str | None:
+    shown = _shown(campaign, stored)
+    if shown is None:
+        return _NO_SLOT_ORDER
+    ratings = stored.ratings
     if not isinstance(ratings, dict) or not ratings:
         return f"its ratings {ratings!r} are not ratings per output"
     strange = sorted(str(slot) for slot in ratings if slot not in shown)
     if strange:
         return f"its ratings name output {listed(strange)}, which was not shown"
-    if SLOTS[slot_order.index(campaign.candidate_id)] not in ratings:
+    if SLOTS[stored.slot_order.index(campaign.candidate_id)] not in ratings:
         return "it does not rate the candidate's output"
     for slot, scores in ratings.items():
-        if not isinstance(scores, dict):
-            return f"its ratings of output {slot} are not scores per criterion"
-        for criterion in campaign.rubric:
-            name, value = criterion["name"], scores.get(criterion["name"])
-            if name not in scores:
-                return f"its ratings of output {slot} lack the criterion {name!r} (was the rubric changed after it was written?)"
-            likert = criterion["scale"] == "likert"
-            if (likert and (isinstance(value, bool) or not isinstance(value, (int, float)))) or (
-                not likert and value not in ("pass", "fail")
-            ):
-                return f"its rating {value!r} of output {slot} on {name!r} does not fit the criterion's scale ({criterion['scale']})"
+        problem = _scores_problem(campaign.rubric, slot, scores)
+        if problem:
+            return problem
     return None
+
+
+def _scores_problem(rubric: list[dict], slot: str, scores: Any) -> str | None:
+    """Why one output's scores do not fit the rubric: a criterion missing, or a score off its scale."""
+    if not isinstance(scores, dict):
+        return f"its ratings of output {slot} are not scores per criterion"
+    for criterion in rubric:
+        name = criterion["name"]
+        if name not in scores:
+            return f"its ratings of output {slot} lack the criterion {name!r} (was the rubric changed after it was written?)"
+        if not _on_scale(criterion["scale"], scores[name]):
+            return f"its rating {scores[name]!r} of output {slot} on {name!r} does not fit the criterion's scale ({criterion['scale']})"
+    return None
+
+
+def _on_scale(scale: str, value: Any) -> bool:
+    if scale == "likert":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return value in ("pass", "fail")
+
+
+_KIND_PROBLEMS: dict[str, Callable[[Campaign, _Stored], str | None]] = {
+    Campaign.Kind.PAIRWISE: _pairwise_problem,
+    Campaign.Kind.LABELING: _labeling_problem,
+    Campaign.Kind.RANKING: _ranking_problem,
+    Campaign.Kind.RATING: _rating_problem,
+}
 
 
 def unreadable_message(unreadable: list[tuple[int, str, str]]) -> str:

@@ -9,6 +9,7 @@ statistics of reviews.stats and the sequential gate of reviews.gate.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import median
 
@@ -99,29 +100,45 @@ def judgment_deblinded(
     """One judgment with its slots replaced by model version ids, and the candidate's outcome in it (1 win, ½ tie,
     0 loss; a share against several versions). `suggestion` is the candidate's output (labeling only).
     Results and exports both read judgments through this, so they cannot disagree on what one meant."""
-    candidate, baseline = campaign.candidate_id, campaign.baseline_id
     if campaign.kind == Campaign.Kind.PAIRWISE:
-        value = (
-            "tie"
-            if choice == "tie"
-            else "both_bad"
-            if choice == "both_bad"
-            else ("candidate" if choice == candidate_slot else "baseline")
-        )
-        return value, {"candidate": 1.0, "baseline": 0.0}.get(value, 0.5)
+        return _pairwise_deblinded(choice, candidate_slot)
     if campaign.kind == Campaign.Kind.LABELING:
-        return "|".join(labels), 1.0 if frozenset(labels) == as_label_set(suggestion) else 0.0
+        return _labeling_deblinded(labels, suggestion)
     if campaign.kind == Campaign.Kind.RANKING:
-        value = [[slot_order[SLOTS.index(s)] for s in group] for group in ranking]
-        positions = stats.ranking_positions(value)
-        opponents = [baseline] if baseline else [v for v in slot_order if v != candidate]
-        scores = [
-            1.0 if positions[candidate] < positions[o] else 0.5 if positions[candidate] == positions[o] else 0.0
-            for o in opponents
-            if o in positions
-        ]
-        return value, sum(scores) / len(scores) if scores else 0.5
+        return _ranking_deblinded(campaign, ranking, slot_order)
+    return _rating_deblinded(campaign, ratings, slot_order)
+
+
+def _pairwise_deblinded(choice: str, candidate_slot: str) -> tuple[str, float]:
+    if choice in ("tie", "both_bad"):
+        return choice, 0.5
+    return ("candidate", 1.0) if choice == candidate_slot else ("baseline", 0.0)
+
+
+def _labeling_deblinded(labels: list, suggestion: object) -> tuple[str, float]:
+    return "|".join(labels), 1.0 if frozenset(labels) == as_label_set(suggestion) else 0.0
+
+
+def _ranking_deblinded(campaign: Campaign, ranking: list, slot_order: list) -> tuple[list, float]:
+    """The ranking by version id; the candidate's outcome is its share of the versions it is compared with (the
+    baseline, or every other version shown) that it was ranked above, level counting half."""
+    value = [[slot_order[SLOTS.index(s)] for s in group] for group in ranking]
+    positions = stats.ranking_positions(value)
+    candidate = campaign.candidate_id
+    opponents = [campaign.baseline_id] if campaign.baseline_id else [v for v in slot_order if v != candidate]
+    scores = [_ranked_above(positions[candidate], positions[o]) for o in opponents if o in positions]
+    return value, sum(scores) / len(scores) if scores else 0.5
+
+
+def _ranked_above(mine: float, theirs: float) -> float:
+    return 1.0 if mine < theirs else 0.5 if mine == theirs else 0.0
+
+
+def _rating_deblinded(campaign: Campaign, ratings: dict, slot_order: list) -> tuple[dict, float]:
+    """The scores by version id; against a baseline the candidate wins on its normalised score (level: ½), alone it
+    wins when its scores are acceptable."""
     value = {slot_order[SLOTS.index(s)]: scores for s, scores in ratings.items()}
+    candidate, baseline = campaign.candidate_id, campaign.baseline_id
     if baseline and baseline in value:
         mine = stats.normalised_score(value[candidate], campaign.rubric)
         theirs = stats.normalised_score(value[baseline], campaign.rubric)
@@ -270,26 +287,11 @@ def _agreement(campaign: Campaign, rows: list[Row]) -> dict | None:
     """Krippendorff's alpha with the metric that fits the kind, Cohen's kappa per pair, consensus and outliers."""
     if campaign.overlap < 2 or len(rows) < 2:
         return None
-    if campaign.kind == Campaign.Kind.PAIRWISE or campaign.kind == Campaign.Kind.LABELING:
-        metric, values = "nominal", [row.value for row in rows]
-    elif campaign.kind == Campaign.Kind.RANKING:
-        metric, values = "interval", [float(stats.ranking_positions(row.value)[campaign.candidate_id]) for row in rows]
-    else:
-        likert = any(c["scale"] == "likert" for c in campaign.rubric)
-        metric = "ordinal" if likert else "nominal"
-        values = [
-            stats.normalised_score(row.value[campaign.candidate_id], campaign.rubric)
-            if likert
-            else str(stats.acceptable(row.value[campaign.candidate_id], campaign.rubric))
-            for row in rows
-        ]
+    metric, values = _agreement_values(campaign, rows)
     data = stats.reliability_matrix([r.reviewer for r in rows], [r.task for r in rows], values)
     alpha = stats.krippendorff_alpha(data.matrix, metric)
-    nominal = data.matrix if metric == "nominal" else None
     kappa = stats.cohen_kappa_pairs(
-        nominal if nominal is not None else data.matrix,
-        reviewers=data.reviewers,
-        weights=None if metric == "nominal" else "linear",
+        data.matrix, reviewers=data.reviewers, weights=None if metric == "nominal" else "linear"
     )
     consensus = stats.consensus_agreement(data.matrix, reviewers=data.reviewers)
     # 1.4826 turns the MAD into a standard-deviation estimate: raw MAD is too narrow when reviewers are alike
@@ -304,8 +306,17 @@ def _agreement(campaign: Campaign, rows: list[Row]) -> dict | None:
     }
 
 
-def _win_rate(outcomes: np.ndarray) -> dict:
-    return stats.wilson_interval(float(outcomes.sum()), len(outcomes)).as_dict()
+def _agreement_values(campaign: Campaign, rows: list[Row]) -> tuple[str, list]:
+    """What reviewers agree on, per judgment, and the metric it is compared with: the answer itself (pairwise,
+    labeling), the candidate's position (ranking), or its rating (ordinal with a Likert criterion, else pass/fail)."""
+    if campaign.kind in (Campaign.Kind.PAIRWISE, Campaign.Kind.LABELING):
+        return "nominal", [row.value for row in rows]
+    if campaign.kind == Campaign.Kind.RANKING:
+        return "interval", [float(stats.ranking_positions(row.value)[campaign.candidate_id]) for row in rows]
+    candidate, rubric = campaign.candidate_id, campaign.rubric
+    if any(c["scale"] == "likert" for c in rubric):
+        return "ordinal", [stats.normalised_score(row.value[candidate], rubric) for row in rows]
+    return "nominal", [str(stats.acceptable(row.value[candidate], rubric)) for row in rows]
 
 
 def _counts(campaign: Campaign, rows: list[Row]) -> stats.PairwiseCounts:
@@ -354,36 +365,50 @@ def _method(campaign: Campaign) -> str:
 
 
 def _kind_block(campaign: Campaign, rows: list[Row], names: dict[int, str], problems: Problems | None = None) -> dict:
-    if campaign.kind == Campaign.Kind.PAIRWISE:
-        bias = stats.position_bias([row.chosen_slot for row in rows])
-        return {"position_bias": bias.as_dict()}
-    if campaign.kind == Campaign.Kind.RANKING:
-        rankings = [row.value for row in rows]
-        block = {"mean_rank": {names[v]: figures for v, figures in stats.mean_ranks(rankings).items()}}
-        if rankings:
-            ranks, items = stats.rank_matrix(rankings, items=list(names))
-            fit = stats.plackett_luce(ranks, items, bootstrap=100 if len(names) > 2 else 0).as_dict()
-            block["plackett_luce"] = {**fit, "scores": [{**s, "item": names[s["item"]]} for s in fit["scores"]]}
-            if len(names) > 2:  # Bradley–Terry with Davidson's ties on the comparisons the rankings imply
-                first, second, outcome, group = stats.comparisons_from_ranks(ranks, items)
-                bt = stats.bradley_terry(first, second, outcome, items=items, groups=group, bootstrap=100).as_dict()
-                block["bradley_terry"] = _renamed(bt, names)
-        return block
-    if campaign.kind == Campaign.Kind.RATING:
-        ratings = [row.value for row in rows]
-        block = {
-            "criteria": {names[v]: figures for v, figures in stats.rating_summary(ratings, campaign.rubric).items()}
+    return _KIND_BLOCKS[campaign.kind](campaign, rows, names, problems)
+
+
+def _pairwise_block(campaign: Campaign, rows: list[Row], names: dict[int, str], problems: Problems | None) -> dict:
+    bias = stats.position_bias([row.chosen_slot for row in rows])
+    return {"position_bias": bias.as_dict()}
+
+
+def _ranking_block(campaign: Campaign, rows: list[Row], names: dict[int, str], problems: Problems | None) -> dict:
+    rankings = [row.value for row in rows]
+    block = {"mean_rank": {names[v]: figures for v, figures in stats.mean_ranks(rankings).items()}}
+    if rankings:
+        ranks, items = stats.rank_matrix(rankings, items=list(names))
+        fit = stats.plackett_luce(ranks, items, bootstrap=100 if len(names) > 2 else 0).as_dict()
+        block["plackett_luce"] = {**fit, "scores": [{**s, "item": names[s["item"]]} for s in fit["scores"]]}
+        if len(names) > 2:  # Bradley–Terry with Davidson's ties on the comparisons the rankings imply
+            first, second, outcome, group = stats.comparisons_from_ranks(ranks, items)
+            bt = stats.bradley_terry(first, second, outcome, items=items, groups=group, bootstrap=100).as_dict()
+            block["bradley_terry"] = _renamed(bt, names)
+    return block
+
+
+def _rating_block(campaign: Campaign, rows: list[Row], names: dict[int, str], problems: Problems | None) -> dict:
+    ratings = [row.value for row in rows]
+    block = {"criteria": {names[v]: figures for v, figures in stats.rating_summary(ratings, campaign.rubric).items()}}
+    if campaign.baseline_id and ratings:
+        differences = stats.rating_differences(ratings, campaign.rubric, campaign.candidate_id, campaign.baseline_id)
+        block["difference_to_baseline"] = {
+            "criteria": {name: d.as_dict() for name, d in differences["criteria"].items()},
+            "normalised": differences["normalised"].as_dict(),
         }
-        if campaign.baseline_id and ratings:
-            differences = stats.rating_differences(
-                ratings, campaign.rubric, campaign.candidate_id, campaign.baseline_id
-            )
-            block["difference_to_baseline"] = {
-                "criteria": {name: d.as_dict() for name, d in differences["criteria"].items()},
-                "normalised": differences["normalised"].as_dict(),
-            }
-        return block
+    return block
+
+
+def _labeling_kind_block(campaign: Campaign, rows: list[Row], names: dict[int, str], problems: Problems | None) -> dict:
     return {"labeling": _labeling_block(campaign, rows, names, problems)}
+
+
+_KIND_BLOCKS: dict[str, Callable[[Campaign, list[Row], dict[int, str], Problems | None], dict]] = {
+    Campaign.Kind.PAIRWISE: _pairwise_block,
+    Campaign.Kind.RANKING: _ranking_block,
+    Campaign.Kind.RATING: _rating_block,
+    Campaign.Kind.LABELING: _labeling_kind_block,
+}
 
 
 def _renamed(fit: dict, names: dict[int, str]) -> dict:

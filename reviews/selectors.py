@@ -337,6 +337,17 @@ def judgment_answer(judgment: Judgment, names: dict[int, str]) -> str:
 def campaign_item_judgments(*, campaign: Campaign, contested_only: bool = False, limit: int = 100) -> list[dict]:
     """Per item: every judgment (counted, undone or discarded) and every skip, side by side, for the lead."""
     names = campaign_version_names(campaign)
+    items = _items_judged(campaign, names)
+    if contested_only:
+        items = [row for row in items if row["contested"] or row["flagged"]]
+    items = items[:limit]
+    _add_content_shown(campaign, items, names)
+    return item_rows_with_quality(campaign, items, names)
+
+
+def _items_judged(campaign: Campaign, names: dict[int, str]) -> list[dict]:
+    """Every item with a judgment or a skip, in task order: its judgments (each marked counted or not), its skips,
+    whether the counted answers differ (contested) and whether a reviewer flagged it."""
     judgments = (
         Judgment.objects.filter(task__campaign=campaign)
         .select_related("assignment", "reviewer", "discarded_by", "task__item", "task__campaign")
@@ -372,9 +383,11 @@ def campaign_item_judgments(*, campaign: Campaign, contested_only: bool = False,
         answers = {j["answer"] for j in row["judgments"] if j["counted"]}
         row["contested"] = len(answers) > 1
         row["flagged"] = any(s.flagged for s in row["skips"])
-    if contested_only:
-        items = [row for row in items if row["contested"] or row["flagged"]]
-    items = items[:limit]
+    return items
+
+
+def _add_content_shown(campaign: Campaign, items: list[dict], names: dict[int, str]) -> None:
+    """Each item's input and the outputs its reviewers were shown, rendered as the review page shows them."""
     outputs: dict[int, list] = {}
     shown = (
         TaskOutput.objects.filter(task_id__in=[row["task"] for row in items])
@@ -391,7 +404,6 @@ def campaign_item_judgments(*, campaign: Campaign, contested_only: bool = False,
     for row in items:
         row["input"] = render_content(row["item"].input, campaign.content_format)
         row["outputs"] = outputs.get(row["task"], [])
-    return item_rows_with_quality(campaign, items, names)
 
 
 def reviewer_campaign_state(*, campaign: Campaign, reviewer: User) -> dict:

@@ -13,14 +13,6 @@ from tests.factories import UserFactory, jsonl_file
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_gate_check_schedule():
-    """Ids are reused between tests: a check one test scheduled must not stand in for the next test's."""
-    from reviews.services import decisions
-
-    decisions._gate_check_due.clear()
-
-
 @pytest.fixture
 def users(db):
     return {

@@ -1,4 +1,4 @@
-"""Helpers for uploaded files: content hash, line iteration, and turning parse errors into API errors."""
+"""Helpers for uploaded files: content hash, and turning parse errors into API errors."""
 
 import hashlib
 from collections.abc import Iterator
@@ -17,12 +17,6 @@ def file_sha256(file: File) -> str:
         digest.update(chunk)
     file.seek(0)
     return digest.hexdigest()
-
-
-def file_lines(file: File) -> Iterator[bytes]:
-    file.seek(0)
-    for line in file:
-        yield line if isinstance(line, bytes) else line.encode()
 
 
 @contextmanager

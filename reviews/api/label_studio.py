@@ -12,8 +12,8 @@ from datasets.selectors import dataset_get
 from reviews.services.label_studio_import import DEFAULT_MODEL, LabelStudioImport, label_studio_import
 
 # Read in the request: an export is one JSON array published in one transaction, and the background Upload machinery
-# knows only one kind of row per file. Memory stays flat; time grows with the file: 40 MB (50,000 text tasks, three
-# annotations and two predictions each) took about 20 s on SQLite and on PostgreSQL.
+# knows only one kind of row per file. Memory stays flat; time grows with the file, and this bound keeps it to
+# well under a minute (docs/bench-ingest.md, "Figures the code's comments point to").
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 
 

@@ -246,9 +246,9 @@ class JudgmentSerializer(serializers.ModelSerializer):
         ]
 
     def to_representation(self, judgment: Judgment) -> dict:
-        """By hand: every submission answers with this, and DRF's field-by-field path took 1.5 ms, as much CPU as
-        recording the judgment (docs/bench-next-task.md). The fields above still document it, and a test keeps
-        the two equal."""
+        """By hand: every submission answers with this, and DRF's field-by-field path cost as much CPU as recording
+        the judgment (docs/bench-next-task.md, "Figures the code's comments point to"). The fields above still
+        document it, and a test keeps the two equal."""
         return {
             "id": judgment.pk,
             "task": judgment.task_id,

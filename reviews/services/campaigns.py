@@ -47,6 +47,46 @@ def _validated_rubric(rubric: list) -> list[dict]:
     return criteria
 
 
+def _check_choice(value: str, choices: list[str], field: str) -> None:
+    if value not in choices:
+        raise _invalid(f"{field} must be one of {', '.join(choices)}.", field)
+
+
+def _validated_labels(kind: str, labels: list, multi_label: bool) -> tuple[list[str], bool]:
+    """A labeling campaign's label schema; other kinds have none (and are never multi-label)."""
+    if kind != Campaign.Kind.LABELING:
+        return [], False
+    if not labels or len(set(labels)) != len(labels) or not all(isinstance(x, str) and x.strip() for x in labels):
+        raise _invalid("A labeling campaign needs a list of distinct, non-empty labels.", "labels")
+    return labels, multi_label
+
+
+def _check_reviewers(reviewers: list[User], overlap: int) -> None:
+    not_reviewers = [u.username for u in reviewers if not u.has_role(User.Role.REVIEWER)]
+    if not reviewers or not_reviewers:
+        raise _invalid(
+            "reviewers must name at least one user with the reviewer role"
+            + (f"; not reviewers: {', '.join(not_reviewers)}" if not_reviewers else ""),
+            "reviewers",
+        )
+    if overlap < 1 or overlap > len(reviewers):
+        raise _invalid(f"overlap must be between 1 and the number of reviewers ({len(reviewers)}).", "overlap")
+
+
+def _check_hand_out(quota_per_reviewer: int | None, lease_seconds: int) -> None:
+    if quota_per_reviewer is not None and quota_per_reviewer < 1:
+        raise _invalid("quota_per_reviewer must be at least 1 when given.", "quota_per_reviewer")
+    if lease_seconds < 10:
+        raise _invalid("lease_seconds must be at least 10.", "lease_seconds")
+
+
+def _validated_policy(gate: dict) -> GatePolicy:
+    try:
+        return GatePolicy.from_dict(gate)
+    except (PolicyInvalid, TypeError) as exc:
+        raise _invalid(f"gate: {exc}", "gate") from None
+
+
 def _versions_for_kind(
     kind: str, candidate: ModelVersion, baseline: ModelVersion | None, others: list[ModelVersion]
 ) -> list[ModelVersion]:
@@ -121,37 +161,15 @@ def campaign_create(
     known_answer_rate: float | None = None,
     min_seconds: int | None = None,
 ) -> Campaign:
-    if kind not in Campaign.Kind.values:
-        raise _invalid(f"kind must be one of {', '.join(Campaign.Kind.values)}.", "kind")
-    if sampling not in Campaign.Sampling.values:
-        raise _invalid(f"sampling must be one of {', '.join(Campaign.Sampling.values)}.", "sampling")
-    if content_format not in Campaign.ContentFormat.values:
-        raise _invalid(f"content_format must be one of {', '.join(Campaign.ContentFormat.values)}.", "content_format")
+    _check_choice(kind, Campaign.Kind.values, "kind")
+    _check_choice(sampling, Campaign.Sampling.values, "sampling")
+    _check_choice(content_format, Campaign.ContentFormat.values, "content_format")
     versions = _versions_for_kind(kind, candidate, baseline, list(others))
-    labels = list(labels)
-    if kind == Campaign.Kind.LABELING:
-        if not labels or len(set(labels)) != len(labels) or not all(isinstance(x, str) and x.strip() for x in labels):
-            raise _invalid("A labeling campaign needs a list of distinct, non-empty labels.", "labels")
-    else:
-        labels, multi_label = [], False
+    labels, multi_label = _validated_labels(kind, list(labels), multi_label)
     criteria = _validated_rubric(rubric or []) if kind == Campaign.Kind.RATING else []
-    not_reviewers = [u.username for u in reviewers if not u.has_role(User.Role.REVIEWER)]
-    if not reviewers or not_reviewers:
-        raise _invalid(
-            "reviewers must name at least one user with the reviewer role"
-            + (f"; not reviewers: {', '.join(not_reviewers)}" if not_reviewers else ""),
-            "reviewers",
-        )
-    if overlap < 1 or overlap > len(reviewers):
-        raise _invalid(f"overlap must be between 1 and the number of reviewers ({len(reviewers)}).", "overlap")
-    if quota_per_reviewer is not None and quota_per_reviewer < 1:
-        raise _invalid("quota_per_reviewer must be at least 1 when given.", "quota_per_reviewer")
-    if lease_seconds < 10:
-        raise _invalid("lease_seconds must be at least 10.", "lease_seconds")
-    try:
-        policy = GatePolicy.from_dict(gate or {})
-    except (PolicyInvalid, TypeError) as exc:
-        raise _invalid(f"gate: {exc}", "gate") from None
+    _check_reviewers(reviewers, overlap)
+    _check_hand_out(quota_per_reviewer, lease_seconds)
+    policy = _validated_policy(gate or {})
 
     campaign = Campaign.objects.create(
         name=name,

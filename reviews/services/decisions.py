@@ -1,10 +1,10 @@
 """Recording the moment the gate decides: once, with the webhook that tells approvers, in one transaction."""
 
 import logging
-import time
+from datetime import timedelta
 
 from celery import current_app
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core.queue import task_enqueue, task_enqueue_on_commit
@@ -94,10 +94,13 @@ def gate_state_of(*, results: dict) -> dict:
     }
 
 
-# When the gate check this process last scheduled for each campaign will run. A judgment committed before
-# then is seen by that check, so a burst of judgments sends one message rather than one each.
+# A check scheduled for a campaign runs _GATE_CHECK_DELAY after the judgment that scheduled it, so it sees every
+# judgment committed before then: a burst of judgments sends one message rather than one each. When that check
+# is due lives on the campaign row (gate_check_due_at), so all web processes share one debounce.
 _GATE_CHECK_DELAY = 1.0
-_gate_check_due: dict[int, float] = {}
+# The row's due time is set a little earlier than the task's ETA, so clock drift between the web processes and the
+# worker (the ETA is the sender's clock, read by the worker's) cannot let a skipped judgment miss the check.
+_GATE_CHECK_MARGIN = 0.1
 
 
 def campaign_gate_check_on_commit(*, campaign_id: int) -> None:
@@ -112,10 +115,32 @@ def campaign_gate_recheck_on_commit(*, campaign_id: int) -> None:
 
 
 def _gate_check_schedule(campaign_id: int) -> None:
-    now = time.monotonic()
     eager = current_app.conf.task_always_eager  # runs at once: no check is pending
-    if not eager and _gate_check_due.get(campaign_id, 0.0) > now:
-        return
-    task_enqueue(GATE_CHECK_TASK, args=[campaign_id], countdown=_GATE_CHECK_DELAY)
-    # a little earlier than the ETA, so the wall and monotonic clocks' drift cannot skip a judgment
-    _gate_check_due[campaign_id] = now + _GATE_CHECK_DELAY - 0.1
+    if not eager and not _gate_check_claim(campaign_id):
+        return  # a check that will see this judgment is already scheduled, by this process or another
+    try:
+        task_enqueue(GATE_CHECK_TASK, args=[campaign_id], countdown=_GATE_CHECK_DELAY)
+    except Exception:
+        # the message did not leave: give the window back so the next judgment schedules the check
+        Campaign.objects.filter(pk=campaign_id).update(gate_check_due_at=None)
+        raise
+
+
+def _gate_check_claim(campaign_id: int) -> bool:
+    """Whether this caller schedules the campaign's next check. One conditional UPDATE decides, so of several
+    processes committing judgments at once exactly one wins per window. It runs after every judgment, so it is
+    written out rather than built by the ORM each time (building it cost more than running it; figures:
+    docs/bench-next-task.md, "Figures the code's comments point to")."""
+    now = timezone.now()
+    due = now + timedelta(seconds=_GATE_CHECK_DELAY - _GATE_CHECK_MARGIN)
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL, [adapt(due), campaign_id, adapt(now)])
+        return cursor.rowcount == 1
+
+
+_DUE = Campaign._meta.get_field("gate_check_due_at").column
+_CLAIM_SQL = (
+    f"UPDATE {Campaign._meta.db_table} SET {_DUE} = %s "
+    f"WHERE {Campaign._meta.pk.column} = %s AND ({_DUE} IS NULL OR {_DUE} <= %s)"
+)

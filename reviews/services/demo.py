@@ -253,39 +253,7 @@ def _train() -> _Trained:
         "train_size": len(y_train),
         "sklearn_version": sklearn.__version__,
     }
-    svc = candidate.estimator.get_params()
-    logistic = middle.get_params()
-    params = {
-        BASELINE_VERSION: {
-            "model_class": "sklearn.naive_bayes.GaussianNB",
-            "hyperparameters": {"var_smoothing": baseline.get_params()["var_smoothing"]},
-            **split,
-        },
-        MIDDLE_VERSION: {
-            "model_class": "sklearn.linear_model.LogisticRegression",
-            "hyperparameters": {
-                "solver": logistic["solver"],
-                "C": logistic["C"],
-                "max_iter": logistic["max_iter"],
-                "tol": logistic["tol"],
-                "iterations_run": int(middle.n_iter_.max()),
-            },
-            **split,
-        },
-        CANDIDATE_VERSION: {
-            "model_class": "sklearn.calibration.CalibratedClassifierCV",
-            "estimator": "sklearn.svm.SVC",
-            "hyperparameters": {
-                "kernel": svc["kernel"],
-                "gamma": svc["gamma"],
-                "C": svc["C"],
-                "calibration_method": candidate.method,
-                "calibration_cv": 5 if candidate.cv is None else candidate.cv,
-                "ensemble": candidate.ensemble,
-            },
-            **split,
-        },
-    }
+    params = _hyperparameters(baseline=baseline, middle=middle, candidate=candidate, split=split)
     titles = {
         BASELINE_VERSION: "Gaussian naive Bayes",
         MIDDLE_VERSION: "logistic regression",
@@ -295,22 +263,7 @@ def _train() -> _Trained:
     proba = {version: model.predict_proba(x_test) for version, model in fitted.items()}
     pred = {version: fitted[version].classes_[p.argmax(axis=1)] for version, p in proba.items()}
 
-    # Choose the items: the candidate's mistakes and the candidate/baseline disagreements first (up to MAX_HARD_SHARE
-    # of the items), then items both get right. The middle version plays no part in the choice, and the seed is
-    # fixed: the same bytes (and the same sha256) every time.
-    rng = np.random.default_rng(RANDOM_STATE)
-    positions = rng.permutation(len(y_test))
-    candidate_wrong = pred[CANDIDATE_VERSION] != y_test
-    disagree = pred[CANDIDATE_VERSION] != pred[BASELINE_VERSION]
-    max_hard = int(ITEM_COUNT * MAX_HARD_SHARE)
-    first = [p for p in positions if candidate_wrong[p]] + [
-        p for p in positions if disagree[p] and not candidate_wrong[p]
-    ]
-    chosen = first[:max_hard]
-    taken = set(chosen)
-    rest = [p for p in positions if p not in taken]
-    chosen += rest[: ITEM_COUNT - len(chosen)]
-    chosen = [chosen[i] for i in rng.permutation(len(chosen))]  # mix hard and easy items in the review order
+    chosen, disagree = _chosen_positions(y_test, pred)
 
     rows = []
     outputs: dict[str, list[dict]] = {version: [] for version in fitted}
@@ -344,6 +297,67 @@ def _train() -> _Trained:
         for version in (BASELINE_VERSION, MIDDLE_VERSION, CANDIDATE_VERSION)
     }
     return _Trained(rows=rows, versions=versions, hard=int(sum(bool(disagree[p]) for p in chosen)))
+
+
+def _hyperparameters(*, baseline, middle, candidate, split: dict) -> dict[str, dict]:
+    """What each demo model version records about how it was trained (its registry params)."""
+    svc = candidate.estimator.get_params()
+    logistic = middle.get_params()
+    return {
+        BASELINE_VERSION: {
+            "model_class": "sklearn.naive_bayes.GaussianNB",
+            "hyperparameters": {"var_smoothing": baseline.get_params()["var_smoothing"]},
+            **split,
+        },
+        MIDDLE_VERSION: {
+            "model_class": "sklearn.linear_model.LogisticRegression",
+            "hyperparameters": {
+                "solver": logistic["solver"],
+                "C": logistic["C"],
+                "max_iter": logistic["max_iter"],
+                "tol": logistic["tol"],
+                "iterations_run": int(middle.n_iter_.max()),
+            },
+            **split,
+        },
+        CANDIDATE_VERSION: {
+            "model_class": "sklearn.calibration.CalibratedClassifierCV",
+            "estimator": "sklearn.svm.SVC",
+            "hyperparameters": {
+                "kernel": svc["kernel"],
+                "gamma": svc["gamma"],
+                "C": svc["C"],
+                "calibration_method": candidate.method,
+                "calibration_cv": 5 if candidate.cv is None else candidate.cv,
+                "ensemble": candidate.ensemble,
+            },
+            **split,
+        },
+    }
+
+
+def _chosen_positions(y_test, pred: dict) -> tuple[list[int], Any]:
+    """The test positions the demo shows, in review order, and which of all positions the candidate and the
+    baseline disagree on.
+
+    The candidate's mistakes and the candidate/baseline disagreements come first (up to MAX_HARD_SHARE of the items),
+    then items both get right. The middle version plays no part in the choice, and the seed is fixed: the same bytes
+    (and the same sha256) every time."""
+    import numpy as np
+
+    rng = np.random.default_rng(RANDOM_STATE)
+    positions = rng.permutation(len(y_test))
+    candidate_wrong = pred[CANDIDATE_VERSION] != y_test
+    disagree = pred[CANDIDATE_VERSION] != pred[BASELINE_VERSION]
+    max_hard = int(ITEM_COUNT * MAX_HARD_SHARE)
+    first = [p for p in positions if candidate_wrong[p]] + [
+        p for p in positions if disagree[p] and not candidate_wrong[p]
+    ]
+    chosen = first[:max_hard]
+    taken = set(chosen)
+    rest = [p for p in positions if p not in taken]
+    chosen += rest[: ITEM_COUNT - len(chosen)]
+    return [chosen[i] for i in rng.permutation(len(chosen))], disagree  # hard and easy items mixed
 
 
 def _png_base64(image) -> str:

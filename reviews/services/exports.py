@@ -11,8 +11,9 @@ import csv
 import io
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import groupby
+from typing import Any
 
 from django.db.models import BooleanField, Exists, ExpressionWrapper, FilteredRelation, OuterRef, Q, Subquery
 
@@ -136,7 +137,8 @@ def _judgment_row(campaign: Campaign, names: dict[int, str], j: dict) -> dict:
         has_suggestion=j.get("has_suggestion", True),
     )
     if problem:
-        value, outcome = None, None
+        outcome = None
+        row.update(_unread_judgment_columns(slots, j))
     else:
         value, outcome = judgment_deblinded(
             campaign,
@@ -148,68 +150,14 @@ def _judgment_row(campaign: Campaign, names: dict[int, str], j: dict) -> dict:
             candidate_slot=j["assignment__candidate_slot"],
             suggestion=j.get("suggestion"),
         )
-    if problem:
-        row.update(
-            {
-                "slots": slots,
-                "choice": j["choice"],
-                "ranking_as_shown": j["ranking"],
-                "ratings_as_shown": j["ratings"],
-                "labels": j["labels"],
-                "suggestion": j.get("suggestion"),
-            }
-        )
-    elif campaign.kind == Campaign.Kind.PAIRWISE:
-        winner = {"candidate": campaign.candidate_id, "baseline": campaign.baseline_id}.get(value)
-        row.update(
-            {
-                "candidate": names[campaign.candidate_id],
-                "baseline": names[campaign.baseline_id],
-                "slots": slots,
-                "choice": j["choice"],
-                "winner": value,
-                "winner_version": names[winner] if winner else None,
-            }
-        )
-    elif campaign.kind == Campaign.Kind.RANKING:
-        row.update(
-            {
-                "slots": slots,
-                "ranking_as_shown": j["ranking"],
-                "ranking": [[names[v] for v in group] for group in value],
-                "positions": {names[v]: place for v, place in stats.ranking_positions(value).items()},
-            }
-        )
-    elif campaign.kind == Campaign.Kind.RATING:
-        row.update(
-            {
-                "slots": slots,
-                "ratings_as_shown": j["ratings"],
-                "ratings": {names[v]: scores for v, scores in value.items()},
-            }
-        )
-    else:
-        row.update({"labels": j["labels"], "suggestion": j.get("suggestion")})
-    status = (
-        "retracted"
-        if j["retracted_at"]
-        else "discarded"
-        if j["discarded_at"]
-        else "excluded"
-        if j.get("excluded")
-        else "known_answer"
-        if j.get("known")
-        else "unreadable"
-        if problem
-        else "counted"
-    )
+        row.update(_JUDGMENT_KIND_COLUMNS[campaign.kind](campaign, names, slots, j, value))
     row.update(
         {
             "outcome": outcome,
             "comment": j["rationale"],
             "duration_ms": j["duration_ms"],
             "created_at": _iso(j["created_at"]),
-            "status": status,
+            "status": _judgment_status(j, unreadable=bool(problem)),
             "retracted_at": _iso(j["retracted_at"]),
             "discarded_at": _iso(j["discarded_at"]),
             "discarded_by": j["discarded_by__username"],
@@ -217,6 +165,71 @@ def _judgment_row(campaign: Campaign, names: dict[int, str], j: dict) -> dict:
         }
     )
     return row
+
+
+def _judgment_status(j: dict, *, unreadable: bool) -> str:
+    """Why a judgment counts or not, the first reason that applies."""
+    reasons = (
+        ("retracted", j["retracted_at"]),
+        ("discarded", j["discarded_at"]),
+        ("excluded", j.get("excluded")),
+        ("known_answer", j.get("known")),
+        ("unreadable", unreadable),
+    )
+    return next((status for status, applies in reasons if applies), "counted")
+
+
+def _unread_judgment_columns(slots: dict, j: dict) -> dict:
+    """A judgment the results cannot read, as stored: every field that might hold its answer."""
+    return {
+        "slots": slots,
+        "choice": j["choice"],
+        "ranking_as_shown": j["ranking"],
+        "ratings_as_shown": j["ratings"],
+        "labels": j["labels"],
+        "suggestion": j.get("suggestion"),
+    }
+
+
+def _pairwise_judgment_columns(campaign: Campaign, names: dict, slots: dict, j: dict, value: Any) -> dict:
+    winner = {"candidate": campaign.candidate_id, "baseline": campaign.baseline_id}.get(value)
+    return {
+        "candidate": names[campaign.candidate_id],
+        "baseline": names[campaign.baseline_id],
+        "slots": slots,
+        "choice": j["choice"],
+        "winner": value,
+        "winner_version": names[winner] if winner else None,
+    }
+
+
+def _ranking_judgment_columns(campaign: Campaign, names: dict, slots: dict, j: dict, value: Any) -> dict:
+    return {
+        "slots": slots,
+        "ranking_as_shown": j["ranking"],
+        "ranking": [[names[v] for v in group] for group in value],
+        "positions": {names[v]: place for v, place in stats.ranking_positions(value).items()},
+    }
+
+
+def _rating_judgment_columns(campaign: Campaign, names: dict, slots: dict, j: dict, value: Any) -> dict:
+    return {
+        "slots": slots,
+        "ratings_as_shown": j["ratings"],
+        "ratings": {names[v]: scores for v, scores in value.items()},
+    }
+
+
+def _labeling_judgment_columns(campaign: Campaign, names: dict, slots: dict, j: dict, value: Any) -> dict:
+    return {"labels": j["labels"], "suggestion": j.get("suggestion")}
+
+
+_JUDGMENT_KIND_COLUMNS: dict[str, Callable[[Campaign, dict, dict, dict, Any], dict]] = {
+    Campaign.Kind.PAIRWISE: _pairwise_judgment_columns,
+    Campaign.Kind.RANKING: _ranking_judgment_columns,
+    Campaign.Kind.RATING: _rating_judgment_columns,
+    Campaign.Kind.LABELING: _labeling_judgment_columns,
+}
 
 
 def result_export_columns(*, campaign: Campaign) -> list[str]:
@@ -300,43 +313,57 @@ def _result_row(campaign: Campaign, names: dict[int, str], group: list[dict]) ->
         # the same per-item outcome the gate uses with several reviewers per item: the mean of its judgments
         "candidate_score": sum(outcomes) / len(outcomes) if outcomes else None,
     }
-    if campaign.kind == Campaign.Kind.PAIRWISE:
-        counts = Counter(values)
-        row.update(
-            {
-                "candidate_wins": counts["candidate"],
-                "candidate_losses": counts["baseline"],
-                "ties": counts["tie"],
-                "both_bad": counts["both_bad"],
-            }
-        )
-    elif campaign.kind == Campaign.Kind.RANKING:
-        row["mean_rank"] = {names[v]: figures["mean"] for v, figures in stats.mean_ranks(values).items()}
-    elif campaign.kind == Campaign.Kind.RATING:
-        summary = stats.rating_summary(values, campaign.rubric)  # Likert mean, or the pass rate
-        row["mean_ratings"] = {
+    row.update(_RESULT_KIND_COLUMNS[campaign.kind](campaign, names, values, judged, first))
+    return row
+
+
+def _pairwise_result_columns(campaign: Campaign, names: dict, values: list, judged: list, first: dict) -> dict:
+    counts = Counter(values)
+    return {
+        "candidate_wins": counts["candidate"],
+        "candidate_losses": counts["baseline"],
+        "ties": counts["tie"],
+        "both_bad": counts["both_bad"],
+    }
+
+
+def _ranking_result_columns(campaign: Campaign, names: dict, values: list, judged: list, first: dict) -> dict:
+    return {"mean_rank": {names[v]: figures["mean"] for v, figures in stats.mean_ranks(values).items()}}
+
+
+def _rating_result_columns(campaign: Campaign, names: dict, values: list, judged: list, first: dict) -> dict:
+    summary = stats.rating_summary(values, campaign.rubric)  # Likert mean, or the pass rate
+    return {
+        "mean_ratings": {
             names[v]: {criterion: figures["mean"] for criterion, figures in criteria.items()}
             for v, criteria in summary.items()
         }
-    else:
-        label_sets = [r["counted__labels"] for r in judged]
-        consensus = majority_labels(label_sets)  # as gold labels are published: None when the top sets tie
-        if consensus is not None:
-            consensus = sorted(
-                consensus, key=lambda x: (campaign.labels.index(x) if x in campaign.labels else len(campaign.labels), x)
-            )
-        row.update(
-            {
-                "consensus": consensus,
-                "tied": bool(judged) and consensus is None,
-                "votes": dict(Counter("|".join(labels) for labels in label_sets)),
-                "unanimous": len({frozenset(labels) for labels in label_sets}) == 1 if len(judged) > 1 else None,
-                "candidate_agrees": frozenset(consensus) == as_label_set(first.get("suggestion"))
-                if consensus is not None
-                else None,
-            }
-        )
-    return row
+    }
+
+
+def _labeling_result_columns(campaign: Campaign, names: dict, values: list, judged: list, first: dict) -> dict:
+    label_sets = [r["counted__labels"] for r in judged]
+    consensus = majority_labels(label_sets)  # as gold labels are published: None when the top sets tie
+    if consensus is not None:
+        schema = campaign.labels
+        consensus = sorted(consensus, key=lambda x: (schema.index(x) if x in schema else len(schema), x))
+    return {
+        "consensus": consensus,
+        "tied": bool(judged) and consensus is None,
+        "votes": dict(Counter("|".join(labels) for labels in label_sets)),
+        "unanimous": len({frozenset(labels) for labels in label_sets}) == 1 if len(judged) > 1 else None,
+        "candidate_agrees": (
+            frozenset(consensus) == as_label_set(first.get("suggestion")) if consensus is not None else None
+        ),
+    }
+
+
+_RESULT_KIND_COLUMNS: dict[str, Callable[[Campaign, dict, list, list, dict], dict]] = {
+    Campaign.Kind.PAIRWISE: _pairwise_result_columns,
+    Campaign.Kind.RANKING: _ranking_result_columns,
+    Campaign.Kind.RATING: _rating_result_columns,
+    Campaign.Kind.LABELING: _labeling_result_columns,
+}
 
 
 # --- writers -----------------------------------------------------------------------------------------------

@@ -51,13 +51,16 @@ def _validated_ratings(ratings: Any, rubric: list[dict], slots: list[str]) -> di
         if not isinstance(scores, dict) or set(scores) != set(names):
             raise _invalid(f"ratings.{slot} must give every criterion: {', '.join(names)}.", "ratings")
         for criterion in rubric:
-            value = scores[criterion["name"]]
-            if criterion["scale"] == "likert":
-                if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
-                    raise _invalid(f"ratings.{slot}.{criterion['name']} must be a whole number from 1 to 5.", "ratings")
-            elif value not in ("pass", "fail"):
-                raise _invalid(f"ratings.{slot}.{criterion['name']} must be 'pass' or 'fail'.", "ratings")
+            _check_score(f"ratings.{slot}.{criterion['name']}", criterion["scale"], scores[criterion["name"]])
     return {slot: dict(ratings[slot]) for slot in slots}
+
+
+def _check_score(where: str, scale: str, value: Any) -> None:
+    if scale == "likert":
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+            raise _invalid(f"{where} must be a whole number from 1 to 5.", "ratings")
+    elif value not in ("pass", "fail"):
+        raise _invalid(f"{where} must be 'pass' or 'fail'.", "ratings")
 
 
 def judgment_validate(
@@ -169,6 +172,21 @@ def _earlier_submission(*, reviewer: User, client_id: str, task_id: int) -> Judg
     return earlier
 
 
+def _earlier_submission_or_refusal(
+    assignment: Assignment | None, *, reviewer: User, client_id: str, task_id: int
+) -> tuple[Judgment, bool]:
+    """No open assignment to judge: a retry of a recorded submission (its assignment is done) gets the first
+    answer; anything else is refused with the reason."""
+    earlier = _earlier_submission(reviewer=reviewer, client_id=client_id, task_id=task_id)
+    if earlier:
+        return earlier, False
+    if assignment is None:
+        raise NotFoundError("No such task is assigned to you.", code="task_not_found")
+    if assignment.status == Assignment.Status.DONE:
+        raise ConflictError("You have already judged this task.", code="already_judged")
+    raise ConflictError("You skipped this task.", code="skipped")
+
+
 class _FlippedFirst(Exception):
     """Another submission flipped the assignment to done before this one could."""
 
@@ -189,15 +207,7 @@ def judgment_submit(
     client_id = (client_id or "")[:64]
     assignment = _assignment_for(task_id=task_id, reviewer=reviewer)
     if assignment is None or assignment.status in (Assignment.Status.DONE, Assignment.Status.SKIPPED):
-        # a retry of a recorded submission lands here (its assignment is done): it gets the first answer
-        earlier = _earlier_submission(reviewer=reviewer, client_id=client_id, task_id=task_id)
-        if earlier:
-            return earlier, False
-        if assignment is None:
-            raise NotFoundError("No such task is assigned to you.", code="task_not_found")
-        if assignment.status == Assignment.Status.DONE:
-            raise ConflictError("You have already judged this task.", code="already_judged")
-        raise ConflictError("You skipped this task.", code="skipped")
+        return _earlier_submission_or_refusal(assignment, reviewer=reviewer, client_id=client_id, task_id=task_id)
     if assignment.status == Assignment.Status.EXPIRED:
         assignment_revive(assignment=Assignment.objects.select_related("task__campaign").get(pk=assignment.pk))
     try:

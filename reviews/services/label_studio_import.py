@@ -231,7 +231,20 @@ def _read_task(reading: _Reading, number: int, task: Any) -> None:
         checker.error("predictions", f"brings the export beyond {MAX_MODEL_VERSIONS} model versions")
     if item is None or checker.failed:
         return
-    for name in new:  # in order of appearance: the first of equally good candidates wins
+    _stage_task(reading, number, item, predictions, annotations, new_versions=new)
+
+
+def _stage_task(
+    reading: _Reading,
+    number: int,
+    item: Any,
+    predictions: list[tuple[str, Any, bool, bool]],
+    annotations: list[tuple[int, list[str], int | None, Any]],
+    *,
+    new_versions: list[str],
+) -> None:
+    """Stage a task that passed every check: its item, its predictions per model version, its annotations."""
+    for name in new_versions:  # in order of appearance: the first of equally good candidates wins
         reading.versions[name] = _Version(name, reading.stack.enter_context(Staging(PREDICTION_STAGE)))
     reading.items.add((item.line, item.external_id, item.input, item.reference, item.tags, item.image))
     for name, row, _, _ in predictions:
@@ -256,39 +269,53 @@ def _task_predictions(checker: _Task, predictions: Any, item) -> list[tuple[str,
     if not isinstance(predictions, list):
         checker.error("predictions", "must be a list")
         return []
-    rows, seen = [], set()
+    rows = []
+    seen: set[str] = set()
     for index, prediction in enumerate(predictions):
         path = f"predictions[{index}]"
         if not isinstance(prediction, dict):
             checker.error(path, "must be an object")
             continue
-        name = prediction.get("model_version")
-        name = UNVERSIONED if name in (None, "") else name
-        if isinstance(name, bool) or not isinstance(name, (str, int, float)) or len(str(name)) > 100:
-            checker.error(f"{path}.model_version", "must be a string of at most 100 characters")
-            continue
-        name = str(name).strip() or UNVERSIONED
-        if name in seen:
-            checker.error(f"{path}.model_version", f"a second prediction from model version {name!r} on this task")
+        name = _prediction_version(checker, prediction.get("model_version"), path, seen)
+        if name is None:
             continue
         seen.add(name)
-        choices = _result_choices(checker, prediction.get("result"), f"{path}.result")
-        if choices is None:
-            continue
-        result = prediction["result"]
-        if not choices and not result:
-            checker.error(f"{path}.result", "is empty")
-            continue
-        output = (choices[0] if len(choices) == 1 else choices) if choices else result
-        score = prediction.get("score")
-        record = {"id": item.external_id if item else "-", "output": output, "score": score}
-        row = checker.check(
-            lambda found: validate_prediction(checker.number, record, found),
-            {"output": f"{path}.result", "score": f"{path}.score"},
-        )
-        if row is not None:
-            rows.append((name, row, bool(choices), len(choices) > 1))
+        read = _prediction_row(checker, prediction, path, item)
+        if read is not None:
+            rows.append((name, *read))
     return rows
+
+
+def _prediction_version(checker: _Task, name: Any, path: str, seen: set[str]) -> str | None:
+    """The model version a prediction names (unnamed: UNVERSIONED), or None after an error."""
+    name = UNVERSIONED if name in (None, "") else name
+    if isinstance(name, bool) or not isinstance(name, (str, int, float)) or len(str(name)) > 100:
+        checker.error(f"{path}.model_version", "must be a string of at most 100 characters")
+        return None
+    name = str(name).strip() or UNVERSIONED
+    if name in seen:
+        checker.error(f"{path}.model_version", f"a second prediction from model version {name!r} on this task")
+        return None
+    return name
+
+
+def _prediction_row(checker: _Task, prediction: dict, path: str, item) -> tuple[Any, bool, bool] | None:
+    """(prediction row, whether it is choices, whether several): its choices as the output, or the result itself
+    when it holds none; None after an error."""
+    choices = _result_choices(checker, prediction.get("result"), f"{path}.result")
+    if choices is None:
+        return None
+    result = prediction["result"]
+    if not choices and not result:
+        checker.error(f"{path}.result", "is empty")
+        return None
+    output = (choices[0] if len(choices) == 1 else choices) if choices else result
+    record = {"id": item.external_id if item else "-", "output": output, "score": prediction.get("score")}
+    row = checker.check(
+        lambda found: validate_prediction(checker.number, record, found),
+        {"output": f"{path}.result", "score": f"{path}.score"},
+    )
+    return None if row is None else (row, bool(choices), len(choices) > 1)
 
 
 def _task_annotations(checker: _Task, annotations: Any) -> list[tuple[int, list[str], int | None, Any]]:
@@ -369,21 +396,27 @@ def _result_choices(checker: _Task, result: Any, path: str) -> list[str] | None:
         if not isinstance(choices, list) or not choices or not all(isinstance(c, str) and c.strip() for c in choices):
             checker.error(f"{where}.value.choices", "must be a non-empty list of label strings")
             return None
-        control = str(region.get("from_name") or "")
-        reading = checker.reading
-        if reading.choice_control is None:
-            reading.choice_control = (control, checker.number)
-        elif reading.choice_control[0] != control:
-            checker.error(
-                f"{where}.from_name",
-                f"is a second choices control {control!r} (task #{reading.choice_control[1]} "
-                f"used {reading.choice_control[0]!r}); a campaign holds one label set",
-            )
+        if not _one_choices_control(checker, str(region.get("from_name") or ""), where):
             return None
         for choice in choices:
             chosen[choice] = None
-            reading.labels.setdefault(choice, len(reading.labels))
+            checker.reading.labels.setdefault(choice, len(checker.reading.labels))
     return list(chosen)
+
+
+def _one_choices_control(checker: _Task, control: str, where: str) -> bool:
+    """Every choices result of the export comes from one control (the first seen): a campaign holds one label set."""
+    reading = checker.reading
+    if reading.choice_control is None:
+        reading.choice_control = (control, checker.number)
+    elif reading.choice_control[0] != control:
+        checker.error(
+            f"{where}.from_name",
+            f"is a second choices control {control!r} (task #{reading.choice_control[1]} "
+            f"used {reading.choice_control[0]!r}); a campaign holds one label set",
+        )
+        return False
+    return True
 
 
 def _candidate(reading: _Reading) -> str | None:

@@ -87,18 +87,7 @@ def known_answers_resolve(
     if known_answers is None or known_answers == []:
         return {}
     if known_answers == "reference":
-        if kind != Campaign.Kind.LABELING:
-            raise _invalid(
-                'known_answers "reference" reads the items\' references as labels: labeling campaigns only; '
-                'give a list of {"item", "answer"} instead.',
-                "known_answers",
-            )
-        found = _from_references(dataset_version, labels, multi_label, item_ids)
-        if not found:
-            raise _invalid(
-                f'known_answers "reference": no item has a reference among the labels {labels}.', "known_answers"
-            )
-        return found
+        return _known_from_references(kind, dataset_version, labels, multi_label, item_ids)
     if not isinstance(known_answers, list):
         raise _invalid(
             'known_answers must be a list of {"item": "<item id>", "answer": ...}'
@@ -106,6 +95,19 @@ def known_answers_resolve(
             + ".",
             "known_answers",
         )
+    return _known_from_list(kind, dataset_version, versions, labels, multi_label, known_answers, item_ids)
+
+
+def _known_from_list(
+    kind: str,
+    dataset_version: DatasetVersion,
+    versions: list[ModelVersion],
+    labels: list[str],
+    multi_label: bool,
+    known_answers: list,
+    item_ids: list[int],
+) -> dict[int, object]:
+    """known_answers as a list of {"item", "answer"}: each entry's item found, and its answer read for the kind."""
     refs = {f"{v.model.name}:{v.version}": v.pk for v in versions}
     external = [entry.get("item") if isinstance(entry, dict) else None for entry in known_answers]
     by_external = dict(
@@ -119,23 +121,9 @@ def known_answers_resolve(
         where = f"known_answers[{index}]"
         if not isinstance(item, str) or "answer" not in entry:
             raise _invalid(f'{where} needs "item" (the item\'s id) and "answer".', "known_answers", index=index)
-        if item not in by_external:
-            raise _invalid(
-                f"{where}: no item {item!r} in {dataset_version.dataset.name} v{dataset_version.number}.",
-                "known_answers",
-                index=index,
-                item=item,
-            )
-        item_id = by_external[item]
-        if item_id in answers:
-            raise _invalid(f"{where}: item {item!r} is given twice.", "known_answers", index=index, item=item)
-        if item_id not in can_be_task:
-            raise _invalid(
-                f"{where}: item {item!r} lacks an output from some model version of the campaign.",
-                "known_answers",
-                index=index,
-                item=item,
-            )
+        item_id = _known_item_id(
+            where, index, item, by_external, dataset_version, given=answers, can_be_task=can_be_task
+        )
         answer, expected = _answer_for_kind(kind, entry["answer"], refs=refs, labels=labels, multi_label=multi_label)
         if answer is None:
             raise _invalid(
@@ -147,6 +135,56 @@ def known_answers_resolve(
             )
         answers[item_id] = answer
     return answers
+
+
+def _known_from_references(
+    kind: str, dataset_version: DatasetVersion, labels: list[str], multi_label: bool, item_ids: list[int]
+) -> dict[int, object]:
+    """known_answers "reference": the items' references read as labels, for a labeling campaign."""
+    if kind != Campaign.Kind.LABELING:
+        raise _invalid(
+            'known_answers "reference" reads the items\' references as labels: labeling campaigns only; '
+            'give a list of {"item", "answer"} instead.',
+            "known_answers",
+        )
+    found = _from_references(dataset_version, labels, multi_label, item_ids)
+    if not found:
+        raise _invalid(
+            f'known_answers "reference": no item has a reference among the labels {labels}.', "known_answers"
+        )
+    return found
+
+
+def _known_item_id(
+    where: str,
+    index: int,
+    item: str,
+    by_external: dict[str, int],
+    dataset_version: DatasetVersion,
+    *,
+    given: dict[int, object],
+    can_be_task: set[int],
+) -> int:
+    """The item a known-answer entry names: one of the dataset version's, named once, that can be one of the
+    campaign's tasks."""
+    item_id = by_external.get(item)
+    if item_id is None:
+        raise _invalid(
+            f"{where}: no item {item!r} in {dataset_version.dataset.name} v{dataset_version.number}.",
+            "known_answers",
+            index=index,
+            item=item,
+        )
+    if item_id in given:
+        raise _invalid(f"{where}: item {item!r} is given twice.", "known_answers", index=index, item=item)
+    if item_id not in can_be_task:
+        raise _invalid(
+            f"{where}: item {item!r} lacks an output from some model version of the campaign.",
+            "known_answers",
+            index=index,
+            item=item,
+        )
+    return item_id
 
 
 def known_answer_settings(*, rate: float | None, min_seconds: int | None, known: dict) -> float:

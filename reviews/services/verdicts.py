@@ -67,16 +67,7 @@ def _verdict_sign_once(*, campaign_id: int, signer: User, decision: str, rationa
         .get(pk=campaign_id)
     )
     _check_signer(campaign, signer)
-    if Verdict.objects.filter(campaign=campaign).exists():
-        raise ConflictError("This campaign has already been signed off.", code="already_signed")
-    if Approval.objects.filter(campaign=campaign, approver=signer).exists():
-        raise ConflictError(
-            "You have already signed this campaign; another approver must add theirs.", code="already_signed_by_you"
-        )
-    if decision not in Verdict.Decision.values:
-        raise ApplicationError("decision must be approve or reject.", code="invalid", extra={"field": "decision"})
-    if not rationale.strip():
-        raise ApplicationError("A rationale is required.", code="invalid", extra={"field": "rationale"})
+    _check_signature(campaign, signer, decision, rationale)
     evidence = campaign_evidence(campaign=campaign)
     gate = evidence["results"]["gate"]
     if decision == Verdict.Decision.APPROVE and gate["status"] != "pass":
@@ -92,6 +83,29 @@ def _verdict_sign_once(*, campaign_id: int, signer: User, decision: str, rationa
     approvals = list(campaign.approvals.select_related("approver"))
     if decision == Verdict.Decision.APPROVE and len([a for a in approvals if a.decision == "approve"]) < needed:
         return approval  # waits for the other approvers
+    verdict = _verdict_chained(campaign, signer, decision, rationale, evidence, approvals)
+    _verdict_carry_out(campaign, verdict, signer)
+    return verdict
+
+
+def _check_signature(campaign: Campaign, signer: User, decision: str, rationale: str) -> None:
+    """A campaign is signed once, by each approver once, with a decision and a rationale."""
+    if Verdict.objects.filter(campaign=campaign).exists():
+        raise ConflictError("This campaign has already been signed off.", code="already_signed")
+    if Approval.objects.filter(campaign=campaign, approver=signer).exists():
+        raise ConflictError(
+            "You have already signed this campaign; another approver must add theirs.", code="already_signed_by_you"
+        )
+    if decision not in Verdict.Decision.values:
+        raise ApplicationError("decision must be approve or reject.", code="invalid", extra={"field": "decision"})
+    if not rationale.strip():
+        raise ApplicationError("A rationale is required.", code="invalid", extra={"field": "rationale"})
+
+
+def _verdict_chained(
+    campaign: Campaign, signer: User, decision: str, rationale: str, evidence: dict, approvals: list[Approval]
+) -> Verdict:
+    """The verdict with its report and approvals in the evidence, saved as the new head of the hash chain."""
     evidence["report_html"] = report_html(campaign=campaign, evidence=evidence)
     evidence["approvals"] = [
         {
@@ -115,8 +129,15 @@ def _verdict_sign_once(*, campaign_id: int, signer: User, decision: str, rationa
     )
     verdict.hash = verdict_hash(verdict=verdict)
     verdict.save()
+    return verdict
+
+
+def _verdict_carry_out(campaign: Campaign, verdict: Verdict, signer: User) -> None:
+    """What a verdict sets in motion: the campaign and its candidate's other campaigns close, the candidate's stage
+    moves, and the webhook is queued, all in the verdict's transaction."""
+    approved = verdict.decision == Verdict.Decision.APPROVE
     campaign.status = Campaign.Status.CLOSED
-    campaign.status_reason = f"Signed off: {'approved' if decision == Verdict.Decision.APPROVE else 'rejected'}"
+    campaign.status_reason = f"Signed off: {'approved' if approved else 'rejected'}"
     campaign.save(update_fields=["status", "status_reason", "updated_at"])
     # the candidate is decided: its other campaigns' work can no longer count
     # the reason reaches the sibling's reviewers: its id, never its name, which may name the models
@@ -124,19 +145,17 @@ def _verdict_sign_once(*, campaign_id: int, signer: User, decision: str, rationa
         candidate=campaign.candidate,
         except_campaign=campaign,
         reason=(
-            f"Closed: campaign {campaign.pk} signed off this candidate as "
-            f"{'approved' if decision == Verdict.Decision.APPROVE else 'rejected'}."
+            f"Closed: campaign {campaign.pk} signed off this candidate as {'approved' if approved else 'rejected'}."
         ),
     )
     model_version_set_stage(
         version=campaign.candidate,
-        to_stage=ModelVersion.Stage.APPROVED if decision == Verdict.Decision.APPROVE else ModelVersion.Stage.REJECTED,
+        to_stage=ModelVersion.Stage.APPROVED if approved else ModelVersion.Stage.REJECTED,
         actor=signer,
         reason=verdict.rationale,
         verdict_id=verdict.pk,
     )
     webhook_event_publish(event="verdict.signed", payload=verdict_payload(verdict=verdict))
-    return verdict
 
 
 def verdict_sign(*, campaign: Campaign, signer: User, decision: str, rationale: str) -> Verdict | Approval:
