@@ -81,7 +81,6 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.stats import norm
 
 from reviews import lattice as lattice_mod
 
@@ -309,7 +308,10 @@ def fixed_sample_size(p0: float, p1: float, alpha: float = 0.05, beta: float = 0
     (153 at 0.50 vs 0.60; the exact binomial test needs a few more, 158, so 153 flatters the fixed test.)"""
     if not 0 < p0 < p1 < 1:
         raise ValueError("need 0 < p0 < p1 < 1")
-    z_a, z_b = norm.isf(alpha), norm.isf(beta)
+    # lazy on purpose: only the fixed-N comparison needs scipy, and importing it with the module slowed every start
+    from scipy.special import ndtri  # -ndtri(q) is exactly what scipy.stats.norm.isf(q) computes
+
+    z_a, z_b = -float(ndtri(alpha)), -float(ndtri(beta))
     n = ((z_a * math.sqrt(p0 * (1 - p0)) + z_b * math.sqrt(p1 * (1 - p1))) / (p1 - p0)) ** 2
     return math.ceil(n - 1e-9)
 

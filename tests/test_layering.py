@@ -31,6 +31,7 @@ LAZY_ALLOWED = {
     # scipy is only needed on the rare paths that call these special functions
     ("reviews/stats/pairwise.py", "scipy"): "memory: scipy.special loads on the rare exact-binomial path",
     ("reviews/stats/proportions.py", "scipy"): "memory: scipy.special loads on the small-sample t path",
+    ("reviews/sequential.py", "scipy"): "start-up: scipy.special loads only for the fixed-N comparison",
 }
 
 
