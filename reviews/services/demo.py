@@ -17,9 +17,11 @@ from __future__ import annotations
 import base64
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, Required, TypedDict
 
+from django.contrib.auth.hashers import make_password
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -28,12 +30,21 @@ from core.errors import ConflictError
 from core.models import User
 from datasets.models import Dataset
 from datasets.services.datasets import dataset_create, dataset_version_ingest
+from models_app.models import ModelVersion
 from models_app.services.predictions import prediction_set_ingest
 from models_app.services.registry import model_version_create, registered_model_create
 from reviews.models import Campaign, Judgment
 from reviews.services.assignments import assignment_claim_next
 from reviews.services.campaigns import campaign_create
 from reviews.services.judgments import judgment_submit
+
+if TYPE_CHECKING:  # types only: numpy, scikit-learn and PIL load when the demo is built, never with this module
+    import numpy as np
+    from _typeshed import SupportsWrite
+    from numpy.typing import NDArray
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import GaussianNB
 
 DATASET_NAME = "digits"
 MODEL_NAME = "digits-classifier"
@@ -168,15 +179,48 @@ Each task shows one **handwritten digit** (an 8x8 scan from the UCI digits set, 
 """
 
 
+class ItemRow(TypedDict):
+    """One line of the dataset's JSONL upload."""
+
+    id: str
+    input: dict[str, str]  # the image (base64 PNG) and the prompt
+    reference: str  # the true digit
+    tags: list[str]
+
+
+class PredictionRow(TypedDict):
+    """One line of a prediction set's JSONL upload."""
+
+    id: str
+    output: str  # the digit the model read
+    score: float  # the model's probability for it
+
+
+class DemoSummary(TypedDict, total=False):
+    """What demo_load did: only "created" when the demo was there already."""
+
+    created: Required[bool]
+    users: dict[str, str]  # username -> role
+    created_users: list[str]
+    dataset_version: dict[str, Any]  # dataset, number, items, sha256
+    hard_items: int
+    models: dict[str, str]  # version -> title
+    wrong_on_items: dict[str, int]
+    test_accuracy: dict[str, float]
+    test_size: int
+    campaigns: dict[str, dict[str, Any]]  # name -> id, kind, sampling, tasks
+    judgments: dict[str, int]
+
+
 @dataclass(frozen=True)
 class _Version:
     """One trained model version: what describes it, and its outputs on the chosen items."""
 
     version: str
     title: str  # for the report, e.g. "calibrated SVC"
-    params: dict
-    metrics: dict
-    rows: list[dict]  # prediction JSONL rows
+    params: dict[str, Any]  # the registry's free-form JSON
+    metrics: dict[str, float]
+    rows: list[PredictionRow]
     wrong: int  # chosen items it gets wrong
 
 
@@ -184,13 +228,14 @@ class _Version:
 class _Trained:
     """What training produced: the chosen items, and each version's outputs on them."""
 
-    rows: list[dict]  # dataset JSONL rows
+    rows: list[ItemRow]
     versions: dict[str, _Version]  # by version string, oldest first: baseline, middle, candidate
     hard: int  # items on which the candidate and the baseline disagree
+    test_size: int  # held-out images each version's test accuracy is measured on
 
 
-def demo_load(*, stdout: TextIO | None = None) -> dict[str, Any]:
-    """Load the demo once. Returns a summary; {"created": False, ...} when the dataset already exists."""
+def demo_load(*, stdout: SupportsWrite[str] | None = None) -> DemoSummary:
+    """Load the demo once. Returns a summary; {"created": False} when the dataset already exists."""
 
     def say(message: str = "") -> None:
         if stdout is not None:
@@ -265,8 +310,8 @@ def _train() -> _Trained:
 
     chosen, disagree = _chosen_positions(y_test, pred)
 
-    rows = []
-    outputs: dict[str, list[dict]] = {version: [] for version in fitted}
+    rows: list[ItemRow] = []
+    outputs: dict[str, list[PredictionRow]] = {version: [] for version in fitted}
     for p in chosen:
         item_id = f"digit-{int(test_indices[p]):04d}"
         truth = str(int(y_test[p]))
@@ -296,10 +341,18 @@ def _train() -> _Trained:
         )
         for version in (BASELINE_VERSION, MIDDLE_VERSION, CANDIDATE_VERSION)
     }
-    return _Trained(rows=rows, versions=versions, hard=int(sum(bool(disagree[p]) for p in chosen)))
+    return _Trained(
+        rows=rows, versions=versions, hard=int(sum(bool(disagree[p]) for p in chosen)), test_size=len(y_test)
+    )
 
 
-def _hyperparameters(*, baseline, middle, candidate, split: dict) -> dict[str, dict]:
+def _hyperparameters(
+    *,
+    baseline: GaussianNB,
+    middle: LogisticRegression,
+    candidate: CalibratedClassifierCV,
+    split: dict[str, Any],
+) -> dict[str, dict[str, Any]]:
     """What each demo model version records about how it was trained (its registry params)."""
     svc = candidate.estimator.get_params()
     logistic = middle.get_params()
@@ -336,7 +389,9 @@ def _hyperparameters(*, baseline, middle, candidate, split: dict) -> dict[str, d
     }
 
 
-def _chosen_positions(y_test, pred: dict) -> tuple[list[int], Any]:
+def _chosen_positions(
+    y_test: NDArray[np.int_], pred: dict[str, NDArray[np.int_]]
+) -> tuple[list[int], NDArray[np.bool_]]:
     """The test positions the demo shows, in review order, and which of all positions the candidate and the
     baseline disagree on.
 
@@ -360,7 +415,7 @@ def _chosen_positions(y_test, pred: dict) -> tuple[list[int], Any]:
     return [chosen[i] for i in rng.permutation(len(chosen))], disagree  # hard and easy items mixed
 
 
-def _png_base64(image) -> str:
+def _png_base64(image: NDArray[np.float64]) -> str:
     """An 8x8 digit (0 = blank .. 16 = full ink) as a base64 PNG: dark ink on white, enlarged without smoothing."""
     # lazy on purpose, as in _train: only the demo draws digits
     import numpy as np
@@ -373,7 +428,7 @@ def _png_base64(image) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _jsonl_file(rows: list[dict], name: str) -> ContentFile:
+def _jsonl_file(rows: list[ItemRow] | list[PredictionRow], name: str) -> ContentFile[bytes]:
     return ContentFile(b"".join(json.dumps(row, separators=(",", ":")).encode() + b"\n" for row in rows), name=name)
 
 
@@ -382,19 +437,25 @@ def _jsonl_file(rows: list[dict], name: str) -> ContentFile:
 
 def _users() -> tuple[dict[str, User], list[str]]:
     """The demo users; created ones get the demo password, existing ones are left exactly as they are."""
-    users, created = {}, []
+    users: dict[str, User] = {}
+    created: list[str] = []
+    # One hash (one salt) for every demo user: each PBKDF2 hash costs the first start over half a second, and the
+    # password is printed on the console anyway. Django checks each user's hash as usual.
+    password_hash: str | None = None
     for username, role, superuser in USERS:
         user = User.objects.filter(username=username).first()
         if user is None:
-            user = User(username=username, role=role, is_staff=superuser, is_superuser=superuser)
-            user.set_password(DEMO_PASSWORD)
+            password_hash = password_hash or make_password(DEMO_PASSWORD)
+            user = User(
+                username=username, role=role, is_staff=superuser, is_superuser=superuser, password=password_hash
+            )
             user.save()
             created.append(username)
         users[username] = user
     return users, created
 
 
-def _load(trained: _Trained, saved_images: list[str]) -> dict[str, Any]:
+def _load(trained: _Trained, saved_images: list[str]) -> DemoSummary:
     users, created_users = _users()
     dana = users["dana"]
 
@@ -415,7 +476,7 @@ def _load(trained: _Trained, saved_images: list[str]) -> dict[str, Any]:
         created_by=dana,
         description="Classifies 8x8 handwritten digits (scikit-learn, trained by the demo loader).",
     )
-    model_versions = {}
+    model_versions: dict[str, ModelVersion] = {}
     for number, v in trained.versions.items():  # oldest first
         model_version = model_version_create(
             model=model, version=number, created_by=dana, params=v.params, metrics=v.metrics
@@ -432,7 +493,6 @@ def _load(trained: _Trained, saved_images: list[str]) -> dict[str, Any]:
     baseline, middle, candidate = (model_versions[n] for n in (BASELINE_VERSION, MIDDLE_VERSION, CANDIDATE_VERSION))
 
     reviewers = [users["rita"], users["ravi"]]
-    common = {"dataset_version": version, "reviewers": reviewers, "created_by": dana}
     pairwise = campaign_create(
         name=PAIRWISE_NAME,
         kind=Campaign.Kind.PAIRWISE,
@@ -442,7 +502,9 @@ def _load(trained: _Trained, saved_images: list[str]) -> dict[str, Any]:
         sampling=Campaign.Sampling.DISAGREEMENT,
         gate={"min_judgments": 20, "min_win_rate": 0.5},
         guidelines=PAIRWISE_GUIDELINES,
-        **common,
+        dataset_version=version,
+        reviewers=reviewers,
+        created_by=dana,
     )
     ranking = campaign_create(
         name=RANKING_NAME,
@@ -454,7 +516,9 @@ def _load(trained: _Trained, saved_images: list[str]) -> dict[str, Any]:
         sampling=Campaign.Sampling.STRATIFIED,
         gate={"min_judgments": 20, "min_win_rate": 0.5},
         guidelines=RANKING_GUIDELINES,
-        **common,
+        dataset_version=version,
+        reviewers=reviewers,
+        created_by=dana,
     )
     rating = campaign_create(
         name=RATING_NAME,
@@ -465,7 +529,9 @@ def _load(trained: _Trained, saved_images: list[str]) -> dict[str, Any]:
         quota_per_reviewer=RATING_QUOTA,
         gate={"min_judgments": 20, "min_win_rate": 0.8},
         guidelines=RATING_GUIDELINES,
-        **common,
+        dataset_version=version,
+        reviewers=reviewers,
+        created_by=dana,
     )
     labeling = campaign_create(
         name=LABELING_NAME,
@@ -475,9 +541,11 @@ def _load(trained: _Trained, saved_images: list[str]) -> dict[str, Any]:
         overlap=1,
         gate={"min_judgments": 20, "min_win_rate": 0.8},
         guidelines=LABELING_GUIDELINES,
-        **common,
+        dataset_version=version,
+        reviewers=reviewers,
+        created_by=dana,
     )
-    judged = _judge_honestly(pairwise, users["ravi"], PRE_JUDGED)
+    judged = _judge_honestly(pairwise, users["ravi"], PRE_JUDGED, candidate=candidate, baseline=baseline)
 
     return {
         "created": True,
@@ -493,7 +561,7 @@ def _load(trained: _Trained, saved_images: list[str]) -> dict[str, Any]:
         "models": {number: v.title for number, v in trained.versions.items()},
         "wrong_on_items": {number: v.wrong for number, v in trained.versions.items()},
         "test_accuracy": {number: v.metrics["test_accuracy"] for number, v in trained.versions.items()},
-        "test_size": trained.versions[CANDIDATE_VERSION].metrics["test_size"],
+        "test_size": trained.test_size,
         "campaigns": {
             campaign.name: {
                 "id": campaign.pk,
@@ -507,7 +575,9 @@ def _load(trained: _Trained, saved_images: list[str]) -> dict[str, Any]:
     }
 
 
-def _judge_honestly(campaign: Campaign, reviewer: User, count: int) -> dict[str, int]:
+def _judge_honestly(
+    campaign: Campaign, reviewer: User, count: int, *, candidate: ModelVersion, baseline: ModelVersion
+) -> dict[str, int]:
     """Judge `count` pairwise tasks as a careful expert would: by comparing each output with the true digit."""
     tally: dict[str, int] = {}
     for _ in range(count):
@@ -517,9 +587,10 @@ def _judge_honestly(campaign: Campaign, reviewer: User, count: int) -> dict[str,
         task = assignment.task
         truth = str(task.item.reference)
         outputs = dict(task.outputs.values_list("model_version_id", "prediction__output"))
-        candidate_right = str(outputs[campaign.candidate_id]) == truth
-        baseline_right = str(outputs[campaign.baseline_id]) == truth
+        candidate_right = str(outputs[candidate.pk]) == truth
+        baseline_right = str(outputs[baseline.pk]) == truth
         other_slot = "B" if assignment.candidate_slot == "A" else "A"
+        choice: str
         if candidate_right and baseline_right:
             choice = Judgment.Choice.TIE
         elif candidate_right:
@@ -546,14 +617,14 @@ def _delete_files(names: list[str]) -> None:
         default_storage.delete(name)
 
 
-def _report(say, summary: dict[str, Any]) -> None:
+def _report(say: Callable[[str], None], summary: DemoSummary) -> None:
     acc, wrong, dataset = summary["test_accuracy"], summary["wrong_on_items"], summary["dataset_version"]
     say(
         f"Dataset {DATASET_NAME} v{dataset['number']}: {dataset['items']} digit images, {summary['hard_items']} on which "
         f"{BASELINE_VERSION} and {CANDIDATE_VERSION} disagree (tagged 'hard')."
     )
     say(f"Model {MODEL_NAME}, test accuracy on {summary['test_size']} held-out images (wrong on the demo items):")
-    for number in sorted(acc, key=acc.get, reverse=True):
+    for number in sorted(acc, key=lambda number: acc[number], reverse=True):
         say(f"  {number}  {summary['models'][number]:<21} {acc[number]:.4f}  ({wrong[number]} of {dataset['items']})")
     say("  All left at stage candidate.")
     for name, info in summary["campaigns"].items():
