@@ -49,9 +49,9 @@ install: $(VENV)/.dev
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 
+# One Django process migrates and loads the demo: each start imports Django, DRF, Celery and numpy again.
 run: $(VENV)/.runtime
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py demo
+	$(BIN)/python manage.py demo --migrate
 	PORT=$(PORT) $(BIN)/python bin/serve-embedded
 
 test: $(VENV)/.test chromium

@@ -1,5 +1,9 @@
 """`python manage.py demo`: load the handwritten-digits demo once (users, dataset, three model versions, one campaign of each kind)."""
 
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from core.errors import ApplicationError
@@ -12,7 +16,16 @@ class Command(BaseCommand):
         "rating and labeling campaign, and demo users. Does nothing when the dataset 'digits' already exists."
     )
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "--migrate",
+            action="store_true",
+            help="Apply the migrations first, in this process (`make run`: one start of Django and its imports, not two).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["migrate"]:
+            call_command("migrate", interactive=False, verbosity=options["verbosity"], stdout=self.stdout)
         try:
             demo_load(stdout=self.stdout)
         except ApplicationError as exc:
