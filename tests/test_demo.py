@@ -1,9 +1,15 @@
-"""`manage.py demo`: real digits, three trained versions, a campaign of each kind with work left, and idempotent."""
+"""`manage.py demo`: real digits, three trained versions, a campaign of each kind with work left, and idempotent;
+and what `make run` needs to reach its first page quickly (one process for migrate and demo, a light web start)."""
 
 import io
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import authenticate
+from django.contrib.auth.hashers import make_password
 from django.core.management import call_command
 from PIL import Image
 
@@ -11,8 +17,19 @@ from core.models import User
 from datasets.models import Dataset, DatasetVersion, Item
 from models_app.models import ModelVersion, Prediction, PredictionSet, RegisteredModel, StageTransition
 from reviews.models import Assignment, Campaign, Judgment, Task
+from reviews.services import demo
 from reviews.services.assignments import assignment_claim_next
 from reviews.services.demo import DEMO_PASSWORD
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+# What the embedded default reads from the environment: dropped, so a subprocess gets `make run`'s own settings.
+EMBEDDED_UNSET = ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "CELERY_BROKER_URL", "MEDIA_ROOT", "SIGNOFF_BROKER_DIR")
+
+
+def embedded_environment(var_dir: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in EMBEDDED_UNSET}
+    return {**env, "SIGNOFF_VAR_DIR": str(var_dir), "OPENBLAS_NUM_THREADS": "1"}
+
 
 COUNTED = [
     User,
@@ -244,3 +261,59 @@ def test_demo_that_fails_midway_keeps_nothing(settings):
     ) == ["rita"]
     media = Path(settings.MEDIA_ROOT)
     assert not [p for p in media.rglob("*") if p.is_file()]
+
+
+@pytest.mark.django_db
+def test_demo_hashes_the_demo_password_once_for_all_its_users(monkeypatch):
+    """A PBKDF2 hash costs the first start over half a second: five users share one, and each still logs in."""
+    calls = []
+
+    def counting_make_password(password, *args, **kwargs):
+        calls.append(password)
+        return make_password(password, *args, **kwargs)
+
+    monkeypatch.setattr(demo, "make_password", counting_make_password)
+    run_demo()
+    assert calls == [DEMO_PASSWORD]
+    for username in ("admin", "dana", "rita", "ravi", "alex"):
+        assert authenticate(username=username, password=DEMO_PASSWORD) == User.objects.get(username=username)
+        assert authenticate(username=username, password=DEMO_PASSWORD + "x") is None
+
+
+def test_demo_migrate_builds_an_empty_database_and_loads_the_demo_in_one_process(tmp_path):
+    """`make run`'s first step on a fresh machine: no database file yet, one command migrates it and loads the demo;
+    run again, it applies nothing and loads nothing."""
+    command = [sys.executable, "manage.py", "demo", "--migrate"]
+    env = embedded_environment(tmp_path)
+    first = subprocess.run(command, check=False, cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert "Applying reviews.0001_initial... OK" in first.stdout
+    assert "Logins:" in first.stdout and "alex   approver        signoff-demo" in first.stdout
+    assert (tmp_path / "signoff.sqlite3").exists()
+
+    again = subprocess.run(command, check=False, cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "No migrations to apply." in again.stdout
+    assert "The demo is already loaded" in again.stdout
+
+
+def test_the_web_app_loads_its_urls_at_import_without_scipy_stats_sklearn_or_a_database_connection(tmp_path):
+    """What gunicorn --preload (bin/serve-embedded) imports in its master before forking the workers: the app and its
+    URLconf, so no worker imports them again; not scipy.stats or scikit-learn, which cost every process seconds at
+    start; and no open database connection, which the forked workers would share."""
+    probe = (
+        "import sys, config.wsgi; from django.db import connections; "
+        "print(sorted(m for m in sys.modules if m == 'config.urls' or m.startswith(('scipy.stats', 'sklearn')))); "
+        "print([alias for alias in connections if connections[alias].connection is not None])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        check=False,
+        cwd=BASE_DIR,
+        env=embedded_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["['config.urls']", "[]"]

@@ -25,7 +25,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["migrate"]:
-            call_command("migrate", interactive=False, verbosity=options["verbosity"], stdout=self.stdout)
+            # migrate gets the stream itself: wrapped in this command's OutputWrapper as well, every "Applying X..."
+            # would end its line before its "OK"
+            call_command("migrate", interactive=False, verbosity=options["verbosity"], stdout=self.stdout._out)
         try:
             demo_load(stdout=self.stdout)
         except ApplicationError as exc:
