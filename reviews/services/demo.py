@@ -439,8 +439,8 @@ def _users() -> tuple[dict[str, User], list[str]]:
     """The demo users; created ones get the demo password, existing ones are left exactly as they are."""
     users: dict[str, User] = {}
     created: list[str] = []
-    # One hash (one salt) for every demo user: each PBKDF2 hash costs the first start over half a second, and the
-    # password is printed on the console anyway. Django checks each user's hash as usual.
+    # One hash (one salt) for every demo user: PBKDF2 is slow on purpose, and five of them were a good share of the
+    # first `make run`; the password is printed on the console anyway. Each login checks the hash as usual.
     password_hash: str | None = None
     for username, role, superuser in USERS:
         user = User.objects.filter(username=username).first()
