@@ -226,3 +226,34 @@ def test_the_checks_catch_what_they_are_for(source):
         if alias.name.startswith("_")
     ]
     assert private or list(_function_imports(tree))
+
+
+# Pure modules: the statistics and the gate (arrays in, numbers out), the parsers (bytes in, rows or errors out) and
+# the charts; each is tested and benchmarked without Django or a database.
+PURE = [
+    "reviews/stats",
+    "reviews/gate.py",
+    "reviews/lattice.py",
+    "reviews/sequential.py",
+    "reviews/plan.py",
+    "reviews/charts.py",
+    "datasets/parsers.py",
+]
+
+
+def test_pure_modules_import_neither_django_nor_the_apps():
+    pure = [(r, t) for r, t in _modules() if any(r == p or r.startswith(p + "/") for p in PURE)]
+    pure_names = {_module_name(r) for r, _ in pure}
+    assert len(pure) >= 10, [r for r, _ in pure]
+    wrong = []
+    for relative, tree in pure:
+        for node in ast.walk(tree):
+            for module in _imported_modules(node, relative):
+                # `from reviews import stats` names the module reviews.stats
+                names = [f"{module}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom) else [module]
+                project = module.split(".")[0] in MAY_IMPORT
+                if module.split(".")[0] == "django" or (
+                    project and module not in pure_names and not all(n in pure_names for n in names)
+                ):
+                    wrong.append(f"{relative}:{node.lineno} imports {', '.join(names)}")
+    assert not wrong, "a pure module reaches into Django or the apps:\n" + "\n".join(wrong)
