@@ -247,7 +247,7 @@ def test_pure_modules_import_neither_django_nor_the_apps():
     assert len(pure) >= 10, [r for r, _ in pure]
     wrong = []
     for relative, tree in pure:
-        for node in ast.walk(tree):
+        for node in _import_nodes(tree):
             for module in _imported_modules(node, relative):
                 # `from reviews import stats` names the module reviews.stats
                 names = [f"{module}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom) else [module]
