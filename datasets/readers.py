@@ -261,7 +261,7 @@ def _size(limit: int) -> str:
 
 def _csv_record(number: int, cells: list[str], columns: list[CsvColumn], errors: ErrorCollector) -> dict | None:
     record: dict[str, Any] = {}
-    for index, (cell, (field, key, is_json)) in enumerate(zip(cells, columns), start=1):
+    for index, (cell, (field, key, is_json)) in enumerate(zip(cells, columns, strict=True), start=1):
         if cell == "":
             continue
         value: Any = cell

@@ -265,8 +265,10 @@ def gate_for(
     if closed_early and gate.status == "pending":
         gate = GateResult(
             "fail",
-            gate.reasons
-            + ["The campaign was closed before the gate decided: without that evidence the candidate does not pass."],
+            [
+                *gate.reasons,
+                "The campaign was closed before the gate decided: without that evidence the candidate does not pass.",
+            ],
             None,
             gate.path,
         )
@@ -688,8 +690,10 @@ def _gate_unavailable(campaign: Campaign) -> tuple[GatePolicy, GateResult, dict]
     gate = GateResult(
         "pending",
         [
-            "The gate cannot be computed from this campaign's data (see the problems above), "
-            "so it says neither pass nor fail."
+            (
+                "The gate cannot be computed from this campaign's data (see the problems above), "
+                "so it says neither pass nor fail."
+            )
         ],
     )
     return (

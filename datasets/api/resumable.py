@@ -64,8 +64,8 @@ class ResumableUploadCreateView(TusResponseMixin, APIView):
         "`dataset`, `dataset_version` for predictions. Answers 201 with `Location`: PATCH bytes there, HEAD for "
         "the offset, GET for the status once all bytes are in.",
         request=None,
-        parameters=TUS_HEADERS
-        + [
+        parameters=[
+            *TUS_HEADERS,
             OpenApiParameter("Upload-Length", OpenApiTypes.INT, OpenApiParameter.HEADER, required=True),
             OpenApiParameter("Upload-Metadata", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True),
         ],
@@ -111,8 +111,10 @@ class ResumableUploadMixin(TusResponseMixin):
     @extend_schema(
         summary="Send bytes of a resumable upload (tus PATCH)",
         request={"application/offset+octet-stream": OpenApiTypes.BINARY},
-        parameters=TUS_HEADERS
-        + [OpenApiParameter("Upload-Offset", OpenApiTypes.INT, OpenApiParameter.HEADER, required=True)],
+        parameters=[
+            *TUS_HEADERS,
+            OpenApiParameter("Upload-Offset", OpenApiTypes.INT, OpenApiParameter.HEADER, required=True),
+        ],
         responses={204: OpenApiResponse(description="accepted; Upload-Offset says how many bytes are in")},
     )
     def patch(self, request, pk):

@@ -243,7 +243,7 @@ def campaign_tasks_add(
         TaskOutput.objects.bulk_create(
             TaskOutput(task=task, model_version=version, prediction=by_item[task.item_id])
             for task in tasks
-            for version, by_item in zip(versions, predictions)
+            for version, by_item in zip(versions, predictions, strict=True)
         )
     return len(item_ids)
 

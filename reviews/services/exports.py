@@ -268,9 +268,9 @@ def campaign_results_export(*, campaign: Campaign) -> Iterator[dict]:
         fields += ["suggestion", "has_suggestion"]
     # in the dataset's order (tasks are stored in hand-out order)
     rows = tasks.order_by("item_id", "id", "counted__id").values(*fields).iterator(chunk_size=CHUNK_ROWS)
-    for _, group in groupby(rows, key=lambda r: r["id"]):
-        group = list(group)  # one item's judgments: at most the campaign's overlap
-        yield _result_row(campaign, names, group)
+    for _, judgments in groupby(rows, key=lambda r: r["id"]):
+        # one item's judgments: at most the campaign's overlap
+        yield _result_row(campaign, names, list(judgments))
 
 
 def _result_row(campaign: Campaign, names: dict[int, str], group: list[dict]) -> dict:

@@ -258,9 +258,9 @@ def _stage_task(
     for position, (annotator, labels, duration_ms, completed_at) in enumerate(annotations):
         reading.multi_annotation |= len(labels) > 1
         # labels only ever join the end of the order, so sorting by it now sorts as the campaign will
-        labels = sorted(labels, key=reading.labels.__getitem__)
+        ordered = sorted(labels, key=reading.labels.__getitem__)
         reading.annotations.add(
-            (number, position, item.external_id, annotator, orjson.dumps(labels).decode(), duration_ms, completed_at)
+            (number, position, item.external_id, annotator, orjson.dumps(ordered).decode(), duration_ms, completed_at)
         )
 
 
@@ -352,7 +352,7 @@ def _task_annotations(checker: _Task, annotations: Any) -> list[tuple[int, list[
             and not isinstance(lead_time, bool)
             and 0 < lead_time < MAX_DURATION_MS / 1000
         ):
-            duration_ms = int(round(lead_time * 1000))
+            duration_ms = round(lead_time * 1000)
         kept.append((annotator, labels, duration_ms, _when(annotation.get("created_at"))))
     return kept
 

@@ -117,7 +117,7 @@ def _known_from_list(
     )
     can_be_task = set(item_ids)
     answers: dict[int, object] = {}
-    for index, (entry, item) in enumerate(zip(known_answers, external)):
+    for index, (entry, item) in enumerate(zip(known_answers, external, strict=True)):
         where = f"known_answers[{index}]"
         if not isinstance(item, str) or "answer" not in entry:
             raise _invalid(f'{where} needs "item" (the item\'s id) and "answer".', "known_answers", index=index)
@@ -222,7 +222,7 @@ def known_tasks_create(
     TaskOutput.objects.bulk_create(
         TaskOutput(task=task, model_version=version, prediction=by_item[task.item_id])
         for task in tasks
-        for version, by_item in zip(versions, predictions)
+        for version, by_item in zip(versions, predictions, strict=True)
     )
     return len(tasks)
 
