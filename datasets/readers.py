@@ -224,7 +224,9 @@ def iter_csv(
         raise ValueError(f"max_line {max_line} is above the csv module's limit for this process, {MAX_LINE_BYTES}")
     check_text_head(stream.read(SNIFF_BYTES), errors.filename)
     stream.seek(0)
-    text = io.TextIOWrapper(_CountingReader(stream, counter), encoding="utf-8-sig", errors="strict", newline="")
+    # TextIOWrapper is documented to take a buffered stream; the raw counting reader goes inside one
+    buffered = io.BufferedReader(_CountingReader(stream, counter))
+    text = io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="strict", newline="")
     reader = csv.reader(text, strict=True)
     try:
         header = next(reader, None)
