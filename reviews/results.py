@@ -43,7 +43,8 @@ SEQUENCE_POINTS = 400  # the gate's path is thinned to this many points for char
 
 # A judgment de-blinded, by kind: pairwise the side that won ("candidate", "baseline", "tie", "both_bad"), labeling
 # the labels joined by "|", ranking the groups of model version ids best first (a group holds the tied), rating
-# each version's scores by criterion. Code that knows the campaign's kind reads the matching shape (_values).
+# each version's scores by criterion. Code that knows the campaign's kind reads that shape through _rankings,
+# _ratings or _label_sets.
 Ranking = list[list[int]]
 Ratings = dict[int, Scores]
 Answer = str | Ranking | Ratings
