@@ -94,7 +94,7 @@ class DatasetVersionListCreateView(APIView):
                 fields=ITEM_FIELDS,
                 target={"dataset": dataset.name},
                 created_by=request.user,
-                enqueue=upload_kinds.get(Upload.Kind.DATASET_VERSION).enqueue,
+                enqueue=upload_kinds.registered(Upload.Kind.DATASET_VERSION).enqueue,
             )
             return accepted_upload_response(upload)
         version, created = dataset_version_ingest(

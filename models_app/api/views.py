@@ -113,7 +113,7 @@ class PredictionUploadView(APIView):
                 fields=PREDICTION_FIELDS,
                 target=target,
                 created_by=request.user,
-                enqueue=upload_kinds.get(Upload.Kind.PREDICTION_SET).enqueue,
+                enqueue=upload_kinds.registered(Upload.Kind.PREDICTION_SET).enqueue,
             )
             return accepted_upload_response(upload)
         prediction_set, created = prediction_set_ingest(

@@ -76,7 +76,9 @@ def prediction_set_copy(
                 keys = index.lookup([item_id for item_id, _ in batch])
                 if keys is None:
                     raise NotClean
-                return b"".join([b"%b%d\t%b" % (set_column, key, text) for (_, text), key in zip(batch, keys)])
+                return b"".join(
+                    [b"%b%d\t%b" % (set_column, key, text) for (_, text), key in zip(batch, keys, strict=True)]
+                )
 
             count = copy_rows(
                 Prediction._meta.db_table, COLUMNS, rows, to_text, lambda done: progress("reading", done, counter.bytes)
