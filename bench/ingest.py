@@ -183,6 +183,13 @@ def pg_connect(db: str) -> psycopg.Connection:
     return psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=db)
 
 
+def one_row(cursor: psycopg.Cursor) -> tuple:
+    """The row of a statement that always answers exactly one (an aggregate, SHOW)."""
+    row = cursor.fetchone()
+    assert row is not None
+    return row
+
+
 def recreate_database(db: str) -> None:
     with admin_connect() as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
@@ -847,7 +854,7 @@ def db_counts(stack: Stack, dataset_version: int, prediction_set: int) -> tuple[
         with sqlite3.connect(stack.sqlite_path) as conn:
             return tuple(conn.execute(sql).fetchone())
     with pg_connect(stack.db) as conn:
-        return tuple(conn.execute(sql).fetchone())
+        return tuple(one_row(conn.execute(sql)))
 
 
 def copy_baseline(db: str, predictions: Path) -> float:
@@ -871,7 +878,7 @@ def copy_baseline(db: str, predictions: Path) -> float:
                 copy.write_row((obj["id"], orjson.dumps(obj["output"]).decode(), obj["score"]))
         conn.commit()
         elapsed = time.perf_counter() - started
-        n = conn.execute("SELECT count(*) FROM bench_copy_baseline").fetchone()[0]
+        n = one_row(conn.execute("SELECT count(*) FROM bench_copy_baseline"))[0]
         conn.execute("DROP TABLE bench_copy_baseline")
         conn.commit()
     print(f"  raw COPY baseline: {n:,} rows in {elapsed:.1f} s", flush=True)
@@ -978,7 +985,7 @@ def print_summary(args, results: list[SizeResult]) -> None:
         return max(getattr(r.dataset, f"{g}_{k}_mb"), getattr(r.predictions, f"{g}_{k}_mb"))
 
     last = results[-1]
-    checks = []
+    checks: list[tuple[str, bool, str]] = []
     if not args.sqlite:
         copy_rate = last.rows / last.copy_seconds if last.copy_seconds else None
         checks += [
@@ -989,7 +996,7 @@ def print_summary(args, results: list[SizeResult]) -> None:
             ),
             (
                 "predictions >= 50% of raw COPY",
-                bool(copy_rate) and last.predictions.rate >= 0.5 * copy_rate,
+                bool(copy_rate and last.predictions.rate >= 0.5 * copy_rate),
                 f"{100 * last.predictions.rate / copy_rate:.0f}%" if copy_rate else "-",
             ),
         ]
@@ -1013,8 +1020,8 @@ def print_summary(args, results: list[SizeResult]) -> None:
             )
         )
     print(f"targets (at {last.rows:,} rows):")
-    for name, ok, value in checks:
-        print(f"  {'MET   ' if ok else 'MISSED'} {name}: {value}")
+    for name, met, value in checks:
+        print(f"  {'MET   ' if met else 'MISSED'} {name}: {value}")
 
 
 # --------------------------------------------------------------------------------------------- profile
@@ -1158,7 +1165,7 @@ def main() -> int:
     if not args.sqlite:
         with admin_connect() as conn:
             settings = {
-                k: conn.execute(f"SHOW {k}").fetchone()[0]
+                k: one_row(conn.execute(f"SHOW {k}"))[0]
                 for k in ("server_version", "shared_buffers", "synchronous_commit", "autovacuum", "max_wal_size")
             }
         print("  postgres " + ", ".join(f"{k}={v}" for k, v in settings.items()))

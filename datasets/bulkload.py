@@ -61,10 +61,9 @@ class Staging:
             return
         names = ", ".join(name for name, _ in self.columns)
         if self._postgres:
-            with connection.cursor() as cursor:
-                with cursor.cursor.copy(f"COPY {self.table} ({names}) FROM STDIN") as copy:
-                    for row in self._buffer:
-                        copy.write_row(row)
+            with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {self.table} ({names}) FROM STDIN") as copy:
+                for row in self._buffer:
+                    copy.write_row(row)
         else:
             marks = ", ".join("%s" for _ in self.columns)
             with transaction.atomic(), connection.cursor() as cursor:  # one commit a batch, not one a row

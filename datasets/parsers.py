@@ -195,14 +195,15 @@ def check_image(data: bytes) -> str:
     any pixel is decoded; returns the file extension or raises ValueError."""
     try:
         with Image.open(io.BytesIO(data)) as image:
-            if image.format not in IMAGE_FORMATS:
+            extension = IMAGE_FORMATS.get(image.format or "")
+            if extension is None:
                 raise ValueError(f"must be PNG or JPEG, got {image.format}")
             if image.width * image.height > MAX_IMAGE_PIXELS:
                 raise ValueError(f"has {image.width}x{image.height} pixels, more than the limit of {MAX_IMAGE_PIXELS}")
             image.verify()
         with Image.open(io.BytesIO(data)) as image:
             image.load()  # verify() reads the structure; a truncated image shows only when decoded
-            return IMAGE_FORMATS[image.format]
+        return extension
     # Pillow's verify() reports a corrupt PNG (bad chunk checksum) as SyntaxError
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError):
         raise ValueError("is not a readable PNG or JPEG image") from None

@@ -224,7 +224,9 @@ def iter_csv(
         raise ValueError(f"max_line {max_line} is above the csv module's limit for this process, {MAX_LINE_BYTES}")
     check_text_head(stream.read(SNIFF_BYTES), errors.filename)
     stream.seek(0)
-    text = io.TextIOWrapper(_CountingReader(stream, counter), encoding="utf-8-sig", errors="strict", newline="")
+    # TextIOWrapper is documented to take a buffered stream; the raw counting reader goes inside one
+    buffered = io.BufferedReader(_CountingReader(stream, counter))
+    text = io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="strict", newline="")
     reader = csv.reader(text, strict=True)
     try:
         header = next(reader, None)
@@ -261,7 +263,7 @@ def _size(limit: int) -> str:
 
 def _csv_record(number: int, cells: list[str], columns: list[CsvColumn], errors: ErrorCollector) -> dict | None:
     record: dict[str, Any] = {}
-    for index, (cell, (field, key, is_json)) in enumerate(zip(cells, columns), start=1):
+    for index, (cell, (field, key, is_json)) in enumerate(zip(cells, columns, strict=True), start=1):
         if cell == "":
             continue
         value: Any = cell

@@ -2,13 +2,14 @@
 
 from datetime import datetime
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.errors import NotFoundError
 from datasets.models import Dataset, DatasetVersion, Upload
 
 
-def datasets_with_versions():
+def datasets_with_versions() -> QuerySet[Dataset]:
     """Every dataset, by name, with its versions (the datasets page and the API's list)."""
     return Dataset.objects.prefetch_related("versions").order_by("name")
 

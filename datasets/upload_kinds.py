@@ -36,7 +36,8 @@ def get(kind: str) -> UploadKind | None:
 
 
 def registered(kind: str) -> UploadKind:
-    """The kind of a stored upload: one that was registered when the upload was made (KeyError if not)."""
+    """A kind that must exist (KeyError if not): one the code names, or a stored upload's, registered when it was
+    made. A name from a client goes through get()."""
     return _KINDS[kind]
 
 

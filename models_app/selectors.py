@@ -1,5 +1,7 @@
 """Reads of the registry."""
 
+from django.db.models import QuerySet
+
 from core.errors import ApplicationError, NotFoundError
 from datasets.models import DatasetVersion
 from models_app.models import ModelVersion, Prediction, RegisteredModel
@@ -23,7 +25,7 @@ def model_version_get(*, model_name: str, version: str) -> ModelVersion:
     return found
 
 
-def registered_models_with_versions():
+def registered_models_with_versions() -> QuerySet[RegisteredModel]:
     """Every model, by name, with its versions (the registry page and the API's model list)."""
     return RegisteredModel.objects.prefetch_related("versions").order_by("name")
 

@@ -191,10 +191,12 @@ def gate_held(gate: GateResult, unreadable: int) -> GateResult:
         return gate
     return GateResult(
         "pending",
-        gate.reasons
-        + [
-            f"The gate would say {gate.status}, but {unreadable} counted judgment{'s' if unreadable != 1 else ''} cannot be read "
-            "(see the problems above): it decides once they are discarded or corrected."
+        [
+            *gate.reasons,
+            (
+                f"The gate would say {gate.status}, but {unreadable} counted judgment{'s' if unreadable != 1 else ''} cannot be read "
+                "(see the problems above): it decides once they are discarded or corrected."
+            ),
         ],
         None,
         gate.path,

@@ -9,9 +9,11 @@ statistics of reviews.stats and the sequential gate of reviews.gate.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from statistics import median
+from typing import Any, TypedDict, cast
 
 import numpy as np
 from django.db.models import Count, F
@@ -34,8 +36,18 @@ from reviews.problems import (
     unreadable_message,
 )
 from reviews.quality import judgment_too_fast, known_answer_correct, known_answer_text
+from reviews.sequential import SequentialPath
+from reviews.stats.rating import Scores
 
 SEQUENCE_POINTS = 400  # the gate's path is thinned to this many points for charts
+
+# A judgment de-blinded, by kind: pairwise the side that won ("candidate", "baseline", "tie", "both_bad"), labeling
+# the labels joined by "|", ranking the groups of model version ids best first (a group holds the tied), rating
+# each version's scores by criterion. Code that knows the campaign's kind reads that shape through _rankings,
+# _ratings or _label_sets.
+Ranking = list[list[int]]
+Ratings = dict[int, Scores]
+Answer = str | Ranking | Ratings
 
 
 @dataclass
@@ -45,13 +57,39 @@ class Row:
     id: int
     task: int
     item: str
-    tags: list
+    tags: list[str]
     reviewer: str
-    created_at: object
+    created_at: datetime
     choice: str
     chosen_slot: str  # pairwise: the slot as shown ("A", "B", "tie", "both_bad")
-    value: object  # the de-blinded answer: a category, label set, version order or ratings
+    value: Answer  # the de-blinded answer: a category, label set, version order or ratings
     outcome: float  # the candidate's result: 1 win, 0.5 tie, 0 loss (or a share, against several versions)
+
+
+def _rankings(rows: list[Row]) -> list[Ranking]:
+    """The answers of a ranking campaign's rows."""
+    return cast(list[Ranking], [row.value for row in rows])
+
+
+def _ratings(rows: list[Row]) -> list[Ratings]:
+    """The answers of a rating campaign's rows."""
+    return cast(list[Ratings], [row.value for row in rows])
+
+
+def _label_sets(rows: list[Row]) -> list[str]:
+    """The answers of a labeling campaign's rows: each judgment's labels, "|"-joined."""
+    return cast(list[str], [row.value for row in rows])
+
+
+def _versions_judged(campaign: Campaign, rows: list[Row]) -> Iterator[int]:
+    """Every model version id the answers name (rankings and ratings name them), as often as they name it."""
+    if campaign.kind == Campaign.Kind.RATING:
+        for ratings in _ratings(rows):
+            yield from ratings
+    elif campaign.kind == Campaign.Kind.RANKING:
+        for ranking in _rankings(rows):
+            for group in ranking:
+                yield from group
 
 
 def campaign_versions(campaign: Campaign) -> list[ModelVersion]:
@@ -73,7 +111,7 @@ def campaign_outcome_resolution(campaign: Campaign) -> int:
     )
 
 
-def as_label_set(output) -> frozenset:
+def as_label_set(output: Any) -> frozenset[str]:
     """A model's output read as the labels it gives: a label, a list of them, or {"label"|"labels": ...}. Nothing
     (null, "", {}, [], a dict without a label) is the empty set; any other value is the label its text spells."""
     if output is None or output == "":
@@ -95,8 +133,8 @@ def judgment_deblinded(
     ratings: dict,
     slot_order: list,
     candidate_slot: str,
-    suggestion=None,
-) -> tuple[object, float]:
+    suggestion: Any = None,
+) -> tuple[Answer, float]:
     """One judgment with its slots replaced by model version ids, and the candidate's outcome in it (1 win, ½ tie,
     0 loss; a share against several versions). `suggestion` is the candidate's output (labeling only).
     Results and exports both read judgments through this, so they cannot disagree on what one meant."""
@@ -119,7 +157,7 @@ def _labeling_deblinded(labels: list, suggestion: object) -> tuple[str, float]:
     return "|".join(labels), 1.0 if frozenset(labels) == as_label_set(suggestion) else 0.0
 
 
-def _ranking_deblinded(campaign: Campaign, ranking: list, slot_order: list) -> tuple[list, float]:
+def _ranking_deblinded(campaign: Campaign, ranking: list, slot_order: list) -> tuple[Ranking, float]:
     """The ranking by version id; the candidate's outcome is its share of the versions it is compared with (the
     baseline, or every other version shown) that it was ranked above, level counting half."""
     value = [[slot_order[SLOTS.index(s)] for s in group] for group in ranking]
@@ -134,7 +172,7 @@ def _ranked_above(mine: float, theirs: float) -> float:
     return 1.0 if mine < theirs else 0.5 if mine == theirs else 0.0
 
 
-def _rating_deblinded(campaign: Campaign, ratings: dict, slot_order: list) -> tuple[dict, float]:
+def _rating_deblinded(campaign: Campaign, ratings: dict, slot_order: list) -> tuple[Ratings, float]:
     """The scores by version id; against a baseline the candidate wins on its normalised score (level: ½), alone it
     wins when its scores are acceptable."""
     value = {slot_order[SLOTS.index(s)]: scores for s, scores in ratings.items()}
@@ -146,7 +184,7 @@ def _rating_deblinded(campaign: Campaign, ratings: dict, slot_order: list) -> tu
     return value, float(stats.acceptable(value[candidate], campaign.rubric))
 
 
-def _rows(campaign: Campaign, unreadable: list | None = None) -> list[Row]:
+def _rows(campaign: Campaign, unreadable: list[tuple[int, str, str]] | None = None) -> list[Row]:
     """The counted judgments the results can read; each one they cannot (reviews.problems.judgment_problem) is left
     out and, when `unreadable` is given, appended to it as (judgment id, item, why)."""
     judgments = (
@@ -174,7 +212,7 @@ def _rows(campaign: Campaign, unreadable: list | None = None) -> list[Row]:
                 "task_id", "prediction__output"
             )
         )
-    rows = []
+    rows: list[Row] = []
     for jid, task, item, tags, reviewer, created, choice, labels, ranking, ratings, order, cslot in judgments:
         problem = judgment_problem(
             campaign,
@@ -265,8 +303,10 @@ def gate_for(
     if closed_early and gate.status == "pending":
         gate = GateResult(
             "fail",
-            gate.reasons
-            + ["The campaign was closed before the gate decided: without that evidence the candidate does not pass."],
+            [
+                *gate.reasons,
+                "The campaign was closed before the gate decided: without that evidence the candidate does not pass.",
+            ],
             None,
             gate.path,
         )
@@ -306,17 +346,18 @@ def _agreement(campaign: Campaign, rows: list[Row]) -> dict | None:
     }
 
 
-def _agreement_values(campaign: Campaign, rows: list[Row]) -> tuple[str, list]:
+def _agreement_values(campaign: Campaign, rows: list[Row]) -> tuple[str, list[Any]]:
     """What reviewers agree on, per judgment, and the metric it is compared with: the answer itself (pairwise,
     labeling), the candidate's position (ranking), or its rating (ordinal with a Likert criterion, else pass/fail)."""
     if campaign.kind in (Campaign.Kind.PAIRWISE, Campaign.Kind.LABELING):
         return "nominal", [row.value for row in rows]
     if campaign.kind == Campaign.Kind.RANKING:
-        return "interval", [float(stats.ranking_positions(row.value)[campaign.candidate_id]) for row in rows]
+        positions = [stats.ranking_positions(ranking) for ranking in _rankings(rows)]
+        return "interval", [float(p[campaign.candidate_id]) for p in positions]
     candidate, rubric = campaign.candidate_id, campaign.rubric
     if any(c["scale"] == "likert" for c in rubric):
-        return "ordinal", [stats.normalised_score(row.value[candidate], rubric) for row in rows]
-    return "nominal", [str(stats.acceptable(row.value[candidate], rubric)) for row in rows]
+        return "ordinal", [stats.normalised_score(ratings[candidate], rubric) for ratings in _ratings(rows)]
+    return "nominal", [str(stats.acceptable(ratings[candidate], rubric)) for ratings in _ratings(rows)]
 
 
 def _counts(campaign: Campaign, rows: list[Row]) -> stats.PairwiseCounts:
@@ -333,7 +374,7 @@ def _counts(campaign: Campaign, rows: list[Row]) -> stats.PairwiseCounts:
             if campaign.baseline_id
             else [v for v in campaign_version_names(campaign) if v != campaign.candidate_id]
         )
-        return stats.pairwise_from_rankings([r.value for r in rows], campaign.candidate_id, opponents)
+        return stats.pairwise_from_rankings(_rankings(rows), campaign.candidate_id, opponents)
     return stats.PairwiseCounts(
         wins=sum(r.outcome == 1.0 for r in rows),
         losses=sum(r.outcome == 0.0 for r in rows),
@@ -341,7 +382,8 @@ def _counts(campaign: Campaign, rows: list[Row]) -> stats.PairwiseCounts:
     )
 
 
-WIN_RATE_METHODS = {
+# keyed by str: Campaign.kind is a CharField, and a TextChoices member is equal to (and hashes as) its value
+WIN_RATE_METHODS: dict[str, str] = {
     Campaign.Kind.PAIRWISE: "Wilson 95% interval; a tie or 'both bad' counts as half a win",
     Campaign.Kind.LABELING: "share of judgments where the candidate's output equals the expert's labels (Wilson 95% interval)",
     Campaign.Kind.RANKING: "each ranking read as comparisons of the candidate with {against}; a tie counts as half (Wilson 95% interval)",
@@ -374,8 +416,8 @@ def _pairwise_block(campaign: Campaign, rows: list[Row], names: dict[int, str], 
 
 
 def _ranking_block(campaign: Campaign, rows: list[Row], names: dict[int, str], problems: Problems | None) -> dict:
-    rankings = [row.value for row in rows]
-    block = {"mean_rank": {names[v]: figures for v, figures in stats.mean_ranks(rankings).items()}}
+    rankings = _rankings(rows)
+    block: dict[str, Any] = {"mean_rank": {names[v]: figures for v, figures in stats.mean_ranks(rankings).items()}}
     if rankings:
         ranks, items = stats.rank_matrix(rankings, items=list(names))
         fit = stats.plackett_luce(ranks, items, bootstrap=100 if len(names) > 2 else 0).as_dict()
@@ -388,8 +430,10 @@ def _ranking_block(campaign: Campaign, rows: list[Row], names: dict[int, str], p
 
 
 def _rating_block(campaign: Campaign, rows: list[Row], names: dict[int, str], problems: Problems | None) -> dict:
-    ratings = [row.value for row in rows]
-    block = {"criteria": {names[v]: figures for v, figures in stats.rating_summary(ratings, campaign.rubric).items()}}
+    ratings = _ratings(rows)
+    block: dict[str, Any] = {
+        "criteria": {names[v]: figures for v, figures in stats.rating_summary(ratings, campaign.rubric).items()}
+    }
     if campaign.baseline_id and ratings:
         differences = stats.rating_differences(ratings, campaign.rubric, campaign.candidate_id, campaign.baseline_id)
         block["difference_to_baseline"] = {
@@ -422,7 +466,7 @@ def _renamed(fit: dict, names: dict[int, str]) -> dict:
     return fit
 
 
-def _finite(value):
+def _finite(value: Any) -> Any:
     """NaN and infinity have no JSON form (and PostgreSQL's jsonb refuses them): they become null."""
     if isinstance(value, float):
         return value if np.isfinite(value) else None
@@ -438,8 +482,8 @@ def _finite(value):
 def _labeling_block(
     campaign: Campaign, rows: list[Row], names: dict[int, str], problems: Problems | None = None
 ) -> dict:
-    gold = stats.gold_labels([row.task for row in rows], [row.value for row in rows])
-    outputs = defaultdict(dict)
+    gold = stats.gold_labels([row.task for row in rows], _label_sets(rows))
+    outputs: defaultdict[int, dict[int, str]] = defaultdict(dict)  # version -> task -> its labels, "|"-joined
     outside: dict[str, str] = {}  # item -> the candidate's labels that are not the campaign's
     shown = TaskOutput.objects.filter(task__campaign=campaign).values_list(
         "task_id", "task__item__external_id", "model_version_id", "prediction__output"
@@ -476,24 +520,31 @@ def _labeling_block(
     }
 
 
-def _disagreements(rows: list[Row], limit: int = 50) -> list[dict]:
+class Disagreement(TypedDict):
+    task: int
+    item: str
+    judgments: int
+    majority_share: float  # of the most given answer
+
+
+def _disagreements(rows: list[Row], limit: int = 50) -> list[Disagreement]:
     """Items whose counted judgments disagree, most divided first."""
     by_task: dict[int, list[Row]] = defaultdict(list)
     for row in rows:
         by_task[row.task].append(row)
-    contested = []
+    contested: list[Disagreement] = []
     for task, group in by_task.items():
         answers: dict[str, int] = defaultdict(int)
         for row in group:
             answers[repr(row.value)] += 1
         if len(answers) > 1:
             contested.append(
-                {
-                    "task": task,
-                    "item": group[0].item,
-                    "judgments": len(group),
-                    "majority_share": max(answers.values()) / len(group),
-                }
+                Disagreement(
+                    task=task,
+                    item=group[0].item,
+                    judgments=len(group),
+                    majority_share=max(answers.values()) / len(group),
+                )
             )
     contested.sort(key=lambda c: (c["majority_share"], -c["judgments"]))
     return contested[:limit]
@@ -507,7 +558,7 @@ def _slices(rows: list[Row]) -> dict:
     return {tag: figure.as_dict() for tag, figure in figures.items()}
 
 
-def _sequence(policy: GatePolicy, path) -> dict | None:
+def _sequence(policy: GatePolicy, path: SequentialPath | None) -> dict | None:
     if path is None:
         return None
     series = path.llr_series
@@ -557,21 +608,15 @@ def campaign_progress(campaign: Campaign) -> dict:
 def campaign_results(*, campaign: Campaign) -> dict:
     # Bad data never fails the results: a judgment they cannot read is left out (and holds the gate), a block they
     # cannot compute is left empty, and `problems` says which and why (reviews.problems).
-    problems, unreadable = Problems(), []
+    problems = Problems()
+    unreadable: list[tuple[int, str, str]] = []  # (judgment id, item, why)
     rows = _rows(campaign, unreadable)
     if unreadable:
         problems.add("judgments", unreadable_message(unreadable))
     versions = campaign_versions(campaign)
     names = VersionNames({v.pk: str(v) for v in versions})
-    for row in rows:  # versions the judgments name that the campaign no longer lists get their names here, once
-        for version in (
-            row.value
-            if campaign.kind == Campaign.Kind.RATING
-            else [v for group in row.value for v in group]
-            if campaign.kind == Campaign.Kind.RANKING
-            else []
-        ):
-            names[version]
+    for version in _versions_judged(campaign, rows):  # versions no longer listed get their names here, once
+        names[version]
     if stray := stray_versions_message(names):
         problems.add("versions", stray)
     if missing := missing_prediction_sets(campaign, versions):
@@ -596,6 +641,7 @@ def campaign_results(*, campaign: Campaign) -> dict:
         None,
     ) or (_gate_unavailable(campaign))
     gate = gate_held(gate, len(unreadable))
+    no_disagreements: list[Disagreement] = []  # what the results show when they cannot be computed
     counts = computed(
         problems,
         campaign,
@@ -640,7 +686,7 @@ def campaign_results(*, campaign: Campaign) -> dict:
             "agreement": agreement,
             "slices": computed(problems, campaign, "slices", "The win rate per slice", lambda: _slices(rows), {}),
             "disagreements": computed(
-                problems, campaign, "disagreements", "Contested items", lambda: _disagreements(rows), []
+                problems, campaign, "disagreements", "Contested items", lambda: _disagreements(rows), no_disagreements
             ),
             "timeline": computed(
                 problems,
@@ -688,8 +734,10 @@ def _gate_unavailable(campaign: Campaign) -> tuple[GatePolicy, GateResult, dict]
     gate = GateResult(
         "pending",
         [
-            "The gate cannot be computed from this campaign's data (see the problems above), "
-            "so it says neither pass nor fail."
+            (
+                "The gate cannot be computed from this campaign's data (see the problems above), "
+                "so it says neither pass nor fail."
+            )
         ],
     )
     return (
@@ -709,7 +757,7 @@ def _gate_unavailable(campaign: Campaign) -> tuple[GatePolicy, GateResult, dict]
 def campaign_evidence(*, campaign: Campaign) -> dict:
     """Everything an approver saw, frozen into the verdict: results, the gate, and content hashes."""
 
-    def role(version) -> str:
+    def role(version: ModelVersion) -> str:
         return {campaign.candidate_id: "candidate", campaign.baseline_id: "baseline"}.get(version.pk, "compared")
 
     versions = campaign_versions(campaign)

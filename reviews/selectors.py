@@ -1,7 +1,9 @@
 """Reads for reviews: access-checked getters, what a task shows, results, and the gate as CI sees it."""
 
+from typing import Any
+
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 
 from core.errors import ApplicationError, NotFoundError
 from core.models import User
@@ -17,7 +19,7 @@ from reviews.problems import judgment_problem
 from reviews.results import campaign_version_names, item_rows_with_quality
 
 
-def campaigns_visible_to(user: User):
+def campaigns_visible_to(user: User) -> QuerySet[Campaign]:
     campaigns = Campaign.objects.select_related("dataset_version__dataset", "candidate__model", "baseline__model")
     if user.has_role(User.Role.DATA_SCIENTIST, User.Role.APPROVER):
         return campaigns
@@ -58,7 +60,7 @@ def campaign_get_for_reviewer(*, campaign_id: int, user: User) -> Campaign:
     return campaign
 
 
-def item_image_url(item) -> str | None:
+def item_image_url(item: Item) -> str | None:
     return f"/items/{item.pk}/image" if item.image else None
 
 
@@ -85,9 +87,12 @@ def _task_content(task_id: int) -> tuple[Item, dict]:
         cursor.execute(_TASK_CONTENT_SQL, [task_id])
         rows = cursor.fetchall()
     item_id, external_id, raw_input, image = rows[0][:4]
-    as_json = Item._meta.get_field("input").from_db_value  # JSON comes back as text, as the ORM gets it
-    item = Item(id=item_id, external_id=external_id, input=as_json(raw_input, None, connection), image=image)
-    return item, {version: as_json(output, None, connection) for *_, version, output in rows if version is not None}
+    field = Item._meta.get_field("input")  # JSON comes back as text: decoded as the ORM decodes a selected column
+    col = field.cached_col
+    item = Item(id=item_id, external_id=external_id, input=field.from_db_value(raw_input, col, connection), image=image)
+    return item, {
+        version: field.from_db_value(output, col, connection) for *_, version, output in rows if version is not None
+    }
 
 
 def assignment_payload(assignment: Assignment, campaign: Campaign | None = None) -> dict:
@@ -200,7 +205,7 @@ def gate_status_for_model_version(*, model_version: ModelVersion) -> tuple[str, 
     return ("pending" if running else "none"), None
 
 
-def reviewer_may_see_item(*, reviewer: User, item) -> bool:
+def reviewer_may_see_item(*, reviewer: User, item: Item) -> bool:
     return Assignment.objects.filter(reviewer=reviewer, task__item=item).exists()
 
 
@@ -446,8 +451,14 @@ def reviewer_campaign_state(*, campaign: Campaign, reviewer: User) -> dict:
 
 
 def campaign_plan_preview(
-    *, kind: str, dataset_version, versions: list[ModelVersion], has_baseline: bool, overlap: int, gate: dict
-) -> dict:
+    *,
+    kind: str,
+    dataset_version: DatasetVersion,
+    versions: list[ModelVersion],
+    has_baseline: bool,
+    overlap: int,
+    gate: dict[str, Any],
+) -> dict[str, Any]:
     """The plan a campaign would state if created now: its items are those every version has a prediction for."""
     # counted in the database: the items of the version that every model version has a prediction for
     with_all = Item.objects.filter(version=dataset_version)

@@ -154,6 +154,7 @@ def campaign_report(request, pk, fmt):
         campaign_results_viewed(campaign=campaign)  # the report as it stands shows the results
     evidence = verdict.evidence if verdict else campaign_evidence(campaign=campaign)
     name = f"signoff-campaign-{campaign.pk}-report"
+    response: HttpResponse
     if fmt == "json":
         body = {key: value for key, value in evidence.items() if key != "report_html"}
         if verdict:
@@ -272,7 +273,7 @@ def item_image(request, pk):
     if not item.image:
         raise Http404
     image = item.thumbnail if request.GET.get("size") == "thumb" and item.thumbnail else item.image
-    content_type = "image/png" if image.name.endswith(".png") else "image/jpeg"
+    content_type = "image/png" if (image.name or "").endswith(".png") else "image/jpeg"
     response = FileResponse(image.open("rb"), content_type=content_type)
     response["Cache-Control"] = "private, max-age=3600"
     return response

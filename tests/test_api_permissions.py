@@ -168,13 +168,14 @@ def test_gate_is_closed_to_reviewers_whose_pending_would_name_the_blind_candidat
 
 
 def _signed(users, pairwise_campaign) -> dict:
-    from reviews.models import Campaign
+    from reviews.models import Campaign, Verdict
     from reviews.services.verdicts import verdict_sign
 
     campaign = Campaign.objects.get(pk=pairwise_campaign["id"])
     verdict = verdict_sign(
         campaign=campaign, signer=users["approver"], decision="reject", rationale="rev and rev2 agreed"
     )
+    assert isinstance(verdict, Verdict)  # a rejection decides at once: no approval waits for a second signer
     return {"id": verdict.pk, "hash": verdict.hash}
 
 

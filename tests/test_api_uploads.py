@@ -193,10 +193,11 @@ def test_valid_png_image_is_stored_with_its_item(api, dataset):
     response = upload_version(api["ds"], content)
     assert response.status_code == 201, response.json()
     item = Item.objects.get(external_id="img")
-    assert item.image and item.image.name.endswith(".png")
+    image_name = item.image.name
+    assert image_name and image_name.endswith(".png")
     assert item.input == {"text": "what colour?"}  # the image bytes are not kept inside the JSON
-    assert default_storage.exists(item.image.name)
-    with default_storage.open(item.image.name) as stored, Image.open(stored) as image:
+    assert default_storage.exists(image_name)
+    with default_storage.open(image_name) as stored, Image.open(stored) as image:
         assert image.format == "PNG" and image.size == (8, 8)
     assert Item.objects.get(external_id="data-url").image
 

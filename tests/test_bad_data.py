@@ -2,6 +2,8 @@
 outputs, a model version gone from the campaign, judgments an older version wrote) shows as a notice on that
 campaign's results, and never as a 500 on results, sign-off, the home page, the lists or the worker's gate check."""
 
+from typing import Any
+
 import pytest
 from django.db import connection
 from django.db.models import JSONField, Value
@@ -64,12 +66,13 @@ def labels_outside_the_set_only(api, data):
 
 def empty_outputs(kind):
     def build(api, data):
-        extra = {
+        extras: dict[str, dict[str, Any]] = {
             "labeling": {"baseline": None, "labels": ["0", "2", "4", "6", "8", "10"]},
             "rating": {"rubric": RUBRIC},
             "ranking": {"models": ["calc:3"]},
             "pairwise": {},
-        }[kind]
+        }
+        extra = extras[kind]
         cid = create_campaign(api, data, kind=kind, **extra)
         plant_outputs(cid, "calc:2", {0: "", 1: None, 2: {}, 3: []})
         pick = {

@@ -221,7 +221,7 @@ def pics(api, media_in_tmp):
     assert api["ds"].post("/api/v1/datasets/", {"name": "pics"}, format="json").status_code == 201
 
 
-def _post_zip(client, content: bytes, name: str = "pics.zip"):
+def _post_zip(client, content: bytes | bytearray, name: str = "pics.zip"):
     return client.post(
         "/api/v1/datasets/pics/versions/", {"file": SimpleUploadedFile(name, bytes(content))}, format="multipart"
     )

@@ -3,6 +3,7 @@ without one violation; the API docs render from the installed package with the n
 the downloaded report draws its charts under its own policy and still reads when opened from disk."""
 
 import re
+from typing import Any
 
 import pytest
 
@@ -167,7 +168,7 @@ def pages(api, users, settings):
         user.save()
     ds = api["ds"]
     ds.post("/api/v1/datasets/", {"name": "essays"}, format="json")
-    items = [
+    items: list[dict[str, Any]] = [
         {"id": "e0", "input": {"image": png_base64(), "q": "What is drawn?"}, "tags": ["pics"]},
         {"id": "e1", "input": "Describe the sky."},
     ]

@@ -59,7 +59,12 @@ def test_hostile_outputs_are_shown_as_inert_text(api, live_server, new_page):
 
     page = new_page()
     dialogs = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def on_dialog(dialog):
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     browser_login(page, live_server, "rev")
     page.goto(f"{live_server.url}/campaigns/{campaign['id']}/review/")
     for _ in XSS_OUTPUTS:

@@ -57,7 +57,12 @@ def test_a_bad_upload_lists_its_errors_as_text_and_stores_nothing(dataset_page, 
     path.write_bytes(jsonl(good) + b'{"id": "<img src=x onerror=alert(1)>", "tags": "x"}\n' + jsonl(good[:1]))
     page = dataset_page
     dialogs = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def on_dialog(dialog):
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     with celery_worker():
         page.set_input_files("form.upload input[type=file]", str(path))
         page.click("form.upload button[type=submit]")

@@ -247,6 +247,7 @@ def test_gate_wait_sees_an_approval_signed_while_it_waits(cli_env, api, pairwise
         cwd=REPO_ROOT,
     )
     try:
+        assert waiting.stdout is not None  # stdout=PIPE
         assert waiting.stdout.readline() == "calc 2: pending (stage candidate)\n"  # it has polled at least once
         judge_all(api, pairwise_campaign["id"])
         sign(api, pairwise_campaign["id"], "approve", rationale="candidate wins every pair")

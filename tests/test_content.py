@@ -71,7 +71,7 @@ def assert_inert(html: str, allowed_tags=MARKDOWN_TAGS) -> None:
             assert not name.startswith("on"), html
             assert name in {"href", "rel", "class", "start", "align"}, html
             if name == "href":
-                assert value.lower().startswith(SAFE_SCHEMES), html
+                assert value is not None and value.lower().startswith(SAFE_SCHEMES), html
 
 
 def image_b64(fmt: str, size=(4, 3)) -> str:

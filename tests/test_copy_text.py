@@ -4,6 +4,7 @@ that the COPY ingest of items and predictions stores what the staging path store
 
 import json
 import random
+from typing import Any
 
 import orjson
 import pytest
@@ -100,7 +101,9 @@ def test_every_awkward_value_comes_back_from_postgresql_copy_as_it_was_written(p
     alphabet = "ab\t\n\r\\N.é𝄞😀\u2028\x01 "
     values = AWKWARD + ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 30))) for _ in range(500)]
     documents = [{"text": value, "list": [value, None, 1.5]} for value in values]
-    rows = [(n, value, document) for n, (value, document) in enumerate(zip(values, documents, strict=True))]
+    rows: list[tuple[int, str | None, dict[str, Any] | None]] = [
+        (n, value, document) for n, (value, document) in enumerate(zip(values, documents, strict=True))
+    ]
     rows.append((len(rows), None, None))  # NULL in both columns
 
     def to_text(batch: list) -> bytes:
@@ -124,14 +127,14 @@ def test_every_awkward_value_comes_back_from_postgresql_copy_as_it_was_written(p
 
 # --- the COPY ingest against the staging path, on the same files ---------------------------------------------
 
-ITEMS = [
+ITEMS: list[dict[str, Any]] = [
     {"id": f"item-{n}", "input": {"text": value, "n": n}, "reference": value or None, "tags": ["t", value or "x"]}
     for n, value in enumerate(AWKWARD)
 ] + [
     {"id": 9001, "input": "an integer id, no tags, no reference"},
     {"id": "plain-string-input", "input": "tab\there \\N 𝄞", "reference": {"deep": ["\\", None]}},
 ]
-PREDICTIONS = [
+PREDICTIONS: list[dict[str, Any]] = [
     {"id": str(item["id"]), "output": {"echo": item["input"], "n": n}, "score": [None, 3, 0.25, -1e-300][n % 4]}
     for n, item in enumerate(ITEMS)
 ]
@@ -172,7 +175,7 @@ def _stored_items(version) -> list[tuple]:
     ("filename", "content"), [("items.jsonl", jsonl(ITEMS)), ("items.csv", CSV_ITEMS.encode())], ids=["jsonl", "csv"]
 )
 def test_items_land_the_same_by_copy_and_by_staging(ingest_path, filename, content):
-    user = UserFactory(username="copy-items", role=User.Role.DATA_SCIENTIST)
+    user = UserFactory.create(username="copy-items", role=User.Role.DATA_SCIENTIST)
     version, created = dataset_version_ingest(
         dataset=dataset_create(name="awkward", created_by=user),
         file=ContentFile(content, name=filename),
@@ -190,7 +193,7 @@ def test_items_land_the_same_by_copy_and_by_staging(ingest_path, filename, conte
 
 
 def test_predictions_land_the_same_by_copy_and_by_staging(ingest_path):
-    user = UserFactory(username="copy-preds", role=User.Role.DATA_SCIENTIST)
+    user = UserFactory.create(username="copy-preds", role=User.Role.DATA_SCIENTIST)
     version, _ = dataset_version_ingest(
         dataset=dataset_create(name="awkward-preds", created_by=user),
         file=ContentFile(jsonl(ITEMS), name="items.jsonl"),

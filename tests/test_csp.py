@@ -50,5 +50,6 @@ def test_chart_data_cannot_close_its_script_block():
         },
     }
     html = slices_chart(results)
+    assert html is not None
     assert html.count("<script") == 1 and html.count("</script>") == 1 and "<!--" not in html
     assert 'type="application/json"' in html

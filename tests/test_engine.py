@@ -136,6 +136,7 @@ def test_the_lease_runs_for_lease_seconds_on_the_clock(api, users, loop_data, cl
     claimed_at = timezone.now()
     first = claim(api["reviewer"], cid)
     assignment = Assignment.objects.get(task_id=first)
+    assert assignment.lease_expires_at is not None
     assert abs(assignment.lease_expires_at - (claimed_at + timedelta(seconds=10))) < timedelta(seconds=1)
     clock.advance(9)
     assert assignments_expire() == 0
@@ -195,7 +196,8 @@ def test_two_late_submissions_at_once_revive_the_assignment_once(api, users, loo
     first = claim(api["reviewer"], cid)
     expire_now(first, users["reviewer"])
     assert assignments_expire() == 1
-    read_assignment, landed = judgments._assignment_for, []
+    read_assignment = judgments._assignment_for
+    landed: list[str] = []
 
     def the_other_tab_lands_first(**kwargs):
         assignment = read_assignment(**kwargs)  # both tabs read it as expired
@@ -220,7 +222,8 @@ def test_a_revived_assignment_gets_a_fresh_lease(api, users, loop_data):
     assignment_revive(assignment=Assignment.objects.get(task_id=first))
     assert assignments_expire() == 0  # not reaped again before the reviewer's submission lands
     assignment = Assignment.objects.get(task_id=first)
-    assert assignment.status == Assignment.Status.OPEN and assignment.lease_expires_at > timezone.now()
+    assert assignment.status == Assignment.Status.OPEN
+    assert assignment.lease_expires_at is not None and assignment.lease_expires_at > timezone.now()
     assert assigned(first) == 1
 
 

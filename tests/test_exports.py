@@ -4,6 +4,7 @@ see results only; CSV cells that a spreadsheet would run as formulas are defused
 import csv
 import io
 import json
+from typing import Any
 
 import pytest
 from django.http import StreamingHttpResponse
@@ -17,7 +18,7 @@ RUBRIC = [{"name": "accuracy", "scale": "likert"}, {"name": "safe", "scale": "pa
 
 def body_of(response) -> str:
     assert isinstance(response, StreamingHttpResponse), type(response)
-    return b"".join(response.streaming_content).decode()
+    return response.getvalue().decode()
 
 
 def jsonl_rows(response) -> list[dict]:
@@ -63,7 +64,7 @@ def version_name(version_id: int) -> str:
 def judged_pairwise(api, pairwise_campaign):
     """Four pairwise judgments by rev: A, B, tie, both bad; the second with a comment that is a formula."""
     cid = pairwise_campaign["id"]
-    bodies = [
+    bodies: list[dict[str, Any]] = [
         {"choice": "A", "comment": "A reads better", "duration_ms": 1200},
         {"choice": "B", "comment": '=HYPERLINK("http://evil.example","click")', "duration_ms": 800},
         {"choice": "tie"},
@@ -273,7 +274,7 @@ def test_ranking_exports_name_versions_and_mean_ranks(api, third_version):
     # rev2 judged the same first item (overlap 2, same hand-out order)
     assert judged[0]["task"]["task"] == judged[1]["task"]["task"]
     rows = {row["judgment"]: row for row in jsonl_rows(api["ds"].get(f"/api/v1/campaigns/{cid}/judgments.jsonl"))}
-    positions = {}
+    positions: dict[str, list[float]] = {}
     for j in judged:
         judgment = Judgment.objects.select_related("assignment").get(pk=j["judgment"]["id"])
         order = [version_name(v) for v in judgment.assignment.slot_order]
@@ -299,7 +300,7 @@ def test_rating_exports_name_versions_and_mean_ratings_per_criterion(api, loop_d
         api["reviewer2"], cid, {"ratings": {"A": {"accuracy": 3, "safe": "pass"}, "B": {"accuracy": 4, "safe": "pass"}}}
     )
     assert second["task"]["item"] == first["task"]["item"]  # overlap 2: both judged the same item
-    given = {}
+    given: dict[str, list[dict[str, Any]]] = {}
     for j in (first, second):
         judgment = Judgment.objects.select_related("assignment").get(pk=j["judgment"]["id"])
         for slot, scores in judgment.ratings.items():

@@ -67,6 +67,7 @@ def test_a_judgment_skipped_by_the_debounce_is_committed_before_the_pending_chec
         due_at = Campaign.objects.get(pk=cid).gate_check_due_at
         decisions._gate_check_schedule(cid)  # inside the window: skipped
     assert send.call_count == 1
+    assert due_at is not None
     assert due_at.timestamp() < sent_at + send.call_args.kwargs["countdown"]
 
 

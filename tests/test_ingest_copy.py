@@ -3,6 +3,7 @@ takes what the validator refuses, a wrong row sends the upload the exact way wit
 half-written stays."""
 
 import random
+from typing import Any
 from unittest import mock
 
 import orjson
@@ -256,7 +257,7 @@ def item_copy_results(monkeypatch):
 
 def test_a_clean_dataset_is_copied_in_file_order_with_every_field(postgres, item_copy_results):
     user = UserFactory.create(username="ds-items", role=User.Role.DATA_SCIENTIST)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": f"x{n}", "input": {"text": f"back\\slash \t «{n}»", "n": n}, "tags": ["a", "b c"], "reference": [n]}
         for n in range(ROWS)
     ]

@@ -200,7 +200,9 @@ def test_a_line_past_the_limit_is_a_400_through_the_api(api, dataset, tiny_sync_
     from datasets import tasks
 
     tasks.ingest_dataset_upload(Upload.objects.get().pk)
-    error = Upload.objects.get().error["extra"]["errors"][0]
+    upload_error = Upload.objects.get().error
+    assert upload_error is not None
+    error = upload_error["extra"]["errors"][0]
     assert error["line"] == 2 and "longer than the limit" in error["message"] and Item.objects.count() == 0
 
 
@@ -300,7 +302,8 @@ def test_an_upload_whose_worker_died_is_queued_again_then_given_up(api, dataset,
         status=Upload.Status.PROCESSING, heartbeat_at=long_ago, attempts=MAX_ATTEMPTS
     )
     assert tasks.requeue_stale_uploads() == 0
-    assert Upload.objects.get().error["code"] == "worker_lost"
+    error = Upload.objects.get().error
+    assert error is not None and error["code"] == "worker_lost"
 
 
 def test_a_live_upload_is_not_taken_from_its_worker(api, dataset, tiny_sync_limit):

@@ -2,6 +2,7 @@
 judgments are the annotations; all or nothing, the same bytes once."""
 
 import json
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -38,7 +39,7 @@ def prediction(version, *labels, score=0.8):
 
 RITA = {"id": 1, "email": "Rita@Example.org", "first_name": "Rita", "last_name": ""}  # an existing reviewer
 
-EXPORT = [
+EXPORT: list[dict[str, Any]] = [
     {
         "id": 101,
         "data": {"text": "Loved every minute of it."},

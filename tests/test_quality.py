@@ -48,7 +48,7 @@ def baseline_slot(task: dict) -> str:
 
 def work_through(client, cid, body=lambda task: {"choice": candidate_slot(task)}) -> list[dict]:
     """Take and judge tasks until none are left; returns the payloads in the order they came."""
-    seen = []
+    seen: list[dict] = []
     while True:
         response = client.get(f"/api/v1/campaigns/{cid}/next/")
         if response.status_code == 204:
@@ -196,7 +196,7 @@ def test_without_a_rate_no_known_answer_item_is_ever_handed_out(api, loop_data, 
 
 def test_the_payload_does_not_tell_a_known_answer_item_from_ordinary_work(api, loop_data, monkeypatch):
     """Same fields, same shapes, and a progress that moves the same wherever the known items fall."""
-    runs = []
+    runs: list[list[dict]] = []
     for draws in ([0.1, 0.9, 0.1, 0.9, 0.9, 0.9], [0.9, 0.9, 0.1, 0.9, 0.1, 0.9]):
         cid = create(
             api, loop_data, name=f"run {len(runs)}", reviewers=["rev"], known_answers=KNOWN, known_answer_rate=0.5

@@ -206,6 +206,7 @@ def test_an_upload_abandoned_for_a_day_is_deleted_with_its_bytes(api, dataset):
     url = create(ds)["Location"]
     assert patch(ds, url, 0, CONTENT[:100]).status_code == 204
     upload = Upload.objects.get()
+    assert upload.file.name  # the bytes so far are stored
     assert tasks.requeue_stale_uploads() == 0 and Upload.objects.count() == 1  # a recent pause is kept
     Upload.objects.update(heartbeat_at=timezone.now() - timedelta(hours=25))
     tasks.requeue_stale_uploads()

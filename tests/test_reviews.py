@@ -54,7 +54,7 @@ def create_campaign(api, loop_data, **overrides):
 
 def judge_all(client, cid, pick, limit=None) -> list[dict]:
     """Take and judge tasks until none are left (or `limit` are done); pick(task) gives the judgment body."""
-    done = []
+    done: list[dict] = []
     while limit is None or len(done) < limit:
         response = client.get(f"/api/v1/campaigns/{cid}/next/")
         if response.status_code == 204:
@@ -122,9 +122,12 @@ def test_output_order_follows_the_assignments_drawn_side_and_both_sides_occur(ap
 def test_candidate_side_is_drawn_at_random(api, pairwise_campaign, monkeypatch):
     drawn = []
     real_shuffle = assignments.random.shuffle
-    monkeypatch.setattr(
-        assignments, "random", types.SimpleNamespace(shuffle=lambda seq: drawn.append(len(seq)) or real_shuffle(seq))
-    )
+
+    def shuffle(seq):
+        drawn.append(len(seq))
+        real_shuffle(seq)
+
+    monkeypatch.setattr(assignments, "random", types.SimpleNamespace(shuffle=shuffle))
     judge_all(api["reviewer"], pairwise_campaign["id"], lambda t: {"choice": "tie"})
     assert drawn == [2] * 6  # one shuffle of the two outputs per assignment
 
@@ -284,6 +287,7 @@ def test_wilson_interval_matches_scipy(successes, n):
 def test_wilson_interval_against_a_hand_computed_value():
     # 8 of 10, z = 1.96: centre (0.8 + 0.19208) / 1.38416, half-width 1.96 * sqrt(0.016 + 0.009604) / 1.38416
     interval = wilson_interval(8, 10)
+    assert interval.low is not None and interval.high is not None
     assert (round(interval.low, 4), round(interval.high, 4)) == (0.4902, 0.9433)
     assert wilson_interval(0, 0).as_dict() == {"estimate": None, "low": None, "high": None}
 
@@ -623,6 +627,7 @@ def test_a_signed_off_campaign_hands_out_and_takes_no_more_judgments(api, pairwi
 def test_wilson_interval_always_brackets_the_estimate_inside_0_1(n, data):
     successes = data.draw(st.integers(min_value=0, max_value=2 * n)) / 2  # ties make half-wins
     interval = wilson_interval(successes, n)
+    assert interval.low is not None and interval.estimate is not None and interval.high is not None  # n >= 1
     assert 0.0 <= interval.low <= interval.estimate <= interval.high <= 1.0
 
 

@@ -65,6 +65,7 @@ def test_the_promote_page_refuses_a_blank_reason_and_records_a_given_one(users, 
     assert ModelVersion.objects.get(pk=approved.pk).stage == "approved"
     page(users["approver2"]).post(path, {"reason": " release 2.0 "})
     last = StageTransition.objects.order_by("id").last()
+    assert last is not None
     assert (last.to_stage, last.reason, last.cause) == ("production", "release 2.0", "manual")
 
 

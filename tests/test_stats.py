@@ -121,6 +121,7 @@ def test_wilson_bounds_is_wilson_interval_elementwise():
 def test_wilson_interval_contains_the_estimate(n, share, halves):
     successes = round(share * n * 2) / 2 if halves else round(share * n)
     interval = wilson_interval(successes, n)
+    assert interval.low is not None and interval.estimate is not None and interval.high is not None  # n >= 1
     assert 0.0 <= interval.low <= interval.estimate <= interval.high <= 1.0
 
 
@@ -275,6 +276,7 @@ def test_bradley_terry_bootstrap_is_seeded_and_brackets_the_estimate():
     fit = bradley_terry(first, second, outcome, bootstrap=200, seed=1)
     again = bradley_terry(first, second, outcome, bootstrap=200, seed=1)
     assert fit.bootstrap == 200
+    assert fit.low is not None and fit.high is not None and fit.tie_low is not None and fit.tie_high is not None
     np.testing.assert_array_equal(fit.low, again.low)
     assert (fit.low < fit.scores).all() and (fit.scores < fit.high).all()
     assert fit.tie_low < fit.tie < fit.tie_high
@@ -299,6 +301,7 @@ def test_bradley_terry_ignores_item_labels_and_judgment_order(seed, perm_seed):
     perm = np.random.default_rng(perm_seed).permutation(len(first))
     shuffled = bradley_terry(first[perm], second[perm], outcome[perm], bootstrap=20)
     np.testing.assert_allclose(shuffled.scores, fit.scores, atol=1e-9)
+    assert shuffled.low is not None and fit.low is not None
     np.testing.assert_allclose(shuffled.low, fit.low, atol=1e-6)
     names = np.array(["d", "a", "c", "b"])  # relabel: item k becomes names[k]
     relabelled = bradley_terry(names[first], names[second], outcome, bootstrap=0)
@@ -347,6 +350,7 @@ def test_grouped_bootstrap_without_the_dense_table_agrees(monkeypatch):
     monkeypatch.setattr(stats.pairwise, "DENSE_LIMIT", 0)
     looped = bradley_terry(first, second, outcome, groups=group, bootstrap=200)
     np.testing.assert_array_equal(looped.scores, dense.scores)
+    assert looped.low is not None and looped.high is not None and dense.low is not None and dense.high is not None
     np.testing.assert_allclose(looped.high - looped.low, dense.high - dense.low, rtol=0.3)
 
 
@@ -355,7 +359,7 @@ def test_plackett_luce_without_ties_matches_choix(seed):
     rng = np.random.default_rng(seed)
     rankings = simulate_rankings(rng)
     ranks, items = rank_matrix([[[v] for v in r] for r in rankings], items=list(range(5)))
-    data = [np.array(r) for r in rankings]
+    data = [tuple(r) for r in rankings]  # choix takes each ranking as a tuple of item indices
     fit = plackett_luce(ranks, items, prior=0, bootstrap=0)
     assert fit.converged
     np.testing.assert_allclose(fit.scores, choix.mm_rankings(5, data, tol=1e-13, max_iter=100_000), atol=TOL)
@@ -375,10 +379,10 @@ def test_plackett_luce_reads_a_tie_as_every_order_equally_weighted():
     for r in rankings:
         if rng.random() < 0.3:  # the middle two tie
             with_ties.append([[r[0]], [r[1], r[2]], [r[3]]])
-            doubled += [np.array(r), np.array([r[0], r[2], r[1], r[3]])]
+            doubled += [tuple(r), (r[0], r[2], r[1], r[3])]
         else:
             with_ties.append([[v] for v in r])
-            doubled += [np.array(r)] * 2
+            doubled += [tuple(r)] * 2
     ranks, items = rank_matrix(with_ties, items=list(range(4)))
     fit = plackett_luce(ranks, items, prior=0, bootstrap=0)
     np.testing.assert_allclose(fit.scores, choix.mm_rankings(4, doubled, tol=1e-13, max_iter=100_000), atol=TOL)
@@ -390,6 +394,7 @@ def test_plackett_luce_bootstrap_and_absent_items():
     ranks, items = rank_matrix([[[v] for v in r] for r in rankings], items=[0, 1, 2, 3, 99])
     fit = plackett_luce(ranks, items, bootstrap=100, seed=3)
     assert np.isnan(fit.scores[4]) and fit.as_dict()["scores"][4]["score"] is None
+    assert fit.low is not None and fit.high is not None
     assert (fit.low[:4] < fit.scores[:4]).all() and (fit.scores[:4] < fit.high[:4]).all()
     assert np.nanmean(fit.scores) == pytest.approx(0, abs=1e-12)
 
@@ -613,7 +618,9 @@ def test_by_slice_computes_per_tag_and_skips_small_slices():
     assert result["en"].n == 500
     long_ = np.arange(0, 500, 3)
     assert result["long"].figure == wilson_interval(won[long_].sum(), len(long_))
-    assert result["rare"].figure is None and result["rare"].n == 10 and "fewer than the 30" in result["rare"].note
+    assert (
+        result["rare"].figure is None and result["rare"].n == 10 and "fewer than the 30" in (result["rare"].note or "")
+    )
     assert result["rare"].as_dict()["figure"] is None
 
 

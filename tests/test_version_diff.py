@@ -2,13 +2,15 @@
 matched by external id and computed in SQL; the API pages through each list; the page shows old and new values,
 escaped."""
 
+from typing import Any
+
 import pytest
 
 from datasets.models import DatasetVersion
 from datasets.selectors_diff import version_diff_counts, version_diff_page
 from tests.factories import jsonl_file, png_base64
 
-V1 = [
+V1: list[dict[str, Any]] = [
     {"id": "same", "input": {"q": "1 + 1", "n": [1, 2]}, "reference": "2", "tags": ["easy"]},
     {"id": "input-changes", "input": "2 + 2", "reference": "4"},
     {"id": "reference-changes", "input": "3 + 3", "reference": "6"},
@@ -18,7 +20,7 @@ V1 = [
     {"id": "removed-1", "input": "gone"},
     {"id": "removed-2", "input": "gone too"},
 ]
-V2 = [
+V2: list[dict[str, Any]] = [
     {"id": "same", "input": {"q": "1 + 1", "n": [1, 2]}, "reference": "2", "tags": ["easy"]},
     {"id": "input-changes", "input": "2 + 2 = ?", "reference": "4"},
     {"id": "reference-changes", "input": "3 + 3", "reference": {"answer": 6}},

@@ -55,7 +55,7 @@ def test_sigkill_mid_ingest_leaves_no_rows_and_the_retry_lands_everything(api, s
         assert tasks.requeue_stale_uploads() == 1  # beat's sweep hands it to the new worker
         wait_for(lambda: Upload.objects.filter(pk=upload_id, status=Upload.Status.READY).exists())
     upload = Upload.objects.get(pk=upload_id)
-    assert upload.attempts == 2 and upload.result["items"] == rows
+    assert upload.attempts == 2 and upload.result is not None and upload.result["items"] == rows
     assert DatasetVersion.objects.get().item_count == rows == Item.objects.count()
 
 

@@ -44,7 +44,9 @@ class IdPageSerializer(_PageSerializer):
 
 class ChangedItemSerializer(serializers.Serializer):
     id = serializers.CharField()
-    fields = serializers.ListField(child=serializers.ChoiceField(choices=FIELDS))
+    # DRF's metaclass takes declared fields out of the class, so this does not shadow Serializer.fields; the stubs
+    # cannot see that, and the key is "fields" in the API
+    fields = serializers.ListField(child=serializers.ChoiceField(choices=FIELDS))  # type: ignore[assignment]
 
 
 class ChangedPageSerializer(_PageSerializer):

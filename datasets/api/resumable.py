@@ -2,11 +2,14 @@
 
 The upload's URL is also its status URL: GET answers the JSON status as for any background upload."""
 
+from typing import Any
+
 from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -27,16 +30,18 @@ TUS_HEADERS = [
 ]
 
 
-class TusResponseMixin:
+class TusResponseMixin(APIView):
+    """tus headers on every answer; another tus version refused. An APIView, so super() is one to the checker."""
+
     error_statuses = (412, 413)  # a tus version other than ours; a length over the limit (core/schema.py)
 
-    def finalize_response(self, request, response, *args, **kwargs):
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Tus-Resumable"] = TUS_VERSION
         response["Cache-Control"] = "no-store"  # an offset must never come from a cache
         return response
 
-    def initial(self, request, *args, **kwargs):
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         version = request.headers.get("Tus-Resumable")
         if request.method != "OPTIONS" and request.method != "GET" and version and version != TUS_VERSION:
@@ -64,8 +69,8 @@ class ResumableUploadCreateView(TusResponseMixin, APIView):
         "`dataset`, `dataset_version` for predictions. Answers 201 with `Location`: PATCH bytes there, HEAD for "
         "the offset, GET for the status once all bytes are in.",
         request=None,
-        parameters=TUS_HEADERS
-        + [
+        parameters=[
+            *TUS_HEADERS,
             OpenApiParameter("Upload-Length", OpenApiTypes.INT, OpenApiParameter.HEADER, required=True),
             OpenApiParameter("Upload-Metadata", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True),
         ],
@@ -111,8 +116,10 @@ class ResumableUploadMixin(TusResponseMixin):
     @extend_schema(
         summary="Send bytes of a resumable upload (tus PATCH)",
         request={"application/offset+octet-stream": OpenApiTypes.BINARY},
-        parameters=TUS_HEADERS
-        + [OpenApiParameter("Upload-Offset", OpenApiTypes.INT, OpenApiParameter.HEADER, required=True)],
+        parameters=[
+            *TUS_HEADERS,
+            OpenApiParameter("Upload-Offset", OpenApiTypes.INT, OpenApiParameter.HEADER, required=True),
+        ],
         responses={204: OpenApiResponse(description="accepted; Upload-Offset says how many bytes are in")},
     )
     def patch(self, request, pk):

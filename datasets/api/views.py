@@ -1,6 +1,5 @@
 """Dataset endpoints: create a dataset, upload a version (in the request, or in the background)."""
 
-from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -9,7 +8,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.permissions import CanSeeResults, IsDataScientist
-from datasets import upload_kinds
 from datasets.api.resumable import ResumableUploadMixin, own_upload
 from datasets.api.serializers import (
     DatasetCreateSerializer,
@@ -23,8 +21,7 @@ from datasets.api.serializers import (
 from datasets.models import Upload
 from datasets.selectors import dataset_get, dataset_version_get, datasets_with_versions
 from datasets.services.datasets import dataset_create, dataset_version_ingest
-from datasets.services.ingest import ITEM_FIELDS
-from datasets.services.uploads import upload_accept
+from datasets.services.uploads import upload_accept_if_large
 
 
 def read_permissions_or(write_permission):
@@ -87,15 +84,10 @@ class DatasetVersionListCreateView(APIView):
         data = FileUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         file = data.validated_data["file"]
-        if file.size > settings.SIGNOFF_SYNC_UPLOAD_MAX_BYTES:
-            upload = upload_accept(
-                kind=Upload.Kind.DATASET_VERSION,
-                file=file,
-                fields=ITEM_FIELDS,
-                target={"dataset": dataset.name},
-                created_by=request.user,
-                enqueue=upload_kinds.get(Upload.Kind.DATASET_VERSION).enqueue,
-            )
+        upload = upload_accept_if_large(
+            kind=Upload.Kind.DATASET_VERSION, file=file, target={"dataset": dataset.name}, created_by=request.user
+        )
+        if upload:
             return accepted_upload_response(upload)
         version, created = dataset_version_ingest(
             dataset=dataset, file=file, source_name=file.name or "", created_by=request.user

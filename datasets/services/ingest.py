@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -20,6 +20,9 @@ from datasets.models import Upload
 from datasets.parsers import ErrorCollector, ImageStore, check_image, decode_image
 from datasets.readers import SNIFF_BYTES, ByteCounter, FileRejected, iter_csv, iter_jsonl, sniff_format
 from datasets.services.files import upload_errors_as_application_error
+
+if TYPE_CHECKING:  # for the type only: an app on SQLite never loads psycopg
+    import psycopg
 
 ITEM_FIELDS = {"id", "input", "reference", "tags"}
 PREDICTION_FIELDS = {"id", "output", "score"}
@@ -108,7 +111,7 @@ class Progress:
     def __init__(self, upload_id: int, total_bytes: int):
         self.upload_id, self.total_bytes = upload_id, total_bytes
         self._last = 0.0
-        self._side = None  # psycopg connection, opened when first needed
+        self._side: psycopg.Connection | None = None  # opened when first needed (PostgreSQL only)
         self._depth = len(connection.atomic_blocks)  # transactions that were open before the ingest began
 
     def __call__(self, phase: str, rows: int, bytes_done: int, force: bool = False) -> None:

@@ -32,8 +32,8 @@ COLUMNS = tuple(
 )
 EMPTY_TAGS = b"[]"
 
-# A row as COPY text, from the external id on. Made in the loop: orjson's bytes keep a 4 KB buffer each, and a
-# batch of them held until its COPY took 64 MB.
+# A row as COPY text, from the external id on. Made in the loop: orjson's bytes keep a buffer each, and holding a
+# batch of them until its COPY cost memory (docs/bench-ingest.md, "Figures the code's comments point to").
 Row = bytes
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 from django.db.models import F, Q
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from core.models import User
+from datasets import upload_kinds
 from datasets.models import Upload
 from datasets.services.ingest import Progress, ProgressFn, upload_precheck
 
@@ -45,6 +47,23 @@ def upload_accept(
         upload = upload_store(kind=kind, file=file, target=target, created_by=created_by)
         transaction.on_commit(lambda: enqueue(upload.pk))
     return upload
+
+
+def upload_accept_if_large(*, kind: str, file: File, target: dict[str, Any], created_by: User) -> Upload | None:
+    """Where an upload is ingested, for every upload endpoint: a file over SIGNOFF_SYNC_UPLOAD_MAX_BYTES is checked,
+    kept and queued for a worker (the caller answers 202 with the upload to poll); a smaller one gives None, and the
+    caller ingests it within the request."""
+    if (file.size or 0) <= settings.SIGNOFF_SYNC_UPLOAD_MAX_BYTES:
+        return None
+    registered = upload_kinds.registered(kind)
+    return upload_accept(
+        kind=kind,
+        file=file,
+        fields=registered.fields,
+        target=target,
+        created_by=created_by,
+        enqueue=registered.enqueue,
+    )
 
 
 def upload_process(*, upload_id: int, ingest: Callable[[Upload, ProgressFn], dict[str, Any]]) -> None:

@@ -52,7 +52,7 @@ class ModelVersionDetailSerializer(ModelVersionSerializer):
     transitions = StageTransitionSerializer(many=True, read_only=True)
 
     class Meta(ModelVersionSerializer.Meta):
-        fields = ModelVersionSerializer.Meta.fields + ["transitions"]
+        fields = [*ModelVersionSerializer.Meta.fields, "transitions"]
 
 
 class RegisteredModelSerializer(serializers.ModelSerializer):

@@ -1,6 +1,5 @@
 """Registry endpoints: models, versions, prediction uploads, and the recorded move to production."""
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.parsers import MultiPartParser
@@ -8,13 +7,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.permissions import CanSeeResults, IsApprover, IsDataScientist
-from datasets import upload_kinds
 from datasets.api.serializers import UploadAcceptedSerializer
 from datasets.api.views import accepted_upload_response, read_permissions_or
 from datasets.models import Upload
 from datasets.selectors import dataset_version_get
-from datasets.services.ingest import PREDICTION_FIELDS
-from datasets.services.uploads import upload_accept
+from datasets.services.uploads import upload_accept_if_large
 from models_app.api.serializers import (
     ModelCreateSerializer,
     ModelVersionCreateSerializer,
@@ -100,21 +97,16 @@ class PredictionUploadView(APIView):
             dataset_name=data.validated_data["dataset"], number=data.validated_data["dataset_version"]
         )
         file = data.validated_data["file"]
-        if file.size > settings.SIGNOFF_SYNC_UPLOAD_MAX_BYTES:
-            target = {
-                "model": name,
-                "version": version,
-                "dataset": dataset_version.dataset.name,
-                "dataset_version": dataset_version.number,
-            }
-            upload = upload_accept(
-                kind=Upload.Kind.PREDICTION_SET,
-                file=file,
-                fields=PREDICTION_FIELDS,
-                target=target,
-                created_by=request.user,
-                enqueue=upload_kinds.get(Upload.Kind.PREDICTION_SET).enqueue,
-            )
+        target = {
+            "model": name,
+            "version": version,
+            "dataset": dataset_version.dataset.name,
+            "dataset_version": dataset_version.number,
+        }
+        upload = upload_accept_if_large(
+            kind=Upload.Kind.PREDICTION_SET, file=file, target=target, created_by=request.user
+        )
+        if upload:
             return accepted_upload_response(upload)
         prediction_set, created = prediction_set_ingest(
             model_version=model_version,

@@ -29,8 +29,8 @@ from datasets.readers import ByteCounter
 from datasets.services.ingest import PREDICTION_FIELDS, ProgressFn, read_records
 from models_app.models import ModelVersion, Prediction, PredictionSet
 
-# (item id, "output<TAB>score<NL>" as COPY text). The text is made in the loop: orjson's bytes keep a 4 KB buffer
-# each, and a batch of them held until its COPY took 32 MB.
+# (item id, "output<TAB>score<NL>" as COPY text). The text is made in the loop: orjson's bytes keep a buffer each,
+# and holding a batch of them until its COPY cost memory (docs/bench-ingest.md, "Figures the code's comments point to").
 Row = tuple[str, bytes]
 COLUMNS = tuple(column_name(Prediction, name) for name in ("prediction_set", "item", "output", "score"))
 
@@ -76,7 +76,9 @@ def prediction_set_copy(
                 keys = index.lookup([item_id for item_id, _ in batch])
                 if keys is None:
                     raise NotClean
-                return b"".join([b"%b%d\t%b" % (set_column, key, text) for (_, text), key in zip(batch, keys)])
+                return b"".join(
+                    [b"%b%d\t%b" % (set_column, key, text) for (_, text), key in zip(batch, keys, strict=True)]
+                )
 
             count = copy_rows(
                 Prediction._meta.db_table, COLUMNS, rows, to_text, lambda done: progress("reading", done, counter.bytes)

@@ -5,6 +5,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.models import User
 from core.permissions import IsAdmin, IsApprover
 from reviews.models import ChainCheck
 from reviews.services.chain import chain_check_acknowledge, verdict_chain_report
@@ -39,7 +40,9 @@ class ChainAcknowledgeSerializer(serializers.Serializer):
 
 
 class ChainCheckSerializer(serializers.ModelSerializer):
-    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    acknowledged_by: "serializers.SlugRelatedField[User]" = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = ChainCheck

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from models_app.models import ModelVersion
 from reviews.models import Campaign, Judgment, Verdict
 
 
@@ -88,8 +89,8 @@ class CampaignCreatedSerializer(serializers.Serializer):
     plan = PlanSerializer()
 
 
-def _ref(model_version) -> str | None:
-    return f"{model_version.model.name}:{model_version.version}" if model_version else None
+def _ref(model_version: ModelVersion) -> str:
+    return f"{model_version.model.name}:{model_version.version}"
 
 
 class CampaignSerializer(serializers.ModelSerializer):
@@ -140,16 +141,16 @@ class CampaignSerializer(serializers.ModelSerializer):
             "created_at",
         ]
 
-    def get_candidate(self, campaign) -> str:
+    def get_candidate(self, campaign: Campaign) -> str:
         return _ref(campaign.candidate)
 
-    def get_reviewers(self, campaign) -> list[str]:
+    def get_reviewers(self, campaign: Campaign) -> list[str]:
         return sorted(u.username for u in campaign.reviewers.all())  # one order on every database (reads the prefetch)
 
-    def get_baseline(self, campaign) -> str | None:
-        return _ref(campaign.baseline)
+    def get_baseline(self, campaign: Campaign) -> str | None:
+        return _ref(campaign.baseline) if campaign.baseline else None
 
-    def get_models(self, campaign) -> list[str]:
+    def get_models(self, campaign: Campaign) -> list[str]:
         return [_ref(v) for v in campaign.others.all()]
 
 

@@ -1,5 +1,7 @@
 """Campaign endpoints: create, hand out tasks, take judgments, show results, sign off; and the CI gate."""
 
+from typing import Any
+
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -356,7 +358,7 @@ class GateView(APIView):
         gate_status, verdict = gate_status_for_model_version(model_version=model_version)
         # the verdict and the stage change commit together: reading the stage after the verdict keeps them consistent
         model_version.refresh_from_db(fields=["stage"])
-        answer = None
+        answer: dict[str, Any] | None = None
         if verdict is not None:
             answer = VerdictSerializer(verdict).data
             if request.query_params.get("evidence", "").lower() not in ("1", "true", "yes"):

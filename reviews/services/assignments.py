@@ -224,7 +224,7 @@ def assignment_claim_next(
     return _claim_ordinary(campaign, reviewer)
 
 
-def assignments_expire(*, campaign: Campaign | None = None, now=None) -> int:
+def assignments_expire(*, campaign: Campaign | None = None, now: datetime | None = None) -> int:
     """Give the tasks of open assignments whose lease ran out back to the pool. Returns how many."""
     now = now or timezone.now()
     stale = Assignment.objects.filter(status=Assignment.Status.OPEN, lease_expires_at__lt=now)

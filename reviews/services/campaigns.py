@@ -2,7 +2,7 @@
 
 import random
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 
 from django.db import transaction
 
@@ -143,8 +143,8 @@ def campaign_create(
     dataset_version: DatasetVersion,
     candidate: ModelVersion,
     baseline: ModelVersion | None = None,
-    others: list[ModelVersion] = (),
-    labels: list[str] = (),
+    others: Sequence[ModelVersion] = (),
+    labels: Sequence[str] = (),
     multi_label: bool = False,
     show_suggestion: bool = True,
     rubric: list | None = None,
@@ -165,7 +165,7 @@ def campaign_create(
     _check_choice(sampling, Campaign.Sampling.values, "sampling")
     _check_choice(content_format, Campaign.ContentFormat.values, "content_format")
     versions = _versions_for_kind(kind, candidate, baseline, list(others))
-    labels, multi_label = _validated_labels(kind, list(labels), multi_label)
+    checked_labels, multi_label = _validated_labels(kind, list(labels), multi_label)
     criteria = _validated_rubric(rubric or []) if kind == Campaign.Kind.RATING else []
     _check_reviewers(reviewers, overlap)
     _check_hand_out(quota_per_reviewer, lease_seconds)
@@ -177,7 +177,7 @@ def campaign_create(
         dataset_version=dataset_version,
         candidate=candidate,
         baseline=baseline,
-        labels=labels,
+        labels=checked_labels,
         multi_label=multi_label,
         show_suggestion=show_suggestion,
         rubric=criteria,
@@ -213,7 +213,7 @@ def campaign_tasks_add(
     campaign: Campaign,
     versions: list[ModelVersion],
     dataset_version: DatasetVersion,
-    skip_external_ids: set[str] = frozenset(),
+    skip_external_ids: Collection[str] = frozenset(),
 ) -> int:
     """One task per item of `dataset_version` that every version has a prediction for (items whose external id is
     in `skip_external_ids` excepted), in the campaign's hand-out order. Returns how many."""
@@ -243,7 +243,7 @@ def campaign_tasks_add(
         TaskOutput.objects.bulk_create(
             TaskOutput(task=task, model_version=version, prediction=by_item[task.item_id])
             for task in tasks
-            for version, by_item in zip(versions, predictions)
+            for version, by_item in zip(versions, predictions, strict=True)
         )
     return len(item_ids)
 

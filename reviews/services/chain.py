@@ -139,23 +139,31 @@ def _anchor_problems(
     return []
 
 
-def _outbox_claims(*, since: datetime.datetime | None, limit: int | None = None) -> list[tuple[int, int, str, object]]:
+# (delivery id, chain_count, chain_head, verdict id) as a verdict.signed delivery announced them
+OutboxClaim = tuple[int, int, str, object]
+
+
+def _outbox_claims(*, since: datetime.datetime | None, limit: int | None = None) -> list[OutboxClaim]:
     """(delivery id, chain_count, chain_head, verdict id) of each verdict.signed delivery that carries them,
     newest first. Deliveries from before an acknowledgment are left out: the admin accepted the chain as it was."""
     deliveries = WebhookDelivery.objects.filter(event="verdict.signed").order_by("-id")
     if since is not None:
         deliveries = deliveries.filter(created_at__gt=since)
-    claims = []
+    claims: list[OutboxClaim] = []
     rows = deliveries.values_list("pk", "payload")
     for pk, payload in (rows[:limit] if limit else rows).iterator(chunk_size=500):
         data = payload.get("data") if isinstance(payload, dict) else None
-        count, head = (data.get("chain_count"), data.get("chain_head")) if isinstance(data, dict) else (None, None)
+        if not isinstance(data, dict):
+            continue
+        count, head = data.get("chain_count"), data.get("chain_head")
         if isinstance(count, int) and count >= 1 and isinstance(head, str):  # older deliveries carry neither
             claims.append((pk, count, head, data.get("verdict")))
     return claims
 
 
-def _outbox_problems(*, count: int, last_id: int | None, at: PositionLookup, claims) -> list[Problem]:
+def _outbox_problems(
+    *, count: int, last_id: int | None, at: PositionLookup, claims: list[OutboxClaim]
+) -> list[Problem]:
     """Every delivery's (chain_count, chain_head) must still be found; the one with the largest count is reported."""
     failing = []
     for delivery_id, claimed_count, claimed_head, verdict in claims:

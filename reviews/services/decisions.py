@@ -41,8 +41,10 @@ def campaign_gate_check(*, campaign_id: int, force: bool = False) -> str:
         state = {
             "status": "pending",
             "reasons": [
-                f"The gate could not be checked: the campaign's data cannot be read "
-                f"({type(exc).__name__}: {exc}). It is checked again after the next judgment."
+                (
+                    f"The gate could not be checked: the campaign's data cannot be read "
+                    f"({type(exc).__name__}: {exc}). It is checked again after the next judgment."
+                )
             ],
             "problems": [f"{type(exc).__name__}: {exc}"],
             "checked_at": timezone.now().isoformat(),

@@ -12,6 +12,7 @@ import io
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from itertools import groupby
 from typing import Any
 
@@ -27,7 +28,8 @@ CHUNK_ROWS = 2000  # rows fetched per round trip (and per server-side cursor fet
 FLUSH_BYTES = 64 * 1024  # written rows are sent in pieces of about this size, not one tiny chunk per row
 
 JUDGMENT_COLUMNS = ["judgment", "task", "item", "reviewer"]
-JUDGMENT_KIND_COLUMNS = {
+# keyed by str: Campaign.kind is a CharField, and a TextChoices member is equal to (and hashes as) its value
+JUDGMENT_KIND_COLUMNS: dict[str, list[str]] = {
     # `choice` and `slots` are what the reviewer saw; the rest says which model version that was
     Campaign.Kind.PAIRWISE: ["candidate", "baseline", "slots", "choice", "winner", "winner_version"],
     Campaign.Kind.RANKING: ["slots", "ranking_as_shown", "ranking", "positions"],
@@ -47,7 +49,7 @@ JUDGMENT_TAIL_COLUMNS = [
 ]
 
 RESULT_COLUMNS = ["task", "item", "tags", "judgments", "candidate_score"]
-RESULT_KIND_COLUMNS = {
+RESULT_KIND_COLUMNS: dict[str, list[str]] = {
     Campaign.Kind.PAIRWISE: ["candidate_wins", "candidate_losses", "ties", "both_bad"],
     Campaign.Kind.RANKING: ["mean_rank"],
     Campaign.Kind.RATING: ["mean_ratings"],
@@ -55,7 +57,7 @@ RESULT_KIND_COLUMNS = {
 }
 
 
-def _iso(moment) -> str | None:
+def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
@@ -268,9 +270,9 @@ def campaign_results_export(*, campaign: Campaign) -> Iterator[dict]:
         fields += ["suggestion", "has_suggestion"]
     # in the dataset's order (tasks are stored in hand-out order)
     rows = tasks.order_by("item_id", "id", "counted__id").values(*fields).iterator(chunk_size=CHUNK_ROWS)
-    for _, group in groupby(rows, key=lambda r: r["id"]):
-        group = list(group)  # one item's judgments: at most the campaign's overlap
-        yield _result_row(campaign, names, group)
+    for _, judgments in groupby(rows, key=lambda r: r["id"]):
+        # one item's judgments: at most the campaign's overlap
+        yield _result_row(campaign, names, list(judgments))
 
 
 def _result_row(campaign: Campaign, names: dict[int, str], group: list[dict]) -> dict:
@@ -371,7 +373,7 @@ _RESULT_KIND_COLUMNS: dict[str, Callable[[Campaign, dict, list, list, dict], dic
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def csv_cell(value) -> str:
+def csv_cell(value: Any) -> str:
     """A value as a CSV cell: JSON for lists and objects, and text that a spreadsheet would run as a formula
     (comments, labels and ids are untrusted) defused with a leading apostrophe (OWASP's advice)."""
     if value is None:

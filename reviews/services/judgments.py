@@ -2,7 +2,7 @@
 for a short while by its author, and discardable (with a reason) by the campaign's lead."""
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -64,8 +64,14 @@ def _check_score(where: str, scale: str, value: Any) -> None:
 
 
 def judgment_validate(
-    *, campaign: Campaign, assignment: Assignment, choice=None, labels=None, ranking=None, ratings=None
-) -> dict:
+    *,
+    campaign: Campaign,
+    assignment: Assignment,
+    choice: str | None = None,
+    labels: list | None = None,
+    ranking: list | None = None,
+    ratings: dict | None = None,
+) -> dict[str, Any]:
     """The judgment fields for this campaign's kind, or a 400 that says which field is wrong and why."""
     given = {"choice": choice, "labels": labels, "ranking": ranking, "ratings": ratings}
     slots = list(SLOTS[: len(assignment.slot_order)])
@@ -158,7 +164,17 @@ _MARK_DONE_SQL = sql_naming(
 )
 
 
-def _assignment_for(*, task_id: int, reviewer: User) -> Assignment | None:
+if TYPE_CHECKING:
+
+    class _AssignmentRow(Assignment):
+        """What _assignment_for builds: an Assignment with its task's capacity read alongside."""
+
+        task_capacity: int
+else:
+    _AssignmentRow = Assignment
+
+
+def _assignment_for(*, task_id: int, reviewer: User) -> _AssignmentRow | None:
     """The reviewer's assignment for the task, whatever its status, with `task_capacity`."""
     sql = _ASSIGNMENT_SQL.format(columns=columns(Assignment, "a"))
     return next(iter(fetch_models(Assignment, sql, [task_id, reviewer.pk], extra=("task_capacity",))), None)

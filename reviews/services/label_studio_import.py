@@ -13,7 +13,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import ijson
 import orjson
@@ -28,7 +28,7 @@ from core.models import User
 from core.rawsql import sql_naming
 from datasets.bulkload import Staging
 from datasets.models import Dataset, DatasetVersion, Item
-from datasets.parsers import ErrorCollector, validate_item, validate_prediction
+from datasets.parsers import ErrorCollector, ItemRow, PredictionRow, validate_item, validate_prediction
 from datasets.readers import SNIFF_BYTES, FileRejected, check_text_head
 
 # The publishers behind dataset_version_ingest and prediction_set_ingest, reused so an import lands exactly as an
@@ -103,6 +103,13 @@ class _Reading:
     tasks: int = 0
 
 
+Row = TypeVar("Row")
+# (model version, prediction row, whether it is choices, whether several)
+TaskPrediction = tuple[str, PredictionRow, bool, bool]
+# (annotator id, labels, duration in ms, completed at as the database takes it)
+TaskAnnotation = tuple[int, list[str], int | None, Any]
+
+
 class _Task:
     """Adds a task's errors under its position, naming its Label Studio id."""
 
@@ -116,12 +123,12 @@ class _Task:
         self.failed = True
         self.reading.errors.add(self.number, field_name, self.prefix + message)
 
-    def check(self, validate: Callable[[ErrorCollector], Any], fields: dict[str, str]) -> Any:
+    def check(self, validate: Callable[[ErrorCollector], Row], fields: dict[str, str]) -> Row:
         """Run a datasets.parsers validator, naming its fields (`fields`: theirs -> the export's) as the export does."""
         found = ErrorCollector(self.reading.errors.filename)
         row = validate(found)
         for error in found.errors:
-            self.error(fields.get(error.field, error.field), error.message)
+            self.error(fields.get(error.field, error.field) if error.field is not None else None, error.message)
         return row
 
 
@@ -177,7 +184,7 @@ def label_studio_import(
                     created_by=created_by,
                 )
             campaign, judgments = None, 0
-            if reading.annotations.count:
+            if candidate is not None:  # there are annotations (without a candidate for them, _candidate refused)
                 campaign, judgments = _campaign_create(
                     reading, version, sets[candidate], sha256, source_name, created_by
                 )
@@ -237,9 +244,9 @@ def _read_task(reading: _Reading, number: int, task: Any) -> None:
 def _stage_task(
     reading: _Reading,
     number: int,
-    item: Any,
-    predictions: list[tuple[str, Any, bool, bool]],
-    annotations: list[tuple[int, list[str], int | None, Any]],
+    item: ItemRow,
+    predictions: list[TaskPrediction],
+    annotations: list[TaskAnnotation],
     *,
     new_versions: list[str],
 ) -> None:
@@ -258,18 +265,18 @@ def _stage_task(
     for position, (annotator, labels, duration_ms, completed_at) in enumerate(annotations):
         reading.multi_annotation |= len(labels) > 1
         # labels only ever join the end of the order, so sorting by it now sorts as the campaign will
-        labels = sorted(labels, key=reading.labels.__getitem__)
+        ordered = sorted(labels, key=reading.labels.__getitem__)
         reading.annotations.add(
-            (number, position, item.external_id, annotator, orjson.dumps(labels).decode(), duration_ms, completed_at)
+            (number, position, item.external_id, annotator, orjson.dumps(ordered).decode(), duration_ms, completed_at)
         )
 
 
-def _task_predictions(checker: _Task, predictions: Any, item) -> list[tuple[str, Any, bool, bool]]:
+def _task_predictions(checker: _Task, predictions: Any, item: ItemRow | None) -> list[TaskPrediction]:
     """(model version, prediction row, whether it is choices, whether several) per prediction of the task."""
     if not isinstance(predictions, list):
         checker.error("predictions", "must be a list")
         return []
-    rows = []
+    rows: list[TaskPrediction] = []
     seen: set[str] = set()
     for index, prediction in enumerate(predictions):
         path = f"predictions[{index}]"
@@ -299,7 +306,9 @@ def _prediction_version(checker: _Task, name: Any, path: str, seen: set[str]) ->
     return name
 
 
-def _prediction_row(checker: _Task, prediction: dict, path: str, item) -> tuple[Any, bool, bool] | None:
+def _prediction_row(
+    checker: _Task, prediction: dict[str, Any], path: str, item: ItemRow | None
+) -> tuple[PredictionRow, bool, bool] | None:
     """(prediction row, whether it is choices, whether several): its choices as the output, or the result itself
     when it holds none; None after an error."""
     choices = _result_choices(checker, prediction.get("result"), f"{path}.result")
@@ -318,7 +327,7 @@ def _prediction_row(checker: _Task, prediction: dict, path: str, item) -> tuple[
     return None if row is None else (row, bool(choices), len(choices) > 1)
 
 
-def _task_annotations(checker: _Task, annotations: Any) -> list[tuple[int, list[str], int | None, Any]]:
+def _task_annotations(checker: _Task, annotations: Any) -> list[TaskAnnotation]:
     """(annotator id, labels, duration in ms, completed at) per annotation that was not cancelled."""
     if not isinstance(annotations, list):
         checker.error("annotations", "must be a list")
@@ -352,7 +361,7 @@ def _task_annotations(checker: _Task, annotations: Any) -> list[tuple[int, list[
             and not isinstance(lead_time, bool)
             and 0 < lead_time < MAX_DURATION_MS / 1000
         ):
-            duration_ms = int(round(lead_time * 1000))
+            duration_ms = round(lead_time * 1000)
         kept.append((annotator, labels, duration_ms, _when(annotation.get("created_at"))))
     return kept
 

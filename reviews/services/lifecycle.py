@@ -15,12 +15,13 @@ from reviews.services.decisions import campaign_gate_recheck_on_commit
 from reviews.services.judgments import campaign_lead_check
 
 # Which status may follow which; closed is final (a closed campaign's gate has decided, or never will).
-TRANSITIONS = {
+# keyed by str: Campaign.status is a CharField, and a TextChoices member is equal to (and hashes as) its value
+TRANSITIONS: dict[str, set[str]] = {
     Campaign.Status.ACTIVE: {Campaign.Status.PAUSED, Campaign.Status.CLOSED},
     Campaign.Status.PAUSED: {Campaign.Status.ACTIVE, Campaign.Status.CLOSED},
     Campaign.Status.CLOSED: set(),
 }
-REASONS = {Campaign.Status.PAUSED: "Paused by the lead", Campaign.Status.CLOSED: "Closed by the lead"}
+REASONS: dict[str, str] = {Campaign.Status.PAUSED: "Paused by the lead", Campaign.Status.CLOSED: "Closed by the lead"}
 
 
 def _locked(campaign: Campaign) -> Campaign:

@@ -1,6 +1,8 @@
 """Reviewer quality, the verbs: known-answer items set at campaign creation, a lead excluding a reviewer (on record),
 and noting when results were first seen. The figures are read by reviews.quality."""
 
+from typing import Any
+
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -22,12 +24,16 @@ PAIRWISE_ANSWERS = ("candidate", "baseline", "tie")
 RATING_ANSWERS = {"acceptable": True, "unacceptable": False}
 EXCLUDED_SKIP_REASON = "excluded from the campaign by its lead"
 
+# A known answer as Task.known_answer stores it, de-blinded: pairwise the side that should win, ranking the id of
+# the model version ranked first, rating whether the candidate's output is acceptable, labeling the label set.
+KnownAnswer = str | int | bool
 
-def _invalid(message: str, field: str, **extra) -> ApplicationError:
+
+def _invalid(message: str, field: str, **extra: Any) -> ApplicationError:
     return ApplicationError(message, code="invalid", extra={"field": field, **extra})
 
 
-def _label_answer(answer, labels: list[str], multi_label: bool) -> str | None:
+def _label_answer(answer: Any, labels: list[str], multi_label: bool) -> str | None:
     """A label or list of labels as the "|"-joined set in the campaign's label order; None if it is not one."""
     given = [answer] if isinstance(answer, str) else answer
     if not isinstance(given, list) or not given or not all(isinstance(x, str) and x in labels for x in given):
@@ -39,8 +45,8 @@ def _label_answer(answer, labels: list[str], multi_label: bool) -> str | None:
 
 
 def _answer_for_kind(
-    kind: str, answer, *, refs: dict[str, int], labels: list[str], multi_label: bool
-) -> tuple[object, str]:
+    kind: str, answer: Any, *, refs: dict[str, int], labels: list[str], multi_label: bool
+) -> tuple[KnownAnswer | None, str]:
     """The de-blinded answer as Task.known_answer stores it, or (None, what a valid one looks like)."""
     if kind == Campaign.Kind.PAIRWISE:
         return (answer if answer in PAIRWISE_ANSWERS else None), "one of candidate, baseline, tie"
@@ -58,9 +64,9 @@ def _answer_for_kind(
 
 def _from_references(
     dataset_version: DatasetVersion, labels: list[str], multi_label: bool, item_ids: list[int]
-) -> dict[int, str]:
+) -> dict[int, KnownAnswer]:
     """Labeling: every item (that can be a task) whose reference is a label set of the campaign."""
-    found = {}
+    found: dict[int, KnownAnswer] = {}
     for item_id, reference in Item.objects.filter(version=dataset_version, pk__in=item_ids).values_list(
         "pk", "reference"
     ):
@@ -79,9 +85,9 @@ def known_answers_resolve(
     versions: list[ModelVersion],
     labels: list[str],
     multi_label: bool,
-    known_answers,
+    known_answers: Any,
     item_ids: list[int],
-) -> dict[int, object]:
+) -> dict[int, KnownAnswer]:
     """{item id: de-blinded answer} from the API's `known_answers` (a list of {"item", "answer"}, or "reference" for
     labeling), or a 400 naming the field, the entry and the item. `item_ids` are the items that can be tasks."""
     if known_answers is None or known_answers == []:
@@ -104,9 +110,9 @@ def _known_from_list(
     versions: list[ModelVersion],
     labels: list[str],
     multi_label: bool,
-    known_answers: list,
+    known_answers: list[Any],
     item_ids: list[int],
-) -> dict[int, object]:
+) -> dict[int, KnownAnswer]:
     """known_answers as a list of {"item", "answer"}: each entry's item found, and its answer read for the kind."""
     refs = {f"{v.model.name}:{v.version}": v.pk for v in versions}
     external = [entry.get("item") if isinstance(entry, dict) else None for entry in known_answers]
@@ -116,8 +122,8 @@ def _known_from_list(
         ).values_list("external_id", "pk")
     )
     can_be_task = set(item_ids)
-    answers: dict[int, object] = {}
-    for index, (entry, item) in enumerate(zip(known_answers, external)):
+    answers: dict[int, KnownAnswer] = {}
+    for index, (entry, item) in enumerate(zip(known_answers, external, strict=True)):
         where = f"known_answers[{index}]"
         if not isinstance(item, str) or "answer" not in entry:
             raise _invalid(f'{where} needs "item" (the item\'s id) and "answer".', "known_answers", index=index)
@@ -139,7 +145,7 @@ def _known_from_list(
 
 def _known_from_references(
     kind: str, dataset_version: DatasetVersion, labels: list[str], multi_label: bool, item_ids: list[int]
-) -> dict[int, object]:
+) -> dict[int, KnownAnswer]:
     """known_answers "reference": the items' references read as labels, for a labeling campaign."""
     if kind != Campaign.Kind.LABELING:
         raise _invalid(
@@ -162,7 +168,7 @@ def _known_item_id(
     by_external: dict[str, int],
     dataset_version: DatasetVersion,
     *,
-    given: dict[int, object],
+    given: dict[int, KnownAnswer],
     can_be_task: set[int],
 ) -> int:
     """The item a known-answer entry names: one of the dataset version's, named once, that can be one of the
@@ -187,7 +193,7 @@ def _known_item_id(
     return item_id
 
 
-def known_answer_settings(*, rate: float | None, min_seconds: int | None, known: dict) -> float:
+def known_answer_settings(*, rate: float | None, min_seconds: int | None, known: dict[int, KnownAnswer]) -> float:
     """The campaign's known-answer rate (default 0.1 with known answers, else 0), after checking both settings."""
     if rate is None:
         rate = DEFAULT_KNOWN_ANSWER_RATE if known else 0.0
@@ -203,7 +209,7 @@ def known_answer_settings(*, rate: float | None, min_seconds: int | None, known:
 def known_tasks_create(
     *,
     campaign: Campaign,
-    answers: dict[int, object],
+    answers: dict[int, KnownAnswer],
     versions: list[ModelVersion],
     predictions: list[dict[int, Prediction]],
 ) -> int:
@@ -222,7 +228,7 @@ def known_tasks_create(
     TaskOutput.objects.bulk_create(
         TaskOutput(task=task, model_version=version, prediction=by_item[task.item_id])
         for task in tasks
-        for version, by_item in zip(versions, predictions)
+        for version, by_item in zip(versions, predictions, strict=True)
     )
     return len(tasks)
 
@@ -231,7 +237,7 @@ def campaign_known_answers_add(
     *,
     campaign: Campaign,
     versions: list[ModelVersion],
-    known_answers,
+    known_answers: Any,
     known_answer_rate: float | None,
     min_seconds: int | None,
 ) -> set[str]:

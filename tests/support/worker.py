@@ -5,6 +5,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -38,8 +39,12 @@ def worker_environment(**extra: str) -> dict[str, str]:
     return env
 
 
+class WorkerProcess(subprocess.Popen[str]):
+    log: list[str]  # every line the worker printed so far, for assertions and failure messages
+
+
 @contextmanager
-def celery_worker(**extra_env: str):
+def celery_worker(**extra_env: str) -> Iterator[WorkerProcess]:
     """Yield a running worker; its log is kept for assertions and failure messages."""
     command = [
         sys.executable,
@@ -56,7 +61,7 @@ def celery_worker(**extra_env: str):
         "--without-mingle",
         "--without-heartbeat",
     ]
-    process = subprocess.Popen(
+    process = WorkerProcess(
         command,
         cwd=BASE_DIR,
         env=worker_environment(**extra_env),
@@ -64,11 +69,13 @@ def celery_worker(**extra_env: str):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    log: list[str] = []
+    process.log = log = []
     ready = threading.Event()
+    output = process.stdout
+    assert output is not None  # stdout=PIPE
 
-    def pump():
-        for line in process.stdout:
+    def pump() -> None:
+        for line in output:
             log.append(line)
             if " ready." in line:
                 ready.set()
@@ -80,7 +87,6 @@ def celery_worker(**extra_env: str):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("Celery worker did not start:\n" + "".join(log))
             time.sleep(0.1)
-        process.log = log
         yield process
     finally:
         process.terminate()

@@ -28,7 +28,7 @@ class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
     secret = serializers.CharField(help_text="whsec_...; shown once, store it in your receiver")
 
     class Meta(WebhookEndpointSerializer.Meta):
-        fields = WebhookEndpointSerializer.Meta.fields + ["secret"]
+        fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
 
 
 class WebhookAttemptSerializer(serializers.ModelSerializer):
