@@ -63,6 +63,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	for script in bin/*; do $(BIN)/mypy "$$script" || exit 1; done  # one at a time: each is a __main__
 	$(BIN)/python bin/check-complexity --max 15 $(APP_PACKAGES)
 
 # Re-resolve the locks after a change to pyproject.toml's dependencies. Pins that still fit are kept;
