@@ -463,3 +463,14 @@ def test_delivery_log_lists_attempts(api, receiver, endpoint, delivery):
     log = api["ds"].get(f"/api/v1/webhooks/{endpoint[0].pk}/deliveries/").json()
     assert [(d["message_id"], d["attempt_count"]) for d in log] == [(delivery.message_id, 1)]
     assert log[0]["attempts"][0]["status_code"] == 500
+
+
+def test_filesystem_broker_polls_often_enough_for_a_webhook_to_leave_at_once(settings):
+    """kombu's filesystem transport sleeps polling_interval whenever the queue is empty (1 s by default, which put
+    ~0.95 s between a sign-off and its webhook); the worker's transport must take the short interval."""
+    from celery import current_app
+
+    if not settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        pytest.skip("only the filesystem broker polls; Redis blocks on BRPOP")
+    with current_app.connection_for_read() as connection:
+        assert connection.transport.polling_interval <= 0.1

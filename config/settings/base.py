@@ -191,7 +191,7 @@ def filesystem_broker_options(folder: Path) -> dict:
         "processed_folder": str(folder / "processed"),
         "store_processed": False,
         # kombu sleeps this long whenever the queue folder is empty; its default of 1 s put ~0.9 s between a
-        # sign-off and its webhook. 0.05 s costs ~1 % of a core per idle worker (measured: docs/bench-webhook.md).
+        # sign-off and its webhook. 0.05 s costs ~0.6 % of a core per idle worker (measured: docs/bench-webhook.md).
         "polling_interval": env.float("SIGNOFF_BROKER_POLL_SECONDS", default=0.05),
     }
 
