@@ -20,13 +20,13 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -138,7 +138,7 @@ def setup_campaigns(base: str, ds: requests.Session, n: int, hook_url: str) -> l
         )
         if version == 0:
             continue
-        body = {
+        body: dict[str, Any] = {
             "name": f"calc {version} vs 0",
             "kind": "pairwise",
             "dataset": "arith",
@@ -240,4 +240,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
