@@ -100,3 +100,25 @@ class Upload(BaseModel):
     result = models.JSONField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+
+class UploadPart(BaseModel):
+    """The bytes of one PATCH of a resumable upload, kept as an object of their own in storage.
+
+    Parts as objects (not one file appended to, not S3 multipart): any web node can take the next PATCH, since
+    nothing lives on a node's disk; tus chunks of any size fit (S3 multipart wants 5 MB parts but the last); and a
+    PATCH cut short keeps what arrived as a shorter part. The worker reads the parts in order as one file."""
+
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="parts")
+    offset = models.PositiveBigIntegerField()
+    size = models.PositiveBigIntegerField()
+    name = models.CharField(max_length=255)  # in the default storage
+
+    class Meta:
+        constraints = [
+            # also the index the worker reads the parts in order by
+            models.UniqueConstraint(fields=["upload", "offset"], name="one_part_per_upload_offset"),
+        ]
+
+    def __str__(self) -> str:
+        return f"part of upload {self.upload_id} at byte {self.offset} ({self.size} bytes)"

@@ -8,12 +8,13 @@ from datasets.selectors import dataset_get
 from datasets.services.datasets import dataset_version_ingest
 from datasets.services.ingest import ProgressFn
 from datasets.services.thumbnails import version_thumbnails_make
+from datasets.services.upload_files import upload_open
 from datasets.services.uploads import upload_process, uploads_delete_abandoned, uploads_requeue_stale
 
 
 def _ingest_dataset(upload: Upload, progress: ProgressFn) -> dict:
     dataset = dataset_get(name=upload.target["dataset"])
-    with upload.file.open("rb") as file:
+    with upload_open(upload=upload) as file:
         version, _ = dataset_version_ingest(
             dataset=dataset,
             file=file,

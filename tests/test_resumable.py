@@ -6,7 +6,7 @@ from unittest import mock
 
 import pytest
 
-from datasets.models import DatasetVersion, Item, Upload
+from datasets.models import DatasetVersion, Item, Upload, UploadPart
 from datasets.services.resumable import resumable_append
 from models_app.models import Prediction
 from tests.factories import jsonl
@@ -205,9 +205,52 @@ def test_an_upload_abandoned_for_a_day_is_deleted_with_its_bytes(api, dataset):
     ds = api["ds"]
     url = create(ds)["Location"]
     assert patch(ds, url, 0, CONTENT[:100]).status_code == 204
-    upload = Upload.objects.get()
-    assert upload.file.name  # the bytes so far are stored
+    (part,) = UploadPart.objects.values_list("name", flat=True)
+    assert default_storage.exists(part)  # the bytes so far are stored
     assert tasks.requeue_stale_uploads() == 0 and Upload.objects.count() == 1  # a recent pause is kept
     Upload.objects.update(heartbeat_at=timezone.now() - timedelta(hours=25))
     tasks.requeue_stale_uploads()
-    assert Upload.objects.count() == 0 and not default_storage.exists(upload.file.name)
+    assert Upload.objects.count() == 0 and not default_storage.exists(part) and not UploadPart.objects.exists()
+
+
+def test_two_patches_racing_at_one_offset_store_one_part_and_the_other_is_told_to_resume(api, dataset):
+    from django.core.files.storage import default_storage
+
+    ds = api["ds"]
+    create(ds)
+    upload = Upload.objects.get()
+
+    class RacedBody(io.BytesIO):
+        """A slow PATCH at offset 0: while its body arrives, another request (another node) sends offset 0."""
+
+        raced = False
+
+        def read(self, size=-1):
+            if not self.raced:
+                self.raced = True
+                assert resumable_append(upload=upload, offset=0, stream=io.BytesIO(CONTENT[:500])) == 500
+            return super().read(size)
+
+    with pytest.raises(Exception) as refused:
+        resumable_append(upload=upload, offset=0, stream=RacedBody(CONTENT[:800]))
+    assert refused.value.code == "offset_mismatch" and refused.value.extra == {"offset": 500}
+    (part,) = UploadPart.objects.all()
+    assert (part.offset, part.size) == (0, 500)
+    assert default_storage.listdir(f"uploads/resumable/{upload.pk}")[1] == [part.name.rsplit("/", 1)[1]]
+
+
+def test_parts_read_back_as_one_seekable_file(api, dataset):
+    from datasets.services.upload_files import upload_open
+
+    ds = api["ds"]
+    url = create(ds)["Location"]
+    for start, end in ((0, 7), (7, 4000), (4000, 4001)):
+        assert patch(ds, url, start, CONTENT[start:end]).status_code == 204
+    upload = Upload.objects.get()
+    assert UploadPart.objects.count() == 3
+    with upload_open(upload=upload) as file:
+        assert file.read() == CONTENT[:4001]
+        file.seek(5)
+        assert file.read(10) == CONTENT[5:15]
+        file.seek(-3, io.SEEK_END)
+        assert file.read() == CONTENT[3998:4001]

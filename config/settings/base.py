@@ -6,6 +6,8 @@ from pathlib import Path
 import environ
 from csp.constants import NONCE, NONE, SELF
 
+from config.storage_url import default_storage_from_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 VAR_DIR = Path(env.str("SIGNOFF_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -107,8 +109,11 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(VAR_DIR / "staticfiles"))
 MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+# Media, uploads and resumable parts: local disk under MEDIA_ROOT by default; an S3-API bucket with
+# SIGNOFF_STORAGE_URL=s3://bucket?endpoint=...&region=...&prefix=... (config/storage_url.py, docs/deploy.md).
+SIGNOFF_STORAGE_URL = env.str("SIGNOFF_STORAGE_URL", default="")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": default_storage_from_url(SIGNOFF_STORAGE_URL),
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 

@@ -18,6 +18,7 @@ from core.models import User
 from datasets import upload_kinds
 from datasets.models import Upload
 from datasets.services.ingest import Progress, ProgressFn, upload_precheck
+from datasets.services.upload_files import upload_files_delete
 
 STALE_AFTER = timedelta(minutes=2)  # progress is written every half second while a worker reads
 MAX_ATTEMPTS = 3
@@ -103,7 +104,7 @@ def upload_process(*, upload_id: int, ingest: Callable[[Upload, ProgressFn], dic
 
 def _finish(upload: Upload, **fields: Any) -> None:
     Upload.objects.filter(pk=upload.pk).update(phase="", heartbeat_at=timezone.now(), **fields)
-    upload.file.delete(save=False)  # what was wrong is in the error; the bytes are the client's to fix
+    upload_files_delete(upload=upload)  # what was wrong is in the error; the bytes are the client's to fix
 
 
 def uploads_requeue_stale(*, now: datetime | None = None) -> list[int]:
@@ -141,6 +142,6 @@ def uploads_delete_abandoned(*, now: datetime | None = None) -> int:
     )
     deleted = 0
     for upload in abandoned:
-        upload.file.delete(save=False)
+        upload_files_delete(upload=upload)
         deleted += Upload.objects.filter(pk=upload.pk, status=Upload.Status.RECEIVING).delete()[0]
     return deleted
