@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from core.models import User
 from tests.factories import UserFactory, jsonl_file
+from tests.support.s3 import CREDENTIALS, moto_s3_server
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls tests make around it are safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -134,3 +135,32 @@ def browser_login(page, live_server, username: str, password: str = "pw-for-test
     page.fill("#id_password", password)
     page.press("#id_password", "Enter")
     page.wait_for_url(f"{live_server.url}/")
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 server on a loopback port, for the run; the AWS credentials it takes are in the environment, where
+    boto3 (in this process and in the workers and web servers the tests start) looks for them."""
+    saved = {name: os.environ.get(name) for name in CREDENTIALS}
+    os.environ.update(CREDENTIALS)
+    try:
+        with moto_s3_server() as server:
+            yield server
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture
+def s3_bucket(s3_server, settings, tmp_path):
+    """A fresh bucket as the default storage, and MEDIA_ROOT an empty folder that must stay empty."""
+    from config.storage_url import default_storage_from_url
+
+    bucket = s3_server.new_bucket()
+    settings.STORAGES = {**settings.STORAGES, "default": default_storage_from_url(bucket.storage_url)}
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    (tmp_path / "media").mkdir()
+    return bucket
