@@ -241,6 +241,11 @@ CELERY_BEAT_SCHEDULER = "core.beat.SingleHeartbeatScheduler"
 SIGNOFF_UNDO_SECONDS = env.int("SIGNOFF_UNDO_SECONDS", default=120)
 # Uploads up to this size are ingested in the request; larger ones go to the worker (202).
 SIGNOFF_SYNC_UPLOAD_MAX_BYTES = env.int("SIGNOFF_SYNC_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
+# A worker reading an upload writes its progress every half second; an upload silent this long had its worker die
+# (SIGKILL, a lost node) and beat's sweep hands it to another. Shorter recovers sooner, but a worker stalled longer
+# than this (swapping, a frozen VM) would see its upload handed to a second worker as well, and read twice. Tasks
+# are acknowledged on receipt, so recovery is this sweep (and the outbox's for webhooks), not broker redelivery.
+SIGNOFF_UPLOAD_STALE_SECONDS = env.int("SIGNOFF_UPLOAD_STALE_SECONDS", default=120)
 # The largest resumable (tus) upload accepted.
 SIGNOFF_MAX_UPLOAD_BYTES = env.int("SIGNOFF_MAX_UPLOAD_BYTES", default=20 * 1024**3)
 # A ZIP upload is refused from its directory, before any member is unpacked, beyond these

@@ -20,7 +20,6 @@ from datasets.models import Upload
 from datasets.services.ingest import Progress, ProgressFn, upload_precheck
 from datasets.services.upload_files import upload_files_delete
 
-STALE_AFTER = timedelta(minutes=2)  # progress is written every half second while a worker reads
 MAX_ATTEMPTS = 3
 ABANDONED_AFTER = timedelta(hours=24)  # a resumable upload no byte has reached for this long is given up
 
@@ -112,7 +111,7 @@ def uploads_requeue_stale(*, now: datetime | None = None) -> list[int]:
     ids to enqueue again."""
     now = now or timezone.now()
     stale = Upload.objects.filter(status=Upload.Status.PROCESSING).filter(
-        Q(heartbeat_at__lt=now - STALE_AFTER) | Q(heartbeat_at__isnull=True)
+        Q(heartbeat_at__lt=now - timedelta(seconds=settings.SIGNOFF_UPLOAD_STALE_SECONDS)) | Q(heartbeat_at__isnull=True)
     )
     requeued: list[int] = []
     for upload in stale:

@@ -44,8 +44,9 @@ class WorkerProcess(subprocess.Popen[str]):
 
 
 @contextmanager
-def celery_worker(**extra_env: str) -> Iterator[WorkerProcess]:
-    """Yield a running worker; its log is kept for assertions and failure messages."""
+def celery_worker(*, hostname: str = "", **extra_env: str) -> Iterator[WorkerProcess]:
+    """Yield a running worker; its log is kept for assertions and failure messages. Workers running side by side
+    take different hostnames, as on different machines."""
     command = [
         sys.executable,
         "-m",
@@ -60,6 +61,7 @@ def celery_worker(**extra_env: str) -> Iterator[WorkerProcess]:
         "--without-gossip",
         "--without-mingle",
         "--without-heartbeat",
+        *(["--hostname", hostname] if hostname else []),
     ]
     process = WorkerProcess(
         command,
