@@ -20,7 +20,7 @@ from reviews.models import Judgment
 from tests.factories import UserFactory, jsonl
 from tests.support.s3 import media_files
 from tests.support.web import wait_until_serving, web_node
-from tests.support.worker import celery_worker
+from tests.support.worker import celery_workers
 
 pytestmark = [
     pytest.mark.skipif(
@@ -89,7 +89,7 @@ def cluster(s3_bucket):
     shared = {"SIGNOFF_STORAGE_URL": s3_bucket.storage_url, "MEDIA_ROOT": settings.MEDIA_ROOT}
     with ExitStack() as stack:
         nodes = [stack.enter_context(web_node(**shared)) for _ in range(2)]
-        workers = [stack.enter_context(celery_worker(hostname=f"worker{n}@node{n}", **shared)) for n in (1, 2)]
+        workers = stack.enter_context(celery_workers("worker1@node1", "worker2@node2", **shared))
         for node in nodes:
             wait_until_serving(node)
         yield nodes, workers
@@ -215,4 +215,5 @@ def test_two_nodes_share_uploads_tasks_and_background_work(cluster, s3_bucket, s
     assert judgments.count() == ITEMS * OVERLAP
     assert set(Counter(judgments.values_list("task_id", flat=True)).values()) == {OVERLAP}
     assert nodes_used == {node1.url, node2.url}
+    http.clear()  # no keep-alive connection holds a node's shutdown
     assert media_files(settings.MEDIA_ROOT) == []  # no node wrote to its disk

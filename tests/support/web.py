@@ -44,7 +44,7 @@ def web_node(**extra_env: str) -> Iterator[WebNode]:
     command = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}"]
     with tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log") as log:
         process = subprocess.Popen(
-            [*command, "--workers", "1", "--threads", "4", "--log-level", "warning"],
+            [*command, "--workers", "1", "--threads", "4", "--graceful-timeout", "5", "--log-level", "warning"],
             cwd=BASE_DIR,
             env=env,
             stdout=log,

@@ -41,12 +41,35 @@ def worker_environment(**extra: str) -> dict[str, str]:
 
 class WorkerProcess(subprocess.Popen[str]):
     log: list[str]  # every line the worker printed so far, for assertions and failure messages
+    ready: threading.Event  # set when the worker says it is ready
 
 
 @contextmanager
-def celery_worker(*, hostname: str = "", **extra_env: str) -> Iterator[WorkerProcess]:
-    """Yield a running worker; its log is kept for assertions and failure messages. Workers running side by side
-    take different hostnames, as on different machines."""
+def celery_worker(**extra_env: str) -> Iterator[WorkerProcess]:
+    """Yield a running worker; its log is kept for assertions and failure messages."""
+    with celery_workers("", **extra_env) as (worker,):
+        yield worker
+
+
+@contextmanager
+def celery_workers(*hostnames: str, **extra_env: str) -> Iterator[list[WorkerProcess]]:
+    """Start one worker per hostname side by side (as on different machines), yield them once all are ready."""
+    workers = [_start(hostname, extra_env) for hostname in hostnames]
+    try:
+        for worker in workers:
+            _wait_ready(worker)
+        yield workers
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+def _start(hostname: str, extra_env: dict[str, str]) -> WorkerProcess:
     command = [
         sys.executable,
         "-m",
@@ -72,7 +95,7 @@ def celery_worker(*, hostname: str = "", **extra_env: str) -> Iterator[WorkerPro
         text=True,
     )
     process.log = log = []
-    ready = threading.Event()
+    process.ready = ready = threading.Event()
     output = process.stdout
     assert output is not None  # stdout=PIPE
 
@@ -83,16 +106,12 @@ def celery_worker(*, hostname: str = "", **extra_env: str) -> Iterator[WorkerPro
                 ready.set()
 
     threading.Thread(target=pump, daemon=True).start()
-    try:
-        deadline = time.monotonic() + 60
-        while not ready.is_set():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("Celery worker did not start:\n" + "".join(log))
-            time.sleep(0.1)
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    return process
+
+
+def _wait_ready(process: WorkerProcess) -> None:
+    deadline = time.monotonic() + 60
+    while not process.ready.is_set():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("Celery worker did not start:\n" + "".join(process.log))
+        time.sleep(0.1)
