@@ -16,15 +16,23 @@ REQUIRED = {
     "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
 }
 # Variables of the test run's own environment that would change what production settings read.
-INHERITED = {*REQUIRED, "DJANGO_SETTINGS_MODULE", "DATABASE_PREPARED_STATEMENTS", "CONN_MAX_AGE", "STATIC_ROOT"}
+INHERITED = {
+    *REQUIRED,
+    "DJANGO_SETTINGS_MODULE",
+    "DATABASE_PREPARED_STATEMENTS",
+    "CONN_MAX_AGE",
+    "STATIC_ROOT",
+    "SIGNOFF_STORAGE_URL",
+}
 PRINT_DATABASE = "import json; from django.conf import settings; print(json.dumps(settings.DATABASES['default']))"
+PRINT_STORAGES = "import json; from django.conf import settings; print(json.dumps(settings.STORAGES))"
 
 
-def load_production(tmp_path: Path, **variables: str) -> subprocess.CompletedProcess:
+def load_production(tmp_path: Path, script: str = PRINT_DATABASE, **variables: str) -> subprocess.CompletedProcess:
     env = {name: value for name, value in os.environ.items() if name not in INHERITED}
     env.update(DJANGO_SETTINGS_MODULE="config.settings.production", SIGNOFF_VAR_DIR=str(tmp_path), **variables)
     return subprocess.run(
-        [sys.executable, "-c", PRINT_DATABASE],
+        [sys.executable, "-c", script],
         check=False,
         cwd=ROOT,
         env=env,
@@ -68,3 +76,18 @@ def test_production_refuses_to_start_without_a_required_variable(tmp_path, missi
 
     assert loaded.returncode != 0
     assert f"ImproperlyConfigured: Production settings need the environment variable {missing}." in loaded.stderr
+
+
+def test_production_keeps_media_on_local_disk_unless_a_storage_url_names_a_bucket(tmp_path):
+    local = load_production(tmp_path, PRINT_STORAGES, **REQUIRED)
+    assert local.returncode == 0, local.stderr
+    storages = json.loads(local.stdout)
+    assert storages["default"] == {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    assert storages["staticfiles"]["BACKEND"] == "whitenoise.storage.CompressedManifestStaticFilesStorage"
+
+    url = "s3://media?endpoint=http://objects:9000&region=us-east-1"
+    bucket = load_production(tmp_path, PRINT_STORAGES, **REQUIRED, SIGNOFF_STORAGE_URL=url)
+    assert bucket.returncode == 0, bucket.stderr
+    default = json.loads(bucket.stdout)["default"]
+    assert default["BACKEND"] == "storages.backends.s3.S3Storage"
+    assert (default["OPTIONS"]["bucket_name"], default["OPTIONS"]["endpoint_url"]) == ("media", "http://objects:9000")
