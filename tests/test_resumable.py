@@ -6,6 +6,7 @@ from unittest import mock
 
 import pytest
 
+from core.errors import ConflictError
 from datasets.models import DatasetVersion, Item, Upload, UploadPart
 from datasets.services.resumable import resumable_append
 from models_app.models import Prediction
@@ -231,7 +232,7 @@ def test_two_patches_racing_at_one_offset_store_one_part_and_the_other_is_told_t
                 assert resumable_append(upload=upload, offset=0, stream=io.BytesIO(CONTENT[:500])) == 500
             return super().read(size)
 
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(ConflictError) as refused:
         resumable_append(upload=upload, offset=0, stream=RacedBody(CONTENT[:800]))
     assert refused.value.code == "offset_mismatch" and refused.value.extra == {"offset": 500}
     (part,) = UploadPart.objects.all()

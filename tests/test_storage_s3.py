@@ -6,6 +6,7 @@ import base64
 import io
 import itertools
 import time
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -20,7 +21,7 @@ from tests.support.worker import celery_worker
 from tests.test_gold_stream import labeling_campaign
 from tests.test_resumable import create, metadata, patch
 
-IMAGE_ROWS = [
+IMAGE_ROWS: list[dict[str, Any]] = [
     {"id": f"img{n}", "input": {"text": f"picture {n}", "image": png_base64((n * 40, 10, 10))}} for n in range(3)
 ]
 TEXT_ROWS = [{"id": f"q{n}", "input": f"question {n}"} for n in range(300)]

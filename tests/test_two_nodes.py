@@ -7,6 +7,7 @@ import base64
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from contextlib import ExitStack
 
 import pytest
@@ -45,7 +46,7 @@ def call(node, token: str, method: str, path: str, **kwargs) -> urllib3.BaseHTTP
     return http.request(method, f"{node.url}{path}", headers=headers, retries=False, timeout=60, **kwargs)
 
 
-def wait_for(condition, timeout: float = 60, message: str = "timed out"):
+def wait_for(condition, timeout: float = 60, message: str | Callable[[], str] = "timed out"):
     deadline = time.monotonic() + timeout
     while not (value := condition()):
         assert time.monotonic() < deadline, message() if callable(message) else message

@@ -21,7 +21,7 @@ import base64
 import binascii
 import os
 import secrets
-from typing import IO
+from typing import IO, cast
 
 from django.conf import settings
 from django.core.files import File
@@ -95,7 +95,9 @@ def resumable_append(*, upload: Upload, offset: int, stream: IO[bytes]) -> int:
     if offset != current:
         raise _offset_mismatch(offset, current)
     body = _Body(stream, room=upload.bytes_total - offset)
-    name = default_storage.save(f"uploads/resumable/{upload.pk}/{offset:015d}-{secrets.token_hex(4)}.part", File(body))
+    name = default_storage.save(
+        f"uploads/resumable/{upload.pk}/{offset:015d}-{secrets.token_hex(4)}.part", File(cast(IO[bytes], body))
+    )
     if body.received == 0 or body.too_long:
         default_storage.delete(name)
         if body.too_long:

@@ -111,7 +111,8 @@ def uploads_requeue_stale(*, now: datetime | None = None) -> list[int]:
     ids to enqueue again."""
     now = now or timezone.now()
     stale = Upload.objects.filter(status=Upload.Status.PROCESSING).filter(
-        Q(heartbeat_at__lt=now - timedelta(seconds=settings.SIGNOFF_UPLOAD_STALE_SECONDS)) | Q(heartbeat_at__isnull=True)
+        Q(heartbeat_at__lt=now - timedelta(seconds=settings.SIGNOFF_UPLOAD_STALE_SECONDS))
+        | Q(heartbeat_at__isnull=True)
     )
     requeued: list[int] = []
     for upload in stale:

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 
@@ -29,7 +30,7 @@ def free_port() -> int:
 class S3Server:
     endpoint: str
 
-    def client(self):  # type: ignore[no-untyped-def]
+    def client(self) -> Any:  # a boto3 S3 client
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint,
