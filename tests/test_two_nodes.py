@@ -20,7 +20,7 @@ from datasets.models import DatasetVersion, Upload, UploadPart
 from reviews.models import Judgment
 from tests.factories import UserFactory, jsonl
 from tests.support.s3 import media_files
-from tests.support.web import wait_until_serving, web_node
+from tests.support.web import wait_until_serving, web_nodes
 from tests.support.worker import celery_workers
 
 pytestmark = [
@@ -34,7 +34,7 @@ pytestmark = [
 
 BIG_ROWS = 150_000  # ~6 MB: long enough for the kill to land while the worker reads it
 CHUNK = 1024 * 1024
-ITEMS = 24
+ITEMS = 12
 OVERLAP = 2
 REVIEWERS = 8
 
@@ -89,7 +89,7 @@ def cluster(s3_bucket):
     """Two web nodes and two workers, started side by side (each import of Django costs seconds)."""
     shared = {"SIGNOFF_STORAGE_URL": s3_bucket.storage_url, "MEDIA_ROOT": settings.MEDIA_ROOT}
     with ExitStack() as stack:
-        nodes = [stack.enter_context(web_node(**shared)) for _ in range(2)]
+        nodes = stack.enter_context(web_nodes(2, **shared))
         workers = stack.enter_context(celery_workers("worker1@node1", "worker2@node2", **shared))
         for node in nodes:
             wait_until_serving(node)

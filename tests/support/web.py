@@ -2,13 +2,14 @@
 broker and queue: one "node" of a multi-node deployment."""
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import IO
 
 from django.conf import settings
@@ -27,7 +28,25 @@ class WebNode:
 
 
 @contextmanager
-def web_node(**extra_env: str) -> Iterator[WebNode]:
+def web_nodes(count: int, **extra_env: str) -> Iterator[list[WebNode]]:
+    """`count` servers side by side, each on its own port; stopped together."""
+    with ExitStack() as logs:
+        nodes = [
+            _start(logs.enter_context(tempfile.NamedTemporaryFile(prefix="gunicorn-")), extra_env) for _ in range(count)
+        ]
+        try:
+            yield nodes
+        finally:
+            for node in nodes:
+                node.process.send_signal(signal.SIGQUIT)  # gunicorn's quick shutdown: no request is in flight
+            for node in nodes:
+                try:
+                    node.process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    node.process.kill()
+
+
+def _start(log: IO[bytes], extra_env: dict[str, str]) -> WebNode:
     port = free_port()
     env = {
         **os.environ,  # the S3 credentials among them
@@ -42,23 +61,14 @@ def web_node(**extra_env: str) -> Iterator[WebNode]:
         **extra_env,
     }
     command = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}"]
-    with tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log") as log:
-        process = subprocess.Popen(
-            [*command, "--workers", "1", "--threads", "4", "--graceful-timeout", "5", "--log-level", "warning"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        node = WebNode(process, f"http://127.0.0.1:{port}", log)
-        try:
-            yield node
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    process = subprocess.Popen(
+        [*command, "--workers", "1", "--threads", "4", "--graceful-timeout", "5", "--log-level", "warning"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    return WebNode(process, f"http://127.0.0.1:{port}", log)
 
 
 def wait_until_serving(node: WebNode, timeout: float = 60) -> None:
