@@ -210,8 +210,11 @@ def test_an_upload_abandoned_for_a_day_is_deleted_with_its_bytes(api, dataset):
     assert default_storage.exists(part)  # the bytes so far are stored
     assert tasks.requeue_stale_uploads() == 0 and Upload.objects.count() == 1  # a recent pause is kept
     Upload.objects.update(heartbeat_at=timezone.now() - timedelta(hours=25))
-    tasks.requeue_stale_uploads()
-    assert Upload.objects.count() == 0 and not default_storage.exists(part) and not UploadPart.objects.exists()
+    upload_id = Upload.objects.get().pk
+    orphan = default_storage.save(f"uploads/resumable/{upload_id}/000000000000100-dead.part", io.BytesIO(b"x"))
+    tasks.requeue_stale_uploads()  # the orphan: a PATCH whose process died between storing and recording its part
+    assert Upload.objects.count() == 0 and not UploadPart.objects.exists()
+    assert not default_storage.exists(part) and not default_storage.exists(orphan)
 
 
 def test_two_patches_racing_at_one_offset_store_one_part_and_the_other_is_told_to_resume(api, dataset):

@@ -34,7 +34,7 @@ from core.models import User
 from datasets import upload_kinds
 from datasets.models import Upload, UploadPart
 from datasets.services.ingest import upload_precheck
-from datasets.services.upload_files import upload_files_delete, upload_open
+from datasets.services.upload_files import parts_folder, upload_files_delete, upload_open
 
 TUS_VERSION = "1.0.0"
 READ_CHUNK = 1024 * 1024
@@ -96,7 +96,7 @@ def resumable_append(*, upload: Upload, offset: int, stream: IO[bytes]) -> int:
         raise _offset_mismatch(offset, current)
     body = _Body(stream, room=upload.bytes_total - offset)
     name = default_storage.save(
-        f"uploads/resumable/{upload.pk}/{offset:015d}-{secrets.token_hex(4)}.part", File(cast(IO[bytes], body))
+        f"{parts_folder(upload.pk)}/{offset:015d}-{secrets.token_hex(4)}.part", File(cast(IO[bytes], body))
     )
     if body.received == 0 or body.too_long:
         default_storage.delete(name)

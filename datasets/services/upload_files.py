@@ -85,10 +85,18 @@ def upload_open(*, upload: Upload) -> Iterator[File]:
         yield file
 
 
+def parts_folder(upload_id: int) -> str:
+    return f"uploads/resumable/{upload_id}"
+
+
 def upload_files_delete(*, upload: Upload) -> None:
-    """The bytes go (the row stays: its status and error are what the client reads)."""
-    parts = UploadPart.objects.filter(upload=upload)
-    for name in parts.values_list("name", flat=True):
-        default_storage.delete(name)
-    parts.delete()
+    """The bytes go (the row stays: its status and error are what the client reads). Every object in the parts'
+    folder goes, also one whose PATCH died between storing it and recording it."""
+    try:
+        _, names = default_storage.listdir(parts_folder(upload.pk))
+    except FileNotFoundError:  # local disk: no PATCH ever arrived
+        names = []
+    for name in names:
+        default_storage.delete(f"{parts_folder(upload.pk)}/{name}")
+    UploadPart.objects.filter(upload=upload).delete()
     upload.file.delete(save=False)
