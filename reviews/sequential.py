@@ -250,22 +250,17 @@ class SequentialTest:
         sum in lattice steps, and the first crossing of a boundary counted from `min_n` (unit count, sum there), as
         recorded while units were appended. None when that state cannot tell: units beyond the horizon (the sum at
         the horizon is not kept). The path carries no per-unit series (`llr_series` is empty)."""
-        lattice, horizon = self.lattice, self.horizon
-        if horizon is not None and units > horizon:
+        if self.horizon is not None and units > self.horizon:
             return None
-        if horizon is not None and horizon < self.min_n:
-            first_crossing = None  # the floor is the horizon itself: a crossing before it is not looked at
-        decided_at, decided_steps, passed, at_end = None, None, False, False
-        if first_crossing is not None and (horizon is None or first_crossing[0] < horizon):
-            decided_at, decided_steps = first_crossing
-            passed = bool(lattice.llr(decided_steps, decided_at) >= self.log_pass)
-        elif horizon is not None and units == horizon:
-            # as `first_crossings` at the horizon: a boundary or the end's bar, a pass if either says so
-            evidence = float(lattice.llr(steps, units))
-            decided_at, decided_steps = units, steps
-            passed = evidence >= self.log_pass or steps >= self.end_bar_at(horizon)
-            at_end = self.log_fail < evidence < self.log_pass
-        decision: Decision = "continue" if decided_at is None else ("pass" if passed else "fail")
+        decided = self._running_decision(units=units, steps=steps, first_crossing=first_crossing)
+        lattice = self.lattice
+        decision: Decision = "continue"
+        decided_at = decided_steps = decided_llr = None
+        at_end = False
+        if decided is not None:
+            decided_at, decided_steps, passed, at_end = decided
+            decision = "pass" if passed else "fail"
+            decided_llr = float(lattice.llr(decided_steps, decided_at))
         return SequentialPath(
             test=self,
             decision=decision,
@@ -276,10 +271,25 @@ class SequentialTest:
             at_end=at_end,
             sum_at_decision=None if decided_steps is None else decided_steps / self.resolution,
             units=units,
-            decided_llr=None
-            if decided_at is None or decided_steps is None
-            else float(lattice.llr(decided_steps, decided_at)),
+            decided_llr=decided_llr,
         )
+
+    def _running_decision(
+        self, *, units: int, steps: int, first_crossing: tuple[int, int] | None
+    ) -> tuple[int, int, bool, bool] | None:
+        """(units, sum at the decision, passed, decided by the end's bar) as `first_crossings` finds it, or None."""
+        horizon = self.horizon
+        if horizon is not None and horizon < self.min_n:
+            first_crossing = None  # the floor is the horizon itself: a crossing before it is not looked at
+        if first_crossing is not None and (horizon is None or first_crossing[0] < horizon):
+            at, at_steps = first_crossing
+            return at, at_steps, bool(self.lattice.llr(at_steps, at) >= self.log_pass), False
+        if horizon is None or units != horizon:
+            return None
+        # at the horizon, as `first_crossings`: a boundary or the end's bar, a pass if either says so
+        evidence = float(self.lattice.llr(steps, units))
+        passed = evidence >= self.log_pass or steps >= self.end_bar_at(horizon)
+        return units, steps, passed, self.log_fail < evidence < self.log_pass
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)

@@ -246,11 +246,11 @@ def test_the_tally_always_equals_a_recomputation_from_the_judgments(
 
 
 def test_the_gate_check_reads_a_bounded_number_of_queries_however_many_judgments(api, users, reviewers):
-    """It never computes the campaign's results: the same number of queries at 10 and at 40 judgments."""
-    campaign = create_campaign(api, upload_versions(api, 80), kind="pairwise", overlap=1, min_judgments=1000)
+    """It never computes the campaign's results: the same number of queries at 50 and at 200 judgments."""
+    campaign = create_campaign(api, upload_versions(api, 240), kind="pairwise", overlap=1, min_judgments=1000)
     driver = Driver(campaign, reviewers, users["ds"], random.Random(3))
     queries = []
-    for judgments in (10, 40):
+    for judgments in (50, 200):
         while Judgment.objects.filter(task__campaign=campaign).count() < judgments:
             driver.submit()
         campaign_gate_check(campaign_id=campaign.pk, force=True)  # builds the tally the first time
