@@ -9,11 +9,15 @@ import pytest
 from django.db import connection
 from django.db.models import Max
 from django.test.utils import CaptureQueriesContext
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from core.models import User
 from reviews.gate import GatePolicy
 from reviews.models import SLOTS, Campaign, GateTally, Judgment, ReviewerExclusion
 from reviews.results import campaign_outcome_resolution, campaign_results, counted_rows, gate_units, outcome_counts
+from reviews.sequential import SequentialTest
 from reviews.services.assignments import assignment_claim_next
 from reviews.services.decisions import campaign_gate_check
 from reviews.services.gate_tally import campaign_gate_from_tally, gate_tally_mark_stale
@@ -276,3 +280,30 @@ def test_a_campaign_without_a_tally_gets_one_at_its_first_check(api, users, revi
     GateTally.objects.filter(campaign=campaign).delete()
     campaign_gate_check(campaign_id=campaign.pk, force=True)
     assert tally_figures(GateTally.objects.get(campaign=campaign)) == expected_tally(campaign)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    per_item=st.sampled_from([1, 2]),
+    min_n=st.integers(1, 12),
+    horizon=st.none() | st.integers(1, 30),
+    data=st.data(),
+)
+def test_the_decision_from_the_running_state_is_the_paths(per_item, min_n, horizon, data):
+    """Units, their sum and the first crossing counted from min_n (what the tally keeps) decide as the whole path
+    does: early crossings, a floor above the horizon, and the end's bar at the horizon."""
+    resolution = 2 * per_item
+    steps = data.draw(st.lists(st.integers(0, resolution), max_size=horizon or 30))
+    outcomes = [s / resolution for s in steps]
+    test = SequentialTest(
+        p0=0.5, p1=0.7, horizon=horizon, min_n=min_n, resolution=resolution, per_item=per_item, unit="item"
+    )
+    open_ended = SequentialTest(p0=0.5, p1=0.7, min_n=min_n, resolution=resolution, per_item=per_item)
+    decided, _ = open_ended.first_crossings(outcomes)
+    sums = np.cumsum(steps)
+    crossing = (int(decided[0]), int(sums[decided[0] - 1])) if decided[0] else None
+    running = test.path_from_running(units=len(steps), steps=int(sums[-1]) if steps else 0, first_crossing=crossing)
+    path = test.path(outcomes)
+    assert running is not None
+    assert (running.decision, running.decided_at, running.at_end) == (path.decision, path.decided_at, path.at_end)
+    assert running.explain() == path.explain()
