@@ -4,12 +4,13 @@
 
 For each size: recreates the database (default `signoff_gate`, 127.0.0.1:5432, user postgres), migrates it,
 builds a pairwise campaign (overlap 2) with bench/next_task.py's fixture and ages it to that many judgments, sets
-its policy so that the gate stays pending (every check does the full work), then times, each the median of
+the API's default policy (the test decides within the first hundred or so items), then times, each the median of
 --repeat runs:
 
-- `campaign_results`: what every gate check computed before the tally;
+- `campaign_results` (once; --no-results skips it): what every gate check computed before the tally;
 - `gate_tally_rebuild`: the tally from scratch (a check after a change the tally cannot follow);
-- `campaign_gate_check(force=True)` on a tally that is up to date, with its number of queries;
+- `campaign_gate_check(force=True)` on a tally that is up to date, the campaign made undecided before each run (so
+  each check does the whole work: evaluates, records the decision), with its number of queries;
 - then --submits judgments through `assignment_claim_next` + `judgment_submit`: the time spent in the tally's
   update (`gate_tally_judgment_counted`, inside the judgment's transaction) and the whole submit around it.
 
@@ -44,7 +45,7 @@ def timed(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def measure(judgments: int, *, repeat: int, submits: int) -> dict[str, float]:
+def measure(judgments: int, *, repeat: int, submits: int, results: bool) -> dict[str, float]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -61,18 +62,28 @@ def measure(judgments: int, *, repeat: int, submits: int) -> dict[str, float]:
     items = judgments // next_task.OVERLAP + 2 * submits
     fixture = next_task.build_fixture(n_tasks=items, n_reviewers=8)
     next_task.prejudge(fixture.campaign_id, judgments // next_task.OVERLAP)
-    Campaign.objects.filter(pk=fixture.campaign_id).update(gate_policy={"min_judgments": 10**6})
     campaign = Campaign.objects.get(pk=fixture.campaign_id)
     cid = campaign.pk
 
+    def check() -> str:
+        # undecided again, so that every timed check does the whole work (and records the decision)
+        Campaign.objects.filter(pk=cid).update(decision="", decided_at=None, decided_after=None, gate_state={})
+        return decisions.campaign_gate_check(campaign_id=cid, force=True)
+
     figures = {"judgments": float(judgments)}
-    figures["campaign_results_ms"] = timed(lambda: campaign_results(campaign=campaign), repeat)
+    if results:
+        figures["campaign_results_ms"] = timed(lambda: campaign_results(campaign=campaign), 1)
     figures["rebuild_ms"] = timed(lambda: gate_tally.gate_tally_rebuild(campaign=campaign), repeat)
-    decisions.campaign_gate_check(campaign_id=cid, force=True)
-    figures["check_ms"] = timed(lambda: decisions.campaign_gate_check(campaign_id=cid, force=True), repeat)
+    check()  # the tally is built here, and the end's bar of the planned end computed (and cached)
+    figures["check_ms"] = timed(check, repeat)
     with CaptureQueriesContext(connection) as queries:
+        decisions.campaign_gate_check(campaign_id=cid, force=True)  # decided: returns at once
+        Campaign.objects.filter(pk=cid).update(decision="", decided_at=None, decided_after=None, gate_state={})
+        queries_before = len(queries.captured_queries)
         decisions.campaign_gate_check(campaign_id=cid, force=True)
-    figures["check_queries"] = float(len(queries.captured_queries))
+    figures["check_queries"] = float(len(queries.captured_queries) - queries_before)
+    Campaign.objects.filter(pk=cid).update(decision="", decided_at=None, decided_after=None, gate_state={})
+    campaign.refresh_from_db()  # undecided: tasks are handed out again for the submits below
 
     decisions._gate_check_schedule = lambda campaign_id: None  # the worker's check is measured above
     counted = judgment_services.gate_tally_judgment_counted
@@ -108,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--submits", type=int, default=100)
     parser.add_argument("--db-name", default="signoff_gate")
     parser.add_argument("--keep", action="store_true", help="keep the last size's database")
+    parser.add_argument("--no-results", action="store_true", help="skip timing campaign_results (minutes at 100,000)")
     args = parser.parse_args(argv)
     next_task.DB_NAME = args.db_name
     os.environ.update(
@@ -121,12 +133,15 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
-    rows = [measure(int(n), repeat=args.repeat, submits=args.submits) for n in args.judgments.split(",")]
+    rows = [
+        measure(int(n), repeat=args.repeat, submits=args.submits, results=not args.no_results)
+        for n in args.judgments.split(",")
+    ]
     for line in next_task.machine_summary():
         print(line)
     print(f"median of {args.repeat} runs; {args.submits} submits")
     for key in rows[0]:
-        print(f"{key:<28}" + "".join(f"{row[key]:>14,.2f}" for row in rows))
+        print(f"{key:<28}" + "".join(f"{row.get(key, float('nan')):>14,.2f}" for row in rows))
     if not args.keep:
         next_task.drop_database()
     return 0
