@@ -8,7 +8,7 @@ decides nothing, and enough agreement between reviewers is a further condition f
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -164,31 +164,59 @@ def gate_evaluate(
     judgment, or a completed item's mean when several reviewers judge each); planned_end: the campaign's size in
     units, where the test must decide; more_to_come: False once no further unit can arrive (every item judged or
     no reviewer left to take the rest), which brings the end forward to the units in."""
+    return gate_decide(
+        policy,
+        units=len(outcomes),
+        path_of=lambda test: test.path(outcomes),
+        agreement=lambda: agreement,
+        planned_end=planned_end,
+        per_item=per_item,
+        resolution=resolution,
+        unit=unit,
+        more_to_come=more_to_come,
+    )
+
+
+def gate_decide(
+    policy: GatePolicy,
+    *,
+    units: int,
+    path_of: Callable[[SequentialTest], SequentialPath],
+    agreement: Callable[[], float | None],
+    planned_end: int | None = None,
+    per_item: int = 1,
+    resolution: int = 2,
+    unit: str = "judgment",
+    more_to_come: bool = True,
+) -> GateResult:
+    """`gate_evaluate` on `units` units whose path `path_of` gives for the test (from the outcomes, or from a running
+    tally of them); `agreement` is asked only when the test says pass and the policy needs it."""
     horizon = planned_end
     if horizon is not None and not more_to_come:
-        horizon = min(horizon, len(outcomes))
-    if not len(outcomes):
+        horizon = min(horizon, units)
+    if not units:
         if horizon == 0:
             return GateResult(
                 "fail", [f"No {unit} was judged and none can be any more: nothing shows the candidate is better."]
             )
         return GateResult("pending", [f"No {unit}s judged yet; the policy looks from {policy.min_judgments} on."])
-    path = policy.test(planned_end=horizon or None, per_item=per_item, resolution=resolution, unit=unit).path(outcomes)
+    path = path_of(policy.test(planned_end=horizon or None, per_item=per_item, resolution=resolution, unit=unit))
     reasons = [path.explain()]
     if path.decision == "fail":
         return GateResult("fail", reasons, path.decided_at, path)
     if path.decision == "continue":
         return GateResult("pending", reasons, None, path)
     if policy.min_agreement is not None:
-        if agreement is not None and agreement >= policy.min_agreement:
+        alpha = agreement()
+        if alpha is not None and alpha >= policy.min_agreement:
             reasons.append(
-                f"Reviewers agree with Krippendorff's alpha {agreement:.2f} (at least {policy.min_agreement:.2f})."
+                f"Reviewers agree with Krippendorff's alpha {alpha:.2f} (at least {policy.min_agreement:.2f})."
             )
         else:
             reasons.append(
                 "Agreement between reviewers cannot be measured (it needs items judged by two or more)."
-                if agreement is None
-                else f"Reviewers agree with Krippendorff's alpha {agreement:.2f}, below the {policy.min_agreement:.2f} required."
+                if alpha is None
+                else f"Reviewers agree with Krippendorff's alpha {alpha:.2f}, below the {policy.min_agreement:.2f} required."
             )
             if more_to_come:
                 return GateResult("pending", reasons, None, path)

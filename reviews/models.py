@@ -295,6 +295,63 @@ class ReviewerExclusion(models.Model):
         return f"reviewer {self.reviewer_id} excluded from campaign {self.campaign_id}"
 
 
+class GateTally(models.Model):
+    """The gate's running state for a campaign, kept up to date in the transaction of every judgment counted, undone
+    or discarded (reviews.services.gate_tally): the units in (judged items), their sum, the win-rate counts, and the
+    first crossing of a boundary as units were appended. The gate check decides from it without reading every
+    judgment. `stale`: a change it cannot follow exactly (a unit taken out of the middle of the path, an exclusion)
+    happened, and the next check rebuilds it from the judgments."""
+
+    class Crossing(models.TextChoices):
+        NONE = ""
+        PASS = "pass"
+        FAIL = "fail"
+
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, primary_key=True, related_name="gate_tally")
+    # What the sums were computed under (kind, overlap, versions, rubric, labels, policy, resolution): a campaign
+    # edited since makes the check rebuild it.
+    fingerprint = models.CharField(max_length=64)
+    resolution = models.PositiveIntegerField()  # lattice steps per unit of outcome (reviews.plan.outcome_resolution)
+    units = models.PositiveIntegerField(default=0)
+    steps = models.BigIntegerField(default=0)  # the units' outcomes summed, in lattice steps (exact)
+    judgments = models.PositiveIntegerField(default=0)  # counted judgments the results can read
+    unreadable = models.PositiveIntegerField(default=0)  # counted judgments they cannot: these hold the gate
+    wins = models.PositiveIntegerField(default=0)  # the results' win-rate counts (reviews.results.outcome_counts)
+    losses = models.PositiveIntegerField(default=0)
+    ties = models.PositiveIntegerField(default=0)
+    both_bad = models.PositiveIntegerField(default=0)
+    # The highest id of a judgment that completed a unit: units are ordered by it, so a unit completed by a lower
+    # id would belong earlier in the path, which a running sum cannot insert.
+    last_unit_judgment = models.BigIntegerField(default=0)
+    # The newest judgment of the campaign this state has seen: a newer one written around the services makes the
+    # check rebuild.
+    seen_through = models.BigIntegerField(default=0)
+    crossing = models.CharField(max_length=4, choices=Crossing.choices, blank=True, default=Crossing.NONE)
+    crossed_at = models.PositiveIntegerField(null=True, blank=True)  # units in at the first crossing
+    crossed_steps = models.BigIntegerField(null=True, blank=True)  # their sum there
+    stale = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(steps__gte=0), name="gate_tally_steps_not_negative"),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(crossing="", crossed_at__isnull=True, crossed_steps__isnull=True)
+                    | (
+                        ~models.Q(crossing="")
+                        & models.Q(
+                            crossed_at__isnull=False, crossed_steps__isnull=False, crossed_at__lte=models.F("units")
+                        )
+                    )
+                ),
+                name="gate_tally_crossing_complete_and_within_units",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"gate tally of campaign {self.campaign_id}: {self.units} units{' (stale)' if self.stale else ''}"
+
+
 class Approval(models.Model):
     """One approver's sign-off. A verdict is written once enough approvals agree (the policy's `approvers`),
     or at the first rejection."""

@@ -20,7 +20,7 @@ from django.db.models import Count, F
 
 from models_app.models import ModelVersion, PredictionSet
 from reviews import stats
-from reviews.gate import GatePolicy, GateResult, gate_evaluate
+from reviews.gate import GatePolicy, GateResult, gate_decide
 from reviews.models import SLOTS, Assignment, Campaign, Judgment, ReviewerExclusion, Task, TaskOutput
 from reviews.plan import outcome_resolution
 from reviews.problems import (
@@ -36,7 +36,7 @@ from reviews.problems import (
     unreadable_message,
 )
 from reviews.quality import judgment_too_fast, known_answer_correct, known_answer_text
-from reviews.sequential import SequentialPath
+from reviews.sequential import SequentialPath, SequentialTest
 from reviews.stats.rating import Scores
 
 SEQUENCE_POINTS = 400  # the gate's path is thinned to this many points for charts
@@ -184,11 +184,14 @@ def _rating_deblinded(campaign: Campaign, ratings: dict, slot_order: list) -> tu
     return value, float(stats.acceptable(value[candidate], campaign.rubric))
 
 
-def _rows(campaign: Campaign, unreadable: list[tuple[int, str, str]] | None = None) -> list[Row]:
+def _rows(
+    campaign: Campaign, unreadable: list[tuple[int, str, str]] | None = None, *, task_id: int | None = None
+) -> list[Row]:
     """The counted judgments the results can read; each one they cannot (reviews.problems.judgment_problem) is left
-    out and, when `unreadable` is given, appended to it as (judgment id, item, why)."""
+    out and, when `unreadable` is given, appended to it as (judgment id, item, why). `task_id`: of that item only."""
+    in_results = Judgment.objects.in_results_of(campaign)
     judgments = (
-        Judgment.objects.in_results_of(campaign)
+        (in_results if task_id is None else in_results.filter(task_id=task_id))
         .order_by("id")
         .values_list(
             "id",
@@ -208,9 +211,11 @@ def _rows(campaign: Campaign, unreadable: list[tuple[int, str, str]] | None = No
     suggestions = {}
     if campaign.kind == Campaign.Kind.LABELING:
         suggestions = dict(
-            TaskOutput.objects.filter(task__campaign=campaign, model_version_id=campaign.candidate_id).values_list(
-                "task_id", "prediction__output"
-            )
+            TaskOutput.objects.filter(
+                task__campaign=campaign,
+                model_version_id=campaign.candidate_id,
+                **({} if task_id is None else {"task_id": task_id}),
+            ).values_list("task_id", "prediction__output")
         )
     rows: list[Row] = []
     for jid, task, item, tags, reviewer, created, choice, labels, ranking, ratings, order, cslot in judgments:
@@ -246,14 +251,39 @@ def _gate_outcomes(campaign: Campaign, rows: list[Row]) -> list[float]:
     """The gate's unit is the judged item: one outcome per item whose `overlap` judgments are in (their mean, since
     judgments of one item are not independent), in the order items completed. With overlap 1 that is one outcome
     per judgment, in arrival order."""
+    return [outcome for _, outcome in gate_units(campaign, rows)]
+
+
+def gate_units(campaign: Campaign, rows: list[Row]) -> list[tuple[int, float]]:
+    """`_gate_outcomes` with the id of the judgment that completed each item, which orders them."""
     by_task: dict[int, list[Row]] = defaultdict(list)
     for row in rows:  # in id order
         by_task[row.task].append(row)
+    return sorted(unit for group in by_task.values() if (unit := item_unit(campaign, group)))
+
+
+def item_unit(campaign: Campaign, rows: list[Row]) -> tuple[int, float] | None:
+    """One item's unit of the gate from its counted judgments in id order: (the id of the judgment that completed
+    it, the mean outcome of the first `overlap`), or None while it has fewer."""
     k = campaign.overlap
-    completed = [
-        (group[k - 1].id, sum(r.outcome for r in group[:k]) / k) for group in by_task.values() if len(group) >= k
-    ]
-    return [outcome for _, outcome in sorted(completed)]
+    return (rows[k - 1].id, sum(r.outcome for r in rows[:k]) / k) if len(rows) >= k else None
+
+
+def counted_rows(
+    campaign: Campaign, *, task_id: int | None = None, unreadable: list[tuple[int, str, str]] | None = None
+) -> list[Row]:
+    """What the results are made of (`_rows`), for the gate's running tally: of one item, or all of them."""
+    return _rows(campaign, unreadable, task_id=task_id)
+
+
+def campaign_agreement(campaign: Campaign, rows: list[Row]) -> dict | None:
+    """The results' agreement figures (`_agreement`), for a gate check whose policy asks for them."""
+    return _agreement(campaign, rows)
+
+
+def outcome_counts(campaign: Campaign, rows: list[Row]) -> stats.PairwiseCounts:
+    """The wins, losses and ties behind the results' win rate (`_counts`), for the gate's running tally."""
+    return _counts(campaign, rows)
 
 
 def _work_remains(campaign: Campaign) -> bool:
@@ -276,9 +306,24 @@ def _work_remains(campaign: Campaign) -> bool:
 def gate_for(
     campaign: Campaign, outcomes: list[float], *, agreement: float | None
 ) -> tuple[GatePolicy, GateResult, dict]:
-    """The gate on these outcomes, truncated at the campaign's planned end (its ordinary items), or earlier when no
-    more items can be judged. A campaign closed before it decided has no end bar: only the anytime-valid boundary
-    can pass it. Once decided, it is read at the horizon it decided at (stored with the decision)."""
+    """The gate on these outcomes (`gate_for_units`)."""
+    return gate_for_units(
+        campaign, units=len(outcomes), path_of=lambda test: test.path(outcomes), agreement=lambda: agreement
+    )
+
+
+def gate_for_units(
+    campaign: Campaign,
+    *,
+    units: int,
+    path_of: Callable[[SequentialTest], SequentialPath],
+    agreement: Callable[[], float | None],
+) -> tuple[GatePolicy, GateResult, dict]:
+    """The gate on `units` judged items whose path `path_of` gives (from their outcomes, or from the gate's running
+    tally), truncated at the campaign's planned end (its ordinary items), or earlier when no more items can be
+    judged. A campaign closed before it decided has no end bar: only the anytime-valid boundary can pass it. Once
+    decided, it is read at the horizon it decided at (stored with the decision). The results and the gate check
+    both decide here."""
     policy = GatePolicy.from_dict(campaign.gate_policy)
     planned = (campaign.plan or {}).get("max_judgments")
     if planned is None:
@@ -288,11 +333,12 @@ def gate_for(
     if campaign.decision and "horizon" in state:
         horizon, closed_early = state["horizon"], state["horizon"] is None
     else:
-        closed_early = campaign.status == Campaign.Status.CLOSED and len(outcomes) < planned
-        horizon = None if closed_early else planned if more else min(planned, len(outcomes))
-    gate = gate_evaluate(
+        closed_early = campaign.status == Campaign.Status.CLOSED and units < planned
+        horizon = None if closed_early else planned if more else min(planned, units)
+    gate = gate_decide(
         policy,
-        outcomes,
+        units=units,
+        path_of=path_of,
         agreement=agreement,
         planned_end=horizon,
         per_item=campaign.overlap,
@@ -314,7 +360,7 @@ def gate_for(
     unit = f"item (mean of its {campaign.overlap} judgments)" if campaign.overlap > 1 else "item"
     end = {
         "planned_end": planned,
-        "judged": len(outcomes),
+        "judged": units,
         "more_to_come": more,
         "unit": unit,
         "horizon": horizon,

@@ -239,7 +239,57 @@ class SequentialTest:
             boundaries=(self.log_pass, self.log_fail),
             at_end=at_end,
             sum_at_decision=float(np.sum(y[:decided_at])) if decided_at else None,
+            units=int(series.size),
+            decided_llr=float(series[decided_at - 1]) if decided_at else None,
         )
+
+    def path_from_running(
+        self, *, units: int, steps: int, first_crossing: tuple[int, int] | None
+    ) -> SequentialPath | None:
+        """The decision `path` would reach, from the running state of the units in arrival order: their count, their
+        sum in lattice steps, and the first crossing of a boundary counted from `min_n` (unit count, sum there), as
+        recorded while units were appended. None when that state cannot tell: units beyond the horizon (the sum at
+        the horizon is not kept). The path carries no per-unit series (`llr_series` is empty)."""
+        if self.horizon is not None and units > self.horizon:
+            return None
+        decided = self._running_decision(units=units, steps=steps, first_crossing=first_crossing)
+        lattice = self.lattice
+        decision: Decision = "continue"
+        decided_at = decided_steps = decided_llr = None
+        at_end = False
+        if decided is not None:
+            decided_at, decided_steps, passed, at_end = decided
+            decision = "pass" if passed else "fail"
+            decided_llr = float(lattice.llr(decided_steps, decided_at))
+        return SequentialPath(
+            test=self,
+            decision=decision,
+            decided_at=decided_at,
+            llr=float(lattice.llr(steps, units)) if units else 0.0,
+            llr_series=np.zeros(0),
+            boundaries=(self.log_pass, self.log_fail),
+            at_end=at_end,
+            sum_at_decision=None if decided_steps is None else decided_steps / self.resolution,
+            units=units,
+            decided_llr=decided_llr,
+        )
+
+    def _running_decision(
+        self, *, units: int, steps: int, first_crossing: tuple[int, int] | None
+    ) -> tuple[int, int, bool, bool] | None:
+        """(units, sum at the decision, passed, decided by the end's bar) as `first_crossings` finds it, or None."""
+        horizon = self.horizon
+        if horizon is not None and horizon < self.min_n:
+            first_crossing = None  # the floor is the horizon itself: a crossing before it is not looked at
+        if first_crossing is not None and (horizon is None or first_crossing[0] < horizon):
+            at, at_steps = first_crossing
+            return at, at_steps, bool(self.lattice.llr(at_steps, at) >= self.log_pass), False
+        if horizon is None or units != horizon:
+            return None
+        # at the horizon, as `first_crossings`: a boundary or the end's bar, a pass if either says so
+        evidence = float(self.lattice.llr(steps, units))
+        passed = evidence >= self.log_pass or steps >= self.end_bar_at(horizon)
+        return units, steps, passed, self.log_fail < evidence < self.log_pass
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -252,14 +302,16 @@ class SequentialPath:
     boundaries: tuple[float, float]  # (log_pass, log_fail)
     at_end: bool = False  # decided by the end's bar at the horizon, not by crossing a boundary
     sum_at_decision: float | None = None
+    units: int = 0  # units in (the series' length when there is one)
+    decided_llr: float | None = None  # the evidence at the decision
 
     @property
     def judgments(self) -> int:
-        return int(self.llr_series.size)
+        return self.units
 
     @property
     def llr_at_decision(self) -> float | None:
-        return None if self.decided_at is None else float(self.llr_series[self.decided_at - 1])
+        return self.decided_llr
 
     def explain(self) -> str:
         t, unit = self.test, self.test.unit
@@ -290,8 +342,8 @@ class SequentialPath:
             )
         else:
             boundary = t.log_pass if self.decision == "pass" else t.log_fail
-            at_decision = float(self.llr_series[self.decided_at - 1])
-            ratio, threshold = _ratio_beside(math.exp(at_decision), math.exp(boundary))
+            assert self.decided_llr is not None  # set with decided_at
+            ratio, threshold = _ratio_beside(math.exp(self.decided_llr), math.exp(boundary))
             if self.decision == "pass":
                 text = f"Passed at {unit} {self.decided_at}: {evidence} reached {ratio} (threshold {threshold})."
             else:

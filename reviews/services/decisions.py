@@ -10,7 +10,7 @@ from django.utils import timezone
 from core.queue import task_enqueue, task_enqueue_on_commit
 from reviews.models import Campaign, Judgment
 from reviews.problems import DATA_ERRORS
-from reviews.results import campaign_results
+from reviews.services.gate_tally import TallyGate, campaign_gate_from_tally
 from webhooks.services import webhook_event_publish
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,8 @@ def campaign_gate_check(*, campaign_id: int, force: bool = False) -> str:
         return "pending"  # a check after this judgment has already run
     Campaign.objects.filter(pk=campaign.pk, gate_checked_through__lt=newest).update(gate_checked_through=newest)
     try:
-        results = campaign_results(campaign=campaign)
+        # the running tally, not campaign_results: the check's cost does not grow with the judgments in
+        tallied = campaign_gate_from_tally(campaign=campaign, newest=newest)
     except DATA_ERRORS as exc:  # the results list bad data as problems; this is what slipped past them
         logger.exception("campaign %s: the gate check cannot read the campaign's results", campaign.pk)
         state = {
@@ -51,16 +52,16 @@ def campaign_gate_check(*, campaign_id: int, force: bool = False) -> str:
         }
         Campaign.objects.filter(pk=campaign.pk, decision="").update(gate_state=state)
         return "pending"  # stored where the lead sees it; a retry would fail the same way
-    gate = results["gate"]
-    state = gate_state_of(results=results)
-    if gate["status"] not in ("pass", "fail"):
+    gate = tallied.gate
+    state = gate_state_of(tallied=tallied)
+    if gate.status not in ("pass", "fail"):
         Campaign.objects.filter(pk=campaign.pk, decision="").update(gate_state=state)
-        return gate["status"]
+        return gate.status
     with transaction.atomic():
         decided = Campaign.objects.filter(pk=campaign.pk, decision="").update(
-            decision=gate["status"],
+            decision=gate.status,
             decided_at=timezone.now(),
-            decided_after=gate["judged"],
+            decided_after=tallied.end["judged"],
             gate_state=state,
         )
         if decided:  # only the first check to see the decision announces it
@@ -69,30 +70,30 @@ def campaign_gate_check(*, campaign_id: int, force: bool = False) -> str:
                 payload={
                     "campaign": {"id": campaign.pk, "name": campaign.name, "kind": campaign.kind},
                     "model_version": {"model": campaign.candidate.model.name, "version": campaign.candidate.version},
-                    "decision": gate["status"],
-                    "reasons": gate["reasons"],
-                    "judgments": results["judgments"],
-                    "judged_items": gate["judged"],
-                    "planned_items": gate["planned_end"],
-                    "win_rate": results["win_rate"],
+                    "decision": gate.status,
+                    "reasons": gate.reasons,
+                    "judgments": tallied.judgments,
+                    "judged_items": tallied.end["judged"],
+                    "planned_items": tallied.end["planned_end"],
+                    "win_rate": tallied.win_rate,
                 },
             )
-    return gate["status"]
+    return gate.status
 
 
-def gate_state_of(*, results: dict) -> dict:
-    """The part of the results list pages show: small, and stored whenever the gate is checked."""
-    gate = results["gate"]
+def gate_state_of(*, tallied: TallyGate) -> dict:
+    """The part of the results list pages show: small, and stored whenever the gate is checked. The same keys and
+    figures as the results' gate (reviews.results.campaign_results), from the gate's running tally."""
     return {
-        "status": gate["status"],
-        "reasons": gate["reasons"],
-        "judged": gate["judged"],
-        "planned_end": gate["planned_end"],
-        "horizon": gate.get("horizon"),  # where the test was truncated when it decided: read there ever after
-        "judgments": results["judgments"],
-        "win_rate": results["win_rate"],
+        "status": tallied.gate.status,
+        "reasons": tallied.gate.reasons,
+        "judged": tallied.end["judged"],
+        "planned_end": tallied.end["planned_end"],
+        "horizon": tallied.end["horizon"],  # where the test was truncated when it decided: read there ever after
+        "judgments": tallied.judgments,
+        "win_rate": tallied.win_rate,
         "checked_at": timezone.now().isoformat(),
-        "problems": [problem["message"] for problem in results.get("problems", [])],
+        "problems": tallied.problems,
     }
 
 

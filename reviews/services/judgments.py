@@ -16,6 +16,7 @@ from reviews.models import SLOTS, Assignment, Campaign, Judgment, ReviewerExclus
 from reviews.selectors import campaign_user_is_lead
 from reviews.services.assignments import assignment_revive
 from reviews.services.decisions import campaign_gate_check_on_commit, campaign_gate_recheck_on_commit
+from reviews.services.gate_tally import gate_tally_judgment_counted, gate_tally_judgment_uncounting
 
 
 def _invalid(message: str, field: str) -> ApplicationError:
@@ -250,6 +251,7 @@ def judgment_submit(
                 client_id=client_id,
                 **payload,
             )
+            gate_tally_judgment_counted(campaign=campaign, judgment_id=judgment.pk, task_id=assignment.task_id)
             if campaign.sampling == Campaign.Sampling.DISAGREEMENT and assignment.task_capacity > 1:
                 _raise_priority_if_reviewers_disagree(assignment.task_id)
             campaign_gate_check_on_commit(campaign_id=campaign.pk)
@@ -287,6 +289,7 @@ def judgment_undo(*, judgment_id: int, reviewer: User) -> Assignment:
         current = _campaign_in_transaction(campaign.pk)
         if current is None or current.status != Campaign.Status.ACTIVE:
             raise campaign_not_active(campaign=current)
+        gate_tally_judgment_uncounting(campaign=current, judgment_id=judgment.pk, task_id=judgment.task_id)
         if not Judgment.objects.filter(pk=judgment.pk, retracted_at__isnull=True).update(retracted_at=timezone.now()):
             raise NotFoundError("No such judgment of yours to undo.", code="judgment_not_found")
         Assignment.objects.filter(pk=judgment.assignment_id, status=Assignment.Status.DONE).update(
@@ -319,6 +322,7 @@ def judgment_discard(*, judgment: Judgment, actor: User, reason: str) -> Judgmen
         # the exclusion already took their judgments out and reopened their items: a discard would do it twice
         raise ConflictError("This reviewer is excluded: their judgments already do not count.", code="not_counted")
     with transaction.atomic():
+        gate_tally_judgment_uncounting(campaign=campaign, judgment_id=judgment.pk, task_id=judgment.task_id)
         if not Judgment.objects.filter(pk=judgment.pk, discarded_at__isnull=True, retracted_at__isnull=True).update(
             discarded_at=timezone.now(), discarded_by=actor, discard_reason=reason.strip()[:2000]
         ):

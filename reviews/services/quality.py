@@ -16,6 +16,7 @@ from reviews.models import Assignment, Campaign, Judgment, ReviewerExclusion, Ta
 from reviews.quality import KNOWN_CAPACITY, KNOWN_PRIORITY, known_answer_rng
 from reviews.results import as_label_set
 from reviews.services.decisions import campaign_gate_recheck_on_commit
+from reviews.services.gate_tally import gate_tally_mark_stale
 from reviews.services.judgments import campaign_lead_check
 
 DEFAULT_KNOWN_ANSWER_RATE = 0.1
@@ -316,6 +317,7 @@ def reviewer_exclude(*, campaign: Campaign, reviewer: User, reason: str, actor: 
         Task.objects.filter(pk__in=judged).update(
             assigned_count=F("assigned_count") - 1
         )  # one counted judgment per task
+        gate_tally_mark_stale(campaign_id=campaign.pk)  # their judgments may sit anywhere in the gate's path
         campaign_gate_recheck_on_commit(campaign_id=campaign.pk)  # the evidence changed without a new judgment
     return exclusion
 
