@@ -47,6 +47,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -499,7 +500,9 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
 
-def start_gunicorn(env: dict[str, str], *, workers: int, worker_class: str, threads: int, config: str | None) -> Server:
+def start_gunicorn(
+    env: dict[str, str], *, workers: int, worker_class: str, threads: int, config: str | None, extra: Sequence[str] = ()
+) -> Server:
     port = free_port()
     cmd = [
         str(GUNICORN),
@@ -522,6 +525,7 @@ def start_gunicorn(env: dict[str, str], *, workers: int, worker_class: str, thre
     ]  # gunicorn 27's default control socket is per user: leave other servers' alone
     if config:
         cmd += ["--config", config]
+    cmd += list(extra)
     # Kept after the run for the report; the server writes through its own descriptor once started.
     with tempfile.NamedTemporaryFile(prefix="signoff-bench-gunicorn-", suffix=".log", delete=False) as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -1179,9 +1183,10 @@ def print_phase(
         ok = False
         print("    resends not deduplicated to the first judgment      VIOLATED")
     if target_ms is not None:
-        for request, value in p99.items():
+        for request, p99_ms in p99.items():
             print(
-                f"  target {request} p99 <= {target_ms:.0f} ms: {'met' if value <= target_ms else 'MISSED'} ({value:.1f} ms)"
+                f"  target {request} p99 <= {target_ms:.0f} ms: {'met' if p99_ms <= target_ms else 'MISSED'} "
+                f"({p99_ms:.1f} ms)"
             )
     return ok
 

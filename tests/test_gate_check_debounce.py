@@ -86,9 +86,7 @@ def test_within_a_window_a_process_sends_no_statement_after_it_claimed_or_saw_th
     """The claim is made (or the winner's due time read) once per window per process, not once per judgment."""
     cid = campaign_id(api, loop_data)
     with mock.patch("reviews.tasks.campaign_gate_check_task.apply_async") as send:
-        other = threading.Thread(target=lambda: (decisions._gate_check_schedule(cid), connection.close()))
-        other.start()
-        other.join(timeout=30)
+        burst(cid, processes=1, judgments_each=1)
         assert send.call_count == 1  # another "process" claimed the window
         decisions.known_due.clear()  # this process has not seen the claim yet
         with CaptureQueriesContext(connection) as first:
