@@ -806,17 +806,19 @@ def run_phase(
 
 
 def warm_up(server: Server, fixture: Fixture) -> None:
-    """One get-next per reviewer at once, unrecorded: loads each worker's lazy imports and opens its database
-    connection. The task it claims stays open and is the first one the paced phase hands back."""
+    """Two get-next and two judgments per reviewer at once, unrecorded (the invariants count only judgments after
+    it): each gunicorn worker loads what it loads on first use (the broker's client with the first gate check it
+    schedules, ~20 MB of redis-py) and opens its database connection, as a server that has been up a while has."""
 
     def one(reviewer):
         http = urllib3.PoolManager(maxsize=1, retries=False, timeout=HTTP_TIMEOUT)
+        headers = {"Authorization": f"Token {reviewer[2]}", "Content-Type": "application/json"}
         for _ in range(2):
-            http.request(
-                "GET",
-                f"{server.base}/api/v1/campaigns/{fixture.campaign_id}/next/",
-                headers={"Authorization": f"Token {reviewer[2]}"},
-            )
+            answer = http.request("GET", f"{server.base}/api/v1/campaigns/{fixture.campaign_id}/next/", headers=headers)
+            if answer.status == 200:
+                body = json.dumps({"choice": CHOICES[0], "client_id": str(uuid.uuid4())}).encode()
+                task = answer.json()["task"]
+                http.request("POST", f"{server.base}/api/v1/tasks/{task}/judgments/", headers=headers, body=body)
 
     threads = [threading.Thread(target=one, args=(r,), daemon=True) for r in fixture.reviewers]
     for t in threads:
@@ -1408,7 +1410,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"(~{args.prejudged * OVERLAP // args.reviewers:,} done assignments per reviewer)",
                 flush=True,
             )
-        since_judgment = last_judgment_id()
         connection.close()  # the checks reconnect; nothing of ours holds locks while the load runs
 
         server = start_gunicorn(
@@ -1425,6 +1426,8 @@ def main(argv: list[str] | None = None) -> int:
             background = start_background(env, concurrency=args.celery_concurrency)
             print(f"  background   {background.describe}", flush=True)
         warm_up(server, fixture)
+        since_judgment = last_judgment_id()
+        connection.close()
 
         acks: list[Ack] = []
         for index, phase in enumerate(phases):
