@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 from bench import next_task as bench  # noqa: E402 -- the path above makes the project importable
 
 TARGET_MB = 100.0
-# The deployment's web command (Dockerfile CMD and docker-compose), less the bind address.
-WEB_ARGS = ["--workers", "3", "--worker-class", "sync", "--preload"]
+# The deployment's web command (Dockerfile CMD, docker-compose and bin/serve-embedded), less the bind address.
+WEB_ARGS = ["--preload"]
 
 
 def memory_mb(pid: int) -> dict[str, float]:
@@ -91,7 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     server = background = None
     ok = True
     try:
-        server = bench.start_gunicorn(env, workers=3, worker_class="sync", threads=1, config=None, extra=WEB_ARGS)
+        server = bench.start_gunicorn(
+            env,
+            workers=bench.DEFAULT_WORKERS,
+            worker_class=bench.DEFAULT_WORKER_CLASS,
+            threads=bench.DEFAULT_THREADS,
+            config=None,
+            extra=WEB_ARGS,
+        )
         background = bench.start_background(env, concurrency=1)
         http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5.0, read=30.0))
         workers = bench._proc_children(server.proc.pid)
