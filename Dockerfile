@@ -25,4 +25,6 @@ RUN pip install --no-cache-dir --no-deps . \
  && useradd --system --uid 10001 signoff && mkdir -p /app/var && chown -R signoff /app/var
 USER signoff
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4"]
+# gthread, 3 workers x 4 threads, the app preloaded once in the master: measured best on 2 cores with the worker
+# running (docs/bench-next-task.md, 2026-12-06); keep docker-compose.yml and bin/serve-embedded the same.
+CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--preload"]

@@ -10,11 +10,17 @@ What it does, end to end, against the real stack (PostgreSQL, gunicorn, producti
    ... generate_series; then checks that the campaign has the shape `campaign_create` gives, on a
    three-item reference built by `campaign_create` itself in a rolled-back transaction;
 3. starts gunicorn on a free port of 127.0.0.1 and waits for /livez;
-4. runs two phases of --seconds each: "paced" (each reviewer thinks U(0.25, 0.75) s before each request)
-   and "saturated" (no think time; ~1% of submissions resent at once with the same client_id);
-5. after each phase checks the invariants in the database (never over capacity, one counted judgment per
-   reviewer and task, no acknowledged judgment lost, no duplicated client_id) and prints a table;
-6. stops gunicorn and drops the database (--keep keeps it).
+4. starts a Celery worker and beat (production settings, the web's Redis broker; --no-worker leaves them out,
+   and the output says so), as a deployment runs them while people review: the gate checks each judgment
+   schedules run beside the requests;
+5. runs phases of --seconds each: "paced-before" (each reviewer thinks U(0.25, 0.75) s before each request),
+   "paced-after" (one think per judgment, before submitting it; get-next follows each submit at once, as the
+   review page does) and "saturated" (no think time; ~1% of submissions resent at once with the same client_id);
+   --pacing picks the paced phases (before, after-judgment or both);
+6. after each phase checks the invariants in the database (never over capacity, one counted judgment per
+   reviewer and task, no acknowledged judgment lost, no duplicated client_id) and prints a table, with the CPU
+   per request of gunicorn, the Celery worker (and beat) and PostgreSQL, and the gate checks the worker received;
+7. stops gunicorn, the worker and beat, and drops the database (--keep keeps it).
 
 Only 127.0.0.1 is contacted. Every loop is bounded in time.
 
@@ -41,6 +47,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,23 +58,30 @@ import urllib3
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
+CELERY = ROOT / ".venv" / "bin" / "celery"
+GATE_CHECK_TASK = "reviews.tasks.campaign_gate_check_task"
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 DB_NAME = "signoff_bench"  # --db-name changes it (two people benchmarking on one server need two databases)
-CHOICES = ("A", "B", "tie", "both_bad")
-BROKER_DB = 15  # redis://127.0.0.1:6379/15
+# The gate must stay pending for the whole run, as in a long campaign's middle: decided, it would stop the hand-out
+# (stop_when_decided) and the worker's checks would return at once. Every answer is a draw for the candidate (0.5), on
+# the midpoint of a test of 0.45 against 0.55, so the evidence never leans either way; the worker checks the gate after
+# each debounce window as it does while people review. (With the API's default policy and random answers the gate
+# failed after ~90 items.)
+CHOICES = ("tie", "both_bad")
+GATE_GIVEN = {"min_win_rate": 0.45, "alternative": 0.55}
+BROKER_DB = 15  # redis://127.0.0.1:6379/15; --broker-db changes it (one per person benchmarking on one Redis)
 BROKER_QUEUE = "signoff"  # CELERY_TASK_DEFAULT_QUEUE
 OVERLAP = 2
 LEASE_SECONDS = 600
 READ_TIMEOUT = 30.0
 HTTP_TIMEOUT = urllib3.Timeout(connect=5.0, read=READ_TIMEOUT)
 HEALTH_WAIT_SECONDS = 60
-# The gunicorn shape measured best on a 2-core machine (see docs/bench-next-task.md): sync workers, one
-# request each, about twice the cores; PostgreSQL runs on the same two cores.
-DEFAULT_WORKER_CLASS = "sync"
-
-
-def default_workers() -> int:
-    return max(2, 2 * (os.cpu_count() or 1))
+# The deployment's gunicorn shape (Dockerfile, docker-compose, bin/serve-embedded), chosen by this bench on a 2-core
+# machine (docs/bench-next-task.md, 2026-12-06): gthread, 3 workers x 4 threads. Threads keep the client's connection
+# alive, where a sync worker closes it after each request: ~25% less CPU per request.
+DEFAULT_WORKER_CLASS = "gthread"
+DEFAULT_WORKERS = 3
+DEFAULT_THREADS = 4
 
 
 # ---------------------------------------------------------------------------------------------- database
@@ -198,8 +212,9 @@ def build_fixture(*, n_tasks: int, n_reviewers: int) -> Fixture:
     from models_app.models import ModelVersion, PredictionSet, RegisteredModel
     from reviews.gate import GatePolicy
     from reviews.models import Campaign
+    from reviews.services.campaigns import campaign_plan_update
 
-    gate = GatePolicy.from_dict({}).as_dict()  # what campaign_create stores for the API's default (no gate given)
+    gate = GatePolicy.from_dict(GATE_GIVEN).as_dict()
     started = time.perf_counter()
     with transaction.atomic():
         with connection.cursor() as cur:
@@ -297,6 +312,7 @@ def build_fixture(*, n_tasks: int, n_reviewers: int) -> Fixture:
             create_indexes(cur, indexes)
             rebuilt = secondary_indexes(cur)
             print(f"    {len(indexes)} indexes rebuilt in {time.perf_counter() - started_ix:.1f} s", flush=True)
+        campaign_plan_update(campaign=campaign)  # as campaign_create ends
     # The definitions were read from the freshly migrated tables (the current migrations, e.g. task_open_order_idx
     # on (campaign, priority, sort_key, id)); the rebuilt set must be exactly that set.
     index_problems = [
@@ -311,7 +327,7 @@ def build_fixture(*, n_tasks: int, n_reviewers: int) -> Fixture:
     print(f"  rows written in {load_seconds:.1f} s; VACUUM ANALYZE done at {build_seconds:.1f} s", flush=True)
 
     matches = compare_with_campaign_create(
-        campaign, lead=lead, reviewers=reviewers, candidate=candidate, baseline=baseline
+        campaign, lead=lead, reviewers=reviewers, candidate=candidate, baseline=baseline, gate=GATE_GIVEN
     )
     if index_problems:
         matches = ("NO: " if matches == "yes" else matches + "; ") + "; ".join(index_problems)
@@ -373,7 +389,7 @@ def vacuum_analyze() -> None:
         cur.execute("CHECKPOINT")
 
 
-def compare_with_campaign_create(campaign, *, lead, reviewers, candidate, baseline) -> str:
+def compare_with_campaign_create(campaign, *, lead, reviewers, candidate, baseline, gate) -> str:
     """Build a three-item campaign with the real campaign_create in a transaction that is rolled back, and
     compare it field by field with the bulk-built one. Returns "yes" or what differs."""
     from django.db import transaction
@@ -385,7 +401,8 @@ def compare_with_campaign_create(campaign, *, lead, reviewers, candidate, baseli
     from reviews.services.campaigns import campaign_create
 
     def campaign_fields(c) -> dict:
-        d = model_to_dict(c, exclude=["id", "dataset_version"])
+        # the plan depends on the size (3 items there): both are made by campaign_plan_update
+        d = model_to_dict(c, exclude=["id", "dataset_version", "plan"])
         d["reviewers"] = sorted(u.pk for u in d["reviewers"])
         d["others"] = sorted(v.pk for v in d["others"])
         return d
@@ -447,7 +464,7 @@ def compare_with_campaign_create(campaign, *, lead, reviewers, candidate, baseli
                 overlap=OVERLAP,
                 sampling="random",
                 lease_seconds=LEASE_SECONDS,
-                gate={},
+                gate=gate,
                 created_by=lead,
             )
             ours, theirs = campaign_fields(campaign), campaign_fields(reference)
@@ -482,7 +499,9 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
 
-def start_gunicorn(env: dict[str, str], *, workers: int, worker_class: str, threads: int, config: str | None) -> Server:
+def start_gunicorn(
+    env: dict[str, str], *, workers: int, worker_class: str, threads: int, config: str | None, extra: Sequence[str] = ()
+) -> Server:
     port = free_port()
     cmd = [
         str(GUNICORN),
@@ -505,6 +524,7 @@ def start_gunicorn(env: dict[str, str], *, workers: int, worker_class: str, thre
     ]  # gunicorn 27's default control socket is per user: leave other servers' alone
     if config:
         cmd += ["--config", config]
+    cmd += list(extra)
     # Kept after the run for the report; the server writes through its own descriptor once started.
     with tempfile.NamedTemporaryFile(prefix="signoff-bench-gunicorn-", suffix=".log", delete=False) as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -535,6 +555,74 @@ def stop_gunicorn(server: Server) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(server.proc.pid, signal.SIGKILL)  # the process group this script started
             server.proc.wait(timeout=5)
+
+
+@dataclass
+class Background:
+    """The Celery worker and beat the bench runs beside gunicorn (None of each with --no-worker)."""
+
+    procs: dict[str, subprocess.Popen]
+    describe: str
+    worker_log: str
+
+    def pids(self) -> list[int]:
+        return [pid for proc in self.procs.values() for pid in (proc.pid, *_proc_descendants(proc.pid))]
+
+    def gate_checks_received(self) -> int:
+        """Gate-check messages the worker has taken from the broker so far: one per publish the web made."""
+        if not self.worker_log:
+            return 0
+        text = Path(self.worker_log).read_text(errors="replace")
+        return sum(1 for line in text.splitlines() if GATE_CHECK_TASK in line and " received" in line)
+
+
+def start_background(env: dict[str, str], *, concurrency: int) -> Background:
+    """A worker (prefork, --concurrency processes, as docker-compose runs it) and beat, on the web's broker. The
+    worker logs at INFO, so each message it receives is a line: the bench counts the gate checks from it."""
+    procs, logs = {}, {}
+    schedule = tempfile.mkdtemp(prefix="signoff-bench-beat-")
+    commands = {
+        "worker": [
+            str(CELERY), "-A", "config", "worker", "--loglevel=INFO", f"--concurrency={concurrency}",
+            "--without-gossip", "--without-mingle", "--hostname", f"bench-{uuid.uuid4().hex[:8]}@%h",
+        ],
+        "beat": [str(CELERY), "-A", "config", "beat", "--loglevel=WARNING", "--schedule", f"{schedule}/schedule"],
+    }  # fmt: skip
+    for name, cmd in commands.items():
+        with tempfile.NamedTemporaryFile(prefix=f"signoff-bench-{name}-", suffix=".log", delete=False) as log:
+            procs[name] = subprocess.Popen(
+                cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        logs[name] = log.name
+    deadline = time.monotonic() + HEALTH_WAIT_SECONDS
+    while time.monotonic() < deadline:  # ready when the worker says so: its first gate check must not wait
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                raise RuntimeError(f"celery {name} exited with {proc.returncode}:\n{tail(logs[name])}")
+        if " ready." in Path(logs["worker"]).read_text(errors="replace"):
+            break
+        time.sleep(0.2)
+    else:
+        stop_background(Background(procs, "", ""))
+        raise RuntimeError(f"the celery worker was not ready within {HEALTH_WAIT_SECONDS} s:\n{tail(logs['worker'])}")
+    return Background(
+        procs=procs,
+        describe=f"celery worker (prefork x {concurrency}) and beat on redis db {BROKER_DB} "
+        f"(logs {logs['worker']}, {logs['beat']})",
+        worker_log=logs["worker"],
+    )
+
+
+def stop_background(background: Background) -> None:
+    for proc in background.procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in background.procs.values():
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the process group this script started
+            proc.wait(timeout=5)
 
 
 def tail(path: str, lines: int = 30) -> str:
@@ -596,12 +684,15 @@ def _describe(response) -> str:
     return response.data[:300].decode(errors="replace") if response is not None else ""
 
 
+PHASE_PACING = {"paced-before": "before", "paced-after": "after-judgment", "saturated": "none"}
+
+
 def reviewer_loop(
     *,
     base: str,
     campaign_id: int,
     reviewer: tuple[int, str, str],
-    paced: bool,
+    pacing: str,
     retry_rate: float,
     start: threading.Barrier,
     deadline_box: list[float],
@@ -617,14 +708,16 @@ def reviewer_loop(
     start.wait()
     deadline = deadline_box[0]
 
-    def think() -> None:
-        if paced:
+    def think(when: str) -> None:
+        # "before": before every request; "after-judgment": only while the task is on screen, so get-next
+        # follows each submit at once (the review page asks for the next task as it sends the judgment)
+        if pacing == "before" or (pacing == "after-judgment" and when == "submit"):
             time.sleep(rng.uniform(0.25, 0.75))
 
     # A cycle that has begun is finished (the judgment on screen is submitted), so the phase ends at most
     # one cycle after the deadline and no assignment is left open by the benchmark itself.
     while time.monotonic() < deadline:
-        think()
+        think("next")
         status, response, ms = _request(http, "GET", next_url, auth)
         tally.next_ms.append(ms)
         tally.next_status[status] += 1
@@ -637,7 +730,7 @@ def reviewer_loop(
             time.sleep(0.05)
             continue
         task_id = response.json()["task"]
-        think()
+        think("submit")
         client_id = str(uuid.uuid4())
         body = json.dumps(
             {"choice": rng.choice(CHOICES), "client_id": client_id, "duration_ms": rng.randint(2000, 30000)}
@@ -668,7 +761,7 @@ def reviewer_loop(
 
 
 def run_phase(
-    server: Server, fixture: Fixture, *, seconds: float, paced: bool, retry_rate: float, seed: int
+    server: Server, fixture: Fixture, *, seconds: float, pacing: str, retry_rate: float, seed: int
 ) -> tuple[Tally, float]:
     n = len(fixture.reviewers)
     start = threading.Barrier(n + 1)
@@ -683,7 +776,7 @@ def run_phase(
                 "base": server.base,
                 "campaign_id": fixture.campaign_id,
                 "reviewer": fixture.reviewers[i],
-                "paced": paced,
+                "pacing": pacing,
                 "retry_rate": retry_rate,
                 "start": start,
                 "deadline_box": deadline_box,
@@ -712,17 +805,19 @@ def run_phase(
 
 
 def warm_up(server: Server, fixture: Fixture) -> None:
-    """One get-next per reviewer at once, unrecorded: loads each worker's lazy imports and opens its database
-    connection. The task it claims stays open and is the first one the paced phase hands back."""
+    """Two get-next and two judgments per reviewer at once, unrecorded (the invariants count only judgments after
+    it): each gunicorn worker loads what it loads on first use (the broker's client with the first gate check it
+    schedules, ~20 MB of redis-py) and opens its database connection, as a server that has been up a while has."""
 
     def one(reviewer):
         http = urllib3.PoolManager(maxsize=1, retries=False, timeout=HTTP_TIMEOUT)
+        headers = {"Authorization": f"Token {reviewer[2]}", "Content-Type": "application/json"}
         for _ in range(2):
-            http.request(
-                "GET",
-                f"{server.base}/api/v1/campaigns/{fixture.campaign_id}/next/",
-                headers={"Authorization": f"Token {reviewer[2]}"},
-            )
+            answer = http.request("GET", f"{server.base}/api/v1/campaigns/{fixture.campaign_id}/next/", headers=headers)
+            if answer.status == 200:
+                body = json.dumps({"choice": CHOICES[0], "client_id": str(uuid.uuid4())}).encode()
+                task = answer.json()["task"]
+                http.request("POST", f"{server.base}/api/v1/tasks/{task}/judgments/", headers=headers, body=body)
 
     threads = [threading.Thread(target=one, args=(r,), daemon=True) for r in fixture.reviewers]
     for t in threads:
@@ -752,6 +847,11 @@ def _proc_children(pid: int) -> list[int]:
         return []
 
 
+def _proc_descendants(pid: int) -> list[int]:
+    children = _proc_children(pid)
+    return children + [d for c in children for d in _proc_descendants(c)]
+
+
 def _postgres_pids() -> list[int]:
     """The backends connected to our database: on a shared server, other databases' sessions are other
     processes' load (PostgreSQL's own background processes are left out too)."""
@@ -768,8 +868,10 @@ def _postgres_pids() -> list[int]:
     return pids
 
 
-def cpu_snapshot(server: Server) -> dict[str, Any]:  # "postgres": {pid: seconds}, the rest seconds
-    """Busy CPU seconds of the whole machine and of each party, to tell our load from anyone else's."""
+def cpu_snapshot(server: Server, background: Background | None) -> dict[str, Any]:
+    """Busy CPU seconds of the whole machine and of each party, to tell our load from anyone else's
+    ("postgres": {pid: seconds}, the rest seconds). PostgreSQL's share is that of the backends connected to the
+    bench's database: the web's and the worker's."""
     stat = Path("/proc/stat").read_text().split("\n")[0].split()[1:]
     user, nice, system, idle, iowait, irq, softirq, steal = (int(x) / CLK_TCK for x in stat[:8])
     gunicorn = [server.proc.pid, *_proc_children(server.proc.pid)]
@@ -778,6 +880,7 @@ def cpu_snapshot(server: Server) -> dict[str, Any]:  # "postgres": {pid: seconds
         "busy": user + nice + system + irq + softirq + steal,
         "idle": idle + iowait,
         "gunicorn": sum(_proc_cpu(p) for p in gunicorn),
+        "celery": sum(_proc_cpu(p) for p in background.pids()) if background else 0.0,
         "postgres": {p: _proc_cpu(p) for p in _postgres_pids()},
         "bench client": t.user + t.system,
         "load1": float(Path("/proc/loadavg").read_text().split()[0]),
@@ -788,14 +891,16 @@ def cpu_report(before: dict[str, Any], after: dict[str, Any], elapsed: float, re
     d = {k: after[k] - before[k] for k in before if k != "postgres"}
     # per backend: one that exited during the phase took its CPU time with it, one that started counts in full
     d["postgres"] = sum(cpu - before["postgres"].get(pid, 0.0) for pid, cpu in after["postgres"].items())
-    other = max(0.0, d["busy"] - d["gunicorn"] - d["postgres"] - d["bench client"])
+    other = max(0.0, d["busy"] - d["gunicorn"] - d["celery"] - d["postgres"] - d["bench client"])
     capacity = (os.cpu_count() or 1) * elapsed
     return (
-        f"{d['busy']:.0f} of {capacity:.0f} core-s busy: gunicorn {d['gunicorn']:.0f}, postgres {d['postgres']:.0f}, "
-        f"bench client {d['bench client']:.0f}, other processes {other:.0f}; load1 {before['load1']:.1f} -> {after['load1']:.1f}"
+        f"{d['busy']:.1f} of {capacity:.0f} core-s busy: gunicorn {d['gunicorn']:.1f}, celery {d['celery']:.1f}, "
+        f"postgres {d['postgres']:.1f}, bench client {d['bench client']:.1f}, other processes {other:.1f}; "
+        f"load1 {before['load1']:.1f} -> {after['load1']:.1f}"
         + (
-            f"\n  cpu per request           {1000 * d['gunicorn'] / requests:.1f} ms gunicorn + "
-            f"{1000 * d['postgres'] / requests:.1f} ms postgres"
+            f"\n  cpu per request           {1000 * d['gunicorn'] / requests:.2f} ms gunicorn + "
+            f"{1000 * d['celery'] / requests:.2f} ms celery worker and beat + "
+            f"{1000 * d['postgres'] / requests:.2f} ms postgres (web's and worker's backends)"
             if requests
             else ""
         )
@@ -1025,6 +1130,7 @@ def print_phase(
     invariants: dict[str, int],
     target_ms: float | None,
     cpu: str,
+    background: str,
 ) -> bool:
     created = tally.submit_status.get(201, 0)
     requests = sum(tally.next_status.values()) + sum(tally.submit_status.values()) + sum(tally.retry_status.values())
@@ -1038,9 +1144,10 @@ def print_phase(
         for status, count in counter.items():
             if status not in ok_codes:
                 errors[f"{label} {status}"] += count
-    p99 = pct(sorted(tally.next_ms), 99)
+    p99 = {"get-next": pct(sorted(tally.next_ms), 99), "submit": pct(sorted(tally.submit_ms), 99)}
     print(f"\n=== phase {name}: {description}")
     print(f"  wall time                 {elapsed:8.1f} s")
+    print(f"  background                {background}")
     print(f"  cpu                       {cpu}")
     print(
         f"  requests                  {requests:8d}   (get-next {sum(tally.next_status.values())}, submit "
@@ -1077,7 +1184,11 @@ def print_phase(
         ok = False
         print("    resends not deduplicated to the first judgment      VIOLATED")
     if target_ms is not None:
-        print(f"  target get-next p99 <= {target_ms:.0f} ms: {'met' if p99 <= target_ms else 'MISSED'} ({p99:.1f} ms)")
+        for request, p99_ms in p99.items():
+            print(
+                f"  target {request} p99 <= {target_ms:.0f} ms: {'met' if p99_ms <= target_ms else 'MISSED'} "
+                f"({p99_ms:.1f} ms)"
+            )
     return ok
 
 
@@ -1116,8 +1227,8 @@ def broker_queue_length() -> int | None:
 
 
 def broker_queue_clear(before: int | None) -> str:
-    """The app enqueues a background task per judgment (the gate check, with a 1 s countdown; the worker skips the
-    checks a newer one has covered); no worker consumes redis db 15 here.
+    """With --no-worker, the gate checks the app enqueues (one per campaign per second, with a 1 s countdown) stay in
+    the queue: nothing consumes the bench's redis db.
     Remove the messages this run added (kombu pushes new messages on the left), so that no worker later runs
     them against a dropped database; what was there before is left alone."""
     after = broker_queue_length()
@@ -1128,7 +1239,7 @@ def broker_queue_clear(before: int | None) -> str:
         import redis
 
         redis.Redis(host="127.0.0.1", port=6379, db=BROKER_DB, socket_timeout=2).ltrim(BROKER_QUEUE, added, -1)
-        return f"{added} (queue '{BROKER_QUEUE}' in redis db {BROKER_DB}, no worker here; removed)"
+        return f"{added} left in queue '{BROKER_QUEUE}' of redis db {BROKER_DB}; removed"
     return "0"
 
 
@@ -1165,21 +1276,42 @@ def machine_summary() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global DB_NAME  # noqa: PLW0603 -- set once from --db-name before any function reads it
+    global DB_NAME, BROKER_DB  # set once from --db-name / --broker-db, before any function reads them
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=1_000_000)
     parser.add_argument("--reviewers", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each phase")
-    parser.add_argument("--workers", type=int, default=default_workers(), help="gunicorn workers (default 2 x nproc)")
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="gunicorn workers")
     parser.add_argument("--worker-class", default=DEFAULT_WORKER_CLASS, choices=["sync", "gthread"])
-    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="threads per gunicorn worker (gthread)")
     parser.add_argument(
         "--gunicorn-config",
         default=None,
         help="a gunicorn config file to pass on, e.g. bench/next_task_fixes.py to measure a further change "
         "(default: none, the app as it is)",
     )
-    parser.add_argument("--phases", default="paced,saturated")
+    parser.add_argument(
+        "--pacing",
+        default="both",
+        choices=["before", "after-judgment", "both"],
+        help="the paced phases: think before each request, only before each submit (get-next follows the submit "
+        "at once), or both (default)",
+    )
+    parser.add_argument(
+        "--phases",
+        default=None,
+        help="comma-separated, in order, of paced-before, paced-after, saturated (default: the --pacing phases, "
+        "then saturated); 'paced' is paced-before",
+    )
+    parser.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="run no Celery worker nor beat (the gate checks the app schedules stay queued, as before 2026-12-06)",
+    )
+    parser.add_argument("--celery-concurrency", type=int, default=1, help="worker processes (prefork)")
+    parser.add_argument(
+        "--broker-db", type=int, default=BROKER_DB, help=f"the Redis database of the broker (default {BROKER_DB})"
+    )
     parser.add_argument("--retry-rate", type=float, default=0.01, help="share of saturated submissions resent at once")
     parser.add_argument("--target-p99-ms", type=float, default=50.0)
     parser.add_argument("--keep", action="store_true", help="keep the database (and print how to reach it)")
@@ -1198,14 +1330,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--db-name", default=DB_NAME, help=f"the database to (re)create and use (default {DB_NAME})")
     args = parser.parse_args(argv)
-    DB_NAME = args.db_name
+    DB_NAME, BROKER_DB = args.db_name, args.broker_db
     if args.worker_class == "sync":
         args.threads = 1
     if args.reviewers < OVERLAP:
         parser.error(f"--reviewers must be at least the overlap ({OVERLAP})")
-    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
-    if not set(phases) <= {"paced", "saturated"}:
-        parser.error("--phases takes paced and/or saturated")
+    if args.phases is None:
+        paced = {"before": ["paced-before"], "after-judgment": ["paced-after"]}.get(
+            args.pacing, ["paced-before", "paced-after"]
+        )
+        args.phases = ",".join([*paced, "saturated"])
+    phases = [{"paced": "paced-before"}.get(p.strip(), p.strip()) for p in args.phases.split(",") if p.strip()]
+    if not set(phases) <= set(PHASE_PACING):
+        parser.error(f"--phases takes {', '.join(PHASE_PACING)}")
 
     env = app_env(secret="bench-" + uuid.uuid4().hex)
     os.environ.update(
@@ -1242,7 +1379,7 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     from django.db import connection
 
-    server = None
+    server, background = None, None
     all_ok = True
     queued_before = broker_queue_length()
     try:
@@ -1272,7 +1409,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"(~{args.prejudged * OVERLAP // args.reviewers:,} done assignments per reviewer)",
                 flush=True,
             )
-        since_judgment = last_judgment_id()
         connection.close()  # the checks reconnect; nothing of ours holds locks while the load runs
 
         server = start_gunicorn(
@@ -1283,51 +1419,82 @@ def main(argv: list[str] | None = None) -> int:
             f"{server.base} (log {server.log_path})",
             flush=True,
         )
+        if args.no_worker:
+            print("  background   NONE (--no-worker): no Celery worker nor beat; gate checks stay queued", flush=True)
+        else:
+            background = start_background(env, concurrency=args.celery_concurrency)
+            print(f"  background   {background.describe}", flush=True)
         warm_up(server, fixture)
+        since_judgment = last_judgment_id()
+        connection.close()
 
         acks: list[Ack] = []
         for index, phase in enumerate(phases):
-            paced = phase == "paced"
-            description = (
-                f"{args.reviewers} reviewers, think U(0.25, 0.75) s before each request, {args.seconds:.0f} s"
-                if paced
-                else f"{args.reviewers} reviewers, no think time, {args.retry_rate:.0%} of submissions resent, "
-                f"{args.seconds:.0f} s"
+            pacing = PHASE_PACING[phase]
+            description = {
+                "before": "think U(0.25, 0.75) s before each request",
+                "after-judgment": "think U(0.25, 0.75) s before each submit, get-next at once after it",
+                "none": f"no think time, {args.retry_rate:.0%} of submissions resent",
+            }[pacing]
+            description = f"{args.reviewers} reviewers, {description}, {args.seconds:.0f} s, " + (
+                "worker and beat running" if background else "NO worker (--no-worker)"
             )
             analyze_growing_tables()
             print(
                 f"\n  running phase {phase} (after ANALYZE of the tables the run fills, standing in for autovacuum) ...",
                 flush=True,
             )
-            before = cpu_snapshot(server)
+            before = cpu_snapshot(server, background)
+            checks_before = background.gate_checks_received() if background else 0
             tally, elapsed = run_phase(
                 server,
                 fixture,
                 seconds=args.seconds,
-                paced=paced,
-                retry_rate=0.0 if paced else args.retry_rate,
+                pacing=pacing,
+                retry_rate=0.0 if pacing != "none" else args.retry_rate,
                 seed=args.seed + index,
             )
             requests = (
                 sum(tally.next_status.values()) + sum(tally.submit_status.values()) + sum(tally.retry_status.values())
             )
-            cpu = cpu_report(before, cpu_snapshot(server), elapsed, requests)
+            cpu = cpu_report(before, cpu_snapshot(server, background), elapsed, requests)
+            if background:
+                time.sleep(1.5)  # the last window's check is published with a 1 s countdown
+                checks = background.gate_checks_received() - checks_before
+                background_line = (
+                    f"worker and beat running; gate checks published (received by the worker): {checks} "
+                    f"({checks / elapsed:.2f}/s) for {tally.submit_status.get(201, 0)} judgments"
+                )
+            else:
+                background_line = "NO worker (--no-worker)"
             acks += tally.acks
             invariants = check_invariants(fixture.campaign_id, acks, since_judgment=since_judgment)
             connection.close()
             ok = print_phase(
-                phase, description, tally, elapsed, invariants, target_ms=args.target_p99_ms if paced else None, cpu=cpu
+                phase,
+                description,
+                tally,
+                elapsed,
+                invariants,
+                target_ms=args.target_p99_ms if pacing != "none" else None,
+                cpu=cpu,
+                background=background_line,
             )
             all_ok = all_ok and ok
             sys.stdout.flush()
 
-        print(f"\n  tasks {fixture.tasks:,}; nproc {os.cpu_count()}; {server.describe}")
+        print(
+            f"\n  tasks {fixture.tasks:,}; nproc {os.cpu_count()}; {server.describe}; "
+            + (f"celery worker x {args.celery_concurrency} and beat" if background else "NO worker")
+        )
         if args.explain:
             explain_get_next(fixture.campaign_id)
             connection.close()
     finally:
         if server is not None:
             stop_gunicorn(server)
+        if background is not None:
+            stop_background(background)
         print(f"  background tasks enqueued by the app: {broker_queue_clear(queued_before)}")
         connection.close()
         if args.keep:

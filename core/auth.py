@@ -3,11 +3,16 @@
 get-next and submit are the reviewers' hottest requests, and knox's own lookup took two ORM queries (the token with its
 user, then all the user's tokens to delete expired ones), a large share of such a request (figures:
 docs/bench-next-task.md, "Figures the code's comments point to"). Here a request reads its own token with its user in
-one statement. An expired token is refused with a message that says so (401 `token_expired`); unlike knox, its row is
-kept for EXPIRED_TOKENS_KEPT, so a job that runs once a week is told its token expired rather than that it is invalid,
-and its owner sees it on the tokens page; beat then sweeps it (`tokens_delete_expired`)."""
+one statement, by the digest (the table's primary key: one index probe and one row, however many tokens share the key
+prefix); the key prefix must match too, and the stored digest is still compared in constant time. No request writes:
+knox's AUTO_REFRESH is off here (were it turned on, knox writes at most once per MIN_REFRESH_INTERVAL per token).
+
+An expired token is refused with a message that says so (401 `token_expired`); unlike knox, its row is kept for
+EXPIRED_TOKENS_KEPT, so a job that runs once a week is told its token expired rather than that it is invalid, and its
+owner sees it on the tokens page; beat then sweeps it (`tokens_delete_expired`)."""
 
 from datetime import datetime, timedelta
+from functools import cache
 from hmac import compare_digest
 
 from django.contrib.auth import get_user_model
@@ -26,11 +31,13 @@ from core.rawsql import columns, fetch_models
 EXPIRED_TOKENS_KEPT = timedelta(days=30)
 
 
+@cache  # written once per process: the models are fixed once the app is loaded
 def _token_sql() -> str:
     user, token = get_user_model()._meta, get_token_model()._meta
     return (
         f"SELECT {columns(get_user_model(), 'u')}, t.digest, t.created, t.expiry "
-        f"FROM {token.db_table} t JOIN {user.db_table} u ON u.{user.pk.column} = t.user_id WHERE t.token_key = %s"
+        f"FROM {token.db_table} t JOIN {user.db_table} u ON u.{user.pk.column} = t.user_id "
+        "WHERE t.digest = %s AND t.token_key = %s"
     )
 
 
@@ -52,7 +59,7 @@ class TokenAuthentication(KnoxTokenAuthentication):
             raise exceptions.AuthenticationFailed("Invalid token.") from None
         key = text[: CONSTANTS.TOKEN_KEY_LENGTH]
         for user in fetch_models(
-            get_user_model(), _token_sql(), [key], extra=("token_digest", "token_created", "token_expiry")
+            get_user_model(), _token_sql(), [digest, key], extra=("token_digest", "token_created", "token_expiry")
         ):
             if not compare_digest(digest, user.token_digest):
                 continue

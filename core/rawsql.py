@@ -5,10 +5,12 @@ about as much CPU as running the statement (docs/bench-next-task.md). Here that 
 model, and a statement selects `columns(Model, alias)` first, in field order, then any extra columns."""
 
 from functools import cache
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from django.db import connection
 from django.db.models import Field, Model
+
+M = TypeVar("M", bound=Model)
 
 
 @cache
@@ -50,6 +52,30 @@ def fetch_models(model: type[Model], sql: str, params: Any, *, extra: tuple[str,
             setattr(instance, name, value)
         instances.append(instance)
     return instances
+
+
+@cache
+def _insert_sql(model: type[Model]) -> tuple[str, tuple[Field, ...]]:
+    fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(cast(str, f.column)) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {quote(cast(str, model._meta.pk.column))}"
+    )
+    return sql, fields
+
+
+def insert_model(instance: M) -> M:
+    """Model.save() for a new row without the ORM's query building (the statement is written once per model):
+    each field's own pre_save (auto_now_add) and conversion to the database, INSERT ... RETURNING the id. No
+    signals are sent; use it only for models that have no receivers (the hot path's Assignment and Judgment)."""
+    sql, fields = _insert_sql(type(instance))
+    values = [f.get_db_prep_save(f.pre_save(instance, add=True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        instance.pk = cursor.fetchone()[0]
+    instance._state.adding = False
+    return instance
 
 
 def column_name(model: type[Model], name: str) -> str:

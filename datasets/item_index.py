@@ -13,12 +13,18 @@ data they could not already write.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
 from django.db import connection
 
+from core.lazy import lazy_module
 from core.rawsql import sql_naming
 from datasets.models import Item
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_module("numpy")
 
 FETCH_ROWS = 100_000
 SEPARATOR = "\x1f"  # joins a chunk's ids into one string; an id holding it sends the version the exact way

@@ -8,10 +8,16 @@ import binascii
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
-from PIL import Image, UnidentifiedImageError
+
+from core.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import PIL.Image as Image
+else:  # Pillow loads with the first image checked, not with every process
+    Image = lazy_module("PIL.Image")
 
 MAX_REPORTED_ERRORS = 100
 MAX_IMAGE_PIXELS = 40_000_000  # refuses decompression bombs before decoding
@@ -205,5 +211,5 @@ def check_image(data: bytes) -> str:
             image.load()  # verify() reads the structure; a truncated image shows only when decoded
         return extension
     # Pillow's verify() reports a corrupt PNG (bad chunk checksum) as SyntaxError
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError):
+    except (Image.UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError):
         raise ValueError("is not a readable PNG or JPEG image") from None

@@ -8,16 +8,25 @@ the Content-Security-Policy does not run), and static/signoff/charts.js draws ev
 the report frozen into a verdict, need no inline script and no nonce.
 """
 
+from __future__ import annotations
+
 import html
 import math
 import re
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import plotly.graph_objects as go
-import plotly.io as pio
-from plotly.offline import get_plotlyjs
+from core.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+    import plotly.io as pio
+    import plotly.offline as offline
+else:  # plotly loads with the first page that draws a chart, not with every process
+    go = lazy_module("plotly.graph_objects")
+    pio = lazy_module("plotly.io")
+    offline = lazy_module("plotly.offline")
 
 BLUE, RED, GREEN, GREY = "#2557a7", "#b3261e", "#1e7b3a", "#5d6677"
 CONFIG = {"displayModeBar": False, "responsive": True}
@@ -26,7 +35,7 @@ CONFIG = {"displayModeBar": False, "responsive": True}
 @lru_cache(maxsize=1)
 def plotly_bundle() -> bytes:
     """Plotly's script from the installed package, so pages never load code from another host."""
-    return get_plotlyjs().encode()
+    return offline.get_plotlyjs().encode()
 
 
 @lru_cache(maxsize=1)

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from statistics import median
-from typing import Any, TypedDict, cast
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
-import numpy as np
 from django.db.models import Count, F
 
+from core.lazy import lazy_module
 from models_app.models import ModelVersion, PredictionSet
 from reviews import stats
 from reviews.gate import GatePolicy, GateResult, gate_decide
@@ -38,6 +38,11 @@ from reviews.problems import (
 from reviews.quality import judgment_too_fast, known_answer_correct, known_answer_text
 from reviews.sequential import SequentialPath, SequentialTest
 from reviews.stats.rating import Scores
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_module("numpy")
 
 SEQUENCE_POINTS = 400  # the gate's path is thinned to this many points for charts
 

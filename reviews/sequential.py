@@ -77,12 +77,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
-from numpy.typing import ArrayLike, NDArray
-
+from core.lazy import lazy_module
 from reviews import lattice as lattice_mod
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import ArrayLike, NDArray
+else:
+    np = lazy_module("numpy")
 
 WIN, TIE, LOSS = 1.0, 0.5, 0.0  # "both bad" counts as a tie
 

@@ -7,11 +7,18 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from core.models import User
+from reviews.services import decisions
 from tests.factories import UserFactory, jsonl_file
 from tests.support.s3 import CREDENTIALS, moto_s3_server
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls tests make around it are safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def _forget_pending_gate_checks():
+    """The process's memory of pending gate checks is keyed by campaign id, and tests reuse ids."""
+    decisions.known_due.clear()
 
 
 @pytest.fixture

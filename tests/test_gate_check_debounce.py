@@ -8,6 +8,7 @@ from unittest import mock
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from reviews.models import Campaign
 from reviews.services import decisions
@@ -79,3 +80,20 @@ def test_a_message_that_cannot_be_sent_does_not_hold_the_window(api, loop_data):
     with mock.patch("reviews.tasks.campaign_gate_check_task.apply_async") as send:
         decisions._gate_check_schedule(cid)  # the next judgment schedules the check the failed one could not
     assert send.call_count == 1
+
+
+def test_within_a_window_a_process_sends_no_statement_after_it_claimed_or_saw_the_claim(api, loop_data):
+    """The claim is made (or the winner's due time read) once per window per process, not once per judgment."""
+    cid = campaign_id(api, loop_data)
+    with mock.patch("reviews.tasks.campaign_gate_check_task.apply_async") as send:
+        burst(cid, processes=1, judgments_each=1)
+        assert send.call_count == 1  # another "process" claimed the window
+        decisions.known_due.clear()  # this process has not seen the claim yet
+        with CaptureQueriesContext(connection) as first:
+            decisions._gate_check_schedule(cid)
+        with CaptureQueriesContext(connection) as later:
+            for _ in range(5):
+                decisions._gate_check_schedule(cid)
+    assert send.call_count == 1
+    assert [q["sql"].split()[0] for q in first.captured_queries] == ["UPDATE", "SELECT"]
+    assert later.captured_queries == []

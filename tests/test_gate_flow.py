@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from reviews.models import Approval, Campaign, Verdict
+from reviews.services import decisions
 from reviews.services.decisions import campaign_gate_check
 from tests.conftest import token_client
 from tests.factories import UserFactory
@@ -59,8 +60,10 @@ def test_judgments_ask_the_worker_to_check_the_gate_once_per_burst(api, loop_dat
             judge(api["reviewer"], cid, "candidate", 2)
             judge(api["reviewer2"], cid, "candidate", 1)
         assert [(call.args, call.kwargs) for call in delay.call_args_list] == [(((cid,),), {"countdown": 1.0})]
-        # the scheduled check has run: its window on the campaign row is over
-        Campaign.objects.filter(pk=cid).update(gate_check_due_at=timezone.now() - timedelta(seconds=1))
+        # the scheduled check has run: its window is over, on the campaign row and in this process's memory of it
+        window_over = timezone.now() - timedelta(seconds=1)
+        Campaign.objects.filter(pk=cid).update(gate_check_due_at=window_over)
+        decisions.known_due[cid] = window_over
         with django_capture_on_commit_callbacks(execute=True):
             judge(api["reviewer2"], cid, "candidate", 1)
     assert [call.args for call in delay.call_args_list] == [((cid,),), ((cid,),)]

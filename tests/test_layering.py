@@ -232,6 +232,7 @@ def test_the_checks_catch_what_they_are_for(source):
 # Pure modules: the statistics and the gate (arrays in, numbers out), the parsers (bytes in, rows or errors out) and
 # the charts; each is tested and benchmarked without Django or a database.
 PURE = [
+    "core/lazy.py",  # loads heavy libraries on first use, for the pure modules too
     "reviews/stats",
     "reviews/gate.py",
     "reviews/lattice.py",

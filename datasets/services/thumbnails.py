@@ -1,11 +1,17 @@
 """Thumbnails of item images, made by the worker after a version lands (pages show the image until then)."""
 
 import io
+from typing import TYPE_CHECKING
 
 from django.core.files.base import ContentFile
-from PIL import Image
 
+from core.lazy import lazy_module
 from datasets.models import Item
+
+if TYPE_CHECKING:
+    import PIL.Image as Image
+else:  # Pillow loads with the first thumbnail, not with every process
+    Image = lazy_module("PIL.Image")
 
 THUMBNAIL_SIZE = (256, 256)
 BATCH = 200

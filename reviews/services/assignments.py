@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError, ConflictError, NotFoundError
 from core.models import User
-from core.rawsql import column_name, columns, fetch_models, sql_naming
+from core.rawsql import columns, fetch_models, insert_model, sql_naming
 from reviews.claimable import claimable_params, claimable_tasks_sql
 from reviews.models import SLOTS, Assignment, Campaign, Task, TaskOutput
 from reviews.quality import known_answer_drawn
@@ -87,21 +87,6 @@ def _claim_cte(known: bool) -> str:
     return sql_naming(_CLAIM_CTE, Task=Task, Output=TaskOutput).format(claimable=claimable)
 
 
-def _insert_assignment(assignment: Assignment) -> Assignment:
-    """INSERT ... RETURNING id without the ORM's query building: the columns and values are the model's own."""
-    fields = [f for f in Assignment._meta.concrete_fields if not f.primary_key]
-    values = [f.get_db_prep_save(f.pre_save(assignment, add=True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {Assignment._meta.db_table} ({', '.join(column_name(Assignment, f.name) for f in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {Assignment._meta.pk.column}",
-            values,
-        )
-        assignment.pk = cursor.fetchone()[0]
-    assignment._state.adding = False
-    return assignment
-
-
 def _assign(
     campaign: Campaign, reviewer: User, task_id: int, versions: list[int], claimed_at: datetime
 ) -> Assignment | Literal[False]:
@@ -109,7 +94,7 @@ def _assign(
     caller's transaction) if this reviewer already has the task. The lease runs from the claim."""
     slot_order, candidate_slot = _shuffled(versions, campaign.candidate_id)
     try:
-        return _insert_assignment(
+        return insert_model(
             Assignment(
                 task_id=task_id,
                 campaign=campaign,

@@ -1,7 +1,7 @@
 """Recording the moment the gate decides: once, with the webhook that tells approvers, in one transaction."""
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery import current_app
 from django.db import connection, transaction
@@ -117,7 +117,17 @@ def campaign_gate_recheck_on_commit(*, campaign_id: int) -> None:
     task_enqueue_on_commit(GATE_CHECK_TASK, args=[campaign_id], kwargs={"force": True})
 
 
+# Per campaign, the due time of the pending check this process knows of (it claimed the window, or lost the claim
+# and read the winner's). A judgment this process commits before then is seen by that check, so it neither sends a
+# message nor a statement: the row is claimed, or read, once per window per process rather than once per judgment.
+# (Were the winner to fail to send, the judgments skipped here wait for the next judgment after the window, whose
+# check sees them all; a lost message loses nothing else, as before.) Cleared by tests: ids are reused there.
+known_due: dict[int, datetime] = {}
+
+
 def _gate_check_schedule(campaign_id: int) -> None:
+    if _gate_check_known_pending(campaign_id):
+        return  # read before Celery's config: this is the common case, after nearly every judgment
     eager = current_app.conf.task_always_eager  # runs at once: no check is pending
     if not eager and not _gate_check_claim(campaign_id):
         return  # a check that will see this judgment is already scheduled, by this process or another
@@ -125,21 +135,37 @@ def _gate_check_schedule(campaign_id: int) -> None:
         task_enqueue(GATE_CHECK_TASK, args=[campaign_id], countdown=_GATE_CHECK_DELAY)
     except Exception:
         # the message did not leave: give the window back so the next judgment schedules the check
+        known_due.pop(campaign_id, None)
         Campaign.objects.filter(pk=campaign_id).update(gate_check_due_at=None)
         raise
 
 
+def _gate_check_known_pending(campaign_id: int) -> bool:
+    due = known_due.get(campaign_id)
+    return due is not None and timezone.now() < due
+
+
 def _gate_check_claim(campaign_id: int) -> bool:
     """Whether this caller schedules the campaign's next check. One conditional UPDATE decides, so of several
-    processes committing judgments at once exactly one wins per window. It runs after every judgment, so it is
-    written out rather than built by the ORM each time (building it cost more than running it; figures:
-    docs/bench-next-task.md, "Figures the code's comments point to")."""
+    processes committing judgments at once exactly one wins per window; a loser reads the winner's due time, so
+    this process skips both until then. Written out rather than built by the ORM (building it cost more than
+    running it; figures: docs/bench-next-task.md, "Figures the code's comments point to")."""
     now = timezone.now()
     due = now + timedelta(seconds=_GATE_CHECK_DELAY - _GATE_CHECK_MARGIN)
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
         cursor.execute(_CLAIM_SQL, [adapt(due), campaign_id, adapt(now)])
-        return cursor.rowcount == 1
+        if cursor.rowcount == 1:
+            known_due[campaign_id] = due
+            return True
+        cursor.execute(_DUE_SQL, [campaign_id])
+        row = cursor.fetchone()
+    pending = row and Campaign._meta.get_field("gate_check_due_at").to_python(row[0])
+    if isinstance(pending, datetime):
+        if timezone.is_naive(pending):  # SQLite without a converter: naive UTC
+            pending = timezone.make_aware(pending, connection.timezone)
+        known_due[campaign_id] = pending
+    return False
 
 
 _DUE = Campaign._meta.get_field("gate_check_due_at").column
@@ -147,3 +173,4 @@ _CLAIM_SQL = (
     f"UPDATE {Campaign._meta.db_table} SET {_DUE} = %s "
     f"WHERE {Campaign._meta.pk.column} = %s AND ({_DUE} IS NULL OR {_DUE} <= %s)"
 )
+_DUE_SQL = f"SELECT {_DUE} FROM {Campaign._meta.db_table} WHERE {Campaign._meta.pk.column} = %s"

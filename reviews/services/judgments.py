@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError, ConflictError, ForbiddenError, NotFoundError
 from core.models import User
-from core.rawsql import columns, fetch_models, sql_naming
+from core.rawsql import columns, fetch_models, insert_model, sql_naming
 from reviews.models import SLOTS, Assignment, Campaign, Judgment, ReviewerExclusion, Task
 from reviews.selectors import campaign_user_is_lead
 from reviews.services.assignments import assignment_revive
@@ -242,14 +242,16 @@ def judgment_submit(
             payload = judgment_validate(
                 campaign=campaign, assignment=assignment, choice=choice, labels=labels, ranking=ranking, ratings=ratings
             )
-            judgment = Judgment.objects.create(
-                assignment=assignment,
-                task_id=assignment.task_id,
-                reviewer=reviewer,
-                rationale=(rationale or "")[:5000],
-                duration_ms=duration_ms if duration_ms and duration_ms > 0 else None,
-                client_id=client_id,
-                **payload,
+            judgment = insert_model(  # the ORM's create() built more than it ran (docs/bench-next-task.md)
+                Judgment(
+                    assignment=assignment,
+                    task_id=assignment.task_id,
+                    reviewer=reviewer,
+                    rationale=(rationale or "")[:5000],
+                    duration_ms=duration_ms if duration_ms and duration_ms > 0 else None,
+                    client_id=client_id,
+                    **payload,
+                )
             )
             gate_tally_judgment_counted(campaign=campaign, judgment_id=judgment.pk, task_id=assignment.task_id)
             if campaign.sampling == Campaign.Sampling.DISAGREEMENT and assignment.task_capacity > 1:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-import numpy as np
-from numpy.typing import NDArray
+from core.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+else:
+    np = lazy_module("numpy")
 
 # Labels of any hashable kind, one per entry (model version ids, strings, label sets as frozensets...).
-LabelsLike = Iterable[Hashable] | NDArray[Any]
+LabelsLike: TypeAlias = "Iterable[Hashable] | NDArray[Any]"  # a string: NDArray would load numpy at import
 
 
 def as_label_array(values: LabelsLike) -> NDArray[Any]:

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from numpy.typing import ArrayLike, NDArray
-
+from core.lazy import lazy_module
 from reviews.stats._arrays import LabelsLike, as_label_array, distinct_count, factorize
 from reviews.stats.proportions import wilson_bounds
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import ArrayLike, NDArray
+else:
+    np = lazy_module("numpy")
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
 

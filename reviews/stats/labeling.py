@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from numpy.typing import NDArray
-
+from core.lazy import lazy_module
 from reviews.stats._arrays import LabelsLike, as_label_array, factorize
 from reviews.stats.proportions import Interval, wilson_interval
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+else:
+    np = lazy_module("numpy")
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,17 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from numpy.typing import ArrayLike, NDArray
-
+from core.lazy import lazy_module
 from reviews.stats._arrays import LabelsLike, as_label_array, factorize, unique_rows
 from reviews.stats.proportions import Interval, wilson_interval
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import ArrayLike, NDArray
+else:
+    np = lazy_module("numpy")
 
 WIN, TIE, LOSS = 1, 0, -1  # a comparison's outcome from the first item's side
 PAIRWISE_CATEGORIES = ("candidate", "baseline", "tie", "both_bad")

@@ -7,14 +7,18 @@ import itertools
 import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from numpy.typing import ArrayLike, NDArray
-
+from core.lazy import lazy_module
 from reviews.stats._arrays import as_label_array, unique_rows
 from reviews.stats.pairwise import LOSS, TIE, WIN, PairwiseCounts
 from reviews.stats.proportions import Z_95, mean_interval
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import ArrayLike, NDArray
+else:
+    np = lazy_module("numpy")
 
 
 def ranking_positions(ranking: list[list[int]]) -> dict[int, float]:

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from numpy.typing import ArrayLike
-
+from core.lazy import lazy_module
 from reviews.stats._arrays import distinct_count
 from reviews.stats.pairwise import PairwiseCounts
 from reviews.stats.proportions import Difference, mean_interval, paired_difference, welch_difference, wilson_interval
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import ArrayLike
+else:
+    np = lazy_module("numpy")
 
 # One output's scores by criterion name: an int (Likert 1..5) or "pass" / "fail".
 Scores = dict[str, Any]

@@ -1,0 +1,48 @@
+"""Heavy libraries load when first used, not when a web or worker process starts (core/lazy.py): a fresh process
+that loads the WSGI application and the URLconf, or the Celery app with every task module, has imported none of them.
+Each check runs in a new interpreter, as a process starts, on production settings."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("numpy", "scipy", "plotly", "pandas", "PIL", "cryptography")
+
+STARTS = {
+    "web": "import config.wsgi\nfrom django.urls import get_resolver\nget_resolver().url_patterns",
+    "worker": "from config.celery import app\nimport django\ndjango.setup()\napp.loader.import_default_modules()\n"
+    "assert 'reviews.tasks.campaign_gate_check_task' in app.tasks",
+}
+
+
+def loaded_after(start: str) -> list[str]:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "SECRET_KEY": "import-cost-test",
+        "ALLOWED_HOSTS": "localhost",
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:1/never-connected",  # nothing connects at import
+        "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
+    }
+    code = f"{start}\nimport sys\nprint(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.split()
+
+
+@pytest.mark.parametrize("process", sorted(STARTS))
+def test_a_starting_process_imports_no_heavy_library(process):
+    loaded = loaded_after(STARTS[process])
+    assert "django" in loaded and "rest_framework" in loaded  # the check sees what the start imported
+    assert [name for name in HEAVY if name in loaded] == []
+
+
+def test_a_heavy_library_loads_at_its_first_use():
+    loaded = loaded_after(STARTS["worker"] + "\nfrom reviews.stats import proportions\nproportions.np.zeros(1)")
+    assert "numpy" in loaded
