@@ -13,11 +13,12 @@ an exclusion. Undoing or discarding the newest unit is exact: it is the path's l
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
 from django.db import transaction
 from django.db.models import Max
 
+from core.lazy import lazy_module
 from reviews.gate import GatePolicy, GateResult
 from reviews.models import Campaign, GateTally, Judgment
 from reviews.problems import DATA_ERRORS, gate_held, unreadable_message
@@ -33,6 +34,11 @@ from reviews.results import (
 )
 from reviews.sequential import SequentialPath, SequentialTest
 from reviews.stats import PairwiseCounts
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_module("numpy")
 
 _COUNT_FIELDS = ("wins", "losses", "ties", "both_bad")
 
@@ -128,7 +134,7 @@ def _unit_changed(
 
 
 def _steps(outcome: float, resolution: int) -> int:
-    return int(np.rint(outcome * resolution))  # as SequentialTest.lattice_sums
+    return round(outcome * resolution)  # half to even, as SequentialTest.lattice_sums' np.rint
 
 
 def _counts_tuple(counts: PairwiseCounts) -> tuple[int, int, int, int]:
