@@ -8,15 +8,17 @@ statistics of reviews.stats and the sequential gate of reviews.gate.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from statistics import median
 from typing import Any, TypedDict, cast
 
 import numpy as np
-from django.db.models import Count, F
+from django.db.models import BigIntegerField, Count, F, Func, TextField, Value
+from django.db.models.functions import Cast
 
 from models_app.models import ModelVersion, PredictionSet
 from reviews import stats
@@ -59,7 +61,7 @@ class Row:
     item: str
     tags: list[str]
     reviewer: str
-    created_at: datetime
+    arrived: int  # when it was made, in whole seconds since the epoch (UTC): the timeline's buckets need no more
     choice: str
     chosen_slot: str  # pairwise: the slot as shown ("A", "B", "tie", "both_bad")
     value: Answer  # the de-blinded answer: a category, label set, version order or ratings
@@ -184,9 +186,63 @@ def _rating_deblinded(campaign: Campaign, ratings: dict, slot_order: list) -> tu
     return value, float(stats.acceptable(value[candidate], campaign.rubric))
 
 
+def json_decoder() -> Callable[[str | None], Any]:
+    """json.loads that decodes each distinct text once: a campaign's 100,000 judgments hold a handful of distinct
+    slot orders, tag lists and empty answers, and decoding them row by row was most of the results' time. The
+    values it returns are shared between rows: read them, never change them."""
+    decoded: dict[str | None, Any] = {}
+
+    def decode(text: str | None) -> Any:
+        if text not in decoded:
+            decoded[text] = None if text is None else json.loads(text)
+        return decoded[text]
+
+    return decode
+
+
+def as_text(field: str) -> Cast:
+    """A JSON column read as its text, for json_decoder (the ORM would decode it row by row)."""
+    return Cast(field, output_field=TextField())
+
+
+class EpochSeconds(Func):
+    """A datetime column as whole seconds since the epoch: 100,000 integers read far faster than 100,000 datetimes."""
+
+    output_field = BigIntegerField()
+    template = "unixepoch(%(expressions)s)"  # SQLite 3.38+
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="FLOOR(EXTRACT(EPOCH FROM %(expressions)s))::bigint", **extra)
+
+
+# The JSON fields a judgment stores its answer in (with their paths from Judgment), and which of them each kind's
+# reading looks at (reviews.problems.judgment_problem and judgment_deblinded; choice and candidate_slot always).
+_STORED = (
+    ("labels", "labels"),
+    ("ranking", "ranking"),
+    ("ratings", "ratings"),
+    ("slot_order", "assignment__slot_order"),
+)
+_KIND_READS: dict[str, set[str]] = {
+    Campaign.Kind.PAIRWISE: set(),
+    Campaign.Kind.LABELING: {"labels"},
+    Campaign.Kind.RANKING: {"ranking", "slot_order"},
+    Campaign.Kind.RATING: {"ratings", "slot_order"},
+}
+
+# What one judgment reads as: (problem, value, outcome), the problem None when it is readable.
+_Reading = tuple[str | None, Any, float]
+
+
 def _rows(campaign: Campaign, unreadable: list[tuple[int, str, str]] | None = None) -> list[Row]:
     """The counted judgments the results can read; each one they cannot (reviews.problems.judgment_problem) is left
     out and, when `unreadable` is given, appended to it as (judgment id, item, why)."""
+    # only the stored fields the kind's reading looks at are read (the others stay None): pairwise reads none of
+    # the JSON ones, and leaving them out halves the rows the database sorts and sends
+    kind_fields = {
+        f: as_text(path) if f in _KIND_READS[campaign.kind] else Value(None, output_field=TextField())
+        for f, path in _STORED
+    }
     judgments = (
         Judgment.objects.in_results_of(campaign)
         .order_by("id")
@@ -194,52 +250,57 @@ def _rows(campaign: Campaign, unreadable: list[tuple[int, str, str]] | None = No
             "id",
             "task_id",
             "task__item__external_id",
-            "task__item__tags",
+            as_text("task__item__tags"),
             "reviewer__username",
-            "created_at",
+            EpochSeconds("created_at"),
             "choice",
-            "labels",
-            "ranking",
-            "ratings",
-            "assignment__slot_order",
+            *kind_fields.values(),
             "assignment__candidate_slot",
         )
     )
-    suggestions = {}
+    suggestions: dict[int, str | None] = {}
     if campaign.kind == Campaign.Kind.LABELING:
         suggestions = dict(
             TaskOutput.objects.filter(task__campaign=campaign, model_version_id=campaign.candidate_id).values_list(
-                "task_id", "prediction__output"
+                "task_id", as_text("prediction__output")
             )
         )
+    decode = json_decoder()
+    # A reading depends only on the stored fields (and the candidate's output, labeling), and 100,000 judgments
+    # hold few distinct ones (pairwise: choice x candidate side x slot order): each is read once.
+    readings: dict[tuple, _Reading] = {}
     rows: list[Row] = []
-    for jid, task, item, tags, reviewer, created, choice, labels, ranking, ratings, order, cslot in judgments:
-        problem = judgment_problem(
-            campaign,
-            choice=choice,
-            labels=labels,
-            ranking=ranking,
-            ratings=ratings,
-            slot_order=order,
-            candidate_slot=cslot,
-            has_suggestion=task in suggestions,
-        )
+    for jid, task, item, tags, reviewer, arrived, choice, labels, ranking, ratings, order, cslot in judgments:
+        suggestion = suggestions.get(task)
+        key = (choice, labels, ranking, ratings, order, cslot, task in suggestions, suggestion)
+        reading = readings.get(key)
+        if reading is None:
+            reading = readings[key] = _reading(campaign, key, decode)
+        problem, value, outcome = reading
         if problem:
             if unreadable is not None:
                 unreadable.append((jid, item, problem))
             continue
-        value, outcome = judgment_deblinded(
-            campaign,
-            choice=choice,
-            labels=labels,
-            ranking=ranking,
-            ratings=ratings,
-            slot_order=order,
-            candidate_slot=cslot,
-            suggestion=suggestions.get(task),
-        )
-        rows.append(Row(jid, task, item, tags or [], reviewer, created, choice, choice, value, outcome))
+        rows.append(Row(jid, task, item, decode(tags) or [], reviewer, arrived, choice, choice, value, outcome))
     return rows
+
+
+def _reading(campaign: Campaign, key: tuple, decode: Callable[[str | None], Any]) -> _Reading:
+    """One judgment's stored fields (as text, in _rows' key) read: its problem, or its value and outcome."""
+    choice, labels, ranking, ratings, order, cslot, has_suggestion, suggestion = key
+    stored = {
+        "choice": choice,
+        "labels": decode(labels),
+        "ranking": decode(ranking),
+        "ratings": decode(ratings),
+        "slot_order": decode(order),
+        "candidate_slot": cslot,
+    }
+    problem = judgment_problem(campaign, **stored, has_suggestion=has_suggestion)
+    if problem:
+        return problem, None, 0.0
+    value, outcome = judgment_deblinded(campaign, **stored, suggestion=decode(suggestion))
+    return None, value, outcome
 
 
 def _gate_outcomes(campaign: Campaign, rows: list[Row]) -> list[float]:
@@ -362,11 +423,9 @@ def _agreement_values(campaign: Campaign, rows: list[Row]) -> tuple[str, list[An
 
 def _counts(campaign: Campaign, rows: list[Row]) -> stats.PairwiseCounts:
     if campaign.kind == Campaign.Kind.PAIRWISE:
+        sides = Counter(cast(str, r.value) for r in rows)
         return stats.PairwiseCounts(
-            wins=sum(r.value == "candidate" for r in rows),
-            losses=sum(r.value == "baseline" for r in rows),
-            ties=sum(r.value == "tie" for r in rows),
-            both_bad=sum(r.value == "both_bad" for r in rows),
+            wins=sides["candidate"], losses=sides["baseline"], ties=sides["tie"], both_bad=sides["both_bad"]
         )
     if campaign.kind == Campaign.Kind.RANKING:
         opponents = (
@@ -529,21 +588,26 @@ class Disagreement(TypedDict):
 
 def _disagreements(rows: list[Row], limit: int = 50) -> list[Disagreement]:
     """Items whose counted judgments disagree, most divided first."""
-    by_task: dict[int, list[Row]] = defaultdict(list)
+    answers: dict[int, dict[str, int]] = {}  # task -> answer -> judgments giving it, tasks in order of first judgment
+    first: dict[int, Row] = {}
     for row in rows:
-        by_task[row.task].append(row)
+        # answers of one kind are all strings or all not: comparing strings themselves is comparing their reprs
+        answer = row.value if isinstance(row.value, str) else repr(row.value)
+        counts = answers.get(row.task)
+        if counts is None:
+            counts = answers[row.task] = {}
+            first[row.task] = row
+        counts[answer] = counts.get(answer, 0) + 1
     contested: list[Disagreement] = []
-    for task, group in by_task.items():
-        answers: dict[str, int] = defaultdict(int)
-        for row in group:
-            answers[repr(row.value)] += 1
-        if len(answers) > 1:
+    for task, counts in answers.items():
+        if len(counts) > 1:
+            judgments = sum(counts.values())
             contested.append(
                 Disagreement(
                     task=task,
-                    item=group[0].item,
-                    judgments=len(group),
-                    majority_share=max(answers.values()) / len(group),
+                    item=first[task].item,
+                    judgments=judgments,
+                    majority_share=max(counts.values()) / judgments,
                 )
             )
     contested.sort(key=lambda c: (c["majority_share"], -c["judgments"]))
@@ -574,22 +638,18 @@ def _sequence(policy: GatePolicy, path: SequentialPath | None) -> dict | None:
 
 
 def _timeline(rows: list[Row]) -> dict:
-    """Judgments per hour (or per day for long campaigns), cumulative."""
+    """Judgments per hour (or per day for long campaigns, in UTC), cumulative."""
     if not rows:
         return {"times": [], "cumulative": []}
-    span = (rows[-1].created_at - rows[0].created_at).total_seconds()
+    arrived = np.fromiter((row.arrived for row in rows), dtype=np.int64, count=len(rows))
+    span = int(arrived[-1] - arrived[0])
     unit = "hour" if span < 3 * 86400 else "day"
-    buckets: dict = {}
-    for row in rows:
-        key = row.created_at.replace(minute=0, second=0, microsecond=0)
-        if unit == "day":
-            key = key.replace(hour=0)
-        buckets[key] = buckets.get(key, 0) + 1
-    times = sorted(buckets)
+    width = 3600 if unit == "hour" else 86400
+    times, counts = np.unique(arrived // width * width, return_counts=True)
     return {
         "unit": unit,
-        "times": [t.isoformat() for t in times],
-        "cumulative": np.cumsum([buckets[t] for t in times]).tolist(),
+        "times": [datetime.fromtimestamp(int(t), tz=UTC).isoformat() for t in times],
+        "cumulative": np.cumsum(counts).tolist(),
     }
 
 
@@ -793,27 +853,25 @@ def reviewer_quality(campaign: Campaign) -> dict:
         name: {"judgments": 0, "known": 0, "correct": 0, "durations": [], "fast": 0}
         for name in campaign.reviewers.values_list("username", flat=True)
     }
-    judgments = (
-        Judgment.objects.counted()
-        .filter(task__campaign=campaign)
-        .values_list(
-            "reviewer__username",
-            "task__known_answer",
-            "duration_ms",
-            "choice",
-            "labels",
-            "ranking",
-            "ratings",
-            "assignment__slot_order",
-            "assignment__candidate_slot",
-        )
-    )
-    for reviewer, answer, duration, choice, labels, ranking, ratings, order, cslot in judgments:
+    counted = Judgment.objects.counted().filter(task__campaign=campaign)
+    for reviewer, duration in counted.values_list("reviewer__username", "duration_ms").iterator(chunk_size=10_000):
         mine = figures.setdefault(reviewer, {"judgments": 0, "known": 0, "correct": 0, "durations": [], "fast": 0})
         mine["judgments"] += 1
         if duration is not None:
             mine["durations"].append(duration)
         mine["fast"] += judgment_too_fast(duration, campaign.min_seconds)
+    # only known-answer items are marked right or wrong: their answers are the only ones read (a few per reviewer)
+    known = counted.filter(task__known_answer__isnull=False).values_list(
+        "reviewer__username",
+        "task__known_answer",
+        "choice",
+        "labels",
+        "ranking",
+        "ratings",
+        "assignment__slot_order",
+        "assignment__candidate_slot",
+    )
+    for reviewer, answer, choice, labels, ranking, ratings, order, cslot in known:
         if answer is not None and not judgment_problem(
             campaign,
             choice=choice,
@@ -832,8 +890,8 @@ def reviewer_quality(campaign: Campaign) -> dict:
                 slot_order=order or [],
                 candidate_slot=cslot,
             )
-            mine["known"] += 1
-            mine["correct"] += known_answer_correct(campaign, answer, value)
+            figures[reviewer]["known"] += 1
+            figures[reviewer]["correct"] += known_answer_correct(campaign, answer, value)
     return {
         "known_answer_items": Task.objects.known().filter(campaign=campaign).count(),
         "known_answer_rate": campaign.known_answer_rate,

@@ -1,0 +1,198 @@
+"""Benchmark a big campaign's results through the API: GET /api/v1/campaigns/{id}/results/, end to end.
+
+    .venv/bin/python bench/results.py [--judgments 100000] [--tasks 60000] [--requests 10] [--reuse] [--keep]
+
+What it does, against the stack as deployed (PostgreSQL, gunicorn, production settings):
+
+1. recreates the database (--db-name, default signoff_results) and migrates it, or with --reuse keeps the campaign
+   of an earlier --keep run;
+2. builds a pairwise campaign (overlap 2) of --tasks items with bench/next_task.py's bulk inserts, gives every item
+   one to two of five tags, and judges --judgments / 2 items twice each (bench/next_task.py:prejudge), spread over
+   a week of arrival times with varied durations;
+3. starts gunicorn (production settings, Redis cache when --cache-url is given) and times, from the client:
+   - cold: a new judgment is written (directly in the database, as a reviewer's submission leaves it), then one
+     GET, --requests times: the first answer after a new judgment;
+   - warm: --requests GETs with nothing changed in between;
+   and prints p50 / max of each, the body size and the answer's `computed_at` when there is one.
+
+The server gets SIGNOFF_RESULTS_MAX_STALE_SECONDS=0 so that every new judgment makes the next answer cold (with the
+default bound a judgment within the bound is served the cached answer: that would not measure the computation).
+Only 127.0.0.1 is contacted. Figures: docs/bench-results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import urllib3
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import next_task as nt  # noqa: E402  (after the path: run as a script)
+
+CAMPAIGN_NAME = "bench next-task"  # what nt.build_fixture names its campaign
+TAGS = ("billing", "exports", "login", "mobile", "search")
+
+
+def tag_items(campaign_id: int) -> None:
+    """One or two of TAGS per item, so the results' per-slice figures have work to do."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            """UPDATE datasets_item i SET tags = CASE WHEN i.id %% 3 = 0
+                   THEN jsonb_build_array((%(tags)s::text[])[1 + i.id %% 5], (%(tags)s::text[])[1 + (i.id / 5) %% 5])
+                   ELSE jsonb_build_array((%(tags)s::text[])[1 + i.id %% 5]) END
+               FROM reviews_task t WHERE t.item_id = i.id AND t.campaign_id = %(campaign)s""",
+            {"tags": list(TAGS), "campaign": campaign_id},
+        )
+
+
+def spread_judgments(campaign_id: int) -> None:
+    """Arrival times over the past week in id order and durations of 2 to 22 s, as a real campaign has them."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            """UPDATE reviews_judgment j
+               SET created_at = now() - interval '7 days' + (j.id - m.lo) * interval '6 seconds',
+                   duration_ms = 2000 + (j.id * 7919) %% 20000
+               FROM reviews_task t, (SELECT min(j2.id) AS lo FROM reviews_judgment j2) m
+               WHERE t.id = j.task_id AND t.campaign_id = %s""",
+            [campaign_id],
+        )
+        cur.execute("VACUUM (ANALYZE) reviews_judgment, datasets_item")
+
+
+def add_judgment(campaign_id: int) -> None:
+    """One more counted judgment, written as judgment_submit leaves it: a done assignment and its judgment."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            """WITH t AS (SELECT id FROM reviews_task WHERE campaign_id = %(c)s AND assigned_count = 0
+                          ORDER BY id LIMIT 1),
+                    r AS (SELECT user_id FROM reviews_campaign_reviewers WHERE campaign_id = %(c)s ORDER BY user_id LIMIT 1),
+                    a AS (INSERT INTO reviews_assignment (status, slot_order, candidate_slot, lease_expires_at,
+                              skip_reason, flagged, created_at, completed_at, reviewer_id, task_id, campaign_id)
+                          SELECT 'done', jsonb_build_array(c.candidate_id, c.baseline_id), 'A', now(), '', false,
+                                 now(), now(), r.user_id, t.id, c.id
+                          FROM t, r, reviews_campaign c WHERE c.id = %(c)s
+                          RETURNING id, reviewer_id, task_id),
+                    u AS (UPDATE reviews_task SET assigned_count = 1 WHERE id IN (SELECT id FROM t))
+               INSERT INTO reviews_judgment (choice, labels, ranking, ratings, rationale, duration_ms, client_id,
+                   created_at, discard_reason, assignment_id, reviewer_id, task_id)
+               SELECT 'A', '[]', '[]', '{}', '', 5000, '', now(), '', a.id, a.reviewer_id, a.task_id FROM a""",
+            {"c": campaign_id},
+        )
+
+
+def lead_token(campaign_id: int) -> str:
+    from knox.models import AuthToken
+
+    from reviews.models import Campaign
+
+    return AuthToken.objects.create(user=Campaign.objects.get(pk=campaign_id).created_by, expiry=None)[1]
+
+
+def timed_get(http: urllib3.PoolManager, url: str, token: str) -> tuple[float, int, dict]:
+    started = time.perf_counter()
+    response = http.request("GET", url, headers={"Authorization": f"Token {token}"})
+    elapsed = time.perf_counter() - started
+    if response.status != 200:
+        raise RuntimeError(f"GET {url}: {response.status} {response.data[:300]!r}")
+    return elapsed, len(response.data), response.json()
+
+
+def row(name: str, seconds: list[float]) -> str:
+    ms = [1000 * s for s in seconds]
+    return f"  {name:<6} n={len(ms):<3} p50 {statistics.median(ms):7.0f} ms   max {max(ms):7.0f} ms"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--judgments", type=int, default=100_000, help="counted judgments (two per judged item)")
+    parser.add_argument("--tasks", type=int, default=60_000, help="items in the campaign (at least judgments / 2)")
+    parser.add_argument("--reviewers", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=10, help="GETs per phase")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--db-name", default="signoff_results")
+    parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/4")
+    parser.add_argument("--cache-url", default="redis://127.0.0.1:6379/4", help="CACHE_URL; '' leaves the default")
+    parser.add_argument("--reuse", action="store_true", help="use the campaign of an earlier --keep run")
+    parser.add_argument("--keep", action="store_true", help="keep the database for --reuse")
+    args = parser.parse_args(argv)
+    if args.tasks * 2 < args.judgments:
+        parser.error("--tasks must be at least half of --judgments (each judged item has two judgments)")
+
+    nt.DB_NAME = args.db_name
+    env = nt.app_env(secret="bench-" + uuid.uuid4().hex)
+    env["CELERY_BROKER_URL"] = args.broker_url
+    env["SIGNOFF_RESULTS_MAX_STALE_SECONDS"] = "0"
+    if args.cache_url:
+        env["CACHE_URL"] = args.cache_url
+    os.environ.update(env)
+
+    print("results benchmark")
+    for line in nt.machine_summary():
+        print("  " + line)
+    if not args.reuse:
+        nt.recreate_database()
+    nt.migrate(env)
+
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from reviews.models import Campaign, Judgment
+
+    if args.reuse:
+        campaign_id = Campaign.objects.get(name=CAMPAIGN_NAME).pk
+    else:
+        started = time.perf_counter()
+        fixture = nt.build_fixture(n_tasks=args.tasks, n_reviewers=args.reviewers)
+        campaign_id = fixture.campaign_id
+        tag_items(campaign_id)
+        nt.prejudge(campaign_id, args.judgments // 2)
+        spread_judgments(campaign_id)
+        print(f"  built in {time.perf_counter() - started:.0f} s")
+    judgments = Judgment.objects.in_results_of(campaign_id).count()
+    print(f"  campaign {campaign_id}: pairwise, overlap 2, {judgments:,} counted judgments, tags {', '.join(TAGS)}")
+    token = lead_token(campaign_id)
+    connection.close()
+
+    server = nt.start_gunicorn(env, workers=args.workers, worker_class="sync", threads=1, config=None)
+    print(f"  {server.describe}, production settings, cache {args.cache_url or 'default'}")
+    url = f"{server.base}/api/v1/campaigns/{campaign_id}/results/"
+    http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5.0, read=120.0))
+    try:
+        timed_get(http, url, token)  # imports, connections, first compilation: not what is measured
+        cold, warm = [], []
+        size, body = 0, {}
+        for _ in range(args.requests):
+            add_judgment(campaign_id)
+            connection.close()
+            seconds, size, body = timed_get(http, url, token)
+            cold.append(seconds)
+        for _ in range(args.requests):
+            seconds, size, body = timed_get(http, url, token)
+            warm.append(seconds)
+        print(f"  body {size / 1024:.0f} KiB, {body['judgments']:,} judgments, computed_at {body.get('computed_at')}")
+        print(row("cold", cold))
+        print(row("warm", warm))
+    finally:
+        nt.stop_gunicorn(server)
+        if not args.keep:
+            nt.drop_database()
+
+
+if __name__ == "__main__":
+    main()
