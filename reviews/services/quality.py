@@ -17,6 +17,7 @@ from reviews.quality import KNOWN_CAPACITY, KNOWN_PRIORITY, known_answer_rng
 from reviews.results import as_label_set
 from reviews.services.decisions import campaign_gate_recheck_on_commit
 from reviews.services.judgments import campaign_lead_check
+from reviews.services.results_changes import campaign_results_changed
 
 DEFAULT_KNOWN_ANSWER_RATE = 0.1
 MAX_KNOWN_ANSWER_RATE = 0.5
@@ -316,6 +317,7 @@ def reviewer_exclude(*, campaign: Campaign, reviewer: User, reason: str, actor: 
         Task.objects.filter(pk__in=judged).update(
             assigned_count=F("assigned_count") - 1
         )  # one counted judgment per task
+        campaign_results_changed(campaign_id=campaign.pk)
         campaign_gate_recheck_on_commit(campaign_id=campaign.pk)  # the evidence changed without a new judgment
     return exclusion
 
