@@ -26,7 +26,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Max, Q
 
-from reviews.models import Assignment, Campaign, Judgment
+from reviews.models import Assignment, Campaign
 from reviews.results import campaign_results
 
 KEPT_SECONDS = 24 * 3600  # an entry nobody asks for leaves the cache after this; a newer state replaces it anyway
@@ -70,9 +70,9 @@ def _row_state(campaign: Campaign) -> tuple:
 
 
 def _activity(campaign: Campaign) -> tuple:
-    """Reviewers' changes, in two aggregate queries: a new judgment raises the newest id, an undo lowers the count;
-    a claim, skip, expiry, flag or undo changes the assignments' counts."""
-    judgments = Judgment.objects.counted().filter(task__campaign=campaign).aggregate(n=Count("id"), last=Max("id"))
+    """Reviewers' changes, in one aggregate query over the campaign's assignments: every judgment turns its open
+    assignment done and an undo turns it open again (reviews.services.judgments), a claim adds one, a skip, an
+    expiry or a flag changes their counts. (A discard or an exclusion is the lead's: it touches the row.)"""
     assignments = Assignment.objects.filter(campaign=campaign).aggregate(
         n=Count("id"),
         last=Max("id"),
@@ -80,4 +80,4 @@ def _activity(campaign: Campaign) -> tuple:
         done=Count("id", filter=Q(status=Assignment.Status.DONE)),
         flagged=Count("id", filter=Q(flagged=True)),
     )
-    return (*judgments.values(), *assignments.values())
+    return tuple(assignments.values())
