@@ -28,6 +28,7 @@ import statistics
 import sys
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import urllib3
@@ -102,18 +103,37 @@ def lead_token(campaign_id: int) -> str:
     return AuthToken.objects.create(user=Campaign.objects.get(pk=campaign_id).created_by, expiry=None)[1]
 
 
-def timed_get(http: urllib3.PoolManager, url: str, token: str) -> tuple[float, int, dict]:
+@dataclass
+class Timing:
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # the server's (gunicorn + its PostgreSQL backends), per request
+    size: int = 0
+    body: dict = field(default_factory=dict)
+
+
+def server_cpu(server: nt.Server) -> float:
+    gunicorn = [server.proc.pid, *nt._proc_children(server.proc.pid)]
+    return sum(nt._proc_cpu(p) for p in gunicorn) + sum(nt._proc_cpu(p) for p in nt._postgres_pids())
+
+
+def timed_get(http: urllib3.PoolManager, server: nt.Server, path: str, token: str, timing: Timing) -> None:
+    cpu = server_cpu(server)
     started = time.perf_counter()
-    response = http.request("GET", url, headers={"Authorization": f"Token {token}"})
-    elapsed = time.perf_counter() - started
+    response = http.request("GET", server.base + path, headers={"Authorization": f"Token {token}"})
+    timing.wall.append(time.perf_counter() - started)
+    timing.cpu.append(server_cpu(server) - cpu)
     if response.status != 200:
-        raise RuntimeError(f"GET {url}: {response.status} {response.data[:300]!r}")
-    return elapsed, len(response.data), response.json()
+        raise RuntimeError(f"GET {path}: {response.status} {response.data[:300]!r}")
+    timing.size, timing.body = len(response.data), response.json()
 
 
-def row(name: str, seconds: list[float]) -> str:
-    ms = [1000 * s for s in seconds]
-    return f"  {name:<6} n={len(ms):<3} p50 {statistics.median(ms):7.0f} ms   max {max(ms):7.0f} ms"
+def row(name: str, timing: Timing) -> str:
+    ms = [1000 * s for s in timing.wall]
+    cpu = [1000 * s for s in timing.cpu]
+    return (
+        f"  {name:<16} n={len(ms):<3} p50 {statistics.median(ms):6.0f} ms  max {max(ms):6.0f} ms   "
+        f"server cpu p50 {statistics.median(cpu):5.0f} ms"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -128,6 +148,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cache-url", default="redis://127.0.0.1:6379/4", help="CACHE_URL; '' leaves the default")
     parser.add_argument("--reuse", action="store_true", help="use the campaign of an earlier --keep run")
     parser.add_argument("--keep", action="store_true", help="keep the database for --reuse")
+    parser.add_argument(
+        "--baseline-dir",
+        help="also serve the app from this directory (e.g. `git archive main | tar -x -C DIR`) and alternate "
+        "requests between the two servers, so before and after share the machine's load",
+    )
     args = parser.parse_args(argv)
     if args.tasks * 2 < args.judgments:
         parser.error("--tasks must be at least half of --judgments (each judged item has two judgments)")
@@ -169,29 +194,50 @@ def main(argv: list[str] | None = None) -> None:
     token = lead_token(campaign_id)
     connection.close()
 
-    server = nt.start_gunicorn(env, workers=args.workers, worker_class="sync", threads=1, config=None)
-    print(f"  {server.describe}, production settings, cache {args.cache_url or 'default'}")
-    url = f"{server.base}/api/v1/campaigns/{campaign_id}/results/"
+    servers = {"this checkout": start_server(env, ROOT, args.workers)}
+    if args.baseline_dir:
+        servers["baseline"] = start_server(env, Path(args.baseline_dir).resolve(), args.workers)
+    for name, server in servers.items():
+        print(f"  {name}: {server.describe}, production settings, cache {args.cache_url or 'default'}")
+    path = f"/api/v1/campaigns/{campaign_id}/results/"
     http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5.0, read=120.0))
+    cold = {name: Timing() for name in servers}
+    warm = {name: Timing() for name in servers}
     try:
-        timed_get(http, url, token)  # imports, connections, first compilation: not what is measured
-        cold, warm = [], []
-        size, body = 0, {}
+        for server in servers.values():
+            for _ in range(args.workers):  # each worker's imports and connection: not what is measured
+                timed_get(http, server, path, token, Timing())
+        for _ in range(args.requests):  # in turn, so both servers see the same load
+            for name, server in servers.items():
+                add_judgment(campaign_id)
+                connection.close()
+                timed_get(http, server, path, token, cold[name])
         for _ in range(args.requests):
-            add_judgment(campaign_id)
-            connection.close()
-            seconds, size, body = timed_get(http, url, token)
-            cold.append(seconds)
-        for _ in range(args.requests):
-            seconds, size, body = timed_get(http, url, token)
-            warm.append(seconds)
-        print(f"  body {size / 1024:.0f} KiB, {body['judgments']:,} judgments, computed_at {body.get('computed_at')}")
-        print(row("cold", cold))
-        print(row("warm", warm))
+            for name, server in servers.items():
+                timed_get(http, server, path, token, warm[name])
+        for name in servers:
+            body = cold[name].body
+            print(
+                f"  {name}: body {cold[name].size / 1024:.0f} KiB, {body['judgments']:,} judgments, "
+                f"computed_at {body.get('computed_at')}"
+            )
+            print(row("cold", cold[name]))
+            print(row("warm", warm[name]))
     finally:
-        nt.stop_gunicorn(server)
+        for server in servers.values():
+            nt.stop_gunicorn(server)
         if not args.keep:
             nt.drop_database()
+
+
+def start_server(env: dict[str, str], app_dir: Path, workers: int) -> nt.Server:
+    """gunicorn serving the app found in app_dir (its cwd comes first on sys.path, before this checkout's)."""
+    saved = nt.ROOT
+    nt.ROOT = app_dir
+    try:
+        return nt.start_gunicorn(env, workers=workers, worker_class="sync", threads=1, config=None)
+    finally:
+        nt.ROOT = saved
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ from typing import Any, TypedDict, cast
 
 import numpy as np
 from django.db.models import BigIntegerField, Count, F, Func, QuerySet, TextField, Value
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast
+from numpy.typing import NDArray
 
 from core.models import User
 from models_app.models import ModelVersion, PredictionSet
@@ -869,7 +870,7 @@ def reviewer_quality(campaign: Campaign) -> dict:
     counted = Judgment.objects.counted().filter(task__campaign=campaign)
     for reviewer, durations in _durations_by_reviewer(counted).items():
         mine = figures.setdefault(reviewer, {"judgments": 0, "known": 0, "correct": 0, "durations": [], "fast": 0})
-        timed = durations[durations >= 0]
+        timed = durations[~np.isnan(durations)]
         mine["judgments"] = len(durations)
         mine["durations"] = timed
         mine["fast"] = judgments_too_fast(timed, campaign.min_seconds)
@@ -926,10 +927,10 @@ def reviewer_quality(campaign: Campaign) -> dict:
     }
 
 
-def _durations_by_reviewer(judgments: QuerySet[Judgment]) -> dict[str, np.ndarray]:
-    """Each reviewer's judgment durations in ms, -1 where none was recorded: one array per reviewer, not a Python
-    object per judgment."""
-    pairs = np.array(list(judgments.values_list("reviewer_id", Coalesce("duration_ms", -1))), dtype=np.int64)
+def _durations_by_reviewer(judgments: QuerySet[Judgment]) -> dict[str, NDArray[np.float64]]:
+    """Each reviewer's judgment durations in ms, NaN where none was recorded: one array per reviewer, not a Python
+    object per judgment (floats hold these ids and milliseconds exactly)."""
+    pairs = np.array(list(judgments.values_list("reviewer_id", "duration_ms")), dtype=np.float64)
     if not len(pairs):
         return {}
     names = dict(User.objects.filter(pk__in=np.unique(pairs[:, 0]).tolist()).values_list("pk", "username"))
