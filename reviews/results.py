@@ -16,7 +16,17 @@ from datetime import UTC, datetime
 from typing import Any, TypedDict, cast
 
 import numpy as np
-from django.db.models import BigIntegerField, Count, F, Func, QuerySet, TextField, Value
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    F,
+    Func,
+    QuerySet,
+    TextField,
+    Value,
+)
 from django.db.models.functions import Cast
 from numpy.typing import NDArray
 
@@ -24,7 +34,16 @@ from core.models import User
 from models_app.models import ModelVersion, PredictionSet
 from reviews import stats
 from reviews.gate import GatePolicy, GateResult, gate_evaluate
-from reviews.models import SLOTS, Assignment, Campaign, Judgment, ReviewerExclusion, Task, TaskOutput
+from reviews.models import (
+    SLOTS,
+    Assignment,
+    Campaign,
+    Judgment,
+    ReviewerExclusion,
+    Task,
+    TaskOutput,
+    in_results_condition,
+)
 from reviews.plan import outcome_resolution
 from reviews.problems import (
     DATA_ERRORS,
@@ -237,9 +256,15 @@ _KIND_READS: dict[str, set[str]] = {
 _Reading = tuple[str | None, Any, float]
 
 
-def _rows(campaign: Campaign, unreadable: list[tuple[int, str, str]] | None = None) -> list[Row]:
-    """The counted judgments the results can read; each one they cannot (reviews.problems.judgment_problem) is left
-    out and, when `unreadable` is given, appended to it as (judgment id, item, why)."""
+def _rows(
+    campaign: Campaign,
+    unreadable: list[tuple[int, str, str]] | None = None,
+    durations: dict[str, list[int | None]] | None = None,
+) -> list[Row]:
+    """The counted judgments in the results (Judgment.objects.in_results_of) they can read; each one they cannot
+    (reviews.problems.judgment_problem) is left out and, when `unreadable` is given, appended to it as (judgment id,
+    item, why). `durations`, when given, gets each reviewer's durations over all their counted judgments (what
+    reviewer_quality reads): the same query reads them, rather than a second one over 100,000 judgments."""
     # only the stored fields the kind's reading looks at are read (the others stay None): pairwise reads none of
     # the JSON ones, and leaving them out halves the rows the database sorts and sends
     kind_fields = {
@@ -248,7 +273,9 @@ def _rows(campaign: Campaign, unreadable: list[tuple[int, str, str]] | None = No
     }
     # in id order, sorted here: the database would sort 100,000 wide rows on disk (default work_mem) more slowly
     judgments = sorted(
-        Judgment.objects.in_results_of(campaign)
+        Judgment.objects.counted()
+        .filter(task__campaign=campaign)
+        .annotate(in_results=ExpressionWrapper(in_results_condition(campaign), output_field=BooleanField()))
         .order_by()
         .values_list(
             "id",
@@ -260,6 +287,8 @@ def _rows(campaign: Campaign, unreadable: list[tuple[int, str, str]] | None = No
             "choice",
             *kind_fields.values(),
             "assignment__candidate_slot",
+            "in_results",
+            "duration_ms",
         )
     )
     suggestions: dict[int, str | None] = {}
@@ -274,7 +303,11 @@ def _rows(campaign: Campaign, unreadable: list[tuple[int, str, str]] | None = No
     # hold few distinct ones (pairwise: choice x candidate side x slot order): each is read once.
     readings: dict[tuple, _Reading] = {}
     rows: list[Row] = []
-    for jid, task, item, tags, reviewer, arrived, choice, labels, ranking, ratings, order, cslot in judgments:
+    for jid, task, item, tags, reviewer, arrived, choice, labels, ranking, ratings, order, cslot, used, ms in judgments:
+        if durations is not None:
+            durations.setdefault(reviewer, []).append(ms)
+        if not used:
+            continue
         suggestion = suggestions.get(task)
         key = (choice, labels, ranking, ratings, order, cslot, task in suggestions, suggestion)
         reading = readings.get(key)
@@ -667,9 +700,10 @@ def _timeline(rows: list[Row]) -> dict:
     }
 
 
-def campaign_progress(campaign: Campaign) -> dict:
+def campaign_progress(campaign: Campaign, *, judgments: int | None = None) -> dict:
+    """Items, judgments (`judgments`: the caller has counted Judgment.objects.in_results_of already), flags."""
     tasks = campaign.tasks.ordinary().count()  # known-answer items are not the campaign's work (reviews.quality)
-    done = Judgment.objects.in_results_of(campaign).count()
+    done = Judgment.objects.in_results_of(campaign).count() if judgments is None else judgments
     return {
         "tasks": tasks,
         "judgments": done,
@@ -684,7 +718,8 @@ def campaign_results(*, campaign: Campaign) -> dict:
     # cannot compute is left empty, and `problems` says which and why (reviews.problems).
     problems = Problems()
     unreadable: list[tuple[int, str, str]] = []  # (judgment id, item, why)
-    rows = _rows(campaign, unreadable)
+    durations: dict[str, list[int | None]] = {}  # each reviewer's, read with the rows, for reviewer_quality
+    rows = _rows(campaign, unreadable, durations)
     if unreadable:
         problems.add("judgments", unreadable_message(unreadable))
     versions = campaign_versions(campaign)
@@ -756,7 +791,7 @@ def campaign_results(*, campaign: Campaign) -> dict:
                 None,
             ),
             "policy": {**policy.as_dict(), "text": policy.describe()},
-            "progress": campaign_progress(campaign),
+            "progress": campaign_progress(campaign, judgments=len(rows) + len(unreadable)),
             "agreement": agreement,
             "slices": computed(problems, campaign, "slices", "The win rate per slice", lambda: _slices(rows), {}),
             "disagreements": computed(
@@ -777,7 +812,7 @@ def campaign_results(*, campaign: Campaign) -> dict:
                 campaign,
                 "reviewers",
                 "Reviewer quality",
-                lambda: reviewer_quality(campaign),
+                lambda: reviewer_quality(campaign, durations),
                 {
                     "known_answer_items": 0,
                     "known_answer_rate": campaign.known_answer_rate,
@@ -859,19 +894,25 @@ def campaign_evidence(*, campaign: Campaign) -> dict:
 # --- each reviewer's figures (known-answer items, time per judgment) and the lead's exclusions ---------------
 
 
-def reviewer_quality(campaign: Campaign) -> dict:
+def reviewer_quality(campaign: Campaign, durations: dict[str, list[int | None]] | None = None) -> dict:
     """Per reviewer: known-answer items answered and right (accuracy, Wilson 95% interval), the median time per
-    judgment and how many judgments were faster than `min_seconds`, over their counted judgments of every task."""
+    judgment and how many judgments were faster than `min_seconds`, over their counted judgments of every task.
+    `durations`: those judgments' durations by reviewer, when the caller has read them already (_rows)."""
     excluded = set(ReviewerExclusion.objects.filter(campaign=campaign).values_list("reviewer__username", flat=True))
     figures: dict[str, dict] = {
         name: {"judgments": 0, "known": 0, "correct": 0, "durations": [], "fast": 0}
         for name in campaign.reviewers.values_list("username", flat=True)
     }
     counted = Judgment.objects.counted().filter(task__campaign=campaign)
-    for reviewer, durations in _durations_by_reviewer(counted).items():
+    by_reviewer = (
+        _durations_by_reviewer(counted)
+        if durations is None
+        else {name: np.array(given, dtype=np.float64) for name, given in durations.items()}  # None -> NaN
+    )
+    for reviewer, taken in by_reviewer.items():
         mine = figures.setdefault(reviewer, {"judgments": 0, "known": 0, "correct": 0, "durations": [], "fast": 0})
-        timed = durations[~np.isnan(durations)]
-        mine["judgments"] = len(durations)
+        timed = taken[~np.isnan(taken)]
+        mine["judgments"] = len(taken)
         mine["durations"] = timed
         mine["fast"] = judgments_too_fast(timed, campaign.min_seconds)
     # only known-answer items are marked right or wrong: their answers are the only ones read (a few per reviewer)
