@@ -5,23 +5,23 @@ from collections import defaultdict
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reviews.results import Row, _disagreements
+from reviews.results import Disagreement, Row, _disagreements
 
 
-def disagreements_by_definition(rows: list[Row], limit: int = 50) -> list[dict]:
+def disagreements_by_definition(rows: list[Row], limit: int = 50) -> list[Disagreement]:
     """Items whose judgments give more than one answer, fewest agreeing first, then most judgments, then first
     judged: as the results computed them one item at a time."""
     by_task: dict[int, list[Row]] = defaultdict(list)
     for row in rows:
         by_task[row.task].append(row)
-    contested = []
+    contested: list[Disagreement] = []
     for task, group in by_task.items():
         answers: dict[str, int] = defaultdict(int)
         for row in group:
             answers[repr(row.value)] += 1
         if len(answers) > 1:
             share = max(answers.values()) / len(group)
-            contested.append({"task": task, "item": group[0].item, "judgments": len(group), "majority_share": share})
+            contested.append(Disagreement(task=task, item=group[0].item, judgments=len(group), majority_share=share))
     contested.sort(key=lambda c: (c["majority_share"], -c["judgments"]))
     return contested[:limit]
 
