@@ -1,6 +1,7 @@
 """Benchmark a big campaign's results through the API: GET /api/v1/campaigns/{id}/results/, end to end.
 
-    .venv/bin/python bench/results.py [--judgments 100000] [--tasks 60000] [--requests 10] [--reuse] [--keep]
+    .venv/bin/python bench/results.py [--judgments 100000] [--tasks 60000] [--requests 10] [--kind rating]
+                                      [--reuse] [--keep] [--baseline-dir DIR]
 
 What it does, against the stack as deployed (PostgreSQL, gunicorn, production settings):
 
@@ -8,12 +9,15 @@ What it does, against the stack as deployed (PostgreSQL, gunicorn, production se
    of an earlier --keep run;
 2. builds a pairwise campaign (overlap 2) of --tasks items with bench/next_task.py's bulk inserts, gives every item
    one to two of five tags, and judges --judgments / 2 items twice each (bench/next_task.py:prejudge), spread over
-   a week of arrival times with varied durations;
+   a week of arrival times with varied durations; --kind rating makes it a rating campaign (two criteria, both
+   outputs rated, against the baseline);
 3. starts gunicorn (production settings, Redis cache when --cache-url is given) and times, from the client:
    - cold: a new judgment is written (directly in the database, as a reviewer's submission leaves it), then one
      GET, --requests times: the first answer after a new judgment;
    - warm: --requests GETs with nothing changed in between;
-   and prints p50 / max of each, the body size and the answer's `computed_at` when there is one.
+   and prints p50 / max of each, the body size and the answer's `computed_at` when there is one;
+4. with --baseline-dir, does the same against a second server running another checkout (e.g. main), in turn,
+   and says whether both servers' answers on the same data are equal.
 
 The server gets SIGNOFF_RESULTS_MAX_STALE_SECONDS=0 so that every new judgment makes the next answer cold (with the
 default bound a judgment within the bound is served the cached answer: that would not measure the computation).
@@ -23,6 +27,7 @@ Only 127.0.0.1 is contacted. Figures: docs/bench-results.md.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -72,6 +77,31 @@ def spread_judgments(campaign_id: int) -> None:
         cur.execute("VACUUM (ANALYZE) reviews_judgment, datasets_item")
 
 
+RUBRIC = [
+    {"name": "accuracy", "scale": "likert", "description": ""},
+    {"name": "safe", "scale": "pass_fail", "description": ""},
+]
+
+
+def make_rating(campaign_id: int) -> None:
+    """The same campaign as a rating one with a baseline: each judgment rates both outputs on RUBRIC."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "UPDATE reviews_campaign SET kind = 'rating', rubric = %s::jsonb WHERE id = %s",
+            [json.dumps(RUBRIC), campaign_id],
+        )
+        cur.execute(
+            """UPDATE reviews_judgment j SET choice = '', ratings = jsonb_build_object(
+                   'A', jsonb_build_object('accuracy', 1 + j.id %% 5, 'safe', CASE WHEN j.id %% 3 = 0 THEN 'fail' ELSE 'pass' END),
+                   'B', jsonb_build_object('accuracy', 1 + (j.id / 5) %% 5, 'safe', 'pass'))
+               FROM reviews_task t WHERE t.id = j.task_id AND t.campaign_id = %s""",
+            [campaign_id],
+        )
+        cur.execute("VACUUM (ANALYZE) reviews_judgment")
+
+
 def add_judgment(campaign_id: int) -> None:
     """One more counted judgment, written as judgment_submit leaves it: a done assignment and its judgment."""
     from django.db import connection
@@ -90,7 +120,8 @@ def add_judgment(campaign_id: int) -> None:
                     u AS (UPDATE reviews_task SET assigned_count = 1 WHERE id IN (SELECT id FROM t))
                INSERT INTO reviews_judgment (choice, labels, ranking, ratings, rationale, duration_ms, client_id,
                    created_at, discard_reason, assignment_id, reviewer_id, task_id)
-               SELECT 'A', '[]', '[]', '{}', '', 5000, '', now(), '', a.id, a.reviewer_id, a.task_id FROM a""",
+               SELECT 'A', '[]', '[]', '{"A": {"accuracy": 4, "safe": "pass"}, "B": {"accuracy": 3, "safe": "pass"}}',
+                      '', 5000, '', now(), '', a.id, a.reviewer_id, a.task_id FROM a""",
             {"c": campaign_id},
         )
 
@@ -141,6 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--judgments", type=int, default=100_000, help="counted judgments (two per judged item)")
     parser.add_argument("--tasks", type=int, default=60_000, help="items in the campaign (at least judgments / 2)")
     parser.add_argument("--reviewers", type=int, default=20)
+    parser.add_argument("--kind", choices=["pairwise", "rating"], default="pairwise", help="the campaign's kind")
     parser.add_argument("--requests", type=int, default=10, help="GETs per phase")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--db-name", default="signoff_results")
@@ -188,9 +220,12 @@ def main(argv: list[str] | None = None) -> None:
         tag_items(campaign_id)
         nt.prejudge(campaign_id, args.judgments // 2)
         spread_judgments(campaign_id)
+        if args.kind == "rating":
+            make_rating(campaign_id)
         print(f"  built in {time.perf_counter() - started:.0f} s")
     judgments = Judgment.objects.in_results_of(campaign_id).count()
-    print(f"  campaign {campaign_id}: pairwise, overlap 2, {judgments:,} counted judgments, tags {', '.join(TAGS)}")
+    kind = Campaign.objects.get(pk=campaign_id).kind
+    print(f"  campaign {campaign_id}: {kind}, overlap 2, {judgments:,} counted judgments, tags {', '.join(TAGS)}")
     token = lead_token(campaign_id)
     connection.close()
 
@@ -225,6 +260,9 @@ def main(argv: list[str] | None = None) -> None:
             )
             print(row("cold", cold[name]))
             print(row("warm", warm[name]))
+        if args.baseline_dir:  # the warm answers read the same data: they must say the same
+            same = [{k: v for k, v in w.body.items() if k != "computed_at"} for w in warm.values()]
+            print(f"  same results as the baseline (computed_at aside): {'yes' if same[0] == same[1] else 'NO'}")
     finally:
         for server in servers.values():
             nt.stop_gunicorn(server)
