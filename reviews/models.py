@@ -216,12 +216,14 @@ class JudgmentQuerySet(models.QuerySet):
     def in_results_of(self, campaign: "Campaign | int") -> "JudgmentQuerySet":
         """What a campaign's results, gate, exports and gold labels are made of: its counted judgments on ordinary
         tasks (known-answer items only measure reviewers), from reviewers its lead has not excluded."""
-        excluded = ReviewerExclusion.objects.filter(campaign=campaign).values("reviewer_id")
-        return (
-            self.counted()
-            .filter(task__campaign=campaign, task__known_answer__isnull=True)
-            .exclude(reviewer_id__in=excluded)
-        )
+        return self.counted().filter(task__campaign=campaign).filter(in_results_condition(campaign))
+
+
+def in_results_condition(campaign: "Campaign | int") -> models.Q:
+    """Which of a campaign's counted judgments are in its results (in_results_of): also a column where one query
+    reads all of them (reviews.results reads reviewers' durations from every counted judgment)."""
+    excluded = ReviewerExclusion.objects.filter(campaign=campaign).values("reviewer_id")
+    return models.Q(task__known_answer__isnull=True) & ~models.Q(reviewer_id__in=excluded)
 
 
 class Judgment(models.Model):

@@ -10,6 +10,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from reviews import stats
 from reviews.models import Campaign
 
@@ -58,3 +61,8 @@ def known_answer_text(campaign: Campaign, answer: Any, names: dict[int, str]) ->
 
 def judgment_too_fast(duration_ms: int | None, min_seconds: int | None) -> bool:
     return min_seconds is not None and duration_ms is not None and duration_ms < min_seconds * 1000
+
+
+def judgments_too_fast(durations_ms: NDArray[np.float64], min_seconds: int | None) -> int:
+    """How many of these recorded durations judgment_too_fast refuses to believe (one reviewer's, at once)."""
+    return 0 if min_seconds is None else int(np.count_nonzero(durations_ms < min_seconds * 1000))

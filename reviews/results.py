@@ -8,20 +8,41 @@ statistics of reviews.stats and the sequential gate of reviews.gate.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
-from statistics import median
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
-from django.db.models import Count, F
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    F,
+    Func,
+    QuerySet,
+    TextField,
+    Value,
+)
+from django.db.models.functions import Cast
 
 from core.lazy import lazy_module
+from core.models import User
 from models_app.models import ModelVersion, PredictionSet
 from reviews import stats
 from reviews.gate import GatePolicy, GateResult, gate_decide
-from reviews.models import SLOTS, Assignment, Campaign, Judgment, ReviewerExclusion, Task, TaskOutput
+from reviews.models import (
+    SLOTS,
+    Assignment,
+    Campaign,
+    Judgment,
+    ReviewerExclusion,
+    Task,
+    TaskOutput,
+    in_results_condition,
+)
 from reviews.plan import outcome_resolution
 from reviews.problems import (
     DATA_ERRORS,
@@ -35,12 +56,13 @@ from reviews.problems import (
     stray_versions_message,
     unreadable_message,
 )
-from reviews.quality import judgment_too_fast, known_answer_correct, known_answer_text
+from reviews.quality import judgment_too_fast, judgments_too_fast, known_answer_correct, known_answer_text
 from reviews.sequential import SequentialPath, SequentialTest
 from reviews.stats.rating import Scores
 
 if TYPE_CHECKING:
     import numpy as np
+    from numpy.typing import NDArray
 else:
     np = lazy_module("numpy")
 
@@ -55,7 +77,7 @@ Ratings = dict[int, Scores]
 Answer = str | Ranking | Ratings
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """One counted judgment, de-blinded."""
 
@@ -64,7 +86,7 @@ class Row:
     item: str
     tags: list[str]
     reviewer: str
-    created_at: datetime
+    arrived: int  # when it was made, in whole seconds since the epoch (UTC): the timeline's buckets need no more
     choice: str
     chosen_slot: str  # pairwise: the slot as shown ("A", "B", "tie", "both_bad")
     value: Answer  # the de-blinded answer: a category, label set, version order or ratings
@@ -189,67 +211,143 @@ def _rating_deblinded(campaign: Campaign, ratings: dict, slot_order: list) -> tu
     return value, float(stats.acceptable(value[candidate], campaign.rubric))
 
 
+def json_decoder() -> Callable[[str | None], Any]:
+    """json.loads that decodes each distinct text once: a campaign's 100,000 judgments hold a handful of distinct
+    slot orders, tag lists and empty answers, and decoding them row by row was most of the results' time. The
+    values it returns are shared between rows: read them, never change them."""
+    decoded: dict[str | None, Any] = {}
+
+    def decode(text: str | None) -> Any:
+        if text not in decoded:
+            decoded[text] = None if text is None else json.loads(text)
+        return decoded[text]
+
+    return decode
+
+
+def as_text(field: str) -> Cast:
+    """A JSON column read as its text, for json_decoder (the ORM would decode it row by row)."""
+    return Cast(field, output_field=TextField())
+
+
+class EpochSeconds(Func):
+    """A datetime column as whole seconds since the epoch: 100,000 integers read far faster than 100,000 datetimes."""
+
+    output_field = BigIntegerField()
+    template = "unixepoch(%(expressions)s)"  # SQLite 3.38+
+    # both databases already answer an int: no int() per row (Django converts a Func's integers by default)
+    convert_value = property(lambda self: self._convert_value_noop)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="FLOOR(EXTRACT(EPOCH FROM %(expressions)s))::bigint", **extra)
+
+
+# The JSON fields a judgment stores its answer in (with their paths from Judgment), and which of them each kind's
+# reading looks at (reviews.problems.judgment_problem and judgment_deblinded; choice and candidate_slot always).
+_STORED = (
+    ("labels", "labels"),
+    ("ranking", "ranking"),
+    ("ratings", "ratings"),
+    ("slot_order", "assignment__slot_order"),
+)
+_KIND_READS: dict[str, set[str]] = {
+    Campaign.Kind.PAIRWISE: set(),
+    Campaign.Kind.LABELING: {"labels"},
+    Campaign.Kind.RANKING: {"ranking", "slot_order"},
+    Campaign.Kind.RATING: {"ratings", "slot_order"},
+}
+
+# What one judgment reads as: (problem, value, outcome), the problem None when it is readable.
+_Reading = tuple[str | None, Any, float]
+
+
 def _rows(
-    campaign: Campaign, unreadable: list[tuple[int, str, str]] | None = None, *, task_id: int | None = None
+    campaign: Campaign,
+    unreadable: list[tuple[int, str, str]] | None = None,
+    durations: dict[str, list[int | None]] | None = None,
+    *,
+    task_id: int | None = None,
 ) -> list[Row]:
-    """The counted judgments the results can read; each one they cannot (reviews.problems.judgment_problem) is left
-    out and, when `unreadable` is given, appended to it as (judgment id, item, why). `task_id`: of that item only."""
-    in_results = Judgment.objects.in_results_of(campaign)
-    judgments = (
-        (in_results if task_id is None else in_results.filter(task_id=task_id))
-        .order_by("id")
+    """The counted judgments in the results (Judgment.objects.in_results_of) they can read; each one they cannot
+    (reviews.problems.judgment_problem) is left out and, when `unreadable` is given, appended to it as (judgment id,
+    item, why). `durations`, when given, gets each reviewer's durations over all their counted judgments (what
+    reviewer_quality reads): the same query reads them, rather than a second one over 100,000 judgments. `task_id`: of
+    that item only (the gate's running tally)."""
+    # only the stored fields the kind's reading looks at are read (the others stay None): pairwise reads none of
+    # the JSON ones, and leaving them out halves the rows the database sorts and sends
+    kind_fields = {
+        f: as_text(path) if f in _KIND_READS[campaign.kind] else Value(None, output_field=TextField())
+        for f, path in _STORED
+    }
+    # in id order, sorted here: the database would sort 100,000 wide rows on disk (default work_mem) more slowly
+    judgments = sorted(
+        Judgment.objects.counted()
+        .filter(task__campaign=campaign, **({} if task_id is None else {"task_id": task_id}))
+        .annotate(in_results=ExpressionWrapper(in_results_condition(campaign), output_field=BooleanField()))
+        .order_by()
         .values_list(
             "id",
             "task_id",
             "task__item__external_id",
-            "task__item__tags",
+            as_text("task__item__tags"),
             "reviewer__username",
-            "created_at",
+            EpochSeconds("created_at"),
             "choice",
-            "labels",
-            "ranking",
-            "ratings",
-            "assignment__slot_order",
+            *kind_fields.values(),
             "assignment__candidate_slot",
+            "in_results",
+            "duration_ms",
         )
     )
-    suggestions = {}
+    suggestions: dict[int, str | None] = {}
     if campaign.kind == Campaign.Kind.LABELING:
         suggestions = dict(
             TaskOutput.objects.filter(
                 task__campaign=campaign,
                 model_version_id=campaign.candidate_id,
                 **({} if task_id is None else {"task_id": task_id}),
-            ).values_list("task_id", "prediction__output")
+            ).values_list("task_id", as_text("prediction__output"))
         )
+    decode = json_decoder()
+    # A reading depends only on the stored fields (and the candidate's output, labeling), and 100,000 judgments
+    # hold few distinct ones (pairwise: choice x candidate side x slot order): each is read once.
+    readings: dict[tuple, _Reading] = {}
     rows: list[Row] = []
-    for jid, task, item, tags, reviewer, created, choice, labels, ranking, ratings, order, cslot in judgments:
-        problem = judgment_problem(
-            campaign,
-            choice=choice,
-            labels=labels,
-            ranking=ranking,
-            ratings=ratings,
-            slot_order=order,
-            candidate_slot=cslot,
-            has_suggestion=task in suggestions,
-        )
+    for jid, task, item, tags, reviewer, arrived, choice, labels, ranking, ratings, order, cslot, used, ms in judgments:
+        if durations is not None:
+            durations.setdefault(reviewer, []).append(ms)
+        if not used:
+            continue
+        suggestion = suggestions.get(task)
+        key = (choice, labels, ranking, ratings, order, cslot, task in suggestions, suggestion)
+        reading = readings.get(key)
+        if reading is None:
+            reading = readings[key] = _reading(campaign, key, decode)
+        problem, value, outcome = reading
         if problem:
             if unreadable is not None:
                 unreadable.append((jid, item, problem))
             continue
-        value, outcome = judgment_deblinded(
-            campaign,
-            choice=choice,
-            labels=labels,
-            ranking=ranking,
-            ratings=ratings,
-            slot_order=order,
-            candidate_slot=cslot,
-            suggestion=suggestions.get(task),
-        )
-        rows.append(Row(jid, task, item, tags or [], reviewer, created, choice, choice, value, outcome))
+        rows.append(Row(jid, task, item, decode(tags) or [], reviewer, arrived, choice, choice, value, outcome))
     return rows
+
+
+def _reading(campaign: Campaign, key: tuple, decode: Callable[[str | None], Any]) -> _Reading:
+    """One judgment's stored fields (as text, in _rows' key) read: its problem, or its value and outcome."""
+    choice, labels, ranking, ratings, order, cslot, has_suggestion, suggestion = key
+    stored = {
+        "choice": choice,
+        "labels": decode(labels),
+        "ranking": decode(ranking),
+        "ratings": decode(ratings),
+        "slot_order": decode(order),
+        "candidate_slot": cslot,
+    }
+    problem = judgment_problem(campaign, **stored, has_suggestion=has_suggestion)
+    if problem:
+        return problem, None, 0.0
+    value, outcome = judgment_deblinded(campaign, **stored, suggestion=decode(suggestion))
+    return None, value, outcome
 
 
 def _gate_outcomes(campaign: Campaign, rows: list[Row]) -> list[float]:
@@ -413,11 +511,9 @@ def _agreement_values(campaign: Campaign, rows: list[Row]) -> tuple[str, list[An
 
 def _counts(campaign: Campaign, rows: list[Row]) -> stats.PairwiseCounts:
     if campaign.kind == Campaign.Kind.PAIRWISE:
+        sides = Counter(cast(str, r.value) for r in rows)
         return stats.PairwiseCounts(
-            wins=sum(r.value == "candidate" for r in rows),
-            losses=sum(r.value == "baseline" for r in rows),
-            ties=sum(r.value == "tie" for r in rows),
-            both_bad=sum(r.value == "both_bad" for r in rows),
+            wins=sides["candidate"], losses=sides["baseline"], ties=sides["tie"], both_bad=sides["both_bad"]
         )
     if campaign.kind == Campaign.Kind.RANKING:
         opponents = (
@@ -579,26 +675,41 @@ class Disagreement(TypedDict):
 
 
 def _disagreements(rows: list[Row], limit: int = 50) -> list[Disagreement]:
-    """Items whose counted judgments disagree, most divided first."""
-    by_task: dict[int, list[Row]] = defaultdict(list)
-    for row in rows:
-        by_task[row.task].append(row)
-    contested: list[Disagreement] = []
-    for task, group in by_task.items():
-        answers: dict[str, int] = defaultdict(int)
-        for row in group:
-            answers[repr(row.value)] += 1
-        if len(answers) > 1:
-            contested.append(
-                Disagreement(
-                    task=task,
-                    item=group[0].item,
-                    judgments=len(group),
-                    majority_share=max(answers.values()) / len(group),
-                )
-            )
-    contested.sort(key=lambda c: (c["majority_share"], -c["judgments"]))
-    return contested[:limit]
+    """Items whose counted judgments disagree, most divided first (ties: more judgments first, then the item judged
+    first). Counted with numpy over (task, answer) codes: a Python dict per item cost a quarter second at 100,000."""
+    if not rows:
+        return []
+    codes: dict[Any, int] = {}
+    # answers of one kind are all strings or all not: comparing strings themselves is comparing their reprs
+    answers = np.fromiter(
+        (codes.setdefault(r.value if isinstance(r.value, str) else repr(r.value), len(codes)) for r in rows),
+        dtype=np.int64,
+        count=len(rows),
+    )
+    tasks = np.fromiter((r.task for r in rows), dtype=np.int64, count=len(rows))
+    # one entry per (task, answer): how many judgments gave it, and the row of the first of them
+    order = np.lexsort((answers, tasks))
+    pairs, start, given = np.unique(
+        np.stack([tasks[order], answers[order]], axis=1), axis=0, return_index=True, return_counts=True
+    )
+    task_of_pair = pairs[:, 0]
+    bounds = np.flatnonzero(np.r_[True, task_of_pair[1:] != task_of_pair[:-1]])  # where each task's pairs start
+    distinct = np.diff(np.r_[bounds, len(pairs)])
+    judgments = np.add.reduceat(given, bounds)
+    majority = np.maximum.reduceat(given, bounds)
+    first_row = np.minimum.reduceat(order[start], bounds)  # the task's first judgment, in id order
+    contested = np.flatnonzero(distinct > 1)
+    share = majority[contested] / judgments[contested]
+    ranked = contested[np.lexsort((first_row[contested], -judgments[contested], share))][:limit]
+    return [
+        Disagreement(
+            task=int(task_of_pair[bounds[i]]),
+            item=rows[int(first_row[i])].item,
+            judgments=int(judgments[i]),
+            majority_share=int(majority[i]) / int(judgments[i]),
+        )
+        for i in ranked
+    ]
 
 
 def _slices(rows: list[Row]) -> dict:
@@ -625,28 +736,25 @@ def _sequence(policy: GatePolicy, path: SequentialPath | None) -> dict | None:
 
 
 def _timeline(rows: list[Row]) -> dict:
-    """Judgments per hour (or per day for long campaigns), cumulative."""
+    """Judgments per hour (or per day for long campaigns, in UTC), cumulative."""
     if not rows:
         return {"times": [], "cumulative": []}
-    span = (rows[-1].created_at - rows[0].created_at).total_seconds()
+    arrived = np.fromiter((row.arrived for row in rows), dtype=np.int64, count=len(rows))
+    span = int(arrived[-1] - arrived[0])
     unit = "hour" if span < 3 * 86400 else "day"
-    buckets: dict = {}
-    for row in rows:
-        key = row.created_at.replace(minute=0, second=0, microsecond=0)
-        if unit == "day":
-            key = key.replace(hour=0)
-        buckets[key] = buckets.get(key, 0) + 1
-    times = sorted(buckets)
+    width = 3600 if unit == "hour" else 86400
+    times, counts = np.unique(arrived // width * width, return_counts=True)
     return {
         "unit": unit,
-        "times": [t.isoformat() for t in times],
-        "cumulative": np.cumsum([buckets[t] for t in times]).tolist(),
+        "times": [datetime.fromtimestamp(int(t), tz=UTC).isoformat() for t in times],
+        "cumulative": np.cumsum(counts).tolist(),
     }
 
 
-def campaign_progress(campaign: Campaign) -> dict:
+def campaign_progress(campaign: Campaign, *, judgments: int | None = None) -> dict:
+    """Items, judgments (`judgments`: the caller has counted Judgment.objects.in_results_of already), flags."""
     tasks = campaign.tasks.ordinary().count()  # known-answer items are not the campaign's work (reviews.quality)
-    done = Judgment.objects.in_results_of(campaign).count()
+    done = Judgment.objects.in_results_of(campaign).count() if judgments is None else judgments
     return {
         "tasks": tasks,
         "judgments": done,
@@ -661,7 +769,8 @@ def campaign_results(*, campaign: Campaign) -> dict:
     # cannot compute is left empty, and `problems` says which and why (reviews.problems).
     problems = Problems()
     unreadable: list[tuple[int, str, str]] = []  # (judgment id, item, why)
-    rows = _rows(campaign, unreadable)
+    durations: dict[str, list[int | None]] = {}  # each reviewer's, read with the rows, for reviewer_quality
+    rows = _rows(campaign, unreadable, durations)
     if unreadable:
         problems.add("judgments", unreadable_message(unreadable))
     versions = campaign_versions(campaign)
@@ -733,7 +842,7 @@ def campaign_results(*, campaign: Campaign) -> dict:
                 None,
             ),
             "policy": {**policy.as_dict(), "text": policy.describe()},
-            "progress": campaign_progress(campaign),
+            "progress": campaign_progress(campaign, judgments=len(rows) + len(unreadable)),
             "agreement": agreement,
             "slices": computed(problems, campaign, "slices", "The win rate per slice", lambda: _slices(rows), {}),
             "disagreements": computed(
@@ -754,7 +863,7 @@ def campaign_results(*, campaign: Campaign) -> dict:
                 campaign,
                 "reviewers",
                 "Reviewer quality",
-                lambda: reviewer_quality(campaign),
+                lambda: reviewer_quality(campaign, durations),
                 {
                     "known_answer_items": 0,
                     "known_answer_rate": campaign.known_answer_rate,
@@ -836,35 +945,39 @@ def campaign_evidence(*, campaign: Campaign) -> dict:
 # --- each reviewer's figures (known-answer items, time per judgment) and the lead's exclusions ---------------
 
 
-def reviewer_quality(campaign: Campaign) -> dict:
+def reviewer_quality(campaign: Campaign, durations: dict[str, list[int | None]] | None = None) -> dict:
     """Per reviewer: known-answer items answered and right (accuracy, Wilson 95% interval), the median time per
-    judgment and how many judgments were faster than `min_seconds`, over their counted judgments of every task."""
+    judgment and how many judgments were faster than `min_seconds`, over their counted judgments of every task.
+    `durations`: those judgments' durations by reviewer, when the caller has read them already (_rows)."""
     excluded = set(ReviewerExclusion.objects.filter(campaign=campaign).values_list("reviewer__username", flat=True))
     figures: dict[str, dict] = {
         name: {"judgments": 0, "known": 0, "correct": 0, "durations": [], "fast": 0}
         for name in campaign.reviewers.values_list("username", flat=True)
     }
-    judgments = (
-        Judgment.objects.counted()
-        .filter(task__campaign=campaign)
-        .values_list(
-            "reviewer__username",
-            "task__known_answer",
-            "duration_ms",
-            "choice",
-            "labels",
-            "ranking",
-            "ratings",
-            "assignment__slot_order",
-            "assignment__candidate_slot",
-        )
+    counted = Judgment.objects.counted().filter(task__campaign=campaign)
+    by_reviewer = (
+        _durations_by_reviewer(counted)
+        if durations is None
+        else {name: np.array(given, dtype=np.float64) for name, given in durations.items()}  # None -> NaN
     )
-    for reviewer, answer, duration, choice, labels, ranking, ratings, order, cslot in judgments:
+    for reviewer, taken in by_reviewer.items():
         mine = figures.setdefault(reviewer, {"judgments": 0, "known": 0, "correct": 0, "durations": [], "fast": 0})
-        mine["judgments"] += 1
-        if duration is not None:
-            mine["durations"].append(duration)
-        mine["fast"] += judgment_too_fast(duration, campaign.min_seconds)
+        timed = taken[~np.isnan(taken)]
+        mine["judgments"] = len(taken)
+        mine["durations"] = timed
+        mine["fast"] = judgments_too_fast(timed, campaign.min_seconds)
+    # only known-answer items are marked right or wrong: their answers are the only ones read (a few per reviewer)
+    known = counted.filter(task__known_answer__isnull=False).values_list(
+        "reviewer__username",
+        "task__known_answer",
+        "choice",
+        "labels",
+        "ranking",
+        "ratings",
+        "assignment__slot_order",
+        "assignment__candidate_slot",
+    )
+    for reviewer, answer, choice, labels, ranking, ratings, order, cslot in known:
         if answer is not None and not judgment_problem(
             campaign,
             choice=choice,
@@ -883,8 +996,8 @@ def reviewer_quality(campaign: Campaign) -> dict:
                 slot_order=order or [],
                 candidate_slot=cslot,
             )
-            mine["known"] += 1
-            mine["correct"] += known_answer_correct(campaign, answer, value)
+            figures[reviewer]["known"] += 1
+            figures[reviewer]["correct"] += known_answer_correct(campaign, answer, value)
     return {
         "known_answer_items": Task.objects.known().filter(campaign=campaign).count(),
         "known_answer_rate": campaign.known_answer_rate,
@@ -897,13 +1010,25 @@ def reviewer_quality(campaign: Campaign) -> dict:
                 "known_answered": f["known"],
                 "known_correct": f["correct"],
                 "accuracy": stats.wilson_interval(f["correct"], f["known"]).as_dict(),
-                "median_seconds": round(median(f["durations"]) / 1000, 3) if f["durations"] else None,
+                "median_seconds": round(float(np.median(f["durations"])) / 1000, 3) if len(f["durations"]) else None,
                 "timed_judgments": len(f["durations"]),
                 "fast_judgments": f["fast"],
             }
             for name, f in sorted(figures.items())
         ],
     }
+
+
+def _durations_by_reviewer(judgments: QuerySet[Judgment]) -> dict[str, NDArray[np.float64]]:
+    """Each reviewer's judgment durations in ms, NaN where none was recorded: one array per reviewer, not a Python
+    object per judgment (floats hold these ids and milliseconds exactly)."""
+    pairs = np.array(list(judgments.values_list("reviewer_id", "duration_ms")), dtype=np.float64)
+    if not len(pairs):
+        return {}
+    names = dict(User.objects.filter(pk__in=np.unique(pairs[:, 0]).tolist()).values_list("pk", "username"))
+    by_reviewer = pairs[np.argsort(pairs[:, 0], kind="stable")]
+    ids, starts = np.unique(by_reviewer[:, 0], return_index=True)
+    return {names[int(i)]: part[:, 1] for i, part in zip(ids, np.split(by_reviewer, starts[1:]), strict=True)}
 
 
 EXCLUDED_AFTER_RESULTS = "excluded after results were visible"

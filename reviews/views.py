@@ -1,5 +1,7 @@
 """Pages for the review loop: home, campaigns, the review page, results and sign-off, item images."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,7 +19,8 @@ from reviews.forms import CampaignForm, SignoffForm
 from reviews.gate import GatePolicy, PolicyInvalid
 from reviews.models import ChainCheck, Verdict
 from reviews.report import REPORT_CSP, report_html
-from reviews.results import campaign_evidence, campaign_results, reviewer_quality
+from reviews.results import campaign_evidence, reviewer_quality
+from reviews.results_cache import campaign_results_cached
 from reviews.selectors import (
     campaign_get_for_reviewer,
     campaign_get_for_user,
@@ -127,11 +130,13 @@ def campaign_detail(request, pk):
     """Results, gate, charts, and (for approvers) sign-off."""
     campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
     campaign_results_viewed(campaign=campaign)
-    results = campaign_results(campaign=campaign)
+    results = campaign_results_cached(campaign=campaign)
     verdict = campaign_verdict(campaign=campaign)
     context = {
         "campaign": campaign,
         "results": results,
+        "results_computed_at": datetime.fromisoformat(results["computed_at"]),
+        "results_max_stale_seconds": settings.SIGNOFF_RESULTS_MAX_STALE_SECONDS,
         "charts": results_charts(results),
         "verdict": verdict,
         "plotly_style_ids": plotly_style_ids(),

@@ -95,6 +95,11 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.b
     DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 2})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Kept results (reviews/results_cache.py) and the API's throttle counters. The default is each process's memory,
+# correct for results because their key is read from the database; redis://host:6379/n shares them between the
+# web processes, so a campaign's results are computed once rather than once per process.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -239,6 +244,9 @@ CELERY_BEAT_SCHEDULER = "core.beat.SingleHeartbeatScheduler"
 
 # How long a reviewer may take back a judgment they just gave.
 SIGNOFF_UNDO_SECONDS = env.int("SIGNOFF_UNDO_SECONDS", default=120)
+# While judgments arrive, a campaign's results page and API may show results computed up to this many seconds
+# before the latest judgment (reviews/results_cache.py); a lead's own change is shown at once.
+SIGNOFF_RESULTS_MAX_STALE_SECONDS = env.float("SIGNOFF_RESULTS_MAX_STALE_SECONDS", default=5.0)
 # Uploads up to this size are ingested in the request; larger ones go to the worker (202).
 SIGNOFF_SYNC_UPLOAD_MAX_BYTES = env.int("SIGNOFF_SYNC_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
 # A worker reading an upload writes its progress every half second; an upload silent this long had its worker die

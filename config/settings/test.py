@@ -27,3 +27,6 @@ AUTHENTICATION_BACKENDS = [
 ]
 # Throttle counters live in the process's cache across tests; the throttling tests set their own rates.
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "100000/minute", "tokens": "100000/minute"}}
+# Tests read results right after judging: kept results are served only once checked current (tests of the bound
+# itself, tests/test_results_cache.py, set their own).
+SIGNOFF_RESULTS_MAX_STALE_SECONDS = 0.0

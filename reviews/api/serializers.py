@@ -447,6 +447,10 @@ class ResultsSerializer(serializers.Serializer):
         "its set, versions or prediction sets gone) and blocks that could not be "
         "computed because of it; empty when there is none",
     )
+    computed_at = serializers.DateTimeField(
+        help_text="when the data these results describe was read; while judgments arrive, up to "
+        "SIGNOFF_RESULTS_MAX_STALE_SECONDS (5 s) before the latest one, never before the lead's own last change"
+    )
 
 
 class SignoffSerializer(serializers.Serializer):

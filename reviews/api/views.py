@@ -37,7 +37,8 @@ from reviews.api.serializers import (
     VerdictSerializer,
 )
 from reviews.models import Approval
-from reviews.results import campaign_exclusions, campaign_results
+from reviews.results import campaign_exclusions
+from reviews.results_cache import campaign_results_cached
 from reviews.selectors import (
     assignment_open_get,
     assignment_payload,
@@ -275,7 +276,7 @@ class CampaignResultsView(APIView):
     def get(self, request, pk):
         campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
         campaign_results_viewed(campaign=campaign)
-        return Response(campaign_results(campaign=campaign))
+        return Response(campaign_results_cached(campaign=campaign))
 
 
 class CampaignExclusionsView(APIView):

@@ -5,6 +5,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 
 from django.db import transaction
+from django.utils import timezone
 
 from core.errors import ApplicationError
 from core.models import User
@@ -256,5 +257,6 @@ def campaign_plan_update(*, campaign: Campaign) -> dict:
         overlap=campaign.overlap,
         resolution=campaign_outcome_resolution(campaign),
     )
-    Campaign.objects.filter(pk=campaign.pk).update(plan=campaign.plan)
+    # the planned end moves the gate's horizon: updated_at says the results changed (reviews.results_cache)
+    Campaign.objects.filter(pk=campaign.pk).update(plan=campaign.plan, updated_at=timezone.now())
     return campaign.plan

@@ -17,6 +17,7 @@ from reviews.selectors import campaign_user_is_lead
 from reviews.services.assignments import assignment_revive
 from reviews.services.decisions import campaign_gate_check_on_commit, campaign_gate_recheck_on_commit
 from reviews.services.gate_tally import gate_tally_judgment_counted, gate_tally_judgment_uncounting
+from reviews.services.results_changes import campaign_results_changed
 
 
 def _invalid(message: str, field: str) -> ApplicationError:
@@ -330,6 +331,7 @@ def judgment_discard(*, judgment: Judgment, actor: User, reason: str) -> Judgmen
         ):
             raise ConflictError("This judgment is already discarded or undone.", code="not_counted")
         Task.objects.filter(pk=judgment.task_id).update(assigned_count=F("assigned_count") - 1)
+        campaign_results_changed(campaign_id=campaign.pk)
         campaign_gate_recheck_on_commit(campaign_id=campaign.pk)  # no new judgment: the debounced check would skip it
     judgment.refresh_from_db()
     return judgment

@@ -13,6 +13,7 @@ from reviews.selectors import users_active_by_username
 from reviews.services.campaigns import campaign_plan_update, campaign_tasks_add
 from reviews.services.decisions import campaign_gate_recheck_on_commit
 from reviews.services.judgments import campaign_lead_check
+from reviews.services.results_changes import campaign_results_changed
 
 # Which status may follow which; closed is final (a closed campaign's gate has decided, or never will).
 # keyed by str: Campaign.status is a CharField, and a TextChoices member is equal to (and hashes as) its value
@@ -111,6 +112,7 @@ def campaign_reviewers_add(*, campaign: Campaign, actor: User, usernames: list[s
             extra={"field": "add"},
         )
     campaign.reviewers.add(*users)
+    campaign_results_changed(campaign_id=campaign.pk)  # each reviewer has a line in the results
     return sorted(campaign.reviewers.values_list("username", flat=True))
 
 

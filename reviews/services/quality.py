@@ -18,6 +18,7 @@ from reviews.results import as_label_set
 from reviews.services.decisions import campaign_gate_recheck_on_commit
 from reviews.services.gate_tally import gate_tally_mark_stale
 from reviews.services.judgments import campaign_lead_check
+from reviews.services.results_changes import campaign_results_changed
 
 DEFAULT_KNOWN_ANSWER_RATE = 0.1
 MAX_KNOWN_ANSWER_RATE = 0.5
@@ -318,6 +319,7 @@ def reviewer_exclude(*, campaign: Campaign, reviewer: User, reason: str, actor: 
             assigned_count=F("assigned_count") - 1
         )  # one counted judgment per task
         gate_tally_mark_stale(campaign_id=campaign.pk)  # their judgments may sit anywhere in the gate's path
+        campaign_results_changed(campaign_id=campaign.pk)
         campaign_gate_recheck_on_commit(campaign_id=campaign.pk)  # the evidence changed without a new judgment
     return exclusion
 
