@@ -8,13 +8,17 @@ the exports or the gold labels (`Judgment.objects.in_results_of`), and the ordin
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from numpy.typing import NDArray
-
+from core.lazy import lazy_module
 from reviews import stats
 from reviews.models import Campaign
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+else:
+    np = lazy_module("numpy")
 
 # Known-answer tasks sort after every ordinary task (SmallIntegerField's maximum), so the ordinary hand-out order and
 # its index are unchanged, and they have room for every reviewer (reviewers may be added while a campaign runs).
