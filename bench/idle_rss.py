@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 import uuid
@@ -81,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update({k: env[k] for k in ("CELERY_BROKER_URL", "SECURE_SSL_REDIRECT", "CONN_MAX_AGE")})
     bench.recreate_database()
     bench.migrate(env)
+    # production settings serve pages through the static files' manifest, which collectstatic writes
+    subprocess.run(
+        [str(bench.PYTHON), "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
     import django
 
     django.setup()
@@ -107,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(3 * len(workers)):
             api = http.request("GET", f"{server.base}/api/v1/campaigns/", headers={"Authorization": f"Token {token}"})
             page = http.request("GET", f"{server.base}/login/")
-            ok = ok and api.status == 200 and page.status == 200
+            if api.status != 200 or page.status != 200:
+                print(f"  a request failed: API {api.status}, page {page.status}: {api.data[:200]!r}")
+                ok = False
         wait_for_line(background.worker_log, "heartbeat_worker_task", 30)  # beat's first message, run at start
         time.sleep(args.settle_seconds)
         rows = [("gunicorn master", server.proc.pid)] + [("gunicorn worker", pid) for pid in workers]

@@ -64,7 +64,7 @@ import urllib3
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
-CELERY = ROOT / ".venv" / "bin" / "celery"
+BACKGROUND = [str(ROOT / ".venv" / "bin" / "python"), "-m", "config.background"]  # as deployed
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 DB_NAME = "signoff_bench_ingest"
 BROKER_DB = 12  # redis://127.0.0.1:6379/12; the queue name is unique per run as well
@@ -319,9 +319,7 @@ def start_stack(args, work: Path) -> Stack:
             "--no-control-socket",
         ]
         worker_cmd = [
-            str(CELERY),
-            "-A",
-            "config",
+            *BACKGROUND,
             "worker",
             "--beat",
             "--pool=solo",
@@ -348,9 +346,7 @@ def start_stack(args, work: Path) -> Stack:
             "--no-control-socket",
         ]
         worker_cmd = [
-            str(CELERY),
-            "-A",
-            "config",
+            *BACKGROUND,
             "worker",
             "--concurrency",
             "1",

@@ -58,7 +58,7 @@ import urllib3
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
-CELERY = ROOT / ".venv" / "bin" / "celery"
+BACKGROUND = [str(PYTHON), "-m", "config.background"]  # worker and beat as deployed (config/background.py)
 GATE_CHECK_TASK = "reviews.tasks.campaign_gate_check_task"
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 DB_NAME = "signoff_bench"  # --db-name changes it (two people benchmarking on one server need two databases)
@@ -583,10 +583,10 @@ def start_background(env: dict[str, str], *, concurrency: int) -> Background:
     schedule = tempfile.mkdtemp(prefix="signoff-bench-beat-")
     commands = {
         "worker": [
-            str(CELERY), "-A", "config", "worker", "--loglevel=INFO", f"--concurrency={concurrency}",
+            *BACKGROUND, "worker", "--loglevel=INFO", f"--concurrency={concurrency}",
             "--without-gossip", "--without-mingle", "--hostname", f"bench-{uuid.uuid4().hex[:8]}@%h",
         ],
-        "beat": [str(CELERY), "-A", "config", "beat", "--loglevel=WARNING", "--schedule", f"{schedule}/schedule"],
+        "beat": [*BACKGROUND, "beat", "--loglevel=WARNING", "--schedule", f"{schedule}/schedule"],
     }  # fmt: skip
     for name, cmd in commands.items():
         with tempfile.NamedTemporaryFile(prefix=f"signoff-bench-{name}-", suffix=".log", delete=False) as log:

@@ -144,7 +144,7 @@ def test_a_real_worker_runs_the_heartbeat_task_and_records_itself():
 
 def beat_process(schedule, **env: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO", "--schedule", str(schedule)],
+        [sys.executable, "-m", "config.background", "beat", "--loglevel=INFO", "--schedule", str(schedule)],
         cwd=BASE_DIR,
         env=worker_environment(**env),
         stdout=subprocess.PIPE,

@@ -73,9 +73,7 @@ def _start(hostname: str, extra_env: dict[str, str]) -> WorkerProcess:
     command = [
         sys.executable,
         "-m",
-        "celery",
-        "-A",
-        "config",
+        "config.background",  # as deployed
         "worker",
         "--pool=solo",
         "--loglevel=INFO",
