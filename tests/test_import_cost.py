@@ -46,3 +46,12 @@ def test_a_starting_process_imports_no_heavy_library(process):
 def test_a_heavy_library_loads_at_its_first_use():
     loaded = loaded_after(STARTS["worker"] + "\nfrom reviews.stats import proportions\nproportions.np.zeros(1)")
     assert "numpy" in loaded
+
+
+def test_the_worker_and_beat_entry_leaves_out_the_rest_of_celerys_command_line():
+    # config.background runs Celery's worker and beat commands; `celery`'s own entry also loads every other
+    # subcommand, amqp's interactive shell (click-repl, prompt_toolkit) among them, for the life of the process
+    loaded = loaded_after("import config.background\nimport django\ndjango.setup()")
+    assert "celery" in loaded and "django" in loaded
+    assert "click_repl" not in loaded and "prompt_toolkit" not in loaded
+    assert "click_repl" in loaded_after("import celery.bin.celery")  # the check would see it
