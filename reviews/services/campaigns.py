@@ -16,6 +16,7 @@ from reviews.gate import GatePolicy, PolicyInvalid
 from reviews.models import SLOTS, Campaign, Task, TaskOutput
 from reviews.plan import gate_plan
 from reviews.results import campaign_outcome_resolution
+from reviews.services.gate_tally import gate_tally_start
 from reviews.services.quality import campaign_known_answers_add
 
 TASK_BATCH = 5000
@@ -206,6 +207,7 @@ def campaign_create(
     ):
         raise ApplicationError("No item has predictions from every model version in the campaign.", code="no_tasks")
     campaign_plan_update(campaign=campaign)
+    gate_tally_start(campaign=campaign)  # after the plan and the versions: what its fingerprint reads
     return campaign
 
 

@@ -73,15 +73,33 @@ def _locked_tally(campaign_id: int) -> GateTally:
     return tally
 
 
+def gate_tally_start(*, campaign: Campaign) -> None:
+    """A new campaign's tally: nothing judged, which it states exactly, so the judgments extend it from the first
+    (a missing tally is created stale, and only a gate check's rebuild would make it exact)."""
+    GateTally.objects.create(
+        campaign=campaign,
+        fingerprint=gate_tally_fingerprint(campaign),
+        resolution=campaign_outcome_resolution(campaign),
+    )
+
+
 def gate_tally_mark_stale(*, campaign_id: int) -> None:
     """A change the tally does not follow (a reviewer excluded, or let back in): the next gate check rebuilds it."""
     with transaction.atomic():
         GateTally.objects.filter(pk=_locked_tally(campaign_id).pk).update(stale=True)
 
 
-def gate_tally_judgment_counted(*, campaign: Campaign, judgment_id: int, task_id: int) -> None:
-    """In the transaction that created the judgment, after it is written."""
-    _item_changed(campaign, judgment_id=judgment_id, task_id=task_id, added=True)
+def gate_tally_judgment_counting(*, campaign_id: int) -> GateTally:
+    """In the transaction that creates a judgment, before it is written: the campaign's tally, locked. Taken before
+    the insert, the lock makes the campaign's judgments take their ids in the order the tally counts them, so an
+    item a judgment completes is always the newest unit of the path (units are ordered by that id): concurrent
+    submissions extend the path exactly instead of leaving the tally for the gate check to rebuild."""
+    return _locked_tally(campaign_id)
+
+
+def gate_tally_judgment_counted(*, campaign: Campaign, tally: GateTally, judgment_id: int, task_id: int) -> None:
+    """In the transaction that created the judgment, after it is written; `tally` from gate_tally_judgment_counting."""
+    _item_changed(campaign, judgment_id=judgment_id, task_id=task_id, added=True, tally=tally)
 
 
 def gate_tally_judgment_uncounting(*, campaign: Campaign, judgment_id: int, task_id: int) -> None:
@@ -89,8 +107,10 @@ def gate_tally_judgment_uncounting(*, campaign: Campaign, judgment_id: int, task
     _item_changed(campaign, judgment_id=judgment_id, task_id=task_id, added=False)
 
 
-def _item_changed(campaign: Campaign, *, judgment_id: int, task_id: int, added: bool) -> None:
-    tally = _locked_tally(campaign.pk)
+def _item_changed(
+    campaign: Campaign, *, judgment_id: int, task_id: int, added: bool, tally: GateTally | None = None
+) -> None:
+    tally = tally or _locked_tally(campaign.pk)
     if added:
         tally.seen_through = max(tally.seen_through, judgment_id)
     if tally.stale:

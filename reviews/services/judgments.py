@@ -16,7 +16,11 @@ from reviews.models import SLOTS, Assignment, Campaign, Judgment, ReviewerExclus
 from reviews.selectors import campaign_user_is_lead
 from reviews.services.assignments import assignment_revive
 from reviews.services.decisions import campaign_gate_check_on_commit, campaign_gate_recheck_on_commit
-from reviews.services.gate_tally import gate_tally_judgment_counted, gate_tally_judgment_uncounting
+from reviews.services.gate_tally import (
+    gate_tally_judgment_counted,
+    gate_tally_judgment_counting,
+    gate_tally_judgment_uncounting,
+)
 from reviews.services.results_changes import campaign_results_changed
 
 
@@ -243,6 +247,7 @@ def judgment_submit(
             payload = judgment_validate(
                 campaign=campaign, assignment=assignment, choice=choice, labels=labels, ranking=ranking, ratings=ratings
             )
+            tally = gate_tally_judgment_counting(campaign_id=campaign.pk)  # before the insert: ids in tally order
             judgment = insert_model(  # the ORM's create() built more than it ran (docs/bench-next-task.md)
                 Judgment(
                     assignment=assignment,
@@ -254,7 +259,9 @@ def judgment_submit(
                     **payload,
                 )
             )
-            gate_tally_judgment_counted(campaign=campaign, judgment_id=judgment.pk, task_id=assignment.task_id)
+            gate_tally_judgment_counted(
+                campaign=campaign, tally=tally, judgment_id=judgment.pk, task_id=assignment.task_id
+            )
             if campaign.sampling == Campaign.Sampling.DISAGREEMENT and assignment.task_capacity > 1:
                 _raise_priority_if_reviewers_disagree(assignment.task_id)
             campaign_gate_check_on_commit(campaign_id=campaign.pk)
