@@ -92,6 +92,8 @@ def test_a_judgment_written_while_another_is_in_flight_extends_the_gate_path_exa
     )
     campaign = Campaign.objects.get(pk=response.json()["id"])
     claims = {r: assignment_claim_next(campaign=campaign, reviewer=r) for r in (first, second)}
+    task_of = {r: claim.task_id for r, claim in claims.items() if claim is not None}
+    assert len(task_of) == 2
     other_done = threading.Event()
     insert = judgments_module.insert_model
 
@@ -106,7 +108,7 @@ def test_a_judgment_written_while_another_is_in_flight_extends_the_gate_path_exa
 
     def submit(reviewer, after=None):
         try:
-            judgment_submit(task_id=claims[reviewer].task_id, reviewer=reviewer, choice="A")
+            judgment_submit(task_id=task_of[reviewer], reviewer=reviewer, choice="A")
             if after:
                 after.set()
         except BaseException as exc:
