@@ -1,3 +1,4 @@
+import gc
 import os
 from importlib import import_module
 
@@ -9,3 +10,7 @@ application = get_wsgi_application()
 # The URLconf (every view, the API, the schema) is imported here rather than by the first request: the process
 # is ready when it says so, and under gunicorn --preload (bin/serve-embedded) the forked workers share the import.
 import_module(settings.ROOT_URLCONF)
+# Everything imported so far lives as long as the process: moved out of the garbage collector's view, a full
+# collection no longer walks its ~115,000 objects (~30 ms with every thread of the process held: the tail of
+# request latency), and under --preload the forked workers do not write to the shared pages by collecting them.
+gc.freeze()

@@ -19,7 +19,8 @@ STARTS = {
 }
 
 
-def loaded_after(start: str) -> list[str]:
+def run_after(code: str) -> str:
+    """What `code` prints, run in a new interpreter on production settings (nothing connects at import)."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
@@ -28,12 +29,15 @@ def loaded_after(start: str) -> list[str]:
         "DATABASE_URL": "postgres://nobody@127.0.0.1:1/never-connected",  # nothing connects at import
         "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
     }
-    code = f"{start}\nimport sys\nprint(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout.split()
+    return done.stdout
+
+
+def loaded_after(start: str) -> list[str]:
+    return run_after(f"{start}\nimport sys\nprint(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))").split()
 
 
 @pytest.mark.parametrize("process", sorted(STARTS))
@@ -55,3 +59,9 @@ def test_the_worker_and_beat_entry_leaves_out_the_rest_of_celerys_command_line()
     assert "celery" in loaded and "django" in loaded
     assert "click_repl" not in loaded and "prompt_toolkit" not in loaded
     assert "click_repl" in loaded_after("import celery.bin.celery")  # the check would see it
+
+
+def test_the_web_process_keeps_what_it_imported_out_of_the_garbage_collectors_walk():
+    # config.wsgi freezes what the start created (gc.freeze): a full collection then walks only what requests make
+    frozen = run_after("import config.wsgi\nimport gc\nprint(gc.get_freeze_count(), len(gc.get_objects()))").split()
+    assert int(frozen[0]) > 50_000 > int(frozen[1])
