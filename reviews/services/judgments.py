@@ -127,9 +127,12 @@ _CAMPAIGN_SQL = sql_naming("SELECT {{columns}} FROM {Campaign} c WHERE c.{Campai
 
 def _campaign_in_transaction(campaign_id: int) -> Campaign | None:
     """Read the campaign inside the judgment's transaction, so a judgment and a sign-off cannot interleave:
-    on PostgreSQL a shared row lock (judgments don't block one another, the sign-off's FOR UPDATE waits for
-    them and they for it); on SQLite the transaction already holds the write lock (callers write first)."""
-    lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
+    on PostgreSQL a key-share row lock (judgments don't block one another; a sign-off, a pause or close, an
+    exclusion take FOR UPDATE, which waits for them and they for it); on SQLite the transaction already holds the
+    write lock (callers write first). Not FOR SHARE: that also conflicts with the plain UPDATEs the gate check and
+    its scheduling make to the row about once a second, and each queued every submission behind it (the tail of
+    submit's latency, docs/bench-next-task.md)."""
+    lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
     sql = _CAMPAIGN_SQL.format(columns=columns(Campaign, "c")) + lock
     return next(iter(fetch_models(Campaign, sql, [campaign_id])), None)
 
