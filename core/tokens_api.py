@@ -9,6 +9,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api_lists import PagedListView
 from core.models import TokenLabel
 from core.throttling import TokenEndpointsThrottle
 from core.tokens import DEFAULT_TTL, token_create, token_is_expired, token_revoke, tokens_of_user
@@ -42,15 +43,16 @@ _ERRORS = {
 }
 
 
-class TokenListCreateView(APIView):
+class TokenListCreateView(PagedListView):
     throttle_classes = [TokenEndpointsThrottle]
     # JSON only: a form body that parses to nothing would otherwise make a token with every default (the fuzzer
     # sent a bare "True" as multipart and got one); a JSON body that is not an object is a 400
     parser_classes = [JSONParser]
+    queryset = TokenLabel.objects.none()
 
     @extend_schema(responses={200: TokenSerializer(many=True), **_ERRORS})
     def get(self, request):
-        return Response(TokenSerializer(tokens_of_user(user=request.user), many=True).data)
+        return self.paged_response(tokens_of_user(user=request.user), TokenSerializer)
 
     @extend_schema(
         request=TokenCreateSerializer,

@@ -20,7 +20,10 @@ from reviews.results import campaign_version_names, item_rows_with_quality
 
 
 def campaigns_visible_to(user: User) -> QuerySet[Campaign]:
-    campaigns = Campaign.objects.select_related("dataset_version__dataset", "candidate__model", "baseline__model")
+    # newest first, ties broken by id so that pages neither repeat nor skip a campaign
+    campaigns = Campaign.objects.select_related(
+        "dataset_version__dataset", "candidate__model", "baseline__model"
+    ).order_by("-created_at", "-id")
     if user.has_role(User.Role.DATA_SCIENTIST, User.Role.APPROVER):
         return campaigns
     return campaigns.filter(reviewers=user)

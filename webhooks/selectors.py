@@ -9,7 +9,7 @@ from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 
 def webhook_endpoints_visible(*, user: User) -> QuerySet[WebhookEndpoint]:
-    endpoints = WebhookEndpoint.objects.all()
+    endpoints = WebhookEndpoint.objects.order_by("-created_at", "-id")  # a stable order for pages
     return endpoints if user.has_role(User.Role.ADMIN) else endpoints.filter(created_by=user)
 
 

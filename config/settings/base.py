@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc from the installed package, not a CDN
     "csp",
+    "django_filters",  # the list filters (API and pages)
     "core",
     "datasets",
     "models_app",
@@ -130,8 +131,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "core.schema.SignoffAutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
-    "PAGE_SIZE": 100,
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,  # core.pagination.PAGE_SIZE; `?page_size=` up to 500
     "UNAUTHENTICATED_USER": None,
 }
 # API tokens expire after this many days unless made otherwise (0 = never); `createtoken --expires never` for CI bots.

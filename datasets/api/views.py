@@ -7,6 +7,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api_lists import PagedListView
 from core.permissions import CanSeeResults, IsDataScientist
 from datasets.api.resumable import ResumableUploadMixin, own_upload
 from datasets.api.serializers import (
@@ -18,7 +19,8 @@ from datasets.api.serializers import (
     UploadSerializer,
     VersionCreatedSerializer,
 )
-from datasets.models import Upload
+from datasets.filters import DatasetFilter
+from datasets.models import Dataset, DatasetVersion, Upload
 from datasets.selectors import dataset_get, dataset_version_get, datasets_with_versions
 from datasets.services.datasets import dataset_create, dataset_version_ingest
 from datasets.services.uploads import upload_accept_if_large
@@ -38,13 +40,14 @@ def accepted_upload_response(upload: Upload) -> Response:
     return Response({"status_url": url}, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
 
 
-class DatasetListCreateView(APIView):
+class DatasetListCreateView(PagedListView):
     get_permissions = read_permissions_or(IsDataScientist)
+    queryset = Dataset.objects.none()  # the model, for the schema's filter parameters; get() reads the selector
+    filterset_class = DatasetFilter
 
     @extend_schema(responses=DatasetSerializer(many=True))
     def get(self, request):
-        datasets = datasets_with_versions()
-        return Response(DatasetSerializer(datasets, many=True).data)
+        return self.paged_response(datasets_with_versions(), DatasetSerializer)
 
     @extend_schema(request=DatasetCreateSerializer, responses={201: DatasetSerializer})
     def post(self, request):
@@ -62,13 +65,14 @@ class DatasetDetailView(APIView):
         return Response(DatasetSerializer(dataset_get(name=name)).data)
 
 
-class DatasetVersionListCreateView(APIView):
+class DatasetVersionListCreateView(PagedListView):
     get_permissions = read_permissions_or(IsDataScientist)
     parser_classes = [MultiPartParser]
+    queryset = DatasetVersion.objects.none()
 
     @extend_schema(responses=DatasetVersionSummarySerializer(many=True))
     def get(self, request, name):
-        return Response(DatasetVersionSummarySerializer(dataset_get(name=name).versions.all(), many=True).data)
+        return self.paged_response(dataset_get(name=name).versions.all(), DatasetVersionSummarySerializer)
 
     @extend_schema(
         summary="Upload a dataset version (JSONL one item a line, or CSV with a header)",

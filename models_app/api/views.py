@@ -6,6 +6,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api_lists import PagedListView
 from core.permissions import CanSeeResults, IsApprover, IsDataScientist
 from datasets.api.serializers import UploadAcceptedSerializer
 from datasets.api.views import accepted_upload_response, read_permissions_or
@@ -22,7 +23,8 @@ from models_app.api.serializers import (
     RegisteredModelSerializer,
     StageChangeSerializer,
 )
-from models_app.models import RegisteredModel
+from models_app.filters import ModelVersionFilter, RegisteredModelFilter
+from models_app.models import ModelVersion, RegisteredModel
 from models_app.selectors import (
     model_version_get,
     model_version_get_with_history,
@@ -32,12 +34,14 @@ from models_app.services.predictions import prediction_set_ingest
 from models_app.services.registry import model_version_create, model_version_set_stage, registered_model_create
 
 
-class ModelListCreateView(APIView):
+class ModelListCreateView(PagedListView):
     get_permissions = read_permissions_or(IsDataScientist)
+    queryset = RegisteredModel.objects.none()  # the model, for the schema's filter parameters
+    filterset_class = RegisteredModelFilter
 
     @extend_schema(responses=RegisteredModelSerializer(many=True))
     def get(self, request):
-        return Response(RegisteredModelSerializer(RegisteredModel.objects.all(), many=True).data)
+        return self.paged_response(RegisteredModel.objects.order_by("name"), RegisteredModelSerializer)
 
     @extend_schema(request=ModelCreateSerializer, responses={201: RegisteredModelSerializer})
     def post(self, request):
@@ -47,13 +51,15 @@ class ModelListCreateView(APIView):
         return Response(RegisteredModelSerializer(model).data, status=status.HTTP_201_CREATED)
 
 
-class ModelVersionListCreateView(APIView):
+class ModelVersionListCreateView(PagedListView):
     get_permissions = read_permissions_or(IsDataScientist)
+    queryset = ModelVersion.objects.none()  # the model, for the schema's filter parameters
+    filterset_class = ModelVersionFilter
 
     @extend_schema(responses=ModelVersionSerializer(many=True))
     def get(self, request, name):
-        versions = registered_model_get(name=name).versions.select_related("model", "created_by")
-        return Response(ModelVersionSerializer(versions, many=True).data)
+        versions = registered_model_get(name=name).versions.select_related("model", "created_by").order_by("-created_at", "-id")
+        return self.paged_response(versions, ModelVersionSerializer)
 
     @extend_schema(request=ModelVersionCreateSerializer, responses={201: ModelVersionSerializer})
     def post(self, request, name):

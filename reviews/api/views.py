@@ -8,6 +8,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api_lists import PagedListView
 from core.models import User
 from core.permissions import CanSeeResults, IsApprover, IsDataScientist, IsReviewer
 from core.schema import ErrorSerializer
@@ -36,7 +37,8 @@ from reviews.api.serializers import (
     TaskPayloadSerializer,
     VerdictSerializer,
 )
-from reviews.models import Approval
+from reviews.filters import CampaignFilter
+from reviews.models import Approval, Campaign, ReviewerExclusion
 from reviews.results import campaign_exclusions
 from reviews.results_cache import campaign_results_cached
 from reviews.selectors import (
@@ -67,7 +69,10 @@ def campaign_serializer_for(user: User):
     )
 
 
-class CampaignListCreateView(APIView):
+class CampaignListCreateView(PagedListView):
+    queryset = Campaign.objects.none()  # the model, for the schema's filter parameters; get() reads the selector
+    filterset_class = CampaignFilter
+
     def get_permissions(self):
         return super().get_permissions() if self.request.method == "GET" else [IsDataScientist()]
 
@@ -79,7 +84,7 @@ class CampaignListCreateView(APIView):
             campaigns = campaigns.prefetch_related(
                 "reviewers", Prefetch("others", ModelVersion.objects.select_related("model"))
             )
-        return Response(serializer(campaigns, many=True).data)
+        return self.paged_response(campaigns, serializer)
 
     @extend_schema(request=CampaignCreateSerializer, responses={201: CampaignCreatedSerializer})
     def post(self, request):
@@ -279,8 +284,10 @@ class CampaignResultsView(APIView):
         return Response(campaign_results_cached(campaign=campaign))
 
 
-class CampaignExclusionsView(APIView):
+class CampaignExclusionsView(PagedListView):
     """The lead takes a reviewer out of the campaign, with a reason, on record (and lists who was excluded)."""
+
+    queryset = ReviewerExclusion.objects.none()
 
     def get_permissions(self):
         return [CanSeeResults()] if self.request.method == "GET" else [IsDataScientist()]
@@ -288,7 +295,7 @@ class CampaignExclusionsView(APIView):
     @extend_schema(responses=ExclusionSerializer(many=True))
     def get(self, request, pk):
         campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
-        return Response(campaign_exclusions(campaign))
+        return self.paged_response(campaign_exclusions(campaign), ExclusionSerializer)
 
     @extend_schema(
         request=ExclusionCreateSerializer,

@@ -6,6 +6,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api_lists import PagedListView
 from core.permissions import IsDataScientist
 from webhooks.api.serializers import (
     WebhookDeliverySerializer,
@@ -14,6 +15,8 @@ from webhooks.api.serializers import (
     WebhookEndpointSerializer,
     WebhookEndpointUpdateSerializer,
 )
+from webhooks.filters import WebhookEndpointFilter
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.selectors import webhook_delivery_get, webhook_endpoint_get, webhook_endpoints_visible
 from webhooks.services import (
     webhook_delivery_redeliver,
@@ -23,12 +26,14 @@ from webhooks.services import (
 )
 
 
-class WebhookListCreateView(APIView):
+class WebhookListCreateView(PagedListView):
     permission_classes = [IsDataScientist]
+    queryset = WebhookEndpoint.objects.none()  # the model, for the schema's filter parameters; get() checks who
+    filterset_class = WebhookEndpointFilter
 
     @extend_schema(responses=WebhookEndpointSerializer(many=True))
     def get(self, request):
-        return Response(WebhookEndpointSerializer(webhook_endpoints_visible(user=request.user), many=True).data)
+        return self.paged_response(webhook_endpoints_visible(user=request.user), WebhookEndpointSerializer)
 
     @extend_schema(request=WebhookEndpointCreateSerializer, responses={201: WebhookEndpointCreatedSerializer})
     def post(self, request):
@@ -65,13 +70,14 @@ class WebhookDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class WebhookDeliveryListView(APIView):
+class WebhookDeliveryListView(PagedListView):
     permission_classes = [IsDataScientist]
+    queryset = WebhookDelivery.objects.none()
 
     @extend_schema(responses=WebhookDeliverySerializer(many=True))
     def get(self, request, pk):
-        deliveries = webhook_endpoint_get(user=request.user, pk=pk).deliveries.prefetch_related("attempts")[:200]
-        return Response(WebhookDeliverySerializer(deliveries, many=True).data)
+        deliveries = webhook_endpoint_get(user=request.user, pk=pk).deliveries.prefetch_related("attempts")
+        return self.paged_response(deliveries, WebhookDeliverySerializer)
 
 
 class WebhookRedeliverView(APIView):

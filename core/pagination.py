@@ -1,0 +1,34 @@
+"""Paging of every list, API and page alike: one page size, one ceiling, one way to read `?page=`.
+(DRF imports the pagination class while it builds GenericAPIView: nothing here may import DRF's views.)"""
+
+from django.core.paginator import Page, Paginator
+from django.http import HttpRequest
+from rest_framework import pagination
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+class PageNumberPagination(pagination.PageNumberPagination):
+    """`{count, next, previous, results}`; `?page=N`, `?page_size=` up to MAX_PAGE_SIZE."""
+
+    page_size = PAGE_SIZE
+    page_size_query_param = "page_size"
+    max_page_size = MAX_PAGE_SIZE
+
+
+def page_size_of(request: HttpRequest, default: int = PAGE_SIZE) -> int:
+    try:
+        size = int(request.GET.get("page_size", default))
+    except ValueError:
+        return default
+    return min(max(size, 1), MAX_PAGE_SIZE)
+
+
+def page_of(request: HttpRequest, rows, *, per_page: int | None = None, count: int | None = None) -> Page:
+    """The page `?page=` asks for (the last one if past the end, the first if not a number), for list pages.
+    `count`, when the caller already knows it (a dataset version's item_count), saves the COUNT(*) query."""
+    paginator = Paginator(rows, per_page or page_size_of(request))
+    if count is not None:
+        paginator.count = count  # type: ignore[misc]  # a cached_property: set, it is not computed
+    return paginator.get_page(request.GET.get("page"))
