@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote, urljoin
+from urllib.parse import quote, urlencode, urljoin
 
 import urllib3
 
@@ -41,6 +41,18 @@ class Client:
     def follow(self, url: str) -> tuple[int, Any]:
         """GET a URL the server handed back (a status_url): usually an absolute path, already prefixed."""
         return self._send("GET", urljoin(self.base_url + "/", url))
+
+    def list_all(self, path: str, **filters: Any) -> list[Any]:
+        """Every row of a list endpoint: its pages are `{count, next, previous, results}`; `next` is followed
+        (the largest page the server allows, so few requests) until it is null."""
+        query = urlencode({**{k: v for k, v in filters.items() if v not in (None, "")}, "page_size": 500})
+        rows: list[Any] = []
+        _, page = self.request("GET", f"{path}?{query}")
+        while True:
+            rows.extend(page["results"])
+            if not page.get("next"):
+                return rows
+            _, page = self.follow(page["next"])
 
     def _send(
         self, method: str, url: str, *, body: Any = None, fields: dict | None = None, timeout: float | None = None

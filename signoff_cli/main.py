@@ -164,6 +164,21 @@ def cmd_campaign_create(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_campaign_list(client: Client, args: argparse.Namespace) -> int:
+    decided = {"yes": "true", "no": "false"}.get(args.decided or "")
+    campaigns = client.list_all(
+        api_path("campaigns"),
+        search=args.search,
+        status=args.status,
+        kind=args.kind,
+        model=args.model,
+        dataset=args.dataset,
+        decided=decided,
+    )
+    emit(args, campaigns, "\n".join(f"{c['id']}\t{c['status']}\t{c['kind']}\t{c['name']}" for c in campaigns))
+    return 0
+
+
 def describe_verdict(client: Client, path: str, verdict: dict) -> str:
     """The gate answers a narrow verdict (id, decision, hash, signed_at); who signed and why is evidence, asked for
     once, when there is a verdict to describe. A token that may not read it still gets the decision and hash."""
@@ -347,7 +362,7 @@ def build_parser() -> Parser:
     json_flag(predictions)
     predictions.set_defaults(func=cmd_push_predictions)
 
-    campaign = commands.add_parser("campaign", help="create review campaigns")
+    campaign = commands.add_parser("campaign", help="create and list review campaigns")
     campaign_actions = campaign.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = campaign_actions.add_parser(
         "create",
@@ -360,6 +375,20 @@ def build_parser() -> Parser:
         "--json", dest="spec", required=True, metavar="FILE_OR_-", help="JSON spec file, or - for stdin"
     )
     create.set_defaults(func=cmd_campaign_create)
+    listing = campaign_actions.add_parser(
+        "list",
+        help="list campaigns (every page), optionally filtered",
+        description="Print id, status, kind and name of each campaign the token may see, following the API's "
+        "pages to the end.",
+    )
+    listing.add_argument("--search", help="part of the campaign's name")
+    listing.add_argument("--status", choices=["active", "paused", "closed"])
+    listing.add_argument("--kind", choices=["pairwise", "ranking", "rating", "labeling"])
+    listing.add_argument("--model", help="a model's name (candidate, baseline or other)")
+    listing.add_argument("--dataset", help="a dataset's name")
+    listing.add_argument("--decided", choices=["yes", "no"], help="whether the gate has decided")
+    json_flag(listing)
+    listing.set_defaults(func=cmd_campaign_list)
 
     gate = commands.add_parser(
         "gate",
