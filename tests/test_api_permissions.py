@@ -209,7 +209,7 @@ def test_reviewer_outside_a_campaign_gets_404_not_403(api, users, pairwise_campa
         assert response.json()["code"] == "campaign_not_found"
     # the same answer as for a campaign that does not exist: ids reveal nothing
     assert outsider.get("/api/v1/campaigns/999999/").json() == outsider.get(f"/api/v1/campaigns/{cid}/").json()
-    assert outsider.get("/api/v1/campaigns/").json() == []
+    assert outsider.get("/api/v1/campaigns/").json()["results"] == []
 
 
 def test_reviewer_sees_the_campaign_without_model_names(api, pairwise_campaign):
@@ -332,12 +332,13 @@ def test_campaign_list_does_not_query_per_campaign(api, loop_data, django_assert
             format="json",
         )
         assert response.status_code == 201
-    # token lookup, user, campaigns (joined), reviewers and other versions (prefetched): a fixed number
-    with django_assert_max_num_queries(6):
+    # token lookup, user, the page's count, campaigns (joined), reviewers and other versions (prefetched)
+    with django_assert_max_num_queries(7):
         response = api["ds"].get("/api/v1/campaigns/")
-    assert len(response.json()) == 5 and all(c["reviewers"] == ["rev", "rev2"] for c in response.json())
-    with django_assert_max_num_queries(4):
-        assert len(api["reviewer"].get("/api/v1/campaigns/").json()) == 5
+    campaigns = response.json()["results"]
+    assert len(campaigns) == 5 and all(c["reviewers"] == ["rev", "rev2"] for c in campaigns)
+    with django_assert_max_num_queries(5):
+        assert len(api["reviewer"].get("/api/v1/campaigns/").json()["results"]) == 5
 
 
 def test_dataset_list_does_not_query_per_dataset(api, django_assert_max_num_queries):
@@ -346,18 +347,19 @@ def test_dataset_list_does_not_query_per_dataset(api, django_assert_max_num_quer
         api["ds"].post(
             f"/api/v1/datasets/d{n}/versions/", {"file": jsonl_file([{"id": "a", "input": str(n)}])}, format="multipart"
         )
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5):  # + the page's count
         response = api["ds"].get("/api/v1/datasets/")
-    assert [d["name"] for d in response.json()] == [f"d{n}" for n in range(5)]
-    assert all(len(d["versions"]) == 1 for d in response.json())
+    datasets = response.json()["results"]
+    assert [d["name"] for d in datasets] == [f"d{n}" for n in range(5)]
+    assert all(len(d["versions"]) == 1 for d in datasets)
 
 
 def test_model_version_list_does_not_query_per_version(api, loop_data, django_assert_max_num_queries):
     for n in range(3, 8):
         api["ds"].post("/api/v1/models/calc/versions/", {"version": str(n)}, format="json")
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5):  # + the page's count
         response = api["ds"].get("/api/v1/models/calc/versions/")
-    assert len(response.json()) == 7
+    assert len(response.json()["results"]) == 7
 
 
 def test_unknown_api_url_answers_in_the_error_shape(api):

@@ -72,7 +72,7 @@ def test_a_user_lists_only_their_own_tokens_and_never_a_key(users):
     other = session_client(users["approver"]).post("/api/v1/tokens/", {"name": "approver's"}, format="json").json()
     response = ds_client.get("/api/v1/tokens/")
     assert response.status_code == 200
-    listed = response.json()
+    listed = response.json()["results"]
     assert [token["name"] for token in listed] == ["ci", ""]  # newest first
     assert all(set(token) == {"id", "name", "created", "expiry", "expired"} for token in listed)
     assert [token["expiry"] is None for token in listed] == [False, True]
@@ -95,7 +95,7 @@ def test_a_user_revokes_their_own_token_and_someone_elses_is_not_found(users):
 
 def test_a_token_made_by_knox_directly_can_be_revoked_by_its_owner(users):
     client = token_client(users["reviewer"])
-    [token] = client.get("/api/v1/tokens/").json()
+    [token] = client.get("/api/v1/tokens/").json()["results"]
     assert client.delete(f"/api/v1/tokens/{token['id']}/").status_code == 204
     assert client.get("/api/v1/tokens/").status_code == 401  # it revoked the token it was using
 
@@ -132,7 +132,7 @@ def test_createtoken_expires_by_default_and_takes_days_or_never(db, capsys):
         call_command("createtoken", "ci-bot", "--role", "data_scientist", "--create-user", *args)
         key = capsys.readouterr().out.strip().splitlines()[-1]
         assert with_key(key).get("/api/v1/datasets/").status_code == 200
-        return AuthToken.objects.get(label__pk=with_key(key).get("/api/v1/tokens/").json()[0]["id"])
+        return AuthToken.objects.get(label__pk=with_key(key).get("/api/v1/tokens/").json()["results"][0]["id"])
 
     assert_near(make().expiry, timezone.now() + timedelta(days=90))
     assert_near(make("--expires", "7", "--name", "nightly").expiry, timezone.now() + timedelta(days=7))

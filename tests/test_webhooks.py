@@ -166,7 +166,7 @@ def test_secret_is_shown_once_and_stored_only_encrypted(api):
     assert decrypt(stored.secret_encrypted) == secret
     for listed in (
         api["ds"].get(f"/api/v1/webhooks/{stored.pk}/").json(),
-        api["ds"].get("/api/v1/webhooks/").json()[0],
+        api["ds"].get("/api/v1/webhooks/").json()["results"][0],
     ):
         assert "secret" not in listed and "secret_encrypted" not in listed
         assert secret not in json.dumps(listed)
@@ -460,7 +460,7 @@ def test_redeliver_of_an_unknown_delivery_is_404(api):
 def test_delivery_log_lists_attempts(api, receiver, endpoint, delivery):
     receiver.status = 500
     webhook_delivery_attempt(delivery_id=delivery.pk)
-    log = api["ds"].get(f"/api/v1/webhooks/{endpoint[0].pk}/deliveries/").json()
+    log = api["ds"].get(f"/api/v1/webhooks/{endpoint[0].pk}/deliveries/").json()["results"]
     assert [(d["message_id"], d["attempt_count"]) for d in log] == [(delivery.message_id, 1)]
     assert log[0]["attempts"][0]["status_code"] == 500
 

@@ -60,7 +60,7 @@ def owned(users, receiver, no_broker):
 def test_another_data_scientist_gets_404_for_every_api_call_on_my_endpoint(api, owned, other_ds):
     endpoint, delivery = owned
     other = token_client(other_ds)
-    assert other.get("/api/v1/webhooks/").json() == []
+    assert other.get("/api/v1/webhooks/").json()["results"] == []
     for response in (
         other.get(f"/api/v1/webhooks/{endpoint.pk}/"),
         other.get(f"/api/v1/webhooks/{endpoint.pk}/deliveries/"),
@@ -80,11 +80,11 @@ def test_the_owner_and_admins_see_the_endpoint(api, owned, other_ds, no_broker):
     theirs, _ = webhook_endpoint_create(
         url="http://93.184.216.34/theirs", events=["verdict.signed"], created_by=other_ds
     )
-    assert [e["id"] for e in api["ds"].get("/api/v1/webhooks/").json()] == [endpoint.pk]
-    assert sorted(e["id"] for e in api["admin"].get("/api/v1/webhooks/").json()) == sorted([endpoint.pk, theirs.pk])
+    assert [e["id"] for e in api["ds"].get("/api/v1/webhooks/").json()["results"]] == [endpoint.pk]
+    assert sorted(e["id"] for e in api["admin"].get("/api/v1/webhooks/").json()["results"]) == sorted([endpoint.pk, theirs.pk])
     for client in (api["ds"], api["admin"]):
         assert client.get(f"/api/v1/webhooks/{endpoint.pk}/").status_code == 200
-        assert client.get(f"/api/v1/webhooks/{endpoint.pk}/deliveries/").json()[0]["id"] == delivery.pk
+        assert client.get(f"/api/v1/webhooks/{endpoint.pk}/deliveries/").json()["results"][0]["id"] == delivery.pk
     assert api["ds"].get(f"/api/v1/webhooks/{theirs.pk}/").status_code == 404
     assert api["admin"].delete(f"/api/v1/webhooks/{theirs.pk}/").status_code == 204
 
@@ -160,7 +160,7 @@ def test_deactivating_cancels_pending_retries_visibly(api, receiver, owned):
     WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())  # the retry falls due
     assert webhook_delivery_attempt(delivery_id=delivery.pk) is None
     assert len(receiver.requests) == 1  # only the attempt before deactivation
-    (log,) = api["ds"].get(f"/api/v1/webhooks/{endpoint.pk}/deliveries/").json()
+    (log,) = api["ds"].get(f"/api/v1/webhooks/{endpoint.pk}/deliveries/").json()["results"]
     assert log["status"] == "cancelled"
     assert [a["error"] for a in log["attempts"]][-1] == "Not sent: the endpoint was deactivated by ds."
 
