@@ -5,17 +5,17 @@ from django.shortcuts import render
 
 from core.errors import NotFoundError
 from core.models import User
+from core.pagination import page_of
 from core.views import role_required
+from datasets.filters import DatasetFilter, ItemFilter
 from datasets.selectors import dataset_get, dataset_version_get, datasets_with_versions
 from datasets.selectors_diff import CLASSES, PAGE_SIZE, version_diff_counts, version_diff_page
-
-ITEM_PREVIEW = 50
 
 
 @role_required(User.Role.DATA_SCIENTIST, User.Role.APPROVER)
 def dataset_list(request):
-    datasets = datasets_with_versions()
-    return render(request, "datasets/list.html", {"datasets": datasets})
+    found = DatasetFilter(request.GET, queryset=datasets_with_versions(), request=request)
+    return render(request, "datasets/list.html", {"filter": found, "page": page_of(request, found.qs)})
 
 
 @role_required(User.Role.DATA_SCIENTIST, User.Role.APPROVER)
@@ -25,10 +25,13 @@ def dataset_detail(request, name):
     shown = versions[0] if versions else None
     if "version" in request.GET and versions:
         shown = next((v for v in versions if str(v.number) == request.GET["version"]), shown)
-    items = shown.items.all()[:ITEM_PREVIEW] if shown else []
-    return render(
-        request, "datasets/detail.html", {"dataset": dataset, "versions": versions, "shown": shown, "items": items}
-    )
+    context = {"dataset": dataset, "versions": versions, "shown": shown}
+    if shown:
+        found = ItemFilter(request.GET, queryset=shown.items.order_by("id"), request=request)
+        # unfiltered, the version's stored item_count is the count: no COUNT(*) over a million-row version
+        count = None if found.form.has_changed() else shown.item_count
+        context.update(filter=found, page=page_of(request, found.qs, count=count), keep=[("version", shown.number)])
+    return render(request, "datasets/detail.html", context)
 
 
 @role_required(User.Role.DATA_SCIENTIST, User.Role.APPROVER)

@@ -6,8 +6,10 @@ from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError
 from core.models import User
+from core.pagination import page_of
 from core.views import role_required
 from datasets.models import DatasetVersion
+from models_app.filters import RegisteredModelFilter
 from models_app.models import ModelVersion
 from models_app.selectors import model_version_get, registered_models_with_versions
 from models_app.services.registry import model_version_set_stage
@@ -15,8 +17,10 @@ from models_app.services.registry import model_version_set_stage
 
 @role_required(User.Role.DATA_SCIENTIST, User.Role.APPROVER)
 def registry(request):
-    models = registered_models_with_versions()
-    return render(request, "models_app/registry.html", {"models": models})
+    found = RegisteredModelFilter(request.GET, queryset=registered_models_with_versions(), request=request)
+    return render(
+        request, "models_app/registry.html", {"filter": found, "page": page_of(request, found.qs, per_page=20)}
+    )
 
 
 @role_required(User.Role.DATA_SCIENTIST, User.Role.APPROVER)

@@ -3,7 +3,11 @@
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django_filters import rest_framework as filters
 
+from core.models import User
 from reviews.models import Campaign
+
+# a reviewer's campaigns are blind: a filter by model, dataset or the gate would tell them what their answers hide
+RESULTS_FILTERS = ("model", "dataset", "decided")
 
 DECIDED_HELP = "true: the gate decided (pass or fail); false: not yet"
 
@@ -25,9 +29,20 @@ class CampaignFilter(filters.FilterSet):
         method="filter_mine", label="Mine", help_text="true: campaigns you lead or review; false: the others"
     )
 
+    shown: tuple[str, ...] | None = None  # the filters a page offers (None: all)
+
     class Meta:
         model = Campaign
         fields: list[str] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        user = getattr(self.request, "user", None)
+        if user is None or not user.has_role(User.Role.DATA_SCIENTIST, User.Role.APPROVER):
+            for name in RESULTS_FILTERS:
+                del self.filters[name]  # ignored for them, as an unknown parameter is
+        for name in set(self.filters) - set(self.shown or self.filters):
+            del self.filters[name]
 
     def filter_search(self, queryset: QuerySet[Campaign], name: str, value: str) -> QuerySet[Campaign]:
         return queryset.filter(name__icontains=value.strip()) if value.strip() else queryset
@@ -46,3 +61,9 @@ class CampaignFilter(filters.FilterSet):
         reviews = Campaign.reviewers.through.objects.filter(campaign=OuterRef("pk"), user=user)
         mine = Q(created_by=user) | Exists(reviews)
         return queryset.filter(mine) if value else queryset.exclude(mine)
+
+
+class ReviewerQueueFilter(CampaignFilter):
+    """The reviewer's home: their active and paused campaigns, by name and kind."""
+
+    shown = ("search", "kind", "status")

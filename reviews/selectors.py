@@ -1,19 +1,20 @@
 """Reads for reviews: access-checked getters, what a task shows, results, and the gate as CI sees it."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 
 from core.errors import ApplicationError, NotFoundError
 from core.models import User
 from core.rawsql import columns, fetch_models, sql_naming
 from datasets.models import Dataset, DatasetVersion, Item
-from models_app.models import ModelVersion, Prediction
+from models_app.models import ModelVersion, Prediction, PredictionSet
 from reviews.claimable import claimable_params, claimable_tasks_sql
 from reviews.content import render_content
 from reviews.gate import GatePolicy
-from reviews.models import SLOTS, Assignment, Campaign, Judgment, ReviewerExclusion, Task, TaskOutput, Verdict
+from reviews.models import SLOTS, Approval, Assignment, Campaign, Judgment, ReviewerExclusion, Task, TaskOutput, Verdict
 from reviews.plan import gate_plan, outcome_resolution
 from reviews.problems import judgment_problem
 from reviews.results import campaign_version_names, item_rows_with_quality
@@ -262,15 +263,34 @@ def reviewer_progress_many(campaigns: list[Campaign], reviewer: User) -> dict[in
     return progress
 
 
-def reviewer_queue(*, reviewer: User) -> list[dict]:
-    """The reviewer's active and paused campaigns with what they have done and what is left for them."""
-    campaigns = list(
-        Campaign.objects.filter(
-            reviewers=reviewer, status__in=[Campaign.Status.ACTIVE, Campaign.Status.PAUSED]
-        ).order_by("created_at")
+def reviewer_queue_campaigns(*, reviewer: User) -> QuerySet[Campaign]:
+    """The reviewer's active and paused campaigns, oldest first (ties by id, so pages are stable)."""
+    return Campaign.objects.filter(
+        reviewers=reviewer, status__in=[Campaign.Status.ACTIVE, Campaign.Status.PAUSED]
+    ).order_by("created_at", "id")
+
+
+def reviewer_queue(*, reviewer: User, campaigns: Iterable[Campaign] | None = None) -> list[dict]:
+    """The reviewer's campaigns (all of the queue, or the page given) with what they have done and what is left."""
+    rows = list(reviewer_queue_campaigns(reviewer=reviewer) if campaigns is None else campaigns)
+    progress = reviewer_progress_many(rows, reviewer)
+    return [{"campaign": campaign, **progress[campaign.pk]} for campaign in rows]
+
+
+def campaigns_awaiting_signoff(*, approver: User) -> QuerySet[Campaign]:
+    """The approver's queue: campaigns whose gate decided, with no verdict yet, that this approver has not signed
+    and may sign (not the uploader of the candidate nor the campaign's creator: services.verdicts)."""
+    uploaded = PredictionSet.objects.filter(model_version=OuterRef("candidate_id"), created_by=approver)
+    return (
+        campaigns_visible_to(approver)
+        .exclude(decision="")
+        .filter(verdict__isnull=True)
+        .exclude(Exists(Approval.objects.filter(campaign=OuterRef("pk"), approver=approver)))
+        .exclude(created_by=approver)
+        .exclude(candidate__created_by=approver)
+        .exclude(Exists(uploaded))
+        .order_by("decided_at", "id")  # the longest waiting first
     )
-    progress = reviewer_progress_many(campaigns, reviewer)
-    return [{"campaign": campaign, **progress[campaign.pk]} for campaign in campaigns]
 
 
 def campaign_gate_summary(campaign: Campaign) -> dict:
@@ -285,10 +305,13 @@ def campaign_gate_summary(campaign: Campaign) -> dict:
     }
 
 
+HOME_AWAITING_SHOWN = 5  # the rest on the approver's queue page
+
+
 def home_summary(*, user: User) -> dict:
     summary: dict = {"is_reviewer": user.role == User.Role.REVIEWER}
-    if user.has_role(User.Role.REVIEWER) and user.role in (User.Role.REVIEWER, User.Role.ADMIN):
-        summary["queue"] = reviewer_queue(reviewer=user)
+    # the reviewer's queue is paged by the view (reviews.views.home)
+    summary["has_queue"] = user.has_role(User.Role.REVIEWER) and user.role in (User.Role.REVIEWER, User.Role.ADMIN)
     if user.has_role(User.Role.DATA_SCIENTIST, User.Role.APPROVER):
         # the gate as its last check stored it: a list never computes results (one query for all the rows)
         campaigns = list(campaigns_visible_to(user).select_related("verdict")[:20])
@@ -298,7 +321,13 @@ def home_summary(*, user: User) -> dict:
         summary["datasets"] = Dataset.objects.order_by("-created_at")[:10]
         summary["model_versions"] = ModelVersion.objects.select_related("model").order_by("-created_at")[:10]
     if user.has_role(User.Role.APPROVER):
-        summary["awaiting_signoff"] = [c for c in summary.get("campaigns", []) if not c["signed"]]
+        awaiting = campaigns_awaiting_signoff(approver=user)
+        summary["awaiting_signoff"] = list(awaiting[:HOME_AWAITING_SHOWN])
+        summary["awaiting_signoff_count"] = (
+            len(summary["awaiting_signoff"])
+            if len(summary["awaiting_signoff"]) < HOME_AWAITING_SHOWN
+            else awaiting.count()
+        )
     return summary
 
 

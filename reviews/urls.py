@@ -5,6 +5,7 @@ from reviews import lifecycle_views, views
 urlpatterns = [
     path("", views.home, name="home"),
     path("campaigns/", views.campaign_list, name="campaign-list"),
+    path("signoff/", views.approver_queue, name="approver-queue"),
     path("campaigns/new/", views.campaign_new, name="campaign-new"),
     path("campaigns/<id:pk>/", views.campaign_detail, name="campaign-detail"),
     path("campaigns/new/plan", views.campaign_new_plan, name="campaign-new-plan"),

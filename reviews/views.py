@@ -13,8 +13,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ApplicationError
 from core.models import User
+from core.pagination import page_of
 from core.views import role_required
 from reviews.charts import plotly_bundle, plotly_style_ids, results_charts
+from reviews.filters import CampaignFilter, ReviewerQueueFilter
 from reviews.forms import CampaignForm, SignoffForm
 from reviews.gate import GatePolicy, PolicyInvalid
 from reviews.models import ChainCheck, Verdict
@@ -22,6 +24,7 @@ from reviews.report import REPORT_CSP, report_html
 from reviews.results import campaign_evidence, reviewer_quality
 from reviews.results_cache import campaign_results_cached
 from reviews.selectors import (
+    campaign_gate_summary,
     campaign_get_for_reviewer,
     campaign_get_for_user,
     campaign_item_judgments,
@@ -30,10 +33,13 @@ from reviews.selectors import (
     campaign_reviewer_get,
     campaign_user_is_lead,
     campaign_verdict,
+    campaigns_awaiting_signoff,
     campaigns_visible_to,
     home_summary,
     item_get_for_user,
     judgment_get,
+    reviewer_queue,
+    reviewer_queue_campaigns,
 )
 from reviews.services.campaigns import campaign_create
 from reviews.services.chain import (
@@ -50,12 +56,28 @@ from reviews.services.verdicts import campaign_signer_problem, verdict_sign
 
 @login_required
 def home(request):
-    return render(request, "home.html", home_summary(user=request.user))
+    context = home_summary(user=request.user)
+    if context["has_queue"]:
+        queue = reviewer_queue_campaigns(reviewer=request.user)
+        found = ReviewerQueueFilter(request.GET, queryset=queue, request=request)
+        page = page_of(request, found.qs)
+        context.update(filter=found, page=page, queue=reviewer_queue(reviewer=request.user, campaigns=page))
+    return render(request, "home.html", context)
 
 
 @login_required
 def campaign_list(request):
-    return render(request, "reviews/campaign_list.html", {"campaigns": campaigns_visible_to(request.user)})
+    found = CampaignFilter(request.GET, queryset=campaigns_visible_to(request.user), request=request)
+    return render(request, "reviews/campaign_list.html", {"filter": found, "page": page_of(request, found.qs)})
+
+
+@role_required(User.Role.APPROVER)
+def approver_queue(request):
+    """Campaigns whose gate decided and that wait for this approver's sign-off, the longest waiting first."""
+    found = CampaignFilter(request.GET, queryset=campaigns_awaiting_signoff(approver=request.user), request=request)
+    page = page_of(request, found.qs)
+    rows = [{"campaign": c, "gate": campaign_gate_summary(c)} for c in page]
+    return render(request, "reviews/approver_queue.html", {"filter": found, "page": page, "rows": rows})
 
 
 @role_required(User.Role.DATA_SCIENTIST)

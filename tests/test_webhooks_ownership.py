@@ -81,7 +81,9 @@ def test_the_owner_and_admins_see_the_endpoint(api, owned, other_ds, no_broker):
         url="http://93.184.216.34/theirs", events=["verdict.signed"], created_by=other_ds
     )
     assert [e["id"] for e in api["ds"].get("/api/v1/webhooks/").json()["results"]] == [endpoint.pk]
-    assert sorted(e["id"] for e in api["admin"].get("/api/v1/webhooks/").json()["results"]) == sorted([endpoint.pk, theirs.pk])
+    assert sorted(e["id"] for e in api["admin"].get("/api/v1/webhooks/").json()["results"]) == sorted(
+        [endpoint.pk, theirs.pk]
+    )
     for client in (api["ds"], api["admin"]):
         assert client.get(f"/api/v1/webhooks/{endpoint.pk}/").status_code == 200
         assert client.get(f"/api/v1/webhooks/{endpoint.pk}/deliveries/").json()["results"][0]["id"] == delivery.pk

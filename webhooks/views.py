@@ -8,7 +8,9 @@ from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError
 from core.models import User
+from core.pagination import page_of
 from core.views import role_required
+from webhooks.filters import WebhookEndpointFilter
 from webhooks.models import WebhookEndpoint
 from webhooks.selectors import webhook_delivery_get, webhook_endpoint_get, webhook_endpoints_visible
 from webhooks.services import (
@@ -42,9 +44,9 @@ def webhook_list(request):
         else:
             form = WebhookEndpointForm()
     endpoints = webhook_endpoints_visible(user=request.user).select_related("created_by")
-    return render(
-        request, "webhooks/list.html", {"form": form, "endpoints": endpoints, "created": created, "secret": secret}
-    )
+    found = WebhookEndpointFilter(request.GET, queryset=endpoints, request=request)
+    context = {"form": form, "filter": found, "page": page_of(request, found.qs), "created": created, "secret": secret}
+    return render(request, "webhooks/list.html", context)
 
 
 @role_required(User.Role.DATA_SCIENTIST)

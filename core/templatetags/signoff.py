@@ -9,3 +9,17 @@ register = template.Library()
 def json_pretty(value) -> str:
     """Indented JSON for display; the template's autoescaping still applies."""
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+@register.simple_tag(takes_context=True)
+def page_url(context, number) -> str:
+    """This list's URL at page `number`, keeping its search and filters (the query string) as they are."""
+    query = context["request"].GET.copy()
+    query["page"] = number
+    return "?" + query.urlencode()
+
+
+@register.filter
+def elided_pages(paginator, number) -> list:
+    """Page numbers around `number`, with the first and last, and paginator.ELLIPSIS between."""
+    return list(paginator.get_elided_page_range(number, on_each_side=2, on_ends=1))

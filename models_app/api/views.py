@@ -58,7 +58,11 @@ class ModelVersionListCreateView(PagedListView):
 
     @extend_schema(responses=ModelVersionSerializer(many=True))
     def get(self, request, name):
-        versions = registered_model_get(name=name).versions.select_related("model", "created_by").order_by("-created_at", "-id")
+        versions = (
+            registered_model_get(name=name)
+            .versions.select_related("model", "created_by")
+            .order_by("-created_at", "-id")
+        )
         return self.paged_response(versions, ModelVersionSerializer)
 
     @extend_schema(request=ModelVersionCreateSerializer, responses={201: ModelVersionSerializer})
