@@ -50,8 +50,10 @@ def build_lists(*, campaigns: int = 1000, items: int = 10_000) -> dict:
     from reviews.models import Approval, Campaign
     from webhooks.models import WebhookEndpoint
 
-    def user(name: str, role: str) -> User:
-        return User.objects.create_user(username=name, password="pw-for-tests", role=role)
+    def user(name: str, role: str) -> User:  # the tests' users when they exist (tests/conftest.py)
+        return User.objects.filter(username=name).first() or User.objects.create_user(
+            username=name, password="pw-for-tests", role=role
+        )
 
     ds, reviewer, approver = user("ds", "data_scientist"), user("rev", "reviewer"), user("approver", "approver")
     datasets = Dataset.objects.bulk_create(
