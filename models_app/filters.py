@@ -3,13 +3,17 @@
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 
+from core.filters import ANY
 from models_app.models import ModelVersion, RegisteredModel
 
 
 class RegisteredModelFilter(filters.FilterSet):
     search = filters.CharFilter(method="filter_search", label="Search", help_text="part of the model's name")
     stage = filters.ChoiceFilter(
-        choices=ModelVersion.Stage.choices, method="filter_stage", help_text="models with a version at this stage"
+        choices=ModelVersion.Stage.choices,
+        empty_label=ANY,
+        method="filter_stage",
+        help_text="models with a version at this stage",
     )
 
     class Meta:
@@ -24,7 +28,7 @@ class RegisteredModelFilter(filters.FilterSet):
 
 
 class ModelVersionFilter(filters.FilterSet):
-    stage = filters.ChoiceFilter(choices=ModelVersion.Stage.choices)
+    stage = filters.ChoiceFilter(choices=ModelVersion.Stage.choices, empty_label=ANY)
     search = filters.CharFilter(
         field_name="version", lookup_expr="icontains", label="Search", help_text="part of the version"
     )

@@ -3,6 +3,7 @@
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django_filters import rest_framework as filters
 
+from core.filters import ANY, AnyYesNoWidget
 from core.models import User
 from reviews.models import Campaign
 
@@ -16,17 +17,22 @@ class CampaignFilter(filters.FilterSet):
     """django-filter calls a `method` only with a value: an empty one leaves the rows as they are."""
 
     search = filters.CharFilter(method="filter_search", label="Search", help_text="part of the campaign's name")
-    status = filters.ChoiceFilter(choices=Campaign.Status.choices)
-    kind = filters.ChoiceFilter(choices=Campaign.Kind.choices)
+    status = filters.ChoiceFilter(choices=Campaign.Status.choices, empty_label=ANY)
+    kind = filters.ChoiceFilter(choices=Campaign.Kind.choices, empty_label=ANY)
     model = filters.CharFilter(
         method="filter_model", label="Model", help_text="a model's name: candidate, baseline or other"
     )
     dataset = filters.CharFilter(
         field_name="dataset_version__dataset__name", label="Dataset", help_text="a dataset's name"
     )
-    decided = filters.BooleanFilter(method="filter_decided", label="Gate decided", help_text=DECIDED_HELP)
+    decided = filters.BooleanFilter(
+        method="filter_decided", label="Gate decided", help_text=DECIDED_HELP, widget=AnyYesNoWidget
+    )
     mine = filters.BooleanFilter(
-        method="filter_mine", label="Mine", help_text="true: campaigns you lead or review; false: the others"
+        method="filter_mine",
+        label="Mine",
+        widget=AnyYesNoWidget,
+        help_text="true: campaigns you lead or review; false: the others",
     )
 
     shown: tuple[str, ...] | None = None  # the filters a page offers (None: all)
@@ -67,3 +73,9 @@ class ReviewerQueueFilter(CampaignFilter):
     """The reviewer's home: their active and paused campaigns, by name and kind."""
 
     shown = ("search", "kind", "status")
+
+
+class ApproverQueueFilter(CampaignFilter):
+    """The approver's queue: decided campaigns awaiting them, by name, kind, model and dataset."""
+
+    shown = ("search", "kind", "model", "dataset")

@@ -16,7 +16,7 @@ from core.models import User
 from core.pagination import page_of
 from core.views import role_required
 from reviews.charts import plotly_bundle, plotly_style_ids, results_charts
-from reviews.filters import CampaignFilter, ReviewerQueueFilter
+from reviews.filters import ApproverQueueFilter, CampaignFilter, ReviewerQueueFilter
 from reviews.forms import CampaignForm, SignoffForm
 from reviews.gate import GatePolicy, PolicyInvalid
 from reviews.models import ChainCheck, Verdict
@@ -74,7 +74,8 @@ def campaign_list(request):
 @role_required(User.Role.APPROVER)
 def approver_queue(request):
     """Campaigns whose gate decided and that wait for this approver's sign-off, the longest waiting first."""
-    found = CampaignFilter(request.GET, queryset=campaigns_awaiting_signoff(approver=request.user), request=request)
+    awaiting = campaigns_awaiting_signoff(approver=request.user)
+    found = ApproverQueueFilter(request.GET, queryset=awaiting, request=request)
     page = page_of(request, found.qs)
     rows = [{"campaign": c, "gate": campaign_gate_summary(c)} for c in page]
     return render(request, "reviews/approver_queue.html", {"filter": found, "page": page, "rows": rows})
