@@ -344,3 +344,18 @@ def test_the_cli_does_not_import_django():
     """CI images install the client alone: it must stay a thin HTTP client."""
     check = "import sys, signoff_cli.main; assert not any(m.split('.')[0] in ('django', 'rest_framework') for m in sys.modules)"
     assert subprocess.run([sys.executable, "-c", check], capture_output=True, timeout=30, check=False).returncode == 0
+
+
+def test_campaign_list_follows_the_pages_to_the_end(cli, users):
+    from bench.list_pages import build_lists
+
+    build_lists(campaigns=600, items=10)  # more than one page of the largest size (500)
+    result = cli("--json", "campaign", "list")
+    assert result.returncode == 0, result.stderr
+    campaigns = json.loads(result.stdout)
+    assert len(campaigns) == len({c["id"] for c in campaigns}) == 600
+    result = cli("campaign", "list", "--kind", "ranking", "--decided", "no")
+    lines = result.stdout.splitlines()
+    # ranking: n % 4 == 1 (150 of 600), decided: n % 5 == 0 (30 of those)
+    assert result.returncode == 0 and len(lines) == 120
+    assert all(line.split("\t")[2] == "ranking" for line in lines)
