@@ -1,6 +1,6 @@
 """The API's list views: filtered with django-filter, then paged (core.pagination)."""
 
-from django_filters.rest_framework import DjangoFilterBackend
+from django_filters.rest_framework import DjangoFilterBackend, FilterSet
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
@@ -13,7 +13,7 @@ class PagedListView(GenericAPIView):
     for the schema's filter parameters only; their get() passes the rows the caller may see."""
 
     filter_backends = [DjangoFilterBackend]
-    filterset_class = None
+    filterset_class: type[FilterSet] | None = None
 
     def paged_response(self, rows, serializer_class) -> Response:
         if self.filterset_class is not None:

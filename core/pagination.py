@@ -30,5 +30,5 @@ def page_of(request: HttpRequest, rows, *, per_page: int | None = None, count: i
     `count`, when the caller already knows it (a dataset version's item_count), saves the COUNT(*) query."""
     paginator = Paginator(rows, per_page or page_size_of(request))
     if count is not None:
-        paginator.count = count  # type: ignore[misc]  # a cached_property: set, it is not computed
+        paginator.count = count  # a cached_property: set, it is not computed
     return paginator.get_page(request.GET.get("page"))
