@@ -174,6 +174,38 @@ def measure(world: dict, repeat: int) -> list[tuple[str, str, int, int, float, f
     return figures
 
 
+def count_costs(world: dict, repeat: int) -> list[tuple[str, float]]:
+    """What the pager's COUNT(*) costs on its own (the reason to prefer a keyset page would be a costly count),
+    and what a deep OFFSET costs (the last page of the items against the first)."""
+    from datasets.models import Item
+    from reviews.models import Campaign
+
+    big = world["dataset"].versions.get()
+    reads = {
+        "COUNT campaigns (the data scientist's list)": Campaign.objects.count,
+        "COUNT campaigns, searched and filtered": lambda: Campaign.objects.filter(
+            name__icontains="07", kind="pairwise"
+        ).count(),
+        "COUNT items searched by id (unfiltered: item_count, no query)": lambda: Item.objects.filter(
+            version=big, external_id__icontains="item-099"
+        ).count(),
+        "items, first page (LIMIT 50)": lambda: list(Item.objects.filter(version=big).order_by("id")[:50]),
+        "items, last page (OFFSET 9950 LIMIT 50)": lambda: list(
+            Item.objects.filter(version=big).order_by("id")[9950:10000]
+        ),
+    }
+    figures = []
+    for name, read in reads.items():
+        read()
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            read()
+            times.append(time.perf_counter() - start)
+        figures.append((name, statistics.median(times) * 1000))
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--campaigns", type=int, default=1000)
@@ -199,6 +231,9 @@ def main() -> None:
         print(f"{'who':<9} {'URL':<62} {'status':>6} {'queries':>7} {'p50 ms':>7} {'max ms':>7}")
         for who, url, status, queries, p50, worst in measure(world, args.repeat):
             print(f"{who:<9} {url:<62} {status:>6} {queries:>7} {p50:>7.1f} {worst:>7.1f}")
+        print(f"{'read':<72} {'p50 ms':>7}")
+        for name, p50 in count_costs(world, args.repeat):
+            print(f"{name:<72} {p50:>7.2f}")
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
