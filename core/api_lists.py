@@ -1,6 +1,7 @@
 """The API's list views: filtered with django-filter, then paged (core.pagination)."""
 
 from django_filters.rest_framework import DjangoFilterBackend, FilterSet
+from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
@@ -14,6 +15,8 @@ class PagedListView(GenericAPIView):
 
     filter_backends = [DjangoFilterBackend]
     filterset_class: type[FilterSet] | None = None
+    # what the browsable API's form is built from: the input of the view's POST, or no field for a list alone
+    serializer_class: type[serializers.BaseSerializer] = serializers.Serializer
 
     def paged_response(self, rows, serializer_class) -> Response:
         if self.filterset_class is not None:

@@ -28,7 +28,7 @@ STATUS_DESCRIPTIONS = {
 class SignoffAutoSchema(AutoSchema):
     """Adds the error responses an operation can give: 400 and 409 where it changes something (services raise
     ApplicationError and ConflictError on nearly every write), 400 where it reads query parameters, 401/403 where
-    it needs a token, 404 where its path names an object, 415 where it reads a body, 429 where it is throttled;
+    it needs a token, 404 where its path names an object or it is paged (`?page=` past the last), 415 where it reads a body, 429 where it is throttled;
     and the statuses its view lists in `error_statuses` (a read that can conflict, 412/413 for uploads)."""
 
     def get_operation(self, path, path_regex, path_prefix, method, registry):
@@ -46,8 +46,8 @@ class SignoffAutoSchema(AutoSchema):
             statuses.add(415)
         if authenticated:
             statuses |= {401, 403}
-        if any(p["in"] == "path" for p in parameters):
-            statuses.add(404)
+        if any(p["in"] == "path" for p in parameters) or any(p["name"] == "page" for p in parameters):
+            statuses.add(404)  # no such object; or, for a paged list, a page past the last
         if self.view.get_throttles():
             statuses.add(429)
         error = self.resolve_serializer(ErrorSerializer, "response").ref

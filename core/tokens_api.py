@@ -49,6 +49,7 @@ class TokenListCreateView(PagedListView):
     # sent a bare "True" as multipart and got one); a JSON body that is not an object is a 400
     parser_classes = [JSONParser]
     queryset = TokenLabel.objects.none()
+    serializer_class = TokenCreateSerializer
 
     @extend_schema(responses={200: TokenSerializer(many=True), **_ERRORS})
     def get(self, request):

@@ -321,13 +321,10 @@ def home_summary(*, user: User) -> dict:
         summary["datasets"] = Dataset.objects.order_by("-created_at")[:10]
         summary["model_versions"] = ModelVersion.objects.select_related("model").order_by("-created_at")[:10]
     if user.has_role(User.Role.APPROVER):
-        awaiting = campaigns_awaiting_signoff(approver=user)
-        summary["awaiting_signoff"] = list(awaiting[:HOME_AWAITING_SHOWN])
-        summary["awaiting_signoff_count"] = (
-            len(summary["awaiting_signoff"])
-            if len(summary["awaiting_signoff"]) < HOME_AWAITING_SHOWN
-            else awaiting.count()
-        )
+        # one more than shown says whether there are more, without a COUNT (the queue's page has the count)
+        awaiting = list(campaigns_awaiting_signoff(approver=user)[: HOME_AWAITING_SHOWN + 1])
+        summary["awaiting_signoff"] = awaiting[:HOME_AWAITING_SHOWN]
+        summary["awaiting_signoff_more"] = len(awaiting) > HOME_AWAITING_SHOWN
     return summary
 
 

@@ -44,6 +44,7 @@ class DatasetListCreateView(PagedListView):
     get_permissions = read_permissions_or(IsDataScientist)
     queryset = Dataset.objects.none()  # the model, for the schema's filter parameters; get() reads the selector
     filterset_class = DatasetFilter
+    serializer_class = DatasetCreateSerializer
 
     @extend_schema(responses=DatasetSerializer(many=True))
     def get(self, request):
@@ -69,6 +70,7 @@ class DatasetVersionListCreateView(PagedListView):
     get_permissions = read_permissions_or(IsDataScientist)
     parser_classes = [MultiPartParser]
     queryset = DatasetVersion.objects.none()
+    serializer_class = FileUploadSerializer
 
     @extend_schema(responses=DatasetVersionSummarySerializer(many=True))
     def get(self, request, name):

@@ -38,6 +38,7 @@ class ModelListCreateView(PagedListView):
     get_permissions = read_permissions_or(IsDataScientist)
     queryset = RegisteredModel.objects.none()  # the model, for the schema's filter parameters
     filterset_class = RegisteredModelFilter
+    serializer_class = ModelCreateSerializer
 
     @extend_schema(responses=RegisteredModelSerializer(many=True))
     def get(self, request):
@@ -55,6 +56,7 @@ class ModelVersionListCreateView(PagedListView):
     get_permissions = read_permissions_or(IsDataScientist)
     queryset = ModelVersion.objects.none()  # the model, for the schema's filter parameters
     filterset_class = ModelVersionFilter
+    serializer_class = ModelVersionCreateSerializer
 
     @extend_schema(responses=ModelVersionSerializer(many=True))
     def get(self, request, name):

@@ -72,6 +72,7 @@ def campaign_serializer_for(user: User):
 class CampaignListCreateView(PagedListView):
     queryset = Campaign.objects.none()  # the model, for the schema's filter parameters; get() reads the selector
     filterset_class = CampaignFilter
+    serializer_class = CampaignCreateSerializer
 
     def get_permissions(self):
         return super().get_permissions() if self.request.method == "GET" else [IsDataScientist()]
@@ -288,6 +289,7 @@ class CampaignExclusionsView(PagedListView):
     """The lead takes a reviewer out of the campaign, with a reason, on record (and lists who was excluded)."""
 
     queryset = ReviewerExclusion.objects.none()
+    serializer_class = ExclusionCreateSerializer
 
     def get_permissions(self):
         return [CanSeeResults()] if self.request.method == "GET" else [IsDataScientist()]

@@ -30,6 +30,7 @@ class WebhookListCreateView(PagedListView):
     permission_classes = [IsDataScientist]
     queryset = WebhookEndpoint.objects.none()  # the model, for the schema's filter parameters; get() checks who
     filterset_class = WebhookEndpointFilter
+    serializer_class = WebhookEndpointCreateSerializer
 
     @extend_schema(responses=WebhookEndpointSerializer(many=True))
     def get(self, request):
