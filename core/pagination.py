@@ -4,6 +4,7 @@
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest
 from rest_framework import pagination
+from rest_framework.exceptions import ValidationError
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -15,6 +16,14 @@ class PageNumberPagination(pagination.PageNumberPagination):
     page_size = PAGE_SIZE
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
+    page_size_query_description = f"rows per page, 1 to {MAX_PAGE_SIZE} (default {PAGE_SIZE})"
+
+    def get_page_size(self, request) -> int | None:
+        # DRF falls back to the default for `?page_size=abc`; a client that mistyped it should be told
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None and not raw.strip().isdigit():
+            raise ValidationError({"page_size": [f"A whole number from 1 to {MAX_PAGE_SIZE}."]})
+        return super().get_page_size(request)
 
 
 def page_size_of(request: HttpRequest, default: int = PAGE_SIZE) -> int:

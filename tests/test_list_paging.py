@@ -53,6 +53,7 @@ def test_api_pages_follow_next_through_every_row_once(world, logged_in):
     assert len(client.get("/api/v1/campaigns/").json()["results"]) == 50  # the default page
     assert len(client.get("/api/v1/campaigns/?page_size=5000").json()["results"]) == 500  # the ceiling
     assert client.get("/api/v1/campaigns/?page=999").status_code == 404
+    assert client.get("/api/v1/campaigns/?page_size=many").json()["code"] == "invalid"
 
 
 def test_api_filters_filter(world, logged_in, users):
