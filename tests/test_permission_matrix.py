@@ -119,6 +119,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "webhook-reactivate": {"POST": OWN_PAGE_POST},
     "delivery-redeliver": {"POST": OWN_PAGE_POST},
     "campaign-list": {"GET": "302 200 200 200 200 200 200"},
+    "approver-queue": {"GET": "302 403 403 403 403 200 200"},  # approvers' (and admins') sign-off queue
     "campaign-new": {"GET": "302 403 403 200 200 403 200", "POST": PAGE_DS_POST},
     "campaign-detail": {"GET": PAGE_READ},
     "campaign-new-plan": {"POST": PAGE_DS_POST},
