@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypedDict, cast
@@ -31,7 +31,7 @@ from django.db.models.functions import Cast
 from core.lazy import lazy_module
 from core.models import User
 from models_app.models import ModelVersion, PredictionSet
-from reviews import stats
+from reviews import item_rows, stats
 from reviews.gate import GatePolicy, GateResult, gate_decide
 from reviews.models import (
     SLOTS,
@@ -308,6 +308,18 @@ def _rows(
                 **({} if task_id is None else {"task_id": task_id}),
             ).values_list("task_id", as_text("prediction__output"))
         )
+    return _read_rows(campaign, judgments, suggestions, unreadable, durations)
+
+
+def _read_rows(
+    campaign: Campaign,
+    judgments: Iterable[tuple],
+    suggestions: dict[int, str | None],
+    unreadable: list[tuple[int, str, str]] | None,
+    durations: dict[str, list[int | None]] | None,
+) -> list[Row]:
+    """`_rows` from what its statements read: the judgments in id order, in its column order, and the labeling
+    candidate's output (as JSON text) by task."""
     decode = json_decoder()
     # A reading depends only on the stored fields (and the candidate's output, labeling), and 100,000 judgments
     # hold few distinct ones (pairwise: choice x candidate side x slot order): each is read once.
@@ -376,7 +388,12 @@ def counted_rows(
     campaign: Campaign, *, task_id: int | None = None, unreadable: list[tuple[int, str, str]] | None = None
 ) -> list[Row]:
     """What the results are made of (`_rows`), for the gate's running tally: of one item, or all of them."""
-    return _rows(campaign, unreadable, task_id=task_id)
+    if task_id is None or not item_rows.written_out():
+        return _rows(campaign, unreadable, task_id=task_id)
+    judgments, suggestions = item_rows.item_judgment_values(
+        campaign, task_id=task_id, reads=frozenset(_KIND_READS[campaign.kind])
+    )
+    return _read_rows(campaign, judgments, suggestions, unreadable, None)
 
 
 def campaign_agreement(campaign: Campaign, rows: list[Row]) -> dict | None:

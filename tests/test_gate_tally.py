@@ -3,6 +3,7 @@ random sequences of submit, undo, discard, exclusion and re-inclusion; and the g
 results do, without reading every judgment."""
 
 import random
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -307,3 +308,46 @@ def test_the_decision_from_the_running_state_is_the_paths(per_item, min_n, horiz
     assert running is not None
     assert (running.decision, running.decided_at, running.at_end) == (path.decision, path.decided_at, path.at_end)
     assert running.explain() == path.explain()
+
+
+ANSWERS: dict[str, Callable[[list[str]], dict]] = {
+    "pairwise": lambda slots: {"choice": "A"},
+    "labeling": lambda slots: {"labels": ["correct"]},
+    "rating": lambda slots: {"ratings": {slot: {"correct": "pass"} for slot in slots}},
+    "ranking": lambda slots: {"ranking": [[slot] for slot in slots]},
+}
+
+
+@pytest.mark.parametrize("kind", list(ANSWERS))
+def test_one_items_written_out_read_is_the_results_read_of_that_item(api, users, reviewers, kind):
+    """The tally reads an item through reviews.item_rows' statements; the results read every item through the ORM:
+    the same rows for every kind, excluded reviewers and undone judgments left out alike."""
+    data = upload_versions(api, 6)
+    extras: dict[str, dict] = {
+        "pairwise": {"baseline": "calc:1"},
+        "labeling": {"labels": ["correct", "wrong"]},
+        "rating": {"baseline": "calc:1", "rubric": [{"name": "correct", "scale": "pass_fail"}]},
+        "ranking": {"models": ["calc:1", "calc:3"]},
+    }
+    body = {"name": kind, "kind": kind, **data, **extras[kind], "reviewers": REVIEWERS, "overlap": 2}
+    body["gate"] = {"min_judgments": 50, "stop_when_decided": False}
+    response = api["ds"].post("/api/v1/campaigns/", body, format="json")
+    assert response.status_code == 201, response.json()
+    campaign = Campaign.objects.get(pk=response.json()["id"])
+    for reviewer in reviewers[:3]:
+        for _ in range(4):
+            assignment = assignment_claim_next(campaign=campaign, reviewer=reviewer)
+            if assignment is None:
+                break
+            slots = list(SLOTS[: len(assignment.slot_order)])
+            judgment_submit(task_id=assignment.task_id, reviewer=reviewer, **ANSWERS[kind](slots))
+    undone = Judgment.objects.filter(reviewer=reviewers[0]).latest("id")
+    judgment_undo(judgment_id=undone.pk, reviewer=reviewers[0])
+    reviewer_exclude(campaign=campaign, reviewer=reviewers[2], reason="test", actor=users["ds"])
+    every = counted_rows(campaign)
+    tasks = {row.task for row in every} | set(Judgment.objects.values_list("task_id", flat=True))
+    assert len(every) >= 4 and len(tasks) >= 4
+    for task in tasks:
+        unreadable: list = []
+        assert counted_rows(campaign, task_id=task, unreadable=unreadable) == [r for r in every if r.task == task]
+        assert unreadable == []
