@@ -114,7 +114,9 @@
   function showTask(task) {
     const item = document.createElement("div");
     item.className = "card item";
-    const meta = line("Item ", "item-meta muted");
+    const meta = document.createElement("div");
+    meta.className = "item-meta muted";
+    meta.textContent = "Item ";
     const code = document.createElement("code");
     code.textContent = task.item;
     meta.append(code);
