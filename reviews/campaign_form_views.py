@@ -16,7 +16,8 @@ from reviews.forms import CampaignPreviewForm
 @role_required(User.Role.DATA_SCIENTIST)
 def campaign_new_versions(request):
     """The model versions with predictions on ?dataset_version=<id>: the only ones the form lets one choose."""
-    dataset_version = DatasetVersion.objects.filter(pk=_int(request.GET.get("dataset_version"))).first()
+    pk = _int(request.GET.get("dataset_version"))
+    dataset_version = DatasetVersion.objects.filter(pk=pk).first() if pk is not None else None
     if dataset_version is None:
         return JsonResponse({"errors": {"dataset_version": ["Choose a dataset version."]}}, status=400)
     versions = model_versions_with_predictions(dataset_version=dataset_version)

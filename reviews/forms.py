@@ -22,6 +22,15 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
 EMPTY_VALUES: dict[str, object] = {"baseline": None, "others": [], "labels": [], "multi_label": False, "rubric": []}
 
 
+def _without_other_kinds_fields(data: dict) -> dict:
+    """Empty the fields that the chosen kind does not use (a kind left invalid leaves them as they are)."""
+    kind = data.get("kind")
+    for name, kinds in KIND_FIELDS.items():
+        if kind and kind not in kinds and name in data:
+            data[name] = EMPTY_VALUES[name]
+    return data
+
+
 class CampaignForm(forms.Form):
     name = forms.CharField(max_length=200)
     kind = forms.ChoiceField(choices=Campaign.Kind.choices)
@@ -120,11 +129,8 @@ class CampaignForm(forms.Form):
         return [label.strip() for label in self.cleaned_data["labels"].split(",") if label.strip()]
 
     def clean(self) -> dict:
-        data = super().clean()
-        kind = data.get("kind")
-        for name, kinds in KIND_FIELDS.items():
-            if kind and kind not in kinds and name in data:
-                data[name] = EMPTY_VALUES[name]
+        super().clean()
+        data = _without_other_kinds_fields(self.cleaned_data)
         self._check_predictions(data)
         return data
 
@@ -168,11 +174,8 @@ class CampaignPreviewForm(forms.Form):
     clean_labels = CampaignForm.clean_labels
 
     def clean(self) -> dict:
-        data = super().clean()
-        for name, kinds in KIND_FIELDS.items():
-            if data.get("kind") not in kinds and name in data:
-                data[name] = EMPTY_VALUES[name]
-        return data
+        super().clean()
+        return _without_other_kinds_fields(self.cleaned_data)
 
 
 class SignoffForm(forms.Form):

@@ -76,10 +76,22 @@ def test_model_form_leads_to_its_first_version(users, db):
 @pytest.mark.parametrize(
     ("field", "text", "error"),
     [
-        ("params", '{"lr": 0.1,}', "Not valid JSON: Expecting property name enclosed in double quotes at line 1, column 12."),
-        ("params", '{\n  "lr": 0.1\n  "layers": 2\n}', "Not valid JSON: Expecting &#x27;,&#x27; delimiter at line 3, column 3."),
+        (
+            "params",
+            '{"lr": 0.1,}',
+            "Not valid JSON: Expecting property name enclosed in double quotes at line 1, column 12.",
+        ),
+        (
+            "params",
+            '{\n  "lr": 0.1\n  "layers": 2\n}',
+            "Not valid JSON: Expecting &#x27;,&#x27; delimiter at line 3, column 3.",
+        ),
         ("params", "[1, 2]", "Must be a JSON object such as {&quot;name&quot;: value}, not list."),
-        ("metrics", '{"accuracy": "high", "f1": 0.8, "ok": true}', "Every metric must be a finite number; not: accuracy, ok."),
+        (
+            "metrics",
+            '{"accuracy": "high", "f1": 0.8, "ok": true}',
+            "Every metric must be a finite number; not: accuracy, ok.",
+        ),
         ("metrics", '{"loss": NaN}', "Every metric must be a finite number; not: loss."),
     ],
 )
@@ -101,7 +113,10 @@ def test_version_form_registers_params_and_metrics_as_objects(users, loop_data):
     assert version.stage == ModelVersion.Stage.CANDIDATE and version.git_sha == "abc123"
     again = client_for(users["ds"]).post("/models/calc/versions/new/", {"version": "3"}).content.decode()
     assert "Model &#x27;calc&#x27; already has a version &#x27;3&#x27;." in again
-    assert "no &#x27;/&#x27;" in client_for(users["ds"]).post("/models/calc/versions/new/", {"version": "a/b"}).content.decode()
+    assert (
+        "no &#x27;/&#x27;"
+        in client_for(users["ds"]).post("/models/calc/versions/new/", {"version": "a/b"}).content.decode()
+    )
 
 
 def test_unknown_model_has_no_version_form(users, db):
