@@ -109,6 +109,9 @@ EXPECTED: dict[str, dict[str, str]] = {
     "dataset-list": {"GET": PAGE_READ},
     "dataset-detail": {"GET": PAGE_READ},
     "dataset-diff": {"GET": PAGE_READ},
+    "dataset-new": {"GET": "302 403 403 200 200 403 200", "POST": PAGE_DS_POST},
+    "model-new": {"GET": "302 403 403 200 200 403 200", "POST": PAGE_DS_POST},
+    "model-version-new": {"GET": "302 403 403 200 200 403 200", "POST": PAGE_DS_POST},
     "registry": {"GET": PAGE_READ},
     "model-version-detail": {"GET": PAGE_READ},
     # 302err for those allowed too: the body cannot succeed in this world (calc 2 is not approved yet)
@@ -122,6 +125,9 @@ EXPECTED: dict[str, dict[str, str]] = {
     "campaign-new": {"GET": "302 403 403 200 200 403 200", "POST": PAGE_DS_POST},
     "campaign-detail": {"GET": PAGE_READ},
     "campaign-new-plan": {"POST": PAGE_DS_POST},
+    # the new-campaign form's helpers: a GET without ?dataset_version= names nothing (400), after the role check
+    "campaign-new-versions": {"GET": "302 403 403 400 400 403 400"},
+    "campaign-new-preview": {"POST": PAGE_DS_POST},
     "campaign-signoff": {"POST": "302 403 403 403 403 ok ok"},
     # the lead's forms: another data scientist is told no on the campaign's page
     "campaign-status": {"POST": LEAD_FORM},
@@ -435,6 +441,9 @@ def body(key: str) -> dict:
         "judgment-discard": {"data": {"reason": "careless"}},
         "campaign-signoff": {"data": {"decision": "reject", "rationale": "no"}},
         "model-version-promote": {"data": {"reason": "ship"}},
+        "dataset-new": {"data": {"name": "fresh"}},
+        "model-new": {"data": {"name": "fresh"}},
+        "model-version-new": {"data": {"version": "9", "params": '{"lr": 0.1}'}},
         "webhook-list": {"data": {"url": "http://93.184.216.34/other", "events": "verdict.signed"}},
     }
     return bodies.get(key, {})
