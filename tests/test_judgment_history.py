@@ -17,14 +17,13 @@ def judge(client, cid: int, choice: str = "A") -> dict:
 
 def test_a_change_is_recorded_as_a_new_answer_and_only_it_counts(api, pairwise_campaign):
     cid = pairwise_campaign["id"]
-    task = judge(api["reviewer"], cid, "A")
+    task = api["reviewer"].get(f"/api/v1/campaigns/{cid}/next/").json()
     baseline_slot = slot_of(task, str(int(candidate_output(task)) + 1))
     candidate_slot = "AB".replace(baseline_slot, "")
-    first = api["reviewer"].post(
-        f"/api/v1/tasks/{task['task']}/judgments/", {"choice": "A"}, format="json"
-    )  # a second submission is refused: a change goes through /change/
-    assert first.status_code == 409
-    Judgment.objects.filter(pk=task["judgment"]).update(choice=baseline_slot)  # start from "baseline wins"
+    judged = api["reviewer"].post(f"/api/v1/tasks/{task['task']}/judgments/", {"choice": baseline_slot}, format="json")
+    task["judgment"] = judged.json()["id"]
+    again = api["reviewer"].post(f"/api/v1/tasks/{task['task']}/judgments/", {"choice": "A"}, format="json")
+    assert again.status_code == 409  # a second submission is refused: a change goes through /change/
     before = campaign_results(campaign=Campaign.objects.get(pk=cid))
     assert (before["judgments"], before["win_rate"]["estimate"]) == (1, 0.0)
 
@@ -42,7 +41,9 @@ def test_a_change_is_recorded_as_a_new_answer_and_only_it_counts(api, pairwise_c
     assert (after["judgments"], after["win_rate"]["estimate"]) == (1, 1.0)  # the new answer, once
 
     again = api["reviewer"].post(
-        f"/api/v1/judgments/{task['judgment']}/change/", {"choice": candidate_slot, "client_id": "change-1"}, format="json"
+        f"/api/v1/judgments/{task['judgment']}/change/",
+        {"choice": candidate_slot, "client_id": "change-1"},
+        format="json",
     )
     assert again.status_code == 200 and again.json()["id"] == new["id"]  # a retry is the same change
     stale = api["reviewer"].post(f"/api/v1/judgments/{task['judgment']}/change/", {"choice": "tie"}, format="json")
@@ -60,7 +61,9 @@ def test_only_the_author_may_see_or_change_a_judgment(api, pairwise_campaign):
     cid = pairwise_campaign["id"]
     task = judge(api["reviewer"], cid)
     other = api["reviewer2"]
-    assert other.post(f"/api/v1/judgments/{task['judgment']}/change/", {"choice": "B"}, format="json").status_code == 404
+    assert (
+        other.post(f"/api/v1/judgments/{task['judgment']}/change/", {"choice": "B"}, format="json").status_code == 404
+    )
     assert other.get(f"/api/v1/judgments/{task['judgment']}/task/").status_code == 404
     assert other.get(f"/api/v1/campaigns/{cid}/my-judgments/").json()["count"] == 0
     assert api["approver"].get(f"/api/v1/campaigns/{cid}/my-judgments/").status_code in (403, 404)

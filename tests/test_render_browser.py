@@ -192,7 +192,9 @@ def test_word_diff_marks_both_sides_alike_so_neither_looks_preferred(page):
 
 
 def test_auto_detected_markdown_is_rendered_and_a_script_in_it_does_not_run(page):
-    content = render_content(f"# Steps\n\n1. **add** them\n2. check\n\n<script>{PWN}</script>\n<img src=x onerror={PWN}>")
+    content = render_content(
+        f"# Steps\n\n1. **add** them\n2. check\n\n<script>{PWN}</script>\n<img src=x onerror={PWN}>"
+    )
     assert content["type"] == "markdown"
     render(page, "a", content)
     assert page.inner_text("#a h1") == "Steps"

@@ -33,9 +33,7 @@ urlpatterns = [
     path("judgments/<id:pk>/change/", history.JudgmentChangeView.as_view(), name="judgment-change"),
     path("judgments/<id:pk>/task/", history.JudgmentTaskView.as_view(), name="judgment-task"),
     path("tasks/<id:task>/unskip/", history.TaskUnskipView.as_view(), name="task-unskip"),
-    path(
-        "campaigns/<id:pk>/my-judgments/", history.CampaignMyJudgmentsView.as_view(), name="campaign-my-judgments"
-    ),
+    path("campaigns/<id:pk>/my-judgments/", history.CampaignMyJudgmentsView.as_view(), name="campaign-my-judgments"),
     path("gate/<slug:model>/<str:version>/", views.GateView.as_view(), name="gate"),
     path("verdicts/verify/", chain.ChainVerifyView.as_view(), name="verdict-chain-verify"),
     path("verdicts/verify/acknowledge/", chain.ChainAcknowledgeView.as_view(), name="verdict-chain-acknowledge"),

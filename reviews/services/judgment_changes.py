@@ -14,7 +14,7 @@ from reviews.services.gate_tally import (
     gate_tally_judgment_counting,
     gate_tally_judgment_uncounting,
 )
-from reviews.services.judgments import _campaign_in_transaction, campaign_not_active, judgment_validate
+from reviews.services.judgments import campaign_in_transaction, campaign_not_active, judgment_validate
 
 
 def judgment_change_refusal(*, campaign: Campaign, judgment: Judgment) -> ConflictError | None:
@@ -53,9 +53,7 @@ def judgment_change(
     """Replace the reviewer's current answer for an item. Returns (new judgment, created); the same client_id again
     returns the replacement already recorded."""
     client_id = (client_id or "")[:64]
-    judgment = (
-        Judgment.objects.select_related("assignment", "task").filter(pk=judgment_id, reviewer=reviewer).first()
-    )
+    judgment = Judgment.objects.select_related("assignment", "task").filter(pk=judgment_id, reviewer=reviewer).first()
     if judgment is None:
         raise NotFoundError("No such judgment of yours.", code="judgment_not_found")
     if client_id:
@@ -65,7 +63,7 @@ def judgment_change(
                 raise ConflictError("This client_id was already used for another submission.", code="client_id_reused")
             return earlier, False
     with transaction.atomic():
-        campaign = _campaign_in_transaction(judgment.task.campaign_id)
+        campaign = campaign_in_transaction(judgment.task.campaign_id)
         if campaign is None:
             raise NotFoundError("No such judgment of yours.", code="judgment_not_found")
         if ReviewerExclusion.objects.filter(campaign=campaign, reviewer=reviewer).exists():
@@ -99,4 +97,3 @@ def judgment_change(
         )
         campaign_gate_check_on_commit(campaign_id=campaign.pk)
     return replacement, True
-
