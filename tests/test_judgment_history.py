@@ -1,10 +1,18 @@
 """A reviewer's history: their judgments paged, a change recorded (the earlier answer kept, only the new one counted),
 refused once the campaign is closed or its gate decided; and a skip taken back."""
 
+import threading
+
+import pytest
+from django.db import connection
 from django.utils import timezone
 
-from reviews.models import Assignment, Campaign, Judgment
+from core.errors import ConflictError
+from reviews.models import Assignment, Campaign, GateTally, Judgment
 from reviews.results import campaign_results
+from reviews.services.gate_tally import campaign_gate_from_tally
+from reviews.services.judgment_changes import judgment_change
+from tests.test_gate_tally import expected_tally, tally_figures
 from tests.test_reviews import candidate_output, slot_of
 
 
@@ -109,9 +117,43 @@ def test_a_skip_is_taken_back_within_the_undo_window(api, pairwise_campaign, set
     assert response.json()["task"] == task["task"] and response.json()["progress"]["skipped"] == 0
     assignment = Assignment.objects.get(task_id=task["task"], reviewer__username="rev")
     assert assignment.status == Assignment.Status.OPEN and assignment.skip_reason == ""
-    assert api["reviewer"].post(f"/api/v1/tasks/{task['task']}/unskip/").status_code == 404  # not skipped now
+    not_skipped = api["reviewer"].post(f"/api/v1/tasks/{task['task']}/unskip/")
+    assert not_skipped.status_code == 409 and not_skipped.json()["code"] == "not_skipped"
+    assert api["reviewer2"].post(f"/api/v1/tasks/{task['task']}/unskip/").status_code == 404  # not theirs
 
     settings.SIGNOFF_UNDO_SECONDS = 0
     api["reviewer"].post(f"/api/v1/tasks/{task['task']}/skip/", {"reason": "unsure"}, format="json")
     late = api["reviewer"].post(f"/api/v1/tasks/{task['task']}/unskip/")
     assert late.status_code == 409 and late.json()["code"] == "undo_window_passed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_changes_of_one_answer_record_exactly_one(api, pairwise_campaign, users):
+    """Two browser tabs change the same answer at once: one change is recorded, the other is told it is stale, and
+    the gate's running tally still equals a recomputation (on PostgreSQL the tally row lock orders them)."""
+    cid = pairwise_campaign["id"]
+    original = judge(api["reviewer"], cid, "A")["judgment"]
+    campaign_gate_from_tally(campaign=Campaign.objects.get(pk=cid), newest=0)  # an exact tally to keep exact
+    outcomes: list[str] = []
+    start = threading.Barrier(4)
+
+    def change(n: int) -> None:
+        try:
+            start.wait()
+            judgment_change(judgment_id=original, reviewer=users["reviewer"], choice="B", client_id=f"tab-{n}")
+            outcomes.append("changed")
+        except ConflictError as error:
+            outcomes.append(error.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=change, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["changed"] + ["judgment_superseded"] * 3
+    current = Judgment.objects.counted().get(task__campaign_id=cid)
+    assert current.choice == "B" and current.replaces_id == original
+    tally = GateTally.objects.get(campaign_id=cid)
+    assert not tally.stale and tally_figures(tally) == expected_tally(Campaign.objects.get(pk=cid))

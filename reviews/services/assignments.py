@@ -274,13 +274,11 @@ def assignment_skip(*, task_id: int, reviewer: User, reason: str, flag: bool = F
 
 def assignment_unskip(*, task_id: int, reviewer: User) -> Assignment:
     """The reviewer takes back a skip within the undo window: the task is theirs again, if nobody took its place."""
-    assignment = (
-        Assignment.objects.select_related("task__campaign")
-        .filter(task_id=task_id, reviewer=reviewer, status=Assignment.Status.SKIPPED)
-        .first()
-    )
+    assignment = Assignment.objects.select_related("task__campaign").filter(task_id=task_id, reviewer=reviewer).first()
     if assignment is None:
-        raise NotFoundError("No skipped task of yours with that id.", code="task_not_found")
+        raise NotFoundError("No such task is assigned to you.", code="task_not_found")
+    if assignment.status != Assignment.Status.SKIPPED:
+        raise ConflictError("You have not skipped this task.", code="not_skipped")
     campaign = assignment.task.campaign
     window = timedelta(seconds=settings.SIGNOFF_UNDO_SECONDS)
     if assignment.completed_at is None or timezone.now() - assignment.completed_at > window:
