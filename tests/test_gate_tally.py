@@ -22,6 +22,7 @@ from reviews.sequential import SequentialTest
 from reviews.services.assignments import assignment_claim_next
 from reviews.services.decisions import campaign_gate_check
 from reviews.services.gate_tally import campaign_gate_from_tally, gate_tally_mark_stale
+from reviews.services.judgment_changes import judgment_change
 from reviews.services.judgments import judgment_discard, judgment_submit, judgment_undo
 from reviews.services.quality import reviewer_exclude
 from tests.factories import UserFactory, jsonl_file
@@ -211,6 +212,60 @@ class Driver:
             [self.submit, self.undo, self.discard, self.exclude, self.reinclude], weights=[10, 2, 2, 0.4, 0.3]
         )[0]
         return action()
+
+
+class ChangingDriver(Driver):
+    """Also changes reviewers' answers (the history panel): the old answer is kept, the new one alone counts."""
+
+    changes = 0
+
+    def change(self) -> str:
+        counted = self.counted()
+        if not counted:
+            return "nothing to change"
+        # the newest half the time (its unit is the path's last step), any other: a unit out of the middle
+        judgment = max(counted, key=lambda j: j.pk) if self.rng.random() < 0.5 else self.rng.choice(counted)
+        new, created = judgment_change(
+            judgment_id=judgment.pk,
+            reviewer=judgment.reviewer,
+            **answer(self.campaign, judgment.assignment, self.rng, 1 - self.win_rate),
+        )
+        assert created and new.replaces_id == judgment.pk
+        self.changes += 1
+        return "change"
+
+    def step(self) -> str:
+        action = self.rng.choices([self.submit, self.undo, self.change, self.exclude], weights=[10, 1, 4, 0.2])[0]
+        return action()
+
+
+@pytest.mark.parametrize(
+    "kind, overlap, gate",
+    [("pairwise", 1, {}), ("pairwise", 2, {"min_agreement": 0.0}), ("ranking", 1, {}), ("ranking", 2, {})],
+)
+def test_a_changed_answer_counts_once_and_the_tally_equals_a_recomputation(
+    api, users, reviewers, settings, kind, overlap, gate
+):
+    settings.SIGNOFF_UNDO_SECONDS = 10**6
+    campaign = create_campaign(api, upload_versions(api, ITEMS), kind=kind, overlap=overlap, **gate)
+    driver = ChangingDriver(campaign, reviewers, users["ds"], random.Random(7), 0.75)
+    campaign_gate_from_tally(campaign=campaign, newest=0)
+    for step in range(60):
+        done = driver.step()
+        tally = GateTally.objects.get(campaign=campaign)
+        if tally.stale:
+            assert_check_matches_results(campaign)
+            tally.refresh_from_db()
+        assert tally_figures(tally) == expected_tally(campaign), (step, done)
+        # every item's reviewer holds at most one counted answer: the replaced ones are kept but never counted
+        counted = Judgment.objects.counted().filter(task__campaign=campaign)
+        assert counted.count() == len({(j.task_id, j.reviewer_id) for j in counted})
+        if step % 5 == 0:
+            assert_check_matches_results(campaign)
+    assert_check_matches_results(campaign)
+    assert driver.changes >= 10
+    replaced = Judgment.objects.filter(task__campaign=campaign, replaced_by__isnull=False)
+    assert replaced.count() == driver.changes and all(j.retracted_at for j in replaced)
 
 
 @pytest.mark.parametrize(

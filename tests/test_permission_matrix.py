@@ -89,6 +89,11 @@ EXPECTED: dict[str, dict[str, str]] = {
     "api:judgment-create": {"POST": "401 ok 404 403 403 403 404"},
     "api:task-skip": {"POST": "401 ok 404 403 403 403 404"},
     "api:judgment-undo": {"POST": "401 ok 404 403 403 403 404"},
+    # the reviewer's own history: their judgments, the task behind one, a change of it, a skip taken back
+    "api:campaign-my-judgments": {"GET": "401 200 404 403 403 403 404"},
+    "api:judgment-task": {"GET": "401 200 404 403 403 403 404"},
+    "api:judgment-change": {"POST": "401 ok 404 403 403 403 404"},
+    "api:task-unskip": {"POST": "401 ok 404 403 403 403 404"},
     "api:judgment-discard": {"POST": "401 403 403 ok 403 403 ok"},
     # the gate: `pending` would tell a reviewer which version is the blind candidate
     "api:gate": {"GET": API_READ},
@@ -421,6 +426,7 @@ def body(key: str) -> dict:
         "api:campaign-signoff": {"data": {"decision": "reject", "rationale": "no"}, "content_type": "application/json"},
         "api:judgment-create": {"data": {"choice": "A", "client_id": "m-2"}, "content_type": "application/json"},
         "api:task-skip": {"data": {"reason": "unclear"}, "content_type": "application/json"},
+        "api:judgment-change": {"data": {"choice": "B", "client_id": "m-3"}, "content_type": "application/json"},
         "api:judgment-discard": {"data": {"reason": "careless"}, "content_type": "application/json"},
         "api:verdict-chain-acknowledge": {"data": {"note": "seen"}, "content_type": "application/json"},
         "api:webhook-list": {
