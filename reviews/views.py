@@ -18,7 +18,7 @@ from reviews.charts import plotly_bundle, plotly_style_ids, results_charts
 from reviews.forms import CampaignForm, SignoffForm
 from reviews.gate import GatePolicy, PolicyInvalid
 from reviews.models import ChainCheck, Verdict
-from reviews.report import REPORT_CSP, report_html
+from reviews.report import report_html, report_self_contained
 from reviews.results import campaign_evidence, reviewer_quality
 from reviews.results_cache import campaign_results_cached
 from reviews.selectors import (
@@ -171,10 +171,13 @@ def campaign_report(request, pk, fmt):
             }
         response = JsonResponse(body, json_dumps_params={"indent": 2})
     else:
-        html = evidence.get("report_html") or report_html(campaign=campaign, evidence=evidence)
+        html, policy = report_self_contained(
+            evidence.get("report_html") or report_html(campaign=campaign, evidence=evidence)
+        )
         response = HttpResponse(html, content_type="text/html; charset=utf-8")
-        # the report's own policy (its inline style by hash, no nonce: it is frozen); the middleware keeps a set header
-        response["Content-Security-Policy"] = f"{REPORT_CSP}; frame-ancestors 'none'"
+        # the report's own policy (its inline style and scripts by hash, no nonce: it is frozen); the middleware
+        # keeps a set header
+        response["Content-Security-Policy"] = f"{policy}; frame-ancestors 'none'"
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
 
