@@ -354,6 +354,10 @@ class GateTally(models.Model):
         return f"gate tally of campaign {self.campaign_id}: {self.units} units{' (stale)' if self.stale else ''}"
 
 
+# The past tense of a decision, spelt out: "reject" + "d" read "rejectd" in the pages that built it.
+DECISION_PAST = {"approve": "approved", "reject": "rejected"}
+
+
 class Approval(models.Model):
     """One approver's sign-off. A verdict is written once enough approvals agree (the policy's `approvers`),
     or at the first rejection."""
@@ -372,6 +376,10 @@ class Approval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.decision} by approver {self.approver_id} on campaign {self.campaign_id}"
+
+    @property
+    def decision_past(self) -> str:
+        return DECISION_PAST[self.decision]
 
 
 class Verdict(models.Model):
@@ -395,6 +403,11 @@ class Verdict(models.Model):
 
     def __str__(self) -> str:
         return f"{self.decision} of campaign {self.campaign_id}"
+
+    @property
+    def decision_past(self) -> str:
+        """"approved" or "rejected", for sentences."""
+        return DECISION_PAST[self.decision]
 
 
 class ChainCheck(models.Model):

@@ -261,8 +261,7 @@ def campaign_signoff(request, pk):
         messages.error(request, exc.message)
     else:
         if isinstance(verdict, Verdict):
-            done = "approved" if verdict.decision == Verdict.Decision.APPROVE else "rejected"  # not "rejectd"
-            messages.success(request, f"Signed: {done}. Verdict hash {verdict.hash[:12]}…")
+            messages.success(request, f"Signed: {verdict.decision_past}. Verdict hash {verdict.hash[:12]}…")
         else:
             messages.success(request, "Your approval is recorded; the policy needs another approver to sign as well.")
     return redirect("campaign-detail", pk=pk)
