@@ -97,6 +97,13 @@ class Campaign(BaseModel):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def status_label(self) -> str:
+        """The status as people read it: an active campaign whose gate decided is waiting for its sign-off."""
+        if self.status == self.Status.ACTIVE and self.decision:
+            return f"decided: {self.decision} — awaiting sign-off"
+        return self.status
+
 
 class TaskQuerySet(models.QuerySet):
     def ordinary(self) -> "TaskQuerySet":

@@ -9,3 +9,20 @@ register = template.Library()
 def json_pretty(value) -> str:
     """Indented JSON for display; the template's autoescaping still applies."""
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+@register.filter
+def is_structured(value) -> bool:
+    """An object or a list (shown as JSON), rather than text or a number."""
+    return isinstance(value, dict | list)
+
+
+@register.filter
+def json_or_text(value) -> str:
+    """Uploaded values as their author wrote them: text as text, anything else as indented JSON in its own key
+    order (never Python's repr: `{'question': ...}` is not what was uploaded). Autoescaping still applies."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
