@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Q
@@ -36,7 +37,7 @@ class CampaignRow:
     campaign: Campaign
     label: str
     cells: list[dict[str, Any] | None]
-    results_at: str | None
+    results_at: datetime | None
     verdict: Any = None
 
 
@@ -130,7 +131,7 @@ def _campaign_rows(chosen: list[ModelVersion], user: User) -> tuple[list[Campaig
                 campaign=campaign,
                 label=FIGURE_LABELS.get(campaign.kind, "win rate"),
                 cells=[_campaign_cell(campaign, v, others, found) for v in chosen],
-                results_at=found.get("computed_at") if found else None,
+                results_at=datetime.fromisoformat(found["computed_at"]) if found and found.get("computed_at") else None,
                 verdict=getattr(campaign, "verdict", None),
             )
         )
