@@ -13,7 +13,7 @@ LEVEL = 4  # Python-Markdown's tab_length
 def nest_list_indents(text: str) -> str:
     """Re-indent list items to four spaces a level, keeping each item's nesting as CommonMark reads it: an item is
     inside the one above when it starts at or past that item's text column. Lines that continue an item move with
-    it, keeping any indentation past its text column (a code block stays a code block). Fenced code is untouched."""
+    it (four spaces past its text, a code block, stays one). Fenced code is untouched."""
     out: list[str] = []
     items: list[int] = []  # the text column of each open item, outermost first
     fence: str | None = None
@@ -41,8 +41,14 @@ def nest_list_indents(text: str) -> str:
             out.append(" " * (LEVEL * (len(items) - 1)) + stripped)
         elif items and indent > 0:
             inside = [column for column in items if column <= indent]
-            depth = len(inside)
-            out.append(" " * (LEVEL * depth + indent - inside[-1]) + stripped if depth else line)
+            if inside:  # the text of the deepest item it is under; four spaces past that text is a code block
+                past = indent - inside[-1]
+                out.append(" " * (LEVEL * len(inside) + (past if past >= LEVEL else 0)) + stripped)
+            elif not previous_blank:  # a lazy continuation of the deepest item: say so with its indentation
+                out.append(" " * (LEVEL * len(items)) + stripped)
+            else:  # short of every item's text after a blank line: the list has ended
+                items = []
+                out.append(stripped if indent < LEVEL else line)
         else:
             if previous_blank and indent == 0:
                 items = []  # a paragraph after a blank line ends the list
