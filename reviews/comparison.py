@@ -88,8 +88,8 @@ def _display(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _number(value: Any) -> float | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _value_rows(values: list[dict[str, Any]], *, numeric_deltas: bool) -> list[ValueRow]:
@@ -102,8 +102,9 @@ def _value_rows(values: list[dict[str, Any]], *, numeric_deltas: bool) -> list[V
         for each in values:
             value = each.get(name)
             cell: dict[str, Any] = {"present": name in each, "text": _display(value), "differs": value != reference}
-            if numeric_deltas and cell["differs"] and _is_number(value) and _is_number(reference):
-                cell["delta"] = f"{value - reference:+.4g}"
+            number, reference_number = _number(value), _number(reference)
+            if numeric_deltas and cell["differs"] and number is not None and reference_number is not None:
+                cell["delta"] = f"{number - reference_number:+.4g}"
             cells.append(cell)
         rows.append(ValueRow(name=name, cells=cells, differs=any(c["differs"] for c in cells)))
     return rows

@@ -413,7 +413,7 @@ class Verdict(models.Model):
 
     @property
     def decision_past(self) -> str:
-        """"approved" or "rejected", for sentences."""
+        """The decision in words for a sentence: approved or rejected."""
         return DECISION_PAST[self.decision]
 
 

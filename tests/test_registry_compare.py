@@ -54,6 +54,7 @@ def test_comparison_marks_what_differs_and_shows_each_campaigns_figure_and_verdi
     [row] = c.campaigns
     assert row.campaign.pk == cid and row.verdict.decision_past == "approved"
     candidate, baseline = row.cells
+    assert candidate and baseline
     assert (candidate["role"], baseline["role"]) == ("candidate", "baseline")
     rate = candidate["win_rate"]
     assert rate["estimate"] == 1.0 and 0 < rate["low"] < rate["estimate"] <= rate["high"]
