@@ -62,14 +62,13 @@ def model_versions_comparison(*, model_name: str, versions: list[str], user: Use
     all_versions = list(model.versions.select_related("created_by").order_by("created_at", "pk"))
     wanted = set(versions)
     chosen = [v for v in all_versions if v.version in wanted]
-    comparison = Comparison(model=model, all_versions=all_versions)
+    comparison = Comparison(model=model, all_versions=all_versions, versions=chosen)
     if len(chosen) < 2:
         comparison.problem = "Pick two or more versions to compare."
         return comparison
     if len(chosen) > MAX_VERSIONS:
         comparison.problem = f"Pick at most {MAX_VERSIONS} versions to compare."
         return comparison
-    comparison.versions = chosen
     comparison.params = _value_rows([v.params or {} for v in chosen], numeric_deltas=False)
     comparison.metrics = _value_rows([v.metrics or {} for v in chosen], numeric_deltas=True)
     comparison.campaigns, comparison.campaigns_capped = _campaign_rows(chosen, user)

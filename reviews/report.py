@@ -70,12 +70,19 @@ _CHARTS_TAG = re.compile(r'<script src="[^"]*/charts(?:\.[0-9a-f]+)?\.js" defer>
 
 
 @lru_cache(maxsize=1)
-def _inline_scripts() -> tuple[str, str]:
+def report_scripts() -> tuple[str, str]:
+    """The text of Plotly (the installed package's bundle, as /assets/plotly.js serves it) and of charts.js."""
     charts_path = finders.find("signoff/charts.js")
     if not charts_path:  # a deployment without its static files is broken, not a report to send half-drawn
         raise FileNotFoundError("signoff/charts.js is not among the static files")
     with open(charts_path, encoding="utf-8") as charts:
         return plotly_bundle().decode(), charts.read()
+
+
+@lru_cache(maxsize=1)
+def _script_sources() -> str:
+    """Both scripts' hashes for the policy (hashing Plotly's 4.8 MB takes a while: once per process)."""
+    return " ".join(_source_hash(script) for script in report_scripts())
 
 
 def report_self_contained(html: str) -> tuple[str, str]:
@@ -85,10 +92,8 @@ def report_self_contained(html: str) -> tuple[str, str]:
     meta = _POLICY_META.search(html)
     if not (meta and _PLOTLY_TAG.search(html) and _CHARTS_TAG.search(html)):
         return html, REPORT_CSP
-    plotly, charts = _inline_scripts()
-    policy = unescape(meta.group(1)).replace(
-        "script-src 'self'", f"script-src {_source_hash(plotly)} {_source_hash(charts)}"
-    )
+    plotly, charts = report_scripts()
+    policy = unescape(meta.group(1)).replace("script-src 'self'", f"script-src {_script_sources()}")
     # neither script holds "</script" or "<!--" (tests check it), so each sits in a <script> element as it is
     html = _PLOTLY_TAG.sub(lambda _: f"<script>{plotly}</script>", html, count=1)
     html = _CHARTS_TAG.sub(lambda _: f"<script>{charts}</script>", html, count=1)

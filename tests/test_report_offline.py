@@ -6,7 +6,7 @@ import re
 from html import unescape
 
 from reviews.charts import plotly_bundle
-from reviews.report import REPORT_CSP, _inline_scripts, report_self_contained
+from reviews.report import REPORT_CSP, report_scripts, report_self_contained
 
 SIGNED = (
     '<!doctype html><html><head><meta http-equiv="Content-Security-Policy" content="{csp}">'
@@ -21,14 +21,14 @@ def _hash(text: str) -> str:
 
 
 def test_inlined_scripts_cannot_end_their_script_element():
-    for script in _inline_scripts():
+    for script in report_scripts():
         assert "</script" not in script.lower() and "<!--" not in script
 
 
 def test_report_inlines_plotly_from_the_installed_package_and_allows_it_by_hash():
     signed = SIGNED.format(csp=REPORT_CSP.replace("'", "&#x27;"))
     html, policy = report_self_contained(signed)
-    plotly, charts = _inline_scripts()
+    plotly, charts = report_scripts()
     assert plotly == plotly_bundle().decode() and f"<script>{plotly}</script>" in html
     assert f"<script>{charts}</script>" in html and "<script src=" not in html
     assert f"script-src {_hash(plotly)} {_hash(charts)}" in policy and "script-src 'self'" not in policy
