@@ -11,4 +11,4 @@ from reviews.comparison import MAX_VERSIONS, model_versions_comparison
 def model_versions_compare(request, name):
     comparison = model_versions_comparison(model_name=name, versions=request.GET.getlist("v"), user=request.user)
     context = {"c": comparison, "max_versions": MAX_VERSIONS, "chosen": {v.pk for v in comparison.versions}}
-    return render(request, "models_app/compare.html", context)
+    return render(request, "reviews/version_compare.html", context)
