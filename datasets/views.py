@@ -1,13 +1,16 @@
-"""Dataset pages: datasets, their versions, a preview of items, and the diff of two versions."""
+"""Dataset pages: datasets, their versions, a preview of items, the diff of two versions, and a new dataset."""
 
+from django.contrib import messages
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
-from core.errors import NotFoundError
+from core.errors import ApplicationError, NotFoundError
 from core.models import User
 from core.views import role_required
+from datasets.forms import DatasetForm
 from datasets.selectors import dataset_get, dataset_version_get, datasets_with_versions
 from datasets.selectors_diff import CLASSES, PAGE_SIZE, version_diff_counts, version_diff_page
+from datasets.services.datasets import dataset_create
 
 ITEM_PREVIEW = 50
 
@@ -69,3 +72,18 @@ def dataset_diff(request, name):
         }
     )
     return render(request, "datasets/diff.html", context)
+
+
+@role_required(User.Role.DATA_SCIENTIST)
+def dataset_new(request):
+    """Name a dataset; its page then takes the first version's file (dropped or chosen) with the upload's progress."""
+    form = DatasetForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            dataset = dataset_create(created_by=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_error("name", exc.message)
+        else:
+            messages.success(request, f"Dataset {dataset.name} created: upload its first version below.")
+            return redirect("dataset-detail", name=dataset.name)
+    return render(request, "datasets/new.html", {"form": form})

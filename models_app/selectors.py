@@ -30,6 +30,16 @@ def registered_models_with_versions() -> QuerySet[RegisteredModel]:
     return RegisteredModel.objects.prefetch_related("versions").order_by("name")
 
 
+def model_versions_with_predictions(*, dataset_version: DatasetVersion) -> QuerySet[ModelVersion]:
+    """The versions that have predictions on `dataset_version`: the only ones a campaign on it can compare."""
+    return (
+        ModelVersion.objects.filter(prediction_sets__dataset_version=dataset_version)
+        .select_related("model")
+        .distinct()
+        .order_by("model__name", "version")
+    )
+
+
 def model_version_get_with_history(*, model_name: str, version: str) -> ModelVersion:
     """A version with its stage history's actors, for a detail page or answer."""
     found = model_version_get(model_name=model_name, version=version)

@@ -4,6 +4,8 @@ from models_app import views
 
 urlpatterns = [
     path("models/", views.registry, name="registry"),
+    path("models/new/", views.model_new, name="model-new"),
+    path("models/<slug:name>/versions/new/", views.model_version_new, name="model-version-new"),
     path("models/<slug:name>/<str:version>/", views.model_version_detail, name="model-version-detail"),
     path("models/<slug:name>/<str:version>/promote", views.model_version_promote, name="model-version-promote"),
 ]

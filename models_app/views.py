@@ -1,4 +1,5 @@
-"""Registry pages: models, versions with their stage history (verdicts appear as its causes), and the move to production."""
+"""Registry pages: models, versions with their stage history (verdicts appear as its causes), the move to production,
+and new models and versions."""
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
@@ -8,9 +9,10 @@ from core.errors import ApplicationError
 from core.models import User
 from core.views import role_required
 from datasets.models import DatasetVersion
+from models_app.forms import ModelVersionForm, RegisteredModelForm
 from models_app.models import ModelVersion
-from models_app.selectors import model_version_get, registered_models_with_versions
-from models_app.services.registry import model_version_set_stage
+from models_app.selectors import model_version_get, registered_model_get, registered_models_with_versions
+from models_app.services.registry import model_version_create, model_version_set_stage, registered_model_create
 
 
 @role_required(User.Role.DATA_SCIENTIST, User.Role.APPROVER)
@@ -52,3 +54,34 @@ def model_version_promote(request, name, version):
     except ApplicationError as exc:
         messages.error(request, exc.message)
     return redirect("model-version-detail", name=name, version=version)
+
+
+@role_required(User.Role.DATA_SCIENTIST)
+def model_new(request):
+    """Name a model; its first version comes next (a model without versions has nothing to review)."""
+    form = RegisteredModelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            model = registered_model_create(created_by=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_error("name", exc.message)
+        else:
+            messages.success(request, f"Model {model.name} registered: add its first version.")
+            return redirect("model-version-new", name=model.name)
+    return render(request, "models_app/model_new.html", {"form": form})
+
+
+@role_required(User.Role.DATA_SCIENTIST)
+def model_version_new(request, name):
+    """Register a version with its params and metrics; its page then takes prediction uploads."""
+    model = registered_model_get(name=name)
+    form = ModelVersionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            version = model_version_create(model=model, created_by=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_error("version", exc.message)
+        else:
+            messages.success(request, f"{version} registered as a candidate: upload its predictions below.")
+            return redirect("model-version-detail", name=model.name, version=version.version)
+    return render(request, "models_app/version_new.html", {"model": model, "form": form})

@@ -193,10 +193,46 @@ def _is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, (str, bool, int, float))
 
 
+# "auto" shows a string as markdown when it carries markdown's marks. One block-level mark that plain text does not
+# use (a fence, a table rule, a link) is enough; the others are each common in plain text or code on their own
+# ("# comment", "**note**"), so two different kinds are needed, or a heading or a list in text that is not code.
+_MARKDOWN_DECISIVE = (
+    re.compile(r"^```", re.MULTILINE),
+    re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)+\|?\s*$", re.MULTILINE),
+    re.compile(r"\[[^\]\n]+\]\((?:https?://|mailto:)[^)\s]+\)"),
+)
+_MARKDOWN_HEADING = re.compile(r"^#{1,6}[ \t]+\S", re.MULTILINE)
+_MARKDOWN_LIST = re.compile(r"(?:^[ \t]*(?:[-*+]|\d{1,3}[.)])[ \t]+\S.*\n){2}", re.MULTILINE)  # two items or more
+_MARKDOWN_BLOCKS = (_MARKDOWN_HEADING, _MARKDOWN_LIST)
+_MARKDOWN_HINTS = (
+    *_MARKDOWN_BLOCKS,
+    re.compile(r"\*\*[^*\n]+\*\*|__[^_\n]+__"),
+    re.compile(r"`[^`\n]+`"),
+    re.compile(r"^>[ \t]?\S", re.MULTILINE),
+)
+_LOOKS_LIKE_CODE = re.compile(r"^\s*(?:def |class |import |from \S+ import |#include|function )|[;{]\s*$", re.MULTILINE)
+MARKDOWN_SNIFF_CHARS = 20_000  # the marks are near the start; bound the regexes' cost on huge outputs
+
+
+def looks_like_markdown(text: str) -> bool:
+    """Whether an "auto" string is markdown a model wrote (rendered, sanitised) rather than plain text."""
+    head = text[:MARKDOWN_SNIFF_CHARS]
+    if not head.endswith("\n"):
+        head += "\n"  # the list pattern reads whole lines
+    if any(pattern.search(head) for pattern in _MARKDOWN_DECISIVE):
+        return True
+    hints = sum(1 for pattern in _MARKDOWN_HINTS if pattern.search(head))
+    if hints >= 2:
+        return True
+    return any(pattern.search(head) for pattern in _MARKDOWN_BLOCKS) and not _LOOKS_LIKE_CODE.search(head)
+
+
 def _render_string(text: str, fmt: str) -> Content:
     truncated = len(text) > MAX_STRING_CHARS
     if truncated:
         text = text[:MAX_STRING_CHARS] + TRUNCATION_MARK
+    if fmt == "auto" and looks_like_markdown(text):
+        fmt = "markdown"
     if fmt == "markdown":
         content: Content = {"type": "markdown", "html": render_markdown_safe(text), "text": text}
     elif fmt == "code":

@@ -5,7 +5,30 @@ from django import forms
 from core.models import User
 from datasets.models import DatasetVersion
 from models_app.models import ModelVersion
+from models_app.selectors import model_versions_with_predictions
 from reviews.models import Campaign, Verdict
+
+Kind = Campaign.Kind
+
+# The fields only some kinds use (every other field is for all kinds): the form shows these for their kinds only,
+# and a value left in a field of another kind is dropped rather than refused.
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "baseline": (Kind.PAIRWISE, Kind.RANKING, Kind.RATING),
+    "others": (Kind.RANKING, Kind.RATING),
+    "labels": (Kind.LABELING,),
+    "multi_label": (Kind.LABELING,),
+    "rubric": (Kind.RATING,),
+}
+EMPTY_VALUES: dict[str, object] = {"baseline": None, "others": [], "labels": [], "multi_label": False, "rubric": []}
+
+
+def _without_other_kinds_fields(data: dict) -> dict:
+    """Empty the fields that the chosen kind does not use (a kind left invalid leaves them as they are)."""
+    kind = data.get("kind")
+    for name, kinds in KIND_FIELDS.items():
+        if kind and kind not in kinds and name in data:
+            data[name] = EMPTY_VALUES[name]
+    return data
 
 
 class CampaignForm(forms.Form):
@@ -88,6 +111,11 @@ class CampaignForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 5}), required=False, help_text="Shown to reviewers beside every task."
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, kinds in KIND_FIELDS.items():  # campaign_new.js shows each of these for its kinds only
+            self.fields[name].widget.attrs["data-kinds"] = " ".join(kinds)
+
     def clean_rubric(self) -> list[dict]:
         criteria = []
         for line in self.cleaned_data["rubric"].splitlines():
@@ -100,6 +128,27 @@ class CampaignForm(forms.Form):
     def clean_labels(self) -> list[str]:
         return [label.strip() for label in self.cleaned_data["labels"].split(",") if label.strip()]
 
+    def clean(self) -> dict:
+        super().clean()
+        data = _without_other_kinds_fields(self.cleaned_data)
+        self._check_predictions(data)
+        return data
+
+    def _check_predictions(self, data: dict) -> None:
+        """Each chosen version needs predictions on the dataset version: said on its field, before the service
+        would refuse the campaign as a whole."""
+        dataset_version = data.get("dataset_version")
+        if dataset_version is None:
+            return
+        having = set(model_versions_with_predictions(dataset_version=dataset_version).values_list("pk", flat=True))
+        for name in ("candidate", "baseline"):
+            version = data.get(name)
+            if version is not None and version.pk not in having:
+                self.add_error(name, f"{version} has no predictions on {dataset_version}.")
+        missing = [str(v) for v in data.get("others") or [] if v.pk not in having]
+        if missing:
+            self.add_error("others", f"No predictions on {dataset_version}: {', '.join(missing)}.")
+
     GATE_FIELDS = ("min_judgments", "min_win_rate", "alternative", "power")
 
     def gate_policy(self) -> dict:
@@ -107,6 +156,26 @@ class CampaignForm(forms.Form):
         return {
             name: self.cleaned_data[name] for name in self.GATE_FIELDS if self.cleaned_data.get(name) not in (None, "")
         }
+
+
+class CampaignPreviewForm(forms.Form):
+    """The new-campaign form's fields that decide what its first task looks like (the rest may still be empty)."""
+
+    kind = CampaignForm.base_fields["kind"]
+    dataset_version = CampaignForm.base_fields["dataset_version"]
+    candidate = CampaignForm.base_fields["candidate"]
+    baseline = CampaignForm.base_fields["baseline"]
+    others = CampaignForm.base_fields["others"]
+    labels = CampaignForm.base_fields["labels"]
+    rubric = CampaignForm.base_fields["rubric"]
+    content_format = CampaignForm.base_fields["content_format"]
+
+    clean_rubric = CampaignForm.clean_rubric
+    clean_labels = CampaignForm.clean_labels
+
+    def clean(self) -> dict:
+        super().clean()
+        return _without_other_kinds_fields(self.cleaned_data)
 
 
 class SignoffForm(forms.Form):

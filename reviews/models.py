@@ -260,6 +260,9 @@ class Judgment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
     discard_reason = models.TextField(blank=True)
+    # A reviewer's change of an earlier answer (reviews.services.judgment_changes.judgment_change): the earlier judgment is
+    # kept, retracted, and this one points at it, so the history reads as a chain and only the newest counts.
+    replaces = models.OneToOneField("self", on_delete=models.PROTECT, related_name="replaced_by", null=True, blank=True)
 
     objects = JudgmentQuerySet.as_manager()
 

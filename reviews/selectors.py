@@ -583,3 +583,32 @@ def campaign_reviewer_get(*, campaign: Campaign, username: str) -> User:
             f"{username!r} is not a reviewer of this campaign.", code="reviewer_not_found", extra={"field": "reviewer"}
         )
     return reviewer
+
+
+def reviewer_judgments(*, campaign: Campaign, reviewer: User) -> QuerySet[Judgment]:
+    """The reviewer's current answers in a campaign (not undone, not replaced by a change), newest first, with what
+    their history row reads: the item, their slot order, and the answer each one replaced."""
+    return (
+        Judgment.objects.filter(task__campaign=campaign, reviewer=reviewer, retracted_at__isnull=True)
+        .select_related("assignment", "task__item", "replaces__assignment")
+        .order_by("-created_at", "-id")
+    )
+
+
+def judgment_blind_answer(judgment: Judgment, campaign: Campaign) -> str:
+    """The answer in the reviewer's own terms: slots as they were shown to them (blind), never model names."""
+    judgment.task.campaign = campaign  # judgment_answer reads it; the caller already holds it
+    shown = {version: slot for slot, version in zip(SLOTS, judgment.assignment.slot_order, strict=False)}
+    return judgment_answer(judgment, shown)
+
+
+def judgment_get_for_reviewer(*, judgment_id: int, reviewer: User) -> Judgment:
+    """One of the reviewer's own judgments; anyone else's answers not found."""
+    judgment = (
+        Judgment.objects.select_related("assignment", "task__campaign", "task__item")
+        .filter(pk=judgment_id, reviewer=reviewer)
+        .first()
+    )
+    if judgment is None:
+        raise NotFoundError("No such judgment of yours.", code="judgment_not_found")
+    return judgment

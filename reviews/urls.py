@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reviews import comparison_views, lifecycle_views, views
+from reviews import campaign_form_views, comparison_views, lifecycle_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -8,6 +8,8 @@ urlpatterns = [
     path("campaigns/new/", views.campaign_new, name="campaign-new"),
     path("campaigns/<id:pk>/", views.campaign_detail, name="campaign-detail"),
     path("campaigns/new/plan", views.campaign_new_plan, name="campaign-new-plan"),
+    path("campaigns/new/versions", campaign_form_views.campaign_new_versions, name="campaign-new-versions"),
+    path("campaigns/new/preview", campaign_form_views.campaign_new_preview, name="campaign-new-preview"),
     path("campaigns/<id:pk>/signoff", views.campaign_signoff, name="campaign-signoff"),
     path("campaigns/<id:pk>/status", lifecycle_views.campaign_status_view, name="campaign-status"),
     path("campaigns/<id:pk>/extend", lifecycle_views.campaign_extend_view, name="campaign-extend"),

@@ -265,6 +265,9 @@ def test_every_page_type_runs_under_the_csp_without_a_violation(pages, users, li
         "/datasets/essays/diff/?from=1&to=2",
         "/models/",
         "/models/writer/2/",
+        "/datasets/new/",
+        "/models/new/",
+        "/models/writer/versions/new/",
         "/webhooks/",
     ):
         assert_strict(lead.visit(path), path)

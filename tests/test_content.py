@@ -277,3 +277,43 @@ def test_no_markdown_ever_yields_script_handlers_or_script_urls(text):
     for _, attrs in markup(html):
         for value in attrs.values():
             assert "javascript:" not in (value or "").lower()
+
+
+# --- "auto" finds markdown ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# Answer\n\nThe result is 4.",
+        "Steps:\n\n1. add\n2. check",
+        "Use **this** and `that`.",
+        "See [the docs](https://example.com/docs).",
+        "| a | b |\n|---|---|\n| 1 | 2 |",
+        "Here:\n```python\nprint(1)\n```",
+    ],
+)
+def test_auto_renders_markdown_a_model_wrote(text):
+    content = render_content(text)
+    assert content["type"] == "markdown" and content["text"] == text and "<" in content["html"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What is 2 + 2?",
+        "**hi**",
+        "# compute the sum\ntotal = a + b;",
+        "- just a dash",
+        "def f(x):\n    # comment\n    return x",
+        "4 * 3 = 12 and 2 * 5 = 10",
+    ],
+)
+def test_auto_keeps_plain_text_and_code_as_text(text):
+    assert render_content(text) == {"type": "text", "text": text}
+
+
+def test_auto_detected_markdown_is_sanitised():
+    content = render_content("# Title\n\n- a\n- b\n\n<script>window.x = 1</script><img src=x onerror=alert(1)>")
+    assert content["type"] == "markdown"
+    assert "<script" not in content["html"] and "onerror" not in content["html"] and "<img" not in content["html"]

@@ -3,6 +3,7 @@ random sequences of submit, undo, discard, exclusion and re-inclusion; and the g
 results do, without reading every judgment."""
 
 import random
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from reviews.sequential import SequentialTest
 from reviews.services.assignments import assignment_claim_next
 from reviews.services.decisions import campaign_gate_check
 from reviews.services.gate_tally import campaign_gate_from_tally, gate_tally_mark_stale
+from reviews.services.judgment_changes import judgment_change
 from reviews.services.judgments import judgment_discard, judgment_submit, judgment_undo
 from reviews.services.quality import reviewer_exclude
 from tests.factories import UserFactory, jsonl_file
@@ -212,6 +214,60 @@ class Driver:
         return action()
 
 
+class ChangingDriver(Driver):
+    """Also changes reviewers' answers (the history panel): the old answer is kept, the new one alone counts."""
+
+    changes = 0
+
+    def change(self) -> str:
+        counted = self.counted()
+        if not counted:
+            return "nothing to change"
+        # the newest half the time (its unit is the path's last step), any other: a unit out of the middle
+        judgment = max(counted, key=lambda j: j.pk) if self.rng.random() < 0.5 else self.rng.choice(counted)
+        new, created = judgment_change(
+            judgment_id=judgment.pk,
+            reviewer=judgment.reviewer,
+            **answer(self.campaign, judgment.assignment, self.rng, 1 - self.win_rate),
+        )
+        assert created and new.replaces_id == judgment.pk
+        self.changes += 1
+        return "change"
+
+    def step(self) -> str:
+        action = self.rng.choices([self.submit, self.undo, self.change, self.exclude], weights=[10, 1, 4, 0.2])[0]
+        return action()
+
+
+@pytest.mark.parametrize(
+    "kind, overlap, gate",
+    [("pairwise", 1, {}), ("pairwise", 2, {"min_agreement": 0.0}), ("ranking", 1, {}), ("ranking", 2, {})],
+)
+def test_a_changed_answer_counts_once_and_the_tally_equals_a_recomputation(
+    api, users, reviewers, settings, kind, overlap, gate
+):
+    settings.SIGNOFF_UNDO_SECONDS = 10**6
+    campaign = create_campaign(api, upload_versions(api, ITEMS), kind=kind, overlap=overlap, **gate)
+    driver = ChangingDriver(campaign, reviewers, users["ds"], random.Random(7), 0.75)
+    campaign_gate_from_tally(campaign=campaign, newest=0)
+    for step in range(60):
+        done = driver.step()
+        tally = GateTally.objects.get(campaign=campaign)
+        if tally.stale:
+            assert_check_matches_results(campaign)
+            tally.refresh_from_db()
+        assert tally_figures(tally) == expected_tally(campaign), (step, done)
+        # every item's reviewer holds at most one counted answer: the replaced ones are kept but never counted
+        counted = Judgment.objects.counted().filter(task__campaign=campaign)
+        assert counted.count() == len({(j.task_id, j.reviewer_id) for j in counted})
+        if step % 5 == 0:
+            assert_check_matches_results(campaign)
+    assert_check_matches_results(campaign)
+    assert driver.changes >= 10
+    replaced = Judgment.objects.filter(task__campaign=campaign, replaced_by__isnull=False)
+    assert replaced.count() == driver.changes and all(j.retracted_at for j in replaced)
+
+
 @pytest.mark.parametrize(
     "kind, overlap, gate",
     [
@@ -307,3 +363,46 @@ def test_the_decision_from_the_running_state_is_the_paths(per_item, min_n, horiz
     assert running is not None
     assert (running.decision, running.decided_at, running.at_end) == (path.decision, path.decided_at, path.at_end)
     assert running.explain() == path.explain()
+
+
+ANSWERS: dict[str, Callable[[list[str]], dict]] = {
+    "pairwise": lambda slots: {"choice": "A"},
+    "labeling": lambda slots: {"labels": ["correct"]},
+    "rating": lambda slots: {"ratings": {slot: {"correct": "pass"} for slot in slots}},
+    "ranking": lambda slots: {"ranking": [[slot] for slot in slots]},
+}
+
+
+@pytest.mark.parametrize("kind", list(ANSWERS))
+def test_one_items_written_out_read_is_the_results_read_of_that_item(api, users, reviewers, kind):
+    """The tally reads an item through reviews.item_rows' statements; the results read every item through the ORM:
+    the same rows for every kind, excluded reviewers and undone judgments left out alike."""
+    data = upload_versions(api, 6)
+    extras: dict[str, dict] = {
+        "pairwise": {"baseline": "calc:1"},
+        "labeling": {"labels": ["correct", "wrong"]},
+        "rating": {"baseline": "calc:1", "rubric": [{"name": "correct", "scale": "pass_fail"}]},
+        "ranking": {"models": ["calc:1", "calc:3"]},
+    }
+    body = {"name": kind, "kind": kind, **data, **extras[kind], "reviewers": REVIEWERS, "overlap": 2}
+    body["gate"] = {"min_judgments": 50, "stop_when_decided": False}
+    response = api["ds"].post("/api/v1/campaigns/", body, format="json")
+    assert response.status_code == 201, response.json()
+    campaign = Campaign.objects.get(pk=response.json()["id"])
+    for reviewer in reviewers[:3]:
+        for _ in range(4):
+            assignment = assignment_claim_next(campaign=campaign, reviewer=reviewer)
+            if assignment is None:
+                break
+            slots = list(SLOTS[: len(assignment.slot_order)])
+            judgment_submit(task_id=assignment.task_id, reviewer=reviewer, **ANSWERS[kind](slots))
+    undone = Judgment.objects.filter(reviewer=reviewers[0]).latest("id")
+    judgment_undo(judgment_id=undone.pk, reviewer=reviewers[0])
+    reviewer_exclude(campaign=campaign, reviewer=reviewers[2], reason="test", actor=users["ds"])
+    every = counted_rows(campaign)
+    tasks = {row.task for row in every} | set(Judgment.objects.values_list("task_id", flat=True))
+    assert len(every) >= 4 and len(tasks) >= 4
+    for task in tasks:
+        unreadable: list = []
+        assert counted_rows(campaign, task_id=task, unreadable=unreadable) == [r for r in every if r.task == task]
+        assert unreadable == []

@@ -89,6 +89,11 @@ EXPECTED: dict[str, dict[str, str]] = {
     "api:judgment-create": {"POST": "401 ok 404 403 403 403 404"},
     "api:task-skip": {"POST": "401 ok 404 403 403 403 404"},
     "api:judgment-undo": {"POST": "401 ok 404 403 403 403 404"},
+    # the reviewer's own history: their judgments, the task behind one, a change of it, a skip taken back
+    "api:campaign-my-judgments": {"GET": "401 200 404 403 403 403 404"},
+    "api:judgment-task": {"GET": "401 200 404 403 403 403 404"},
+    "api:judgment-change": {"POST": "401 ok 404 403 403 403 404"},
+    "api:task-unskip": {"POST": "401 ok 404 403 403 403 404"},
     "api:judgment-discard": {"POST": "401 403 403 ok 403 403 ok"},
     # the gate: `pending` would tell a reviewer which version is the blind candidate
     "api:gate": {"GET": API_READ},
@@ -109,6 +114,9 @@ EXPECTED: dict[str, dict[str, str]] = {
     "dataset-list": {"GET": PAGE_READ},
     "dataset-detail": {"GET": PAGE_READ},
     "dataset-diff": {"GET": PAGE_READ},
+    "dataset-new": {"GET": "302 403 403 200 200 403 200", "POST": PAGE_DS_POST},
+    "model-new": {"GET": "302 403 403 200 200 403 200", "POST": PAGE_DS_POST},
+    "model-version-new": {"GET": "302 403 403 200 200 403 200", "POST": PAGE_DS_POST},
     "registry": {"GET": PAGE_READ},
     "model-version-detail": {"GET": PAGE_READ},
     "model-versions-compare": {"GET": PAGE_READ},
@@ -123,6 +131,9 @@ EXPECTED: dict[str, dict[str, str]] = {
     "campaign-new": {"GET": "302 403 403 200 200 403 200", "POST": PAGE_DS_POST},
     "campaign-detail": {"GET": PAGE_READ},
     "campaign-new-plan": {"POST": PAGE_DS_POST},
+    # the new-campaign form's helpers: a GET without ?dataset_version= names nothing (400), after the role check
+    "campaign-new-versions": {"GET": "302 403 403 400 400 403 400"},
+    "campaign-new-preview": {"POST": PAGE_DS_POST},
     "campaign-signoff": {"POST": "302 403 403 403 403 ok ok"},
     # the lead's forms: another data scientist is told no on the campaign's page
     "campaign-status": {"POST": LEAD_FORM},
@@ -420,6 +431,7 @@ def body(key: str) -> dict:
         "api:campaign-signoff": {"data": {"decision": "reject", "rationale": "no"}, "content_type": "application/json"},
         "api:judgment-create": {"data": {"choice": "A", "client_id": "m-2"}, "content_type": "application/json"},
         "api:task-skip": {"data": {"reason": "unclear"}, "content_type": "application/json"},
+        "api:judgment-change": {"data": {"choice": "B", "client_id": "m-3"}, "content_type": "application/json"},
         "api:judgment-discard": {"data": {"reason": "careless"}, "content_type": "application/json"},
         "api:verdict-chain-acknowledge": {"data": {"note": "seen"}, "content_type": "application/json"},
         "api:webhook-list": {
@@ -440,6 +452,9 @@ def body(key: str) -> dict:
         "judgment-discard": {"data": {"reason": "careless"}},
         "campaign-signoff": {"data": {"decision": "reject", "rationale": "no"}},
         "model-version-promote": {"data": {"reason": "ship"}},
+        "dataset-new": {"data": {"name": "fresh"}},
+        "model-new": {"data": {"name": "fresh"}},
+        "model-version-new": {"data": {"version": "9", "params": '{"lr": 0.1}'}},
         "webhook-list": {"data": {"url": "http://93.184.216.34/other", "events": "verdict.signed"}},
     }
     return bodies.get(key, {})

@@ -166,13 +166,40 @@ def test_word_diff_marks_exactly_the_changed_word(page):
     )
     assert controls == {"hasDiff": True, "hasOverlay": False}
     assert page.evaluate("window.pair.toggleDiff()") is True
-    assert page.locator("#a del.diff-del").all_inner_texts() == ["cat"]
-    assert page.locator("#b ins.diff-ins").all_inner_texts() == ["dog"]
-    assert page.locator("#a ins, #b del").count() == 0
+    assert page.locator("#a mark.diff-changed").all_inner_texts() == ["cat"]
+    assert page.locator("#b mark.diff-changed").all_inner_texts() == ["dog"]
     assert page.inner_text("#a") == "the cat sat on the mat"
     assert page.evaluate("window.pair.toggleDiff()") is False
-    assert page.locator("#a del, #b ins").count() == 0
+    assert page.locator("#a mark, #b mark").count() == 0
     assert page.locator("#b .markdown p").inner_text() == "the dog sat on the mat"
+
+
+def test_word_diff_marks_both_sides_alike_so_neither_looks_preferred(page):
+    pair(page, render_content("the cat sat on the mat"), render_content("the dog sat on a mat"))
+    page.evaluate("window.pair.toggleDiff()")
+    styles = page.evaluate(
+        """() => ["#a", "#b"].map(pane => [...document.querySelectorAll(pane + " mark")].map(mark => {
+            const style = getComputedStyle(mark);
+            return [style.backgroundColor, style.color, style.textDecorationLine, style.borderBottomColor];
+        }))"""
+    )
+    a, b = styles
+    assert a and b and len({tuple(style) for style in a + b}) == 1, styles
+    background = [int(part) for part in a[0][0].strip("rgba()").split(",")[:3]]
+    red, green, _ = background
+    assert abs(red - green) < 40  # a neutral highlight: neither the red of a deletion nor the green of an insertion
+    assert page.locator("#a del, #a ins, #b del, #b ins").count() == 0
+
+
+def test_auto_detected_markdown_is_rendered_and_a_script_in_it_does_not_run(page):
+    content = render_content(
+        f"# Steps\n\n1. **add** them\n2. check\n\n<script>{PWN}</script>\n<img src=x onerror={PWN}>"
+    )
+    assert content["type"] == "markdown"
+    render(page, "a", content)
+    assert page.inner_text("#a h1") == "Steps"
+    assert page.locator("#a ol li").count() == 2 and page.inner_text("#a strong") == "add"
+    assert_nothing_ran(page)
 
 
 def test_long_texts_fall_back_to_a_line_diff(page):

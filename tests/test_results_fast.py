@@ -2,10 +2,12 @@
 
 from collections import defaultdict
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reviews.results import Disagreement, Row, _disagreements
+from reviews.models import Campaign
+from reviews.results import Disagreement, Row, _disagreements, gate_units, item_unit
 
 
 def disagreements_by_definition(rows: list[Row], limit: int = 50) -> list[Disagreement]:
@@ -39,3 +41,37 @@ ranking_answers = st.sampled_from([[[1], [2]], [[2], [1]], [[1, 2]]])
 def test_disagreements_are_the_contested_items_most_divided_first(judged, limit):
     rows = [Row(i, task, f"item-{task}", [], "rev", 0, "", "", answer, 0.5) for i, (task, answer) in enumerate(judged)]
     assert _disagreements(rows, limit) == disagreements_by_definition(rows, limit)
+
+
+def gate_units_by_definition(overlap: int, rows: list[Row]) -> list[tuple[int, float]]:
+    """Each item's unit, one item at a time (reviews.results.item_unit), ordered by the judgment that completed it."""
+    by_task: dict[int, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_task[row.task].append(row)
+    units = []
+    for group in by_task.values():
+        if len(group) >= overlap:
+            units.append((group[overlap - 1].id, sum(r.outcome for r in group[:overlap]) / overlap))
+    return sorted(units)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    judged=st.lists(
+        st.tuples(st.integers(1, 25), st.sampled_from([0.0, 0.25, 1 / 3, 0.5, 2 / 3, 0.7, 1.0])), max_size=150
+    ),
+    overlap=st.integers(1, 4),
+    gaps=st.lists(st.integers(1, 5), min_size=150, max_size=150),
+)
+def test_gate_units_are_each_items_mean_of_its_first_judgments_in_completion_order(judged, overlap, gaps):
+    ids = np.cumsum(gaps)[: len(judged)]  # increasing, not consecutive (undone judgments leave holes)
+    rows = [
+        Row(int(i), task, f"item-{task}", [], "rev", 0, "", "", "", o) for i, (task, o) in zip(ids, judged, strict=True)
+    ]
+    campaign = Campaign(overlap=overlap)
+    units = gate_units(campaign, rows)
+    assert units == gate_units_by_definition(overlap, rows)
+    assert all(type(i) is int and type(o) is float for i, o in units)
+    for i, _ in units:  # the tally's own per-item reading agrees
+        completed = next(r.task for r in rows if r.id == i)
+        assert item_unit(campaign, [r for r in rows if r.task == completed]) == next(u for u in units if u[0] == i)

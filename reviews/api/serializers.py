@@ -244,6 +244,7 @@ class JudgmentSerializer(serializers.ModelSerializer):
             "retracted_at",
             "discarded_at",
             "discard_reason",
+            "replaces",
         ]
 
     def to_representation(self, judgment: Judgment) -> dict:
@@ -265,6 +266,7 @@ class JudgmentSerializer(serializers.ModelSerializer):
             "retracted_at": _datetime(judgment.retracted_at),
             "discarded_at": _datetime(judgment.discarded_at),
             "discard_reason": judgment.discard_reason,
+            "replaces": judgment.replaces_id,
         }
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reviews.api import chain, exports, label_studio, lifecycle, views
+from reviews.api import chain, exports, history, label_studio, lifecycle, views
 
 urlpatterns = [
     path("campaigns/", views.CampaignListCreateView.as_view(), name="campaign-list"),
@@ -30,6 +30,10 @@ urlpatterns = [
     path("tasks/<id:task>/skip/", views.TaskSkipView.as_view(), name="task-skip"),
     path("judgments/<id:pk>/undo/", views.JudgmentUndoView.as_view(), name="judgment-undo"),
     path("judgments/<id:pk>/discard/", views.JudgmentDiscardView.as_view(), name="judgment-discard"),
+    path("judgments/<id:pk>/change/", history.JudgmentChangeView.as_view(), name="judgment-change"),
+    path("judgments/<id:pk>/task/", history.JudgmentTaskView.as_view(), name="judgment-task"),
+    path("tasks/<id:task>/unskip/", history.TaskUnskipView.as_view(), name="task-unskip"),
+    path("campaigns/<id:pk>/my-judgments/", history.CampaignMyJudgmentsView.as_view(), name="campaign-my-judgments"),
     path("gate/<slug:model>/<str:version>/", views.GateView.as_view(), name="gate"),
     path("verdicts/verify/", chain.ChainVerifyView.as_view(), name="verdict-chain-verify"),
     path("verdicts/verify/acknowledge/", chain.ChainAcknowledgeView.as_view(), name="verdict-chain-acknowledge"),

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Literal
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -267,5 +268,39 @@ def assignment_skip(*, task_id: int, reviewer: User, reason: str, flag: bool = F
             )  # room for another
         elif not Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.EXPIRED).update(**fields):
             raise ConflictError("This task is already judged or skipped.", code="not_open")
+    assignment.refresh_from_db()
+    return assignment
+
+
+def assignment_unskip(*, task_id: int, reviewer: User) -> Assignment:
+    """The reviewer takes back a skip within the undo window: the task is theirs again, if nobody took its place."""
+    assignment = Assignment.objects.select_related("task__campaign").filter(task_id=task_id, reviewer=reviewer).first()
+    if assignment is None:
+        raise NotFoundError("No such task is assigned to you.", code="task_not_found")
+    if assignment.status != Assignment.Status.SKIPPED:
+        raise ConflictError("You have not skipped this task.", code="not_skipped")
+    campaign = assignment.task.campaign
+    window = timedelta(seconds=settings.SIGNOFF_UNDO_SECONDS)
+    if assignment.completed_at is None or timezone.now() - assignment.completed_at > window:
+        raise ConflictError(
+            f"Skips can be undone for {settings.SIGNOFF_UNDO_SECONDS} seconds; this one is older.",
+            code="undo_window_passed",
+        )
+    if campaign.status != Campaign.Status.ACTIVE:
+        raise ConflictError("This campaign is not active; the skip stands.", code="campaign_not_active")
+    with transaction.atomic():
+        # the slot the skip freed comes back first: of an undo and another reviewer's claim only one gets it
+        if not Task.objects.filter(pk=assignment.task_id, assigned_count__lt=F("capacity")).update(
+            assigned_count=F("assigned_count") + 1
+        ):
+            raise ConflictError("Another reviewer has taken this item since you skipped it.", code="taken")
+        if not Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.SKIPPED).update(
+            status=Assignment.Status.OPEN,
+            skip_reason="",
+            flagged=False,
+            completed_at=None,
+            lease_expires_at=timezone.now() + timedelta(seconds=campaign.lease_seconds),
+        ):
+            raise ConflictError("This task is no longer skipped.", code="not_skipped")
     assignment.refresh_from_db()
     return assignment

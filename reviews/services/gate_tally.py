@@ -15,10 +15,11 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 
 from core.lazy import lazy_module
+from core.rawsql import columns, fetch_models, sql_naming, update_model
 from reviews.gate import GatePolicy, GateResult
 from reviews.models import Campaign, GateTally, Judgment
 from reviews.problems import DATA_ERRORS, gate_held, unreadable_message
@@ -61,10 +62,17 @@ def gate_tally_fingerprint(campaign: Campaign) -> str:
     return hashlib.sha256(json.dumps(meaning, sort_keys=True, default=str).encode()).hexdigest()
 
 
+# Every judgment of a campaign waits for the one before it to release this row, so what is done while it is held is
+# written out rather than built by the ORM (the lock, the item's read, the write; docs/bench-next-task.md).
+_TALLY_SQL = sql_naming("SELECT {{columns}} FROM {GateTally} g WHERE g.{GateTally.campaign} = %s", GateTally=GateTally)
+
+
 def _locked_tally(campaign_id: int) -> GateTally:
     """The campaign's tally row, locked until the transaction ends; created stale if missing (the check builds it),
-    so a change and a rebuild always take turns on one row."""
-    tally = GateTally.objects.select_for_update().filter(campaign_id=campaign_id).first()
+    so a change and a rebuild always take turns on one row. On SQLite the transaction's write lock does it."""
+    lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
+    sql = _TALLY_SQL.format(columns=columns(GateTally, "g")) + lock
+    tally = next(iter(fetch_models(GateTally, sql, [campaign_id])), None)
     if tally is None:
         GateTally.objects.bulk_create(
             [GateTally(campaign_id=campaign_id, fingerprint="", resolution=0, stale=True)], ignore_conflicts=True
@@ -128,7 +136,7 @@ def _item_changed(
         without = [row for row in rows if row.id != judgment_id]
         before, after = (without, rows) if added else (rows, without)
         _unit_changed(tally, campaign, item_unit(campaign, before), item_unit(campaign, after))
-    tally.save()
+    update_model(tally)
 
 
 def _unit_changed(

@@ -125,7 +125,7 @@ def campaign_not_active(*, campaign: Campaign | None) -> ConflictError:
 _CAMPAIGN_SQL = sql_naming("SELECT {{columns}} FROM {Campaign} c WHERE c.{Campaign.id} = %s", Campaign=Campaign)
 
 
-def _campaign_in_transaction(campaign_id: int) -> Campaign | None:
+def campaign_in_transaction(campaign_id: int) -> Campaign | None:
     """Read the campaign inside the judgment's transaction, so a judgment and a sign-off cannot interleave:
     on PostgreSQL a key-share row lock (judgments don't block one another; a sign-off, a pause or close, an
     exclusion take FOR UPDATE, which waits for them and they for it); on SQLite the transaction already holds the
@@ -244,7 +244,7 @@ def judgment_submit(
                 )
                 if cursor.rowcount != 1:
                     raise _FlippedFirst
-            campaign = _campaign_in_transaction(assignment.campaign_id)
+            campaign = campaign_in_transaction(assignment.campaign_id)
             if campaign is None or campaign.status != Campaign.Status.ACTIVE:
                 raise campaign_not_active(campaign=campaign)
             payload = judgment_validate(
@@ -299,7 +299,7 @@ def judgment_undo(*, judgment_id: int, reviewer: User) -> Assignment:
         )
     campaign = judgment.task.campaign
     with transaction.atomic():
-        current = _campaign_in_transaction(campaign.pk)
+        current = campaign_in_transaction(campaign.pk)
         if current is None or current.status != Campaign.Status.ACTIVE:
             raise campaign_not_active(campaign=current)
         gate_tally_judgment_uncounting(campaign=current, judgment_id=judgment.pk, task_id=judgment.task_id)

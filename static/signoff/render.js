@@ -297,10 +297,10 @@
     return out;
   }
 
-  function diffView(parts, tag, className, mode) {
+  function diffView(parts, mode) {
     const view = node("div", `text diff-view diff-${mode}`);
     for (const part of parts) {
-      view.appendChild(part.changed ? node(tag, className, part.text) : document.createTextNode(part.text));
+      view.appendChild(part.changed ? node("mark", "diff-changed", part.text) : document.createTextNode(part.text));
     }
     return view;
   }
@@ -348,8 +348,9 @@
         return false;
       }
       const result = diff(contentA.text, contentB.text);
-      paneA.replaceChildren(diffView(result.a, "del", "diff-del", result.mode));
-      paneB.replaceChildren(diffView(result.b, "ins", "diff-ins", result.mode));
+      // the same mark on both sides: red for A and green for B read as "B is better" in a blind comparison
+      paneA.replaceChildren(diffView(result.a, result.mode));
+      paneB.replaceChildren(diffView(result.b, result.mode));
       diffOn = true;
       overlayOn = false;
       return true;

@@ -16,6 +16,10 @@
     judge: (task) => `/api/v1/tasks/${task}/judgments/`,
     skip: (task) => `/api/v1/tasks/${task}/skip/`,
     undo: (judgment) => `/api/v1/judgments/${judgment}/undo/`,
+    unskip: (task) => `/api/v1/tasks/${task}/unskip/`,
+    history: root.dataset.historyUrl,
+    judgmentTask: (judgment) => `/api/v1/judgments/${judgment}/task/`,
+    change: (judgment) => `/api/v1/judgments/${judgment}/change/`,
   };
   const statusLine = $("status");
   const comment = $("comment");
@@ -25,7 +29,12 @@
   let sending = false;
   let prefetching = null;
   let shownAt = 0;
-  let lastJudgment = null; // {id, task} of the latest acknowledged judgment, for undo
+  // The latest judgment or skip, whatever it was, for undo: {task, undoable, comment, judgment?, saved}
+  let lastAction = null;
+  // This page's judgments and skips so far, counted when made; each fetched task notes them, so "left" is the
+  // server's count at the fetch less what was done since (not less the outbox again once it is acknowledged).
+  const made = { done: 0, skipped: 0 };
+  let progressBase = null; // {progress, done, skipped}: the latest server progress and `made` when it was read
   let pair = null; // the side-by-side controller of the current pairwise task
   let ranking = null; // {order: [slot], tied: {slot: bool}, focus: index}
   let rating = null; // {values: {slot: {criterion: value}}, cursor: index, cells: [[slot, criterion]]}
@@ -55,9 +64,21 @@
     return { status: response.status, data };
   }
 
+  let prompting = false; // the status line asks for something missing ("Rate every criterion first")
+
   function setStatus(text, isError) {
     statusLine.textContent = text || "";
     statusLine.classList.toggle("error", Boolean(isError));
+    prompting = false;
+  }
+
+  function prompt(text) {
+    setStatus(text, true);
+    prompting = true;
+  }
+
+  function clearPrompt() {
+    if (prompting) setStatus("");
   }
 
   function clientId() {
@@ -72,9 +93,11 @@
   async function fetchNext() {
     const exclude = queue.map((t) => t.task).concat(pendingTasks());
     const url = exclude.length ? `${api.next}?exclude=${exclude.join(",")}` : api.next;
+    const seen = Object.assign({}, made);
     const { status, data } = await request("GET", url);
     if (status === 204) return null;
     if (status !== 200) throw new Error((data && data.message) || `Error ${status}`);
+    data.made = seen;
     return data;
   }
 
@@ -140,8 +163,8 @@
         outbox.shift();
         delay = 500;
         if (result.status === 200 || result.status === 201) {
-          if (entry.undoable) lastJudgment = { id: result.data.id, task: entry.task };
-          updateProgress(entry.undoable ? { done: 1 } : { skipped: 1 });
+          entry.saved = true;
+          if (entry.undoable) entry.judgment = result.data.id;
           if (!outbox.length) setStatus("");
         } else if (result.status === 409 && result.data && result.data.code === "already_judged") {
           // recorded before (a retry after a lost answer): nothing to do
@@ -164,25 +187,34 @@
   function submit(body, { url, undoable }) {
     const task = queue[0];
     if (!task) return;
+    if (task.changing) return submitChange(task, body);
     const entry = {
       task: task.task,
       item: task.item,
       url: url || api.judge(task.task),
       undoable: undoable !== false,
+      comment: comment.value,
       body: Object.assign({ client_id: clientId(), comment: comment.value, duration_ms: Math.round(performance.now() - shownAt) }, body),
     };
     outbox.push(entry);
+    lastAction = entry;
+    if (entry.undoable) made.done += 1;
+    else made.skipped += 1;
+    updateProgress();
     advance();
   }
 
   // ---- showing ----------------------------------------------------------------------------------------------
-  function updateProgress(delta) {
-    const p = root.progress || { done: 0, left: 0, skipped: 0 };
-    if (delta) {
-      p.done += delta.done || 0;
-      p.skipped += delta.skipped || 0;
-      p.left = Math.max(0, p.left - (delta.done || 0) - (delta.skipped || 0));
-    }
+  function updateProgress() {
+    if (!progressBase) return;
+    const base = progressBase.progress;
+    const done = made.done - progressBase.done;
+    const skipped = made.skipped - progressBase.skipped;
+    const p = Object.assign({}, base, {
+      done: base.done + done,
+      skipped: base.skipped + skipped,
+      left: Math.max(0, base.left - done - skipped),
+    });
     root.progress = p;
     const quota = p.quota ? ` of your quota of ${p.quota}` : "";
     const left = p.left_is_lower_bound ? `${p.left}+` : String(p.left);
@@ -202,11 +234,15 @@
       image.hidden = true;
     }
     SignoffRender.render($("item-input"), task.input_content);
-    if (task.progress) {
-      root.progress = Object.assign({}, task.progress);
-      root.progress.left = Math.max(0, task.progress.left - outbox.length);
+    if (task.progress && task.made) {
+      progressBase = { progress: task.progress, done: task.made.done, skipped: task.made.skipped };
       updateProgress();
     }
+    $("item-card").classList.remove("zoomed");
+    $("changing").hidden = !task.changing;
+    $("cancel-change").hidden = !task.changing;
+    $("action-skip").hidden = $("action-flag").hidden = $("action-undo").hidden = Boolean(task.changing);
+    if (task.changing) $("changing").textContent = `Changing your answer for item ${task.item} (it was: ${task.changing.answer}). Judge it again, or press Esc to cancel.`;
     if (kind === "pairwise") showPairwise(task);
     else if (kind === "ranking") showRanking(task);
     else if (kind === "rating") showRating(task);
@@ -379,14 +415,19 @@
     rating.values[slot][criterion.name] = value;
     rating.cursor = Math.min(index + 1, rating.cells.length - 1);
     drawRating();
+    if (!missingRatings().length) clearPrompt();
+  }
+
+  function missingRatings() {
+    return rating.cells.filter(([slot, c]) => rating.values[slot][c.name] === undefined);
   }
 
   function submitRating() {
-    const missing = rating.cells.filter(([slot, c]) => rating.values[slot][c.name] === undefined);
+    const missing = missingRatings();
     if (missing.length) {
       rating.cursor = rating.cells.indexOf(missing[0]);
       drawRating();
-      return setStatus(`Rate every criterion first (${missing[0][1].name} of output ${missing[0][0]}).`, true);
+      return prompt(`Rate every criterion first (${missing[0][1].name} of output ${missing[0][0]}).`);
     }
     submit({ ratings: rating.values }, {});
   }
@@ -398,7 +439,7 @@
     box.replaceChildren();
     for (const key of Object.keys(labelKeys)) delete labelKeys[key];
     task.labels.forEach((label, index) => {
-      const key = label.length === 1 && !"acdgorsuxz?".includes(label.toLowerCase()) ? label.toLowerCase() : String((index + 1) % 10);
+      const key = label.length === 1 && !"acdghorsuxz?".includes(label.toLowerCase()) ? label.toLowerCase() : String((index + 1) % 10);
       const button = document.createElement("button");
       button.type = "button";
       button.className = "label";
@@ -428,6 +469,7 @@
     const on = force === undefined ? button.getAttribute("aria-pressed") !== "true" : force;
     if (on && !task.multi_label) buttons.forEach((b) => b.setAttribute("aria-pressed", "false"));
     button.setAttribute("aria-pressed", on ? "true" : "false");
+    if (selectedLabels().length) clearPrompt();
   }
 
   function selectedLabels() {
@@ -443,25 +485,52 @@
 
   function submitLabels() {
     const labels = selectedLabels();
-    if (!labels.length) return setStatus("Select a label first.", true);
+    if (!labels.length) return prompt("Select a label first.");
     submit({ labels }, {});
   }
 
   // ---- skip, flag, undo -------------------------------------------------------------------------------------
+  // Dialogs are aria-modal: Tab cycles inside the open one, and closing it gives focus back where it was.
+  let dialogOpener = null;
+  const FOCUSABLE = "button:not([disabled]), input:not([disabled]), textarea, select, a[href], [tabindex]:not([tabindex='-1'])";
+
   function openDialog(id) {
     const dialog = $(id);
+    if (!dialog.hidden) return;
+    dialogOpener = document.activeElement;
     dialog.hidden = false;
     const field = dialog.querySelector("input, textarea");
     if (field) {
       field.value = field.dataset.default || "";
       field.focus();
       field.select();
+    } else {
+      const first = dialog.querySelector(FOCUSABLE);
+      if (first) first.focus();
     }
   }
 
   function closeDialogs() {
     for (const dialog of root.querySelectorAll(".overlay")) dialog.hidden = true;
-    $("task").focus({ preventScroll: true });
+    const opener = dialogOpener;
+    dialogOpener = null;
+    if (opener && opener !== document.body && document.contains(opener) && !opener.closest("[hidden]")) opener.focus({ preventScroll: true });
+    else $("task").focus({ preventScroll: true });
+  }
+
+  function trapTab(dialog, event) {
+    const items = Array.from(dialog.querySelectorAll(FOCUSABLE)).filter((el) => el.offsetParent !== null);
+    if (!items.length) return event.preventDefault();
+    const first = items[0];
+    const last = items[items.length - 1];
+    const inside = dialog.contains(document.activeElement);
+    if (event.shiftKey && (!inside || document.activeElement === first)) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (!inside || document.activeElement === last)) {
+      event.preventDefault();
+      first.focus();
+    }
   }
 
   function confirmSkip(flag) {
@@ -471,16 +540,135 @@
     submit({ reason, flag }, { url: api.skip(queue[0].task), undoable: false });
   }
 
+  // Undo takes back the last action of either kind, judgment or skip, and puts its comment back in the field.
   async function undo() {
     await drain();
-    if (!lastJudgment) return setStatus("Nothing to undo.", true);
-    const { status, data } = await request("POST", api.undo(lastJudgment.id));
+    const action = lastAction;
+    if (!action || !action.saved) return setStatus("Nothing to undo.", true);
+    const url = action.undoable ? api.undo(action.judgment) : api.unskip(action.task);
+    const { status, data } = await request("POST", url);
     if (status !== 200) return setStatus((data && data.message) || `Undo failed (${status}).`, true);
-    lastJudgment = null;
-    updateProgress({ done: -1 });
+    lastAction = null;
+    if (action.undoable) made.done -= 1;
+    else made.skipped -= 1;
+    data.made = Object.assign({}, made);
     queue.unshift(data);
     show(data);
-    setStatus("Your last judgment was taken back: judge this item again.");
+    comment.value = action.comment || "";
+    setStatus(action.undoable ? "Your last judgment was taken back: judge this item again." : "Your skip was taken back: judge this item.");
+  }
+
+  function zoom() {
+    // the item's own image when it has one, else the first zoomable image on the task (an image input or output)
+    if (!$("item-image").hidden) return $("item-card").classList.toggle("zoomed");
+    const box = $("task").querySelector(".zoom-box");
+    if (box) return SignoffRender.toggleZoom(box);
+    setStatus("This task has no image to zoom.", true);
+    return false;
+  }
+
+  // ---- history: the reviewer's judgments in this campaign, paged; a change re-judges the task as it was shown ----
+  const HISTORY_PAGE = 10;
+  let historyPage = 1;
+
+  function cell(text, className) {
+    const td = document.createElement("td");
+    if (className) td.className = className;
+    if (text !== undefined) td.textContent = text;
+    return td;
+  }
+
+  function historyRow(entry) {
+    const row = document.createElement("tr");
+    row.dataset.judgment = entry.id;
+    const item = cell();
+    const code = document.createElement("code");
+    code.textContent = entry.item;
+    item.appendChild(code);
+    const answer = cell(entry.answer, "history-answer");
+    const notes = [];
+    if (entry.previous_answer) notes.push(`changed from: ${entry.previous_answer}`);
+    if (entry.discarded) notes.push("discarded by the campaign's lead");
+    if (entry.rationale) notes.push(`“${entry.rationale}”`);
+    for (const text of notes) {
+      const small = document.createElement("div");
+      small.className = "muted small";
+      small.textContent = text;
+      answer.appendChild(small);
+    }
+    const when = cell(new Date(entry.created_at).toLocaleString(), "muted small");
+    const action = cell();
+    if (entry.changeable) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "history-change";
+      button.textContent = "Change";
+      button.setAttribute("aria-label", `Change your answer for item ${entry.item}`);
+      button.addEventListener("click", () => startChange(entry));
+      action.appendChild(button);
+    }
+    row.append(item, answer, when, action);
+    return row;
+  }
+
+  async function loadHistory(page) {
+    if (!api.history) return;
+    const { status, data } = await request("GET", `${api.history}?page=${page}&page_size=${HISTORY_PAGE}`).catch(() => ({ status: 0, data: null }));
+    if (status === 404 && page > 1) return loadHistory(page - 1); // the last page emptied meanwhile
+    if (status !== 200 || !data) {
+      $("history-note").textContent = (data && data.message) || "Could not load your judgments.";
+      return;
+    }
+    historyPage = page;
+    $("history-rows").replaceChildren(...data.results.map(historyRow));
+    $("history-page").textContent = `page ${page} of ${Math.max(1, Math.ceil(data.count / HISTORY_PAGE))} · ${data.count} judged`;
+    $("history-prev").disabled = !data.previous;
+    $("history-next").disabled = !data.next;
+    const locked = data.results.find((entry) => !entry.changeable && !entry.discarded);
+    if (!data.count) $("history-note").textContent = "You have not judged anything in this campaign yet.";
+    else if (locked) $("history-note").textContent = `Read only: ${locked.not_changeable_reason}`;
+    else $("history-note").textContent = "Change an answer while the campaign is open: the earlier one is kept on record.";
+  }
+
+  function toggleHistory() {
+    toggle("history", $("toggle-history"));
+    if (!$("history").hidden) loadHistory(1);
+  }
+
+  async function startChange(entry) {
+    if (queue[0] && queue[0].changing) queue.shift();
+    const { status, data } = await request("GET", api.judgmentTask(entry.id)).catch(() => ({ status: 0, data: null }));
+    if (status !== 200 || !data) return setStatus((data && data.message) || "Could not load that task.", true);
+    data.changing = { judgment: entry.id, answer: entry.answer };
+    queue.unshift(data);
+    show(data);
+    comment.value = entry.rationale || "";
+    $("task").scrollIntoView({ block: "start" });
+  }
+
+  function afterChange() {
+    if (queue.length) show(queue[0]);
+    else showDone();
+  }
+
+  function cancelChange() {
+    if (!queue[0] || !queue[0].changing) return;
+    queue.shift();
+    afterChange();
+    setStatus("Change cancelled: your answer stands.");
+  }
+
+  async function submitChange(task, body) {
+    const payload = Object.assign({ client_id: clientId(), comment: comment.value, duration_ms: Math.round(performance.now() - shownAt) }, body);
+    setStatus("Saving your change…");
+    const { status, data } = await request("POST", api.change(task.changing.judgment), payload).catch(() => ({ status: 0, data: null }));
+    if (status !== 201 && status !== 200) {
+      return setStatus(`Your change was not saved: ${(data && data.message) || "the server could not be reached"}`, true);
+    }
+    queue.shift();
+    afterChange();
+    setStatus(`Your answer for item ${task.item} was changed; the earlier one is kept on record.`);
+    if (!$("history").hidden) loadHistory(historyPage);
   }
 
   // ---- keys -------------------------------------------------------------------------------------------------
@@ -496,6 +684,7 @@
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const openDialog_ = root.querySelector(".overlay:not([hidden])");
     if (openDialog_) {
+      if (event.key === "Tab") return trapTab(openDialog_, event);
       if (event.key === "Escape") {
         event.preventDefault();
         return closeDialogs();
@@ -517,13 +706,17 @@
     const key = event.key;
     if (key === "?") return openDialog("help");
     if (key === "g") return toggle("guidelines", $("toggle-guidelines"));
+    if (key === "h") return toggleHistory();
     if (!queue.length || $("task").hidden) return;
     const handled = () => event.preventDefault();
+    const changing = Boolean(queue[0].changing);
     if (key === "c") return handled(), comment.focus();
+    if (key === "Escape" && changing) return handled(), cancelChange();
+    if (changing && (key === "s" || key === "x" || key === "u")) return handled(), setStatus("Finish or cancel (Esc) the change first.", true);
     if (key === "s") return handled(), openDialog("skip-dialog");
     if (key === "x") return handled(), openDialog("flag-dialog");
     if (key === "u") return handled(), undo();
-    if (key === "z") return handled(), SignoffRender.toggleZoom($("item-card"));
+    if (key === "z") return handled(), zoom();
     if (kind === "pairwise") {
       if (pairwiseKeys[key]) return handled(), submit({ choice: pairwiseKeys[key] }, {});
       if (key === "d" && pair && pair.hasDiff) return handled(), pair.toggleDiff();
@@ -575,6 +768,11 @@
   on("submit-rating", submitRating);
   on("toggle-guidelines", (e) => toggle("guidelines", e.currentTarget));
   on("toggle-help", () => openDialog("help"));
+  on("toggle-history", toggleHistory);
+  on("item-image", zoom);
+  on("history-prev", () => loadHistory(historyPage - 1));
+  on("history-next", () => loadHistory(historyPage + 1));
+  on("cancel-change", cancelChange);
   on("close-help", closeDialogs);
   on("action-skip", () => openDialog("skip-dialog"));
   on("action-flag", () => openDialog("flag-dialog"));

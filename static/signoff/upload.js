@@ -1,4 +1,5 @@
-// Upload widget: sends a file to the API, then follows a background ingest to the end.
+// Upload widget: sends a file to the API, then follows a background ingest to the end. A file dropped on the form
+// is taken as if chosen and sent at once (the form's other fields keep their values).
 // Phase 1 shows the bytes sent (XHR upload progress); a 202 answer switches to polling its status_url, which
 // reports rows read, rows per second and time left; the last state is the new version, or every error found.
 (function () {
@@ -116,5 +117,36 @@
     });
   }
 
-  document.querySelectorAll("form[data-upload-url]").forEach(setup);
+  function acceptDrops(form) {
+    const input = form.querySelector("input[type=file]");
+    const hasFiles = (event) => Array.from(event.dataTransfer?.types || []).includes("Files");
+    form.addEventListener("dragover", (event) => {
+      if (!hasFiles(event)) return;
+      event.preventDefault(); // allows the drop
+      event.dataTransfer.dropEffect = "copy";
+      form.classList.add("dropping");
+    });
+    form.addEventListener("dragleave", (event) => {
+      if (!form.contains(event.relatedTarget)) form.classList.remove("dropping");
+    });
+    form.addEventListener("drop", (event) => {
+      form.classList.remove("dropping");
+      if (!hasFiles(event)) return;
+      event.preventDefault(); // the browser would otherwise open the file in place of the page
+      const files = event.dataTransfer.files;
+      if (files.length !== 1) {
+        form.querySelector("[data-upload-status]").textContent = "Drop one file at a time.";
+        return;
+      }
+      input.files = files;
+      if (form.querySelector("button[type=submit]").disabled) return; // an upload is already on its way
+      if (form.checkValidity()) form.requestSubmit();
+      else form.reportValidity();
+    });
+  }
+
+  document.querySelectorAll("form[data-upload-url]").forEach((form) => {
+    setup(form);
+    acceptDrops(form);
+  });
 })();
