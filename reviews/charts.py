@@ -175,7 +175,8 @@ def sequence_chart(results: dict[str, Any]) -> str | None:
             annotation_text=f"decided at {sequence['decided_at']}",
             annotation_position="top right",
         )
-    figure.update_xaxes(title=f"outcomes ({results['gate']['unit']}s) in arrival order")
+    # the unit is a phrase ("item (mean of its 3 judgments)"): appending "s" to it read "judgments)s"
+    figure.update_xaxes(title=f"outcomes in arrival order, one per {results['gate']['unit']}")
     figure.update_yaxes(title="log evidence ratio")
     return _html(figure, "sequence-chart", 280)
 

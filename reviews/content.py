@@ -17,6 +17,7 @@ from pygments.token import STANDARD_TYPES
 from pygments.util import ClassNotFound
 
 from datasets.parsers import decode_image
+from reviews.markdown_lists import nest_list_indents
 
 # A Content is one of (every key listed is always present unless marked optional):
 #   {"type": "text", "text": str, "truncated"?: True}
@@ -151,7 +152,7 @@ _FENCE = re.compile(r"\A```[ \t]*([\w+#.-]*)[ \t]*\r?\n(.*?)(?:\r?\n```[ \t]*)?\
 def render_markdown_safe(text: str) -> str:
     """Markdown to HTML (tables, fenced code), then nh3 keeps only a conservative, link-safe subset."""
     html = markdown.markdown(
-        text,
+        nest_list_indents(text),
         extensions=["fenced_code", "tables", "sane_lists"],
         extension_configs={"tables": {"use_align_attribute": True}},  # align="", not style=""
     )

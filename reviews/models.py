@@ -97,6 +97,13 @@ class Campaign(BaseModel):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def status_label(self) -> str:
+        """The status as people read it: an active campaign whose gate decided is waiting for its sign-off."""
+        if self.status == self.Status.ACTIVE and self.decision:
+            return f"decided: {self.decision} — awaiting sign-off"
+        return self.status
+
 
 class TaskQuerySet(models.QuerySet):
     def ordinary(self) -> "TaskQuerySet":
@@ -357,6 +364,10 @@ class GateTally(models.Model):
         return f"gate tally of campaign {self.campaign_id}: {self.units} units{' (stale)' if self.stale else ''}"
 
 
+# The past tense of a decision, spelt out: "reject" + "d" read "rejectd" in the pages that built it.
+DECISION_PAST = {"approve": "approved", "reject": "rejected"}
+
+
 class Approval(models.Model):
     """One approver's sign-off. A verdict is written once enough approvals agree (the policy's `approvers`),
     or at the first rejection."""
@@ -375,6 +386,10 @@ class Approval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.decision} by approver {self.approver_id} on campaign {self.campaign_id}"
+
+    @property
+    def decision_past(self) -> str:
+        return DECISION_PAST[self.decision]
 
 
 class Verdict(models.Model):
@@ -398,6 +413,11 @@ class Verdict(models.Model):
 
     def __str__(self) -> str:
         return f"{self.decision} of campaign {self.campaign_id}"
+
+    @property
+    def decision_past(self) -> str:
+        """The decision in words for a sentence: approved or rejected."""
+        return DECISION_PAST[self.decision]
 
 
 class ChainCheck(models.Model):

@@ -205,7 +205,7 @@ def gate_status_for_model_version(*, model_version: ModelVersion) -> tuple[str, 
         .first()
     )
     if verdict is not None:
-        return ("approved" if verdict.decision == Verdict.Decision.APPROVE else "rejected"), verdict
+        return verdict.decision_past, verdict
     return ("pending" if running else "none"), None
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reviews import campaign_form_views, lifecycle_views, views
+from reviews import campaign_form_views, comparison_views, lifecycle_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -26,5 +26,7 @@ urlpatterns = [
     path("chain/check", views.chain_check_run, name="chain-check"),
     path("chain/acknowledge", views.chain_acknowledge, name="chain-acknowledge"),
     path("items/<id:pk>/image", views.item_image, name="item-image"),
+    # no trailing slash: "models/<name>/<version>/" is a version's page, and "compare" could be a version's name
+    path("models/<slug:name>/compare", comparison_views.model_versions_compare, name="model-versions-compare"),
     path("assets/plotly.js", views.plotly_js, name="plotly-js"),
 ]

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
@@ -20,7 +21,7 @@ from reviews.filters import ApproverQueueFilter, CampaignFilter, ReviewerQueueFi
 from reviews.forms import CampaignForm, SignoffForm
 from reviews.gate import GatePolicy, PolicyInvalid
 from reviews.models import ChainCheck, Verdict
-from reviews.report import REPORT_CSP, report_html
+from reviews.report import report_html, report_self_contained
 from reviews.results import campaign_evidence, reviewer_quality
 from reviews.results_cache import campaign_results_cached
 from reviews.selectors import (
@@ -152,6 +153,10 @@ def _plan_preview(form: CampaignForm) -> dict:
 def campaign_detail(request, pk):
     """Results, gate, charts, and (for approvers) sign-off."""
     campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
+    return _campaign_detail_page(request, campaign, SignoffForm())
+
+
+def _campaign_detail_page(request, campaign, signoff_form: SignoffForm, status: int = 200):
     campaign_results_viewed(campaign=campaign)
     results = campaign_results_cached(campaign=campaign)
     verdict = campaign_verdict(campaign=campaign)
@@ -164,11 +169,11 @@ def campaign_detail(request, pk):
         "verdict": verdict,
         "plotly_style_ids": plotly_style_ids(),
         "approvals": campaign.approvals.select_related("approver"),
-        "signoff_form": SignoffForm(),
+        "signoff_form": signoff_form,
         "signoff_problem": None if verdict else campaign_signer_problem(campaign=campaign, signer=request.user),
         "lead": campaign_lead_controls(campaign=campaign, user=request.user),
     }
-    return render(request, "reviews/campaign_detail.html", context)
+    return render(request, "reviews/campaign_detail.html", context, status=status)
 
 
 @role_required(User.Role.DATA_SCIENTIST, User.Role.APPROVER)
@@ -194,10 +199,13 @@ def campaign_report(request, pk, fmt):
             }
         response = JsonResponse(body, json_dumps_params={"indent": 2})
     else:
-        html = evidence.get("report_html") or report_html(campaign=campaign, evidence=evidence)
+        html, policy = report_self_contained(
+            evidence.get("report_html") or report_html(campaign=campaign, evidence=evidence)
+        )
         response = HttpResponse(html, content_type="text/html; charset=utf-8")
-        # the report's own policy (its inline style by hash, no nonce: it is frozen); the middleware keeps a set header
-        response["Content-Security-Policy"] = f"{REPORT_CSP}; frame-ancestors 'none'"
+        # the report's own policy (its inline style and scripts by hash, no nonce: it is frozen); the middleware
+        # keeps a set header
+        response["Content-Security-Policy"] = f"{policy}; frame-ancestors 'none'"
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
 
@@ -247,7 +255,12 @@ def judgment_discard_view(request, pk):
         messages.error(request, exc.message)
     else:
         messages.success(request, "Judgment discarded: it is kept on record and no longer counts.")
-    return redirect("campaign-judgments", pk=judgment.task.campaign_id)
+    # back where the lead was: the same filtered list, scrolled to the item (#task-<id>)
+    judgments_url = reverse("campaign-judgments", kwargs={"pk": judgment.task.campaign_id})
+    back = request.POST.get("next", "")
+    if back.startswith(judgments_url) and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
+    return redirect(judgments_url)
 
 
 @require_POST
@@ -272,17 +285,18 @@ def campaign_gold(request, pk):
 def campaign_signoff(request, pk):
     campaign = campaign_get_for_user(campaign_id=pk, user=request.user)
     form = SignoffForm(request.POST)
+    # a refused sign-off shows the page again with the form as typed: the rationale is not lost
     if not form.is_valid():
         messages.error(request, "Choose a decision and give a rationale.")
-        return redirect("campaign-detail", pk=pk)
+        return _campaign_detail_page(request, campaign, form, status=400)
     try:
         verdict = verdict_sign(campaign=campaign, signer=request.user, **form.cleaned_data)
     except ApplicationError as exc:
         messages.error(request, exc.message)
+        return _campaign_detail_page(request, campaign, form, status=400)
     else:
         if isinstance(verdict, Verdict):
-            done = "approved" if verdict.decision == Verdict.Decision.APPROVE else "rejected"  # not "rejectd"
-            messages.success(request, f"Signed: {done}. Verdict hash {verdict.hash[:12]}…")
+            messages.success(request, f"Signed: {verdict.decision_past}. Verdict hash {verdict.hash[:12]}…")
         else:
             messages.success(request, "Your approval is recorded; the policy needs another approver to sign as well.")
     return redirect("campaign-detail", pk=pk)

@@ -119,6 +119,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "model-version-new": {"GET": "302 403 403 200 200 403 200", "POST": PAGE_DS_POST},
     "registry": {"GET": PAGE_READ},
     "model-version-detail": {"GET": PAGE_READ},
+    "model-versions-compare": {"GET": PAGE_READ},
     # 302err for those allowed too: the body cannot succeed in this world (calc 2 is not approved yet)
     "model-version-promote": {"POST": "302 403 403 403 403 302err 302err"},
     "webhook-list": {"GET": "302 403 403 200 200 403 200", "POST": PAGE_DS_POST},
@@ -203,7 +204,11 @@ EXPECTED: dict[str, dict[str, str]] = {
 
 
 # query strings a GET needs to be a valid request at all
-QUERY = {"api:dataset-version-diff": "?from=1&to=1", "dataset-diff": "?from=1&to=1"}
+QUERY = {
+    "api:dataset-version-diff": "?from=1&to=1",
+    "dataset-diff": "?from=1&to=1",
+    "model-versions-compare": "?v=1&v=2",
+}
 
 
 # --- the routes, from the URL configuration -------------------------------------------------------------------------

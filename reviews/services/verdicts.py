@@ -137,7 +137,7 @@ def _verdict_carry_out(campaign: Campaign, verdict: Verdict, signer: User) -> No
     moves, and the webhook is queued, all in the verdict's transaction."""
     approved = verdict.decision == Verdict.Decision.APPROVE
     campaign.status = Campaign.Status.CLOSED
-    campaign.status_reason = f"Signed off: {'approved' if approved else 'rejected'}"
+    campaign.status_reason = f"Signed off: {verdict.decision_past}"
     campaign.save(update_fields=["status", "status_reason", "updated_at"])
     # the candidate is decided: its other campaigns' work can no longer count
     # the reason reaches the sibling's reviewers: its id, never its name, which may name the models
