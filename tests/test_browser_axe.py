@@ -1,0 +1,443 @@
+"""Accessibility in a real Chromium: axe-core over every page type as each role that sees it (0 serious or critical
+violations), and an approver who signs a verdict off with the keyboard alone.
+
+To cover a new page, add a `Screen` to SCREENS: the role that opens it, a name, and how to build its URL from the
+seeded objects (plus, where the page needs it, a selector to wait for and an action such as opening a dialog).
+Everything here shares one seeded set of campaigns, one server and one logged-in browser context per role, so a
+screen costs a page load and an axe run (~0.3 s)."""
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.test.testcases import LiveServerThread
+from django.test.utils import override_settings
+from knox.models import AuthToken
+
+from core.models import User
+from reviews.models import Campaign, Verdict
+from reviews.services.decisions import campaign_gate_check
+from tests.conftest import browser_login, token_client
+from tests.factories import UserFactory, jsonl_file, png_base64
+from tests.support.axe import describe, serious_violations
+
+pytestmark = [pytest.mark.browser]
+
+ROLES = {  # role in SCREENS -> username (None: not logged in)
+    "anonymous": None,
+    "reviewer": "rev",
+    "lead": "ds",  # the data scientist who owns every campaign here
+    "approver": "approver",
+    "admin": "admin",
+}
+
+
+@dataclass
+class Seed:
+    """What the URLs point at: campaign ids by name, the signed verdict, a webhook endpoint."""
+
+    campaigns: dict[str, int] = field(default_factory=dict)
+    verdict: int = 0
+    webhook: int = 0
+
+
+@dataclass(frozen=True)
+class Screen:
+    role: str
+    name: str
+    path: Callable[[Seed], str]
+    status: int = 200
+    ready: str | None = None  # a selector that is there once the page's scripts have drawn it
+    act: Callable[[Any], None] | None = None  # done after `ready`, before the scan: open a dialog, a panel
+
+
+def campaign(name: str, suffix: str = "") -> Callable[[Seed], str]:
+    return lambda seed: f"/campaigns/{seed.campaigns[name]}/{suffix}"
+
+
+def press(*keys: str, then: str) -> Callable[[Any], None]:
+    """Press keys on the review screen, then wait for what they open."""
+
+    def act(page: Any) -> None:
+        for key in keys:
+            page.keyboard.press(key)
+        page.wait_for_selector(then)
+
+    return act
+
+
+TASK = "#task:not([hidden])"
+CHARTS = "#sequence-chart .main-svg"
+
+SCREENS: list[Screen] = [
+    # anonymous
+    Screen("anonymous", "login", lambda s: "/login/"),
+    Screen("anonymous", "api docs", lambda s: "/api/docs/", ready=".swagger-ui .opblock"),
+    Screen("anonymous", "api redoc", lambda s: "/api/redoc/", ready="h1:has-text('Signoff API')"),
+    Screen("anonymous", "404", lambda s: "/no/such/page/", status=404),
+    # a reviewer: their queue, the review screen of each kind, with a task and with each dialog open
+    Screen("reviewer", "home", lambda s: "/"),
+    Screen("reviewer", "campaign list", lambda s: "/campaigns/"),
+    Screen("reviewer", "review pairwise", campaign("words", "review/"), ready=TASK),
+    Screen(
+        "reviewer", "review help", campaign("words", "review/"), ready=TASK, act=press("?", then="#help:not([hidden])")
+    ),
+    Screen(
+        "reviewer",
+        "review skip",
+        campaign("words", "review/"),
+        ready=TASK,
+        act=press("s", then="#skip-dialog:not([hidden])"),
+    ),
+    Screen(
+        "reviewer",
+        "review flag",
+        campaign("words", "review/"),
+        ready=TASK,
+        act=press("x", then="#flag-dialog:not([hidden])"),
+    ),
+    Screen(
+        "reviewer",
+        "review guidelines",
+        campaign("words", "review/"),
+        ready=TASK,
+        act=press("g", then="#guidelines:not([hidden])"),
+    ),
+    Screen("reviewer", "review images", campaign("pictures", "review/"), ready=TASK),
+    Screen("reviewer", "review ranking", campaign("ranking", "review/"), ready=TASK),
+    Screen("reviewer", "review rating", campaign("rating", "review/"), ready=TASK),
+    Screen("reviewer", "review labeling", campaign("labeling", "review/"), ready=TASK),
+    Screen("reviewer", "review done", campaign("signed", "review/"), ready="#done:not([hidden])"),
+    Screen("reviewer", "tokens", lambda s: "/account/tokens/"),
+    Screen("reviewer", "403", lambda s: "/datasets/", status=403),
+    Screen("reviewer", "404", lambda s: "/no/such/page/", status=404),
+    # the lead (data scientist): campaigns, results, judgments, datasets, registry, webhooks
+    Screen("lead", "home", lambda s: "/"),
+    Screen("lead", "campaign list", lambda s: "/campaigns/"),
+    Screen("lead", "campaign active", campaign("words")),
+    Screen("lead", "campaign results", campaign("signed"), ready=CHARTS),
+    Screen("lead", "judgments", campaign("signed", "judgments/")),
+    Screen("lead", "new campaign", lambda s: "/campaigns/new/"),
+    Screen("lead", "datasets", lambda s: "/datasets/"),
+    Screen("lead", "dataset", lambda s: "/datasets/essays/"),
+    Screen("lead", "dataset diff", lambda s: "/datasets/essays/diff/?from=1&to=2"),
+    Screen("lead", "registry", lambda s: "/models/"),
+    Screen("lead", "model version", lambda s: "/models/writer/2/"),
+    Screen("lead", "webhooks", lambda s: "/webhooks/"),
+    Screen("lead", "webhook", lambda s: f"/webhooks/{s.webhook}/"),
+    Screen("lead", "tokens", lambda s: "/account/tokens/"),
+    # the approver: their queue, a decided campaign with the sign-off form, verdict, chain, report, registry
+    Screen("approver", "home", lambda s: "/"),
+    Screen("approver", "campaign to sign", campaign("decided"), ready=CHARTS),
+    Screen("approver", "campaign signed", campaign("signed"), ready=CHARTS),
+    Screen("approver", "verdict", lambda s: f"/verdicts/{s.verdict}/"),
+    Screen("approver", "chain", lambda s: "/chain/"),
+    Screen("approver", "report", campaign("signed", "report.html"), ready="#win-rate-chart .main-svg"),
+    Screen("approver", "registry", lambda s: "/models/"),
+    Screen("approver", "model version", lambda s: "/models/adder/2/"),
+    Screen("approver", "403", lambda s: "/webhooks/", status=403),
+    # an admin
+    Screen("admin", "home", lambda s: "/"),
+    Screen("admin", "campaign", campaign("decided"), ready=CHARTS),
+    Screen("admin", "webhooks", lambda s: "/webhooks/"),
+    Screen("admin", "chain", lambda s: "/chain/"),
+]
+
+
+# --- the seeded campaigns -------------------------------------------------------------------------------------------
+
+
+def predictions(api, dataset: str, model: str, version: str, outputs: list) -> None:
+    ds = api["ds"]
+    if ds.get(f"/api/v1/models/{model}/versions/").status_code == 404:
+        assert ds.post("/api/v1/models/", {"name": model}, format="json").status_code == 201
+    assert ds.post(f"/api/v1/models/{model}/versions/", {"version": version}, format="json").status_code == 201
+    rows = [{"id": f"e{n}", "output": out} for n, out in enumerate(outputs)]
+    response = ds.post(
+        f"/api/v1/models/{model}/versions/{version}/predictions/",
+        {"dataset": dataset, "dataset_version": 1, "file": jsonl_file(rows)},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.json()
+
+
+def new_campaign(api, **fields) -> int:
+    body = {"dataset_version": 1, "reviewers": ["rev"], "overlap": 1, "gate": {"min_judgments": 1}, **fields}
+    response = api["ds"].post("/api/v1/campaigns/", body, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()["id"]
+
+
+def upload_dataset(api, name: str, *versions: list[dict[str, Any]]) -> None:
+    ds = api["ds"]
+    assert ds.post("/api/v1/datasets/", {"name": name}, format="json").status_code == 201
+    for items in versions:
+        response = ds.post(f"/api/v1/datasets/{name}/versions/", {"file": jsonl_file(items)}, format="multipart")
+        assert response.status_code == 201, response.json()
+
+
+def judged_to_a_pass(api, candidate: str) -> int:
+    """A pairwise campaign on `sums` whose candidate two reviewers preferred every time: the gate decided pass."""
+    cid = new_campaign(
+        api,
+        name=f"sums {candidate}",
+        kind="pairwise",
+        dataset="sums",
+        candidate=candidate,
+        baseline="adder:1",
+        reviewers=["rev", "rev2"],
+        overlap=2,
+        gate={"min_judgments": 10, "alternative": 0.95, "stop_when_decided": False},
+        guidelines="Pick the right sum.\n\n- exact\n- short",
+    )
+    for role in ("reviewer", "reviewer2"):
+        client = api[role]
+        while (task := client.get(f"/api/v1/campaigns/{cid}/next/")).status_code == 200:
+            body = task.json()
+            right = str(2 * int(body["item"][1:]))
+            slot = next(o["slot"] for o in body["outputs"] if o["output"] == right)
+            judged = client.post(f"/api/v1/tasks/{body['task']}/judgments/", {"choice": slot}, format="json")
+            assert judged.status_code == 201, judged.json()
+    assert campaign_gate_check(campaign_id=cid) == "pass"
+    return cid
+
+
+def seed_campaigns() -> Seed:
+    """Four kinds of campaign open for the reviewer; two decided ones awaiting sign-off (one for the keyboard test,
+    each with its own candidate: a sign-off closes every campaign of its candidate); one signed, with its verdict."""
+    users = {
+        "admin": UserFactory.create(username="admin", role=User.Role.ADMIN, is_staff=True),
+        "ds": UserFactory.create(username="ds", role=User.Role.DATA_SCIENTIST),
+        "reviewer": UserFactory.create(username="rev", role=User.Role.REVIEWER),
+        "reviewer2": UserFactory.create(username="rev2", role=User.Role.REVIEWER),
+        "approver": UserFactory.create(username="approver", role=User.Role.APPROVER),
+    }
+    api = {role: token_client(user) for role, user in users.items()}
+    seed = Seed()
+
+    essays: list[dict[str, Any]] = [
+        {"id": "e0", "input": {"image": png_base64(), "q": "What is drawn?"}, "tags": ["pics"]},
+        {"id": "e1", "input": "Describe the sky."},
+    ]
+    upload_dataset(api, "essays", essays, [*essays, {"id": "e2", "input": "Describe the sea."}])
+    predictions(api, "essays", "writer", "1", ["a red square", "the sky is blue today"])
+    predictions(api, "essays", "writer", "2", ["a red box", "the sky is grey today"])
+    predictions(api, "essays", "writer", "3", ["a square", "the sky"])
+    for version, colours in (("1", ((200, 30, 30), (20, 30, 200))), ("2", ((30, 200, 30), (20, 200, 200)))):
+        predictions(api, "essays", "painter", version, [{"image": png_base64(c)} for c in colours])
+    essay_campaign = {"dataset": "essays", "guidelines": "Judge **correctness** first.\n\n1. facts\n2. tone"}
+    seed.campaigns = {
+        "words": new_campaign(
+            api, name="words", kind="pairwise", candidate="writer:2", baseline="writer:1", **essay_campaign
+        ),
+        "pictures": new_campaign(
+            api, name="pictures", kind="pairwise", candidate="painter:2", baseline="painter:1", **essay_campaign
+        ),
+        "ranking": new_campaign(
+            api,
+            name="ranked",
+            kind="ranking",
+            candidate="writer:3",
+            baseline="writer:1",
+            models=["writer:2"],
+            **essay_campaign,
+        ),
+        "rating": new_campaign(
+            api,
+            name="rated",
+            kind="rating",
+            candidate="writer:1",
+            rubric=[{"name": "correct", "scale": "pass_fail"}, {"name": "concise", "scale": "likert"}],
+            **essay_campaign,
+        ),
+        "labeling": new_campaign(
+            api, name="labeled", kind="labeling", candidate="writer:1", labels=["square", "sky"], **essay_campaign
+        ),
+    }
+
+    upload_dataset(
+        api, "sums", [{"id": f"e{i}", "input": f"{i} + {i}?", "tags": [["even", "odd"][i % 2]]} for i in range(12)]
+    )
+    for version, offset in (("1", 1), ("2", 0), ("3", 0), ("4", 0)):
+        predictions(api, "sums", "adder", version, [str(2 * i + offset) for i in range(12)])
+    seed.campaigns["signed"] = judged_to_a_pass(api, "adder:2")
+    seed.campaigns["decided"] = judged_to_a_pass(api, "adder:3")
+    seed.campaigns["keyboard"] = judged_to_a_pass(api, "adder:4")
+    with override_settings(SIGNOFF_WEBHOOK_ALLOW_HOSTS=["127.0.0.1"]):
+        hook = api["ds"].post(
+            "/api/v1/webhooks/", {"url": "http://127.0.0.1:9/hook", "events": ["verdict.signed"]}, format="json"
+        )
+    assert hook.status_code == 201, hook.json()
+    seed.webhook = hook.json()["id"]  # created before the sign-off: its page lists the delivery
+    signed = api["approver"].post(
+        f"/api/v1/campaigns/{seed.campaigns['signed']}/signoff/",
+        {"decision": "approve", "rationale": "wins every item"},
+        format="json",
+    )
+    assert signed.status_code == 201, signed.json()
+    seed.verdict = Verdict.objects.get().pk
+
+    assert AuthToken.objects.count() == len(users)  # each user's token: the tokens page lists one
+    return seed
+
+
+# --- one server, one browser context per role -----------------------------------------------------------------------
+
+
+@dataclass
+class Site:
+    url: str
+    seed: Seed
+    pages: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def site(django_db_setup, django_db_blocker, browser) -> Iterator[Site]:
+    """The seeded campaigns served by a server of this module's own, kept for all its tests (the `live_server`
+    fixture empties the database after each test); emptied when the module ends."""
+    with django_db_blocker.unblock():
+        from django.contrib.staticfiles.handlers import StaticFilesHandler
+
+        seed = seed_campaigns()
+        server = LiveServerThread("127.0.0.1", static_handler=StaticFilesHandler)
+        server.daemon = True
+        server.start()
+        server.is_ready.wait()
+        if server.error:
+            raise server.error
+        url = f"http://127.0.0.1:{server.port}"
+        contexts = []
+        try:
+            pages = {}
+            for role, username in ROLES.items():
+                context = browser.new_context(viewport={"width": 1280, "height": 720})
+                context.set_default_timeout(15_000)
+                # no network but this server (the API docs' Redoc asks for its logo elsewhere)
+                context.route(re.compile(r"^(?!http://127\.0\.0\.1:).*"), lambda route: route.abort())
+                contexts.append(context)
+                pages[role] = context.new_page()
+                if username:
+                    browser_login(pages[role], SimpleNamespace(url=url), username)
+            yield Site(url, seed, pages)
+        finally:
+            for context in contexts:
+                context.close()
+            server.terminate()
+            call_command("flush", verbosity=0, interactive=False)
+
+
+@pytest.fixture
+def db(site):
+    """This module's tests ask for `db` so that pytest-django creates the test database, and get only that: not the
+    transaction its own `db` holds around each test (SQLite's IMMEDIATE transactions would lock the server out), nor
+    the flush after each test of `transactional_db`. They run on the module's committed seed."""
+
+
+def show_attachment_inline(page, url: str) -> None:
+    """The report is served as a download; shown here as the page it is once opened."""
+
+    def inline(route):
+        response = route.fetch()
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-disposition"}
+        route.fulfill(response=response, headers=headers)
+
+    page.route(url, inline)
+
+
+@pytest.mark.parametrize("screen", SCREENS, ids=lambda s: f"{s.role}-{s.name.replace(' ', '-')}")
+def test_page_has_no_serious_or_critical_accessibility_violation(db, site, screen):
+    page = site.pages[screen.role]
+    url = site.url + screen.path(site.seed)
+    if url.endswith("report.html"):
+        show_attachment_inline(page, url)
+    response = page.goto(url)
+    assert response.status == screen.status, url
+    if screen.ready:
+        page.wait_for_selector(screen.ready)
+    if screen.act:
+        screen.act(page)
+    violations = serious_violations(page)
+    assert not violations, f"{screen.role} at {url}:\n{describe(violations)}"
+
+
+# --- the keyboard alone ---------------------------------------------------------------------------------------------
+
+FOCUSED = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const s = getComputedStyle(el);
+  let behind = 'rgb(255, 255, 255)';  // what the ring is drawn on: the first opaque background around the element
+  for (let up = el.parentElement; up; up = up.parentElement) {
+    const bg = getComputedStyle(up).backgroundColor;
+    if (bg !== 'transparent' && !bg.startsWith('rgba(0, 0, 0, 0)')) { behind = bg; break; }
+  }
+  return {
+    tag: el.tagName, name: el.name || el.textContent.trim().slice(0, 40), visible: el.matches(':focus-visible'),
+    outline: s.outlineStyle, width: parseFloat(s.outlineWidth) || 0, color: s.outlineColor, shadow: s.boxShadow,
+    behind,
+  };
+}"""
+
+
+def contrast(first: str, second: str) -> float:
+    """WCAG contrast ratio of two CSS rgb()/rgba() colours."""
+
+    def luminance(css_colour: str) -> float:
+        channels = (int(c) / 255 for c in re.findall(r"\d+", css_colour)[:3])
+        red, green, blue = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+    lighter, darker = sorted((luminance(first), luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def assert_focus_shown(focused: dict | None) -> None:
+    """The focused element draws a ring a person can see: the browser's own (`auto`), or an outline or shadow of at
+    least 2 px whose colour stands out 3:1 from what it is drawn on (WCAG 1.4.11, non-text contrast)."""
+    assert focused and focused["visible"], f"the focus is on nothing, or not shown: {focused}"
+    if focused["outline"] == "auto":
+        return
+    ring = focused["color"] if focused["outline"] != "none" and focused["width"] >= 2 else focused["shadow"]
+    assert ring != "none", f"no focus indicator on {focused}"
+    assert contrast(ring, focused["behind"]) >= 3, f"a faint focus ring: {focused}"
+
+
+def tab_to(page, matches: Callable[[dict], bool], *, key: str = "Tab", limit: int = 80) -> dict:
+    """Press Tab until the focused element is the one wanted; the focus must show at each stop on the way."""
+    for _ in range(limit):
+        page.keyboard.press(key)
+        focused = page.evaluate(FOCUSED)
+        assert_focus_shown(focused)
+        if matches(focused):
+            return focused
+    raise AssertionError(f"{key} never reached it")
+
+
+def test_an_approver_signs_off_with_the_keyboard_alone(db, site):
+    page = site.pages["approver"]
+    cid = site.seed.campaigns["keyboard"]
+    page.goto(f"{site.url}/campaigns/{cid}/")
+    page.wait_for_selector(CHARTS)
+
+    tab_to(page, lambda f: f["tag"] == "INPUT" and f["name"] == "decision")
+    page.keyboard.press("Space")  # the first radio, approve
+    assert page.is_checked("input[name=decision][value=approve]")
+    tab_to(page, lambda f: f["name"] == "rationale")  # past the radio group
+    page.keyboard.type("Wins every item; checked by keyboard.")
+    back = tab_to(page, lambda f: f["tag"] == "INPUT", key="Shift+Tab")  # back to the group: the choice is kept
+    assert back["name"] == "decision" and page.evaluate("document.activeElement.value") == "approve"
+    tab_to(page, lambda f: f["name"] == "rationale")
+    tab_to(page, lambda f: f["tag"] == "BUTTON" and f["name"] == "Sign")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+    page.wait_for_selector("#signoff .verdict-approve")
+    assert "Signed: approved" in page.inner_text(".messages")
+    verdict = Verdict.objects.get(campaign_id=cid)
+    assert (verdict.decision, verdict.signer.username) == ("approve", "approver")
+    assert verdict.rationale == "Wins every item; checked by keyboard."
+    assert Campaign.objects.get(pk=cid).decision == "pass"
