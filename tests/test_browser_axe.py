@@ -70,6 +70,21 @@ def press(*keys: str, then: str) -> Callable[[Any], None]:
     return act
 
 
+def upload_a_bad_file(page: Any) -> None:
+    page.set_input_files(
+        "form.upload input[type=file]",
+        files=[{"name": "bad.jsonl", "mimeType": "application/json", "buffer": b'{"id": "x"}\nnot json\n'}],
+    )
+    page.click("form.upload button[type=submit]")
+    page.wait_for_selector("[data-upload-errors] li")
+
+
+def create_a_token(page: Any) -> None:
+    page.fill("input[name=name]", "ci")
+    page.click("form.form button.primary")
+    page.wait_for_selector("#new-token")
+
+
 TASK = "#task:not([hidden])"
 CHARTS = "#sequence-chart .main-svg"
 
@@ -79,6 +94,7 @@ SCREENS: list[Screen] = [
     Screen("anonymous", "api docs", lambda s: "/api/docs/", ready=".swagger-ui .opblock"),
     Screen("anonymous", "api redoc", lambda s: "/api/redoc/", ready="h1:has-text('Signoff API')"),
     Screen("anonymous", "404", lambda s: "/no/such/page/", status=404),
+    Screen("anonymous", "admin login", lambda s: "/admin/login/"),
     # a reviewer: their queue, the review screen of each kind, with a task and with each dialog open
     Screen("reviewer", "home", lambda s: "/"),
     Screen("reviewer", "campaign list", lambda s: "/campaigns/"),
@@ -107,7 +123,15 @@ SCREENS: list[Screen] = [
         ready=TASK,
         act=press("g", then="#guidelines:not([hidden])"),
     ),
+    Screen("reviewer", "review word diff", campaign("words", "review/"), ready=TASK, act=press("d", then="#task del")),
     Screen("reviewer", "review images", campaign("pictures", "review/"), ready=TASK),
+    Screen(
+        "reviewer",
+        "review overlay",
+        campaign("pictures", "review/"),
+        ready=TASK,
+        act=press("o", then="input.overlay-slider"),
+    ),
     Screen("reviewer", "review ranking", campaign("ranking", "review/"), ready=TASK),
     Screen("reviewer", "review rating", campaign("rating", "review/"), ready=TASK),
     Screen("reviewer", "review labeling", campaign("labeling", "review/"), ready=TASK),
@@ -124,12 +148,14 @@ SCREENS: list[Screen] = [
     Screen("lead", "new campaign", lambda s: "/campaigns/new/"),
     Screen("lead", "datasets", lambda s: "/datasets/"),
     Screen("lead", "dataset", lambda s: "/datasets/essays/"),
+    Screen("lead", "upload errors", lambda s: "/datasets/essays/", ready="form.upload", act=upload_a_bad_file),
     Screen("lead", "dataset diff", lambda s: "/datasets/essays/diff/?from=1&to=2"),
     Screen("lead", "registry", lambda s: "/models/"),
     Screen("lead", "model version", lambda s: "/models/writer/2/"),
     Screen("lead", "webhooks", lambda s: "/webhooks/"),
     Screen("lead", "webhook", lambda s: f"/webhooks/{s.webhook}/"),
     Screen("lead", "tokens", lambda s: "/account/tokens/"),
+    Screen("lead", "token created", lambda s: "/account/tokens/", act=create_a_token),
     # the approver: their queue, a decided campaign with the sign-off form, verdict, chain, report, registry
     Screen("approver", "home", lambda s: "/"),
     Screen("approver", "campaign to sign", campaign("decided"), ready=CHARTS),
@@ -145,6 +171,7 @@ SCREENS: list[Screen] = [
     Screen("admin", "campaign", campaign("decided"), ready=CHARTS),
     Screen("admin", "webhooks", lambda s: "/webhooks/"),
     Screen("admin", "chain", lambda s: "/chain/"),
+    Screen("admin", "admin site", lambda s: "/admin/"),
 ]
 
 
