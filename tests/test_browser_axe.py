@@ -53,6 +53,7 @@ class Screen:
     status: int = 200
     ready: str | None = None  # a selector that is there once the page's scripts have drawn it
     act: Callable[[Any], None] | None = None  # done after `ready`, before the scan: open a dialog, a panel
+    exclude: str | None = None  # repeats of what the scan already covers, left out where they make it slow
 
 
 def campaign(name: str, suffix: str = "") -> Callable[[Seed], str]:
@@ -92,7 +93,15 @@ SCREENS: list[Screen] = [
     # anonymous
     Screen("anonymous", "login", lambda s: "/login/"),
     Screen("anonymous", "api docs", lambda s: "/api/docs/", ready=".swagger-ui .opblock"),
-    Screen("anonymous", "api redoc", lambda s: "/api/redoc/", ready="h1:has-text('Signoff API')"),
+    # Redoc draws every operation with the same components: the first ones stand for all ~100 (whose 13,000
+    # elements would take axe 20 s)
+    Screen(
+        "anonymous",
+        "api redoc",
+        lambda s: "/api/redoc/",
+        ready="h1:has-text('Signoff API')",
+        exclude=".api-content > [data-section-id]:nth-child(n+8)",
+    ),
     Screen("anonymous", "404", lambda s: "/no/such/page/", status=404),
     Screen("anonymous", "admin login", lambda s: "/admin/login/"),
     # a reviewer: their queue, the review screen of each kind, with a task and with each dialog open
@@ -387,8 +396,23 @@ def test_page_has_no_serious_or_critical_accessibility_violation(db, site, scree
         page.wait_for_selector(screen.ready)
     if screen.act:
         screen.act(page)
-    violations = serious_violations(page)
+    violations = serious_violations(page, exclude=screen.exclude)
     assert not violations, f"{screen.role} at {url}:\n{describe(violations)}"
+
+
+def test_the_scan_reports_what_it_must_fail_on(db, site):
+    """The harness itself: under the site's CSP, axe runs and reports a missing alt text and an unlabelled field."""
+    page = site.pages["anonymous"]
+    page.goto(f"{site.url}/login/")
+    page.evaluate("""() => {
+      const img = document.createElement('img');
+      img.src = '/static/signoff/nothing.png';
+      const field = document.createElement('input');
+      document.querySelector('main').append(img, field);
+    }""")
+    found = serious_violations(page)
+    assert {"image-alt", "label"} <= {v["id"] for v in found}
+    assert "image-alt (critical)" in describe(found)
 
 
 # --- the keyboard alone ---------------------------------------------------------------------------------------------

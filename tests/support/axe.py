@@ -12,9 +12,11 @@ SHOWN_PER_RULE = 8
 _axe = Axe()
 
 
-def serious_violations(page: Any) -> list[dict[str, Any]]:
-    """The serious and critical violations of the page as it stands now (open dialogs included)."""
-    results = _axe.run(page, options={"resultTypes": ["violations"]})
+def serious_violations(page: Any, *, exclude: str | None = None) -> list[dict[str, Any]]:
+    """The serious and critical violations of the page as it stands now (open dialogs included), but in the
+    elements `exclude` selects."""
+    context = {"exclude": [[exclude]]} if exclude else None
+    results = _axe.run(page, context=context, options={"resultTypes": ["violations"]})
     return [v for v in results.response["violations"] if v["impact"] in BLOCKING_IMPACTS]
 
 
