@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import connections
 from django.test.testcases import LiveServerThread
 from django.test.utils import override_settings
 from knox.models import AuthToken
@@ -364,6 +365,9 @@ def site(django_db_setup, django_db_blocker, browser) -> Iterator[Site]:
                 context.close()
             server.terminate()
             call_command("flush", verbosity=0, interactive=False)
+            # this fixture's queries ran on a connection of their own, not the one pytest-django opened and closes at
+            # the end of the run; left open, PostgreSQL refuses to drop the test database
+            connections.close_all()
 
 
 @pytest.fixture
