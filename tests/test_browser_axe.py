@@ -81,6 +81,21 @@ def upload_a_bad_file(page: Any) -> None:
     page.wait_for_selector("[data-upload-errors] li")
 
 
+def fill_a_campaign(page: Any) -> None:
+    """The new-campaign form with its plan and the first task's preview drawn."""
+    page.fill("#id_name", "planned")
+    page.select_option("#id_kind", "pairwise")
+    page.select_option("#id_dataset_version", label="sums v1")
+    page.wait_for_function("() => document.getElementById('versions-note').textContent !== ''")
+    page.select_option("#id_candidate", label="adder:2")
+    page.select_option("#id_baseline", label="adder:1")
+    page.locator("input[name=reviewers]").first.check()
+    page.fill("#id_min_judgments", "5")
+    page.dispatch_event("#id_min_judgments", "change")
+    page.wait_for_selector("#plan-summary")
+    page.wait_for_selector("#task-preview-body .outputs")
+
+
 def create_a_token(page: Any) -> None:
     page.fill("input[name=name]", "ci")
     page.click("form.form button.primary")
@@ -114,7 +129,8 @@ SCREENS: list[Screen] = [
     Screen("reviewer", "review skip", REVIEW_WORDS, ready=TASK, act=press("s", then="#skip-dialog:not([hidden])")),
     Screen("reviewer", "review flag", REVIEW_WORDS, ready=TASK, act=press("x", then="#flag-dialog:not([hidden])")),
     Screen("reviewer", "review guidelines", REVIEW_WORDS, ready=TASK, act=press("g", then="#guidelines:not([hidden])")),
-    Screen("reviewer", "review word diff", REVIEW_WORDS, ready=TASK, act=press("d", then="#task del")),
+    Screen("reviewer", "review word diff", REVIEW_WORDS, ready=TASK, act=press("d", then="#task .diff-view")),
+    Screen("reviewer", "review history", REVIEW_WORDS, ready=TASK, act=press("h", then="#history:not([hidden])")),
     Screen("reviewer", "review images", REVIEW_PICTURES, ready=TASK),
     Screen("reviewer", "review overlay", REVIEW_PICTURES, ready=TASK, act=press("o", then="input.overlay-slider")),
     Screen("reviewer", "review ranking", campaign("ranking", "review/"), ready=TASK),
@@ -131,12 +147,16 @@ SCREENS: list[Screen] = [
     Screen("lead", "campaign results", campaign("signed"), ready=CHARTS),
     Screen("lead", "judgments", campaign("signed", "judgments/")),
     Screen("lead", "new campaign", lambda s: "/campaigns/new/"),
+    Screen("lead", "new campaign filled", lambda s: "/campaigns/new/", act=fill_a_campaign),
     Screen("lead", "datasets", lambda s: "/datasets/"),
+    Screen("lead", "new dataset", lambda s: "/datasets/new/"),
     Screen("lead", "dataset", lambda s: "/datasets/essays/"),
     Screen("lead", "upload errors", lambda s: "/datasets/essays/", ready="form.upload", act=upload_a_bad_file),
     Screen("lead", "dataset diff", lambda s: "/datasets/essays/diff/?from=1&to=2"),
     Screen("lead", "registry", lambda s: "/models/"),
     Screen("lead", "model version", lambda s: "/models/writer/2/"),
+    Screen("lead", "new model", lambda s: "/models/new/"),
+    Screen("lead", "new model version", lambda s: "/models/writer/versions/new/"),
     Screen("lead", "webhooks", lambda s: "/webhooks/"),
     Screen("lead", "webhook", lambda s: f"/webhooks/{s.webhook}/"),
     Screen("lead", "tokens", lambda s: "/account/tokens/"),
