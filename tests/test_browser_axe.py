@@ -163,6 +163,7 @@ SCREENS: list[Screen] = [
     Screen("lead", "token created", lambda s: "/account/tokens/", act=create_a_token),
     # the approver: their queue, a decided campaign with the sign-off form, verdict, chain, report, registry
     Screen("approver", "home", lambda s: "/"),
+    Screen("approver", "sign-off queue", lambda s: "/signoff/"),
     Screen("approver", "campaign to sign", campaign("decided"), ready=CHARTS),
     Screen("approver", "campaign signed", campaign("signed"), ready=CHARTS),
     Screen("approver", "verdict", lambda s: f"/verdicts/{s.verdict}/"),
@@ -170,6 +171,7 @@ SCREENS: list[Screen] = [
     Screen("approver", "report", campaign("signed", "report.html"), ready="#win-rate-chart .main-svg"),
     Screen("approver", "registry", lambda s: "/models/"),
     Screen("approver", "model version", lambda s: "/models/adder/2/"),
+    Screen("approver", "compare versions", lambda s: "/models/adder/compare?v=1&v=2&v=3", ready="#compare-campaigns"),
     Screen("approver", "403", lambda s: "/webhooks/", status=403),
     # an admin
     Screen("admin", "home", lambda s: "/"),
