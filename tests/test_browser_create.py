@@ -5,7 +5,6 @@ campaign form also works with the keyboard alone."""
 
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -14,11 +13,11 @@ from models_app.models import ModelVersion, Prediction
 from reviews.models import Campaign
 from tests.conftest import browser_login
 from tests.factories import jsonl, jsonl_file
+from tests.support.screenshots import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CAMPAIGN_PAGE = re.compile(r".*/campaigns/\d+/$")  # the created campaign's page (not /campaigns/new/)
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 # A file dropped from the desktop: a DataTransfer holding it, dispatched as the drag's events would be.
 DROP = """([selector, name, text]) => {
@@ -54,8 +53,7 @@ def test_a_dataset_created_in_the_browser_takes_its_first_version_by_drag_and_dr
     assert version.item_count == 1200 == Item.objects.filter(version=version).count()
     assert version.source_name == "questions.jsonl" and version.created_by == users["ds"]
     assert set(Item.objects.filter(version=version).values_list("external_id", flat=True)) == {r["id"] for r in rows}
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "dataset-new.png"), full_page=False)
+    screenshot(page, "dataset-new.png", full_page=False)
     page.click("text=Show it")
     page.wait_for_selector("text=Items of v1")
 
@@ -119,8 +117,7 @@ def test_a_model_and_its_version_created_in_the_browser_then_its_predictions_dro
     assert "Not valid JSON: Expecting ',' delimiter at line 3, column 3." in page.inner_text("#model-version-form")
     assert "Every metric must be a finite number; not: accuracy." in page.inner_text("#model-version-form")
     assert page.input_value("#id_params").startswith('{\n  "lr": 0.001')  # what was typed stays, to be fixed
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "model-version-new.png"), full_page=True)
+    screenshot(page, "model-version-new.png", full_page=True)
     page.fill("#id_params", '{\n  "lr": 0.001,\n  "layers": 12\n}')
     page.fill("#id_metrics", '{"accuracy": 0.91}')
     page.click("button.primary")
@@ -226,9 +223,8 @@ def test_campaign_form_adapts_to_kind_and_dataset_previews_blind_and_creates(use
     assert contents == {"0", "bold"}
     assert page.locator("#task-preview-body strong").inner_text() == "bold"  # markdown drawn, as on the review screen
     assert page.locator("#task-preview-body img").count() == 0 and dialogs == []  # the hostile image was removed
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.locator("#task-preview").scroll_into_view_if_needed()
-    page.screenshot(path=str(SCREENSHOTS / "campaign-new-preview.png"), full_page=True)
+    screenshot(page, "campaign-new-preview.png", full_page=True)
     assert not Campaign.objects.exists()
 
     page.click("button.primary")

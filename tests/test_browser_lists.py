@@ -1,17 +1,15 @@
 """The campaign list in Chromium: search, filter and page, with everything kept in the URL; the approver's queue.
-Saves docs/screenshots/campaign-list-paged.png and approver-queue.png."""
+Its screenshots: campaign-list-paged.png and approver-queue.png (tests/support/screenshots.py)."""
 
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from bench.list_pages import build_lists
 from tests.conftest import browser_login
+from tests.support.screenshots import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 
 def query_of(url: str) -> dict[str, list[str]]:
@@ -52,7 +50,7 @@ def test_search_filters_and_pager_on_campaigns_keep_the_query_in_the_url(users, 
     page.get_by_role("navigation", name="Campaign pages").get_by_role("link", name="4", exact=True).click()
     page.wait_for_url("**page=4*")
     assert page.locator(".pager-range").inner_text() == "151–200 of 200"
-    page.screenshot(path=str(SCREENSHOTS / "campaign-list-paged.png"), full_page=True)
+    screenshot(page, "campaign-list-paged.png", full_page=True)
 
     page.get_by_label("Search", exact=True).fill("campaign 000")  # a new search starts again at page 1
     page.get_by_role("button", name="Apply").click()
@@ -74,4 +72,4 @@ def test_approver_queue_page(users, live_server, new_page):
     page.wait_for_url("**page=2*")
     assert page.locator("#approver-queue tbody tr").count() == 4
     page.goto(f"{live_server.url}/signoff/")
-    page.screenshot(path=str(SCREENSHOTS / "approver-queue.png"), full_page=False)
+    screenshot(page, "approver-queue.png", full_page=False)

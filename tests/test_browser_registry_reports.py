@@ -3,8 +3,6 @@ elsewhere (past tenses, a refused sign-off's rationale, dataset items as JSON, t
 return, nested guideline lists, the evidence chart's axis)."""
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -15,16 +13,11 @@ from reviews.services.decisions import campaign_gate_check
 from reviews.services.demo import PAIRWISE_GUIDELINES
 from tests.conftest import browser_login, token_client
 from tests.factories import UserFactory, jsonl_file
+from tests.support.screenshots import screenshot
 from tests.test_gate_flow import judge
 from tests.test_registry_compare import describe_versions, signed_pass
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def screenshot(page, name: str, tmp_path: Path) -> None:
-    """Into docs/screenshots/ when SIGNOFF_SCREENSHOTS=1 (to refresh the committed ones), else the test's tmp dir."""
-    folder = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
-    page.screenshot(path=str((folder if os.environ.get("SIGNOFF_SCREENSHOTS") else tmp_path) / name), full_page=True)
 
 
 def campaign(api, loop_data, **body) -> int:
@@ -68,7 +61,7 @@ def test_approver_compares_versions_from_the_registry_and_opens_the_verdict(
     assert "candidate" in cells.nth(0).inner_text() and "win rate 1.000 [" in cells.nth(0).inner_text()
     assert "baseline" in cells.nth(1).inner_text() and "candidate's win rate" in cells.nth(1).inner_text()
     assert "approved by approver" in cells.nth(2).inner_text()
-    screenshot(page, "registry-compare.png", tmp_path)
+    screenshot(page, "registry-compare.png", full_page=True)
 
     cells.nth(2).get_by_role("link", name="approved").click()
     page.wait_for_selector("#evidence")
@@ -76,7 +69,7 @@ def test_approver_compares_versions_from_the_registry_and_opens_the_verdict(
     evidence = page.inner_text("#evidence")
     assert "1.000 [" in page.inner_text("#evidence-win-rate") and "candidate calc:2" in evidence
     assert "<!doctype" not in page.content() and page.locator("#evidence pre").count() == 0
-    screenshot(page, "verdict-detail.png", tmp_path)
+    screenshot(page, "verdict-detail.png", full_page=True)
     with page.expect_download() as download:
         page.click("#report-link")
     assert download.value.suggested_filename == f"signoff-campaign-{cid}-report.html"

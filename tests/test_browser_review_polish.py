@@ -4,7 +4,6 @@ that changes an answer while the campaign is open (recorded, counted once) and i
 
 import io
 import time
-from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
@@ -12,11 +11,11 @@ from PIL import Image
 
 from reviews.models import Assignment, Campaign, Judgment, Task
 from tests.conftest import browser_login
+from tests.support.screenshots import screenshot
 from tests.test_browser_kinds import setup_outputs
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 NEXT_ITEM = "id => document.getElementById('item-id').textContent !== id || !document.getElementById('done').hidden"
 NO_SIDEWAYS_SCROLL = "document.scrollingElement.scrollWidth <= window.innerWidth"
 
@@ -145,7 +144,7 @@ def test_no_sideways_scroll_from_360_to_2560_px(live_server, new_page, pairwise_
     assert box and box["x"] >= 0 and box["x"] + box["width"] <= width
     page.keyboard.press("Escape")
     if width == 360:
-        page.screenshot(path=str(SCREENSHOTS / "review-360px.png"), full_page=True)
+        screenshot(page, "review-360px.png", full_page=True)
 
 
 def test_the_rate_every_criterion_prompt_clears_once_all_are_rated(api, live_server, new_page):
@@ -200,7 +199,7 @@ def test_history_changes_an_answer_and_is_read_only_once_the_campaign_is_closed(
     old, new = Judgment.objects.filter(task__item__external_id=items[0]).order_by("id")
     assert (old.choice, old.retracted_at is not None, new.choice, new.replaces_id) == ("A", True, "tie", old.pk)
     assert Judgment.objects.counted().filter(reviewer__username="rev").count() == 3  # the change counts once
-    page.screenshot(path=str(SCREENSHOTS / "review-history.png"), full_page=True)
+    screenshot(page, "review-history.png", full_page=True)
 
     Campaign.objects.filter(pk=pairwise_campaign["id"]).update(status="closed", status_reason="signed off")
     page.keyboard.press("h")
