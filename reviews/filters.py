@@ -3,7 +3,7 @@
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django_filters import rest_framework as filters
 
-from core.filters import ANY, AnyYesNoWidget
+from core.filters import ANY, YesNoFilter
 from core.models import User
 from reviews.models import Campaign
 
@@ -25,13 +25,10 @@ class CampaignFilter(filters.FilterSet):
     dataset = filters.CharFilter(
         field_name="dataset_version__dataset__name", label="Dataset", help_text="a dataset's name"
     )
-    decided = filters.BooleanFilter(
-        method="filter_decided", label="Gate decided", help_text=DECIDED_HELP, widget=AnyYesNoWidget
-    )
-    mine = filters.BooleanFilter(
+    decided = YesNoFilter(method="filter_decided", label="Gate decided", help_text=DECIDED_HELP)
+    mine = YesNoFilter(
         method="filter_mine",
         label="Mine",
-        widget=AnyYesNoWidget,
         help_text="true: campaigns you lead or review; false: the others",
     )
 

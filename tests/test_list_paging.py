@@ -76,6 +76,13 @@ def test_api_filters_filter(world, logged_in, users):
     assert count("dataset=big") == 1000 and count("dataset=dataset-001") == 0
     assert count("mine=true") == 1000 and count("mine=false") == 0  # the data scientist set them all up
     assert client.get("/api/v1/campaigns/?kind=nonsense").status_code == 400
+    # a yes/no filter reads true/false (or 1/0); anything else is refused and named, not read as "unset"
+    assert count("decided=1") == 200 and count("decided=0") == 800
+    for query in ("decided=1760315", "mine=maybe"):
+        refused = client.get(f"/api/v1/campaigns/?{query}")
+        assert refused.status_code == 400 and query.split("=")[0] in refused.content.decode(), query
+    assert client.get("/api/v1/webhooks/?active=yes").status_code == 400
+    assert client.get("/campaigns/?decided=1760315").status_code == 200  # a page ignores what it cannot read
     assert client.get("/api/v1/datasets/?search=dataset-11").json()["count"] == 10
     assert client.get("/api/v1/webhooks/?search=receiver 10").json()["count"] == 10
     assert client.get("/api/v1/models/model-1/versions/?stage=candidate").json()["count"] == 2

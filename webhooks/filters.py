@@ -2,7 +2,7 @@
 
 from django_filters import rest_framework as filters
 
-from core.filters import AnyYesNoWidget
+from core.filters import YesNoFilter
 from webhooks.models import WebhookEndpoint
 
 
@@ -11,7 +11,7 @@ class WebhookEndpointFilter(filters.FilterSet):
     search = filters.CharFilter(
         field_name="description", lookup_expr="icontains", label="Search", help_text="part of the description"
     )
-    active = filters.BooleanFilter(field_name="is_active", label="Active", widget=AnyYesNoWidget)
+    active = YesNoFilter(field_name="is_active", label="Active")
 
     class Meta:
         model = WebhookEndpoint
