@@ -54,9 +54,13 @@ def fetch_models(model: type[Model], sql: str, params: Any, *, extra: tuple[str,
     return instances
 
 
+def _written_fields(model: type[Model]) -> tuple[Field, ...]:
+    return tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+
+
 @cache
 def _insert_sql(model: type[Model]) -> tuple[str, tuple[Field, ...]]:
-    fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+    fields = _written_fields(model)
     quote = connection.ops.quote_name
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(cast(str, f.column)) for f in fields)}) "
@@ -80,7 +84,7 @@ def insert_model(instance: M) -> M:
 
 @cache
 def _update_sql(model: type[Model]) -> tuple[str, tuple[Field, ...]]:
-    fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+    fields = _written_fields(model)
     quote = connection.ops.quote_name
     sql = (
         f"UPDATE {quote(model._meta.db_table)} SET {', '.join(f'{quote(cast(str, f.column))} = %s' for f in fields)} "

@@ -14,7 +14,12 @@ from reviews.services.gate_tally import (
     gate_tally_judgment_counting,
     gate_tally_judgment_uncounting,
 )
-from reviews.services.judgments import campaign_in_transaction, campaign_not_active, judgment_validate
+from reviews.services.judgments import (
+    campaign_in_transaction,
+    campaign_not_active,
+    judgment_context,
+    judgment_validate,
+)
 
 
 def judgment_change_refusal(*, campaign: Campaign, judgment: Judgment) -> ConflictError | None:
@@ -86,8 +91,7 @@ def judgment_change(
             task_id=judgment.task_id,
             reviewer=reviewer,
             replaces=judgment,
-            rationale=(rationale or "")[:5000],
-            duration_ms=duration_ms if duration_ms and duration_ms > 0 else None,
+            **judgment_context(rationale=rationale, duration_ms=duration_ms),
             client_id=client_id,
             **payload,
         )

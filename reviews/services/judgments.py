@@ -103,6 +103,15 @@ def judgment_validate(
     return {"labels": sorted(set(labels), key=campaign.labels.index)}
 
 
+def judgment_context(*, rationale: str, duration_ms: int | None) -> dict[str, Any]:
+    """What a judgment keeps beside its answer, as it keeps it: the comment cut to its limit, a duration only when
+    positive (a browser's clock can run backwards)."""
+    return {
+        "rationale": (rationale or "")[:5000],
+        "duration_ms": duration_ms if duration_ms and duration_ms > 0 else None,
+    }
+
+
 def campaign_not_active(*, campaign: Campaign | None) -> ConflictError:
     """Why a paused or closed campaign takes no judgment. A closed one's verdict froze the evidence (a late judgment
     would make the results disagree with it); a paused one's lead stopped the work for now: the browser keeps the
@@ -256,8 +265,7 @@ def judgment_submit(
                     assignment=assignment,
                     task_id=assignment.task_id,
                     reviewer=reviewer,
-                    rationale=(rationale or "")[:5000],
-                    duration_ms=duration_ms if duration_ms and duration_ms > 0 else None,
+                    **judgment_context(rationale=rationale, duration_ms=duration_ms),
                     client_id=client_id,
                     **payload,
                 )
