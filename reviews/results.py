@@ -273,16 +273,26 @@ def _rows(
     item, why). `durations`, when given, gets each reviewer's durations over all their counted judgments (what
     reviewer_quality reads): the same query reads them, rather than a second one over 100,000 judgments. `task_id`: of
     that item only (the gate's running tally)."""
+    judgments, suggestions = judgment_values(campaign, task_id=task_id)
+    return read_rows(campaign, judgments, suggestions, unreadable, durations)
+
+
+def judgment_values(
+    campaign: Campaign, *, task_id: int | None = None, after: int = 0
+) -> tuple[list[tuple], dict[int, str | None]]:
+    """What `_rows` reads: the counted judgments in id order as tuples of read_rows' columns (of one item with
+    `task_id`, or only those with an id above `after`), and the labeling candidate's outputs as JSON text by task."""
     # only the stored fields the kind's reading looks at are read (the others stay None): pairwise reads none of
     # the JSON ones, and leaving them out halves the rows the database sorts and sends
     kind_fields = {
         f: as_text(path) if f in _KIND_READS[campaign.kind] else Value(None, output_field=TextField())
         for f, path in _STORED
     }
+    which = {} if task_id is None else {"task_id": task_id}
     # in id order, sorted here: the database would sort 100,000 wide rows on disk (default work_mem) more slowly
     judgments = sorted(
         Judgment.objects.counted()
-        .filter(task__campaign=campaign, **({} if task_id is None else {"task_id": task_id}))
+        .filter(task__campaign=campaign, **which, **({"pk__gt": after} if after else {}))
         .annotate(in_results=ExpressionWrapper(in_results_condition(campaign), output_field=BooleanField()))
         .order_by()
         .values_list(
@@ -301,24 +311,21 @@ def _rows(
     )
     suggestions: dict[int, str | None] = {}
     if campaign.kind == Campaign.Kind.LABELING:
-        suggestions = dict(
-            TaskOutput.objects.filter(
-                task__campaign=campaign,
-                model_version_id=campaign.candidate_id,
-                **({} if task_id is None else {"task_id": task_id}),
-            ).values_list("task_id", as_text("prediction__output"))
-        )
-    return _read_rows(campaign, judgments, suggestions, unreadable, durations)
+        outputs = TaskOutput.objects.filter(task__campaign=campaign, model_version_id=campaign.candidate_id, **which)
+        if after:  # only the items of the judgments read
+            outputs = outputs.filter(task_id__in={judgment[1] for judgment in judgments})
+        suggestions = dict(outputs.values_list("task_id", as_text("prediction__output")))
+    return judgments, suggestions
 
 
-def _read_rows(
+def read_rows(
     campaign: Campaign,
     judgments: Iterable[tuple],
     suggestions: dict[int, str | None],
     unreadable: list[tuple[int, str, str]] | None,
     durations: dict[str, list[int | None]] | None,
 ) -> list[Row]:
-    """`_rows` from what its statements read: the judgments in id order, in its column order, and the labeling
+    """`_rows` from what its statements read (judgment_values): the judgments in id order, in its column order, and the labeling
     candidate's output (as JSON text) by task."""
     decode = json_decoder()
     # A reading depends only on the stored fields (and the candidate's output, labeling), and 100,000 judgments
@@ -406,7 +413,7 @@ def counted_rows(
     judgments, suggestions = item_rows.item_judgment_values(
         campaign, task_id=task_id, reads=frozenset(_KIND_READS[campaign.kind])
     )
-    return _read_rows(campaign, judgments, suggestions, unreadable, None)
+    return read_rows(campaign, judgments, suggestions, unreadable, None)
 
 
 def campaign_agreement(campaign: Campaign, rows: list[Row]) -> dict | None:
@@ -794,13 +801,22 @@ def campaign_progress(campaign: Campaign, *, judgments: int | None = None) -> di
     }
 
 
-def campaign_results(*, campaign: Campaign) -> dict:
+RowsRead = tuple[list[Row], list[tuple[int, str, str]], dict[str, list[int | None]]]
+
+
+def _rows_read(campaign: Campaign) -> RowsRead:
+    unreadable: list[tuple[int, str, str]] = []  # (judgment id, item, why)
+    durations: dict[str, list[int | None]] = {}  # each reviewer's, read with the rows, for reviewer_quality
+    return _rows(campaign, unreadable, durations), unreadable, durations
+
+
+def campaign_results(*, campaign: Campaign, read: Callable[[Campaign], RowsRead] = _rows_read) -> dict:
+    """Every figure of the campaign. `read`: how its rows are read, with the judgments they cannot read and each
+    reviewer's durations (reviews.results_rows reuses an earlier read of this process for the pages and the API)."""
     # Bad data never fails the results: a judgment they cannot read is left out (and holds the gate), a block they
     # cannot compute is left empty, and `problems` says which and why (reviews.problems).
     problems = Problems()
-    unreadable: list[tuple[int, str, str]] = []  # (judgment id, item, why)
-    durations: dict[str, list[int | None]] = {}  # each reviewer's, read with the rows, for reviewer_quality
-    rows = _rows(campaign, unreadable, durations)
+    rows, unreadable, durations = read(campaign)
     if unreadable:
         problems.add("judgments", unreadable_message(unreadable))
     versions = campaign_versions(campaign)

@@ -28,6 +28,7 @@ from django.db.models import Count, Max, Q
 
 from reviews.models import Assignment, Campaign
 from reviews.results import campaign_results
+from reviews.results_rows import campaign_rows_kept
 
 KEPT_SECONDS = 24 * 3600  # an entry nobody asks for leaves the cache after this; a newer state replaces it anyway
 
@@ -47,7 +48,9 @@ def campaign_results_cached(*, campaign: Campaign) -> dict:
         if activity == kept["activity"]:  # nothing changed since it was computed: it is current as of now
             return _keep(key, row=row, activity=activity, results=kept["results"], now=now)
     activity = activity if activity is not None else _activity(campaign)  # read before the results: never newer
-    return _keep(key, row=row, activity=activity, results=campaign_results(campaign=campaign), now=now)
+    return _keep(
+        key, row=row, activity=activity, results=campaign_results(campaign=campaign, read=campaign_rows_kept), now=now
+    )
 
 
 def _keep(key: str, *, row: tuple, activity: tuple, results: dict, now: float) -> dict:

@@ -248,6 +248,9 @@ SIGNOFF_UNDO_SECONDS = env.int("SIGNOFF_UNDO_SECONDS", default=120)
 # While judgments arrive, a campaign's results page and API may show results computed up to this many seconds
 # before the latest judgment (reviews/results_cache.py); a lead's own change is shown at once.
 SIGNOFF_RESULTS_MAX_STALE_SECONDS = env.float("SIGNOFF_RESULTS_MAX_STALE_SECONDS", default=5.0)
+# A campaign with at least this many counted judgments keeps its read rows in each web process between two results,
+# and the next computation reads only what is new (reviews.results_rows); smaller ones are read in full each time.
+SIGNOFF_RESULTS_KEEP_ROWS_FROM = env.int("SIGNOFF_RESULTS_KEEP_ROWS_FROM", default=20_000)
 # Uploads up to this size are ingested in the request; larger ones go to the worker (202).
 SIGNOFF_SYNC_UPLOAD_MAX_BYTES = env.int("SIGNOFF_SYNC_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
 # A worker reading an upload writes its progress every half second; an upload silent this long had its worker die
