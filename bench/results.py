@@ -21,6 +21,9 @@ What it does, against the stack as deployed (PostgreSQL, gunicorn, production se
 
 The server gets SIGNOFF_RESULTS_MAX_STALE_SECONDS=0 so that every new judgment makes the next answer cold (with the
 default bound a judgment within the bound is served the cached answer: that would not measure the computation).
+A cold answer reads only the judgments new since the process's last read (reviews.results_rows); the warm-up GETs
+make that first full read. `--keep-rows-from 1000000000` makes every cold answer a full read instead, as the first
+answer in a new process is.
 Only 127.0.0.1 is contacted. Figures: docs/bench-results.md.
 """
 
@@ -178,6 +181,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--db-name", default="signoff_results")
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/4")
     parser.add_argument("--cache-url", default="redis://127.0.0.1:6379/4", help="CACHE_URL; '' leaves the default")
+    parser.add_argument(
+        "--keep-rows-from",
+        type=int,
+        help="SIGNOFF_RESULTS_KEEP_ROWS_FROM for the servers; a number above the judgments makes every cold answer "
+        "read all of them, as the first answer in a process does (default: the setting's default)",
+    )
     parser.add_argument("--reuse", action="store_true", help="use the campaign of an earlier --keep run")
     parser.add_argument("--keep", action="store_true", help="keep the database for --reuse")
     parser.add_argument(
@@ -195,6 +204,8 @@ def main(argv: list[str] | None = None) -> None:
     env["SIGNOFF_RESULTS_MAX_STALE_SECONDS"] = "0"
     if args.cache_url:
         env["CACHE_URL"] = args.cache_url
+    if args.keep_rows_from is not None:
+        env["SIGNOFF_RESULTS_KEEP_ROWS_FROM"] = str(args.keep_rows_from)
     os.environ.update(env)
 
     print("results benchmark")
@@ -233,7 +244,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.baseline_dir:
         servers["baseline"] = start_server(env, Path(args.baseline_dir).resolve(), args.workers)
     for name, server in servers.items():
-        print(f"  {name}: {server.describe}, production settings, cache {args.cache_url or 'default'}")
+        print(
+            f"  {name}: {server.describe}, production settings, cache {args.cache_url or 'default'}, "
+            f"rows kept from {env.get('SIGNOFF_RESULTS_KEEP_ROWS_FROM', 'the default')} judgments"
+        )
     path = f"/api/v1/campaigns/{campaign_id}/results/"
     http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5.0, read=120.0))
     cold = {name: Timing() for name in servers}
