@@ -495,6 +495,28 @@ class Server:
     log_path: str
 
     @property
+    def access_log(self) -> Path:
+        return Path(self.log_path + ".access")
+
+    def access_log_size(self) -> int:
+        return self.access_log.stat().st_size if self.access_log.exists() else 0
+
+    def server_side_ms(self, since: int) -> dict[str, list[float]]:
+        """The server's own time of each get-next and submit logged after byte `since` of its access log."""
+        times: dict[str, list[float]] = {"get-next": [], "submit": []}
+        with self.access_log.open("rb") as log:
+            log.seek(since)
+            for line in log.read().decode(errors="replace").splitlines():
+                parts = line.split()
+                if len(parts) != 4 or not parts[3].isdigit():
+                    continue
+                method, path, _, micros = parts
+                kind = "get-next" if path.endswith("/next/") else "submit" if path.endswith("/judgments/") else ""
+                if kind and method in ("GET", "POST"):
+                    times[kind].append(int(micros) / 1000.0)
+        return times
+
+    @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
@@ -520,13 +542,19 @@ def start_gunicorn(
         "60",
         "--graceful-timeout",
         "10",
-        "--no-control-socket",
-    ]  # gunicorn 27's default control socket is per user: leave other servers' alone
+        "--no-control-socket",  # gunicorn 27's default control socket is per user: leave other servers' alone
+        "--preload",  # as the Dockerfile and docker-compose start it
+        # each request's method, path, status and time in the server (microseconds): the server's side of the
+        # latencies, beside the client's (which also holds the load generator's own delays)
+        "--access-logformat",
+        "%(m)s %(U)s %(s)s %(D)s",
+    ]
     if config:
         cmd += ["--config", config]
     cmd += list(extra)
     # Kept after the run for the report; the server writes through its own descriptor once started.
     with tempfile.NamedTemporaryFile(prefix="signoff-bench-gunicorn-", suffix=".log", delete=False) as log:
+        cmd += ["--access-logfile", log.name + ".access"]
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     describe = f"gunicorn {worker_class}, {workers} workers x {threads} thread{'s' if threads > 1 else ''}"
     if config:
@@ -1131,6 +1159,7 @@ def print_phase(
     target_ms: float | None,
     cpu: str,
     background: str,
+    server_side: dict[str, list[float]] | None = None,
 ) -> bool:
     created = tally.submit_status.get(201, 0)
     requests = sum(tally.next_status.values()) + sum(tally.submit_status.values()) + sum(tally.retry_status.values())
@@ -1160,6 +1189,8 @@ def print_phase(
     print(latency_row("submit", tally.submit_ms))
     if tally.retry_ms:
         print(latency_row("resent submit", tally.retry_ms))
+    for kind, times in (server_side or {}).items():  # resent submits among them, in the saturated phase
+        print(latency_row(f"{kind} (in the server)", times))
     print(f"  get-next statuses         {statuses(tally.next_status)}")
     print(f"  submit statuses           {statuses(tally.submit_status)}")
     if tally.retry_status:
@@ -1445,6 +1476,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             before = cpu_snapshot(server, background)
+            logged_before = server.access_log_size()
             checks_before = background.gate_checks_received() if background else 0
             tally, elapsed = run_phase(
                 server,
@@ -1479,6 +1511,7 @@ def main(argv: list[str] | None = None) -> int:
                 target_ms=args.target_p99_ms if pacing != "none" else None,
                 cpu=cpu,
                 background=background_line,
+                server_side=server.server_side_ms(logged_before),
             )
             all_ok = all_ok and ok
             sys.stdout.flush()
