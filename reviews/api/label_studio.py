@@ -78,9 +78,10 @@ class LabelStudioImportedSerializer(serializers.Serializer):
         allow_null=True, help_text="the labeling campaign the annotations became, if any"
     )
     judgments = serializers.IntegerField()
-    format = serializers.ChoiceField(
-        choices=["json", "json_min", "csv", "tsv", ""],
-        help_text='the export variant read ("" for an import made before this was recorded)',
+    # text, not an enum: a generic enum name would collide in the schema with other `format` fields
+    format = serializers.CharField(
+        help_text='the export variant read: "json", "json_min", "csv" or "tsv" ("" for an import made before this '
+        "was recorded)"
     )
     instance = serializers.CharField(help_text="the Label Studio instance named for the annotators")
     references = serializers.IntegerField(
