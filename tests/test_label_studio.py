@@ -9,18 +9,22 @@ import copy
 import csv
 import io
 import json
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from hypothesis import strategies as st
 
 from core.models import User
 from datasets.models import DatasetVersion, Item
 from models_app.models import Prediction, PredictionSet, RegisteredModel
 from reviews.models import Assignment, Campaign, Judgment, Task
+from reviews.services.label_studio_flat import majority
 
 URL = "/api/v1/datasets/reviews-ls/imports/label-studio/"
 FIXTURES = Path(__file__).parent / "fixtures" / "label_studio"
@@ -365,3 +369,71 @@ def test_a_truncated_export_names_the_task_it_stopped_in_and_stores_nothing(api,
 def test_an_empty_array_holds_no_tasks(api, dataset):
     response = import_export(api, b"[]")
     assert response.status_code == 400 and "holds no tasks" in response.json()["message"]
+
+
+# --- the majority, as a pure function; and mangled real tasks -----------------------------------------------------
+
+LABELS = st.sampled_from(["positive", "negative", "neutral"])
+
+
+@hypothesis.given(st.lists(st.lists(LABELS, min_size=1, max_size=2), min_size=1, max_size=7), st.randoms())
+def test_the_majority_is_the_most_chosen_label_whatever_the_order_of_annotations(label_sets, random):
+    chosen, tied = majority(label_sets)
+    counts = Counter(tuple(sorted(set(labels))) for labels in label_sets)
+    as_key = (chosen,) if isinstance(chosen, str) else tuple(chosen)
+    top = [key for key, count in counts.items() if count == max(counts.values())]
+    assert as_key == min(top)  # of the most chosen, the first in sort order
+    assert len(tied) == (len(top) if len(top) > 1 else 0)
+    shuffled = list(label_sets)
+    random.shuffle(shuffled)
+    assert majority(shuffled) == (chosen, tied)  # the same annotations, in any order, give the same reference
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=6,
+)
+MANGLED = [
+    ("predictions",),
+    ("predictions", 0),
+    ("annotations",),
+    ("annotations", 0, "completed_by"),
+    ("annotations", 0, "prediction"),
+    ("annotations", 0, "prediction", "result"),
+    ("annotations", 0, "lead_time"),
+    ("annotations", 0, "created_at"),
+    ("annotations", 0, "result"),
+    ("annotations", 0, "result", 0, "value"),
+    ("data",),
+    ("id",),
+]
+
+
+@hypothesis.settings(
+    max_examples=20, deadline=None, suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture]
+)
+@hypothesis.given(path=st.sampled_from(MANGLED), value=JSON_VALUES)
+def test_a_mangled_real_task_is_imported_or_refused_in_words(api, dataset, path, value):
+    tasks = copy.deepcopy(EXPORT[:3])
+    target = tasks[1]
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    response = import_export(api, tasks)
+    assert response.status_code in (200, 201, 400), response.content
+    if response.status_code == 400:
+        assert response.json()["message"]
+
+
+@hypothesis.settings(
+    max_examples=20, deadline=None, suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture]
+)
+@hypothesis.given(key=st.sampled_from(["id", "sentiment", "text", "annotator", "lead_time"]), value=JSON_VALUES)
+def test_a_mangled_json_min_record_is_imported_or_refused_in_words(api, dataset, key, value):
+    records = copy.deepcopy(EXPORT_MIN[:3])
+    records[1][key] = value
+    response = import_export(api, records, control="sentiment")
+    assert response.status_code in (200, 201, 400), response.content
+    if response.status_code == 400:
+        assert response.json()["message"]
