@@ -378,7 +378,9 @@ LABELS = st.sampled_from(["positive", "negative", "neutral"])
 
 @hypothesis.given(st.lists(st.lists(LABELS, min_size=1, max_size=2), min_size=1, max_size=7), st.randoms())
 def test_the_majority_is_the_most_chosen_label_whatever_the_order_of_annotations(label_sets, random):
-    chosen, tied = majority(label_sets)
+    found = majority(label_sets)
+    assert found is not None
+    chosen, tied = found
     counts = Counter(tuple(sorted(set(labels))) for labels in label_sets)
     as_key = (chosen,) if isinstance(chosen, str) else tuple(chosen)
     top = [key for key, count in counts.items() if count == max(counts.values())]
