@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from core.models import User
 from datasets.models import DatasetVersion, Item
 from models_app.models import Prediction, PredictionSet, RegisteredModel
-from reviews.models import Assignment, Campaign, Judgment, Task
+from reviews.models import Assignment, Campaign, Judgment, LabelStudioImportRecord, Task
 from reviews.services.label_studio_flat import majority
 
 URL = "/api/v1/datasets/reviews-ls/imports/label-studio/"
@@ -303,6 +303,16 @@ def test_the_same_bytes_imported_again_return_what_the_first_import_made(api, da
         assert again.status_code == 200 and again.json() == first.json()
     assert DatasetVersion.objects.count() == 2 and PredictionSet.objects.count() == 1
     assert Campaign.objects.count() == 1 and Judgment.objects.count() == 20
+
+
+def test_an_import_made_before_imports_were_recorded_answers_as_it_did(api, dataset):
+    first = import_export(api, SNAPSHOT_FULL).json()
+    LabelStudioImportRecord.objects.all().delete()  # as an import made before migration 0010 left it
+    again = import_export(api, SNAPSHOT_FULL)
+    assert again.status_code == 200
+    body = again.json()
+    assert body["campaign"] == first["campaign"] and body["judgments"] == 20 and body["format"] == ""
+    assert body["reference_ties"] == {"total": 0, "items": []} and body["notes"] == []
 
 
 def test_a_broken_export_names_each_task_and_field_and_stores_nothing(api, dataset):
