@@ -25,7 +25,7 @@ import orjson
 from core.errors import ApplicationError
 from datasets.bulkload import Staging
 from datasets.parsers import ErrorCollector, validate_item
-from datasets.readers import ByteCounter, _CountingReader
+from datasets.readers import ByteCounter, CountingReader
 
 # the names Label Studio's converter writes beside the task's data fields
 LS_COLUMNS = frozenset(
@@ -89,7 +89,7 @@ def flat_records_delimited(file: IO[bytes], delimiter: str, errors: ErrorCollect
     (Label Studio writes None as empty)."""
     file.seek(0)
     text = io.TextIOWrapper(
-        io.BufferedReader(_CountingReader(file, ByteCounter())), encoding="utf-8-sig", errors="strict", newline=""
+        io.BufferedReader(CountingReader(file, ByteCounter())), encoding="utf-8-sig", errors="strict", newline=""
     )
     reader = csv.reader(text, delimiter=delimiter, strict=True)
     try:
