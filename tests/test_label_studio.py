@@ -81,13 +81,16 @@ def min_with_several_annotators() -> list[dict]:
 
 def min_as_delimited(records: list[dict], delimiter: str) -> bytes:
     """Label Studio's CSV/TSV export (label_studio_sdk converter, exports/csv2.py) of the same annotations: the
-    JSON_MIN record's keys as sorted columns, csv.QUOTE_NONNUMERIC, `,` or a tab; a missing value is empty."""
+    JSON_MIN record's keys as sorted columns, csv.QUOTE_NONNUMERIC, `,` or a tab; a value that is not text or a
+    number (several choices: {"choices": [...]}) as JSON; a missing value is empty."""
     out = io.StringIO()
     keys = sorted({key for record in records for key in record})
     writer = csv.DictWriter(out, fieldnames=keys, quoting=csv.QUOTE_NONNUMERIC, delimiter=delimiter)
     writer.writeheader()
     for record in records:
-        writer.writerow({k: ("" if v is None else v) for k, v in record.items()})
+        writer.writerow(
+            {k: "" if v is None else json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in record.items()}
+        )
     return out.getvalue().encode()
 
 
@@ -164,6 +167,22 @@ def test_the_full_snapshot_maps_its_annotator_to_the_reviewer_with_that_email(ap
     assert judged == annotated_labels(SNAPSHOT_FULL)
 
 
+def test_a_snapshot_with_users_expanded_and_predictions_as_ids_reads_both(api, users, dataset):
+    # serialization_options annotations__completed_by.only_id = false alone: the full snapshot with each task's
+    # predictions back to ids (the annotations still embed theirs)
+    tasks = copy.deepcopy(SNAPSHOT_FULL)
+    for task in tasks:
+        task["predictions"] = [p["id"] for p in task["predictions"]]
+    users["reviewer"].email = ANNOTATOR_EMAIL
+    users["reviewer"].save()
+    response = import_export(api, tasks)
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["judgments"] == 20 and body["prediction_sets"][0]["predictions"] == 20
+    assert body["tasks_without_prediction_content"] == 10  # tasks 21-30: not annotated, nothing embedded
+    assert set(Judgment.objects.values_list("reviewer__username", flat=True)) == {"rev"}
+
+
 def test_all_tasks_with_prediction_ids_say_how_many_had_no_prediction_and_where_it_is(api, dataset):
     response = import_export(api, all_tasks_export())
     assert response.status_code == 201, response.json()
@@ -223,12 +242,14 @@ def test_several_annotators_give_the_majority_and_ties_are_broken_by_sort_order_
 
 @pytest.mark.parametrize(("delimiter", "name", "fmt"), [(",", "export.csv", "csv"), ("\t", "export.tsv", "tsv")])
 def test_csv_and_tsv_exports_import_as_json_min_does(api, dataset, delimiter, name, fmt):
-    body_bytes = min_as_delimited(min_with_several_annotators(), delimiter)
-    response = import_export(api, body_bytes, name=name, control="sentiment")
+    records = min_with_several_annotators()
+    records[-1]["sentiment"] = {"choices": ["positive", "neutral"]}  # task 20's annotation: two choices
+    response = import_export(api, min_as_delimited(records, delimiter), name=name, control="sentiment")
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["format"] == fmt and body["items"] == 20 and body["reference_ties"]["total"] == 1
     assert Item.objects.get(external_id="1").reference == "negative"
+    assert Item.objects.get(external_id="20").reference == ["neutral", "positive"]
     assert Item.objects.get(external_id="3").input == {"text": EXPORT_MIN[2]["text"]}
 
 
