@@ -79,7 +79,6 @@ class ReferenceTally:
 @dataclass
 class FlatRead:
     tasks: int = 0
-    annotations: int = 0
     tally: ReferenceTally = field(default_factory=ReferenceTally)
 
 
@@ -144,7 +143,6 @@ def flat_read(
             _require_control(control, columns, what)
         seen_control |= any(control in record for _, record in rows)
         label_sets = [labels for n, r in rows if (labels := _labels(r.get(control), n, control, unit, errors))]
-        read.annotations += len(label_sets)
         _stage_item(read, stage, errors, task_id, rows[0], control, label_sets, unit)
     if columns and not seen_control and not errors.total:
         errors.add(1, "control", f"no record has a column {control!r}; the columns are {', '.join(columns)}")
