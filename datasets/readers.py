@@ -225,7 +225,7 @@ def iter_csv(
     check_text_head(stream.read(SNIFF_BYTES), errors.filename)
     stream.seek(0)
     # TextIOWrapper is documented to take a buffered stream; the raw counting reader goes inside one
-    buffered = io.BufferedReader(_CountingReader(stream, counter))
+    buffered = io.BufferedReader(CountingReader(stream, counter))
     text = io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="strict", newline="")
     reader = csv.reader(text, strict=True)
     try:
@@ -290,8 +290,8 @@ def _csv_record(number: int, cells: list[str], columns: list[CsvColumn], errors:
     return record
 
 
-class _CountingReader(io.RawIOBase):
-    """Counts the bytes the CSV reader consumes, for progress."""
+class CountingReader(io.RawIOBase):
+    """Counts the bytes the CSV reader consumes, for progress (public: the Label Studio import reads CSV too)."""
 
     def __init__(self, stream: IO[bytes], counter: ByteCounter):
         self._stream, self._counter = stream, counter

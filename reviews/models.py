@@ -449,3 +449,15 @@ class ChainCheck(models.Model):
 
     def __str__(self) -> str:
         return f"chain check {self.pk} ({self.trigger}): {'ok' if self.ok else f'broken at {self.broken_at}'}"
+
+
+class LabelStudioImportRecord(BaseModel):
+    """What importing one Label Studio export made and reported, kept so the same bytes imported again answer what
+    the first import did (the references it set, the ties it broke, the tasks whose predictions were ids only)."""
+
+    version = models.OneToOneField(DatasetVersion, on_delete=models.CASCADE, related_name="label_studio_import")
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    report = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"Label Studio import of {self.version}"

@@ -1,5 +1,11 @@
-"""Importing a Label Studio JSON export: its tasks become a dataset version, its predictions one prediction set per
+"""Importing a Label Studio export: its tasks become a dataset version, its predictions one prediction set per
 model version, and its annotations a labeling campaign whose judgments they are. All or nothing.
+
+Every variant Label Studio 1.23 writes is read: the JSON export (predictions as ids, each annotation embedding the
+prediction it started from: those copies are used), `download_all_tasks=true`, snapshots with or without expanded
+predictions and users; and the flat JSON_MIN, CSV and TSV exports (label_studio_flat), which carry no predictions.
+An export with no model's choices on its annotated tasks becomes a labeled dataset version instead of a campaign:
+each item's reference is its annotators' majority label, ties broken by sort order and reported.
 
 It lives in reviews because the campaign is part of it (apps depend reviews -> models_app -> datasets). Rows take
 the same path as any upload: validated by datasets.parsers, staged in TEMP tables while the file streams past
@@ -9,10 +15,11 @@ The dataset version's sha256 is the export's, so the same bytes imported again r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC
+from itertools import chain
 from typing import IO, Any, TypeVar
 
 import ijson
@@ -40,13 +47,20 @@ from models_app.models import ModelVersion, Prediction, PredictionSet, Registere
 from models_app.services.predictions import PREDICTION_STAGE, prediction_set_publish
 from models_app.services.registry import model_version_create, registered_model_create
 from reviews.gate import GatePolicy
-from reviews.models import SLOTS, Assignment, Campaign, Judgment, Task, TaskOutput
+from reviews.models import SLOTS, Assignment, Campaign, Judgment, LabelStudioImportRecord, Task, TaskOutput
 from reviews.services.decisions import campaign_gate_check_on_commit
+from reviews.services.label_studio_flat import ReferenceTally, flat_read, flat_records_delimited
 
 DEFAULT_MODEL = "label-studio"
 UNVERSIONED = "unversioned"  # a prediction without a model_version
 MAX_MODEL_VERSIONS = 50  # each has its own staging table while the file is read
 MAX_DURATION_MS = 2**31 - 1
+# where Label Studio puts the predictions an export listed by id only (said in the response)
+PREDICTIONS_HINT = (
+    "Label Studio's JSON export lists predictions by id and embeds only the one each annotation started from; "
+    "for every task's predictions, export a snapshot (POST /api/projects/{id}/exports/) with serialization_options "
+    "predictions.only_id = false and import that."
+)
 
 # An annotation waiting for its campaign: the task's position and the annotation's, who made it, what they chose.
 ANNOTATION_STAGE = [
@@ -67,6 +81,8 @@ class LabelStudioImport:
     prediction_sets: list[PredictionSet]
     campaign: Campaign | None
     judgments: int
+    # format, references, reference_ties, tasks_without_prediction_content, notes (LabelStudioImportRecord.report)
+    report: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -101,6 +117,9 @@ class _Reading:
     multi_annotation: bool = False
     overlap: int = 0  # most annotations on one task
     tasks: int = 0
+    instance: str = ""  # the Label Studio instance its users belong to ("" before instances were named)
+    tally: ReferenceTally = field(default_factory=ReferenceTally)  # used when no campaign is made
+    no_prediction_content: int = 0  # tasks whose predictions were ids with no embedded copy
 
 
 Row = TypeVar("Row")
@@ -133,10 +152,19 @@ class _Task:
 
 
 def label_studio_import(
-    *, dataset: Dataset, file: File, source_name: str, model_name: str = DEFAULT_MODEL, created_by: User
+    *,
+    dataset: Dataset,
+    file: File,
+    source_name: str,
+    model_name: str = DEFAULT_MODEL,
+    created_by: User,
+    instance: str = "",
+    control: str = "",
 ) -> LabelStudioImport:
-    """Read the export into staging tables, then publish the version, the prediction sets and the campaign in one
-    transaction. The same bytes again return what they made the first time."""
+    """Read the export into staging tables, then publish the version, the prediction sets and the campaign (or, with
+    no candidate's predictions, the items' reference labels) in one transaction. The same bytes again return what
+    they made the first time. `instance` names the Label Studio the users come from; `control` the Choices control
+    of a flat (JSON_MIN, CSV, TSV) export."""
     sha256 = file_sha256(file)
     existing = DatasetVersion.objects.filter(dataset=dataset, sha256=sha256).first()
     if existing:
@@ -146,7 +174,8 @@ def label_studio_import(
         reading = _Reading(
             errors, stack.enter_context(Staging(ITEM_STAGE)), stack.enter_context(Staging(ANNOTATION_STAGE)), stack
         )
-        _read(file, reading)
+        reading.instance = instance
+        export_format = _read(file, reading, control)
         for stage in [reading.items, reading.annotations, *(v.stage for v in reading.versions.values())]:
             stage.finish()
         if errors.total:
@@ -155,6 +184,9 @@ def label_studio_import(
             errors.add(0, None, "holds no tasks")
         errors.raise_if_any()
         candidate = _candidate(reading)
+        if candidate is not None:  # the annotations become judgments; the items keep no reference of their own
+            reading.items.execute("UPDATE {stage} SET reference = NULL")
+        report = _report(reading, export_format, candidate)
         with transaction.atomic():
             version, created = dataset_version_publish(
                 dataset=dataset,
@@ -184,35 +216,110 @@ def label_studio_import(
                     created_by=created_by,
                 )
             campaign, judgments = None, 0
-            if candidate is not None:  # there are annotations (without a candidate for them, _candidate refused)
+            if candidate is not None:
                 campaign, judgments = _campaign_create(
                     reading, version, sets[candidate], sha256, source_name, created_by
                 )
-    return LabelStudioImport(version, True, list(sets.values()), campaign, judgments)
+            LabelStudioImportRecord.objects.create(version=version, campaign=campaign, report=report)
+    return LabelStudioImport(version, True, list(sets.values()), campaign, judgments, report)
+
+
+def _report(reading: _Reading, export_format: str, candidate: str | None) -> dict[str, Any]:
+    """What the response says beyond the objects made: the format read, the references set and ties broken (only
+    without a campaign), the tasks whose predictions could not be read, and each of these in words."""
+    tally = reading.tally if candidate is None else ReferenceTally()
+    notes = []
+    if reading.no_prediction_content:
+        notes.append(
+            f"{reading.no_prediction_content} task(s) listed predictions by id only, with no copy embedded in an "
+            f"annotation, and were imported without them. {PREDICTIONS_HINT}"
+        )
+    if candidate is None and tally.references:
+        why = (
+            "the export carries no predictions"
+            if export_format != "json"
+            else "no model's choices predictions are on the annotated tasks"
+        )
+        notes.append(
+            f"No labeling campaign was made ({why}): {tally.references} item(s) carry their annotators' majority "
+            f"label as the reference."
+            + (f" {tally.ties_total} tie(s) went to the first label in sort order." if tally.ties_total else "")
+        )
+    return {
+        "format": export_format,
+        "instance": reading.instance,
+        "references": tally.references,
+        "reference_ties": tally.as_dict(),
+        "tasks_without_prediction_content": reading.no_prediction_content,
+        "notes": notes,
+    }
 
 
 # --- reading ----------------------------------------------------------------------------------------------------
 
 
-def _read(file: IO[bytes], reading: _Reading) -> None:
+def _read(file: IO[bytes], reading: _Reading, control: str) -> str:
+    """Stage the export's rows; returns its format: json, json_min, csv or tsv."""
     name = reading.errors.filename
     file.seek(0)
     head = file.read(SNIFF_BYTES)
     check_text_head(head, name)
-    first = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-    if first != b"[":
-        what = {b"{": "an object", b"": "empty"}.get(first, "not a JSON array")
-        raise FileRejected(name, f"must be a JSON array of tasks (Label Studio's JSON export); it is {what}")
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text[:1] != b"[":
+        delimiter = _delimited_header(text)
+        if delimiter is None:
+            what = {b"{": "an object", b"": "empty"}.get(text[:1], "neither a JSON array nor a CSV/TSV export")
+            raise FileRejected(
+                name,
+                "must be a JSON array of tasks (Label Studio's JSON or JSON_MIN export) or Label Studio's CSV/TSV "
+                f"export (a header with annotator and annotation_id); it is {what}",
+            )
+        export_format = "tsv" if delimiter == "\t" else "csv"
+        rows = flat_records_delimited(file, delimiter, reading.errors)
+        _read_flat(reading, rows, control, export_format)
+        return export_format
     file.seek(0)
+    records = _json_records(file, reading)
+    first = next(records, None)
+    if (
+        first is not None
+        and isinstance(first[1], dict)
+        and not {"data", "annotations", "predictions"} & first[1].keys()
+    ):
+        _read_flat(reading, chain([first], records), control, "json_min")
+        return "json_min"
+    for number, task in chain([first] if first else [], records):
+        reading.tasks = number
+        _read_task(reading, number, task)
+    return "json"
+
+
+def _json_records(file: IO[bytes], reading: _Reading) -> Iterator[tuple[int, Any]]:
+    """The array's elements, numbered from 1, as the file streams past; a break in the JSON is reported."""
     number = 0
     try:
-        for number, task in enumerate(ijson.items(file, "item", use_float=True), start=1):
-            reading.tasks = number
-            _read_task(reading, number, task)
+        for number, element in enumerate(ijson.items(file, "item", use_float=True), start=1):
+            yield number, element
     except ijson.JSONError as exc:
         reading.errors.add(number + 1, None, f"task #{number + 1} is not valid JSON: {exc}")
     except UnicodeDecodeError:
         reading.errors.add(number + 1, None, f"task #{number + 1} is not UTF-8 text")
+
+
+def _delimited_header(text: bytes) -> str | None:
+    """The delimiter of a Label Studio CSV/TSV export's header (it always has annotator and annotation_id)."""
+    header = text.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
+    for delimiter in ("\t", ","):
+        names = {cell.strip().strip('"') for cell in header.split(delimiter)}
+        if {"annotator", "annotation_id"} <= names:
+            return delimiter
+    return None
+
+
+def _read_flat(reading: _Reading, records: Iterator[tuple[int, Any]], control: str, export_format: str) -> None:
+    what = {"json_min": "JSON_MIN", "csv": "CSV", "tsv": "TSV"}[export_format]
+    read = flat_read(records, control=control, what=what, stage=reading.items, errors=reading.errors)
+    reading.tasks, reading.tally = read.tasks, read.tally
 
 
 def _read_task(reading: _Reading, number: int, task: Any) -> None:
@@ -231,7 +338,7 @@ def _read_task(reading: _Reading, number: int, task: Any) -> None:
     item = checker.check(
         lambda found: validate_item(number, {"id": task.get("id"), "input": data}, found, None), {"input": "data"}
     )
-    predictions = _task_predictions(checker, task.get("predictions") or [], item)
+    predictions = _task_predictions(checker, task, item)
     annotations = _task_annotations(checker, task.get("annotations") or [])
     new = [name for name, *_ in predictions if name not in reading.versions]
     if len(reading.versions) + len(new) > MAX_MODEL_VERSIONS:
@@ -253,7 +360,9 @@ def _stage_task(
     """Stage a task that passed every check: its item, its predictions per model version, its annotations."""
     for name in new_versions:  # in order of appearance: the first of equally good candidates wins
         reading.versions[name] = _Version(name, reading.stack.enter_context(Staging(PREDICTION_STAGE)))
-    reading.items.add((item.line, item.external_id, item.input, item.reference, item.tags, item.image))
+    # the majority label: the item's reference if no campaign is made (else cleared before publishing)
+    reference = reading.tally.reference_for(item.external_id, [labels for _, labels, _, _ in annotations])
+    reading.items.add((item.line, item.external_id, item.input, reference, item.tags, item.image))
     for name, row, _, _ in predictions:
         reading.versions[name].stage.add((row.line, row.item_id, row.output, row.score))
     if annotations:
@@ -271,17 +380,26 @@ def _stage_task(
         )
 
 
-def _task_predictions(checker: _Task, predictions: Any, item: ItemRow | None) -> list[TaskPrediction]:
+def _task_predictions(checker: _Task, task: dict[str, Any], item: ItemRow | None) -> list[TaskPrediction]:
     """(model version, prediction row, whether it is choices, whether several) per prediction of the task."""
+    predictions = task.get("predictions") or []
     if not isinstance(predictions, list):
         checker.error("predictions", "must be a list")
         return []
     rows: list[TaskPrediction] = []
     seen: set[str] = set()
-    for index, prediction in enumerate(predictions):
+    embedded = _embedded_predictions(task.get("annotations"))
+    missing = False
+    for index, listed in enumerate(predictions):
         path = f"predictions[{index}]"
+        prediction = listed
+        if isinstance(listed, int) and not isinstance(listed, bool):  # an id: the JSON export's default
+            prediction = embedded.get(listed)
+            if prediction is None:
+                missing = True
+                continue
         if not isinstance(prediction, dict):
-            checker.error(path, "must be an object")
+            checker.error(path, "must be a prediction object or a prediction id")
             continue
         name = _prediction_version(checker, prediction.get("model_version"), path, seen)
         if name is None:
@@ -290,7 +408,18 @@ def _task_predictions(checker: _Task, predictions: Any, item: ItemRow | None) ->
         read = _prediction_row(checker, prediction, path, item)
         if read is not None:
             rows.append((name, *read))
+    checker.reading.no_prediction_content += missing
     return rows
+
+
+def _embedded_predictions(annotations: Any) -> dict[int, dict[str, Any]]:
+    """The predictions the task's annotations embed (`annotation.prediction`: the one it started from), by id."""
+    found: dict[int, dict[str, Any]] = {}
+    for annotation in annotations if isinstance(annotations, list) else []:
+        prediction = annotation.get("prediction") if isinstance(annotation, dict) else None
+        if isinstance(prediction, dict) and isinstance(prediction.get("id"), int):
+            found.setdefault(prediction["id"], prediction)
+    return found
 
 
 def _prediction_version(checker: _Task, name: Any, path: str, seen: set[str]) -> str | None:
@@ -436,12 +565,9 @@ def _candidate(reading: _Reading) -> str | None:
         reading.versions.values(), key=lambda v: v.annotated_tasks, default=None
     )  # max keeps the first of equals
     if best is None or not best.annotated_tasks:
-        raise ApplicationError(
-            "The export has annotations but no model's choices predictions on the annotated tasks; a labeling campaign "
-            "compares annotators with a candidate model version's suggestions, so import predictions with them.",
-            code="campaign_needs_predictions",
-            extra={"field": "predictions"},
-        )
+        # a labeling campaign compares annotators with a candidate's suggestions: without one, the annotations
+        # become the items' reference labels (a labeled dataset version)
+        return None
     return best.name
 
 
@@ -461,7 +587,7 @@ def _reviewers(reading: _Reading) -> dict[int, User]:
         )
         user = next((u for u in matches if u.has_role(User.Role.REVIEWER)), None)
         if user is None:
-            user = _stand_in(annotator)
+            user = _stand_in(annotator, reading.instance)
         found[ls_id] = user
     by_user: dict[int, int] = {}
     for ls_id, user in found.items():
@@ -475,8 +601,10 @@ def _reviewers(reading: _Reading) -> dict[int, User]:
     return found
 
 
-def _stand_in(annotator: _Annotator) -> User:
-    username = f"ls-{annotator.ls_id}"
+def _stand_in(annotator: _Annotator, instance: str) -> User:
+    """User 3 of one Label Studio is not user 3 of another: stand-ins are `ls-<instance>-<id>` when the import
+    names its instance (`ls-<id>`, as before instances were named, when it does not)."""
+    username = f"ls-{instance}-{annotator.ls_id}" if instance else f"ls-{annotator.ls_id}"
     user = User.objects.filter(username=username).first()
     if user is None:
         return User.objects.create_user(  # no password given: an unusable one
@@ -485,7 +613,7 @@ def _stand_in(annotator: _Annotator) -> User:
             role=User.Role.REVIEWER,
             is_active=False,
             first_name="Label Studio",
-            last_name=f"annotator {annotator.ls_id}",
+            last_name=f"annotator {annotator.ls_id}" + (f" of {instance}" if instance else ""),
         )
     if user.is_active or user.has_usable_password() or user.role != User.Role.REVIEWER:
         raise ConflictError(
@@ -601,7 +729,7 @@ def _campaign_create(
                 "INSERT INTO {J} ({J.assignment}, {J.task}, {J.reviewer}, {J.choice}, {J.labels}, {J.ranking}, "
                 "{J.ratings}, {J.rationale}, {J.duration_ms}, {J.client_id}, {J.created_at}, {J.discard_reason}) "
                 "SELECT a.{A.id}, t.{Task.id}, r.user_id, '', s.labels, {{as_json}}, {{as_json}}, '', s.duration_ms, '', "
-                "%s, '' ",
+                "COALESCE(s.completed_at, %s), '' ",
                 **names,
             ).replace("{as_json}", as_json)
             + joined
@@ -634,17 +762,21 @@ def _when(text: Any) -> Any:
 
 
 def _existing_import(version: DatasetVersion) -> LabelStudioImport:
+    record = LabelStudioImportRecord.objects.filter(version=version).select_related("campaign").first()
     sets = list(
         PredictionSet.objects.filter(dataset_version=version, sha256=version.sha256)
         .select_related("model_version__model")
         .order_by("pk")
     )
-    campaign = (
-        Campaign.objects.filter(
-            dataset_version=version, kind=Campaign.Kind.LABELING, guidelines__contains=f"`{version.sha256}`"
+    if record is not None:
+        campaign = record.campaign
+    else:  # imported before imports were recorded: the campaign names the export's sha256 in its guidelines
+        campaign = (
+            Campaign.objects.filter(
+                dataset_version=version, kind=Campaign.Kind.LABELING, guidelines__contains=f"`{version.sha256}`"
+            )
+            .order_by("pk")
+            .first()
         )
-        .order_by("pk")
-        .first()
-    )
     judgments = Judgment.objects.filter(task__campaign=campaign).count() if campaign else 0
-    return LabelStudioImport(version, False, sets, campaign, judgments)
+    return LabelStudioImport(version, False, sets, campaign, judgments, record.report if record else {})
