@@ -5,6 +5,10 @@ tests/test_layering.py checks every name enqueued this way is a registered task.
 from collections.abc import Sequence
 from typing import Any
 
+# What Celery imports at its first message besides the app's own (see publishing_prepare): loaded with this module
+import celery.canvas
+import celery.events.dispatcher
+import celery.result  # noqa: F401
 from celery import current_app
 from django.db import transaction
 
@@ -33,10 +37,6 @@ def publishing_prepare() -> None:
     producer pool, canvas, result and event modules), without connecting: done at the web process's start, the
     first judgment's gate check no longer pays ~190 ms of imports (docs/bench-next-task.md). Under gunicorn --preload
     this runs before the fork, and each worker opens its own broker connection at its first message."""
-    import celery.canvas
-    import celery.events.dispatcher
-    import celery.result  # noqa: F401
-
     current_app.tasks  # noqa: B018  (finalizes the app: every task class is built)
     current_app.amqp.producer_pool  # noqa: B018
     current_app.connection_for_write().transport  # noqa: B018  (the transport's module and client library)
