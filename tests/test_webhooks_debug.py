@@ -3,8 +3,6 @@ response status, body (first 4 KB) and duration; and a `verdict.signed` payload 
 checked as a receiver on loopback gets it against the verdict and the chain."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -12,40 +10,10 @@ from standardwebhooks.webhooks import Webhook
 from reviews.models import Verdict
 from tests.conftest import token_client
 from tests.factories import UserFactory
+from tests.support.answering_receiver import Receiver
 from webhooks.models import WebhookAttempt, WebhookDelivery
 from webhooks.sender import RESPONSE_BODY_LIMIT
 from webhooks.services import webhook_delivery_attempt, webhook_endpoint_create
-
-
-class Receiver:
-    """A webhook receiver on loopback: records each request, answers with the status and body it is told."""
-
-    def __init__(self):
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.status = 200
-        self.body = b"thanks"
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(receiver.status)
-                self.send_header("content-type", "text/html")
-                self.send_header("content-length", str(len(receiver.body)))
-                self.end_headers()
-                self.wfile.write(receiver.body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
