@@ -246,7 +246,8 @@ CELERY_BEAT_SCHEDULER = "core.beat.SingleHeartbeatScheduler"
 
 # E-mail notifications (notifications/). EMAIL_URL, parsed by django-environ: smtp://user:pass@host:25,
 # smtp+tls://…:587, smtp+ssl://…:465; unset, messages are written to the worker's console (nothing leaves the machine).
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+# (An empty EMAIL_URL, as docker-compose.yml passes when it is unset, means the console too.)
+EMAIL_CONFIG = env.email_url_config(env.str("EMAIL_URL", default="") or "consolemail://")
 vars().update({key: value for key, value in EMAIL_CONFIG.items() if value is not None})
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT_SECONDS", default=10.0)  # a hung mail server holds a worker this long at most
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Signoff <signoff@localhost>")
