@@ -255,7 +255,7 @@ def test_the_console_backend_is_the_default():
     )
     from config.settings import base
 
-    assert base.EMAIL_BACKEND == "django.core.mail.backends.console.EmailBackend"  # no EMAIL_URL in the tests
+    assert base.EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"  # no EMAIL_URL here
 
 
 # --- webhook endpoints that keep failing -------------------------------------------------------------------------

@@ -106,7 +106,7 @@ def test_verdict_signed_carries_model_version_decision_hash_chain_head_and_the_g
     data = Webhook(secret).verify(body, headers)["data"]  # what the deploy job gets, signature checked
 
     verdict = Verdict.objects.get()
-    head = Verdict.objects.order_by("-id").first()
+    head = Verdict.objects.latest("id")
     chain = api["approver"].get("/api/v1/verdicts/verify/").json()  # the chain as CI's `signoff chain verify` sees it
     assert chain["ok"] and chain["head"] == data["chain_head"] == head.hash
     assert (data["model"], data["version"], data["decision"]) == ("calc", "2", "approve")
