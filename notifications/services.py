@@ -52,7 +52,7 @@ def notification_publish(*, kind: str, users: Iterable[User], subject: str, mess
             recipient=user,
             kind=kind,
             to_address=user.email,
-            subject=subject[:255],
+            subject=" ".join(subject.split())[:255],  # one line: a campaign's name may hold a newline
             message=message,
             url=absolute_url(path),
             next_attempt_at=now,

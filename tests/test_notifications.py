@@ -12,12 +12,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import environ
 import pytest
 from aiosmtpd.controller import Controller
+from celery import current_app
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
 from notifications.models import Notification, NotificationPreference
 from notifications.selectors import notifications_due
 from notifications.services import notification_publish, notification_send
+from notifications.tasks import notifications_dispatch_due
 from reviews.models import Campaign
 from reviews.services.decisions import campaign_gate_check
 from webhooks.models import WebhookEndpoint
@@ -247,6 +250,35 @@ def test_a_message_is_given_up_after_its_last_attempt_and_says_why(settings, peo
     failed = Notification.objects.get()
     assert (failed.status, failed.attempt_count) == ("failed", 2) and "ConnectionRefusedError" in failed.last_error
     assert failed.url == f"{BASE_URL}/x"
+
+
+def test_the_mail_is_written_in_the_events_transaction_and_sent_after_it_commits(
+    people, django_capture_on_commit_callbacks
+):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        notification_publish(kind="campaign_ended", users=[people["ds"]], subject="s", message="m", path="/")
+        raise RuntimeError("the event failed")
+    assert not Notification.objects.exists()  # rolled back with it: no mail about what did not happen
+
+    with django_capture_on_commit_callbacks() as sends:
+        written = notification_publish(
+            kind="campaign_ended", users=[people["ds"], people["approver"]], subject="a\nb", message="m", path="/"
+        )
+    assert written == 2 and len(sends) == 2  # one send per message, queued only once the transaction commits
+    assert set(Notification.objects.values_list("subject", flat=True)) == {"a b"}  # one line, a header can hold it
+
+
+def test_beats_sweep_sends_every_due_message_through_the_worker_task(smtp, people):
+    for user in (people["ds"], people["approver"]):
+        notification_publish(kind="campaign_ended", users=[user], subject="swept", message="m", path="/")
+    eager = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = True  # the sweep's .delay() runs the real task here, not in a worker
+    try:
+        assert notifications_dispatch_due() == 2
+    finally:
+        current_app.conf.task_always_eager = eager
+    assert sorted(rcpt[0] for rcpt, _ in smtp.messages) == ["approver@example.test", "ds@example.test"]
+    assert notifications_due() == []
 
 
 def test_the_console_backend_is_the_default():
