@@ -28,6 +28,7 @@ urlpatterns = [
     path("", include("datasets.urls")),
     path("", include("models_app.urls")),
     path("", include("webhooks.urls")),
+    path("", include("notifications.urls")),
     path("", include("reviews.urls")),
 ]
 

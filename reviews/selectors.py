@@ -277,6 +277,14 @@ def reviewer_queue(*, reviewer: User, campaigns: Iterable[Campaign] | None = Non
     return [{"campaign": campaign, **progress[campaign.pk]} for campaign in rows]
 
 
+def campaign_uploader_ids(*, campaign: Campaign) -> set[int]:
+    """Who may not sign this campaign off (separation of duties): its lead, the candidate's creator and whoever
+    uploaded the candidate's predictions."""
+    uploaders = {campaign.created_by_id, campaign.candidate.created_by_id}
+    uploaders.update(campaign.candidate.prediction_sets.values_list("created_by_id", flat=True))
+    return uploaders
+
+
 def campaigns_awaiting_signoff(*, approver: User) -> QuerySet[Campaign]:
     """The approver's queue: campaigns whose gate decided, with no verdict yet, that this approver has not signed
     and may sign (not the uploader of the candidate nor the campaign's creator: services.verdicts)."""

@@ -138,6 +138,7 @@ SCREENS: list[Screen] = [
     Screen("reviewer", "review labeling", campaign("labeling", "review/"), ready=TASK),
     Screen("reviewer", "review done", campaign("signed", "review/"), ready="#done:not([hidden])"),
     Screen("reviewer", "tokens", lambda s: "/account/tokens/"),
+    Screen("reviewer", "notifications", lambda s: "/account/notifications/"),
     Screen("reviewer", "403", lambda s: "/datasets/", status=403),
     Screen("reviewer", "404", lambda s: "/no/such/page/", status=404),
     # the lead (data scientist): campaigns, results, judgments, datasets, registry, webhooks

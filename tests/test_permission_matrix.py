@@ -104,6 +104,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "api:webhook-detail": {"GET": "401 403 403 200 404 403 200", "DELETE": OWN_WRITE, "PATCH": OWN_WRITE},
     "api:webhook-deliveries": {"GET": "401 403 403 200 404 403 200"},
     "api:webhook-redeliver": {"POST": OWN_WRITE},
+    "api:webhook-ping": {"POST": OWN_WRITE},
     "schema": {"GET": "200 200 200 200 200 200 200"},
     "api-docs": {"GET": "200 200 200 200 200 200 200"},
     "api-redoc": {"GET": "200 200 200 200 200 200 200"},
@@ -127,6 +128,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "webhook-deactivate": {"POST": OWN_PAGE_POST},
     "webhook-reactivate": {"POST": OWN_PAGE_POST},
     "delivery-redeliver": {"POST": OWN_PAGE_POST},
+    "webhook-ping": {"POST": OWN_PAGE_POST},
     "campaign-list": {"GET": "302 200 200 200 200 200 200"},
     "approver-queue": {"GET": "302 403 403 403 403 200 200"},  # approvers' (and admins') sign-off queue
     "campaign-new": {"GET": "302 403 403 200 200 403 200", "POST": PAGE_DS_POST},
@@ -199,6 +201,22 @@ EXPECTED: dict[str, dict[str, str]] = {
     "api:token-detail": {"DELETE": "401 404 404 ok 404 404 404"},
     "account-tokens": {"GET": "302 200 200 200 200 200 200", "POST": "302 ok ok ok ok ok ok"},
     "account-token-revoke": {"POST": "302 404 404 ok 404 404 404"},
+    # e-mail preferences: everyone signed in sets their own, and only their own (the form has no user field)
+    "account-notifications": {"GET": "302 200 200 200 200 200 200", "POST": "302 ok ok ok ok ok ok"},
+    # the e-mail outbox, read-only in the admin: written by events, never added by hand (403 even for an admin);
+    # the world has none, so an object's pages send the admin back to the list
+    **{
+        f"admin:notifications_notification_{view}": {
+            "GET": STAFF if view == "changelist" else STAFF_MOVED,
+            **({"POST": STAFF_WRITE} if view in ("change", "delete") else {}),
+        }
+        for view in ("changelist", "history", "delete", "change")
+    },
+    "admin:notifications_notification_add": {
+        "GET": "302 302 302 302 302 302 403",
+        "POST": "302 302 302 302 302 302 403",
+    },
+    "admin/notifications/notification/<path:object_id>/": {"GET": STAFF_MOVED},
     "livez": {"GET": "200 200 200 200 200 200 200"},
 }
 

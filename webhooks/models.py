@@ -21,6 +21,10 @@ class WebhookEndpoint(BaseModel):
     description = models.CharField(max_length=255, blank=True)
     is_active = models.BooleanField(default=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Failed attempts in a row, across deliveries (a success resets it), and whether the owner has been e-mailed
+    # about this streak: once per streak, not once per attempt.
+    failure_streak = models.PositiveIntegerField(default=0)
+    failure_notified = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -35,6 +39,11 @@ class WebhookEndpoint(BaseModel):
         if "@" not in parts.netloc:
             return self.url
         return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
+# The test event: sent to one endpoint on its owner's request, through the outbox and signing like any event. Not a
+# subscribable Event: every endpoint takes it.
+PING_EVENT = "ping"
 
 
 class WebhookDelivery(BaseModel):
@@ -72,6 +81,9 @@ class WebhookAttempt(models.Model):
     attempted_at = models.DateTimeField(auto_now_add=True)
     status_code = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # the exact bytes signed and sent (empty when nothing was sent), so a receiver's complaint can be checked
+    request_body = models.TextField(blank=True)
+    # the receiver's answer, its first RESPONSE_BODY_LIMIT bytes (decoded, invalid UTF-8 replaced): untrusted text
     response_excerpt = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(default=0)
 

@@ -15,6 +15,7 @@ from standardwebhooks.webhooks import Webhook
 from webhooks.netguard import resolve_allowed
 
 USER_AGENT = "Signoff-Webhooks/1.0"
+RESPONSE_BODY_LIMIT = 4096  # bytes of the receiver's answer kept per attempt: enough to read an error, no more
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class SendResult:
     error: str
     response_excerpt: str
     duration_ms: int
+    request_body: str = ""
 
     @property
     def ok(self) -> bool:
@@ -50,7 +52,7 @@ def send(*, url: str, secret: str, message_id: str, payload: dict) -> SendResult
         # Checked again at delivery (DNS may have changed), and the connection goes to the checked address.
         scheme, host, port, addresses = resolve_allowed(url)
     except Exception as exc:
-        return SendResult(None, getattr(exc, "message", str(exc)), "", 0)
+        return SendResult(None, getattr(exc, "message", str(exc)), "", 0)  # refused: nothing was sent
     parts = urlsplit(url)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     headers = {
@@ -71,10 +73,11 @@ def send(*, url: str, secret: str, message_id: str, payload: dict) -> SendResult
         response = pool.urlopen(
             "POST", path, body=body.encode(), headers=headers, redirect=False, preload_content=False
         )
-        excerpt = response.read(1024, decode_content=True).decode("utf-8", "replace")
+        excerpt = response.read(RESPONSE_BODY_LIMIT, decode_content=True).decode("utf-8", "replace")
         response.release_conn()
-        return SendResult(response.status, "", excerpt, int((time.monotonic() - started) * 1000))
+        return SendResult(response.status, "", excerpt, int((time.monotonic() - started) * 1000), body)
     except urllib3.exceptions.HTTPError as exc:
-        return SendResult(None, f"{exc.__class__.__name__}: {exc}"[:500], "", int((time.monotonic() - started) * 1000))
+        error = f"{exc.__class__.__name__}: {exc}"[:500]
+        return SendResult(None, error, "", int((time.monotonic() - started) * 1000), body)
     finally:
         pool.close()

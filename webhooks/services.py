@@ -8,19 +8,22 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from core.crypto import decrypt, encrypt
 from core.errors import ApplicationError, ConflictError
 from core.models import User
 from core.queue import task_enqueue_on_commit
-from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from notifications.services import notification_publish
+from webhooks.models import PING_EVENT, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.netguard import refuse_credentials, resolve_allowed
 from webhooks.sender import new_secret, send
 
 LEASE = timedelta(seconds=60)
 DELIVER_TASK = "webhooks.tasks.deliver_webhook"
+FAILING_NOTIFICATION = "webhook_failing"  # registered in webhooks/apps.py
 
 
 def retry_delay_seconds(attempt_count: int) -> int:
@@ -96,24 +99,73 @@ def webhook_endpoint_secret(*, endpoint: WebhookEndpoint) -> str:
     return decrypt(endpoint.secret_encrypted)
 
 
+def _outbox_write(*, endpoint: WebhookEndpoint, event: str, payload: dict) -> WebhookDelivery:
+    now = timezone.now()
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint,
+        event=event,
+        message_id=f"msg_{secrets.token_urlsafe(18)}",
+        payload={"type": event, "timestamp": now.isoformat(), "data": payload},
+        next_attempt_at=now,
+    )
+    task_enqueue_on_commit(DELIVER_TASK, args=[delivery.pk])
+    return delivery
+
+
 def webhook_event_publish(*, event: str, payload: dict) -> list[WebhookDelivery]:
     """Write one outbox row per subscribed endpoint, in the caller's transaction; send them once it commits."""
-    now = timezone.now()
-    body = {"type": event, "timestamp": now.isoformat(), "data": payload}
-    deliveries = [
-        WebhookDelivery.objects.create(
-            endpoint=endpoint,
-            event=event,
-            message_id=f"msg_{secrets.token_urlsafe(18)}",
-            payload=body,
-            next_attempt_at=now,
-        )
+    return [
+        _outbox_write(endpoint=endpoint, event=event, payload=payload)
         for endpoint in WebhookEndpoint.objects.filter(is_active=True)
         if event in endpoint.events
     ]
-    for delivery in deliveries:
-        task_enqueue_on_commit(DELIVER_TASK, args=[delivery.pk])
-    return deliveries
+
+
+@transaction.atomic
+def webhook_endpoint_ping(*, endpoint: WebhookEndpoint, by: User) -> WebhookDelivery:
+    """A test event for this endpoint only, whatever it subscribes to: the same outbox, signing, retries and log as a
+    real event, so what the receiver and the log show is what a real event would meet."""
+    if not WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).exists():
+        raise ConflictError("This endpoint is deactivated; reactivate it first.", code="endpoint_inactive")
+    payload = {
+        "endpoint": endpoint.pk,
+        "events": endpoint.events,
+        "requested_by": by.username,
+        "message": "A test event from Signoff. Answer 2xx to show it arrived.",
+    }
+    return _outbox_write(endpoint=endpoint, event=PING_EVENT, payload=payload)
+
+
+def _failure_streak_record(*, endpoint: WebhookEndpoint, ok: bool, gave_up: bool) -> None:
+    """Count failed attempts in a row on the endpoint; e-mail its owner once per streak, when the streak reaches
+    SIGNOFF_WEBHOOK_FAILURE_NOTIFY_AFTER or a delivery is given up, whichever comes first. In the attempt's
+    transaction, so the count and the mail go together. Conditional updates: two workers failing at once send one."""
+    endpoints = WebhookEndpoint.objects.filter(pk=endpoint.pk)
+    if ok:
+        endpoints.filter(Q(failure_streak__gt=0) | Q(failure_notified=True)).update(
+            failure_streak=0, failure_notified=False
+        )
+        return
+    endpoints.update(failure_streak=F("failure_streak") + 1)
+    first_of_streak = endpoints.filter(failure_notified=False)
+    if not gave_up:
+        first_of_streak = first_of_streak.filter(failure_streak__gte=settings.SIGNOFF_WEBHOOK_FAILURE_NOTIFY_AFTER)
+    if not first_of_streak.update(failure_notified=True):
+        return
+    streak = endpoints.values_list("failure_streak", flat=True).get()
+    notification_publish(
+        kind=FAILING_NOTIFICATION,
+        users=[endpoint.created_by],
+        subject=f"Webhook deliveries to {endpoint.display_url} are failing",
+        message=(
+            f"The last {streak} attempt{'s' if streak != 1 else ''} to deliver to your webhook endpoint "
+            f"{endpoint.display_url} failed"
+            + (", and a delivery was given up after its last retry" if gave_up else "")
+            + ". The delivery log shows each attempt's answer; a delivery can be sent again from there. "
+            "You are told once until a delivery succeeds again."
+        ),
+        path=reverse("webhook-detail", kwargs={"pk": endpoint.pk}),
+    )
 
 
 def _claim(delivery_id: int) -> WebhookDelivery | None:
@@ -124,7 +176,7 @@ def _claim(delivery_id: int) -> WebhookDelivery | None:
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .update(lease_until=now + LEASE)
     )
-    return WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id) if claimed else None
+    return WebhookDelivery.objects.select_related("endpoint__created_by").get(pk=delivery_id) if claimed else None
 
 
 def webhook_delivery_attempt(*, delivery_id: int) -> int | None:
@@ -151,6 +203,7 @@ def webhook_delivery_attempt(*, delivery_id: int) -> int | None:
             delivery=delivery,
             status_code=result.status_code,
             error=result.error,
+            request_body=result.request_body,
             response_excerpt=result.response_excerpt,
             duration_ms=result.duration_ms,
         )
@@ -168,6 +221,8 @@ def webhook_delivery_attempt(*, delivery_id: int) -> int | None:
         delivery.save(
             update_fields=["attempt_count", "lease_until", "status", "delivered_at", "next_attempt_at", "updated_at"]
         )
+        gave_up = delivery.status == WebhookDelivery.Status.FAILED
+        _failure_streak_record(endpoint=endpoint, ok=result.ok, gave_up=gave_up)
     return delay
 
 

@@ -17,6 +17,7 @@ from webhooks.services import (
     webhook_delivery_redeliver,
     webhook_endpoint_create,
     webhook_endpoint_deactivate,
+    webhook_endpoint_ping,
     webhook_endpoint_reactivate,
 )
 
@@ -100,3 +101,16 @@ def delivery_redeliver(request, pk):
     else:
         messages.success(request, f"Delivery {delivery.message_id} queued again.")
     return redirect("webhook-detail", pk=delivery.endpoint_id)
+
+
+@require_POST
+@role_required(User.Role.DATA_SCIENTIST)
+def webhook_ping(request, pk):
+    endpoint = webhook_endpoint_get(user=request.user, pk=pk)
+    try:
+        delivery = webhook_endpoint_ping(endpoint=endpoint, by=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Test event {delivery.message_id} queued: its attempts show below.")
+    return redirect("webhook-detail", pk=pk)

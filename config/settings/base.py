@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "datasets",
     "models_app",
     "webhooks",
+    "notifications",  # e-mail: the apps above register their kinds and publish into its outbox
     "reviews",
 ]
 
@@ -242,6 +243,24 @@ CELERY_BEAT_SCHEDULE["worker-heartbeat"] = {
     },  # heartbeats queued while no worker ran are dropped, not replayed
 }
 CELERY_BEAT_SCHEDULER = "core.beat.SingleHeartbeatScheduler"
+
+# E-mail notifications (notifications/). EMAIL_URL, parsed by django-environ: smtp://user:pass@host:25,
+# smtp+tls://…:587, smtp+ssl://…:465; unset, messages are written to the worker's console (nothing leaves the machine).
+# (An empty EMAIL_URL, as docker-compose.yml passes when it is unset, means the console too.)
+EMAIL_CONFIG = env.email_url_config(env.str("EMAIL_URL", default="") or "consolemail://")
+vars().update({key: value for key, value in EMAIL_CONFIG.items() if value is not None})
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT_SECONDS", default=10.0)  # a hung mail server holds a worker this long at most
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Signoff <signoff@localhost>")
+# Where people reach this server: the links in e-mails (and anything else read outside the browser) start with it.
+SIGNOFF_BASE_URL = env.str("SIGNOFF_BASE_URL", default="http://127.0.0.1:8000")
+# Tries before a message is marked failed (backoff 30 s doubling, at most an hour apart: about 6 hours in all).
+SIGNOFF_EMAIL_MAX_ATTEMPTS = env.int("SIGNOFF_EMAIL_MAX_ATTEMPTS", default=12)
+# An endpoint's owner is e-mailed once per streak of this many failed attempts in a row (or a delivery given up).
+SIGNOFF_WEBHOOK_FAILURE_NOTIFY_AFTER = env.int("SIGNOFF_WEBHOOK_FAILURE_NOTIFY_AFTER", default=5)
+CELERY_BEAT_SCHEDULE["notifications-dispatch-due"] = {
+    "task": "notifications.tasks.notifications_dispatch_due",
+    "schedule": timedelta(seconds=30),
+}
 
 # How long a reviewer may take back a judgment they just gave.
 SIGNOFF_UNDO_SECONDS = env.int("SIGNOFF_UNDO_SECONDS", default=120)

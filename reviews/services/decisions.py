@@ -11,6 +11,7 @@ from core.queue import task_enqueue, task_enqueue_on_commit
 from reviews.models import Campaign, Judgment
 from reviews.problems import DATA_ERRORS
 from reviews.services.gate_tally import TallyGate, campaign_gate_from_tally
+from reviews.services.notices import campaign_decided_notify
 from webhooks.services import webhook_event_publish
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ def campaign_gate_check(*, campaign_id: int, force: bool = False) -> str:
                     "win_rate": tallied.win_rate,
                 },
             )
+            campaign_decided_notify(campaign=campaign, decision=gate.status)
     return gate.status
 
 

@@ -13,6 +13,7 @@ from reviews.selectors import users_active_by_username
 from reviews.services.campaigns import campaign_plan_update, campaign_tasks_add
 from reviews.services.decisions import campaign_gate_recheck_on_commit
 from reviews.services.judgments import campaign_lead_check
+from reviews.services.notices import campaigns_ended_notify
 from reviews.services.results_changes import campaign_results_changed
 
 # Which status may follow which; closed is final (a closed campaign's gate has decided, or never will).
@@ -53,6 +54,10 @@ def campaign_status_set(*, campaign: Campaign, actor: User, status: str, reason:
         "" if status == Campaign.Status.ACTIVE else REASONS[status] + (f": {reason}" if reason else "")
     )
     campaign.save(update_fields=["status", "status_reason", "updated_at"])
+    if status == Campaign.Status.CLOSED:
+        campaigns_ended_notify(
+            campaigns=[campaign], reason=f"{campaign.status_reason}, by {actor.username}.", actor=actor
+        )
     campaign_gate_recheck_on_commit(
         campaign_id=campaign.pk
     )  # closing early decides the gate (it cannot pass without its evidence)
@@ -124,4 +129,9 @@ def campaigns_close_for_candidate(
     moot = Campaign.objects.filter(candidate=candidate).exclude(status=Campaign.Status.CLOSED)
     if except_campaign is not None:
         moot = moot.exclude(pk=except_campaign.pk)
-    return moot.update(status=Campaign.Status.CLOSED, status_reason=reason[:500])
+    ending = list(moot.select_related("created_by"))
+    closed = Campaign.objects.filter(pk__in=[c.pk for c in ending]).update(
+        status=Campaign.Status.CLOSED, status_reason=reason[:500]
+    )
+    campaigns_ended_notify(campaigns=ending, reason=reason)
+    return closed

@@ -1,21 +1,25 @@
 """Sign-off: the approver's verdict, the stage change it causes and the webhooks it sends, all or nothing."""
 
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from core.errors import ApplicationError, ConflictError, ForbiddenError
 from core.models import User
 from models_app.models import ModelVersion
 from models_app.services.registry import model_version_payload, model_version_set_stage
+from notifications.services import absolute_url
 from reviews.gate import GatePolicy
 from reviews.models import Approval, Campaign, Verdict
 from reviews.report import report_html
 from reviews.results import campaign_evidence
+from reviews.selectors import campaign_uploader_ids
 
 # The chain's hashing and checks live in chain.py; GENESIS_HASH, verdict_hash and verdict_chain_verify are
 # imported here too for callers that know them from this module.
 from reviews.services.chain import GENESIS_HASH, verdict_chain_guard, verdict_chain_verify, verdict_hash  # noqa: F401
 from reviews.services.lifecycle import campaigns_close_for_candidate
+from reviews.services.notices import campaigns_ended_notify
 from webhooks.services import webhook_event_publish
 
 CHAIN_RETRIES = 3
@@ -25,9 +29,7 @@ def campaign_signer_problem(*, campaign: Campaign, signer: User) -> str | None:
     """Why this user may not sign this campaign off, or None if they may (separation of duties)."""
     if not signer.has_role(User.Role.APPROVER):
         return "Only an approver can sign off."
-    uploaders = {campaign.created_by_id, campaign.candidate.created_by_id}
-    uploaders.update(campaign.candidate.prediction_sets.values_list("created_by_id", flat=True))
-    if signer.pk in uploaders:
+    if signer.pk in campaign_uploader_ids(campaign=campaign):
         return "You uploaded this candidate or set up its campaign; another approver must sign it off."
     return None
 
@@ -39,9 +41,35 @@ def _check_signer(campaign: Campaign, signer: User) -> None:
         raise ForbiddenError(problem, code=code)
 
 
+def verdict_gate_figures(*, evidence: dict) -> dict:
+    """What the gate computed, frozen at sign-off, for a deploy job that must not call back: the win rate with its
+    95% interval, how many judgments and items it rests on, the test and the policy it was held to."""
+    results = evidence["results"]
+    gate = results["gate"]
+    policy = {key: value for key, value in results.get("policy", {}).items() if key != "text"}
+    return {
+        "status": gate.get("status"),
+        "win_rate": results.get("win_rate"),  # {estimate, low, high}: Wilson 95%
+        "win_rate_method": results.get("win_rate_method"),
+        "judgments": results.get("judgments"),
+        "judged_items": gate.get("judged"),
+        "planned_items": gate.get("planned_end"),
+        "decided_after_items": gate.get("recorded", {}).get("after_judgments"),
+        "test": gate.get("method"),
+        "policy": policy,
+        "agreement": (results.get("agreement") or {}).get("krippendorff_alpha"),
+    }
+
+
 def verdict_payload(*, verdict: Verdict) -> dict:
     campaign = verdict.campaign
     return {
+        # the keys a deploy job reads first, flat (added in this version; the older nested ones stay below)
+        "model": campaign.candidate.model.name,
+        "version": campaign.candidate.version,
+        "verdict_hash": verdict.hash,
+        "verdict_url": absolute_url(reverse("verdict-detail", kwargs={"pk": verdict.pk})),
+        "figures": verdict_gate_figures(evidence=verdict.evidence),
         "verdict": verdict.pk,
         "decision": verdict.decision,
         "rationale": verdict.rationale,
@@ -139,6 +167,9 @@ def _verdict_carry_out(campaign: Campaign, verdict: Verdict, signer: User) -> No
     campaign.status = Campaign.Status.CLOSED
     campaign.status_reason = f"Signed off: {verdict.decision_past}"
     campaign.save(update_fields=["status", "status_reason", "updated_at"])
+    campaigns_ended_notify(
+        campaigns=[campaign], reason=f"{signer.username} signed it off: {verdict.decision_past}.", actor=signer
+    )
     # the candidate is decided: its other campaigns' work can no longer count
     # the reason reaches the sibling's reviewers: its id, never its name, which may name the models
     campaigns_close_for_candidate(

@@ -32,9 +32,16 @@ class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
 
 
 class WebhookAttemptSerializer(serializers.ModelSerializer):
+    request_body = serializers.CharField(
+        read_only=True, help_text="the exact body signed and sent (empty when nothing was sent, e.g. a refused address)"
+    )
+    response_excerpt = serializers.CharField(
+        read_only=True, help_text="the first 4 KB of the receiver's answer (invalid UTF-8 replaced); untrusted text"
+    )
+
     class Meta:
         model = WebhookAttempt
-        fields = ["attempted_at", "status_code", "error", "response_excerpt", "duration_ms"]
+        fields = ["attempted_at", "status_code", "error", "response_excerpt", "duration_ms", "request_body"]
 
 
 class WebhookDeliverySerializer(serializers.ModelSerializer):

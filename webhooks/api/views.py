@@ -22,6 +22,7 @@ from webhooks.services import (
     webhook_delivery_redeliver,
     webhook_endpoint_create,
     webhook_endpoint_deactivate,
+    webhook_endpoint_ping,
     webhook_endpoint_reactivate,
 )
 
@@ -87,4 +88,15 @@ class WebhookRedeliverView(APIView):
     @extend_schema(request=None, responses={202: WebhookDeliverySerializer})
     def post(self, request, pk):
         delivery = webhook_delivery_redeliver(delivery=webhook_delivery_get(user=request.user, pk=pk))
+        return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+class WebhookPingView(APIView):
+    permission_classes = [IsDataScientist]
+
+    @extend_schema(request=None, responses={202: WebhookDeliverySerializer})
+    def post(self, request, pk):
+        """Send a `ping` test event to this endpoint only (signed, retried and logged like any event); its
+        attempts show in `GET …/deliveries/`. 409 `endpoint_inactive` while the endpoint is deactivated."""
+        delivery = webhook_endpoint_ping(endpoint=webhook_endpoint_get(user=request.user, pk=pk), by=request.user)
         return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

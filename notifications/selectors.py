@@ -1,0 +1,25 @@
+"""Reads: what is due to be sent, and a person's preferences as the form shows them."""
+
+from django.db.models import Q
+from django.utils import timezone
+
+from core.models import User
+from notifications.kinds import NotificationKind, all_kinds
+from notifications.models import Notification, NotificationPreference
+
+
+def notifications_due(*, limit: int = 500) -> list[int]:
+    """Pending messages due now and not leased, oldest first: what beat's sweep sends."""
+    now = timezone.now()
+    return list(
+        Notification.objects.filter(status=Notification.Status.PENDING, next_attempt_at__lte=now)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def notification_preferences(*, user: User) -> list[tuple[NotificationKind, bool]]:
+    """Every registered kind with whether this person gets it (on unless they turned it off)."""
+    off = set(NotificationPreference.objects.filter(user=user, enabled=False).values_list("kind", flat=True))
+    return [(kind, kind.name not in off) for kind in all_kinds()]
