@@ -292,6 +292,7 @@ def test_chain_verify_exits_1_when_the_server_no_longer_has_the_head_ci_saw(cli,
     seen = verdict.hash  # what a CI job keeps for its next run
     assert first.stdout.splitlines() == [
         f"verdict chain holds: 1 verdict, head {verdict.hash}",
+        "checked here too: 1 verdict, every hash recomputed and every link followed",
         f"next time: signoff chain verify --head {verdict.hash} --count 1",
     ]
     assert cli("chain", "verify", "--head", verdict.hash, "--count", 1, user="approver").returncode == 0
