@@ -29,7 +29,7 @@ def interval(figure: dict[str, Any] | None, key: str = "estimate") -> str:
 
 def _gate(results: dict[str, Any]) -> Iterator[str]:
     gate = results.get("gate") or {}
-    yield f"gate: {gate.get('status', '?')}" + (f" (decided {gate['decided_at']})" if gate.get("decided_at") else "")
+    yield f"gate: {gate.get('status', '?')}"  # its reasons say when it decided, in the test's own unit
     for reason in gate.get("reasons") or []:
         yield f"  {reason}"
     if gate.get("method"):
