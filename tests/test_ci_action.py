@@ -242,3 +242,66 @@ def test_the_action_reports_an_error_for_a_bad_token(gate, pairwise_campaign):
     assert result["outputs"] == {"decision": "error"}, result["log"]
     assert result["codes"] == [0, 3]
     assert "::error title=Signoff gate::calc 2: error (signoff gate wait exited 3)" in result["log"]
+
+
+# --- the same gate for GitLab CI: the included template's job -----------------------------------------------------
+
+GITLAB_TEMPLATE = ROOT / ".gitlab" / "ci" / "signoff-gate.gitlab-ci.yml"
+
+
+@pytest.fixture(scope="module")
+def gitlab_venv(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("gitlab") / "signoff-cli"  # made by the first job that runs
+
+
+@pytest.fixture
+def gitlab_gate(action_checkout, gitlab_venv, wheelhouse, live_server, users, tmp_path):
+    """gitlab_gate() runs the template's job script in a checkout of the repository, as GitLab's runner would: its
+    lines in one bash session (`-eo pipefail`), the job's variables and the project's CI/CD variables in the env."""
+    job = yaml.safe_load(GITLAB_TEMPLATE.read_text())[".signoff-gate"]
+    checkout = action_checkout.parent.parent.parent  # the copy holding .github/ and cli/
+
+    def run(timeout: str = "10") -> tuple[int, str, str]:
+        env = {
+            "PATH": f"{Path(sys.base_prefix) / 'bin'}:/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "PIP_NO_INDEX": "1",
+            "PIP_FIND_LINKS": str(wheelhouse),
+            "PIP_CONFIG_FILE": os.devnull,
+            **job["variables"],
+            "SIGNOFF_CLI_VENV": str(gitlab_venv),  # the runner's /tmp, one per test module
+            "SIGNOFF_URL": live_server.url,
+            "SIGNOFF_TOKEN": token_for(users["ds"]),
+            "SIGNOFF_MODEL": "calc",
+            "SIGNOFF_VERSION": "2",
+            "SIGNOFF_TIMEOUT": timeout,
+        }
+        (checkout / "signoff.env").unlink(missing_ok=True)
+        done = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", "\n".join(job["script"])],
+            cwd=checkout,
+            env=env,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        report = checkout / job["artifacts"]["reports"]["dotenv"]
+        return done.returncode, report.read_text() if report.exists() else "", done.stdout + done.stderr
+
+    return run
+
+
+@pytest.mark.parametrize("decision, code", [("approve", 0), ("reject", 1)])
+def test_the_gitlab_job_reports_the_decision_and_fails_unless_approved(
+    gitlab_gate, api, pairwise_campaign, decision, code
+):
+    judge_all(api, pairwise_campaign["id"])
+    sign(api, pairwise_campaign["id"], decision)
+
+    returncode, report, log = gitlab_gate()
+
+    expected = {"approve": "approved", "reject": "rejected"}[decision]
+    assert returncode == code, log
+    assert report == f"SIGNOFF_DECISION={expected}\n"
+    assert f"Signoff gate: calc 2: {expected}" in log
