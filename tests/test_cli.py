@@ -320,6 +320,8 @@ def test_chain_verify_exits_1_when_the_server_no_longer_has_the_head_ci_saw(cli,
 
     assert cli("chain", "verify", user="reviewer").returncode == 3  # approvers and admins only
     assert cli("chain", "verify", "--head", "a" * 64).returncode == 3  # --count is missing
+    bad_head = cli("chain", "verify", "--head", "HEAD", "--count", 1, user="approver")
+    assert bad_head.returncode == 3 and "--head 'HEAD' is not a verdict hash" in bad_head.stderr
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -270,7 +271,7 @@ def chain_checked_here(client: Client, args: argparse.Namespace) -> dict[str, An
     return {
         "ok": problem is None,
         "count": len(verdicts),
-        "head": verdicts[-1]["hash"] if verdicts else "",
+        "head": str(verdicts[-1].get("hash", "")) if verdicts else "",
         "broken_at": broken.verdict_id if broken else None,
         "position": broken.position if broken else None,
         "reason": problem or "",
@@ -282,6 +283,10 @@ def cmd_chain_verify(client: Client, args: argparse.Namespace) -> int:
         raise Failure("give --head and --count together: the head and length of the chain you saw before")
     if args.count is not None and args.count < 1:
         raise Failure("--count must be 1 or more: the number of verdicts an earlier run printed")
+    if args.head is not None and not re.fullmatch(r"[0-9a-f]{64}", args.head):
+        raise Failure(
+            f"--head {args.head!r} is not a verdict hash (64 lowercase hex digits, as an earlier run printed)"
+        )
     here = chain_checked_here(client, args)
     query = f"?{urlencode({'head': args.head, 'count': args.count})}" if args.head else ""
     _, chain = client.request("GET", api_path("verdicts", "verify") + query)
