@@ -9,17 +9,18 @@ WORKDIR /app
 COPY requirements/runtime.txt ./requirements/
 RUN pip install --no-cache-dir --require-hashes -r requirements/runtime.txt
 COPY pyproject.toml README.md ./
+# the `signoff` command, its own distribution: installed from its folder, like the server, never from PyPI
+COPY cli ./cli
 COPY config ./config
 COPY core ./core
 COPY datasets ./datasets
 COPY models_app ./models_app
 COPY webhooks ./webhooks
 COPY reviews ./reviews
-COPY signoff_cli ./signoff_cli
 COPY templates ./templates
 COPY static ./static
 COPY manage.py ./
-RUN pip install --no-cache-dir --no-deps . \
+RUN pip install --no-cache-dir --no-deps ./cli . \
  && SECRET_KEY=build-only ALLOWED_HOSTS=build DATABASE_URL=sqlite:////tmp/build.sqlite3 CELERY_BROKER_URL=memory:// \
     python manage.py collectstatic --noinput \
  && useradd --system --uid 10001 signoff && mkdir -p /app/var && chown -R signoff /app/var

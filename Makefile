@@ -8,8 +8,9 @@ PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Into .venv whatever VIRTUAL_ENV says. Files are hard-linked from uv's cache (copied where it is on another disk).
 UV_INSTALL := $(UV) pip install --quiet --python $(BIN)/python
+# signoff-cli is ours, in cli/ ([tool.uv.sources]): resolved from there and left out of the locks, never from PyPI.
 UV_COMPILE := $(UV) pip compile --quiet --generate-hashes --python-version 3.11 --python-platform linux \
-	--custom-compile-command "make lock"
+	--no-emit-package signoff-cli --custom-compile-command "make lock"
 # One BLAS thread per process: on a busy 2-core machine OpenBLAS's spinning threads made the demo's training 10x slower.
 export OPENBLAS_NUM_THREADS ?= 1
 
@@ -31,9 +32,11 @@ $(VENV)/.uv: requirements/uv.txt
 
 # --compile-bytecode: processes load compiled modules, as from an image built with pip, rather than compiling every
 # import at each start (slower, and ~15 MB more per process where bytecode cannot be written).
-$(VENV)/.runtime: $(VENV)/.uv requirements/runtime.txt pyproject.toml
+# The CLI (cli/, its own distribution) from its folder, then the server: both editable, without dependencies (the lock
+# brought those), so neither name is ever looked up on PyPI.
+$(VENV)/.runtime: $(VENV)/.uv requirements/runtime.txt pyproject.toml cli/pyproject.toml
 	$(UV_INSTALL) --compile-bytecode --require-hashes -r requirements/runtime.txt
-	$(UV_INSTALL) --no-deps -e .
+	$(UV_INSTALL) --no-deps -e ./cli -e .
 	touch $@
 
 $(VENV)/.test: $(VENV)/.runtime requirements/test.txt
@@ -60,7 +63,7 @@ test: $(VENV)/.test chromium
 	$(BIN)/pytest
 
 # The same checks as the pre-commit hooks; the configuration of each is in pyproject.toml.
-APP_PACKAGES := config core datasets models_app reviews webhooks notifications signoff_cli bin
+APP_PACKAGES := config core datasets models_app reviews webhooks notifications cli/signoff_cli bin
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -4,17 +4,22 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import urllib3
 from django.test import override_settings
 from knox.models import AuthToken
 
 from config import celery_app
 from datasets.models import DatasetVersion
 from models_app.models import ModelVersion
+from reviews.models import Verdict
 from tests.conftest import ITEMS
 from tests.factories import jsonl
+from tests.test_chain import campaign_for, reject
 
 # The CLI talks to the live server in another thread: test data must be committed for it to see any.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -292,6 +297,7 @@ def test_chain_verify_exits_1_when_the_server_no_longer_has_the_head_ci_saw(cli,
     seen = verdict.hash  # what a CI job keeps for its next run
     assert first.stdout.splitlines() == [
         f"verdict chain holds: 1 verdict, head {verdict.hash}",
+        "checked here too: 1 verdict, every hash recomputed and every link followed",
         f"next time: signoff chain verify --head {verdict.hash} --count 1",
     ]
     assert cli("chain", "verify", "--head", verdict.hash, "--count", 1, user="approver").returncode == 0
@@ -314,6 +320,119 @@ def test_chain_verify_exits_1_when_the_server_no_longer_has_the_head_ci_saw(cli,
 
     assert cli("chain", "verify", user="reviewer").returncode == 3  # approvers and admins only
     assert cli("chain", "verify", "--head", "a" * 64).returncode == 3  # --count is missing
+    bad_head = cli("chain", "verify", "--head", "HEAD", "--count", 1, user="approver")
+    assert bad_head.returncode == 3 and "--head 'HEAD' is not a verdict hash" in bad_head.stderr
+
+
+@pytest.fixture
+def three_verdicts(api, loop_data) -> list[Verdict]:
+    for _ in range(3):
+        assert reject(api, campaign_for(api, loop_data)).status_code == 201
+    return list(Verdict.objects.order_by("id"))
+
+
+def test_chain_verify_recomputes_each_hash_here_and_names_the_edited_verdict(cli, three_verdicts):
+    first, second, third = three_verdicts
+    holds = cli("chain", "verify", user="approver")
+    assert holds.returncode == 0, holds.stderr
+    assert "checked here too: 3 verdicts, every hash recomputed and every link followed" in holds.stdout
+
+    Verdict.objects.filter(pk=second.pk).update(rationale="approved after all")  # hash left as it was
+    edited = cli("chain", "verify", user="approver")
+    assert edited.returncode == 1
+    assert (
+        f"verdict chain BROKEN here: verdict {second.pk} (number 2 in the chain): its content does not match its "
+        f"hash (stored {second.hash[:12]}…, recomputed "
+    ) in edited.stdout
+    here = json.loads(cli("--json", "chain", "verify", user="approver").stdout)["checked_here"]
+    assert (here["ok"], here["broken_at"], here["position"], here["count"]) == (False, second.pk, 2, 3)
+
+    Verdict.objects.filter(pk=second.pk).delete()  # out of the middle: the next link no longer holds
+    cut = cli("chain", "verify", user="approver")
+    assert cut.returncode == 1
+    assert (
+        f"verdict chain BROKEN here: verdict {third.pk} (number 2 in the chain): it links to {second.hash[:12]}…, "
+        f"not to verdict {first.pk}'s hash {first.hash[:12]}…"
+    ) in cut.stdout
+
+
+@pytest.fixture
+def lying_server(live_server):
+    """A proxy in front of the live server whose own chain check always says "holds": a compromised server."""
+    upstream = urllib3.PoolManager(retries=False)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path.startswith("/api/v1/verdicts/verify/"):
+                status = 200
+                body = json.dumps({"ok": True, "count": 3, "head": "f" * 64, "broken_at": None, "reason": ""}).encode()
+            else:
+                answer = upstream.request(
+                    "GET", live_server.url + self.path, headers={"Authorization": self.headers["Authorization"]}
+                )
+                status, body = answer.status, answer.data
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_chain_verify_catches_an_edit_that_the_server_says_is_fine(cli_env, three_verdicts, lying_server):
+    second = three_verdicts[1]
+    Verdict.objects.filter(pk=second.pk).update(evidence={"win_rate": {"estimate": 0.99}})
+    result = subprocess.run(
+        [*CLI, "chain", "verify"],
+        check=False,
+        env={**cli_env("approver"), "SIGNOFF_URL": lying_server},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"verdict chain holds: 3 verdicts, head {'f' * 64}"  # the server's word ...
+    assert lines[1].startswith(f"verdict chain BROKEN here: verdict {second.pk} (number 2 in the chain): its content")
+    assert len(lines) == 2  # ... and no "next time" head to keep from a chain that does not hold
+
+
+def test_results_prints_the_figures_and_json_gives_the_servers_answer(cli, api, pairwise_campaign):
+    campaign_id = pairwise_campaign["id"]
+    judge_all(api, campaign_id)
+    served = api["ds"].get(f"/api/v1/campaigns/{campaign_id}/results/").json()
+
+    text = cli("results", campaign_id)
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0] == f"campaign {campaign_id} (pairwise): 6 judgments, versions calc:2, calc:1"
+    assert served["gate"]["status"] == "pass"
+    assert lines[1:3] == ["gate: pass", f"  {served['gate']['reasons'][0]}"]
+    win_rate = served["win_rate"]
+    assert (
+        f"candidate win rate: {win_rate['estimate']:.3f} [{win_rate['low']:.3f}, {win_rate['high']:.3f}] "
+        f"({served['win_rate_method']}); wins 6, losses 0, ties 0, both bad 0"
+    ) in lines
+    assert any(line.startswith("position bias: output shown as A won ") for line in lines)
+
+    raw = cli("results", campaign_id, "--json")
+    assert raw.returncode == 0, raw.stderr
+    # the same answer, but for computed_at (the cache may have been refreshed between the two requests)
+    assert {**json.loads(raw.stdout), "computed_at": None} == {**served, "computed_at": None}
+
+    assert cli("results", campaign_id, user="reviewer").returncode == 3  # reviewers see no results
+    unknown = cli("results", 999999)
+    assert unknown.returncode == 3 and unknown.stderr.startswith("error: ")
+    bad = cli("results", "calc")
+    assert bad.returncode == 3 and "'calc' is not a campaign id" in bad.stderr
 
 
 def test_unreachable_server_and_bad_arguments_exit_3(cli, cli_env):

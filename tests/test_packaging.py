@@ -1,5 +1,5 @@
 """The wheel built from pyproject.toml: every app package and every template and static file, found by Django once
-installed."""
+installed; and the CLI's own wheel (cli/): the client alone, urllib3 its only dependency."""
 
 import json
 import shutil
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_ROOTS = ("config", "core", "datasets", "models_app", "reviews", "webhooks", "notifications", "signoff_cli")
+APP_ROOTS = ("config", "core", "datasets", "models_app", "reviews", "webhooks", "notifications")
 DATA_ROOTS = ("templates", "static")
 # What a build reads: pyproject.toml, the README it names, and the folders it packs. Copying them first keeps the
 # build's scratch folders (build/, *.egg-info) out of the checkout.
@@ -110,3 +110,49 @@ def test_django_finds_templates_and_static_files_in_the_unpacked_wheel(wheel, tm
     assert all(path.is_relative_to(site) for path in paths.values()), paths
     assert paths["template"] == site / "templates" / "webhooks" / "list.html"
     assert paths["static"] == site / "static" / "signoff" / "app.css"
+
+
+def wheel_metadata(wheel: Path, name: str) -> str:
+    archive = zipfile.ZipFile(wheel)
+    (path,) = [n for n in archive.namelist() if n.endswith(f".dist-info/{name}")]
+    return archive.read(path).decode()
+
+
+def test_the_server_wheel_leaves_the_cli_to_its_own_distribution_and_depends_on_it(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    assert not [name for name in names if name.startswith("signoff_cli/")]
+    requires = [line for line in wheel_metadata(wheel, "METADATA").splitlines() if line.startswith("Requires-Dist:")]
+    assert "Requires-Dist: signoff-cli" in requires
+    assert "entry_points.txt" not in " ".join(names)  # the `signoff` command is the CLI's, not installed twice
+
+
+@pytest.fixture(scope="module")
+def cli_wheel(tmp_path_factory) -> Path:
+    source = tmp_path_factory.mktemp("cli-source")
+    shutil.copytree(
+        ROOT / "cli", source / "cli", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "build", "*.egg-info")
+    )
+    out = tmp_path_factory.mktemp("cli-wheel")
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q", "-w", out, "."],
+        cwd=source / "cli",
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert build.returncode == 0, build.stdout + build.stderr
+    (built,) = out.glob("signoff_cli-*.whl")
+    return built
+
+
+def test_the_cli_wheel_holds_the_client_alone_with_urllib3_as_its_only_dependency(cli_wheel):
+    names = zipfile.ZipFile(cli_wheel).namelist()
+    modules = {p.relative_to(ROOT / "cli").as_posix() for p in (ROOT / "cli" / "signoff_cli").rglob("*.py")}
+    packed = {name for name in names if not name.startswith("signoff_cli-")}
+    assert packed == modules
+    metadata = wheel_metadata(cli_wheel, "METADATA")
+    assert [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")] == [
+        "Requires-Dist: urllib3>=2.2"
+    ]
+    assert "signoff = signoff_cli.main:main" in wheel_metadata(cli_wheel, "entry_points.txt")

@@ -98,6 +98,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     # the gate: `pending` would tell a reviewer which version is the blind candidate
     "api:gate": {"GET": API_READ},
     "api:verdict-chain-verify": {"GET": "401 403 403 403 403 200 200"},
+    "api:verdict-chain": {"GET": "401 403 403 403 403 200 200"},
     "api:verdict-chain-acknowledge": {"POST": "401 403 403 403 403 403 ok"},
     # an endpoint is its creator's (the lead's here) or an admin's: another data scientist is told it does not exist
     "api:webhook-list": {"GET": "401 403 403 200 200 403 200", "POST": API_DS_WRITE},

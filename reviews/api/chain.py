@@ -1,14 +1,17 @@
-"""Verdict chain endpoints: run a check (and compare with what a client saw before), acknowledge a broken one."""
+"""Verdict chain endpoints: run a check (and compare with what a client saw before), acknowledge a broken one, and
+hand out the chain itself so a client can recompute every hash without trusting the server's own check."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api_lists import PagedListView
 from core.models import User
 from core.permissions import IsAdmin, IsApprover
-from reviews.models import ChainCheck
-from reviews.services.chain import chain_check_acknowledge, verdict_chain_report
+from reviews.api.serializers import VerdictSerializer
+from reviews.models import ChainCheck, Verdict
+from reviews.services.chain import chain_check_acknowledge, verdict_chain_in_order, verdict_chain_report
 
 
 class ChainVerifyQuerySerializer(serializers.Serializer):
@@ -92,3 +95,21 @@ class ChainAcknowledgeView(APIView):
         data.is_valid(raise_exception=True)
         check = chain_check_acknowledge(admin=request.user, note=data.validated_data["note"])
         return Response(ChainCheckSerializer(check).data)
+
+
+class VerdictChainView(PagedListView):
+    """Every verdict in chain order with each field its hash covers: `signoff chain verify` recomputes the hashes and
+    follows the links on the client, so a server that lies about its own check is still caught."""
+
+    permission_classes = [IsApprover]  # as the check: evidence holds each campaign's results
+    queryset = Verdict.objects.none()
+
+    @extend_schema(
+        responses=VerdictSerializer(many=True),
+        summary="The verdict chain, oldest first, with everything each hash covers",
+        description="Each verdict's `hash` is SHA-256 over the UTF-8 JSON (keys sorted, no spaces, non-ASCII escaped) "
+        "of {campaign, decision, rationale, signer, signed_at (ISO 8601 in UTC, `+00:00`), evidence, previous_hash}; "
+        "the first verdict's `previous_hash` is 64 zeros, every other's is the `hash` of the one before it.",
+    )
+    def get(self, request):
+        return self.paged_response(verdict_chain_in_order(), VerdictSerializer)

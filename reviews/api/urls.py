@@ -35,6 +35,7 @@ urlpatterns = [
     path("tasks/<id:task>/unskip/", history.TaskUnskipView.as_view(), name="task-unskip"),
     path("campaigns/<id:pk>/my-judgments/", history.CampaignMyJudgmentsView.as_view(), name="campaign-my-judgments"),
     path("gate/<slug:model>/<str:version>/", views.GateView.as_view(), name="gate"),
+    path("verdicts/", chain.VerdictChainView.as_view(), name="verdict-chain"),
     path("verdicts/verify/", chain.ChainVerifyView.as_view(), name="verdict-chain-verify"),
     path("verdicts/verify/acknowledge/", chain.ChainAcknowledgeView.as_view(), name="verdict-chain-acknowledge"),
     path(

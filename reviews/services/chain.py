@@ -44,6 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.errors import ApplicationError, ConflictError, ForbiddenError
@@ -71,6 +72,11 @@ def verdict_hash(*, verdict: Verdict) -> str:
         "previous_hash": verdict.previous_hash,
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def verdict_chain_in_order() -> QuerySet[Verdict]:
+    """The verdicts in the order they were chained (id), with what `verdict_hash` reads, for a client to recompute."""
+    return Verdict.objects.select_related("signer").order_by("id")
 
 
 @dataclass(frozen=True)

@@ -5,19 +5,24 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from signoff_cli.chain import ChainFormatError, chain_first_break, chain_prefix_problem
 from signoff_cli.client import ApiError, Client, TransportError, api_path
+from signoff_cli.results import results_text
 from signoff_cli.resumable import Meter, send_resumable
 
 EXIT_APPROVED, EXIT_REJECTED, EXIT_PENDING, EXIT_ERROR = 0, 1, 2, 3
 EXIT_OK, EXIT_BROKEN = 0, 1  # chain verify
 GATE_EXIT = {"approved": EXIT_APPROVED, "rejected": EXIT_REJECTED, "pending": EXIT_PENDING, "none": EXIT_PENDING}
 UPLOAD_POLL_SECONDS = 1.0
+# Each verdict carries its evidence (the campaign's results at sign-off, tens of kB): pages smaller than the list default.
+VERDICT_PAGE_SIZE = 100
 # Larger files go as a resumable upload (tus) in chunks; SIGNOFF_RESUMABLE_ABOVE_BYTES sets the threshold.
 RESUMABLE_ABOVE_BYTES = int(os.environ.get("SIGNOFF_RESUMABLE_ABOVE_BYTES", str(16 * 1024 * 1024)))
 
@@ -253,25 +258,71 @@ def cmd_gate_wait(client: Client, args: argparse.Namespace) -> int:
     return EXIT_PENDING
 
 
+def chain_checked_here(client: Client, args: argparse.Namespace) -> dict[str, Any]:
+    """Fetch every verdict and check the chain on this machine: the server's own check is its word, this is not."""
+    verdicts = client.list_all(api_path("verdicts"), page_size=VERDICT_PAGE_SIZE)
+    try:
+        broken = chain_first_break(verdicts)
+    except ChainFormatError as exc:
+        raise Failure(f"cannot check the chain: {exc}") from None
+    problem = str(broken) if broken else None
+    if problem is None and args.head:
+        problem = chain_prefix_problem(verdicts, head=args.head, count=args.count)
+    return {
+        "ok": problem is None,
+        "count": len(verdicts),
+        "head": str(verdicts[-1].get("hash", "")) if verdicts else "",
+        "broken_at": broken.verdict_id if broken else None,
+        "position": broken.position if broken else None,
+        "reason": problem or "",
+    }
+
+
 def cmd_chain_verify(client: Client, args: argparse.Namespace) -> int:
     if (args.head is None) != (args.count is None):
         raise Failure("give --head and --count together: the head and length of the chain you saw before")
+    if args.count is not None and args.count < 1:
+        raise Failure("--count must be 1 or more: the number of verdicts an earlier run printed")
+    if args.head is not None and not re.fullmatch(r"[0-9a-f]{64}", args.head):
+        raise Failure(
+            f"--head {args.head!r} is not a verdict hash (64 lowercase hex digits, as an earlier run printed)"
+        )
+    here = chain_checked_here(client, args)
     query = f"?{urlencode({'head': args.head, 'count': args.count})}" if args.head else ""
     _, chain = client.request("GET", api_path("verdicts", "verify") + query)
+    ok = bool(chain["ok"]) and here["ok"]
     if args.json:
-        print(json.dumps(chain, indent=2))
-    elif chain["ok"]:
-        print(
-            f"verdict chain holds: {chain['count']} verdict{'' if chain['count'] == 1 else 's'}, "
-            f"head {chain['head'] or '(none)'}"
-        )
-        if chain["count"]:
-            # what the next run should hold the server to
-            print(f"next time: signoff chain verify --head {chain['head']} --count {chain['count']}")
+        # the server's answer as before, `ok` only when both checks hold, and this machine's check beside it
+        print(json.dumps({**chain, "ok": ok, "checked_here": here}, indent=2))
+    else:
+        print_chain(chain, here)
+    return EXIT_OK if ok else EXIT_BROKEN
+
+
+def print_chain(chain: dict[str, Any], here: dict[str, Any]) -> None:
+    """The server's check first (as before this machine checked too), then this machine's, then what to keep."""
+    if chain["ok"]:
+        print(f"verdict chain holds: {plural(chain['count'], 'verdict')}, head {chain['head'] or '(none)'}")
     else:
         where = f" (first broken verdict: {chain['broken_at']})" if chain.get("broken_at") else ""
         print(f"verdict chain BROKEN{where}: {chain['reason']}")
-    return EXIT_OK if chain["ok"] else EXIT_BROKEN
+    if not here["ok"]:
+        print(f"verdict chain BROKEN here: {here['reason']}")
+        return
+    print(f"checked here too: {plural(here['count'], 'verdict')}, every hash recomputed and every link followed")
+    if chain["ok"] and here["count"]:
+        # what the next run should hold the server to: the chain as this machine checked it
+        print(f"next time: signoff chain verify --head {here['head']} --count {here['count']}")
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def cmd_results(client: Client, args: argparse.Namespace) -> int:
+    _, results = client.request("GET", api_path("campaigns", args.campaign, "results"))
+    emit(args, results, results_text(results))
+    return EXIT_OK
 
 
 class Parser(argparse.ArgumentParser):
@@ -295,16 +346,22 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def campaign_id(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a campaign id (a whole number; see `signoff campaign list`)")
+    return int(text)
+
+
 def build_parser() -> Parser:
     parser = Parser(
         prog="signoff",
         description="Talk to a Signoff server from CI: upload datasets and predictions, start review campaigns, "
-        "and wait for the human verdict on a model version.",
+        "wait for the human verdict on a model version, read a campaign's figures and check the verdict chain.",
         epilog="environment:\n"
         "  SIGNOFF_URL    server base URL, e.g. https://signoff.example.com (or --url)\n"
         "  SIGNOFF_TOKEN  API token, sent as 'Authorization: Token ...' (or --token)\n\n"
         "exit codes:\n"
-        "  0  success / approved\n"
+        "  0  success / approved / the verdict chain holds\n"
         "  1  rejected (gate commands); broken verdict chain (chain verify)\n"
         "  2  still pending, or no campaign, when the gate command ends\n"
         "  3  error: network, authentication, not found, invalid data or arguments",
@@ -427,17 +484,31 @@ def build_parser() -> Parser:
     chain_actions = chain.add_subparsers(dest="action", required=True, metavar="ACTION")
     verify = chain_actions.add_parser(
         "verify",
-        help="have the server check its verdict chain",
-        description="Ask the server to walk its verdict chain (approver or admin token). With --head and --count "
-        "(saved from an earlier run: it prints them), also check that the server's chain still starts "
-        "with those COUNT verdicts ending in HEAD: a chain rewritten or cut inside the server's database "
-        "cannot hide from a copy kept outside it. Exit 0 when the chain holds, 1 when it is broken or "
-        "no longer contains what you saw, 3 on an error.",
+        help="check the verdict chain, here and on the server",
+        description="Fetch every verdict (approver or admin token) and check the chain on this machine: each "
+        "verdict's hash is recomputed from its content and each must link to the hash of the one before it, so a "
+        "server that misreports its own check is caught too; then ask the server to run its check (which also "
+        "compares the chain with the anchors it keeps). With --head and --count (saved from an earlier run: it "
+        "prints them), also check that the chain still starts with those COUNT verdicts ending in HEAD: a chain "
+        "rewritten or cut inside the server's database cannot hide from a copy kept outside it. Exit 0 when both "
+        "checks hold, 1 when either finds the chain broken or no longer containing what you saw (the first "
+        "broken verdict is named), 3 on an error.",
     )
     verify.add_argument("--head", metavar="HASH", help="the head hash an earlier run printed")
     verify.add_argument("--count", type=int, metavar="N", help="the verdict count an earlier run printed")
     json_flag(verify)
     verify.set_defaults(func=cmd_chain_verify)
+
+    results = commands.add_parser(
+        "results",
+        help="print a campaign's figures",
+        description="Print the figures of campaign CAMPAIGN (its id: `signoff campaign list` shows it): the gate, "
+        "the candidate's win rate with its interval, agreement, and each kind's own figures; --json prints the "
+        "server's whole answer. Data scientist, approver or admin token. Exit 0, or 3 on an error.",
+    )
+    results.add_argument("campaign", metavar="CAMPAIGN", type=campaign_id, help="campaign id")
+    json_flag(results)
+    results.set_defaults(func=cmd_results)
     return parser
 
 

@@ -42,10 +42,10 @@ class Client:
         """GET a URL the server handed back (a status_url): usually an absolute path, already prefixed."""
         return self._send("GET", urljoin(self.base_url + "/", url))
 
-    def list_all(self, path: str, **filters: Any) -> list[Any]:
+    def list_all(self, path: str, page_size: int = 500, **filters: Any) -> list[Any]:
         """Every row of a list endpoint: its pages are `{count, next, previous, results}`; `next` is followed
-        (the largest page the server allows, so few requests) until it is null."""
-        query = urlencode({**{k: v for k, v in filters.items() if v not in (None, "")}, "page_size": 500})
+        (by default the largest page the server allows, so few requests) until it is null."""
+        query = urlencode({**{k: v for k, v in filters.items() if v not in (None, "")}, "page_size": page_size})
         rows: list[Any] = []
         _, page = self.request("GET", f"{path}?{query}")
         while True:
