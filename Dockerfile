@@ -16,6 +16,7 @@ COPY core ./core
 COPY datasets ./datasets
 COPY models_app ./models_app
 COPY webhooks ./webhooks
+COPY notifications ./notifications
 COPY reviews ./reviews
 COPY templates ./templates
 COPY static ./static

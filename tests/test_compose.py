@@ -1,6 +1,7 @@
 """docker-compose.yml scales: `docker compose up --scale web=2 --scale worker=2` behind the proxy, every container on
 the one object store. Docker cannot run here, so the wiring is checked by reading the file."""
 
+import tomllib
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -44,3 +45,13 @@ def test_scaled_services_wait_for_migrations_and_the_bucket_and_beat_stays_singl
         assert needs["migrate"]["condition"] == needs["createbucket"]["condition"] == "service_completed_successfully"
     assert "deploy" not in SERVICES["beat"]  # no replicas: two beats would send every periodic task twice
     assert SERVICES["web"]["environment"]["SIGNOFF_PROXY_COUNT"] == "1"
+
+
+def test_the_image_copies_every_package_the_distribution_holds():
+    """The Dockerfile lists the app's folders one by one (so a change to tests or docs keeps the layer cache): a
+    new app listed in pyproject.toml's packages but not copied would fail only when the image first runs."""
+    included = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = [pattern.rstrip("*") for pattern in included]
+    copied = {line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("COPY ")}
+    assert "cli" in copied  # the CLI, installed from its folder
+    assert [name for name in packages if (ROOT / name).is_dir() and name not in copied] == []
