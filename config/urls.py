@@ -12,6 +12,7 @@ api_v1 = (
         path("", include("reviews.api.urls")),
         path("", include("webhooks.api.urls")),
         path("", include("core.tokens_api")),
+        path("", include("integrations.api.urls")),
     ],
     "api",
 )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["core", "datasets", "webhooks", "models_app", "reviews", "config", "signoff_cli"]
+PACKAGES = ["core", "datasets", "webhooks", "models_app", "reviews", "integrations", "config", "signoff_cli"]
 
 # Dependencies point one way: reviews -> models_app -> datasets -> core, with webhooks below the first two.
 # An app may import itself and the apps listed here, nothing else.
@@ -18,7 +18,9 @@ MAY_IMPORT = {
     "webhooks": {"core"},
     "models_app": {"core", "datasets", "webhooks"},
     "reviews": {"core", "datasets", "webhooks", "models_app"},
-    "config": {"core", "datasets", "webhooks", "models_app", "reviews"},  # the URLconf mounts every app
+    # bridges to other tools sit on top: the registry and reviews reach them only through models_app.hooks
+    "integrations": {"core", "datasets", "webhooks", "models_app", "reviews"},
+    "config": {"core", "datasets", "webhooks", "models_app", "reviews", "integrations"},  # the URLconf mounts every app
     "signoff_cli": set(),  # the CI client talks HTTP only: it must install and run without the server's code
 }
 
