@@ -68,4 +68,4 @@ class MlflowWebhookView(APIView):
     )
     def post(self, request: Request) -> Response:
         # the signature is over the bytes as sent: read them raw, never through a parser
-        return Response(mlflow_webhook_receive(headers=dict(request.headers), body=request.body))
+        return Response(mlflow_webhook_receive(headers=request.headers, body=request.body))

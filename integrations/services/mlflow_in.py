@@ -4,6 +4,7 @@ webhook or from the reconcile that beat runs, once however often either sees it.
 import logging
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import orjson
@@ -135,10 +136,11 @@ def mlflow_reconcile(*, rest: MlflowRest) -> ReconcileResult:
     return result
 
 
-def mlflow_webhook_receive(*, headers: dict[str, str], body: bytes) -> dict:
+def mlflow_webhook_receive(*, headers: Mapping[str, str], body: bytes) -> dict:
     """Check MLflow's signature, then import the version a `model_version.created` event names (the payload's name
     and version; the rest is read back from MLflow, which the signature vouches for). Other events are answered and
-    ignored. Raises ApplicationError with the status MLflow should see."""
+    ignored. `headers` looks names up case-insensitively, as Django's request.headers does. Raises ApplicationError
+    with the status MLflow should see."""
     if not mlflow_enabled():
         raise NotFoundError("The MLflow integration is off (SIGNOFF_MLFLOW_TRACKING_URI is not set).")
     secret = settings.SIGNOFF_MLFLOW_WEBHOOK_SECRET
