@@ -394,6 +394,7 @@ def test_mlflow_delivers_its_webhook_to_signoff_and_a_worker_writes_the_verdict_
     hook = client.create_webhook(
         name=name, url=f"{live_server.url}{WEBHOOK}", events=["model_version.created"], secret=SECRET
     )
+    time.sleep(1.2)  # MLflow caches each event's list of webhooks for MLFLOW_WEBHOOK_CACHE_TTL (1 s here)
     try:
         for auc in (0.7, 0.9):
             register(client, name, metrics={"auc": auc})
