@@ -1,4 +1,4 @@
-"""MLflow, both ways, against a real `mlflow server` (one per test session, tests/support/mlflow.py): versions
+"""MLflow, both ways, against a real `mlflow server` (started once for this module, tests/support/mlflow.py): versions
 registered with MLflow's own client come in by its signed webhook and by the reconcile; a signed verdict's tags and the
 production alias go out through the outbox, and wait out MLflow being down."""
 
@@ -16,35 +16,41 @@ from mlflow.webhooks.delivery import _generate_hmac_signature
 
 from core.models import User
 from integrations import tasks
+from integrations.mlflow.rest import MlflowRest
 from integrations.mlflow.signature import sign
 from integrations.models import MlflowSync, MlflowVersionLink
 from integrations.selectors import mlflow_syncs_due
 from integrations.services.mlflow_in import mlflow_reconcile, mlflow_rest
-from integrations.services.mlflow_out import mlflow_sync_attempt
+from integrations.services.mlflow_out import mlflow_sync_attempt, mlflow_sync_enqueue
 from models_app.models import ModelVersion
 from reviews.models import Verdict
-from tests.conftest import ITEMS, token_client
+from tests.conftest import ITEMS, browser_login, token_client
 from tests.factories import UserFactory, jsonl_file
+from tests.support.axe import describe, serious_violations
 from tests.support.mlflow import Relay, mlflow_server
+from tests.support.screenshots import screenshot
 from tests.support.worker import celery_worker
 
 SECRET = "mlflow-webhook-secret-for-tests"
 WEBHOOK = "/api/v1/integrations/mlflow/webhook/"
 
 
-@pytest.fixture(scope="session", autouse=True)
+# Module scope: only this module uses the server, so it runs once and stops when the module is done, not at the end of
+# a whole suite's session (it holds ~300 MB).
+@pytest.fixture(scope="module", autouse=True)
 def mlflow_starting(tmp_path_factory):
-    """Autouse, so the server starts before the session's other fixtures (the test database) and starts alongside."""
+    """Autouse, so the server starts before the other fixtures (the test database, when this module runs alone) and
+    starts alongside them."""
     with mlflow_server(tmp_path_factory.mktemp("mlflow")) as server:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def mlflow(mlflow_starting):
     return mlflow_starting.wait_healthy()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def client(mlflow):
     return MlflowClient(tracking_uri=mlflow.url, registry_uri=mlflow.url)
 
@@ -421,3 +427,27 @@ def test_mlflow_delivers_its_webhook_to_signoff_and_a_worker_writes_the_verdict_
         assert wait_for(tagged) == signed.json()["hash"]
     assert client.get_model_version(name, "2").tags["signoff.decision"] == "rejected"
     assert MlflowSync.objects.get().status == MlflowSync.Status.DELIVERED
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_version_page_shows_a_write_mlflow_has_not_taken_in_chromium(
+    live_server, new_page, users, mlflow_on, mlflow, client
+):
+    name = unique()
+    register(client, name, params={"lr": "0.1"})
+    mlflow_reconcile(rest=mlflow_rest())
+    link = MlflowVersionLink.objects.get(mlflow_name=name)
+    relay = Relay(target_port=urlsplit(mlflow.url).port)  # never up: MLflow unreachable
+    sync = mlflow_sync_enqueue(link=link, kind=MlflowSync.Kind.ALIAS, payload={"alias": "champion"})
+    mlflow_sync_attempt(sync_id=sync.pk, rest=MlflowRest(base_url=relay.url, timeout=2))
+    page = new_page()
+    browser_login(page, live_server, "approver")
+    page.goto(f"{live_server.url}/models/{name}/1/")
+    alert = page.get_by_role("alert")
+    assert "Not yet written to MLflow: alias (pending, 1 attempt" in alert.inner_text()
+    assert "retried with backoff" in alert.inner_text()
+    card = page.locator("#mlflow-sync")
+    assert link.run_id in card.inner_text() and "runs:/" in card.inner_text()
+    assert serious_violations(page) == [], describe(serious_violations(page))
+    screenshot(page, "mlflow-version-pending.png", full_page=True)

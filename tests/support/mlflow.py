@@ -1,4 +1,4 @@
-"""A real `mlflow server` on a loopback port for the test session, and a TCP relay in front of it that a test can cut
+"""A real `mlflow server` on a loopback port for a test module, and a TCP relay in front of it that a test can cut
 and restore, so "MLflow is down" costs no restart of a server that takes tens of seconds to start."""
 
 import os
