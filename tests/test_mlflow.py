@@ -36,7 +36,7 @@ WEBHOOK = "/api/v1/integrations/mlflow/webhook/"
 
 
 # Module scope: only this module uses the server, so it runs once and stops when the module is done, not at the end of
-# a whole suite's session (it holds ~300 MB).
+# a whole suite's session (its two processes hold ~430 MB).
 @pytest.fixture(scope="module", autouse=True)
 def mlflow_starting(tmp_path_factory):
     """Autouse, so the server starts before the other fixtures (the test database, when this module runs alone) and
