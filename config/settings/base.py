@@ -253,8 +253,9 @@ SIGNOFF_MLFLOW_WEBHOOK_SECRET = env.str("SIGNOFF_MLFLOW_WEBHOOK_SECRET", default
 SIGNOFF_MLFLOW_ALIAS = env.str("SIGNOFF_MLFLOW_ALIAS", default="champion")
 SIGNOFF_MLFLOW_RECONCILE_SECONDS = env.int("SIGNOFF_MLFLOW_RECONCILE_SECONDS", default=60)
 SIGNOFF_MLFLOW_TIMEOUT_SECONDS = env.float("SIGNOFF_MLFLOW_TIMEOUT_SECONDS", default=10.0)
-# Where people reach this Signoff: the verdict link written on the MLflow version (signoff.verdict_url).
-SIGNOFF_BASE_URL = env.str("SIGNOFF_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Where people reach this server: the verdict link written on the MLflow version (signoff.verdict_url). The same line
+# as notifications' (main): a merge may keep either.
+SIGNOFF_BASE_URL = env.str("SIGNOFF_BASE_URL", default="http://127.0.0.1:8000")
 if SIGNOFF_MLFLOW_TRACKING_URI:
     CELERY_BEAT_SCHEDULE["mlflow-reconcile"] = {
         "task": "integrations.tasks.mlflow_reconcile_task",

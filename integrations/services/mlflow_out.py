@@ -36,7 +36,7 @@ def mlflow_stage_changed(transition: StageTransition) -> None:
         tags = {
             "signoff.decision": DECISIONS[ModelVersion.Stage(transition.to_stage)],
             "signoff.verdict_hash": verdict.hash,
-            "signoff.verdict_url": f"{settings.SIGNOFF_BASE_URL}{path}",
+            "signoff.verdict_url": settings.SIGNOFF_BASE_URL.rstrip("/") + path,
         }
         mlflow_sync_enqueue(link=link, kind=MlflowSync.Kind.TAGS, payload={"tags": tags})
     elif transition.to_stage == ModelVersion.Stage.PRODUCTION:
