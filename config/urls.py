@@ -29,6 +29,7 @@ urlpatterns = [
     path("", include("datasets.urls")),
     path("", include("models_app.urls")),
     path("", include("webhooks.urls")),
+    path("", include("integrations.urls")),
     path("", include("reviews.urls")),
 ]
 

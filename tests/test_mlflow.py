@@ -344,6 +344,42 @@ def test_a_refusal_by_mlflow_fails_at_once_and_shows(mlflow_on, client, api, pai
     assert "given up" in page.get("/models/calc/2/").content.decode()
 
 
+@pytest.mark.django_db
+def test_a_write_given_up_is_sent_again_from_the_version_page(mlflow_on, mlflow, client, api, pairwise_campaign):
+    mlflow_on.SIGNOFF_WEBHOOK_MAX_ATTEMPTS = 1
+    relay = Relay(target_port=urlsplit(mlflow.url).port)
+    mlflow_on.SIGNOFF_MLFLOW_TRACKING_URI = relay.url
+    link = mirror(client, ModelVersion.objects.get(model__name="calc", version="2"))
+    api["approver"].post(
+        f"/api/v1/campaigns/{pairwise_campaign['id']}/signoff/",
+        {"decision": "reject", "rationale": "no"},
+        format="json",
+    )
+    sync = MlflowSync.objects.get()
+    assert mlflow_sync_attempt(sync_id=sync.pk, rest=mlflow_rest()) is None
+    sync.refresh_from_db()
+    assert sync.status == MlflowSync.Status.FAILED
+    reviewer, page = Client(), Client()
+    reviewer.force_login(User.objects.get(username="rev"))
+    assert reviewer.post(f"/mlflow/syncs/{sync.pk}/retry").status_code == 403  # reviewers never see the registry
+    page.force_login(User.objects.get(username="ds"))
+    assert "Send again now" in page.get("/models/calc/2/").content.decode()
+    relay.up()
+    try:
+        answer = page.post(f"/mlflow/syncs/{sync.pk}/retry")
+        assert answer.status_code == 302 and answer["Location"] == "/models/calc/2/"
+        sync.refresh_from_db()
+        assert (sync.status, sync.attempt_count) == (MlflowSync.Status.PENDING, 0)
+        deliver_all()
+    finally:
+        relay.down()
+    sync.refresh_from_db()
+    assert sync.status == MlflowSync.Status.DELIVERED
+    assert client.get_model_version(link.mlflow_name, link.mlflow_version).tags["signoff.decision"] == "rejected"
+    again = page.post(f"/mlflow/syncs/{sync.pk}/retry", follow=True)  # delivered: nothing to send again
+    assert "was delivered" in again.content.decode()
+
+
 # --- end to end: MLflow's own webhook to a live Signoff, and a real worker writing back ------------------------------
 
 

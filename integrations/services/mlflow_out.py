@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from core.errors import ConflictError
 from core.queue import task_enqueue_on_commit
 from integrations.mlflow.rest import MlflowError, MlflowRest
 from integrations.models import MlflowSync, MlflowVersionLink
@@ -107,3 +108,21 @@ def mlflow_sync_attempt(*, sync_id: int, rest: MlflowRest) -> int | None:
             ]
         )
     return delay
+
+
+@transaction.atomic
+def mlflow_sync_retry(*, sync: MlflowSync) -> MlflowSync:
+    """Send a failed or waiting write again now, with a fresh set of retries (the button on the version's page). One in
+    flight right now is left to finish its attempt."""
+    now = timezone.now()
+    updated = (
+        MlflowSync.objects.filter(pk=sync.pk)
+        .exclude(status=MlflowSync.Status.DELIVERED)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(status=MlflowSync.Status.PENDING, next_attempt_at=now, attempt_count=0, updated_at=now)
+    )
+    if not updated:
+        raise ConflictError("This write was delivered or is being sent right now.", code="sync_not_retryable")
+    task_enqueue_on_commit(DELIVER_TASK, args=[sync.pk])
+    sync.refresh_from_db()
+    return sync
