@@ -15,6 +15,7 @@ COPY datasets ./datasets
 COPY models_app ./models_app
 COPY webhooks ./webhooks
 COPY reviews ./reviews
+COPY integrations ./integrations
 COPY signoff_cli ./signoff_cli
 COPY templates ./templates
 COPY static ./static
