@@ -18,6 +18,7 @@ COPY models_app ./models_app
 COPY webhooks ./webhooks
 COPY notifications ./notifications
 COPY reviews ./reviews
+COPY integrations ./integrations
 COPY templates ./templates
 COPY static ./static
 COPY manage.py ./

@@ -12,6 +12,7 @@ api_v1 = (
         path("", include("reviews.api.urls")),
         path("", include("webhooks.api.urls")),
         path("", include("core.tokens_api")),
+        path("", include("integrations.api.urls")),
     ],
     "api",
 )
@@ -29,6 +30,7 @@ urlpatterns = [
     path("", include("models_app.urls")),
     path("", include("webhooks.urls")),
     path("", include("notifications.urls")),
+    path("", include("integrations.urls")),
     path("", include("reviews.urls")),
 ]
 

@@ -10,6 +10,7 @@ from core.models import User
 from core.pagination import page_of
 from core.views import role_required
 from datasets.models import DatasetVersion
+from models_app import hooks
 from models_app.filters import RegisteredModelFilter
 from models_app.forms import ModelVersionForm, RegisteredModelForm
 from models_app.models import ModelVersion
@@ -38,6 +39,7 @@ def model_version_detail(request, name, version):
             (f"{v.dataset.name}:{v.number}", str(v))
             for v in DatasetVersion.objects.select_related("dataset").order_by("dataset__name", "-number")[:500]
         ],
+        "panels": hooks.version_panels(model_version),  # cards other apps add (the MLflow sync's state)
     }
     return render(request, "models_app/version_detail.html", context)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_ROOTS = ("config", "core", "datasets", "models_app", "reviews", "webhooks", "notifications")
+APP_ROOTS = ("config", "core", "datasets", "models_app", "reviews", "webhooks", "notifications", "integrations")
 DATA_ROOTS = ("templates", "static")
 # What a build reads: pyproject.toml, the README it names, and the folders it packs. Copying them first keeps the
 # build's scratch folders (build/, *.egg-info) out of the checkout.

@@ -106,6 +106,11 @@ EXPECTED: dict[str, dict[str, str]] = {
     "api:webhook-deliveries": {"GET": "401 403 403 200 404 403 200"},
     "api:webhook-redeliver": {"POST": OWN_WRITE},
     "api:webhook-ping": {"POST": OWN_WRITE},
+    # MLflow's webhooks carry no token: the signature is the credential (tests/test_mlflow.py: unsigned or wrongly
+    # signed is 401 whoever sends it); here the integration is off, which is "not found" to everyone
+    "api:mlflow-webhook": {"POST": "404 404 404 404 404 404 404"},
+    # an MLflow write sent again: whoever may see the version's page (tests/test_mlflow.py: it then lands)
+    "mlflow-sync-retry": {"POST": "302 403 403 ok ok ok ok"},
     "schema": {"GET": "200 200 200 200 200 200 200"},
     "api-docs": {"GET": "200 200 200 200 200 200 200"},
     "api-redoc": {"GET": "200 200 200 200 200 200 200"},
@@ -344,8 +349,20 @@ def world(api, users, loop_data, pairwise_campaign):
     )
     assert upload.status_code == 201, upload.content
     from django.contrib.auth.models import Group
+    from django.utils import timezone
 
+    from integrations.models import MlflowSync, MlflowVersionLink
+    from models_app.models import ModelVersion
+
+    # an MLflow write that was given up, on the rejected version
+    link = MlflowVersionLink.objects.create(
+        model_version=ModelVersion.objects.get(model__name="calc", version="1"), mlflow_name="calc", mlflow_version="1"
+    )
+    sync = MlflowSync.objects.create(
+        link=link, kind="alias", payload={"alias": "x"}, status="failed", next_attempt_at=timezone.now()
+    )
     objects = {
+        "syncs": sync.pk,
         "campaigns": cid,
         "judgments": Judgment.objects.get(client_id="m-1").pk,
         "tasks": open_task,

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "webhooks",
     "notifications",  # e-mail: the apps above register their kinds and publish into its outbox
     "reviews",
+    "integrations",  # optional bridges to other tools (MLflow), plugged in through the registry's hooks
 ]
 
 MIDDLEWARE = [
@@ -261,6 +262,25 @@ CELERY_BEAT_SCHEDULE["notifications-dispatch-due"] = {
     "task": "notifications.tasks.notifications_dispatch_due",
     "schedule": timedelta(seconds=30),
 }
+# MLflow, both ways (integrations/mlflow): off unless a tracking server is named. In: versions registered there become
+# candidates here (its webhooks, and a reconcile on beat so a lost webhook loses nothing); out: a verdict's tags and
+# the production alias, through an outbox retried like webhooks.
+SIGNOFF_MLFLOW_TRACKING_URI = env.str("SIGNOFF_MLFLOW_TRACKING_URI", default="").rstrip("/")
+SIGNOFF_MLFLOW_TOKEN = env.str("SIGNOFF_MLFLOW_TOKEN", default="")  # sent as a bearer token when set
+SIGNOFF_MLFLOW_WEBHOOK_SECRET = env.str("SIGNOFF_MLFLOW_WEBHOOK_SECRET", default="")
+SIGNOFF_MLFLOW_ALIAS = env.str("SIGNOFF_MLFLOW_ALIAS", default="champion")
+SIGNOFF_MLFLOW_RECONCILE_SECONDS = env.int("SIGNOFF_MLFLOW_RECONCILE_SECONDS", default=60)
+SIGNOFF_MLFLOW_TIMEOUT_SECONDS = env.float("SIGNOFF_MLFLOW_TIMEOUT_SECONDS", default=10.0)
+if SIGNOFF_MLFLOW_TRACKING_URI:
+    CELERY_BEAT_SCHEDULE["mlflow-reconcile"] = {
+        "task": "integrations.tasks.mlflow_reconcile_task",
+        "schedule": timedelta(seconds=SIGNOFF_MLFLOW_RECONCILE_SECONDS),
+        "options": {"expires": SIGNOFF_MLFLOW_RECONCILE_SECONDS},  # one missed run is replaced by the next
+    }
+    CELERY_BEAT_SCHEDULE["mlflow-outbox-due"] = {
+        "task": "integrations.tasks.mlflow_outbox_dispatch_due",
+        "schedule": timedelta(seconds=30),
+    }
 
 # How long a reviewer may take back a judgment they just gave.
 SIGNOFF_UNDO_SECONDS = env.int("SIGNOFF_UNDO_SECONDS", default=120)

@@ -4,6 +4,7 @@ from django.db import IntegrityError, transaction
 
 from core.errors import ApplicationError, ConflictError
 from core.models import User
+from models_app import hooks
 from models_app.models import ModelVersion, RegisteredModel, StageTransition
 from webhooks.services import webhook_event_publish
 
@@ -104,4 +105,5 @@ def model_version_set_stage(
             "cause": cause,
         },
     )
+    hooks.stage_changed(transition)  # e.g. the MLflow outbox (integrations), in this transaction
     return transition
