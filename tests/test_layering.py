@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["core", "datasets", "notifications", "webhooks", "models_app", "reviews", "integrations", "config", "signoff_cli"]
+PACKAGES = [
+    "core",
+    "datasets",
+    "notifications",
+    "webhooks",
+    "models_app",
+    "reviews",
+    "integrations",
+    "config",
+    "signoff_cli",
+]
 # where a package's folder is, when not at the root: the CLI is its own distribution in cli/
 SOURCE_ROOT = {"signoff_cli": ROOT / "cli"}
 
