@@ -8,6 +8,9 @@ PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Into .venv whatever VIRTUAL_ENV says. Files are hard-linked from uv's cache (copied where it is on another disk).
 UV_INSTALL := $(UV) pip install --quiet --python $(BIN)/python
+# The MLflow test server's venv, apart from the app's (requirements/mlflow.in says why), filled by .venv's uv alike.
+MLFLOW_VENV := .venv-mlflow
+UV_INSTALL_MLFLOW := $(UV) pip install --quiet --python $(MLFLOW_VENV)/bin/python
 # signoff-cli is ours, in cli/ ([tool.uv.sources]): resolved from there and left out of the locks, never from PyPI.
 UV_COMPILE := $(UV) pip compile --quiet --generate-hashes --python-version 3.11 --python-platform linux \
 	--no-emit-package signoff-cli --custom-compile-command "make lock"
@@ -47,6 +50,12 @@ $(VENV)/.dev: $(VENV)/.test requirements/dev.txt
 	$(UV_INSTALL) --require-hashes -r requirements/dev.txt
 	touch $@
 
+# --clear: a lock that dropped a package leaves nothing stale behind; from a warm uv cache the refill takes seconds.
+$(MLFLOW_VENV)/.ready: $(VENV)/.uv requirements/mlflow.txt
+	$(PYTHON) -m venv --without-pip --clear $(MLFLOW_VENV)
+	$(UV_INSTALL_MLFLOW) --require-hashes -r requirements/mlflow.txt
+	touch $@
+
 # Everything a developer (and CI) needs: the app, its tests and the lint tools.
 install: $(VENV)/.dev
 
@@ -59,7 +68,8 @@ run: $(VENV)/.runtime
 	$(BIN)/python manage.py demo --migrate
 	PORT=$(PORT) $(BIN)/python bin/serve-embedded
 
-test: $(VENV)/.test chromium
+# tests/test_mlflow.py runs .venv-mlflow's `mlflow server`, so the suite builds that venv too, like Chromium.
+test: $(VENV)/.test $(MLFLOW_VENV)/.ready chromium
 	$(BIN)/pytest
 
 # The same checks as the pre-commit hooks; the configuration of each is in pyproject.toml.
@@ -74,14 +84,16 @@ lint: $(VENV)/.dev
 # Re-resolve the locks after a change to pyproject.toml's dependencies. Pins that still fit are kept;
 # `make lock UPGRADE=1` moves every pin to the newest release the ranges allow. dev.txt is resolved first and
 # the other locks within it, so one package has one version in all of them. Run the suite before committing.
+# mlflow.txt (the MLflow test server's venv) is resolved on its own, not within dev.txt: its caps stay out of the app's.
 lock: $(VENV)/.uv
 	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) pyproject.toml --extra test --extra dev -o requirements/dev.txt
 	$(UV_COMPILE) pyproject.toml --extra test -c requirements/dev.txt -o requirements/test.txt
 	$(UV_COMPILE) pyproject.toml -c requirements/dev.txt -o requirements/runtime.txt
 	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) requirements/uv.in -o requirements/uv.txt
+	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) requirements/mlflow.in -o requirements/mlflow.txt
 
 schema: $(VENV)/.runtime
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file var/openapi.yml
 
 clean:
-	rm -rf $(VENV) var/test-* var/broker
+	rm -rf $(VENV) $(MLFLOW_VENV) var/test-* var/broker
