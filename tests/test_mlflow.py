@@ -1,6 +1,7 @@
-"""MLflow, both ways, against a real `mlflow server` (started once for this module, tests/support/mlflow.py): versions
-registered with MLflow's own client come in by its signed webhook and by the reconcile; a signed verdict's tags and the
-production alias go out through the outbox, and wait out MLflow being down."""
+"""MLflow, both ways, against a real `mlflow server` (started once for this module from its own venv,
+tests/support/mlflow.py): versions registered over MLflow's REST API (a test-side client, tests/support/mlflow_client.py)
+come in by its signed webhook and by the reconcile; a signed verdict's tags and the production alias go out through the
+outbox, and wait out MLflow being down."""
 
 import json
 import time
@@ -11,8 +12,6 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.test import Client
 from django.utils import timezone
-from mlflow import MlflowClient
-from mlflow.webhooks.delivery import _generate_hmac_signature
 
 from core.models import User
 from integrations import tasks
@@ -27,7 +26,8 @@ from reviews.models import Verdict
 from tests.conftest import ITEMS, browser_login, token_client
 from tests.factories import UserFactory, jsonl_file
 from tests.support.axe import describe, serious_violations
-from tests.support.mlflow import Relay, mlflow_server
+from tests.support.mlflow import Relay, mlflow_hmac_signatures, mlflow_server, mlflow_signature
+from tests.support.mlflow_client import MlflowTestClient
 from tests.support.screenshots import screenshot
 from tests.support.worker import celery_worker
 
@@ -52,7 +52,7 @@ def mlflow(mlflow_starting):
 
 @pytest.fixture(scope="module")
 def client(mlflow):
-    return MlflowClient(tracking_uri=mlflow.url, registry_uri=mlflow.url)
+    return MlflowTestClient(mlflow.url)
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def unique(prefix: str = "m") -> str:
 
 def mlflow_request(name: str, version: str, *, secret: str = SECRET, timestamp: int | None = None, **event):
     """A webhook request built the way MLflow builds it (mlflow/webhooks/delivery.py): its JSON, its headers, and its
-    own signing function."""
+    signature (the test side's, which test_our_signature_is_mlflows checks against MLflow's own function)."""
     body = json.dumps(
         {
             "entity": event.get("entity", "model_version"),
@@ -95,7 +95,7 @@ def mlflow_request(name: str, version: str, *, secret: str = SECRET, timestamp: 
     headers = {
         "HTTP_X_MLFLOW_DELIVERY_ID": delivery_id,
         "HTTP_X_MLFLOW_TIMESTAMP": stamp,
-        "HTTP_X_MLFLOW_SIGNATURE": _generate_hmac_signature(secret, delivery_id, stamp, body),
+        "HTTP_X_MLFLOW_SIGNATURE": mlflow_signature(secret, delivery_id, stamp, body),
     }
     return body, headers
 
@@ -108,7 +108,18 @@ def post_webhook(body: str, headers: dict):
 
 
 def test_our_signature_is_mlflows():
-    assert sign(secret="s", delivery_id="d", timestamp="1", body="{}") == _generate_hmac_signature("s", "d", "1", "{}")
+    """MLflow's own signing function, run in its venv: the app's `sign` and the tests' requests match it."""
+    body, headers = mlflow_request("m", "1")
+    cases = [
+        ("s", "d", "1", "{}"),
+        (SECRET, headers["HTTP_X_MLFLOW_DELIVERY_ID"], headers["HTTP_X_MLFLOW_TIMESTAMP"], body),
+        ("sécret", "dé", "1767225600", '{"name": "modèle"}'),  # non-ASCII: both encode UTF-8
+    ]
+    theirs = mlflow_hmac_signatures(cases)
+    assert sign(secret="s", delivery_id="d", timestamp="1", body="{}") == theirs[0]
+    assert [sign(secret=k, delivery_id=d, timestamp=t, body=b) for k, d, t, b in cases] == theirs
+    assert [mlflow_signature(*case) for case in cases] == theirs
+    assert headers["HTTP_X_MLFLOW_SIGNATURE"] == theirs[1]
 
 
 @pytest.mark.django_db

@@ -1,10 +1,17 @@
 """A real `mlflow server` on a loopback port for a test module, and a TCP relay in front of it that a test can cut
-and restore, so "MLflow is down" costs no restart of a server that takes tens of seconds to start."""
+and restore, so "MLflow is down" costs no restart of a server that takes tens of seconds to start.
 
+MLflow runs from its own venv, .venv-mlflow (`make test` builds it from requirements/mlflow.txt): every mlflow release
+caps cryptography and gunicorn below what the app ships, so it stays out of the app's venv and locks. Nothing in the
+test process imports mlflow; what needs MLflow's own code runs in that venv's interpreter (mlflow_hmac_signatures)."""
+
+import base64
+import hashlib
+import hmac
+import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -15,6 +22,49 @@ from pathlib import Path
 from tests.support.s3 import free_port
 
 START_TIMEOUT = 240  # seconds: a cold start migrates a new SQLite store (~10 s) after importing MLflow (~10-60 s)
+MLFLOW_VENV = Path(__file__).resolve().parents[2] / ".venv-mlflow"
+
+
+def mlflow_bin(name: str) -> Path:
+    """A program of the MLflow venv; a clear failure, not a skip, where it is missing: CI must run these tests."""
+    program = MLFLOW_VENV / "bin" / name
+    if not (MLFLOW_VENV / ".ready").exists() or not program.exists():
+        raise RuntimeError(
+            f"the MLflow test server's venv is missing or incomplete ({program} not found): run `make test`, or "
+            f"`make .venv-mlflow/.ready` to build only it (from requirements/mlflow.txt)"
+        )
+    return program
+
+
+def mlflow_signature(secret: str, delivery_id: str, timestamp: str, body: str) -> str:
+    """The signature as MLflow documents it for its webhooks: `v1,` and the base64 HMAC-SHA256 of
+    `<delivery id>.<timestamp>.<body>`. Written here, apart from the app's integrations/mlflow/signature.py, and both
+    checked against MLflow's own function (mlflow_hmac_signatures)."""
+    digest = hmac.new(secret.encode(), f"{delivery_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+_HMAC_SCRIPT = """
+import json, sys
+from mlflow.webhooks.delivery import _generate_hmac_signature
+print(json.dumps([_generate_hmac_signature(*case) for case in json.load(sys.stdin)]))
+"""
+
+
+def mlflow_hmac_signatures(cases: list[tuple[str, str, str, str]]) -> list[str]:
+    """MLflow's own `_generate_hmac_signature` (what its server signs deliveries with) for each (secret, delivery
+    id, timestamp, body), run in the MLflow venv's interpreter: one process for all cases (importing mlflow ~4 s)."""
+    done = subprocess.run(
+        [str(mlflow_bin("python")), "-c", _HMAC_SCRIPT],
+        input=json.dumps(cases),
+        check=False,  # a failure is raised below with its stderr
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if done.returncode:
+        raise RuntimeError(f"MLflow's signing function failed in {MLFLOW_VENV}:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout)
 
 
 class MlflowServer:
@@ -45,7 +95,7 @@ def mlflow_server(folder: Path) -> Iterator[MlflowServer]:
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",  # no job-runner process: nothing here runs MLflow jobs
     }
     command = [
-        str(Path(sys.executable).parent / "mlflow"),
+        str(mlflow_bin("mlflow")),
         "server",
         "--backend-store-uri",
         f"sqlite:///{folder / 'mlflow.db'}",
