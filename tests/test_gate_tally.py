@@ -345,6 +345,7 @@ def test_a_campaign_without_a_tally_gets_one_at_its_first_check(api, users, revi
     horizon=st.none() | st.integers(1, 30),
     data=st.data(),
 )
+@pytest.mark.db_agnostic
 def test_the_decision_from_the_running_state_is_the_paths(per_item, min_n, horizon, data):
     """Units, their sum and the first crossing counted from min_n (what the tally keeps) decide as the whole path
     does: early crossings, a floor above the horizon, and the end's bar at the horizon."""
