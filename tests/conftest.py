@@ -15,14 +15,28 @@ from tests.support.s3 import CREDENTIALS, moto_s3_server
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+# What a test asks for when it reads or writes the test database (pytest-django's db fixtures all go through the
+# helper; `django_db_setup` is what a module-scoped seed, as in tests/test_browser_axe.py, starts from).
+DATABASE_FIXTURES = frozenset({"_django_db_helper", "django_db_setup", "live_server"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test marked db_agnostic runs once in CI, on SQLite: it must not ask for the database, or its PostgreSQL
+    behaviour would go untested without anyone noticing. (Without a db fixture pytest-django refuses every query.)"""
+    for item in items:
+        if item.get_closest_marker("db_agnostic") and (
+            item.get_closest_marker("django_db") or DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        ):
+            raise pytest.UsageError(f"{item.nodeid} is marked db_agnostic but uses the database")
+
+
 @pytest.fixture(autouse=True)
 def _forget_pending_gate_checks():
     """The process's memory of pending gate checks is keyed by campaign id, and tests reuse ids."""
     decisions.known_due.clear()
 
 
-@pytest.fixture
-def users(db):
+def create_users() -> dict[str, User]:
     return {
         "admin": UserFactory.create(username="admin", role=User.Role.ADMIN),
         "ds": UserFactory.create(username="ds", role=User.Role.DATA_SCIENTIST),
@@ -31,6 +45,11 @@ def users(db):
         "approver": UserFactory.create(username="approver", role=User.Role.APPROVER),
         "approver2": UserFactory.create(username="approver2", role=User.Role.APPROVER),
     }
+
+
+@pytest.fixture
+def users(db):
+    return create_users()
 
 
 def token_client(user: User) -> APIClient:

@@ -1,10 +1,14 @@
-"""Accessibility in a real Chromium: axe-core over every page type as each role that sees it (0 serious or critical
-violations), and an approver who signs a verdict off with the keyboard alone.
+"""Every page type in a real Chromium, as each role that sees it: it carries its Content-Security-Policy and runs
+without one violation, with the network beyond 127.0.0.1 cut off; and axe-core finds no serious or critical
+accessibility violation in it. Also: the API docs render from the installed package, the downloaded report draws its
+charts under its own policy and still reads when opened from disk, and an approver signs a verdict off with the
+keyboard alone.
 
 To cover a new page, add a `Screen` to SCREENS: the role that opens it, a name, and how to build its URL from the
 seeded objects (plus, where the page needs it, a selector to wait for and an action such as opening a dialog).
 Everything here shares one seeded set of campaigns, one server and one logged-in browser context per role, so a
-screen costs a page load and an axe run (about a second on a busy 2-core machine)."""
+screen costs a page load and an axe run (about a second on a busy 2-core machine). The policy and the accessibility
+of a page are checked in the same visit: one walk, not one per concern."""
 
 import re
 from collections.abc import Callable, Iterator
@@ -18,6 +22,7 @@ from django.db import connections
 from django.test.testcases import LiveServerThread
 from django.test.utils import override_settings
 from knox.models import AuthToken
+from playwright.sync_api import Error as PlaywrightError
 
 from core.models import User
 from reviews.models import Campaign, Verdict
@@ -25,6 +30,7 @@ from reviews.services.decisions import campaign_gate_check
 from tests.conftest import browser_login, token_client
 from tests.factories import UserFactory, jsonl_file, png_base64
 from tests.support.axe import describe, serious_violations
+from tests.support.csp import Violations, assert_strict, directives
 
 pytestmark = [pytest.mark.browser]
 
@@ -55,6 +61,8 @@ class Screen:
     ready: str | None = None  # a selector that is there once the page's scripts have drawn it
     act: Callable[[Any], None] | None = None  # done after `ready`, before the scan: open a dialog, a panel
     exclude: str | None = None  # repeats of what the scan already covers, left out where they make it slow
+    policy: str = "strict"  # the site's own policy; "redoc", "browsable" and "report" have theirs (README, CSP)
+    scan: bool = True  # False: checked against its policy only (DRF's browsable API: its templates, not ours)
 
 
 def campaign(name: str, suffix: str = "") -> Callable[[Seed], str]:
@@ -96,6 +104,33 @@ def fill_a_campaign(page: Any) -> None:
     page.wait_for_selector("#task-preview-body .outputs")
 
 
+def create_a_webhook(page: Any) -> None:
+    page.fill("input[name=url]", "http://127.0.0.1:9/hook")
+    page.check("input[name=events][value='verdict.signed']")
+    with override_settings(SIGNOFF_WEBHOOK_ALLOW_HOSTS=["127.0.0.1"]):  # the server's thread reads the same settings
+        page.click("form.form button.primary")
+        page.wait_for_selector("#secret-value")
+
+
+def swagger_drew_every_operation(page: Any) -> None:
+    """Swagger UI from drf-spectacular-sidecar's copy, not from a CDN."""
+    assert page.locator(".swagger-ui .opblock").count() > 20
+    assert page.locator(".swagger-ui .info .title").inner_text().startswith("Signoff API")
+    html = page.content()
+    assert "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html and "cdn" not in html.lower()
+
+
+def the_items_image_loaded(page: Any) -> None:
+    if page.locator("#item-image:not([hidden])").count():
+        assert page.evaluate("document.getElementById('item-image').naturalWidth") > 0
+
+
+def every_chart_drawn_and_hovered(page: Any) -> None:
+    for chart in ("win-rate-chart", "sequence-chart", "slices-chart", "agreement-chart", "position-bias-chart"):
+        assert page.locator(f"#{chart} .main-svg").count() >= 1, chart
+    page.locator("#win-rate-chart .nsewdrag").hover()  # the hover label: Plotly writes styles as it draws
+
+
 def create_a_token(page: Any) -> None:
     page.fill("input[name=name]", "ci")
     page.click("form.form button.primary")
@@ -109,7 +144,9 @@ REVIEW_WORDS, REVIEW_PICTURES = campaign("words", "review/"), campaign("pictures
 SCREENS: list[Screen] = [
     # anonymous
     Screen("anonymous", "login", lambda s: "/login/"),
-    Screen("anonymous", "api docs", lambda s: "/api/docs/", ready=".swagger-ui .opblock"),
+    Screen(
+        "anonymous", "api docs", lambda s: "/api/docs/", ready=".swagger-ui .opblock", act=swagger_drew_every_operation
+    ),
     # Redoc draws every operation with the same components: the first ones stand for all ~100 (whose 13,000
     # elements would take axe 20 s)
     Screen(
@@ -118,6 +155,7 @@ SCREENS: list[Screen] = [
         lambda s: "/api/redoc/",
         ready="h1:has-text('Signoff API')",
         exclude=".api-content > [data-section-id]:nth-child(n+8)",
+        policy="redoc",
     ),
     Screen("anonymous", "404", lambda s: "/no/such/page/", status=404),
     Screen("anonymous", "admin login", lambda s: "/admin/login/"),
@@ -131,7 +169,7 @@ SCREENS: list[Screen] = [
     Screen("reviewer", "review guidelines", REVIEW_WORDS, ready=TASK, act=press("g", then="#guidelines:not([hidden])")),
     Screen("reviewer", "review word diff", REVIEW_WORDS, ready=TASK, act=press("d", then="#task .diff-view")),
     Screen("reviewer", "review history", REVIEW_WORDS, ready=TASK, act=press("h", then="#history:not([hidden])")),
-    Screen("reviewer", "review images", REVIEW_PICTURES, ready=TASK),
+    Screen("reviewer", "review images", REVIEW_PICTURES, ready=TASK, act=the_items_image_loaded),
     Screen("reviewer", "review overlay", REVIEW_PICTURES, ready=TASK, act=press("o", then="input.overlay-slider")),
     Screen("reviewer", "review ranking", campaign("ranking", "review/"), ready=TASK),
     Screen("reviewer", "review rating", campaign("rating", "review/"), ready=TASK),
@@ -145,7 +183,7 @@ SCREENS: list[Screen] = [
     Screen("lead", "home", lambda s: "/"),
     Screen("lead", "campaign list", lambda s: "/campaigns/"),
     Screen("lead", "campaign active", campaign("words")),
-    Screen("lead", "campaign results", campaign("signed"), ready=CHARTS),
+    Screen("lead", "campaign results", campaign("signed"), ready=CHARTS, act=every_chart_drawn_and_hovered),
     Screen("lead", "judgments", campaign("signed", "judgments/")),
     Screen("lead", "new campaign", lambda s: "/campaigns/new/"),
     Screen("lead", "new campaign filled", lambda s: "/campaigns/new/", act=fill_a_campaign),
@@ -160,6 +198,8 @@ SCREENS: list[Screen] = [
     Screen("lead", "new model version", lambda s: "/models/writer/versions/new/"),
     Screen("lead", "webhooks", lambda s: "/webhooks/"),
     Screen("lead", "webhook", lambda s: f"/webhooks/{s.webhook}/"),
+    Screen("lead", "webhook created", lambda s: "/webhooks/", act=create_a_webhook),
+    Screen("lead", "browsable api", lambda s: "/api/v1/campaigns/?format=api", policy="browsable", scan=False),
     Screen("lead", "tokens", lambda s: "/account/tokens/"),
     Screen("lead", "token created", lambda s: "/account/tokens/", act=create_a_token),
     # the approver: their queue, a decided campaign with the sign-off form, verdict, chain, report, registry
@@ -169,7 +209,7 @@ SCREENS: list[Screen] = [
     Screen("approver", "campaign signed", campaign("signed"), ready=CHARTS),
     Screen("approver", "verdict", lambda s: f"/verdicts/{s.verdict}/"),
     Screen("approver", "chain", lambda s: "/chain/"),
-    Screen("approver", "report", campaign("signed", "report.html"), ready="#win-rate-chart .main-svg"),
+    Screen("approver", "report", campaign("signed", "report.html"), ready="#win-rate-chart .main-svg", policy="report"),
     Screen("approver", "registry", lambda s: "/models/"),
     Screen("approver", "model version", lambda s: "/models/adder/2/"),
     Screen("approver", "compare versions", lambda s: "/models/adder/compare?v=1&v=2&v=3", ready="#compare-campaigns"),
@@ -328,6 +368,16 @@ class Site:
     url: str
     seed: Seed
     pages: dict[str, Any]
+    violations: dict[str, Violations]  # per role: what its page reports against the CSP
+    outside: dict[str, list[str]]  # per role: what its page asked of any host but the server's (refused)
+
+
+def refuse_into(refused: list[str]) -> Callable[[Any], None]:
+    def refuse(route: Any) -> None:
+        refused.append(route.request.url)
+        route.abort()
+
+    return refuse
 
 
 @pytest.fixture(scope="module")
@@ -347,17 +397,25 @@ def site(django_db_setup, django_db_blocker, browser) -> Iterator[Site]:
         url = f"http://127.0.0.1:{server.port}"
         contexts = []
         try:
-            pages = {}
+            pages: dict[str, Any] = {}
+            violations: dict[str, Violations] = {}
+            outside: dict[str, list[str]] = {}
             for role, username in ROLES.items():
                 context = browser.new_context(viewport={"width": 1280, "height": 720})
                 context.set_default_timeout(15_000)
-                # no network but this server (the API docs' Redoc asks for its logo elsewhere)
-                context.route(re.compile(r"^(?!http://127\.0\.0\.1:).*"), lambda route: route.abort())
                 contexts.append(context)
+                # no network but this server; what else a page asks for is recorded, and each screen says what it
+                # may ask (the API docs' Redoc asks for its logo elsewhere)
+                outside[role] = []
+                context.route(re.compile(r"^(?!http://127\.0\.0\.1:|data:|blob:).*"), refuse_into(outside[role]))
                 pages[role] = context.new_page()
+                violations[role] = Violations(pages[role])
                 if username:
                     browser_login(pages[role], SimpleNamespace(url=url), username)
-            yield Site(url, seed, pages)
+            yield Site(url, seed, pages, violations, outside)
+            # a violation reported after a role's last screen was checked
+            late = {role: found for role, log in violations.items() if (found := log.take())}
+            assert not late, f"CSP violations after the last check: {late}"
         finally:
             for context in contexts:
                 context.close()
@@ -375,31 +433,58 @@ def db(site):
     the flush after each test of `transactional_db`. They run on the module's committed seed."""
 
 
-def show_attachment_inline(page, url: str) -> None:
-    """The report is served as a download; shown here as the page it is once opened."""
+def show_attachment_inline(page, url: str) -> dict[str, str]:
+    """The report is served as a download; shown here as the page it is once opened. Returns the headers it was
+    served with, filled in when it is."""
+    served: dict[str, str] = {}
 
     def inline(route):
         response = route.fetch()
+        served.update(response.headers)
         headers = {k: v for k, v in response.headers.items() if k.lower() != "content-disposition"}
         route.fulfill(response=response, headers=headers)
 
     page.route(url, inline)
+    return served
+
+
+def assert_policy(screen: Screen, header: str | None, served: dict[str, str], where: str) -> None:
+    """The site's strict policy, or the page's own where it has one (README, "Content-Security-Policy")."""
+    assert header, f"{where}: no Content-Security-Policy header"
+    policy = directives(header)
+    if screen.policy == "strict":
+        assert_strict(policy, where)
+    elif screen.policy == "browsable":  # DRF's templates need style="" attributes; scripts stay this site's
+        assert policy["script-src"][0] == "'self'" and "'unsafe-inline'" not in policy["style-src"], policy
+    elif screen.policy == "report":  # Plotly and charts.js inlined, each allowed by its hash; nothing loaded
+        assert policy["default-src"] == ["'none'"] and len(policy["script-src"]) == 2, policy
+        assert all(source.startswith("'sha256-") for source in policy["script-src"]), policy
+        assert "attachment" in served["content-disposition"]
 
 
 @pytest.mark.parametrize("screen", SCREENS, ids=lambda s: f"{s.role}-{s.name.replace(' ', '-')}")
-def test_page_has_no_serious_or_critical_accessibility_violation(db, site, screen):
-    page = site.pages[screen.role]
+def test_page_runs_under_its_csp_and_has_no_serious_or_critical_accessibility_violation(db, site, screen):
+    page, violations, outside = site.pages[screen.role], site.violations[screen.role], site.outside[screen.role]
+    violations.take()
+    outside.clear()
     url = site.url + screen.path(site.seed)
-    if url.endswith("report.html"):
-        show_attachment_inline(page, url)
+    served = show_attachment_inline(page, url) if url.endswith("report.html") else {}
     response = page.goto(url)
     assert response.status == screen.status, url
     if screen.ready:
         page.wait_for_selector(screen.ready)
     if screen.act:
         screen.act(page)
-    violations = serious_violations(page, exclude=screen.exclude)
-    assert not violations, f"{screen.role} at {url}:\n{describe(violations)}"
+    if screen.scan:
+        found = serious_violations(page, exclude=screen.exclude)
+        assert not found, f"{screen.role} at {url}:\n{describe(found)}"
+    else:
+        page.wait_for_timeout(150)
+    # checked after the scan, which gives the asynchronous violation events (and late requests) their time
+    assert_policy(screen, response.headers.get("content-security-policy"), served, f"{screen.role} at {url}")
+    assert violations.take() == [], f"{screen.role} at {url}"
+    allowed = {"https://cdn.redoc.ly/redoc/logo-mini.svg"} if screen.policy == "redoc" else set()
+    assert set(outside) <= allowed, f"{screen.role} at {url} asked another host: {outside}"
 
 
 def test_the_scan_reports_what_it_must_fail_on(db, site):
@@ -415,6 +500,27 @@ def test_the_scan_reports_what_it_must_fail_on(db, site):
     found = serious_violations(page)
     assert {"image-alt", "label"} <= {v["id"] for v in found}
     assert "image-alt (critical)" in describe(found)
+
+
+def test_the_walk_catches_a_csp_violation_and_a_request_to_another_host(db, site):
+    """The harness itself: an inline style and an image from elsewhere break the policy, and both are seen; a
+    request to another host that a policy let through is refused and seen."""
+    page, violations, outside = site.pages["anonymous"], site.violations["anonymous"], site.outside["anonymous"]
+    page.goto(f"{site.url}/login/")
+    violations.take()
+    outside.clear()
+    page.evaluate("""() => {
+      document.querySelector('main').insertAdjacentHTML('beforeend', '<p style="color: red">inline</p>');
+      const img = document.createElement('img');
+      img.src = 'https://example.com/pixel.png';
+      document.querySelector('main').append(img);
+    }""")
+    page.wait_for_function("() => window.__csp.length > 1")
+    found = " ".join(violations.take())
+    assert "style-src" in found and "img-src blocked https://example.com/pixel.png" in found, found
+    with pytest.raises(PlaywrightError):
+        page.goto("https://example.com/")
+    assert outside == ["https://example.com/"]
 
 
 # --- the keyboard alone ---------------------------------------------------------------------------------------------
@@ -494,3 +600,41 @@ def test_an_approver_signs_off_with_the_keyboard_alone(db, site):
     assert (verdict.decision, verdict.signer.username) == ("approve", "approver")
     assert verdict.rationale == "Wins every item; checked by keyboard."
     assert Campaign.objects.get(pk=cid).decision == "pass"
+
+
+# --- the report, opened from disk ------------------------------------------------------------------------------------
+
+
+def test_the_downloaded_report_draws_its_charts_from_disk_with_no_network(db, site, browser, tmp_path):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(User.objects.get(username="approver"))
+    html = client.get(f"/campaigns/{site.seed.campaigns['signed']}/report.html").content.decode()
+    # Plotly and charts.js inlined, each allowed by its hash; nothing loaded from anywhere
+    scripts = re.findall(r"<script([^>]*)>", html)
+    assert scripts and all(attrs == "" or 'type="application/json"' in attrs for attrs in scripts), scripts
+    assert "src=" not in "".join(scripts) and "/assets/" not in html
+    assert 'http-equiv="Content-Security-Policy"' in html and " style=" not in html
+
+    report = tmp_path / "report.html"
+    report.write_text(html)
+    context = browser.new_context()  # opened from disk: no app, and every request but the file itself refused
+    try:
+        context.route(
+            "**/*", lambda route: route.continue_() if route.request.url == report.as_uri() else route.abort()
+        )
+        page = context.new_page()
+        requested = []
+        page.on("request", lambda request: requested.append(request.url))
+        violations = Violations(page)
+        page.goto(report.as_uri())
+        for chart in ("win-rate-chart", "sequence-chart", "slices-chart"):
+            page.wait_for_selector(f"#{chart} svg.main-svg", timeout=15_000)
+        assert "Gate: pass" in page.inner_text("h2")
+        assert page.locator(".chart-fallback").count() == 0  # every fallback text replaced by its drawn chart
+        assert set(requested) == {report.as_uri()}
+        page.wait_for_timeout(150)  # violation events are dispatched asynchronously
+        assert violations.take() == []
+    finally:
+        context.close()

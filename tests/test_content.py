@@ -12,6 +12,9 @@ from PIL import Image
 
 from reviews.content import MAX_STRING_CHARS, MAX_TABLE_ROWS, TRUNCATION_MARK, render_content, render_markdown_safe
 
+# Rendering of Content is pure: nothing here reads the database or the broker.
+pytestmark = pytest.mark.db_agnostic
+
 MARKDOWN_TAGS = {
     "p",
     "br",

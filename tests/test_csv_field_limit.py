@@ -9,6 +9,9 @@ import pytest
 from datasets.parsers import ErrorCollector
 from datasets.readers import MAX_LINE_BYTES, ByteCounter, iter_csv
 
+# The CSV reader alone: nothing here reads the database or the broker.
+pytestmark = pytest.mark.db_agnostic
+
 
 def reader(content: bytes, max_line: int = MAX_LINE_BYTES):
     errors = ErrorCollector("items.csv")

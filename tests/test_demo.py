@@ -280,6 +280,8 @@ def test_demo_hashes_the_demo_password_once_for_all_its_users(monkeypatch):
         assert authenticate(username=username, password=DEMO_PASSWORD + "x") is None
 
 
+# `make run`'s own SQLite in tmp_path and its broker folder, whatever this run uses (embedded_environment)
+@pytest.mark.db_agnostic
 def test_demo_migrate_builds_an_empty_database_and_loads_the_demo_in_one_process(tmp_path):
     """`make run`'s first step on a fresh machine: no database file yet, one command migrates it and loads the demo;
     run again, it applies nothing and loads nothing."""
@@ -297,6 +299,8 @@ def test_demo_migrate_builds_an_empty_database_and_loads_the_demo_in_one_process
     assert "The demo is already loaded" in again.stdout
 
 
+# `make run`'s own settings (embedded_environment), whatever this run uses
+@pytest.mark.db_agnostic
 def test_the_web_app_loads_its_urls_at_import_without_scipy_stats_sklearn_or_a_database_connection(tmp_path):
     """What gunicorn --preload (bin/serve-embedded) imports in its master before forking the workers: the app and its
     URLconf, so no worker imports them again; not scipy.stats or scikit-learn, which cost every process seconds at

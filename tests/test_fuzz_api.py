@@ -60,6 +60,15 @@ def world(users, api, pairwise_campaign, settings, monkeypatch):
     return users
 
 
+def _nothing_to_make_invalid(operation) -> bool:
+    """No body, and every parameter (path, and the auth header and cookie) any string: every request is valid, so
+    negative mode has nothing to generate. Hypothesis would find that out too (Unsatisfiable), after ~2 s of rejected
+    tries per operation and role."""
+    return not operation.body and all(
+        p.definition.get("schema") == {"type": "string"} for p in operation.iter_parameters()
+    )
+
+
 def _fuzz(live_server, user) -> dict[str, int]:
     _, token = AuthToken.objects.create(user=user, expiry=None)
     session = requests.Session()
@@ -81,6 +90,9 @@ def _fuzz(live_server, user) -> dict[str, int]:
         operation = result.ok()
         totals["operations"] += 1
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            if mode == GenerationMode.NEGATIVE and _nothing_to_make_invalid(operation):
+                totals["unsatisfiable"] += 1
+                continue
 
             @settings
             @hypothesis.given(case=operation.as_strategy(generation_mode=mode))

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# Fresh processes with their own never-connected DATABASE_URL and broker: the same whatever this run uses.
+pytestmark = pytest.mark.db_agnostic
+
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("numpy", "scipy", "plotly", "pandas", "PIL", "cryptography")
 

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# Reads the source tree: nothing here reads the database or the broker.
+pytestmark = pytest.mark.db_agnostic
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = [
     "core",

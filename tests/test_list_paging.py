@@ -4,10 +4,12 @@ page and endpoint, page links that keep the search and filters, filters that fil
 import re
 
 import pytest
+from django.db import transaction
 
 from bench.list_pages import URLS, build_lists
 from models_app.models import ModelVersion
 from reviews.models import Campaign
+from tests.conftest import create_users
 
 pytestmark = pytest.mark.django_db
 
@@ -16,9 +18,25 @@ MAX_QUERIES_PAGE = 8
 MAX_QUERIES_API = 7
 
 
+@pytest.fixture(scope="module")
+def lists(django_db_setup, django_db_blocker):
+    """The users and the world at scale, built once for the module (a few seconds each time) inside a transaction
+    that is rolled back when the module ends. Each test runs in a savepoint within it (pytest-django's `db`), so what
+    a test changes is undone before the next, as with Django's TestCase.setUpTestData."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        people = create_users()
+        yield people, build_lists(campaigns=1000, items=10_000)
+        transaction.set_rollback(True)
+
+
 @pytest.fixture
-def world(users):
-    return build_lists(campaigns=1000, items=10_000)
+def users(lists, db):
+    return lists[0]
+
+
+@pytest.fixture
+def world(lists, db):
+    return lists[1]
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from playwright.sync_api import expect
 
 from reviews.content import render_content
 
-pytestmark = pytest.mark.browser
+# render.js on a bare page (no server): nothing here reads the database or the broker.
+pytestmark = [pytest.mark.browser, pytest.mark.db_agnostic]
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "signoff"
 PWN = "window.__pwned=1"

@@ -5,8 +5,13 @@ import hashlib
 import re
 from html import unescape
 
+import pytest
+
 from reviews.charts import plotly_bundle
 from reviews.report import REPORT_CSP, report_scripts, report_self_contained
+
+# The report's HTML alone: nothing here reads the database or the broker.
+pytestmark = pytest.mark.db_agnostic
 
 SIGNED = (
     '<!doctype html><html><head><meta http-equiv="Content-Security-Policy" content="{csp}">'

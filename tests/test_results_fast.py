@@ -3,11 +3,15 @@
 from collections import defaultdict
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reviews.models import Campaign
 from reviews.results import Disagreement, Row, _disagreements, gate_units, item_unit
+
+# Functions over in-memory rows: nothing here reads the database or the broker.
+pytestmark = pytest.mark.db_agnostic
 
 
 def disagreements_by_definition(rows: list[Row], limit: int = 50) -> list[Disagreement]:

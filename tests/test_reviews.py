@@ -622,6 +622,7 @@ def test_a_signed_off_campaign_hands_out_and_takes_no_more_judgments(api, pairwi
     assert results["candidate"] == verdict["evidence"]["results"]["candidate"]
 
 
+@pytest.mark.db_agnostic
 @settings(max_examples=200, deadline=None, derandomize=True, database=None)
 @given(n=st.integers(min_value=1, max_value=10_000), data=st.data())
 def test_wilson_interval_always_brackets_the_estimate_inside_0_1(n, data):
@@ -631,6 +632,7 @@ def test_wilson_interval_always_brackets_the_estimate_inside_0_1(n, data):
     assert 0.0 <= interval.low <= interval.estimate <= interval.high <= 1.0
 
 
+@pytest.mark.db_agnostic
 @settings(max_examples=200, deadline=None, derandomize=True, database=None)
 @given(outcomes=st.lists(st.sampled_from([WIN, TIE, LOSS]), max_size=300), bar=st.floats(0.05, 0.85))
 def test_gate_never_passes_below_min_judgments_and_one_more_win_never_hurts(outcomes, bar):
@@ -646,6 +648,7 @@ def test_gate_never_passes_below_min_judgments_and_one_more_win_never_hurts(outc
         assert rank[gate_evaluate(policy, better).status] >= rank[result]
 
 
+@pytest.mark.db_agnostic
 @pytest.mark.parametrize("n", [10, 13, 25])
 def test_unanimous_wins_never_fail_even_the_strictest_gate(n):
     assert wilson_interval(n, n).high == 1.0 and wilson_interval(0, n).low == 0.0

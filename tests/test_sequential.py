@@ -15,6 +15,9 @@ from bench.gate_simulation import (
 from reviews.sequential import LOSS, TIE, WIN, SequentialTest, fixed_sample_size
 from reviews.stats import wilson_interval
 
+# The sequential test is pure: nothing here reads the database or the broker.
+pytestmark = pytest.mark.db_agnostic
+
 GATE = SequentialTest(p0=0.5, p1=0.6, alpha=0.05, beta=0.2)
 outcome_lists = st.lists(st.sampled_from([WIN, TIE, LOSS]), max_size=400)
 policies = st.builds(

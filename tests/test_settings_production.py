@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# Fresh processes with their own settings variables: the same whatever this run uses.
+pytestmark = pytest.mark.db_agnostic
+
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRED = {
     "SECRET_KEY": "production-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",

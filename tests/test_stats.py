@@ -48,6 +48,9 @@ from reviews.stats import (
     wilson_interval,
 )
 
+# Pure statistics over arrays: nothing here reads the database or the broker.
+pytestmark = pytest.mark.db_agnostic
+
 TOL = 1e-6
 FAST = settings(max_examples=40, deadline=None)
 

@@ -14,6 +14,9 @@ from reviews.gate import GatePolicy, gate_evaluate
 from reviews.plan import gate_plan, outcome_resolution
 from reviews.sequential import LOSS, TIE, WIN, SequentialTest
 
+# The truncated gate is pure: nothing here reads the database or the broker.
+pytestmark = pytest.mark.db_agnostic
+
 TIE_RATES = np.linspace(0, 1, 11)
 
 
