@@ -255,6 +255,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         for server in servers.values():
             for _ in range(args.workers):  # each worker's imports and connection: not what is measured
+                add_judgment(campaign_id)  # so that it computes (a kept answer from an earlier run would not)
+                connection.close()
                 timed_get(http, server, path, token, Timing())
         for _ in range(args.requests):  # in turn, so both servers see the same load
             for name, server in servers.items():
