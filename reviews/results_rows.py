@@ -62,8 +62,10 @@ def campaign_rows_kept(campaign: Campaign) -> tuple[list[Row], Unreadable, Durat
     key = _key(campaign)
     with _lock:
         earlier = _kept.get(campaign.pk)
-    exact = earlier is not None and _still_exact(campaign, earlier, key)
-    kept = _extended(campaign, earlier) if earlier is not None and exact else _read(campaign, key)
+    if earlier is not None and _still_exact(campaign, earlier, key):
+        kept = _extended(campaign, earlier)
+    else:
+        kept = _read(campaign, key)
     if len(kept.rows) + len(kept.unreadable) >= settings.SIGNOFF_RESULTS_KEEP_ROWS_FROM:
         with _lock:
             _kept[campaign.pk] = kept
