@@ -325,8 +325,8 @@ def read_rows(
     unreadable: list[tuple[int, str, str]] | None,
     durations: dict[str, list[int | None]] | None,
 ) -> list[Row]:
-    """`_rows` from what its statements read (judgment_values): the judgments in id order, in its column order, and the labeling
-    candidate's output (as JSON text) by task."""
+    """`_rows` from what its statements read (judgment_values): the judgments in id order, in its column order,
+    and the labeling candidate's output (as JSON text) by task."""
     decode = json_decoder()
     # A reading depends only on the stored fields (and the candidate's output, labeling), and 100,000 judgments
     # hold few distinct ones (pairwise: choice x candidate side x slot order): each is read once.

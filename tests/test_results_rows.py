@@ -7,11 +7,13 @@ import random
 import pytest
 
 from reviews import results_rows
-from reviews.models import Judgment
+from reviews.models import SLOTS, Campaign, Judgment
 from reviews.results import campaign_results
 from reviews.results_rows import campaign_rows_kept
+from reviews.services.assignments import assignment_claim_next
+from reviews.services.judgments import judgment_submit
 from reviews.services.results_changes import campaign_results_changed
-from tests.test_gate_tally import ChangingDriver, Driver, create_campaign, reviewers, upload_versions
+from tests.test_gate_tally import ANSWERS, ChangingDriver, Driver, create_campaign, reviewers, upload_versions
 
 __all__ = ["reviewers"]  # the fixture, used here
 
@@ -84,3 +86,32 @@ def test_a_judgment_committed_below_the_newest_read_is_found(api, users, reviewe
     Judgment.objects.bulk_create([Judgment(**values)])  # commits now, with its id below the newest read
     assert kept_equals_full(campaign)
     assert campaign_results(campaign=campaign, read=campaign_rows_kept)["judgments"] == 8
+
+
+@pytest.mark.parametrize("kind", list(ANSWERS))
+def test_every_kind_reads_new_judgments_as_a_full_read_does(api, users, reviewers, kind):
+    """Labeling reads the candidate's outputs of the new judgments' items too; rating and ranking their stored
+    answers: each new judgment, read as an extension, gives the results of a full read."""
+    extras: dict[str, dict] = {
+        "pairwise": {"baseline": "calc:1"},
+        "labeling": {"labels": ["correct", "wrong"]},
+        "rating": {"baseline": "calc:1", "rubric": [{"name": "correct", "scale": "pass_fail"}]},
+        "ranking": {"models": ["calc:1", "calc:3"]},
+    }
+    body = {"name": kind, "kind": kind, **upload_versions(api, 6), **extras[kind], "overlap": 2}
+    body |= {"reviewers": [r.username for r in reviewers], "gate": {"min_judgments": 50, "stop_when_decided": False}}
+    response = api["ds"].post("/api/v1/campaigns/", body, format="json")
+    assert response.status_code == 201, response.json()
+    campaign = Campaign.objects.get(pk=response.json()["id"])
+    extensions = 0
+    for reviewer in reviewers[:3]:
+        for _ in range(3):
+            assignment = assignment_claim_next(campaign=campaign, reviewer=reviewer)
+            assert assignment is not None
+            slots = list(SLOTS[: len(assignment.slot_order)])
+            judgment_submit(task_id=assignment.task_id, reviewer=reviewer, **ANSWERS[kind](slots))
+            before = results_rows._kept.get(campaign.pk)
+            assert kept_equals_full(campaign)
+            extensions += before is not None and results_rows._kept[campaign.pk].read_at == before.read_at
+    assert extensions == 8  # every judgment after the first was read as new
+    assert campaign_results(campaign=campaign, read=campaign_rows_kept)["judgments"] == 9
