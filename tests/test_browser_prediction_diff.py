@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from models_app.models import ModelVersion
+from reviews.models import Campaign
 from tests.conftest import browser_login
 from tests.factories import jsonl_file
 
@@ -115,3 +116,30 @@ def test_a_diff_first_review_screen_is_blind_and_serves_only_changed_items(diffe
     page.wait_for_selector("#done:not([hidden])")
     assert sorted(served) == ["q5", "q6", "q7"]
     assert diffed["reviewer"].get(f"/api/v1/campaigns/{campaign['id']}/next/").status_code == 204  # nothing more
+
+
+def test_the_campaign_form_offers_diff_first_and_counts_identical_and_changed_items(
+    diffed, users, live_server, new_page
+):
+    page = new_page()
+    browser_login(page, live_server, "ds")
+    page.goto(f"{live_server.url}/campaigns/new/")
+    page.fill("#id_name", "qa, the diff")
+    page.select_option("#id_dataset_version", label="qa v1")
+    page.wait_for_function("() => document.getElementById('versions-note').textContent !== ''")
+    page.select_option("#id_candidate", label="qa-model:new")
+    page.select_option("#id_baseline", label="qa-model:old")
+    page.check(f"input[name=reviewers][value='{users['reviewer'].pk}']")
+    page.fill("#id_min_judgments", "1")
+    page.select_option("#id_items", "changed")
+    page.wait_for_selector("#plan-diff-counts")
+    assert page.inner_text("#plan-diff-counts").startswith("Only the 3 items whose outputs differ")
+    assert "5 have identical outputs" in page.inner_text("#plan-diff-counts")
+    assert page.inner_text("#plan-summary").startswith("3 items: power ")
+    page.select_option("#id_kind", "rating")
+    assert page.is_hidden("#id_items")  # diff-first is for pairwise campaigns
+    page.select_option("#id_kind", "pairwise")
+    page.click("button.primary")
+    page.wait_for_url(re.compile(r"/campaigns/\d+/$"))
+    campaign = Campaign.objects.get()
+    assert (campaign.items, campaign.identical_items, campaign.tasks.ordinary().count()) == ("changed", 5, 3)
