@@ -116,6 +116,7 @@ def _sql(normalize: str) -> dict[str, str]:
         "changed": f"SELECT i.{qn('external_id')}, i.{qn('tags')}, a.{output}, b.{output}, i.{qn('id')} "
         f"FROM {joined} AND {cls} = 1 ORDER BY i.{qn('external_id')} LIMIT %(limit)s OFFSET %(offset)s",
         "classes": f"SELECT i.{qn('id')}, {cls} FROM {joined}",
+        "identical_ids": f"SELECT i.{qn('external_id')} FROM {joined} AND {cls} = 0",
     }
 
 
@@ -180,3 +181,10 @@ def prediction_diff_item_classes(*, a: PredictionSet, b: PredictionSet) -> dict[
     with connection.cursor() as cursor:
         cursor.execute(_sql("exact")["classes"], _params(a, b))
         return {item_id: CLASSES[cls] for item_id, cls in cursor.fetchall()}
+
+
+def prediction_diff_identical_external_ids(*, a: PredictionSet, b: PredictionSet) -> set[str]:
+    """The external ids of the items with identical outputs (exact comparison), in one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(_sql("exact")["identical_ids"], _params(a, b))
+        return {row[0] for row in cursor.fetchall()}

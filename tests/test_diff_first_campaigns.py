@@ -176,3 +176,25 @@ def test_implied_interval_covers_the_true_implied_rate_as_often_as_the_changed_o
     assert covered_w == covered_implied
     assert 0.92 < covered_implied / 2000 < 0.98
     assert np.mean(widths_mapped) < np.mean(widths_naive)
+
+
+def test_extending_a_diff_first_campaign_adds_only_the_new_changed_items(sums):
+    cid = create(sums).json()["id"]
+    ds = sums["ds"]
+    more = ITEMS + [{"id": f"q{i}", "input": f"what is {i} + {i}?"} for i in range(N, N + 4)]
+    assert ds.post("/api/v1/datasets/sums/versions/", {"file": jsonl_file(more)}, format="multipart").status_code == 201
+    for version, wrong_from in (("new", 99), ("old", N + 2)):  # of the new items, q12 and q13 differ
+        rows = [{"id": f"q{i}", "output": str(2 * i + (i >= wrong_from))} for i in range(N + 4)]
+        response = ds.post(
+            f"/api/v1/models/calc/versions/{version}/predictions/",
+            {"dataset": "sums", "dataset_version": 2, "file": jsonl_file(rows)},
+            format="multipart",
+        )
+        assert response.status_code == 201, response.json()
+    response = ds.post(f"/api/v1/campaigns/{cid}/extend/", {"dataset_version": 2}, format="json")
+    assert response.status_code in (200, 201), response.json()
+    campaign = Campaign.objects.get(pk=cid)
+    names = sorted(campaign.tasks.ordinary().values_list("item__external_id", flat=True))
+    assert names == ["q12", "q13", "q6", "q7", "q8", "q9"]
+    assert campaign.identical_items == CHANGED_FROM + 2  # q10 and q11 were identical
+    assert campaign.plan["max_judgments"] == 6

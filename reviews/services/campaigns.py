@@ -13,7 +13,11 @@ from core.models import User
 from datasets.models import DatasetVersion, Item
 from models_app.models import ModelVersion
 from models_app.selectors import predictions_by_item
-from models_app.selectors_diff import prediction_diff_item_classes, prediction_sets_for_diff
+from models_app.selectors_diff import (
+    prediction_diff_identical_external_ids,
+    prediction_diff_item_classes,
+    prediction_sets_for_diff,
+)
 from reviews.gate import GatePolicy, PolicyInvalid
 from reviews.models import SLOTS, Campaign, Task, TaskOutput
 from reviews.plan import gate_plan
@@ -130,6 +134,24 @@ def _changed_only(campaign: Campaign, dataset_version: DatasetVersion, item_ids:
     campaign.identical_items += len(identical)
     Campaign.objects.filter(pk=campaign.pk).update(identical_items=F("identical_items") + len(identical))
     return [i for i in item_ids if i not in identical]
+
+
+def _identical_external_ids_so_far(campaign: Campaign) -> set[str]:
+    """The external ids a diff-first campaign counted as identical: on its dataset version and on every version it
+    was extended with (recomputed in SQL, one query each, rather than stored per item)."""
+    assert campaign.baseline is not None  # a diff-first campaign is pairwise
+    versions = {campaign.dataset_version_id} | set(
+        Item.objects.filter(pk__in=Task.objects.filter(campaign=campaign).values("item_id"))
+        .values_list("version_id", flat=True)
+        .distinct()
+    )
+    found: set[str] = set()
+    for dataset_version in DatasetVersion.objects.filter(pk__in=versions):
+        a, b = prediction_sets_for_diff(
+            version=campaign.candidate, against=campaign.baseline, dataset_version=dataset_version
+        )
+        found |= prediction_diff_identical_external_ids(a=a, b=b)
+    return found
 
 
 def _identical_item_ids(campaign: Campaign, dataset_version: DatasetVersion, item_ids: list[int]) -> set[int]:
@@ -258,6 +280,9 @@ def _eligible_item_ids(
 ) -> list[int]:
     """Items every version has an output for, but those skipped, and (diff-first) those whose outputs are identical."""
     item_ids = sorted(set.intersection(*(set(p) for p in predictions)))
+    if campaign.items == Campaign.Items.CHANGED and campaign.identical_items:
+        # an extension: items counted identical before are skipped like those with a task, so none counts twice
+        skip_external_ids = set(skip_external_ids) | _identical_external_ids_so_far(campaign)
     if skip_external_ids:
         external = dict(Item.objects.filter(pk__in=item_ids).values_list("pk", "external_id"))
         item_ids = [i for i in item_ids if external[i] not in skip_external_ids]
