@@ -136,6 +136,15 @@ def test_results_say_the_gate_tests_changed_items_and_give_the_implied_win_rate(
     assert block["implied_win_rate"]["estimate"] == pytest.approx(0.6)
 
 
+def test_the_campaign_page_states_the_diff_first_gate_and_the_implied_win_rate(sums, users, client):
+    cid = create(sums).json()["id"]
+    judge_changed_items(sums, cid, lose_on="q9")
+    client.force_login(users["ds"])
+    html = client.get(f"/campaigns/{cid}/").content.decode()
+    assert "whose outputs differ" in html and 'id="implied-win-rate"' in html
+    assert "0.600 [" in html and "6 identical outputs counted as ties" in html
+
+
 def test_an_ordinary_campaign_has_no_diff_first_block(sums):
     cid = create(sums, items="all").json()["id"]
     results = sums["ds"].get(f"/api/v1/campaigns/{cid}/results/").json()
