@@ -8,6 +8,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.converters import MAX_ID
 from core.permissions import CanSeeResults
 from datasets.selectors import dataset_version_get
 from models_app.selectors import model_version_get
@@ -26,13 +27,15 @@ class PredictionDiffQuerySerializer(serializers.Serializer):
         required=False, help_text="the other version of the same model (default: the version in production)"
     )
     dataset = serializers.SlugField()
-    dataset_version = serializers.IntegerField(min_value=1)
+    dataset_version = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     normalize = serializers.ChoiceField(
         choices=NORMALIZE,
         default="exact",
         help_text="exact: JSON values equal (text exactly); whitespace_case: ignore whitespace and letter case",
     )
-    offset = serializers.IntegerField(min_value=0, default=0, help_text="where the page of changed items starts")
+    offset = serializers.IntegerField(
+        min_value=0, max_value=MAX_ID, default=0, help_text="where the page of changed items starts"
+    )
 
 
 class DiffClassCountsSerializer(serializers.Serializer):
