@@ -54,6 +54,10 @@ class ChangedPage:
     def previous_offset(self) -> int | None:
         return max(0, self.offset - self.limit) if self.offset else None
 
+    @property
+    def end(self) -> int:
+        return self.offset + len(self.rows)
+
     def as_dict(self) -> dict:
         return {"offset": self.offset, "next_offset": self.next_offset, "items": self.rows}
 

@@ -11,6 +11,7 @@ from models_app.models import ModelVersion
 from reviews.models import Campaign
 from tests.conftest import browser_login
 from tests.factories import jsonl_file
+from tests.support.screenshots import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -51,6 +52,7 @@ def test_version_page_diffs_against_production_with_the_neutral_word_diff(diffed
     assert "against old" in page.inner_text("h2")
     counts = [page.inner_text(f"#count-{c}") for c in ("identical", "changed", "missing")]
     assert counts == ["5", "3", "0"]
+    assert "Changed items (1–3)" in page.inner_text("#diff-changed h2")
     assert page.locator("#diff-by-tag tbody tr").count() == 2
     rows = page.locator("tr.diff-row")
     assert [rows.nth(i).get_attribute("data-id") for i in range(rows.count())] == ["q5", "q6", "q7"]
@@ -62,6 +64,7 @@ def test_version_page_diffs_against_production_with_the_neutral_word_diff(diffed
     hostile = rows.nth(2).locator("td").nth(1)
     assert "<img" in hostile.inner_text() and hostile.locator("img").count() == 0
     assert page.evaluate("window.__pwned") is None
+    screenshot(page, "prediction-diff.png", full_page=True)
 
     page.select_option("#diff-against", "other")
     page.click("#diff-form button[type=submit]")
