@@ -18,8 +18,16 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "labels": (Kind.LABELING,),
     "multi_label": (Kind.LABELING,),
     "rubric": (Kind.RATING,),
+    "items": (Kind.PAIRWISE,),
 }
-EMPTY_VALUES: dict[str, object] = {"baseline": None, "others": [], "labels": [], "multi_label": False, "rubric": []}
+EMPTY_VALUES: dict[str, object] = {
+    "baseline": None,
+    "others": [],
+    "labels": [],
+    "multi_label": False,
+    "rubric": [],
+    "items": Campaign.Items.ALL,
+}
 
 
 def _without_other_kinds_fields(data: dict) -> dict:
@@ -55,6 +63,14 @@ class CampaignForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Rating only: one criterion a line, as 'name: likert' or 'name: pass_fail'.",
+    )
+    items = forms.ChoiceField(
+        choices=[(Campaign.Items.ALL, "all items"), (Campaign.Items.CHANGED, "only items whose outputs differ")],
+        initial=Campaign.Items.ALL,
+        required=False,
+        label="Items to review",
+        help_text="Pairwise only: reviewing only the changed items spends no time on identical outputs; the gate then "
+        "tests the win rate where the outputs differ.",
     )
     content_format = forms.ChoiceField(
         choices=Campaign.ContentFormat.choices,

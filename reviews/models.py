@@ -25,6 +25,11 @@ class Campaign(BaseModel):
         STRATIFIED = "stratified"  # interleave items by their first tag, so every slice fills at the same pace
         DISAGREEMENT = "disagreement"  # items whose outputs differ first, then items reviewers disagree on
 
+    class Items(models.TextChoices):
+        ALL = "all"
+        # diff-first: only items whose candidate and baseline outputs differ (models_app.selectors_diff)
+        CHANGED = "changed"
+
     class ContentFormat(models.TextChoices):
         AUTO = "auto"  # strings as text, objects as JSON, lists of records as tables
         TEXT = "text"
@@ -78,6 +83,10 @@ class Campaign(BaseModel):
     min_seconds = models.PositiveIntegerField(null=True, blank=True)
     # When someone who may read results first opened them: an exclusion after this is marked in the evidence.
     results_viewed_at = models.DateTimeField(null=True, blank=True)
+    # Which items became tasks; a diff-first campaign records how many it left out because both outputs were
+    # identical (they count as ties in the implied win rate over all items, reviews.results).
+    items = models.CharField(max_length=10, choices=Items.choices, default=Items.ALL)
+    identical_items = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
@@ -91,6 +100,9 @@ class Campaign(BaseModel):
             models.CheckConstraint(
                 condition=models.Q(known_answer_rate__gte=0, known_answer_rate__lte=0.5),
                 name="campaign_known_answer_rate_0_to_half",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(items="all") | models.Q(kind="pairwise"), name="diff_first_campaign_is_pairwise"
             ),
         ]
 

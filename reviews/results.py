@@ -590,6 +590,26 @@ def _method(campaign: Campaign) -> str:
     return WIN_RATE_METHODS[campaign.kind]
 
 
+def diff_first_block(campaign: Campaign, changed_rate: stats.Interval) -> dict | None:
+    """What a diff-first campaign's gate and win rate are about, in words and figures; None for other campaigns."""
+    if campaign.items != Campaign.Items.CHANGED:
+        return None
+    changed = (campaign.plan or {}).get("max_judgments")
+    if changed is None:
+        changed = Task.objects.ordinary().filter(campaign=campaign).count()
+    identical = campaign.identical_items
+    return {
+        "changed_items": changed,
+        "identical_items": identical,
+        "text": f"Diff-first: the gate tests the candidate's win rate on the {changed} items whose outputs differ "
+        f"from the baseline's; the {identical} items with identical outputs were not reviewed.",
+        "implied_win_rate": stats.implied_win_rate(changed_rate, changed=changed, identical=identical).as_dict(),
+        "implied_method": "the win rate over all items with identical outputs counted as ties: the changed-items "
+        "win rate w and both ends of its interval mapped by (w·c + ½·i)/(c + i), c changed and i identical "
+        "items (an exact map: i is counted, not sampled, and identical outputs can only tie)",
+    }
+
+
 def _kind_block(campaign: Campaign, rows: list[Row], names: dict[int, str], problems: Problems | None = None) -> dict:
     return _KIND_BLOCKS[campaign.kind](campaign, rows, names, problems)
 
@@ -856,6 +876,7 @@ def campaign_results(*, campaign: Campaign, read: Callable[[Campaign], RowsRead]
         lambda: _counts(campaign, rows),
         stats.PairwiseCounts(),
     )
+    diff_first = diff_first_block(campaign, counts.win_rate())
     return _finite(
         {
             "campaign": campaign.pk,
@@ -869,6 +890,7 @@ def campaign_results(*, campaign: Campaign, read: Callable[[Campaign], RowsRead]
             },
             "win_rate": counts.win_rate().as_dict(),
             "win_rate_method": _method(campaign),
+            "diff_first": diff_first,
             "gate": {
                 **gate.as_dict(),
                 "method": policy.test().describe(),
@@ -887,7 +909,10 @@ def campaign_results(*, campaign: Campaign, read: Callable[[Campaign], RowsRead]
                 lambda: _sequence(policy, gate.path),
                 None,
             ),
-            "policy": {**policy.as_dict(), "text": policy.describe()},
+            "policy": {
+                **policy.as_dict(),
+                "text": policy.describe() + (f" {diff_first['text']}" if diff_first else ""),
+            },
             "progress": campaign_progress(campaign, judgments=len(rows) + len(unreadable)),
             "agreement": agreement,
             "slices": computed(problems, campaign, "slices", "The win rate per slice", lambda: _slices(rows), {}),

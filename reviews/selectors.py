@@ -11,6 +11,7 @@ from core.models import User
 from core.rawsql import columns, fetch_models, sql_naming
 from datasets.models import Dataset, DatasetVersion, Item
 from models_app.models import ModelVersion, Prediction, PredictionSet
+from models_app.selectors_diff import prediction_diff_counts, prediction_sets_for_diff
 from reviews.claimable import claimable_params, claimable_tasks_sql
 from reviews.content import render_content
 from reviews.gate import GatePolicy
@@ -495,8 +496,10 @@ def campaign_plan_preview(
     has_baseline: bool,
     overlap: int,
     gate: dict[str, Any],
+    items_choice: str = Campaign.Items.ALL,
 ) -> dict[str, Any]:
-    """The plan a campaign would state if created now: its items are those every version has a prediction for."""
+    """The plan a campaign would state if created now: its items are those every version has a prediction for
+    (diff-first: those whose candidate and baseline outputs differ, with how many are identical)."""
     # counted in the database: the items of the version that every model version has a prediction for
     with_all = Item.objects.filter(version=dataset_version)
     for version in versions:
@@ -509,8 +512,14 @@ def campaign_plan_preview(
     resolution = outcome_resolution(
         kind=kind, overlap=overlap, compared_versions=len(versions), has_baseline=has_baseline
     )
+    preview: dict[str, Any] = {}
+    if items_choice == Campaign.Items.CHANGED and kind == Campaign.Kind.PAIRWISE and len(versions) == 2 and items:
+        a, b = prediction_sets_for_diff(version=versions[0], against=versions[1], dataset_version=dataset_version)
+        counts = prediction_diff_counts(a=a, b=b)
+        items, preview["identical_items"] = counts.changed, counts.identical
     return {
         "items": items,
+        **preview,
         "plan": gate_plan(GatePolicy.from_dict(gate), items=items, overlap=overlap, resolution=resolution),
     }
 

@@ -146,6 +146,7 @@ def _plan_preview(form: CampaignForm) -> dict:
         has_baseline=bool(data.get("baseline")),
         overlap=data.get("overlap") or 1,
         gate=gate,
+        items_choice=data.get("items") or "all",
     )
 
 

@@ -213,6 +213,12 @@ SCREENS: list[Screen] = [
     Screen("approver", "registry", lambda s: "/models/"),
     Screen("approver", "model version", lambda s: "/models/adder/2/"),
     Screen("approver", "compare versions", lambda s: "/models/adder/compare?v=1&v=2&v=3", ready="#compare-campaigns"),
+    Screen(
+        "approver",
+        "prediction diff",
+        lambda s: "/models/adder/2/diff/?against=1&dataset_version=sums:1",
+        ready="tr.diff-row mark",
+    ),
     Screen("approver", "403", lambda s: "/webhooks/", status=403),
     # an admin
     Screen("admin", "home", lambda s: "/"),

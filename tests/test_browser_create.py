@@ -188,7 +188,7 @@ def test_campaign_form_adapts_to_kind_and_dataset_previews_blind_and_creates(use
     page.on("dialog", on_dialog)
     browser_login(page, live_server, "ds")
     page.goto(f"{live_server.url}/campaigns/new/")
-    assert visible_fields(page) == {"baseline"}  # pairwise, the first kind
+    assert visible_fields(page) == {"baseline", "items"}  # pairwise, the first kind
     page.select_option("#id_kind", "labeling")
     assert visible_fields(page) == {"labels", "multi_label"}
     page.select_option("#id_kind", "rating")
@@ -196,7 +196,9 @@ def test_campaign_form_adapts_to_kind_and_dataset_previews_blind_and_creates(use
     page.select_option("#id_kind", "ranking")
     assert visible_fields(page) == {"baseline", "others"}
     page.select_option("#id_kind", "pairwise")
-    assert visible_fields(page) == {"baseline"} and page.is_hidden("#id_rubric") and page.is_hidden("#id_labels")
+    assert (
+        visible_fields(page) == {"baseline", "items"} and page.is_hidden("#id_rubric") and page.is_hidden("#id_labels")
+    )
 
     assert len(offered(page, "#id_candidate")) == 4  # before a dataset version is chosen: every version
     page.select_option("#id_dataset_version", label="sums v1")

@@ -66,6 +66,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "api:model-list": {"GET": API_READ, "POST": API_DS_WRITE},
     "api:model-version-list": {"GET": API_READ, "POST": API_DS_WRITE},
     "api:model-version-detail": {"GET": API_READ},
+    "api:model-version-diff": {"GET": API_READ},  # model outputs by version: never to reviewers (blind review)
     "api:prediction-upload": {"POST": API_DS_WRITE},
     "api:model-version-stage": {"POST": "401 403 403 403 403 ok ok"},
     "api:dataset-import-label-studio": {"POST": API_DS_WRITE},
@@ -126,6 +127,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "model-version-new": {"GET": "302 403 403 200 200 403 200", "POST": PAGE_DS_POST},
     "registry": {"GET": PAGE_READ},
     "model-version-detail": {"GET": PAGE_READ},
+    "model-version-diff": {"GET": PAGE_READ},
     "model-versions-compare": {"GET": PAGE_READ},
     # 302err for those allowed too: the body cannot succeed in this world (calc 2 is not approved yet)
     "model-version-promote": {"POST": "302 403 403 403 403 302err 302err"},
@@ -232,6 +234,8 @@ QUERY = {
     "api:dataset-version-diff": "?from=1&to=1",
     "dataset-diff": "?from=1&to=1",
     "model-versions-compare": "?v=1&v=2",
+    "api:model-version-diff": "?against=1&dataset=arith&dataset_version=1",
+    "model-version-diff": "?against=1&dataset_version=arith:1",
 }
 
 

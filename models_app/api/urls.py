@@ -1,6 +1,6 @@
 from django.urls import path
 
-from models_app.api import views
+from models_app.api import diff, views
 
 urlpatterns = [
     path("models/", views.ModelListCreateView.as_view(), name="model-list"),
@@ -14,6 +14,11 @@ urlpatterns = [
         "models/<slug:name>/versions/<str:version>/predictions/",
         views.PredictionUploadView.as_view(),
         name="prediction-upload",
+    ),
+    path(
+        "models/<slug:name>/versions/<str:version>/diff/",
+        diff.PredictionDiffView.as_view(),
+        name="model-version-diff",
     ),
     path(
         "models/<slug:name>/versions/<str:version>/stage/",

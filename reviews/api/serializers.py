@@ -67,6 +67,13 @@ class CampaignCreateSerializer(serializers.Serializer):
         min_value=1,
         help_text="judgments faster than this are flagged to the lead",
     )
+    items = serializers.ChoiceField(
+        choices=Campaign.Items.choices,
+        default=Campaign.Items.ALL,
+        help_text='pairwise only: "changed" makes tasks only of items whose candidate and baseline outputs differ '
+        "(JSON by value, text exactly); identical ones are counted in `identical_items` and left out of the gate, "
+        "which then tests the win rate where the outputs differ",
+    )
 
 
 class PlanSerializer(serializers.Serializer):
@@ -86,6 +93,10 @@ class CampaignCreatedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     tasks = serializers.IntegerField(help_text="the campaign's work: its tasks other than known-answer items")
     known_answer_tasks = serializers.IntegerField()
+    items = serializers.ChoiceField(choices=Campaign.Items.choices, help_text="all, or changed (diff-first)")
+    identical_items = serializers.IntegerField(
+        help_text="diff-first: items left out because both outputs were identical (0 otherwise)"
+    )
     plan = PlanSerializer()
 
 
@@ -138,6 +149,8 @@ class CampaignSerializer(serializers.ModelSerializer):
             "guidelines",
             "known_answer_rate",
             "min_seconds",
+            "items",
+            "identical_items",
             "created_at",
         ]
 
@@ -397,6 +410,14 @@ class ProblemSerializer(serializers.Serializer):
     message = serializers.CharField(help_text="what is wrong and where, in words")
 
 
+class DiffFirstSerializer(serializers.Serializer):
+    changed_items = serializers.IntegerField(help_text="items whose outputs differ: the campaign's tasks")
+    identical_items = serializers.IntegerField(help_text="items left out because both outputs were identical")
+    text = serializers.CharField(help_text="what the gate tests, in words")
+    implied_win_rate = IntervalSerializer(help_text="over all items, identical outputs counted as ties")
+    implied_method = serializers.CharField()
+
+
 class ResultsSerializer(serializers.Serializer):
     campaign = serializers.IntegerField()
     kind = serializers.CharField()
@@ -404,6 +425,9 @@ class ResultsSerializer(serializers.Serializer):
     candidate = CountsSerializer()
     win_rate = IntervalSerializer()
     win_rate_method = serializers.CharField()
+    diff_first = DiffFirstSerializer(
+        allow_null=True, help_text='null unless the campaign was created with "items": "changed"'
+    )
     gate = GateEvaluationSerializer()
     sequence = SequenceSerializer(allow_null=True)
     policy = serializers.DictField()

@@ -117,12 +117,15 @@ class CampaignListCreateView(PagedListView):
             known_answers=d["known_answers"],
             known_answer_rate=d["known_answer_rate"],
             min_seconds=d["min_seconds"],
+            items=d["items"],
         )
         return Response(
             {
                 "id": campaign.pk,
                 "tasks": campaign.tasks.ordinary().count(),
                 "known_answer_tasks": campaign.tasks.known().count(),
+                "items": campaign.items,
+                "identical_items": campaign.identical_items,
                 "plan": campaign.plan,
             },
             status=status.HTTP_201_CREATED,

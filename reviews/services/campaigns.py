@@ -5,6 +5,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from core.errors import ApplicationError
@@ -12,6 +13,11 @@ from core.models import User
 from datasets.models import DatasetVersion, Item
 from models_app.models import ModelVersion
 from models_app.selectors import predictions_by_item
+from models_app.selectors_diff import (
+    prediction_diff_identical_external_ids,
+    prediction_diff_item_classes,
+    prediction_sets_for_diff,
+)
 from reviews.gate import GatePolicy, PolicyInvalid
 from reviews.models import SLOTS, Campaign, Task, TaskOutput
 from reviews.plan import gate_plan
@@ -111,6 +117,54 @@ def _versions_for_kind(
     return versions
 
 
+def _check_items(items: str, kind: str) -> None:
+    _check_choice(items, Campaign.Items.values, "items")
+    if items == Campaign.Items.CHANGED and kind != Campaign.Kind.PAIRWISE:
+        # the gate's win rate over changed items, with identical ones as ties, is a pairwise comparison's
+        raise _invalid(
+            f'"items": "changed" is for pairwise campaigns (candidate against baseline); a {kind} campaign '
+            'reviews all items ("items": "all").',
+            "items",
+        )
+
+
+def _changed_only(campaign: Campaign, dataset_version: DatasetVersion, item_ids: list[int]) -> list[int]:
+    """A diff-first campaign's items: those whose outputs differ; the identical ones are counted on the campaign."""
+    identical = _identical_item_ids(campaign, dataset_version, item_ids)
+    campaign.identical_items += len(identical)
+    Campaign.objects.filter(pk=campaign.pk).update(identical_items=F("identical_items") + len(identical))
+    return [i for i in item_ids if i not in identical]
+
+
+def _identical_external_ids_so_far(campaign: Campaign) -> set[str]:
+    """The external ids a diff-first campaign counted as identical: on its dataset version and on every version it
+    was extended with (recomputed in SQL, one query each, rather than stored per item)."""
+    assert campaign.baseline is not None  # a diff-first campaign is pairwise
+    versions = {campaign.dataset_version_id} | set(
+        Item.objects.filter(pk__in=Task.objects.filter(campaign=campaign).values("item_id"))
+        .values_list("version_id", flat=True)
+        .distinct()
+    )
+    found: set[str] = set()
+    for dataset_version in DatasetVersion.objects.filter(pk__in=versions):
+        a, b = prediction_sets_for_diff(
+            version=campaign.candidate, against=campaign.baseline, dataset_version=dataset_version
+        )
+        found |= prediction_diff_identical_external_ids(a=a, b=b)
+    return found
+
+
+def _identical_item_ids(campaign: Campaign, dataset_version: DatasetVersion, item_ids: list[int]) -> set[int]:
+    """Of `item_ids`, those where the candidate's and the baseline's outputs are identical (compared in SQL, as the
+    prediction diff compares them: JSON by value, text exactly)."""
+    assert campaign.baseline is not None  # a diff-first campaign is pairwise
+    a, b = prediction_sets_for_diff(
+        version=campaign.candidate, against=campaign.baseline, dataset_version=dataset_version
+    )
+    classes = prediction_diff_item_classes(a=a, b=b)
+    return {i for i in item_ids if classes.get(i) == "identical"}
+
+
 def _hand_out_order(
     sampling: str, item_ids: list[int], tags: dict[int, list[str]], outputs_differ: dict[int, bool]
 ) -> dict[int, tuple[int, float]]:
@@ -162,8 +216,10 @@ def campaign_create(
     known_answers: list | str | None = None,
     known_answer_rate: float | None = None,
     min_seconds: int | None = None,
+    items: str = Campaign.Items.ALL,
 ) -> Campaign:
     _check_choice(kind, Campaign.Kind.values, "kind")
+    _check_items(items, kind)
     _check_choice(sampling, Campaign.Sampling.values, "sampling")
     _check_choice(content_format, Campaign.ContentFormat.values, "content_format")
     versions = _versions_for_kind(kind, candidate, baseline, list(others))
@@ -191,6 +247,7 @@ def campaign_create(
         gate_policy=policy.as_dict(),
         guidelines=guidelines,
         created_by=created_by,
+        items=items,
     )
     campaign.reviewers.set(reviewers)
     campaign.others.set(others)
@@ -205,10 +262,33 @@ def campaign_create(
     if not campaign_tasks_add(
         campaign=campaign, versions=versions, dataset_version=dataset_version, skip_external_ids=known
     ):
+        if campaign.identical_items:
+            raise ApplicationError(
+                f"The candidate's and the baseline's outputs are identical on all {campaign.identical_items} items: "
+                'a diff-first campaign has nothing to review ("items": "all" reviews them anyway).',
+                code="no_tasks",
+                extra={"field": "items"},
+            )
         raise ApplicationError("No item has predictions from every model version in the campaign.", code="no_tasks")
     campaign_plan_update(campaign=campaign)
     gate_tally_start(campaign=campaign)  # after the plan and the versions: what its fingerprint reads
     return campaign
+
+
+def _eligible_item_ids(
+    campaign: Campaign, dataset_version: DatasetVersion, predictions: list[dict], skip_external_ids: Collection[str]
+) -> list[int]:
+    """Items every version has an output for, but those skipped, and (diff-first) those whose outputs are identical."""
+    item_ids = sorted(set.intersection(*(set(p) for p in predictions)))
+    if campaign.items == Campaign.Items.CHANGED and campaign.identical_items:
+        # an extension: items counted identical before are skipped like those with a task, so none counts twice
+        skip_external_ids = set(skip_external_ids) | _identical_external_ids_so_far(campaign)
+    if skip_external_ids:
+        external = dict(Item.objects.filter(pk__in=item_ids).values_list("pk", "external_id"))
+        item_ids = [i for i in item_ids if external[i] not in skip_external_ids]
+    if campaign.items == Campaign.Items.CHANGED and item_ids:
+        item_ids = _changed_only(campaign, dataset_version, item_ids)
+    return item_ids
 
 
 def campaign_tasks_add(
@@ -219,12 +299,10 @@ def campaign_tasks_add(
     skip_external_ids: Collection[str] = frozenset(),
 ) -> int:
     """One task per item of `dataset_version` that every version has a prediction for (items whose external id is
-    in `skip_external_ids` excepted), in the campaign's hand-out order. Returns how many."""
+    in `skip_external_ids` excepted), in the campaign's hand-out order. A diff-first campaign leaves out the items
+    whose outputs are identical and adds them to its `identical_items`. Returns how many tasks."""
     predictions = [predictions_by_item(model_version=version, dataset_version=dataset_version) for version in versions]
-    item_ids = sorted(set.intersection(*(set(p) for p in predictions)))
-    if skip_external_ids:
-        external = dict(Item.objects.filter(pk__in=item_ids).values_list("pk", "external_id"))
-        item_ids = [i for i in item_ids if external[i] not in skip_external_ids]
+    item_ids = _eligible_item_ids(campaign, dataset_version, predictions, skip_external_ids)
     if not item_ids:
         return 0
     sampling = campaign.sampling

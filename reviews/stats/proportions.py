@@ -145,3 +145,22 @@ def welch_difference(candidate: ArrayLike, baseline: ArrayLike, confidence: floa
     df = se2 * se2 / (vc * vc / (c.size - 1) + vb * vb / (b.size - 1))
     half = _t_quantile(df, confidence) * math.sqrt(se2)
     return Difference(estimate, estimate - half, estimate + half, "welch", c.size, b.size, float(df))
+
+
+def implied_win_rate(changed_rate: Interval, *, changed: int, identical: int) -> Interval:
+    """A diff-first campaign's win rate over all items, its identical outputs counted as ties: the map
+    w -> (w·c + ½·i) / (c + i) applied to the win rate on changed items and to both ends of its interval.
+
+    Why scaling the interval is right: c and i are counted over the whole dataset version, not sampled, and an
+    identical pair can only be judged a tie (both sides show the same output), so the implied rate is a fixed,
+    increasing affine function of the changed-items rate; an interval that covers w with 95 % probability maps to
+    one that covers the implied rate with the same probability, and is c/(c+i) as wide. (Pretending the identical
+    items were judged, a Wilson interval on c+i outcomes, would add sampling noise to values that are known.)"""
+    total = changed + identical
+    if total <= 0 or changed_rate.estimate is None:
+        return Interval(None, None, None)
+
+    def scaled(w: float | None) -> float | None:
+        return None if w is None else (w * changed + 0.5 * identical) / total
+
+    return Interval(scaled(changed_rate.estimate), scaled(changed_rate.low), scaled(changed_rate.high))

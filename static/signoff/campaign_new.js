@@ -71,6 +71,12 @@
     const nodes = [line(`${data.items} items${each}: power ${plan.power.toFixed(2)}; about ${Math.round(plan.expected_judgments.null)} ` +
       `items to a decision if the candidate is no better, ${Math.round(plan.expected_judgments.alternative)} if it is.`)];
     nodes[0].id = "plan-summary";
+    if (typeof data.identical_items === "number") {
+      // diff-first: the plan is for the changed items only
+      const counts = line(`Only the ${data.items} items whose outputs differ are reviewed; ${data.identical_items} have identical outputs and are left out.`);
+      counts.id = "plan-diff-counts";
+      nodes.push(counts);
+    }
     for (const warning of plan.warnings) {
       const p = line(warning, "warning");
       p.setAttribute("role", "note");
