@@ -102,7 +102,7 @@ def drop_check(kind: str, periods: Sequence[Any], floor: float | None) -> dict[s
     if test is not None and test.p_value < ALPHA:
         reasons.append(
             f"quality fell from {test.previous:.3f} (previous {len(previous)} periods) to {test.last:.3f}: "
-            f"{test.test}, one-sided p = {test.p_value:.4f} < {ALPHA}"
+            f"{test.test}, one-sided p = {test.p_value:.2g} < {ALPHA}"
         )
     if not reasons:
         return None
