@@ -13,7 +13,9 @@ from tests.conftest import browser_login
 from tests.support.csp import Violations
 from tests.support.screenshots import screenshot
 from tests.test_inspections import create_schedule, judge_period, logs, upload
-from tests.test_inspections import tagger as tagger  # noqa: F401  the fixture: a model with version 1 in production
+
+# the fixture (a model with version 1 in production), imported as itself so pytest finds it here
+from tests.test_inspections import tagger as tagger
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
