@@ -17,7 +17,9 @@ from typing import Any
 from reviews.stats.proportions import t_interval, wilson_interval
 
 ALPHA = 0.05
-PREVIOUS_PERIODS = 4  # k: the last period is compared with up to this many before it, pooled
+PREVIOUS_PERIODS = 4
+# scores live on [0, 1]: a squared standard error below this is rounding, not spread (and its square underflows)
+NO_VARIANCE = 1e-18  # k: the last period is compared with up to this many before it, pooled
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def mean_drop(last: Sequence[float], previous: Sequence[float]) -> DropTest | No
     v1 = sum((x - m1) ** 2 for x in last) / (n1 - 1)
     v2 = sum((x - m2) ** 2 for x in previous) / (n2 - 1)
     se2 = v1 / n1 + v2 / n2
-    if se2 <= 0:
+    if se2 <= NO_VARIANCE:
         return None
     t = (m1 - m2) / math.sqrt(se2)
     df = se2 * se2 / ((v1 / n1) ** 2 / (n1 - 1) + (v2 / n2) ** 2 / (n2 - 1))
