@@ -155,6 +155,7 @@ SPECTACULAR_SETTINGS = {
         "CampaignKindEnum": "reviews.models.Campaign.Kind",
         "ModelStageEnum": "models_app.models.ModelVersion.Stage",
         "UploadKindEnum": "datasets.models.Upload.Kind",
+        "InspectionKindEnum": "inspections.models.InspectionSchedule.Kind",
     },
     # core.converters.IdConverter: a database id, 1..2**63-1
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}},

@@ -14,6 +14,6 @@ urlpatterns = [
         name="model-version-logs-export",
     ),
     path("inspections/", views.ScheduleListCreateView.as_view(), name="inspection-list"),
-    path("inspections/<int:pk>/", views.ScheduleDetailView.as_view(), name="inspection-detail"),
-    path("inspections/<int:pk>/run/", views.ScheduleRunView.as_view(), name="inspection-run"),
+    path("inspections/<id:pk>/", views.ScheduleDetailView.as_view(), name="inspection-detail"),
+    path("inspections/<id:pk>/run/", views.ScheduleRunView.as_view(), name="inspection-run"),
 ]
