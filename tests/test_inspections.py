@@ -297,3 +297,12 @@ def test_a_period_below_the_floor_alerts_even_without_history(api, tagger):
     alerted = inspection_alerts_check(schedule=schedule)
     assert alerted is not None and alerted.alert is not None and alerted.alert["test"] is None
     assert alerted.alert["reasons"] == ["quality 0.667 is below the floor 0.900"]
+
+
+def test_the_schedule_list_reads_a_fixed_number_of_queries(api, tagger, django_assert_max_num_queries):
+    for _ in range(3):
+        schedule = create_schedule(api["ds"]).json()
+        api["ds"].post(f"/api/v1/inspections/{schedule['id']}/run/")  # a run each, with its note
+    with django_assert_max_num_queries(12):
+        body = api["approver"].get("/api/v1/inspections/").json()
+    assert body["count"] == 3 and all(len(s["runs"]) == 1 for s in body["results"])

@@ -33,6 +33,7 @@ class LogUploadView(APIView):
 
     permission_classes = [IsDataScientist]
     parser_classes = [MultiPartParser]
+    error_statuses = (413,)  # over SIGNOFF_LOG_UPLOAD_MAX_BYTES (core/schema.py)
 
     @extend_schema(
         summary="Upload a model version's production logs (JSONL)",
@@ -40,7 +41,6 @@ class LogUploadView(APIView):
         responses={
             201: LogBatchSerializer,
             200: OpenApiResponse(LogBatchSerializer, "identical content: the first batch of these bytes"),
-            413: OpenApiResponse(description="over SIGNOFF_LOG_UPLOAD_MAX_BYTES"),
         },
     )
     def post(self, request, name, version):
@@ -85,6 +85,7 @@ class ScheduleListCreateView(PagedListView):
     get_permissions = read_permissions_or(IsDataScientist)
     queryset = InspectionSchedule.objects.none()
     serializer_class = ScheduleCreateSerializer
+    error_statuses = (404,)  # a model, version or reviewer the body names does not exist (core/schema.py)
 
     @extend_schema(responses=ScheduleSerializer(many=True))
     def get(self, request):
