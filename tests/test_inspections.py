@@ -168,6 +168,7 @@ def test_run_now_samples_the_last_period_of_the_production_version_into_a_campai
     assert body["tasks"] == 4 and body["logs_in_period"] == 6
     campaign = Campaign.objects.get(pk=body["campaign"])
     assert campaign.kind == "labeling" and campaign.candidate == tagger and not campaign.show_suggestion
+    assert campaign.gate_policy["stop_when_decided"] is False  # the whole sample is judged
     shown = {t.item.external_id for t in campaign.tasks.select_related("item")}
     assert len(shown) == 4 and shown <= {f"req-{i}" for i in range(6)}
     # the expert sees the logged input; the prediction is the logged output

@@ -201,6 +201,9 @@ def _run_campaign(run: InspectionRun, version: ModelVersion) -> None:
         # against that very output
         show_suggestion=False,
         rubric=schedule.rubric,
+        # an inspection measures quality on its whole sample: the gate (built for release decisions) must not stop
+        # handing out tasks once it decides, or the period would never be judged in full and never compared
+        gate={"stop_when_decided": False},
         reviewers=list(schedule.reviewers.all()),
         created_by=schedule.created_by,
     )
