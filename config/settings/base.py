@@ -295,8 +295,8 @@ SIGNOFF_RESULTS_KEEP_ROWS_FROM = env.int("SIGNOFF_RESULTS_KEEP_ROWS_FROM", defau
 # Uploads up to this size are ingested in the request; larger ones go to the worker (202).
 SIGNOFF_SYNC_UPLOAD_MAX_BYTES = env.int("SIGNOFF_SYNC_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
 # Production logs (inspections/) are read within the request, streamed and inserted in pieces: a file over this size
-# is refused with 413 (split it), so one request never holds a worker for minutes.
-SIGNOFF_LOG_UPLOAD_MAX_BYTES = env.int("SIGNOFF_LOG_UPLOAD_MAX_BYTES", default=50 * 1024 * 1024)
+# is refused with 413 (split it), so one request holds a web worker for seconds, not minutes (docs/bench-logs.md).
+SIGNOFF_LOG_UPLOAD_MAX_BYTES = env.int("SIGNOFF_LOG_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 # How often beat looks for inspection periods that ended (and for alerts); a period runs at most this late.
 SIGNOFF_INSPECTIONS_SWEEP_SECONDS = env.float("SIGNOFF_INSPECTIONS_SWEEP_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE["inspections-run-due"] = {
