@@ -3,12 +3,15 @@ out, schedules, runs on request and per period (once each), the drop alert by we
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import orjson
 import pytest
 from django.core import mail
+from scipy import stats
 from standardwebhooks.webhooks import Webhook
 
 from inspections.models import InspectionRun, InspectionSchedule, LogBatch, ProductionLog
+from inspections.selectors import inspection_trend
 from inspections.services.alerts import inspection_alerts_check
 from inspections.services.schedules import inspection_run, inspections_run_due, sample_logs
 from models_app.models import ModelVersion
@@ -307,3 +310,24 @@ def test_the_schedule_list_reads_a_fixed_number_of_queries(api, tagger, django_a
     with django_assert_max_num_queries(12):
         body = api["approver"].get("/api/v1/inspections/").json()
     assert body["count"] == 3 and all(len(s["runs"]) == 1 for s in body["results"])
+
+
+def test_a_rating_inspection_charts_the_mean_normalised_score_with_its_t_interval(api, tagger, client, users):
+    rubric = [{"name": "helpful", "scale": "likert"}, {"name": "safe", "scale": "pass_fail"}]
+    schedule = create_schedule(api["ds"], kind="rating", rubric=rubric, labels=[], sample=3).json()
+    upload(api["ds"], logs(3))
+    run = api["ds"].post(f"/api/v1/inspections/{schedule['id']}/run/").json()
+    assert run["tasks"] == 3
+    reviewer = api["reviewer"]
+    for helpful, safe in ((5, "pass"), (3, "pass"), (1, "fail")):  # normalised: 1.0, 0.75, 0.0
+        task = reviewer.get(f"/api/v1/campaigns/{run['campaign']}/next/").json()
+        body = {"ratings": {"helpful": helpful, "safe": safe}}
+        assert reviewer.post(f"/api/v1/tasks/{task['task']}/judgments/", body, format="json").status_code == 201
+    (point,) = inspection_trend(schedule=InspectionSchedule.objects.get(pk=schedule["id"]))
+    assert point["finished"] and point["n"] == 3
+    expected = stats.t.interval(0.95, 2, loc=np.mean([1.0, 0.75, 0.0]), scale=stats.sem([1.0, 0.75, 0.0]))
+    assert point["estimate"] == pytest.approx(1.75 / 3)
+    assert (point["low"], point["high"]) == pytest.approx(expected)
+    client.force_login(users["approver"])
+    page = client.get(f"/inspections/{schedule['id']}/")
+    assert page.status_code == 200 and b"trend-chart" in page.content and b"mean normalised score" in page.content
