@@ -147,6 +147,8 @@ def test_schedule_is_created_for_the_version_in_production_by_default(api, tagge
         ({"sample": 0}, "sample"),
         ({"labels": []}, "labels"),
         ({"kind": "rating", "rubric": []}, "rubric"),
+        ({"kind": "rating", "rubric": [{"name": "A"}]}, "rubric"),
+        ({"kind": "rating", "rubric": [{"name": "ok", "scale": "stars"}]}, "rubric"),
         ({"reviewers": ["approver"]}, "reviewers"),
         ({"reviewers": ["nobody"]}, "reviewers"),
         ({"floor": 1.5}, "floor"),

@@ -21,13 +21,30 @@ from datasets.services.versions import dataset_version_open
 from inspections.models import InspectionRun, InspectionSchedule, ProductionLog
 from inspections.periods import last_complete_period, parse_every
 from models_app.models import ModelVersion, Prediction, PredictionSet, RegisteredModel
-from reviews.services.campaigns import campaign_create
+from reviews.models import SLOTS
+from reviews.services.campaigns import RUBRIC_SCALES, campaign_create
 
 MAX_SAMPLE = 5000
 
 
 def _invalid(message: str, field: str) -> ApplicationError:
     return ApplicationError(message, code="invalid", extra={"field": field})
+
+
+def _check_rubric(rubric: list) -> None:
+    """campaign_create's rules for a rubric, checked when the schedule is made rather than at its first period."""
+    if not isinstance(rubric, list) or not rubric:
+        raise _invalid("A rating inspection needs a rubric: a list of criteria.", "rubric")
+    names = [
+        c.get("name", "").strip() if isinstance(c, dict) and isinstance(c.get("name"), str) else "" for c in rubric
+    ]
+    for index, (criterion, name) in enumerate(zip(rubric, names, strict=True)):
+        if not name:
+            raise _invalid(f"rubric[{index}] needs a non-empty name.", "rubric")
+        if criterion.get("scale", "likert") not in RUBRIC_SCALES:
+            raise _invalid(f"rubric[{index}] ({name}): scale must be likert or pass_fail.", "rubric")
+        if names.count(name) > 1 or name in SLOTS:
+            raise _invalid(f"rubric[{index}]: the name {name!r} is repeated or reserved.", "rubric")
 
 
 def _distinct_labels(labels: list) -> bool:
@@ -38,8 +55,8 @@ def _check_design(kind: str, rubric: list, labels: list, reviewers: list[User]) 
     """What a run's campaign_create would refuse, refused now, when the person who can fix it is asking."""
     if kind not in InspectionSchedule.Kind.values:
         raise _invalid("kind must be rating or labeling.", "kind")
-    if kind == InspectionSchedule.Kind.RATING and (not isinstance(rubric, list) or not rubric):
-        raise _invalid("A rating inspection needs a rubric: a list of criteria.", "rubric")
+    if kind == InspectionSchedule.Kind.RATING:
+        _check_rubric(rubric)
     if kind == InspectionSchedule.Kind.LABELING and not _distinct_labels(labels):
         raise _invalid("A labeling inspection needs a list of distinct, non-empty labels.", "labels")
     not_reviewers = [u.username for u in reviewers if not u.has_role(User.Role.REVIEWER)]
