@@ -19,6 +19,7 @@ COPY webhooks ./webhooks
 COPY notifications ./notifications
 COPY reviews ./reviews
 COPY integrations ./integrations
+COPY inspections ./inspections
 COPY templates ./templates
 COPY static ./static
 COPY manage.py ./

@@ -73,7 +73,7 @@ test: $(VENV)/.test $(MLFLOW_VENV)/.ready chromium
 	$(BIN)/pytest
 
 # The same checks as the pre-commit hooks; the configuration of each is in pyproject.toml.
-APP_PACKAGES := config core datasets models_app reviews webhooks notifications integrations cli/signoff_cli bin
+APP_PACKAGES := config core datasets models_app reviews webhooks notifications integrations inspections cli/signoff_cli bin
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

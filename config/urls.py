@@ -13,6 +13,7 @@ api_v1 = (
         path("", include("webhooks.api.urls")),
         path("", include("core.tokens_api")),
         path("", include("integrations.api.urls")),
+        path("", include("inspections.api.urls")),
     ],
     "api",
 )
@@ -31,6 +32,7 @@ urlpatterns = [
     path("", include("webhooks.urls")),
     path("", include("notifications.urls")),
     path("", include("integrations.urls")),
+    path("", include("inspections.urls")),
     path("", include("reviews.urls")),
 ]
 

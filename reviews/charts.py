@@ -264,3 +264,51 @@ def results_charts(results: dict[str, Any]) -> dict[str, str]:
         "timeline": timeline_chart(results),
     }
     return {name: chart for name, chart in charts.items() if chart}
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else float(value)
+
+
+def trend_chart(
+    periods: Sequence[str],
+    estimates: Sequence[float | None],
+    lows: Sequence[float | None],
+    highs: Sequence[float | None],
+    *,
+    title: str,
+    floor: float | None = None,
+    alerted: Sequence[bool] = (),
+) -> str | None:
+    """A quality over periods with its intervals (inspections/: expert-rated quality of a production model per
+    period); alerted periods in red, the schedule's floor as a dashed line. None when no period has a value."""
+    shown = [i for i, e in enumerate(estimates) if e is not None]
+    if not shown:
+        return None
+    x = [_label(periods[i]) for i in shown]
+    est = [float(e) for e in estimates if e is not None]
+    lo = [_or(lows[i], e) for i, e in zip(shown, est, strict=True)]
+    hi = [_or(highs[i], e) for i, e in zip(shown, est, strict=True)]
+    colors = [RED if (alerted and alerted[i]) else BLUE for i in shown]
+    figure = go.Figure(
+        go.Scatter(
+            x=x,
+            y=est,
+            mode="lines+markers",
+            line={"color": GREY, "width": 1},
+            marker={"size": 11, "color": colors},
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": [h - e for e, h in zip(est, hi, strict=True)],
+                "arrayminus": [e - low for e, low in zip(est, lo, strict=True)],
+                "thickness": 2,
+                "width": 6,
+            },
+            hovertemplate="%{x}: %{y:.3f}<extra></extra>",
+        )
+    )
+    if floor is not None:
+        figure.add_hline(y=floor, line_dash="dash", line_color=RED, annotation_text=f"floor {floor:.2f}")
+    figure.update_yaxes(range=[0, 1.02], title_text=_label(title))
+    return _html(figure, "trend-chart", 320)

@@ -19,6 +19,7 @@ PACKAGES = [
     "models_app",
     "reviews",
     "integrations",
+    "inspections",
     "config",
     "signoff_cli",
 ]
@@ -37,6 +38,8 @@ MAY_IMPORT = {
     "reviews": {"core", "datasets", "webhooks", "models_app", "notifications"},
     # bridges to other tools sit on top: the registry and reviews reach them only through models_app.hooks
     "integrations": {"core", "datasets", "webhooks", "models_app", "reviews", "notifications"},
+    # production logs and periodic inspections sit on top too: the registry shows their card through models_app.hooks
+    "inspections": {"core", "datasets", "webhooks", "models_app", "reviews", "notifications"},
     "config": {
         "core",
         "datasets",
@@ -45,6 +48,7 @@ MAY_IMPORT = {
         "reviews",
         "notifications",
         "integrations",
+        "inspections",
     },  # the URLconf mounts every app
     "signoff_cli": set(),  # the CI client talks HTTP only: it must install and run without the server's code
 }
@@ -58,6 +62,7 @@ LAZY_ALLOWED = {
     # scipy is only needed on the rare paths that call these special functions
     ("reviews/stats/pairwise.py", "scipy"): "memory: scipy.special loads on the rare exact-binomial path",
     ("reviews/stats/proportions.py", "scipy"): "memory: scipy.special loads on the small-sample t path",
+    ("inspections/trend.py", "scipy"): "memory: scipy.special loads only when a rating trend is tested",
     ("reviews/sequential.py", "scipy"): "start-up: scipy.special loads only for the fixed-N comparison",
 }
 

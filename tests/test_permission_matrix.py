@@ -69,6 +69,13 @@ EXPECTED: dict[str, dict[str, str]] = {
     "api:model-version-diff": {"GET": API_READ},  # model outputs by version: never to reviewers (blind review)
     "api:prediction-upload": {"POST": API_DS_WRITE},
     "api:model-version-stage": {"POST": "401 403 403 403 403 ok ok"},
+    # production logs and inspections (inspections/): as the registry, never reviewers
+    "api:model-version-logs": {"POST": API_DS_WRITE},
+    "api:model-version-logs-export": {"GET": API_READ},
+    "api:inspection-list": {"GET": API_READ, "POST": API_DS_WRITE},
+    "api:inspection-detail": {"GET": API_READ},
+    "api:inspection-run": {"POST": API_DS_WRITE},
+    "inspection-detail": {"GET": PAGE_READ},
     "api:dataset-import-label-studio": {"POST": API_DS_WRITE},
     # campaigns: reviewers see the blind campaign they are on, and nothing of any other
     "api:campaign-list": {"GET": "401 200 200 200 200 200 200", "POST": API_DS_WRITE},
@@ -365,7 +372,19 @@ def world(api, users, loop_data, pairwise_campaign):
     sync = MlflowSync.objects.create(
         link=link, kind="alias", payload={"alias": "x"}, status="failed", next_attempt_at=timezone.now()
     )
+    from inspections.models import InspectionSchedule
+
+    schedule = InspectionSchedule.objects.create(
+        model=link.model_version.model,
+        every_seconds=86400,
+        sample=5,
+        kind="labeling",
+        labels=["a", "b"],
+        anchor=timezone.now(),
+        created_by=users["ds"],
+    )
     objects = {
+        "inspections": schedule.pk,
         "syncs": sync.pk,
         "campaigns": cid,
         "judgments": Judgment.objects.get(client_id="m-1").pk,
@@ -449,6 +468,18 @@ def body(key: str) -> dict:
         "api:dataset-version-list": {"data": {"file": jsonl_file([{"id": "new-1", "input": "x"}])}},
         "api:prediction-upload": {
             "data": {"dataset": "arith", "dataset_version": 1, "file": jsonl_file([{"id": "item-0", "output": "0"}])}
+        },
+        "api:model-version-logs": {"data": {"file": jsonl_file([{"input": "1 + 1?", "output": "2"}])}},
+        "api:inspection-list": {
+            "data": {
+                "model": "calc",
+                "every": "1d",
+                "sample": 5,
+                "kind": "labeling",
+                "labels": ["a"],
+                "reviewers": ["rev"],
+            },
+            "content_type": "application/json",
         },
         "api:campaign-list": {
             "data": {

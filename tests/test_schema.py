@@ -15,6 +15,9 @@ def test_openapi_schema_generates_without_warnings(tmp_path):
         "/api/v1/tasks/{task}/judgments/",
         "/api/v1/verdicts/",
         "/api/v1/models/{name}/versions/{version}/diff/",
+        "/api/v1/models/{name}/versions/{version}/logs/",
+        "/api/v1/models/{name}/versions/{version}/logs.jsonl",
+        "/api/v1/inspections/{id}/run/",
     ):
         assert path in schema
 

@@ -13,6 +13,7 @@ class WebhookEndpoint(BaseModel):
         VERDICT_SIGNED = "verdict.signed"
         STAGE_CHANGED = "model_version.stage_changed"
         CAMPAIGN_DECIDED = "campaign.decided"
+        INSPECTION_ALERT = "inspection.alert"  # inspections/: a production period's quality dropped
 
     url = models.URLField(max_length=1000)
     events = models.JSONField(default=list)

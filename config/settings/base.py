@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "notifications",  # e-mail: the apps above register their kinds and publish into its outbox
     "reviews",
     "integrations",  # optional bridges to other tools (MLflow), plugged in through the registry's hooks
+    "inspections",  # production logs, periodic inspections and their alerts, plugged in through the same hooks
 ]
 
 MIDDLEWARE = [
@@ -154,6 +155,7 @@ SPECTACULAR_SETTINGS = {
         "CampaignKindEnum": "reviews.models.Campaign.Kind",
         "ModelStageEnum": "models_app.models.ModelVersion.Stage",
         "UploadKindEnum": "datasets.models.Upload.Kind",
+        "InspectionKindEnum": "inspections.models.InspectionSchedule.Kind",
     },
     # core.converters.IdConverter: a database id, 1..2**63-1
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}},
@@ -292,6 +294,15 @@ SIGNOFF_RESULTS_MAX_STALE_SECONDS = env.float("SIGNOFF_RESULTS_MAX_STALE_SECONDS
 SIGNOFF_RESULTS_KEEP_ROWS_FROM = env.int("SIGNOFF_RESULTS_KEEP_ROWS_FROM", default=20_000)
 # Uploads up to this size are ingested in the request; larger ones go to the worker (202).
 SIGNOFF_SYNC_UPLOAD_MAX_BYTES = env.int("SIGNOFF_SYNC_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
+# Production logs (inspections/) are read within the request, streamed and inserted in pieces: a file over this size
+# is refused with 413 (split it), so one request holds a web worker for seconds, not minutes (docs/bench-logs.md).
+SIGNOFF_LOG_UPLOAD_MAX_BYTES = env.int("SIGNOFF_LOG_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+# How often beat looks for inspection periods that ended (and for alerts); a period runs at most this late.
+SIGNOFF_INSPECTIONS_SWEEP_SECONDS = env.float("SIGNOFF_INSPECTIONS_SWEEP_SECONDS", default=60.0)
+CELERY_BEAT_SCHEDULE["inspections-run-due"] = {
+    "task": "inspections.tasks.inspections_run_due_task",
+    "schedule": timedelta(seconds=SIGNOFF_INSPECTIONS_SWEEP_SECONDS),
+}
 # A worker reading an upload writes its progress every half second; an upload silent this long had its worker die
 # (SIGKILL, a lost node) and beat's sweep hands it to another. Shorter recovers sooner, but a worker stalled longer
 # than this (swapping, a frozen VM) would see its upload handed to a second worker as well, and read twice. Tasks

@@ -1,0 +1,1 @@
+"""Inspection verbs: production logs in, schedules and their runs, alerts out."""
