@@ -17,9 +17,9 @@ from typing import Any
 from reviews.stats.proportions import t_interval, wilson_interval
 
 ALPHA = 0.05
-PREVIOUS_PERIODS = 4
+PREVIOUS_PERIODS = 4  # k: the last period is compared with up to this many before it, pooled
 # scores live on [0, 1]: a squared standard error below this is rounding, not spread (and its square underflows)
-NO_VARIANCE = 1e-18  # k: the last period is compared with up to this many before it, pooled
+NO_VARIANCE = 1e-18
 
 
 @dataclass(frozen=True)
