@@ -18,6 +18,14 @@ class PageNumberPagination(pagination.PageNumberPagination):
     max_page_size = MAX_PAGE_SIZE
     page_size_query_description = f"rows per page, 1 to {MAX_PAGE_SIZE} (default {PAGE_SIZE})"
 
+    def paginate_queryset(self, queryset, request, view=None):
+        # QueryDict.get reads the last of repeated values, so `?page=2&page=3` would silently answer page 3 (and
+        # `?page=5.5e16&page=` page 1): a client that sent two should be told which one it sent twice
+        for name in (self.page_query_param, self.page_size_query_param):
+            if len(request.query_params.getlist(name)) > 1:
+                raise ValidationError({name: [f"Give {name} once; it was repeated."]})
+        return super().paginate_queryset(queryset, request, view)
+
     def get_page_size(self, request) -> int | None:
         # DRF falls back to the default for `?page_size=abc`; a client that mistyped it should be told
         raw = request.query_params.get(self.page_size_query_param)

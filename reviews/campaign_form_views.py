@@ -10,6 +10,7 @@ from datasets.models import DatasetVersion
 from models_app.selectors import model_versions_with_predictions
 from reviews.form_preview import campaign_first_task_preview
 from reviews.forms import CampaignPreviewForm
+from reviews.models import Campaign
 
 
 @require_GET
@@ -42,6 +43,7 @@ def campaign_new_preview(request):
         content_format=data["content_format"] or "auto",
         labels=data["labels"],
         rubric=data["rubric"],
+        items_kept=data["items"] or Campaign.Items.ALL,
     )
     return JsonResponse({"task": preview})
 

@@ -182,6 +182,7 @@ class CampaignPreviewForm(forms.Form):
     candidate = CampaignForm.base_fields["candidate"]
     baseline = CampaignForm.base_fields["baseline"]
     others = CampaignForm.base_fields["others"]
+    items = CampaignForm.base_fields["items"]  # a diff-first campaign's first task is its first changed item
     labels = CampaignForm.base_fields["labels"]
     rubric = CampaignForm.base_fields["rubric"]
     content_format = CampaignForm.base_fields["content_format"]

@@ -2,6 +2,7 @@
 new-campaign form's helpers (model versions by dataset version, the first task's blind preview)."""
 
 import json
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -202,6 +203,44 @@ def test_preview_is_the_first_item_blind_and_sanitised(users, api, loop_data):
     html = next(o["content"]["html"] for o in task["outputs"] if "bold" in o["content"].get("html", ""))
     assert "<strong>bold</strong>" in html and "<script" not in html and "onerror" not in html
     assert not Campaign.objects.exists()
+
+
+def test_diff_first_preview_is_the_first_item_whose_outputs_differ(users, api, loop_data):
+    """A diff-first campaign has no task for an item with identical outputs: its preview must not show one."""
+    from tests.factories import jsonl_file
+
+    # calc:same answers as calc:2 (2i) on the first three items, and differently from item-3 on
+    rows = [{"id": f"item-{i}", "output": str(2 * i if i < 3 else 100 + i)} for i in range(6)]
+    model_version_create(model=RegisteredModel.objects.get(name="calc"), version="same", created_by=users["ds"])
+    response = api["ds"].post(
+        "/api/v1/models/calc/versions/same/predictions/",
+        {"dataset": "arith", "dataset_version": 1, "file": jsonl_file(rows)},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.json()
+    same = ModelVersion.objects.get(version="same").pk
+    ds = client_for(users["ds"])
+
+    def previewed(**overrides) -> Any:
+        response = ds.post("/campaigns/new/preview", campaign_post(users, **{"baseline": same, **overrides}))
+        assert response.status_code == 200, response.json()
+        return response.json()["task"]
+
+    changed = previewed(items="changed")
+    assert changed["item"] == "item-3" and "What is 3 + 3?" in json.dumps(changed["input_content"])
+    assert sorted(o["content"]["text"] for o in changed["outputs"]) == ["103", "6"]
+    assert previewed(items="all")["item"] == "item-0" and previewed()["item"] == "item-0"
+    assert previewed(kind="rating", items="changed")["item"] == "item-0"  # changed is pairwise only: ignored
+    # a baseline with every output identical: a diff-first campaign would have no task, and the preview shows none
+    rows = [{"id": f"item-{i}", "output": str(2 * i)} for i in range(6)]
+    model_version_create(model=RegisteredModel.objects.get(name="calc"), version="twin", created_by=users["ds"])
+    response = api["ds"].post(
+        "/api/v1/models/calc/versions/twin/predictions/",
+        {"dataset": "arith", "dataset_version": 1, "file": jsonl_file(rows)},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.json()
+    assert previewed(baseline=ModelVersion.objects.get(version="twin").pk, items="changed") is None
 
 
 def test_preview_needs_the_dataset_version_and_a_candidate(users, loop_data):

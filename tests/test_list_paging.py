@@ -154,3 +154,22 @@ def test_reviewer_home_pages_their_queue(world, logged_in):
     html = logged_in("reviewer").get("/?kind=labeling&page=5").content.decode()
     assert "201–250 of 250" in html and 'href="?kind=labeling&amp;page=4"' in html
     assert html.count("Start reviewing") + html.count("All done") + html.count("The gate decided") == 50
+
+
+def test_a_repeated_page_or_page_size_is_refused_and_named_by_the_api_and_read_leniently_by_pages(world, logged_in):
+    """QueryDict.get reads the last of repeated values: `?page=5.5e16&page=` answered page 1 with a 200 (found by
+    the schema fuzz). The API refuses a repeated paging parameter and names it; a browser page keeps reading one."""
+    client = logged_in("ds")
+    for query, name in (
+        ("page=2&page=3", "page"),
+        ("page=5.5e16&page=", "page"),
+        ("page_size=10&page_size=20", "page_size"),
+    ):
+        for url in ("/api/v1/campaigns/", "/api/v1/models/", "/api/v1/datasets/"):
+            refused = client.get(f"{url}?{query}")
+            body = refused.json()
+            assert refused.status_code == 400 and body["code"] == "invalid", (url, query)
+            assert name in body["extra"]["fields"] and body["message"].startswith(f"{name}: "), (url, query, body)
+    assert client.get("/api/v1/campaigns/?page=2&page_size=10").status_code == 200  # once each is fine
+    page = client.get("/campaigns/?page=2&page=3")
+    assert page.status_code == 200 and "101–150 of 1000" in page.content.decode()  # a page reads the last

@@ -3,10 +3,10 @@
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.pagination import PageNumberPagination
 from core.permissions import IsReviewer
 from reviews.api.serializers import JudgmentCreateSerializer, JudgmentSerializer, TaskPayloadSerializer
 from reviews.models import Campaign, Judgment
@@ -23,9 +23,9 @@ from reviews.services.judgment_changes import judgment_change, judgment_change_r
 
 
 class HistoryPagination(PageNumberPagination):
+    """The shared paging (a repeated `?page=` is refused, a mistyped `?page_size=` named), 20 to a page."""
+
     page_size = 20
-    page_size_query_param = "page_size"
-    max_page_size = 500
 
 
 class HistoryEntrySerializer(serializers.Serializer):

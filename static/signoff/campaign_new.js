@@ -161,6 +161,9 @@
     const answer = await post(form.dataset.previewUrl, "preview");
     if (answer === undefined) return;
     if (answer && answer.task) showTask(answer.task);
+    else if (answer && form.elements.items && form.elements.items.value === "changed" && kindSelect.value === "pairwise")
+      // a diff-first campaign has a task only where the outputs differ
+      previewBody.replaceChildren(line("No item has outputs that differ between the chosen versions.", "warning"));
     else if (answer) previewBody.replaceChildren(line("No item has an output from every chosen version.", "warning"));
     else previewBody.replaceChildren(line("Choose the dataset version and the model versions to see the first task.", "muted"));
   }
