@@ -13,6 +13,7 @@ of a page are checked in the same visit: one walk, not one per concern."""
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -25,6 +26,10 @@ from knox.models import AuthToken
 from playwright.sync_api import Error as PlaywrightError
 
 from core.models import User
+from inspections.models import InspectionRun, InspectionSchedule
+from inspections.services.alerts import inspection_alerts_check
+from inspections.services.schedules import inspection_run
+from models_app.models import ModelVersion
 from reviews.models import Campaign, Verdict
 from reviews.services.decisions import campaign_gate_check
 from tests.conftest import browser_login, token_client
@@ -50,6 +55,7 @@ class Seed:
     campaigns: dict[str, int] = field(default_factory=dict)
     verdict: int = 0
     webhook: int = 0
+    inspection: int = 0
 
 
 @dataclass(frozen=True)
@@ -196,6 +202,7 @@ SCREENS: list[Screen] = [
     Screen("lead", "model version", lambda s: "/models/writer/2/"),
     Screen("lead", "new model", lambda s: "/models/new/"),
     Screen("lead", "new model version", lambda s: "/models/writer/versions/new/"),
+    Screen("lead", "inspection", lambda s: f"/inspections/{s.inspection}/", ready="#trend-chart .main-svg"),
     Screen("lead", "webhooks", lambda s: "/webhooks/"),
     Screen("lead", "webhook", lambda s: f"/webhooks/{s.webhook}/"),
     Screen("lead", "webhook created", lambda s: "/webhooks/", act=create_a_webhook),
@@ -219,6 +226,7 @@ SCREENS: list[Screen] = [
         lambda s: "/models/adder/2/diff/?against=1&dataset_version=sums:1",
         ready="tr.diff-row mark",
     ),
+    Screen("approver", "inspection", lambda s: f"/inspections/{s.inspection}/", ready="#trend-chart .main-svg"),
     Screen("approver", "403", lambda s: "/webhooks/", status=403),
     # an admin
     Screen("admin", "home", lambda s: "/"),
@@ -285,6 +293,46 @@ def judged_to_a_pass(api, candidate: str) -> int:
             assert judged.status_code == 201, judged.json()
     assert campaign_gate_check(campaign_id=cid) == "pass"
     return cid
+
+
+def seed_inspection(api) -> int:
+    """A labeling inspection of "tagger" 1 (in production) with three judged weeks, the last clearly worse: the
+    page draws its trend chart with intervals and an alerted period."""
+    ds = api["ds"]
+    assert ds.post("/api/v1/models/", {"name": "tagger"}, format="json").status_code == 201
+    assert ds.post("/api/v1/models/tagger/versions/", {"version": "1"}, format="json").status_code == 201
+    ModelVersion.objects.filter(model__name="tagger").update(stage=ModelVersion.Stage.PRODUCTION)  # not tested here
+    body = {"model": "tagger", "every": "7d", "sample": 8, "kind": "labeling", "labels": ["pos", "neg"]}
+    created = ds.post("/api/v1/inspections/", {**body, "reviewers": ["rev"], "floor": 0.7}, format="json")
+    assert created.status_code == 201, created.json()
+    schedule = InspectionSchedule.objects.get(pk=created.json()["id"])
+    start = datetime(2026, 11, 2, tzinfo=UTC)
+    for week, wrong in enumerate((1, 0, 6)):
+        begin = start + timedelta(days=7 * week)
+        rows = [
+            {
+                "id": f"req-{week}-{i}",
+                "input": {"text": f"review {i}", "truth": ["pos", "neg"][i % 2]},
+                "output": ["pos", "neg"][(i + (i < wrong)) % 2],
+                "at": (begin + timedelta(hours=1, minutes=i)).isoformat(),
+            }
+            for i in range(8)
+        ]
+        logs = ds.post("/api/v1/models/tagger/versions/1/logs/", {"file": jsonl_file(rows)}, format="multipart")
+        assert logs.status_code == 201, logs.json()
+        run, _ = inspection_run(
+            schedule=schedule, period_start=begin, period_end=begin + timedelta(days=7), trigger="beat"
+        )
+        assert run.campaign_id, run.note
+        while (task := api["reviewer"].get(f"/api/v1/campaigns/{run.campaign_id}/next/")).status_code == 200:
+            truth = task.json()["input"]["truth"]
+            judged = api["reviewer"].post(
+                f"/api/v1/tasks/{task.json()['task']}/judgments/", {"labels": [truth]}, format="json"
+            )
+            assert judged.status_code == 201, judged.json()
+        inspection_alerts_check(schedule=schedule)
+    assert InspectionRun.objects.filter(schedule=schedule, alert__isnull=False).count() == 1
+    return schedule.pk
 
 
 def seed_campaigns() -> Seed:
@@ -361,6 +409,8 @@ def seed_campaigns() -> Seed:
     )
     assert signed.status_code == 201, signed.json()
     seed.verdict = Verdict.objects.get().pk
+
+    seed.inspection = seed_inspection(api)
 
     assert AuthToken.objects.count() == len(users)  # each user's token: the tokens page lists one
     return seed
