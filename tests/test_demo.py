@@ -11,10 +11,13 @@ import pytest
 from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import make_password
 from django.core.management import call_command
+from django.utils import timezone
 from PIL import Image
 
 from core.models import User
 from datasets.models import Dataset, DatasetVersion, Item
+from inspections.models import InspectionSchedule, LogBatch, ProductionLog
+from inspections.selectors import inspection_trend
 from models_app.models import ModelVersion, Prediction, PredictionSet, RegisteredModel, StageTransition
 from reviews.models import Assignment, Campaign, Judgment, Task
 from reviews.services import demo
@@ -45,6 +48,8 @@ COUNTED = [
     Task,
     Assignment,
     Judgment,
+    ProductionLog,
+    InspectionSchedule,
 ]
 
 
@@ -99,14 +104,15 @@ def test_demo_loads_users_data_models_and_campaigns_once():
             assert image.size == (96, 96)
     assert any("hard" in item.tags for item in items)
 
-    # three versions of one model have predictions on it, more accurate with each version; no stage was touched
+    # three versions of one model have predictions on it, more accurate with each version; the oldest, 1.0.0, is in
+    # production (one recorded transition, the demo's history), the others are candidates
     versions = {mv.version: mv for mv in ModelVersion.objects.filter(model__name="digits-classifier")}
     assert set(versions) == {"1.0.0", "1.5.0", "2.0.0"}
     baseline, middle, candidate = versions["1.0.0"], versions["1.5.0"], versions["2.0.0"]
     for mv in (baseline, middle, candidate):
         prediction_set = PredictionSet.objects.get(model_version=mv, dataset_version=version)
         assert prediction_set.prediction_count == len(items) == prediction_set.predictions.count()
-        assert mv.stage == ModelVersion.Stage.CANDIDATE
+        assert mv.stage == (ModelVersion.Stage.PRODUCTION if mv == baseline else ModelVersion.Stage.CANDIDATE)
         assert mv.git_sha == "" and mv.artifact_uri == ""
         assert mv.params["model_class"].startswith("sklearn.")
         assert mv.metrics["test_size"] > len(items)
@@ -116,7 +122,8 @@ def test_demo_loads_users_data_models_and_campaigns_once():
     assert middle.params["model_class"] == "sklearn.linear_model.LogisticRegression"
     assert candidate.metrics["test_accuracy"] > middle.metrics["test_accuracy"] > baseline.metrics["test_accuracy"]
     assert candidate.metrics["test_accuracy"] > 0.95
-    assert StageTransition.objects.count() == 0
+    shipped = StageTransition.objects.get()
+    assert (shipped.model_version, shipped.to_stage, shipped.cause) == (baseline, "production", "manual")
     # the candidate and the baseline disagree on the items tagged hard, and only there
     outputs = {
         mv.pk: dict(
@@ -140,7 +147,7 @@ def test_demo_loads_users_data_models_and_campaigns_once():
         rating: [candidate],
         labeling: [candidate],
     }
-    assert Campaign.objects.count() == 4
+    assert Campaign.objects.filter(name__startswith="Digits:").count() == 5  # and the diff-first one (below)
     assert (pairwise.kind, pairwise.candidate, pairwise.baseline, pairwise.overlap, pairwise.sampling) == (
         Campaign.Kind.PAIRWISE,
         candidate,
@@ -197,13 +204,48 @@ def test_demo_loads_users_data_models_and_campaigns_once():
     judgments = Judgment.objects.filter(task__campaign=pairwise)
     assert 0 < judgments.count() < len(items)
     assert set(judgments.values_list("reviewer__username", flat=True)) == {"ravi"}
-    assert not Judgment.objects.exclude(task__campaign=pairwise).exists()
+    assert not Judgment.objects.filter(task__campaign__in=campaigns).exclude(task__campaign=pairwise).exists()
     assert all("hard" in j.task.item.tags for j in judgments)  # disagreements first
     rita = User.objects.get(username="rita")
     for campaign in campaigns:
         assignment = assignment_claim_next(campaign=campaign, reviewer=rita)
         assert assignment is not None, campaign.name
         assert len(assignment.slot_order) == len(campaigns[campaign])
+
+    # a diff-first pairwise campaign: only the items where the two readings differ (the hard ones)
+    diff_first = Campaign.objects.get(name="Digits: which reading is right, where they differ?")
+    hard = {i.external_id for i in items if "hard" in i.tags}
+    assert (diff_first.kind, diff_first.items, diff_first.candidate, diff_first.baseline) == (
+        Campaign.Kind.PAIRWISE,
+        Campaign.Items.CHANGED,
+        candidate,
+        baseline,
+    )
+    assert {t.item.external_id for t in diff_first.tasks.all()} == hard
+    assert diff_first.identical_items == len(items) - len(hard) > 0
+    assert f"{diff_first.identical_items} identical ones are left out" in output
+    assert {u.username for u in diff_first.reviewers.all()} == {"rita", "ravi"}
+
+    # production: three past weeks of 1.0.0's logs, a weekly inspection judged in full, the last week alerted
+    logs = ProductionLog.objects.filter(model_version=baseline)
+    assert logs.count() == sum(n for n, _ in demo.PRODUCTION_WEEKS) and LogBatch.objects.count() == 1
+    assert not logs.filter(external_id__in=[i.external_id for i in items]).exists()  # not the campaigns' images
+    schedule = InspectionSchedule.objects.get()
+    assert (schedule.model, schedule.version, schedule.kind, schedule.floor) == (baseline.model, None, "labeling", 0.8)
+    runs = list(schedule.runs.order_by("period_start"))
+    assert len(runs) == len(demo.PRODUCTION_WEEKS) and all(r.period_end <= timezone.now() for r in runs)
+    assert [r.logs_in_period for r in runs] == [n for n, _ in demo.PRODUCTION_WEEKS] == [r.tasks for r in runs]
+    trend = inspection_trend(schedule=schedule)
+    assert all(point["finished"] for point in trend)
+    # the expert's labels are the true digits: each week's quality is the share 1.0.0 read right, and it drops
+    assert [round(point["estimate"], 3) for point in trend] == [round(1 - w / n, 3) for n, w in demo.PRODUCTION_WEEKS]
+    assert [bool(r.alert) for r in runs] == [False, False, True]
+    assert "below the floor 0.800" in output and f"/inspections/{schedule.pk}/" in output
+    assert set(
+        Judgment.objects.filter(task__campaign__in=[r.campaign for r in runs]).values_list(
+            "reviewer__username", flat=True
+        )
+    ) == {"ravi"}
 
     # a second run creates nothing
     before = counts()
@@ -226,11 +268,14 @@ def test_demo_dataset_bytes_are_the_same_on_every_run():
     # and the predictions uploaded are the ones training gives again
     for number, trained_version in retrained.versions.items():
         uploaded = dict(
-            Prediction.objects.filter(prediction_set__model_version__version=number).values_list(
-                "item__external_id", "output"
-            )
+            Prediction.objects.filter(
+                prediction_set__model_version__version=number, prediction_set__dataset_version=version
+            ).values_list("item__external_id", "output")
         )
         assert uploaded == {row["id"]: row["output"] for row in trained_version.rows}
+    # and the production logs are the ones training gives again
+    stored = {log.external_id: (log.input, log.output) for log in ProductionLog.objects.all()}
+    assert stored == {log.id: (log.input, log.output) for log in retrained.production}
 
 
 @pytest.mark.django_db

@@ -8,7 +8,9 @@ campaign_create, then assignment_claim_next / judgment_submit for a first batch 
 The data is scikit-learn's bundled copy of the UCI handwritten digits (no network). Three classifiers, three versions
 of one model, are trained at load time on a fixed stratified split; their predictions on 60 held-out images are what
 the experts review: pairwise (2.0.0 against 1.0.0), ranking (all three), rating (2.0.0 alone) and labeling (2.0.0's
-answer as a suggestion).
+answer as a suggestion), and a diff-first pairwise campaign (only the items where 2.0.0 and 1.0.0 differ).
+1.0.0 is in production: the apps above reviews add what production brings (inspections: three weeks of production
+logs, an inspection schedule and its judged runs) through add_demo_extension, as they add panels to the registry.
 Idempotent: when the dataset "digits" exists, nothing is done.
 """
 
@@ -19,18 +21,20 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any, Required, TypedDict
 
 from django.contrib.auth.hashers import make_password
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils import timezone
 
 from core.errors import ConflictError
 from core.models import User
 from datasets.models import Dataset
 from datasets.services.datasets import dataset_create, dataset_version_ingest
-from models_app.models import ModelVersion
+from models_app.models import ModelVersion, StageTransition
 from models_app.services.predictions import prediction_set_ingest
 from models_app.services.registry import model_version_create, registered_model_create
 from reviews.models import Campaign, Judgment
@@ -61,6 +65,9 @@ ITEM_COUNT = 60  # items in the demo dataset
 MAX_HARD_SHARE = 0.5  # at most this share of the items are ones the candidate and the baseline disagree on
 IMAGE_SIZE = 96  # the 8x8 digits are upscaled to IMAGE_SIZE x IMAGE_SIZE pixels
 PRE_JUDGED = 10  # pairwise tasks ravi judges during the load, leaving the rest of the work to do
+# Production traffic of 1.0.0 (the version in production) over the past weeks, oldest first: (logs, of which wrong).
+# Held-out images the campaigns do not use; the last week's traffic brings harder scans, so its quality drops.
+PRODUCTION_WEEKS = ((12, 1), (12, 1), (12, 6))
 
 USERS = [
     # username, role, is_staff+is_superuser
@@ -76,6 +83,7 @@ PAIRWISE_NAME = "Digits: which reading is right?"
 RANKING_NAME = "Digits: rank the three readings"
 RATING_NAME = "Digits: rate the reading"
 LABELING_NAME = "Digits: expert labels"
+DIFF_FIRST_NAME = "Digits: which reading is right, where they differ?"
 
 RATING_QUOTA = 30  # images each reviewer rates: with two reviewers and overlap 1, the 60 items are shared out
 RATING_RUBRIC = [
@@ -210,6 +218,8 @@ class DemoSummary(TypedDict, total=False):
     test_size: int
     campaigns: dict[str, dict[str, Any]]  # name -> id, kind, sampling, tasks
     judgments: dict[str, int]
+    identical_items: int  # left out of the diff-first campaign
+    extensions: list[str]  # what the extensions report
 
 
 @dataclass(frozen=True)
@@ -225,6 +235,17 @@ class _Version:
 
 
 @dataclass(frozen=True)
+class ProductionLog:
+    """One request the version in production (BASELINE_VERSION) answered: a held-out digit the campaigns do not show."""
+
+    id: str
+    week: int  # index into PRODUCTION_WEEKS
+    input: dict[str, str]  # the image (base64 PNG) and the prompt, as the items carry them
+    output: str  # the production version's reading
+    truth: str  # the true digit: what an honest expert answers (never in the log itself)
+
+
+@dataclass(frozen=True)
 class _Trained:
     """What training produced: the chosen items, and each version's outputs on them."""
 
@@ -232,6 +253,29 @@ class _Trained:
     versions: dict[str, _Version]  # by version string, oldest first: baseline, middle, candidate
     hard: int  # items on which the candidate and the baseline disagree
     test_size: int  # held-out images each version's test accuracy is measured on
+    production: list[ProductionLog]
+
+
+@dataclass(frozen=True)
+class DemoContext:
+    """What a demo extension builds on: the demo's users, model versions (by version string) and production logs."""
+
+    users: dict[str, User]
+    versions: dict[str, ModelVersion]
+    production: ModelVersion
+    production_logs: list[ProductionLog]
+    weeks_ago: Callable[[int], Any]  # n -> the start (a datetime) of the UTC week n weeks before this one
+
+
+# An extension returns the lines it adds to the report. Apps above reviews register from their AppConfig.ready(),
+# so the demo shows what they add without reviews importing them (tests/test_layering.py).
+DemoExtension = Callable[[DemoContext], list[str]]
+_extensions: list[DemoExtension] = []
+
+
+def add_demo_extension(extension: DemoExtension) -> None:
+    if extension not in _extensions:  # ready() may run twice in one process
+        _extensions.append(extension)
 
 
 def demo_load(*, stdout: SupportsWrite[str] | None = None) -> DemoSummary:
@@ -330,6 +374,7 @@ def _train() -> _Trained:
                 {"id": item_id, "output": str(int(pred[version][p])), "score": round(float(proba[version][p].max()), 4)}
             )
 
+    production = _production_logs(digits, y_test, test_indices, pred[BASELINE_VERSION], set(chosen))
     versions = {
         version: _Version(
             version=version,
@@ -342,8 +387,40 @@ def _train() -> _Trained:
         for version in (BASELINE_VERSION, MIDDLE_VERSION, CANDIDATE_VERSION)
     }
     return _Trained(
-        rows=rows, versions=versions, hard=int(sum(bool(disagree[p]) for p in chosen)), test_size=len(y_test)
+        rows=rows,
+        versions=versions,
+        hard=int(sum(bool(disagree[p]) for p in chosen)),
+        test_size=len(y_test),
+        production=production,
     )
+
+
+def _production_logs(
+    digits: Any, y_test: NDArray[np.int_], test_indices: NDArray[np.int_], read: NDArray[np.int_], chosen: set[int]
+) -> list[ProductionLog]:
+    """Each week's traffic: held-out images outside the campaigns, in test order (no randomness: the same logs every
+    time), as many read wrong by the production version as PRODUCTION_WEEKS says."""
+    unused = [p for p in range(len(y_test)) if p not in chosen]
+    right = iter(p for p in unused if read[p] == y_test[p])
+    wrong = iter(p for p in unused if read[p] != y_test[p])
+    logs: list[ProductionLog] = []
+    for week, (count, wrong_count) in enumerate(PRODUCTION_WEEKS):
+        # wrong readings spread through the week rather than bunched at its start
+        picks = [
+            next(wrong) if i * wrong_count // count != (i + 1) * wrong_count // count else next(right)
+            for i in range(count)
+        ]
+        logs += [
+            ProductionLog(
+                id=f"request-{week}-{i:02d}",
+                week=week,
+                input={"image": _png_base64(digits.images[test_indices[p]]), "prompt": PROMPT},
+                output=str(int(read[p])),
+                truth=str(int(y_test[p])),
+            )
+            for i, p in enumerate(picks)
+        ]
+    return logs
 
 
 def _hyperparameters(
@@ -545,7 +622,29 @@ def _load(trained: _Trained, saved_images: list[str]) -> DemoSummary:
         reviewers=reviewers,
         created_by=dana,
     )
+    diff_first = campaign_create(
+        name=DIFF_FIRST_NAME,
+        kind=Campaign.Kind.PAIRWISE,
+        candidate=candidate,
+        baseline=baseline,
+        items=Campaign.Items.CHANGED,  # identical readings are left out and counted as ties in the results
+        overlap=1,
+        gate={"min_judgments": 10, "min_win_rate": 0.5},
+        guidelines=PAIRWISE_GUIDELINES,
+        dataset_version=version,
+        reviewers=reviewers,
+        created_by=dana,
+    )
     judged = _judge_honestly(pairwise, users["ravi"], PRE_JUDGED, candidate=candidate, baseline=baseline)
+    _ship(baseline, dana)
+    context = DemoContext(
+        users=users,
+        versions=model_versions,
+        production=baseline,
+        production_logs=trained.production,
+        weeks_ago=_weeks_ago,
+    )
+    extended = [line for extension in _extensions for line in extension(context)]
 
     return {
         "created": True,
@@ -569,10 +668,36 @@ def _load(trained: _Trained, saved_images: list[str]) -> DemoSummary:
                 "sampling": campaign.sampling,
                 "tasks": campaign.tasks.count(),
             }
-            for campaign in (pairwise, ranking, rating, labeling)
+            for campaign in (pairwise, ranking, rating, labeling, diff_first)
         },
         "judgments": judged,
+        "identical_items": diff_first.identical_items,
+        "extensions": extended,
     }
+
+
+def _ship(version: ModelVersion, actor: User) -> None:
+    """The demo's history: 1.0.0 went to production before its team reviewed in Signoff, so no verdict of this app
+    stands behind it. Written as that history (a recorded transition, manual, with its reason) rather than through
+    model_version_set_stage, which rightly refuses to move a candidate without a signed verdict."""
+    reason = "In production before reviews moved to Signoff (demo history)."
+    StageTransition.objects.create(
+        model_version=version,
+        from_stage=version.stage,
+        to_stage=ModelVersion.Stage.PRODUCTION,
+        actor=actor,
+        reason=reason,
+        cause="manual",
+    )
+    version.stage = ModelVersion.Stage.PRODUCTION
+    version.save(update_fields=["stage", "updated_at"])
+
+
+def _weeks_ago(weeks: int) -> Any:
+    """Monday 00:00 UTC, `weeks` weeks before this week's: past periods that stay whole weeks whenever the demo loads."""
+    now = timezone.now().astimezone(UTC)
+    monday = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=now.weekday())
+    return monday - timedelta(weeks=weeks)
 
 
 def _judge_honestly(
@@ -626,14 +751,20 @@ def _report(say: Callable[[str], None], summary: DemoSummary) -> None:
     say(f"Model {MODEL_NAME}, test accuracy on {summary['test_size']} held-out images (wrong on the demo items):")
     for number in sorted(acc, key=lambda number: acc[number], reverse=True):
         say(f"  {number}  {summary['models'][number]:<21} {acc[number]:.4f}  ({wrong[number]} of {dataset['items']})")
-    say("  All left at stage candidate.")
+    say(f"  {BASELINE_VERSION} is in production; the others are candidates.")
     for name, info in summary["campaigns"].items():
         say(f"Campaign #{info['id']} {name!r}: {info['kind']}, {info['tasks']} tasks, {info['sampling']} sampling.")
+    say(
+        f"  {DIFF_FIRST_NAME!r} reviews only the items where the two readings differ: "
+        f"{summary['identical_items']} identical ones are left out."
+    )
     done = sum(summary["judgments"].values())
     say(
         f"ravi has judged {done} pairwise tasks ({', '.join(f'{k}: {v}' for k, v in sorted(summary['judgments'].items()))}); "
         "the rest is waiting for rita and ravi."
     )
+    for line in summary["extensions"]:
+        say(line)
     say("")
     say("Logins:")
     for username, role in summary["users"].items():
