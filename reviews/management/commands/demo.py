@@ -1,4 +1,5 @@
-"""`python manage.py demo`: load the handwritten-digits demo once (users, dataset, three model versions, one campaign of each kind)."""
+"""`python manage.py demo`: load the handwritten-digits demo once (users, dataset, three model versions, one campaign of
+each kind and a diff-first one, the production version's logs and their inspection)."""
 
 from argparse import ArgumentParser
 from typing import Any
@@ -13,7 +14,8 @@ from reviews.services.demo import demo_load
 class Command(BaseCommand):
     help = (
         "Load the demo: scikit-learn's handwritten digits, three classifiers trained on the spot, a pairwise, ranking, "
-        "rating and labeling campaign, and demo users. Does nothing when the dataset 'digits' already exists."
+        "rating and labeling campaign, a diff-first pairwise campaign, three weeks of production logs with a judged "
+        "inspection, and demo users. Does nothing when the dataset 'digits' already exists."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
