@@ -22,7 +22,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-os.environ.setdefault("SIGNOFF_LOG_UPLOAD_MAX_BYTES", str(2**30))  # the limit is set from these figures, not by them
 
 
 def main() -> None:
