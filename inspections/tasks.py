@@ -32,6 +32,7 @@ def _ingest_logs(upload: Upload, progress: ProgressFn) -> dict:
             source_name=upload.source_name,
             created_by=upload.created_by,
             progress=progress,
+            received_at=upload.created_at,  # a line without `at` is logged when the client sent it
         )
     # the upload's result is what the request would have answered (201's body), so a client reads one shape
     return dict(LogBatchSerializer(batch).data)

@@ -62,6 +62,9 @@ def test_a_big_file_is_answered_202_and_the_worker_stores_it_whole(api, tagger, 
     assert status["result"]["sha256"] == hashlib.sha256(jsonl(ROWS)).hexdigest()
     assert status["progress"]["rows"] == len(ROWS) and status["progress"]["fraction"] == 1
     assert ProductionLog.objects.filter(model_version=tagger).count() == len(ROWS)
+    # lines without `at` are logged when the client sent them, not when the worker got to them
+    sent = Upload.objects.get().created_at
+    assert set(ProductionLog.objects.values_list("at", flat=True)) == {sent}
 
 
 def test_a_bad_line_deep_in_a_big_file_stores_nothing_and_the_status_names_line_and_field(

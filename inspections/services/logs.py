@@ -4,6 +4,7 @@ Small files are read within the request; larger ones go through the shared uploa
 kind "log_batch", registered in inspections/apps.py): kept, answered 202, read by the worker (inspections/tasks.py)."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.core.files import File
@@ -63,17 +64,20 @@ def log_batch_ingest(
     source_name: str,
     created_by: User,
     progress: ProgressFn = no_progress,
+    received_at: datetime | None = None,
 ) -> tuple[LogBatch, bool]:
     """Returns (batch, created). The same bytes for the same version answer the first batch; rows stream from the
     file to the database in pieces of INSERT_BATCH inside one transaction, so memory stays flat and a bad line
-    anywhere leaves nothing behind (every bad line is reported, with its field)."""
+    anywhere leaves nothing behind (every bad line is reported, with its field). A line without `at` is logged at
+    `received_at`: when the client sent the file (a worker reads it later), now by default."""
     sha256 = file_sha256(file)
     existing = LogBatch.objects.filter(model_version=model_version, sha256=sha256).first()
     if existing:
         return existing, False
     try:
         with transaction.atomic():
-            return _ingest(model_version, file, sha256, source_name, created_by, progress), True
+            received = received_at or timezone.now()
+            return _ingest(model_version, file, sha256, source_name, created_by, progress, received), True
     except IntegrityError:  # the same bytes landed meanwhile (a retried request): that batch is the answer
         existing = LogBatch.objects.filter(model_version=model_version, sha256=sha256).first()
         if existing is None:
@@ -82,13 +86,19 @@ def log_batch_ingest(
 
 
 def _ingest(
-    model_version: ModelVersion, file: File, sha256: str, source_name: str, created_by: User, progress: ProgressFn
+    model_version: ModelVersion,
+    file: File,
+    sha256: str,
+    source_name: str,
+    created_by: User,
+    progress: ProgressFn,
+    now: datetime,
 ) -> LogBatch:
     batch = LogBatch.objects.create(
         model_version=model_version, sha256=sha256, log_count=0, source_name=source_name[:255], created_by=created_by
     )
     errors = ErrorCollector(source_name or "upload")
-    now, pending, count, counter = timezone.now(), [], 0, ByteCounter()
+    pending, count, counter = [], 0, ByteCounter()
     with upload_errors_as_application_error():
         for line, record in iter_jsonl(file, errors, counter):
             row = validate_log(line, record, errors)
