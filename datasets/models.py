@@ -75,6 +75,8 @@ class Upload(BaseModel):
     class Kind(models.TextChoices):
         DATASET_VERSION = "dataset_version"
         PREDICTION_SET = "prediction_set"
+        # production logs (inspections/); the value is stored, and listed in the upload status' schema enum
+        LOG_BATCH = "log_batch"
 
     class Status(models.TextChoices):
         RECEIVING = "receiving"  # a resumable upload whose bytes are still arriving

@@ -56,7 +56,9 @@ def upload_progress(upload: Upload, now: datetime | None = None) -> dict:
 def _upload_rows(upload: Upload) -> int:
     """Rows read so far; once ready, the rows the version or set holds."""
     if upload.status == Upload.Status.READY and upload.result:
-        return upload.result.get("items", upload.result.get("predictions", upload.rows_done))
+        # each kind's result names its count as its own endpoint does: items, predictions, logs (inspections/)
+        counts = [upload.result[key] for key in ("items", "predictions", "logs") if key in upload.result]
+        return counts[0] if counts else upload.rows_done
     return upload.rows_done
 
 

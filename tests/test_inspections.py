@@ -89,8 +89,8 @@ def test_a_bad_line_anywhere_stores_nothing_and_every_error_names_its_line_and_f
     assert naive.status_code == 400 and "time zone" in naive.json()["extra"]["errors"][0]["message"]
 
 
-def test_a_log_file_over_the_limit_is_refused_with_413_naming_the_limit(api, tagger, settings):
-    settings.SIGNOFF_LOG_UPLOAD_MAX_BYTES = 100
+def test_a_log_file_over_the_uploads_limit_is_refused_with_413_naming_the_limit(api, tagger, settings):
+    settings.SIGNOFF_MAX_UPLOAD_BYTES = 100  # the uploads' general limit (20 GiB), as a resumable upload's
     response = upload(api["ds"], logs(5))
     assert response.status_code == 413 and response.json()["code"] == "too_large"
     assert response.json()["extra"]["max_bytes"] == 100 and not ProductionLog.objects.exists()

@@ -1,4 +1,4 @@
-"""The `signoff` command: push datasets and predictions, create review campaigns, and gate CI on the verdict."""
+"""The `signoff` command: push datasets, predictions and production logs, create review campaigns, and gate CI on the verdict."""
 
 from __future__ import annotations
 
@@ -151,6 +151,23 @@ def cmd_push_predictions(client: Client, args: argparse.Namespace) -> int:
         f"model {args.model} version {args.version}: {result['predictions']} predictions on "
         f"dataset {args.dataset} version {args.dataset_version} "
         f"(prediction set {result['prediction_set']}, sha256 {result['sha256']})",
+    )
+    return 0
+
+
+def cmd_push_logs(client: Client, args: argparse.Namespace) -> int:
+    result = upload(
+        client,
+        api_path("models", args.model, "versions", args.version, "logs"),
+        args.file,
+        {},
+        {"kind": "log_batch", "model": args.model, "version": args.version},
+    )
+    emit(
+        args,
+        result,
+        f"model {args.model} version {args.version}: {result['logs']} production logs "
+        f"(batch {result['batch']}, sha256 {result['sha256']})",
     )
     return 0
 
@@ -383,7 +400,7 @@ def build_parser() -> Parser:
 
     push = commands.add_parser(
         "push",
-        help="upload a dataset version or a model version's predictions",
+        help="upload a dataset version, or a model version's predictions or production logs",
         description="Upload JSONL or CSV files. Identical content is not stored twice: "
         "the existing version is reported instead. Files over 16 MB go "
         "in resumable chunks (tus): run the same command again after an "
@@ -418,6 +435,18 @@ def build_parser() -> Parser:
     predictions.add_argument("--git-sha", default="", help="commit recorded on a version made by --create")
     json_flag(predictions)
     predictions.set_defaults(func=cmd_push_predictions)
+
+    logs = push_kinds.add_parser(
+        "logs",
+        help="upload a model version's production logs",
+        description='Upload FILE (JSONL: one {"input", "output", "id"?, "at"?, "tags"?} a line) as production logs of '
+        "MODEL VERSION. The same file again is reported as the batch it made.",
+    )
+    logs.add_argument("model", metavar="MODEL", help="registered model name")
+    logs.add_argument("version", metavar="VERSION", help="model version, e.g. 2 or 1.4.0")
+    logs.add_argument("file", metavar="FILE", help="JSONL file of production logs")
+    json_flag(logs)
+    logs.set_defaults(func=cmd_push_logs)
 
     campaign = commands.add_parser("campaign", help="create and list review campaigns")
     campaign_actions = campaign.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -294,9 +294,6 @@ SIGNOFF_RESULTS_MAX_STALE_SECONDS = env.float("SIGNOFF_RESULTS_MAX_STALE_SECONDS
 SIGNOFF_RESULTS_KEEP_ROWS_FROM = env.int("SIGNOFF_RESULTS_KEEP_ROWS_FROM", default=20_000)
 # Uploads up to this size are ingested in the request; larger ones go to the worker (202).
 SIGNOFF_SYNC_UPLOAD_MAX_BYTES = env.int("SIGNOFF_SYNC_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
-# Production logs (inspections/) are read within the request, streamed and inserted in pieces: a file over this size
-# is refused with 413 (split it), so one request holds a web worker for seconds, not minutes (docs/bench-logs.md).
-SIGNOFF_LOG_UPLOAD_MAX_BYTES = env.int("SIGNOFF_LOG_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 # How often beat looks for inspection periods that ended (and for alerts); a period runs at most this late.
 SIGNOFF_INSPECTIONS_SWEEP_SECONDS = env.float("SIGNOFF_INSPECTIONS_SWEEP_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE["inspections-run-due"] = {
@@ -308,7 +305,7 @@ CELERY_BEAT_SCHEDULE["inspections-run-due"] = {
 # than this (swapping, a frozen VM) would see its upload handed to a second worker as well, and read twice. Tasks
 # are acknowledged on receipt, so recovery is this sweep (and the outbox's for webhooks), not broker redelivery.
 SIGNOFF_UPLOAD_STALE_SECONDS = env.int("SIGNOFF_UPLOAD_STALE_SECONDS", default=120)
-# The largest resumable (tus) upload accepted.
+# The largest upload accepted: a resumable (tus) one, and a production log file sent in one request.
 SIGNOFF_MAX_UPLOAD_BYTES = env.int("SIGNOFF_MAX_UPLOAD_BYTES", default=20 * 1024**3)
 # A ZIP upload is refused from its directory, before any member is unpacked, beyond these
 # (datasets/archives.py ArchiveLimits): declared uncompressed bytes in all, members, unpacked/packed ratio.

@@ -11,7 +11,8 @@ from rest_framework.views import APIView
 
 from core.api_lists import PagedListView
 from core.permissions import CanSeeResults, IsDataScientist
-from datasets.api.views import read_permissions_or
+from datasets.api.serializers import UploadAcceptedSerializer
+from datasets.api.views import accepted_upload_response, read_permissions_or
 from inspections.api.serializers import (
     LogBatchSerializer,
     LogUploadSerializer,
@@ -21,7 +22,7 @@ from inspections.api.serializers import (
 )
 from inspections.models import InspectionSchedule
 from inspections.selectors import logs_jsonl, schedule_get
-from inspections.services.logs import log_batch_ingest
+from inspections.services.logs import log_upload_receive
 from inspections.services.schedules import inspection_run_now, inspection_schedule_create
 from models_app.selectors import model_version_get, registered_model_get
 from reviews.api.exports import JSONErrorsOnly
@@ -33,26 +34,31 @@ class LogUploadView(APIView):
 
     permission_classes = [IsDataScientist]
     parser_classes = [MultiPartParser]
-    error_statuses = (413,)  # over SIGNOFF_LOG_UPLOAD_MAX_BYTES (core/schema.py)
+    error_statuses = (413,)  # over SIGNOFF_MAX_UPLOAD_BYTES, the uploads' general limit (core/schema.py)
 
     @extend_schema(
         summary="Upload a model version's production logs (JSONL)",
+        description="Up to SIGNOFF_SYNC_UPLOAD_MAX_BYTES the file is read within the request (201, or 200 for bytes "
+        "already uploaded); a larger one is answered 202 with the upload to poll, whose `result` is the same body.",
         request={"multipart/form-data": LogUploadSerializer},
         responses={
             201: LogBatchSerializer,
             200: OpenApiResponse(LogBatchSerializer, "identical content: the first batch of these bytes"),
+            202: UploadAcceptedSerializer,
         },
     )
     def post(self, request, name, version):
         model_version = model_version_get(model_name=name, version=version)
         data = LogUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        file = data.validated_data["file"]
-        batch, created = log_batch_ingest(
-            model_version=model_version, file=file, source_name=file.name or "", created_by=request.user
+        outcome = log_upload_receive(
+            model_version=model_version, file=data.validated_data["file"], created_by=request.user
         )
+        if outcome.upload:
+            return accepted_upload_response(outcome.upload)
         return Response(
-            LogBatchSerializer(batch).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+            LogBatchSerializer(outcome.batch).data,
+            status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
         )
 
 
