@@ -21,8 +21,7 @@ from datasets.services.versions import dataset_version_open
 from inspections.models import InspectionRun, InspectionSchedule, ProductionLog
 from inspections.periods import last_complete_period, parse_every
 from models_app.models import ModelVersion, Prediction, PredictionSet, RegisteredModel
-from reviews.models import SLOTS
-from reviews.services.campaigns import RUBRIC_SCALES, campaign_create
+from reviews.services.campaigns import campaign_create, labels_check, reviewers_check, rubric_validated
 
 MAX_SAMPLE = 5000
 
@@ -31,41 +30,15 @@ def _invalid(message: str, field: str) -> ApplicationError:
     return ApplicationError(message, code="invalid", extra={"field": field})
 
 
-def _check_rubric(rubric: list) -> None:
-    """campaign_create's rules for a rubric, checked when the schedule is made rather than at its first period."""
-    if not isinstance(rubric, list) or not rubric:
-        raise _invalid("A rating inspection needs a rubric: a list of criteria.", "rubric")
-    names = [
-        c.get("name", "").strip() if isinstance(c, dict) and isinstance(c.get("name"), str) else "" for c in rubric
-    ]
-    for index, (criterion, name) in enumerate(zip(rubric, names, strict=True)):
-        if not name:
-            raise _invalid(f"rubric[{index}] needs a non-empty name.", "rubric")
-        if criterion.get("scale", "likert") not in RUBRIC_SCALES:
-            raise _invalid(f"rubric[{index}] ({name}): scale must be likert or pass_fail.", "rubric")
-        if names.count(name) > 1 or name in SLOTS:
-            raise _invalid(f"rubric[{index}]: the name {name!r} is repeated or reserved.", "rubric")
-
-
-def _distinct_labels(labels: list) -> bool:
-    return bool(labels) and len(set(labels)) == len(labels) and all(isinstance(x, str) and x.strip() for x in labels)
-
-
 def _check_design(kind: str, rubric: list, labels: list, reviewers: list[User]) -> None:
     """What a run's campaign_create would refuse, refused now, when the person who can fix it is asking."""
     if kind not in InspectionSchedule.Kind.values:
         raise _invalid("kind must be rating or labeling.", "kind")
     if kind == InspectionSchedule.Kind.RATING:
-        _check_rubric(rubric)
-    if kind == InspectionSchedule.Kind.LABELING and not _distinct_labels(labels):
-        raise _invalid("A labeling inspection needs a list of distinct, non-empty labels.", "labels")
-    not_reviewers = [u.username for u in reviewers if not u.has_role(User.Role.REVIEWER)]
-    if not reviewers or not_reviewers:
-        raise _invalid(
-            "reviewers must name at least one user with the reviewer role"
-            + (f"; not reviewers: {', '.join(not_reviewers)}" if not_reviewers else ""),
-            "reviewers",
-        )
+        rubric_validated(rubric, subject="inspection")
+    if kind == InspectionSchedule.Kind.LABELING:
+        labels_check(labels, subject="inspection")
+    reviewers_check(reviewers)
 
 
 @transaction.atomic

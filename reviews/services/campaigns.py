@@ -33,9 +33,11 @@ def _invalid(message: str, field: str) -> ApplicationError:
     return ApplicationError(message, code="invalid", extra={"field": field})
 
 
-def _validated_rubric(rubric: list) -> list[dict]:
+def rubric_validated(rubric: list, *, subject: str = "campaign") -> list[dict]:
+    """A rating design's criteria, normalised; a 400 naming the criterion otherwise. `subject`: what the caller
+    is making, for the message (an inspection's schedule checks its rubric with these rules too)."""
     if not isinstance(rubric, list) or not rubric:
-        raise _invalid("A rating campaign needs a rubric: a list of criteria.", "rubric")
+        raise _invalid(f"A rating {subject} needs a rubric: a list of criteria.", "rubric")
     criteria, names = [], set()
     for index, criterion in enumerate(rubric):
         if (
@@ -64,12 +66,24 @@ def _validated_labels(kind: str, labels: list, multi_label: bool) -> tuple[list[
     """A labeling campaign's label schema; other kinds have none (and are never multi-label)."""
     if kind != Campaign.Kind.LABELING:
         return [], False
-    if not labels or len(set(labels)) != len(labels) or not all(isinstance(x, str) and x.strip() for x in labels):
-        raise _invalid("A labeling campaign needs a list of distinct, non-empty labels.", "labels")
+    labels_check(labels)
     return labels, multi_label
 
 
+def labels_check(labels: list, *, subject: str = "campaign") -> None:
+    """A labeling design's labels: distinct, non-empty strings."""
+    if not labels or len(set(labels)) != len(labels) or not all(isinstance(x, str) and x.strip() for x in labels):
+        raise _invalid(f"A labeling {subject} needs a list of distinct, non-empty labels.", "labels")
+
+
 def _check_reviewers(reviewers: list[User], overlap: int) -> None:
+    reviewers_check(reviewers)
+    if overlap < 1 or overlap > len(reviewers):
+        raise _invalid(f"overlap must be between 1 and the number of reviewers ({len(reviewers)}).", "overlap")
+
+
+def reviewers_check(reviewers: list[User]) -> None:
+    """At least one reviewer, and everyone named has the reviewer role."""
     not_reviewers = [u.username for u in reviewers if not u.has_role(User.Role.REVIEWER)]
     if not reviewers or not_reviewers:
         raise _invalid(
@@ -77,8 +91,6 @@ def _check_reviewers(reviewers: list[User], overlap: int) -> None:
             + (f"; not reviewers: {', '.join(not_reviewers)}" if not_reviewers else ""),
             "reviewers",
         )
-    if overlap < 1 or overlap > len(reviewers):
-        raise _invalid(f"overlap must be between 1 and the number of reviewers ({len(reviewers)}).", "overlap")
 
 
 def _check_hand_out(quota_per_reviewer: int | None, lease_seconds: int) -> None:
@@ -224,7 +236,7 @@ def campaign_create(
     _check_choice(content_format, Campaign.ContentFormat.values, "content_format")
     versions = _versions_for_kind(kind, candidate, baseline, list(others))
     checked_labels, multi_label = _validated_labels(kind, list(labels), multi_label)
-    criteria = _validated_rubric(rubric or []) if kind == Campaign.Kind.RATING else []
+    criteria = rubric_validated(rubric or []) if kind == Campaign.Kind.RATING else []
     _check_reviewers(reviewers, overlap)
     _check_hand_out(quota_per_reviewer, lease_seconds)
     policy = _validated_policy(gate or {})
