@@ -2,22 +2,14 @@
 
 from typing import Any
 
-from django.db.models import Q
-from django.utils import timezone
-
+from core.outbox import outbox_due
 from integrations.models import MlflowSync, MlflowVersionLink
 from models_app.models import ModelVersion
 
 
 def mlflow_syncs_due(*, limit: int = 500) -> list[int]:
     """Pending rows due now and not leased, oldest first: what the beat sweep sends."""
-    now = timezone.now()
-    return list(
-        MlflowSync.objects.filter(status=MlflowSync.Status.PENDING, next_attempt_at__lte=now)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+    return outbox_due(MlflowSync, limit=limit)
 
 
 def mlflow_version_panel(version: ModelVersion) -> dict[str, Any] | None:

@@ -1,22 +1,14 @@
 """Reads: what is due to be sent, and a person's preferences as the form shows them."""
 
-from django.db.models import Q
-from django.utils import timezone
-
 from core.models import User
+from core.outbox import outbox_due
 from notifications.kinds import NotificationKind, all_kinds
 from notifications.models import Notification, NotificationPreference
 
 
 def notifications_due(*, limit: int = 500) -> list[int]:
     """Pending messages due now and not leased, oldest first: what beat's sweep sends."""
-    now = timezone.now()
-    return list(
-        Notification.objects.filter(status=Notification.Status.PENDING, next_attempt_at__lte=now)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+    return outbox_due(Notification, limit=limit)
 
 
 def notification_preferences(*, user: User) -> list[tuple[NotificationKind, bool]]:

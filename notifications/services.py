@@ -11,11 +11,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from core.models import User
+from core.outbox import outbox_claim
 from core.queue import task_enqueue_on_commit
 from notifications.kinds import all_kinds, registered
 from notifications.models import Notification, NotificationPreference
@@ -75,13 +75,11 @@ def notification_preferences_set(*, user: User, enabled: set[str]) -> None:
 
 
 def _claim(notification_id: int) -> Notification | None:
-    now = timezone.now()
-    claimed = (
-        Notification.objects.filter(pk=notification_id, status=Notification.Status.PENDING, next_attempt_at__lte=now)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_until=now + LEASE)
+    return (
+        Notification.objects.get(pk=notification_id)
+        if outbox_claim(Notification, notification_id, lease=LEASE)
+        else None
     )
-    return Notification.objects.get(pk=notification_id) if claimed else None
 
 
 def email_for(notification: Notification) -> EmailMultiAlternatives:

@@ -1,10 +1,10 @@
 """Who may see which webhook endpoint: its creator, and admins. Anyone else is told it does not exist."""
 
-from django.db.models import Q, QuerySet
-from django.utils import timezone
+from django.db.models import QuerySet
 
 from core.errors import NotFoundError
 from core.models import User
+from core.outbox import outbox_due
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 
@@ -33,10 +33,4 @@ def webhook_delivery_get(*, user: User, pk: int) -> WebhookDelivery:
 
 def webhook_deliveries_due(*, limit: int = 500) -> list[int]:
     """The outbox rows due now and not leased, oldest first: what the beat sweep sends."""
-    now = timezone.now()
-    return list(
-        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+    return outbox_due(WebhookDelivery, limit=limit)

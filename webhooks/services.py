@@ -15,6 +15,7 @@ from django.utils import timezone
 from core.crypto import decrypt, encrypt
 from core.errors import ApplicationError, ConflictError
 from core.models import User
+from core.outbox import outbox_claim
 from core.queue import task_enqueue_on_commit
 from notifications.services import notification_publish
 from webhooks.models import PING_EVENT, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -170,13 +171,9 @@ def _failure_streak_record(*, endpoint: WebhookEndpoint, ok: bool, gave_up: bool
 
 def _claim(delivery_id: int) -> WebhookDelivery | None:
     """Take the lease on a due delivery; None if another worker holds it or it is not due."""
-    now = timezone.now()
-    claimed = (
-        WebhookDelivery.objects.filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_until=now + LEASE)
-    )
-    return WebhookDelivery.objects.select_related("endpoint__created_by").get(pk=delivery_id) if claimed else None
+    if not outbox_claim(WebhookDelivery, delivery_id, lease=LEASE):
+        return None
+    return WebhookDelivery.objects.select_related("endpoint__created_by").get(pk=delivery_id)
 
 
 def webhook_delivery_attempt(*, delivery_id: int) -> int | None:

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.errors import ConflictError
+from core.outbox import outbox_claim
 from core.queue import task_enqueue_on_commit
 from integrations.mlflow.rest import MlflowError, MlflowRest
 from integrations.models import MlflowSync, MlflowVersionLink
@@ -53,13 +54,9 @@ def mlflow_sync_enqueue(*, link: MlflowVersionLink, kind: str, payload: dict) ->
 
 def _claim(sync_id: int) -> MlflowSync | None:
     """Take the lease on a due row; None if another worker holds it or it is not due (webhooks' _claim, same rules)."""
-    now = timezone.now()
-    claimed = (
-        MlflowSync.objects.filter(pk=sync_id, status=MlflowSync.Status.PENDING, next_attempt_at__lte=now)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_until=now + LEASE)
-    )
-    return MlflowSync.objects.select_related("link").get(pk=sync_id) if claimed else None
+    if not outbox_claim(MlflowSync, sync_id, lease=LEASE):
+        return None
+    return MlflowSync.objects.select_related("link").get(pk=sync_id)
 
 
 def _send(sync: MlflowSync, rest: MlflowRest) -> None:
